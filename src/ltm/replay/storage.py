@@ -1,0 +1,349 @@
+"""Fixed-capacity slot storage shared by every replay buffer, in memory or in a folder.
+
+Layout of a buffer folder::
+
+    manifest.json        the last checkpoint: schema, counters, RNG state, generation
+    <field>.npy          one memory-mapped array per fixed-shape field (capacity rows)
+    _stamp.npy           insertion number of the item in each slot (-1 = empty)
+    _times.npy           how often each slot's item was sampled
+    _priority.npy        raw priority of each slot (prioritized buffers)
+    objects-<gen>.pkl    object-dtype fields, pickled at each checkpoint
+    journal.bin          undo journal: old rows of slots changed since the checkpoint
+
+Crash safety. Arrays are written in place through the memory maps, so a
+``kill -9`` can leave them ahead of ``manifest.json``. Before the first change of
+a slot after a checkpoint, its old row (every array) is appended to the undo
+journal with one unbuffered ``write`` -- the kernel holds it even if the
+process dies the next instant. Opening a folder rolls back every journaled row
+whose journal generation matches the manifest, and empties slots at or above
+the checkpoint's high-water mark, which restores the checkpoint exactly.
+A checkpoint flushes the maps, writes the manifest to a temporary file,
+fsyncs it and renames it over ``manifest.json``; only then the journal is reset.
+Protection against power loss needs the fsync that ``checkpoint()`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from ltm.replay.errors import CorruptBufferError, SchemaError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "ltm-replay"
+VERSION = 1
+_JOURNAL_MAGIC = b"LTMJ"
+_META = ("_stamp", "_times", "_priority")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One item field: every item holds an array of ``shape`` and ``dtype``.
+
+    ``dtype=object`` holds arbitrary Python objects (kept in memory, pickled at
+    checkpoints) and ignores ``shape``.
+    """
+
+    name: str
+    shape: tuple[int, ...] = ()
+    dtype: np.dtype[Any] = np.dtype(np.float32)
+
+    @property
+    def is_object(self) -> bool:
+        return self.dtype == np.dtype(object)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.str if not self.is_object else "object"}
+
+    @staticmethod
+    def from_json(d: Mapping[str, Any]) -> Field:
+        return Field(str(d["name"]), tuple(int(x) for x in d["shape"]), np.dtype(d["dtype"]))
+
+
+SchemaLike = Mapping[str, "Field | tuple[tuple[int, ...] | int, DTypeLike] | DTypeLike"]
+
+
+def parse_schema(schema: SchemaLike) -> dict[str, Field]:
+    """Normalize ``{"obs": ((4,), "float32"), "info": object, ...}`` into Fields."""
+    out: dict[str, Field] = {}
+    for name, spec in schema.items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise SchemaError(f"field name {name!r} must be an identifier not starting with '_'", name)
+        if isinstance(spec, Field):
+            f = Field(name, spec.shape, spec.dtype)
+        elif isinstance(spec, tuple) and len(spec) == 2 and not isinstance(spec[0], str):
+            shape = (spec[0],) if isinstance(spec[0], int) else tuple(int(x) for x in spec[0])
+            f = Field(name, shape, np.dtype(spec[1]))
+        else:
+            dt = np.dtype(spec)  # type: ignore[arg-type]
+            f = Field(name, (), dt)
+        out[name] = f
+    if not out:
+        raise SchemaError("a schema needs at least one field")
+    return out
+
+
+def infer_schema(batch: Mapping[str, NDArray[Any]]) -> dict[str, Field]:
+    """Fields from a first batch: each array's shape after the batch axis, and its dtype."""
+    return {k: Field(k, tuple(v.shape[1:]), v.dtype) for k, v in batch.items()}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Storage:
+    """``capacity`` slots of fixed-shape fields plus per-slot bookkeeping arrays."""
+
+    def __init__(self, capacity: int, fields: dict[str, Field], path: Path | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self.fields = fields
+        self.path = path
+        self.generation = 0
+        self.arrays: dict[str, NDArray[Any]] = {}
+        self._ckpt_hw = 0  # slots [0, hw) may have held items at the last checkpoint
+        self._journaled: NDArray[np.bool_] | None = None
+        self._journal_fd: int | None = None
+        if path is None:
+            for f in fields.values():
+                if f.is_object:
+                    self.arrays[f.name] = np.empty(self.capacity, dtype=object)
+                else:
+                    self.arrays[f.name] = np.zeros((self.capacity, *f.shape), dtype=f.dtype)
+            self._init_meta_memory()
+
+    # -- construction --------------------------------------------------------
+    def _init_meta_memory(self) -> None:
+        self.arrays["_stamp"] = np.full(self.capacity, -1, dtype=np.int64)
+        self.arrays["_times"] = np.zeros(self.capacity, dtype=np.int32)
+        self.arrays["_priority"] = np.zeros(self.capacity, dtype=np.float64)
+
+    def _meta_dtypes(self) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+        return {
+            "_stamp": ((), np.dtype(np.int64)),
+            "_times": ((), np.dtype(np.int32)),
+            "_priority": ((), np.dtype(np.float64)),
+        }
+
+    def _persistent_names(self) -> list[str]:
+        """Arrays that live in memory maps (and so in the undo journal), fixed order."""
+        return [f.name for f in self.fields.values() if not f.is_object] + list(_META)
+
+    @classmethod
+    def create(cls, path: Path, capacity: int, fields: dict[str, Field]) -> Storage:
+        path.mkdir(parents=True, exist_ok=True)
+        if (path / "manifest.json").exists():
+            raise CorruptBufferError(f"{path} already holds a buffer; open it instead", str(path))
+        st = cls(capacity, fields, path)
+        for f in fields.values():
+            if f.is_object:
+                st.arrays[f.name] = np.empty(capacity, dtype=object)
+            else:
+                st.arrays[f.name] = np.lib.format.open_memmap(
+                    path / f"{f.name}.npy", mode="w+", dtype=f.dtype, shape=(capacity, *f.shape)
+                )
+        for name, (shape, dt) in st._meta_dtypes().items():
+            mm = np.lib.format.open_memmap(path / f"{name}.npy", mode="w+", dtype=dt, shape=(capacity, *shape))
+            if name == "_stamp":
+                mm[:] = -1
+            st.arrays[name] = mm
+        st._journaled = np.zeros(capacity, dtype=bool)
+        return st
+
+    @classmethod
+    def open(cls, path: Path) -> tuple[Storage, dict[str, Any]]:
+        """Open a folder at its last checkpoint; returns the storage and the saved state."""
+        mpath = path / "manifest.json"
+        try:
+            manifest = json.loads(mpath.read_text())
+        except FileNotFoundError:
+            raise CorruptBufferError(f"no replay buffer checkpoint in {path}", str(path)) from None
+        except (OSError, ValueError) as e:
+            raise CorruptBufferError(f"unreadable manifest in {path}: {e}", str(path)) from e
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise CorruptBufferError(f"{mpath} is not an {FORMAT} v{VERSION} manifest", str(path))
+        fields = {d["name"]: Field.from_json(d) for d in manifest["fields"]}
+        st = cls(int(manifest["capacity"]), fields, path)
+        st.generation = int(manifest["generation"])
+        for f in fields.values():
+            if not f.is_object:
+                st.arrays[f.name] = np.load(path / f"{f.name}.npy", mmap_mode="r+")
+        for name in _META:
+            st.arrays[name] = np.load(path / f"{name}.npy", mmap_mode="r+")
+        hw = int(manifest["high_water"])
+        st._rollback(hw)
+        objects_file = manifest.get("objects_file")
+        if objects_file:
+            with open(path / objects_file, "rb") as fh:
+                objs: dict[str, NDArray[Any]] = pickle.load(fh)
+            for name, arr in objs.items():
+                st.arrays[name] = arr
+        else:
+            for f in fields.values():
+                if f.is_object:
+                    st.arrays[f.name] = np.empty(st.capacity, dtype=object)
+        st._ckpt_hw = hw
+        st._journaled = np.zeros(st.capacity, dtype=bool)
+        st._reset_journal()
+        return st, manifest["state"]
+
+    # -- undo journal --------------------------------------------------------
+    def _record_layout(self) -> list[tuple[str, int]]:
+        out = []
+        for name in self._persistent_names():
+            a = self.arrays[name]
+            out.append((name, int(a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64)))))
+        return out
+
+    def _rollback(self, hw: int) -> None:
+        """Undo every change made after the manifest's checkpoint."""
+        assert self.path is not None
+        jpath = self.path / "journal.bin"
+        restored = 0
+        if jpath.exists():
+            data = jpath.read_bytes()
+            if len(data) >= 12 and data[:4] == _JOURNAL_MAGIC and struct.unpack("<q", data[4:12])[0] == self.generation:
+                layout = self._record_layout()
+                row = sum(w for _, w in layout)
+                pos = 12
+                while pos + 8 <= len(data):
+                    (n,) = struct.unpack("<q", data[pos : pos + 8])
+                    need = 8 + n * 8 + n * row + 8
+                    if n <= 0 or pos + need > len(data):
+                        break  # torn tail: its slots were never modified
+                    (n_end,) = struct.unpack("<q", data[pos + need - 8 : pos + need])
+                    if n_end != n:
+                        break
+                    p = pos + 8
+                    slots = np.frombuffer(data, dtype=np.int64, count=n, offset=p)
+                    p += n * 8
+                    for name, w in layout:
+                        a = self.arrays[name]
+                        old = np.frombuffer(data, dtype=a.dtype, count=n * w // a.dtype.itemsize, offset=p)
+                        a[slots] = old.reshape((n, *a.shape[1:]))  # (n, *field shape)
+                        p += n * w
+                    restored += n
+                    pos += need
+        # slots first written after the checkpoint were empty then
+        self.arrays["_stamp"][hw:] = -1
+        self.arrays["_times"][hw:] = 0
+        self.arrays["_priority"][hw:] = 0.0
+        if restored:
+            log.info("replay buffer %s: rolled back %d slot(s) to checkpoint %d", self.path, restored, self.generation)
+        for name in self._persistent_names():
+            arr = self.arrays[name]
+            if isinstance(arr, np.memmap):
+                arr.flush()
+
+    def _reset_journal(self) -> None:
+        assert self.path is not None
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+        fd = os.open(self.path / "journal.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, _JOURNAL_MAGIC + struct.pack("<q", self.generation))
+        self._journal_fd = fd
+
+    def touch(self, slots: NDArray[np.int64]) -> None:
+        """Call before changing any array at ``slots``: journals rows not yet saved."""
+        if self._journal_fd is None or self._journaled is None:
+            return
+        slots = slots[slots < self._ckpt_hw]
+        if slots.size == 0:
+            return
+        slots = slots[~self._journaled[slots]]
+        if slots.size == 0:
+            return
+        slots = np.unique(slots)
+        parts = [struct.pack("<q", slots.size), slots.astype(np.int64).tobytes()]
+        for name in self._persistent_names():
+            parts.append(np.ascontiguousarray(self.arrays[name][slots]).tobytes())
+        parts.append(struct.pack("<q", slots.size))
+        buf = memoryview(b"".join(parts))
+        while buf:
+            written = os.write(self._journal_fd, buf)
+            buf = buf[written:]
+        self._journaled[slots] = True
+
+    # -- checkpoint ----------------------------------------------------------
+    def checkpoint(self, high_water: int, state: dict[str, Any]) -> None:
+        """Make the current contents the folder's checkpoint (fsynced, atomic)."""
+        if self.path is None:
+            return
+        for name in self._persistent_names():
+            arr = self.arrays[name]
+            if isinstance(arr, np.memmap):
+                arr.flush()
+                fd = os.open(arr.filename, os.O_RDONLY)  # type: ignore[arg-type]
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        gen = self.generation + 1
+        objects_file = None
+        obj_fields = [f.name for f in self.fields.values() if f.is_object]
+        if obj_fields:
+            objects_file = f"objects-{gen}.pkl"
+            payload = {n: self.arrays[n] for n in obj_fields}
+            _atomic_write(self.path / objects_file, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "generation": gen,
+            "capacity": self.capacity,
+            "fields": [f.to_json() for f in self.fields.values()],
+            "objects_file": objects_file,
+            "high_water": int(high_water),
+            "state": state,
+        }
+        _atomic_write(self.path / "manifest.json", json.dumps(manifest, indent=1).encode())
+        self.generation = gen
+        self._ckpt_hw = int(high_water)
+        if self._journaled is not None:
+            self._journaled[:] = False
+        self._reset_journal()
+        for old in self.path.glob("objects-*.pkl"):
+            if old.name != objects_file:
+                old.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        for name in list(self.arrays):
+            arr = self.arrays[name]
+            if isinstance(arr, np.memmap):
+                arr.flush()
+                mm = getattr(arr, "_mmap", None)
+                del arr
+                self.arrays.pop(name)
+                if mm is not None:
+                    try:
+                        mm.close()
+                    except BufferError:  # a view is still alive somewhere; GC will close it
+                        pass
