@@ -1,41 +1,51 @@
 """Experience replay buffers (numpy only; usable from any framework).
 
->>> from ltm.replay import PrioritizedBuffer
->>> buf = PrioritizedBuffer(1000, {"obs": ((4,), "float32"), "reward": "float32"}, seed=0)
->>> slots = buf.extend({"obs": np.zeros((8, 4)), "reward": np.ones(8)})   # doctest: +SKIP
->>> batch = buf.sample(4)                                                  # doctest: +SKIP
->>> buf.update_priorities(batch.indices, td_errors, batch.stamps)          # doctest: +SKIP
+Example::
+
+    from ltm.replay import PrioritizedBuffer
+
+    buf = PrioritizedBuffer(100_000, {"obs": ((4,), "float32"), "reward": "float32"}, seed=0)
+    buf.extend({"obs": obs_batch, "reward": reward_batch})
+    batch = buf.sample(256)                       # batch.data, batch.weights
+    buf.update_priorities(batch.indices, td_errors, batch.stamps)
+
+Names are loaded on first use so that ``ltm.replay.cli`` (and ``ltm --help``)
+does not import numpy.
 """
 
-from ltm.replay.buffers import (
-    KINDS,
-    Batch,
-    FIFOBuffer,
-    PrioritizedBuffer,
-    ReplayBuffer,
-    ReservoirBuffer,
-    UniformBuffer,
-    open_buffer,
-)
-from ltm.replay.errors import CorruptBufferError, EmptyBufferError, ReplayError, SchemaError
-from ltm.replay.nstep import nstep_returns
-from ltm.replay.segment_tree import SumMinTree
-from ltm.replay.storage import Field
+from __future__ import annotations
 
-__all__ = [
-    "KINDS",
-    "Batch",
-    "CorruptBufferError",
-    "EmptyBufferError",
-    "FIFOBuffer",
-    "Field",
-    "PrioritizedBuffer",
-    "ReplayBuffer",
-    "ReplayError",
-    "ReservoirBuffer",
-    "SchemaError",
-    "SumMinTree",
-    "UniformBuffer",
-    "nstep_returns",
-    "open_buffer",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "KINDS": "ltm.replay.buffers",
+    "Batch": "ltm.replay.buffers",
+    "FIFOBuffer": "ltm.replay.buffers",
+    "PrioritizedBuffer": "ltm.replay.buffers",
+    "ReplayBuffer": "ltm.replay.buffers",
+    "ReservoirBuffer": "ltm.replay.buffers",
+    "UniformBuffer": "ltm.replay.buffers",
+    "open_buffer": "ltm.replay.buffers",
+    "CorruptBufferError": "ltm.replay.errors",
+    "EmptyBufferError": "ltm.replay.errors",
+    "ReplayError": "ltm.replay.errors",
+    "SchemaError": "ltm.replay.errors",
+    "nstep_returns": "ltm.replay.nstep",
+    "SumMinTree": "ltm.replay.segment_tree",
+    "Field": "ltm.replay.storage",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ltm.replay' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -18,7 +18,10 @@ after ``t`` items each one is present with probability ``capacity / t``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Mapping, Sequence
@@ -384,6 +387,21 @@ class ReplayBuffer:
         return Batch(out, b.indices, b.stamps, b.weights, b.probabilities)
 
     # -- persistence ---------------------------------------------------------
+    def digest(self) -> str:
+        """SHA-256 of everything a reopen must restore: occupied slots' contents,
+        stamps, sample counts and priorities, the counters and the RNG state."""
+        st = self._storage
+        h = hashlib.sha256()
+        h.update(json.dumps(self._state(), sort_keys=True).encode())
+        if st is None:
+            return h.hexdigest()
+        occ = np.flatnonzero(st.arrays["_stamp"][: self._hw] >= 0)
+        h.update(occ.tobytes())
+        for name in [*st.fields, "_stamp", "_times", "_priority"]:
+            vals = st.arrays[name][occ]
+            h.update(pickle.dumps(list(vals)) if vals.dtype == object else np.ascontiguousarray(vals).tobytes())
+        return h.hexdigest()
+
     def _state(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -599,7 +617,9 @@ class PrioritizedBuffer(ReplayBuffer):
 
     def probabilities(self) -> NDArray[np.float64]:
         """P(i) for every slot (0 for empty slots)."""
-        return self.tree.sum[self.tree.size : self.tree.size + self.capacity] / self.tree.total
+        leaves = self.tree.sum[self.tree.size : self.tree.size + self.capacity]
+        total = self.tree.total
+        return leaves / total if total > 0 else np.zeros(self.capacity)
 
     def update_priorities(
         self,

@@ -1,0 +1,29 @@
+"""The ``replay`` benchmark command: light imports, JSON keys, measured values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ltm.replay.cli import replay
+
+
+def test_cli_module_imports_no_numpy() -> None:
+    code = "import sys, ltm.replay.cli; sys.exit('numpy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_bench_command_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(replay, ["--capacity", "2000", "--out", str(out), "--freq-samples", "200000"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    for key in ("inserts_per_s", "per_batches_per_s", "max_frequency_error"):
+        assert data[key] > 0
+    assert data["max_frequency_error"] < 0.05
+    assert data["peer"]["name"]
+    assert "inserts/s" in res.output
