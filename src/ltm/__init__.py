@@ -1,0 +1,31 @@
+"""ltm: long-term memory for AI systems.
+
+>>> import ltm
+>>> mem = ltm.open("./memories")
+>>> mem.add("I moved to Lisbon in March", user="alice", time="2026-03-02T10:00")
+>>> mem.search("where does alice live?", user="alice", k=5)
+"""
+
+from .errors import (EmbedderMismatch, InvalidInput, LtmError, MissingDependency, NotFound,
+                     ScopeError, StoreError)
+from .model import ForgetReceipt, HistoryEvent, Hit, Memory
+from .store import ImportReport, MemoryStore, open
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EmbedderMismatch",
+    "ForgetReceipt",
+    "HistoryEvent",
+    "Hit",
+    "ImportReport",
+    "InvalidInput",
+    "LtmError",
+    "Memory",
+    "MemoryStore",
+    "MissingDependency",
+    "NotFound",
+    "ScopeError",
+    "StoreError",
+    "open",
+]

@@ -1,0 +1,1 @@
+"""Storage backends. ``base`` holds the contract; ``sqlite`` is the embedded default."""

@@ -1,0 +1,103 @@
+"""The storage contract every backend fulfils, and the plain records that cross it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import InvalidInput
+from ..model import ForgetReceipt, HistoryEvent, Memory
+
+_META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a read may see. Times are integer microseconds UTC."""
+
+    user: str
+    agent: str | None = None
+    session: str | None = None
+    kinds: tuple[str, ...] | None = None
+    since: int | None = None
+    until: int | None = None
+    as_of: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    now: int | None = None  # hide memories whose expires_at <= now
+
+    @property
+    def only_user(self) -> bool:
+        return (self.agent is None and self.session is None and self.kinds is None
+                and self.since is None and self.until is None and self.as_of is None
+                and not self.metadata)
+
+
+def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput("metadata filter must be a dict of key -> value", field="metadata")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not _META_KEY.match(key):
+            raise InvalidInput(f"metadata filter key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
+                               field="metadata")
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise InvalidInput(f"metadata filter value for {key!r} must be a scalar",
+                               field="metadata")
+    return dict(metadata)
+
+
+@dataclass
+class NewRow:
+    """A memory about to be written (times in microseconds)."""
+
+    id: str
+    user: str
+    agent: str | None
+    session: str | None
+    kind: str
+    text: str
+    metadata: dict[str, Any]
+    importance: float | None
+    time: int
+    recorded_at: int
+    valid_from: int | None
+    valid_to: int | None
+    superseded_by: str | None
+    sources: list[str]
+    pinned: bool
+    expires_at: int | None
+    access_count: int = 0
+    last_accessed: int | None = None
+    seq: int | None = None
+
+
+class Backend(Protocol):
+    """What ``MemoryStore`` needs from storage. Vectors are float32, unit length."""
+
+    dim: int | None
+
+    def close(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray) -> None: ...
+    def get(self, memory_id: str, user: str) -> Memory | None: ...
+    def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]: ...
+    def update(self, memory_id: str, user: str, changes: dict[str, Any],
+               vector: np.ndarray | None, event: str = "updated") -> Memory: ...
+    def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]: ...
+    def dense_search(self, vector: np.ndarray, flt: Filters,
+                     limit: int) -> list[tuple[str, float]]: ...
+    def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]: ...
+    def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]: ...
+    def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
+               before: int | None) -> ForgetReceipt: ...
+    def history(self, memory_id: str, user: str) -> list[HistoryEvent]: ...
+    def iter_export(self, user: str | None) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
+    def touch(self, ids: Sequence[str], at: int) -> None: ...
+    def users(self) -> list[str]: ...
+    def stats(self) -> dict[str, Any]: ...

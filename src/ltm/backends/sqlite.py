@@ -1,0 +1,732 @@
+"""The embedded backend: one SQLite file (WAL) as the source of truth, plus derived vector indexes.
+
+Layout of a store folder::
+
+    memories.db           SQLite, WAL mode: memories, FTS5 index, history, deletion audit, log
+    index/                vectors (.npy) and per-scope HNSW files, rebuilt when stale or missing
+
+Every write to ``memories`` appends to ``index_log`` by trigger, inside the same transaction.
+The vector index remembers the last log position it reflects (its epoch); on open and whenever
+another connection has committed (``PRAGMA data_version``), it replays the log or, when the log
+no longer reaches back far enough, rebuilds from the stored vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DimensionMismatch, StoreError
+from ..index.exact import VectorIndex
+from ..index.hnsw import HnswScope
+from ..model import ForgetReceipt, HistoryEvent, Memory
+from ..timeutil import from_us, now_us, opt_dt
+from .base import Filters, NewRow
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "memories.db"
+INDEX_DIR = "index"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE memories (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    agent TEXT,
+    session TEXT,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    fts_extra TEXT NOT NULL DEFAULT '',
+    metadata TEXT,
+    importance REAL,
+    time INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    valid_from INTEGER,
+    valid_to INTEGER,
+    superseded_by TEXT,
+    sources TEXT,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    last_accessed INTEGER,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER,
+    seq INTEGER,
+    embedding BLOB
+);
+CREATE INDEX memories_user_time ON memories(user, time);
+CREATE INDEX memories_user_session ON memories(user, session, seq);
+CREATE INDEX memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, scope, extra, content='', tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE index_log (epoch INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,
+                        op TEXT NOT NULL);
+CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
+END;
+CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
+END;
+CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+END;
+CREATE TRIGGER memories_au_vec AFTER UPDATE OF embedding ON memories BEGIN
+    INSERT INTO index_log(n, op) VALUES (new.n, 'u');
+END;
+CREATE TABLE history (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id TEXT NOT NULL,
+    user TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT
+);
+CREATE INDEX history_memory ON history(memory_id);
+CREATE INDEX history_user ON history(user);
+CREATE TABLE deletions (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    user_hash TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    ids TEXT NOT NULL
+);
+"""),
+]
+
+_COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
+            "valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned, "
+            "expires_at, seq")
+_UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "time",
+              "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at",
+              "fts_extra"}
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset("""a about above after again against all am an and any are as at be because
+been before being below between both but by can could did do does doing down during each few for
+from further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them themselves
+then there these they this those through to too under until up very was we were what when where
+which while who whom why will with would you your yours yourself yourselves""".split())
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (the only place identifiers are built from strings)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 OR-query of the text's content words (stop words dropped unless nothing
+    else remains); None when the text holds no searchable word."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    content = [w for w in words if w not in _STOP] or words
+    unique = list(dict.fromkeys(content))[:64]
+    if not unique:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+def user_hash(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+def _row_to_memory(r: sqlite3.Row | tuple[Any, ...]) -> Memory:
+    (_, mid, user, agent, session, kind, text, metadata, importance, time_, recorded_at,
+     valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
+     expires_at, seq) = r
+    return Memory(
+        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
+        metadata=json.loads(metadata) if metadata else {}, importance=importance,
+        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
+        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
+        sources=tuple(json.loads(sources)) if sources else (), access_count=access_count,
+        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
+        seq=seq)
+
+
+class SqliteBackend:
+    """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, folder: str | Path, *, busy_timeout_ms: int = 10_000,
+                 hnsw_min_scope: int = 50_000, hnsw_ef_search: int = 128,
+                 create: bool = True) -> None:
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise StoreError(f"{self.folder} exists and is not a folder")
+        if not create and not (self.folder / DB_NAME).exists():
+            raise StoreError(f"no store at {self.folder}")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store folder {self.folder}: {exc}") from None
+        self.hnsw_min_scope = hnsw_min_scope
+        self.hnsw_ef_search = hnsw_ef_search
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
+                                        check_same_thread=False,
+                                        timeout=busy_timeout_ms / 1000)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"cannot switch {self.folder / DB_NAME} to WAL mode")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA secure_delete = ON")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}") from None
+        dim = self.get_meta("dim")
+        self.dim: int | None = int(dim) if dim else None
+        self._index: VectorIndex | None = None
+        self._hnsw: dict[str, HnswScope] = {}
+        self._data_version = -1
+        self._dirty = False
+
+    # -- transactions & schema ------------------------------------------------------------
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (BEGIN IMMEDIATE), or a savepoint when nested."""
+        with self._lock:
+            if self._depth == 0:
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.conn.execute(f"SAVEPOINT sp{self._depth}")
+            self._depth += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{self._depth}")
+                    self.conn.execute(f"RELEASE sp{self._depth}")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations "
+                          "(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.atomic() as c:
+                if c.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    continue  # another process applied it while we waited
+                for statement in _split_sql(sql):
+                    c.execute(statement)
+                c.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_us()))
+                log.info("applied migration %s", name)
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.atomic() as c:
+            c.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                      "SET value = excluded.value", (key, value))
+        if key == "dim":
+            self.dim = int(value)
+
+    @property
+    def fingerprint(self) -> str:
+        fp = self.get_meta("store_id")
+        if fp is None:
+            raise StoreError("store has no id")
+        return fp
+
+    # -- vector index upkeep --------------------------------------------------------------
+    def _log_head(self) -> int:
+        row = self.conn.execute("SELECT max(epoch) FROM index_log").fetchone()
+        return int(row[0] or 0)
+
+    def _vector_index(self) -> VectorIndex:
+        """The vector index, brought up to date with the database."""
+        with self._lock:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._index is not None and version == self._data_version:
+                return self._index
+            if self.dim is None:
+                self.dim = int(self.get_meta("dim") or 0) or None
+            if self.dim is None:
+                self._index = VectorIndex(1)
+                self._data_version = version
+                return self._index
+            if self._index is None:
+                self._index = VectorIndex.load(self.folder / INDEX_DIR, self.dim,
+                                               self.fingerprint)
+                if self._index is None:
+                    self._index = self._rebuild()
+            self._catch_up(self._index)
+            self._data_version = version
+            return self._index
+
+    def _rebuild(self) -> VectorIndex:
+        assert self.dim is not None
+        log.info("rebuilding vector index of %s from the database", self.folder)
+        idx = VectorIndex(self.dim)
+        idx.epoch = self._log_head()
+        cur = self.conn.execute("SELECT n, user, embedding FROM memories "
+                                "WHERE embedding IS NOT NULL ORDER BY n")
+        while batch := cur.fetchmany(20_000):
+            rowids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+            vecs = np.frombuffer(b"".join(r[2] for r in batch), dtype=np.float32)
+            idx.add(rowids, [r[1] for r in batch], vecs.reshape(len(batch), self.dim))
+        self._dirty = True
+        return idx
+
+    def _catch_up(self, idx: VectorIndex) -> None:
+        head = self._log_head()
+        if head == idx.epoch:
+            return
+        first = self.conn.execute("SELECT min(epoch) FROM index_log").fetchone()[0]
+        if head < idx.epoch or (first is not None and first > idx.epoch + 1):
+            fresh = self._rebuild()  # the log no longer reaches back: start over
+            idx.__dict__.update(fresh.__dict__)
+            self._hnsw.clear()
+            return
+        ops = self.conn.execute("SELECT epoch, n, op FROM index_log WHERE epoch > ? "
+                                "ORDER BY epoch", (idx.epoch,)).fetchall()
+        deleted = {n for _, n, op in ops if op == "d"}
+        inserted = {n for _, n, op in ops if op == "i"} - deleted
+        updated = {n for _, n, op in ops if op == "u"} - deleted - inserted
+        if deleted or updated:
+            gone = np.asarray(sorted(deleted | updated), dtype=np.int64)
+            for scope in self._hnsw.values():
+                scope.remove(gone)
+            if deleted:
+                idx.remove(np.asarray(sorted(deleted), dtype=np.int64))
+        for rowids, users, vecs in self._fetch_vectors(sorted(inserted | updated)):
+            fresh = np.isin(rowids, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
+            if fresh.any():
+                idx.add(rowids[fresh], [u for u, f in zip(users, fresh) if f], vecs[fresh])
+            for r, v in zip(rowids[~fresh], vecs[~fresh]):
+                idx.replace(int(r), v)
+            for user, scope in self._hnsw.items():
+                mask = np.asarray([u == user for u in users], dtype=bool)
+                scope.add(rowids[mask], vecs[mask])
+        idx.epoch = head
+        for scope in self._hnsw.values():
+            scope.epoch = head
+        self._dirty = True
+
+    def _fetch_vectors(self, rowids: list[int]
+                       ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
+        assert self.dim is not None
+        for start in range(0, len(rowids), 900):
+            chunk = rowids[start:start + 900]
+            rows = self.conn.execute(
+                f"SELECT n, user, embedding FROM memories WHERE n IN "
+                f"({','.join('?' * len(chunk))}) AND embedding IS NOT NULL ORDER BY n",
+                chunk).fetchall()
+            if rows:
+                vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+                yield (np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows],
+                       vecs.reshape(len(rows), self.dim))
+
+    def _hnsw_scope(self, user: str, idx: VectorIndex) -> HnswScope | None:
+        if idx.count(user) < self.hnsw_min_scope:
+            return None
+        scope = self._hnsw.get(user)
+        if scope is None:
+            path = self.folder / INDEX_DIR / f"hnsw-{user_hash(user)}.usearch"
+            scope = HnswScope.load(path, idx.dim, self.fingerprint,
+                                   ef_search=self.hnsw_ef_search)
+            if scope is not None and scope.epoch != idx.epoch:
+                scope = None  # cannot tell which rows it misses: rebuild
+            if scope is None:
+                log.info("building HNSW index for a scope of %d vectors", idx.count(user))
+                scope = HnswScope(idx.dim, ef_search=self.hnsw_ef_search)
+                rowids, vecs = idx.user_rows(user)
+                scope.add(rowids, vecs)
+                scope.epoch = idx.epoch
+                self._dirty = True
+            self._hnsw[user] = scope
+        return scope
+
+    def flush(self) -> None:
+        """Persist the derived indexes (done on close)."""
+        with self._lock:
+            if self._index is None or not self._dirty or self.dim is None:
+                return
+            folder = self.folder / INDEX_DIR
+            self._index.save(folder, self.fingerprint)
+            for user, scope in self._hnsw.items():
+                scope.save(folder / f"hnsw-{user_hash(user)}.usearch", self.fingerprint)
+            # the log is only needed past what the saved index holds
+            self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (self._index.epoch,))
+            self._dirty = False
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.flush()
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self.conn.close()
+
+    # -- writes ---------------------------------------------------------------------------
+    def next_seq(self, user: str, session: str) -> int:
+        row = self.conn.execute("SELECT max(seq) FROM memories WHERE user = ? AND session = ?",
+                                (user, session)).fetchone()
+        return -1 if row[0] is None else int(row[0])
+
+    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray) -> None:
+        if self.dim is not None and vectors.shape[1] != self.dim:
+            raise DimensionMismatch(self.dim, int(vectors.shape[1]))
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self.atomic() as c:
+            seqs: dict[tuple[str, str], int] = {}
+            params = []
+            history = []
+            for row, vec in zip(rows, vectors):
+                if row.kind == "episode" and row.session is not None and row.seq is None:
+                    key = (row.user, row.session)
+                    if key not in seqs:
+                        seqs[key] = self.next_seq(row.user, row.session)
+                    seqs[key] += 1
+                    row.seq = seqs[key]
+                params.append((
+                    row.id, row.user, row.agent, row.session, row.kind, row.text,
+                    _fts_extra(row), json.dumps(row.metadata) if row.metadata else None,
+                    row.importance, row.time, row.recorded_at, row.valid_from, row.valid_to,
+                    row.superseded_by, json.dumps(row.sources) if row.sources else None,
+                    row.access_count, row.last_accessed, int(row.pinned), row.expires_at,
+                    row.seq, vec.tobytes()))
+                history.append((row.id, row.user, "created", row.recorded_at, None))
+            c.executemany(
+                "INSERT INTO memories (id, user, agent, session, kind, text, fts_extra, metadata,"
+                " importance, time, recorded_at, valid_from, valid_to, superseded_by, sources,"
+                " access_count, last_accessed, pinned, expires_at, seq, embedding) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
+            c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
+                          "VALUES (?,?,?,?,?)", history)
+
+    def get(self, memory_id: str, user: str) -> Memory | None:
+        with self._lock:
+            r = self.conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user = ?",
+                                  (memory_id, user)).fetchone()
+        return _row_to_memory(r) if r else None
+
+    def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
+        out: dict[str, Memory] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                for r in self.conn.execute(
+                        f"SELECT {_COLUMNS} FROM memories WHERE user = ? AND id IN "
+                        f"({','.join('?' * len(chunk))})", [user, *chunk]):
+                    out[r[1]] = _row_to_memory(r)
+        return out
+
+    def update(self, memory_id: str, user: str, changes: dict[str, Any],
+               vector: np.ndarray | None, event: str = "updated") -> Memory:
+        bad = set(changes) - _UPDATABLE
+        if bad:
+            raise StoreError(f"cannot update {sorted(bad)}")
+        with self.atomic() as c:
+            old = c.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user = ?",
+                            (memory_id, user)).fetchone()
+            if old is None:
+                from ..errors import NotFound
+                raise NotFound(memory_id, user=user)
+            before = dict(zip([s.strip() for s in _COLUMNS.split(",")], old))
+            values = dict(changes)
+            for key in ("metadata", "sources"):
+                if key in values and values[key] is not None:
+                    values[key] = json.dumps(values[key]) if values[key] else None
+            if "pinned" in values:
+                values["pinned"] = int(bool(values["pinned"]))
+            if "text" in values or "metadata" in values:
+                merged = json.loads(values.get("metadata") or "null") if "metadata" in values \
+                    else json.loads(before["metadata"] or "null")
+                values["fts_extra"] = _extra_from(merged)
+            if vector is not None:
+                values["embedding"] = np.ascontiguousarray(vector, np.float32).tobytes()
+            sets = ", ".join(f"{quote_ident(k)} = ?" for k in values)
+            c.execute(f"UPDATE memories SET {sets} WHERE id = ? AND user = ?",
+                      [*values.values(), memory_id, user])
+            previous = {k: before[k] for k in changes if k in before}
+            c.execute("INSERT INTO history (memory_id, user, event, at, data) VALUES (?,?,?,?,?)",
+                      (memory_id, user, event, now_us(), json.dumps(previous)))
+            new = c.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ?",
+                            (memory_id,)).fetchone()
+        return _row_to_memory(new)
+
+    def touch(self, ids: Sequence[str], at: int) -> None:
+        if not ids:
+            return
+        with self.atomic() as c:
+            c.executemany("UPDATE memories SET access_count = access_count + 1, "
+                          "last_accessed = ? WHERE id = ?", [(at, i) for i in ids])
+
+    # -- reads ----------------------------------------------------------------------------
+    def _where(self, flt: Filters, alias: str = "m") -> tuple[str, list[Any]]:
+        a = alias + "."
+        sql = [f"{a}user = ?"]
+        params: list[Any] = [flt.user]
+        if flt.agent is not None:
+            sql.append(f"{a}agent = ?")
+            params.append(flt.agent)
+        if flt.session is not None:
+            sql.append(f"{a}session = ?")
+            params.append(flt.session)
+        if flt.kinds:
+            sql.append(f"{a}kind IN ({','.join('?' * len(flt.kinds))})")
+            params.extend(flt.kinds)
+        if flt.since is not None:
+            sql.append(f"{a}time >= ?")
+            params.append(flt.since)
+        if flt.until is not None:
+            sql.append(f"{a}time <= ?")
+            params.append(flt.until)
+        if flt.as_of is not None:
+            sql.append(f"coalesce({a}valid_from, {a}time) <= ? AND "
+                       f"({a}valid_to IS NULL OR {a}valid_to > ?) AND {a}recorded_at <= ?")
+            params.extend([flt.as_of, flt.as_of, flt.as_of])
+        if flt.now is not None:
+            sql.append(f"({a}expires_at IS NULL OR {a}expires_at > ?)")
+            params.append(flt.now)
+        for key, value in flt.metadata.items():
+            sql.append(f"json_extract({a}metadata, ?) IS ?")
+            params.extend([f'$."{key}"', value])
+        return " AND ".join(sql), params
+
+    def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
+        match = fts_query(query)
+        if match is None:
+            return []
+        scope = "u" + flt.user.encode().hex().upper()
+        where, params = self._where(flt)
+        # column weights: text 1.0, scope 0, extra (speaker, names) 0.5; bm25 is lower=better
+        sql = (f"SELECT m.id, -bm25(memories_fts, 1.0, 0.0, 0.5) AS s FROM memories_fts "
+               f"JOIN memories m ON m.n = memories_fts.rowid "
+               f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts, 1.0, 0.0, "
+               f"0.5) LIMIT ?")
+        with self._lock:
+            try:
+                rows = self.conn.execute(
+                    sql, [f'scope : "{scope.lower()}" AND ({match})', *params, limit]).fetchall()
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, match)
+                return []
+        return [(r[0], float(r[1])) for r in rows]
+
+    def _allowed_rowids(self, flt: Filters) -> np.ndarray:
+        where, params = self._where(flt)
+        rows = self.conn.execute(f"SELECT m.n FROM memories m WHERE {where}", params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def dense_search(self, vector: np.ndarray, flt: Filters,
+                     limit: int) -> list[tuple[str, float]]:
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return []
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            plain = flt.only_user and flt.now is None
+            scope = self._hnsw_scope(flt.user, idx)
+            if scope is not None:
+                want = limit if plain else limit * 8
+                rowids, scores = scope.search(vector, want)
+                if not plain:
+                    allowed = self._allowed_rowids(flt)
+                    keep = np.isin(rowids, allowed)
+                    if keep.sum() < min(limit, len(allowed)):
+                        # the filter is too selective for the graph: scan what it allows
+                        rowids, scores = idx.search(flt.user, vector, limit, allowed)
+                    else:
+                        rowids, scores = rowids[keep][:limit], scores[keep][:limit]
+            else:
+                allowed = None if plain else self._allowed_rowids(flt)
+                rowids, scores = idx.search(flt.user, vector, limit, allowed)
+            return self._ids_for(rowids, scores)
+
+    def _ids_for(self, rowids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+        if len(rowids) == 0:
+            return []
+        ids = dict(self.conn.execute(
+            f"SELECT n, id FROM memories WHERE n IN ({','.join('?' * len(rowids))})",
+            [int(r) for r in rowids]).fetchall())
+        return [(ids[int(r)], float(s)) for r, s in zip(rowids, scores) if int(r) in ids]
+
+    def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        with self._lock:
+            idx = self._vector_index()
+            rows = []
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                rows += self.conn.execute(
+                    f"SELECT id, n FROM memories WHERE user = ? AND id IN "
+                    f"({','.join('?' * len(chunk))})", [user, *chunk]).fetchall()
+            if not rows or self.dim is None:
+                return {}
+            vecs = idx.vectors_of(np.asarray([r[1] for r in rows], dtype=np.int64))
+        return {r[0]: vecs[i] for i, r in enumerate(rows)}
+
+    def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
+        """For each episode id, the ids of the episodes within ``window`` turns of it in the
+        same session (excluding itself)."""
+        if not ids or window <= 0:
+            return {}
+        with self._lock:
+            sql = (f"SELECT c.id, n.id FROM memories c JOIN memories n ON n.user = c.user AND "
+                   f"n.session = c.session AND n.seq BETWEEN c.seq - ? AND c.seq + ? AND "
+                   f"n.n != c.n WHERE c.user = ? AND c.session IS NOT NULL AND c.seq IS NOT NULL"
+                   f" AND c.id IN ({','.join('?' * len(ids))})")
+            out: dict[str, list[str]] = {}
+            for cid, nid in self.conn.execute(sql, [window, window, user, *ids]):
+                out.setdefault(cid, []).append(nid)
+        return out
+
+    def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT event, at, data FROM history WHERE memory_id = ? AND user = ? "
+                "ORDER BY n", (memory_id, user)).fetchall()
+        return [HistoryEvent(memory_id, e, from_us(at), json.loads(d) if d else None)
+                for e, at, d in rows]
+
+    def iter_export(self, user: str | None,
+                    with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
+        sql = f"SELECT {_COLUMNS}, embedding FROM memories"
+        params: list[Any] = []
+        if user is not None:
+            sql += " WHERE user = ?"
+            params.append(user)
+        sql += " ORDER BY n"
+        with self._lock:
+            rows = self.conn.execute(sql, params).fetchall()
+        for r in rows:
+            vec = np.frombuffer(r[-1], dtype=np.float32) if (with_vectors and r[-1]) else None
+            yield _row_to_memory(r[:-1]), vec
+
+    def users(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT user FROM memories ORDER BY user")]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            kinds = dict(self.conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
+            users = self.conn.execute("SELECT count(DISTINCT user) FROM memories").fetchone()[0]
+            deletions = self.conn.execute("SELECT coalesce(sum(count), 0) FROM deletions"
+                                          ).fetchone()[0]
+        size = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return {"memories": sum(kinds.values()), "by_kind": kinds, "users": users,
+                "deleted_total": deletions, "bytes_on_disk": size, "dim": self.dim,
+                "hnsw_scopes": len(self._hnsw)}
+
+    # -- forgetting -----------------------------------------------------------------------
+    def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
+               before: int | None, compact: bool = True) -> ForgetReceipt:
+        sql = ["user = ?"]
+        params: list[Any] = [user]
+        if ids is not None:
+            sql.append(f"id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        if session is not None:
+            sql.append("session = ?")
+            params.append(session)
+        if before is not None:
+            sql.append("time < ?")
+            params.append(before)
+        where = " AND ".join(sql)
+        at = now_us()
+        with self.atomic() as c:
+            victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
+                                params).fetchall()
+            by_kind: dict[str, list[str]] = {}
+            for _, mid, kind in victims:
+                by_kind.setdefault(kind, []).append(mid)
+            all_ids = [v[1] for v in victims]
+            for start in range(0, len(all_ids), 900):
+                chunk = all_ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                c.execute(f"DELETE FROM memories WHERE user = ? AND id IN ({marks})",
+                          [user, *chunk])
+                # history keeps a content-free tombstone only
+                c.execute(f"DELETE FROM history WHERE user = ? AND memory_id IN ({marks})",
+                          [user, *chunk])
+                c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
+                              "VALUES (?, ?, 'deleted', ?, NULL)",
+                              [(mid, user, at) for mid in chunk])
+            if victims:
+                c.execute("INSERT INTO deletions (at, user_hash, count, ids) VALUES (?,?,?,?)",
+                          (at, user_hash(user), len(victims), json.dumps(by_kind)))
+        if victims:
+            with self._lock:
+                idx = self._vector_index()  # replays the deletions from the log
+                del idx
+                if compact:
+                    self.compact()
+        return ForgetReceipt(count=len(victims), ids_by_kind=by_kind, at=from_us(at))
+
+    def compact(self) -> None:
+        """Make erased content unrecoverable: merge the full-text segments (dropping deleted
+        entries), rewrite the derived index files, and checkpoint the WAL into the database
+        (secure_delete zeroes the freed pages)."""
+        with self._lock:
+            with self.atomic() as c:
+                c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+            self._dirty = True
+            self.flush()
+            for path in (self.folder / INDEX_DIR).glob("hnsw-*.usearch"):
+                if path.stem.removeprefix("hnsw-") not in {user_hash(u) for u in self._hnsw}:
+                    path.unlink(missing_ok=True)
+                    path.with_suffix(".json").unlink(missing_ok=True)
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _extra_from(metadata: dict[str, Any] | None) -> str:
+    if not metadata:
+        return ""
+    parts = [metadata.get(k) for k in ("speaker", "name", "title")]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def _fts_extra(row: NewRow) -> str:
+    return _extra_from(row.metadata)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    if "".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements

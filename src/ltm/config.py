@@ -1,0 +1,115 @@
+"""Settings. Precedence: defaults < arguments in code < ``ltm.toml`` < ``LTM_*`` environment variables.
+
+``ltm.toml`` is read from the path in ``LTM_CONFIG``, else from the store folder, else from the
+current directory; keys sit at the top level or under ``[ltm]``. Environment variables are the
+upper-cased field names with an ``LTM_`` prefix (``LTM_DENSE_WEIGHT=0.7``). Secrets (API keys)
+are only ever read from the environment and never written into a store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Which embedder builds the vectors: "wordllama" (default, ships in its wheel), "hash",
+    # "st:<folder or package>" (sentence-transformers), "openai:<model>" (OpenAI-compatible
+    # /v1/embeddings at `embed_url`, key from the env var named by `embed_api_key_env`).
+    # None = the embedder the store was built with, or "wordllama" for a new store.
+    embedder: str | None = None
+    embed_url: str | None = None
+    embed_api_key_env: str = "LTM_EMBED_API_KEY"
+    # Retrieval: scores are z-normalised per query, then combined with these weights.
+    text_weight: float = 1.0  # full-text (BM25)
+    dense_weight: float = 0.5  # vector similarity
+    # Episodes borrow relevance from their neighbours in the same session (conversation turns
+    # make sense in context); `context_window` turns on each side, weight 0 switches it off.
+    context_weight: float = 0.6
+    context_window: int = 2
+    # Recency: bonus w * 0.5 ** (age / half_life) with age measured from the query's `now`.
+    recency_weight: float = 0.1
+    recency_half_life_days: float = 30.0
+    # Importance: bonus w * (importance - 0.5); memories without importance count as 0.5.
+    importance_weight: float = 0.2
+    # Superseded facts are multiplied down so that their successors rank first.
+    superseded_penalty: float = 1.0
+    # Candidates taken from each retriever before fusion.
+    candidates: int = 200
+    # Diversity (maximal marginal relevance); 0 = off, 1 = only diversity.
+    mmr_lambda: float = 0.0
+    # One scope (user) with at least this many vectors is served by an HNSW index.
+    hnsw_min_scope: int = 50_000
+    hnsw_ef_search: int = 128
+    # SQLite busy timeout when several processes write to one store.
+    busy_timeout_ms: int = 10_000
+    # forget(): "full" compacts the full-text index and checkpoints so erased text leaves
+    # no bytes behind; "fast" defers that to the next gc / close.
+    erase: str = "full"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidInput(f"setting {f.name} must be finite", field=f.name)
+        if self.erase not in ("full", "fast"):
+            raise InvalidInput("setting erase must be 'full' or 'fast'", field="erase")
+        if self.candidates < 1 or self.context_window < 0 or self.hnsw_min_scope < 1:
+            raise InvalidInput("candidates and hnsw_min_scope must be >= 1, context_window >= 0")
+
+
+def _coerce(name: str, raw: Any, annotation: str) -> Any:
+    try:
+        if annotation.startswith("float"):
+            return float(raw)
+        if annotation.startswith("int"):
+            return int(raw)
+        if annotation.startswith("bool"):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+        return None if raw in (None, "") and "None" in annotation else str(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"setting {name}={raw!r} is not a valid {annotation}",
+                           field=name) from None
+
+
+def load_settings(store_path: str | os.PathLike[str] | None = None,
+                  **overrides: Any) -> Settings:
+    known = {f.name: str(f.type) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in known:
+            raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(known))}",
+                               field=key)
+        values[key] = raw
+    candidates = [os.environ.get("LTM_CONFIG")]
+    if store_path is not None:
+        candidates.append(str(Path(store_path) / "ltm.toml"))
+    candidates.append("ltm.toml")
+    for path in candidates:
+        if path and Path(path).is_file():
+            with open(path, "rb") as fp:
+                try:
+                    data = tomllib.load(fp)
+                except tomllib.TOMLDecodeError as exc:
+                    raise InvalidInput(f"{path}: {exc}") from None
+            data = data.get("ltm", data)
+            for key, raw in data.items():
+                if key in known:
+                    values[key] = _coerce(key, raw, known[key])
+            break
+    for key, annotation in known.items():
+        env = os.environ.get("LTM_" + key.upper())
+        if env is not None:
+            values[key] = _coerce(key, env, annotation)
+    return Settings(**values)

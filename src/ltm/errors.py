@@ -1,0 +1,80 @@
+"""The exceptions ltm raises. Catch ``LtmError`` for all of them.
+
+Hierarchy::
+
+    LtmError
+    ├── InvalidInput        bad argument: empty text, malformed time, NaN importance, bad k ...
+    │   └── DimensionMismatch   a vector of the wrong length
+    ├── ScopeError          a call without a valid ``user`` scope
+    ├── NotFound            no such memory *for this user* (never reveals other users' data)
+    ├── EmbedderMismatch    the store was built with another embedder
+    ├── StoreError          the store folder or database cannot be used
+    └── MissingDependency   an optional extra is not installed
+
+``InvalidInput`` also subclasses ``ValueError`` and ``NotFound`` subclasses ``KeyError``, so
+code written against the builtin exceptions keeps working.
+"""
+
+from __future__ import annotations
+
+
+class LtmError(Exception):
+    """Base class of every error raised by ltm."""
+
+
+class InvalidInput(LtmError, ValueError):
+    """An argument was malformed; nothing was written."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DimensionMismatch(InvalidInput):
+    """A vector's length differs from the store's embedding dimension."""
+
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"embedding has dimension {got}, the store uses {expected}",
+                         field="embedding")
+        self.expected = expected
+        self.got = got
+
+
+class ScopeError(LtmError):
+    """A read or write did not name a valid user scope."""
+
+
+class NotFound(LtmError, KeyError):
+    """No memory with this id exists for this user."""
+
+    def __init__(self, memory_id: str, *, user: str | None = None) -> None:
+        super().__init__(f"no memory {memory_id!r} for user {user!r}")
+        self.memory_id = memory_id
+        self.user = user
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class EmbedderMismatch(LtmError):
+    """The store was built with a different embedder than the one configured now."""
+
+    def __init__(self, stored: str, configured: str) -> None:
+        super().__init__(
+            f"this store was built with embedder {stored!r} but {configured!r} is configured; "
+            "open it with the same embedder (or export and re-import into a new store)")
+        self.stored = stored
+        self.configured = configured
+
+
+class StoreError(LtmError):
+    """The store folder or its database cannot be used."""
+
+
+class MissingDependency(LtmError, ImportError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed: pip install 'ltm[{extra}]'")
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,72 @@
+"""Plain typed data: Memory, Hit, history events and receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+KINDS = ("episode", "fact", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """One stored memory. Times are timezone-aware UTC datetimes."""
+
+    id: str
+    user: str
+    text: str
+    kind: str
+    time: datetime
+    recorded_at: datetime
+    agent: str | None = None
+    session: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    importance: float | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    superseded_by: str | None = None
+    sources: tuple[str, ...] = ()
+    access_count: int = 0
+    last_accessed: datetime | None = None
+    pinned: bool = False
+    expires_at: datetime | None = None
+    seq: int | None = None  # position of an episode within its session
+
+    @property
+    def speaker(self) -> str | None:
+        value = self.metadata.get("speaker")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A search result: the memory, its final score, and the signals that made it."""
+
+    memory: Memory
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One change to a memory. ``data`` holds the previous values for updates; deletions
+    keep no content (``data`` is None)."""
+
+    memory_id: str
+    event: str  # created | updated | superseded | accessed | deleted
+    at: datetime
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReceipt:
+    """What ``forget`` erased: how many memories and which ids, by kind."""
+
+    count: int
+    ids_by_kind: dict[str, list[str]]
+    at: datetime
+
+    @property
+    def ids(self) -> list[str]:
+        return [i for ids in self.ids_by_kind.values() for i in ids]

@@ -1,0 +1,1 @@
+"""Retrieval: candidates, fusion, time and importance, MMR, context packing."""

@@ -1,0 +1,606 @@
+"""MemoryStore: the facade users hold. It validates input, embeds, and orchestrates the layers.
+
+Every read and write names a ``user``: that is the isolation boundary. Nothing here reaches
+across users; ``export(user=None)`` and ``stats()`` are the only whole-store operations.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from . import ids as _ids
+from .backends.base import Backend, Filters, NewRow, check_metadata_filter
+from .config import Settings, load_settings
+from .embed import Embedder, load_embedder
+from .errors import (DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound, ScopeError,
+                     StoreError)
+from .model import ForgetReceipt, HistoryEvent, Hit, Memory
+from .retrieval.pipeline import pack_context
+from .retrieval.pipeline import search as _search
+from .timeutil import iso, now_us, opt_us, to_us
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = 1
+MAX_TEXT_CHARS = 100_000
+MAX_K = 1000
+_KIND = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
+_ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
+               "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: int
+    skipped: int
+    reembedded: int
+
+
+# -- validation ---------------------------------------------------------------------------
+def _user(user: object, field: str = "user") -> str:
+    if not isinstance(user, str) or not user.strip():
+        raise ScopeError(f"{field} must be a non-empty string naming the scope, got {user!r}")
+    if len(user) > 256 or "\x00" in user:
+        raise ScopeError(f"{field} must be at most 256 characters without NUL")
+    return user
+
+
+def _opt_name(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 256 or "\x00" in value:
+        raise InvalidInput(f"{field} must be a non-empty string of at most 256 characters",
+                           field=field)
+    return value
+
+
+def _text(text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput(f"text must be a string, not {type(text).__name__}", field="text")
+    if not text.strip():
+        raise InvalidInput("text must not be empty", field="text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters", field="text")
+    if "\x00" in text:
+        raise InvalidInput("text must not contain NUL characters", field="text")
+    return text
+
+
+def _importance(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput("importance must be a number in [0, 1]", field="importance")
+    value = float(value)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidInput(f"importance must be in [0, 1], got {value!r}", field="importance")
+    return value
+
+
+def _kind(value: object) -> str:
+    if not isinstance(value, str) or not _KIND.match(value):
+        raise InvalidInput(f"kind must be a lowercase word such as 'episode', 'fact' or "
+                           f"'summary', got {value!r}", field="kind")
+    return value
+
+
+def _metadata(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput("metadata must be a JSON object (dict)", field="metadata")
+    try:
+        data = json.loads(json.dumps(dict(value), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"metadata must be JSON-serialisable: {exc}", field="metadata") from None
+    if not all(isinstance(k, str) for k in value):
+        raise InvalidInput("metadata keys must be strings", field="metadata")
+    return data  # type: ignore[no-any-return]
+
+
+def _sources(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInput("sources must be a list of memory ids", field="sources")
+    out = list(value)
+    if not all(isinstance(s, str) and s for s in out):
+        raise InvalidInput("sources must be a list of memory ids", field="sources")
+    return out
+
+
+def _k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInput(f"k must be an integer in [1, {MAX_K}], got {k!r}", field="k")
+    return k
+
+
+def _kinds(kinds: object) -> tuple[str, ...] | None:
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, Iterable):
+        raise InvalidInput("kinds must be a list of kind names", field="kinds")
+    return tuple(_kind(k) for k in kinds)
+
+
+class MemoryStore:
+    """A memory store in one folder: SQLite (source of truth) + derived vector indexes."""
+
+    def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.embedder = embedder
+        self._closed = False
+        self._access: dict[str, int] = {}
+        self._access_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush pending access counts and the vector index, then close the database."""
+        if self._closed:
+            return
+        self._flush_access()
+        self.backend.close()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    # -- writing --------------------------------------------------------------------------
+    def _row(self, text: object, *, user: object, agent: object = None, session: object = None,
+             kind: object = "episode", time: object = None, metadata: object = None,
+             importance: object = None, pinned: object = False, expires_at: object = None,
+             valid_from: object = None, valid_to: object = None, sources: object = None,
+             id: object = None, now: int, time_us: int | None = None) -> NewRow:
+        if id is not None and not _ids.is_id(id):
+            raise InvalidInput(f"id {id!r} is not a ULID", field="id")
+        t = time_us if time_us is not None else (now if time is None else to_us(time))
+        if not isinstance(pinned, bool):
+            raise InvalidInput("pinned must be true or false", field="pinned")
+        kind_ = _kind(kind)
+        vf = opt_us(valid_from, field="valid_from")
+        return NewRow(
+            id=str(id) if id is not None else _ids.new_id(),
+            user=_user(user), agent=_opt_name(agent, "agent"),
+            session=_opt_name(session, "session"), kind=kind_, text=_text(text),
+            metadata=_metadata(metadata), importance=_importance(importance), time=t,
+            recorded_at=now, valid_from=vf if vf is not None else t,
+            valid_to=opt_us(valid_to, field="valid_to"), superseded_by=None,
+            sources=_sources(sources), pinned=pinned,
+            expires_at=opt_us(expires_at, field="expires_at"))
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        if vecs.shape != (len(texts), self.embedder.dim):
+            raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
+        return vecs
+
+    def _write(self, rows: list[NewRow], vectors: np.ndarray | None = None) -> list[Memory]:
+        self._check_open()
+        if not rows:
+            return []
+        if vectors is None:
+            vectors = self._embed([r.text for r in rows])
+        if not np.all(np.isfinite(vectors)):
+            raise InvalidInput("embedding contains NaN or infinity", field="embedding")
+        self._check_sources(rows)
+        self.backend.insert(rows, vectors)
+        by_user: dict[str, list[str]] = {}
+        for r in rows:
+            by_user.setdefault(r.user, []).append(r.id)
+        out: dict[str, Memory] = {}
+        for user, ids in by_user.items():
+            out.update(self.backend.get_many(ids, user))
+        return [out[r.id] for r in rows]
+
+    def _check_sources(self, rows: list[NewRow]) -> None:
+        for r in rows:
+            if r.sources:
+                found = self.backend.get_many(r.sources, r.user)
+                batch = {x.id for x in rows if x.user == r.user}
+                missing = [s for s in r.sources if s not in found and s not in batch]
+                if missing:
+                    raise InvalidInput(f"sources {missing} are not memories of user {r.user!r}",
+                                       field="sources")
+
+    def add(self, text: str, *, user: str, agent: str | None = None,
+            session: str | None = None, kind: str = "episode", time: Any = None,
+            metadata: Mapping[str, Any] | None = None, importance: float | None = None,
+            pinned: bool = False, expires_at: Any = None, valid_from: Any = None,
+            sources: Sequence[str] | None = None) -> Memory:
+        """Store one memory and return it. ``time`` is when it happened (default now)."""
+        row = self._row(text, user=user, agent=agent, session=session, kind=kind, time=time,
+                        metadata=metadata, importance=importance, pinned=pinned,
+                        expires_at=expires_at, valid_from=valid_from, sources=sources,
+                        now=now_us())
+        return self._write([row])[0]
+
+    def add_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
+        """Store many memories with one batched embedding call and one transaction. Each item
+        is a dict with the keyword arguments of ``add`` (``text`` and ``user`` required)."""
+        now = now_us()
+        rows = []
+        for n, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise InvalidInput(f"item {n} must be a dict with text and user", field="items")
+            unknown = set(item) - _ADD_FIELDS
+            if unknown:
+                raise InvalidInput(f"item {n} has unknown fields {sorted(unknown)}",
+                                   field="items")
+            if "text" not in item or "user" not in item:
+                raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
+            fields = dict(item)
+            rows.append(self._row(fields.pop("text"), now=now, **fields))
+        return self._write(rows)
+
+    def add_conversation(self, messages: Iterable[Mapping[str, Any]], *, user: str,
+                         session: str, agent: str | None = None, time: Any = None,
+                         metadata: Mapping[str, Any] | None = None) -> list[Memory]:
+        """Store each turn of a conversation as an episode, in order. A message is a dict with
+        ``content`` (or ``text``), optional ``role``/``speaker`` (kept as metadata.speaker),
+        ``time`` and ``metadata``; turns without a time take ``time`` (default now)."""
+        now = now_us()
+        base_time = now if time is None else to_us(time)
+        rows = []
+        for n, msg in enumerate(messages):
+            if not isinstance(msg, Mapping):
+                raise InvalidInput(f"message {n} must be a dict with 'content'", field="messages")
+            text = msg.get("content", msg.get("text"))
+            meta = dict(metadata or {})
+            meta.update(_metadata(msg.get("metadata")))
+            speaker = msg.get("speaker", msg.get("name", msg.get("role")))
+            if speaker is not None:
+                if not isinstance(speaker, str):
+                    raise InvalidInput(f"message {n}: speaker must be a string",
+                                       field="messages")
+                meta["speaker"] = speaker
+            rows.append(self._row(text, user=user, agent=agent, session=session,
+                                  time=msg.get("time"), time_us=None if msg.get("time")
+                                  is not None else base_time, metadata=meta,
+                                  importance=msg.get("importance"), now=now))
+        if not rows:
+            raise InvalidInput("a conversation needs at least one message", field="messages")
+        return self._write(rows)
+
+    def add_vectors(self, items: Sequence[Mapping[str, Any]], vectors: np.ndarray
+                    ) -> list[Memory]:
+        """Like ``add_many`` with precomputed vectors (unit length, the store's dimension)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(items):
+            raise InvalidInput("vectors must have shape (len(items), dim)", field="embedding")
+        if vectors.shape[1] != self.embedder.dim:
+            raise DimensionMismatch(self.embedder.dim, int(vectors.shape[1]))
+        now = now_us()
+        rows = []
+        for item in items:
+            fields = dict(item)
+            rows.append(self._row(fields.pop("text", None), now=now, **fields))
+        return self._write(rows, vectors)
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, id: str, *, user: str) -> Memory:
+        self._check_open()
+        mem = self.backend.get(id, _user(user)) if isinstance(id, str) else None
+        if mem is None:
+            raise NotFound(str(id), user=user)
+        return mem
+
+    def update(self, id: str, *, user: str, text: str | None = None,
+               metadata: Mapping[str, Any] | None = None, importance: float | None = None,
+               pinned: bool | None = None, expires_at: Any = None, time: Any = None,
+               kind: str | None = None, session: str | None = None,
+               agent: str | None = None) -> Memory:
+        """Change a memory in place; the previous values go into its history."""
+        self._check_open()
+        user = _user(user)
+        self.get(id, user=user)
+        changes: dict[str, Any] = {}
+        vector = None
+        if text is not None:
+            changes["text"] = _text(text)
+            vector = self._embed([changes["text"]])[0]
+        if metadata is not None:
+            changes["metadata"] = _metadata(metadata)
+        if importance is not None:
+            changes["importance"] = _importance(importance)
+        if pinned is not None:
+            if not isinstance(pinned, bool):
+                raise InvalidInput("pinned must be true or false", field="pinned")
+            changes["pinned"] = pinned
+        if expires_at is not None:
+            changes["expires_at"] = to_us(expires_at, field="expires_at")
+        if time is not None:
+            changes["time"] = to_us(time)
+        if kind is not None:
+            changes["kind"] = _kind(kind)
+        if session is not None:
+            changes["session"] = _opt_name(session, "session")
+        if agent is not None:
+            changes["agent"] = _opt_name(agent, "agent")
+        if not changes:
+            raise InvalidInput("update needs at least one field to change")
+        return self.backend.update(id, user, changes, vector)
+
+    def _filters(self, user: str, agent: object, session: object, kinds: object, since: object,
+                 until: object, as_of: object, metadata: object, now: int) -> Filters:
+        return Filters(user=_user(user), agent=_opt_name(agent, "agent"),
+                       session=_opt_name(session, "session"), kinds=_kinds(kinds),
+                       since=opt_us(since, field="since"), until=opt_us(until, field="until"),
+                       as_of=opt_us(as_of, field="as_of"),
+                       metadata=check_metadata_filter(metadata),  # type: ignore[arg-type]
+                       now=now)
+
+    def search(self, query: str, *, user: str, k: int = 10, agent: str | None = None,
+               session: str | None = None, kinds: Sequence[str] | None = None,
+               since: Any = None, until: Any = None, as_of: Any = None,
+               metadata: Mapping[str, Any] | None = None, now: Any = None) -> list[Hit]:
+        """The ``k`` memories of ``user`` most relevant to ``query``, best first."""
+        self._check_open()
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string", field="query")
+        now_ = now_us() if now is None else to_us(now, field="now")
+        flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
+        hits = _search(self.backend, self.embedder, self.settings, query, flt, _k(k), now=now_)
+        self._note_access([h.memory.id for h in hits])
+        return hits
+
+    def context(self, query: str, *, user: str, budget_tokens: int = 1000, k: int = 50,
+                **filters: Any) -> str:
+        """The most relevant memories that fit ``budget_tokens``, as prompt-ready lines in
+        chronological order."""
+        if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) \
+                or budget_tokens < 1:
+            raise InvalidInput("budget_tokens must be a positive integer", field="budget_tokens")
+        return pack_context(self.search(query, user=user, k=k, **filters), budget_tokens)
+
+    def history(self, id: str, *, user: str) -> list[HistoryEvent]:
+        self._check_open()
+        events = self.backend.history(id, _user(user))
+        if not events:
+            raise NotFound(id, user=user)
+        return events
+
+    def _note_access(self, ids: list[str]) -> None:
+        with self._access_lock:
+            for i in ids:
+                self._access[i] = self._access.get(i, 0) + 1
+            big = len(self._access) >= 2000
+        if big:
+            self._flush_access()
+
+    def _flush_access(self) -> None:
+        with self._access_lock:
+            pending, self._access = self._access, {}
+        if pending:
+            self.backend.touch(list(pending), now_us())
+
+    # -- forgetting -----------------------------------------------------------------------
+    def forget(self, id: str | None = None, *, user: str, session: str | None = None,
+               before: Any = None) -> ForgetReceipt:
+        """Erase memories of ``user``: one by id, a session, everything before a time, or
+        (with no other argument) everything. Derived memories whose every source is erased go
+        too. Text, vectors, index entries and history content are removed; a content-free
+        record of the deletion is kept."""
+        self._check_open()
+        user = _user(user)
+        session = _opt_name(session, "session")
+        before_us = opt_us(before, field="before")
+        if id is not None:
+            self.get(id, user=user)
+        compact = self.settings.erase == "full"
+        receipt = self.backend.forget(user, ids=[id] if id is not None else None,
+                                      session=session, before=before_us, compact=False)
+        receipt = self._cascade(user, receipt)
+        if compact and receipt.count:
+            self.backend.compact()
+        return receipt
+
+    def _cascade(self, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
+        gone = set(receipt.ids)
+        by_kind = {k: list(v) for k, v in receipt.ids_by_kind.items()}
+        while gone:
+            orphans = [m.id for m, _ in self.backend.iter_export(user, with_vectors=False)
+                       if m.sources and all(s in gone or s in receipt.ids for s in m.sources)]
+            if not orphans:
+                break
+            more = self.backend.forget(user, ids=orphans, session=None, before=None,
+                                       compact=False)
+            gone = set(more.ids)
+            for k, v in more.ids_by_kind.items():
+                by_kind.setdefault(k, []).extend(v)
+        count = sum(len(v) for v in by_kind.values())
+        return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
+
+    # -- export / import ------------------------------------------------------------------
+    def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
+        """Write memories as JSON Lines (a header line, then one memory per line)."""
+        self._check_open()
+        if user is not None:
+            _user(user)
+        fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": self.embedder.name,
+                             "dim": self.embedder.dim}) + "\n")
+        n = 0
+        for mem, vec in self.backend.iter_export(user, with_vectors=embeddings):
+            fp.write(json.dumps(memory_to_json(mem, vec), ensure_ascii=False) + "\n")
+            n += 1
+        return n
+
+    def import_(self, fp: IO[str], *, progress: Callable[[int], None] | None = None,
+                batch_size: int = 1000) -> ImportReport:
+        """Read an export. Memories keep their ids and times; ids already present are skipped.
+        Embeddings are reused when the export was made with this store's embedder."""
+        self._check_open()
+        header_line = fp.readline()
+        try:
+            header = json.loads(header_line)
+            if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput("not an ltm export: the first line must be the export header",
+                               field="file") from None
+        same = header.get("embedder") == self.embedder.name
+        imported = skipped = reembedded = 0
+        batch: list[tuple[NewRow, np.ndarray | None]] = []
+
+        def flush() -> None:
+            nonlocal imported, reembedded, skipped
+            if not batch:
+                return
+            fresh = []
+            for row, vec in batch:
+                if self.backend.get(row.id, row.user) is None:
+                    fresh.append((row, vec))
+                else:
+                    skipped += 1
+            missing = [i for i, (_, v) in enumerate(fresh) if v is None]
+            vecs = np.zeros((len(fresh), self.embedder.dim), dtype=np.float32)
+            for i, (_, v) in enumerate(fresh):
+                if v is not None:
+                    vecs[i] = v
+            if missing:
+                vecs[missing] = self._embed([fresh[i][0].text for i in missing])
+                reembedded += len(missing)
+            if fresh:
+                self.backend.insert([r for r, _ in fresh], vecs)
+            imported += len(fresh)
+            if progress:
+                progress(len(batch))
+            batch.clear()
+
+        for lineno, line in enumerate(fp, start=2):
+            if not line.strip():
+                continue
+            try:
+                row, vec = memory_from_json(json.loads(line))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise InvalidInput(f"line {lineno}: {exc}", field="file") from None
+            if vec is not None and (not same or len(vec) != self.embedder.dim):
+                vec = None
+            batch.append((row, vec))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+        return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
+
+    def users(self) -> list[str]:
+        self._check_open()
+        return self.backend.users()
+
+    def stats(self) -> dict[str, Any]:
+        self._check_open()
+        out = self.backend.stats()
+        out["embedder"] = self.embedder.name
+        return out
+
+
+def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:
+    def t(d: Any) -> str | None:
+        return None if d is None else iso(to_us(d))
+
+    data: dict[str, Any] = {
+        "id": mem.id, "user": mem.user, "agent": mem.agent, "session": mem.session,
+        "kind": mem.kind, "text": mem.text, "metadata": mem.metadata,
+        "importance": mem.importance, "time": t(mem.time), "recorded_at": t(mem.recorded_at),
+        "valid_from": t(mem.valid_from), "valid_to": t(mem.valid_to),
+        "superseded_by": mem.superseded_by, "sources": list(mem.sources),
+        "access_count": mem.access_count, "last_accessed": t(mem.last_accessed),
+        "pinned": mem.pinned, "expires_at": t(mem.expires_at), "seq": mem.seq,
+    }
+    if vec is not None:
+        data["embedding_f32"] = base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode()
+    return data
+
+
+def memory_from_json(d: dict[str, Any]) -> tuple[NewRow, np.ndarray | None]:
+    if not isinstance(d, dict):
+        raise ValueError("each line must be a JSON object")
+    if not _ids.is_id(d.get("id")):
+        raise ValueError(f"id {d.get('id')!r} is not a ULID")
+    vec = None
+    if d.get("embedding_f32"):
+        vec = np.frombuffer(base64.b64decode(d["embedding_f32"]), dtype=np.float32).copy()
+    seq = d.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise ValueError("seq must be an integer")
+    access = d.get("access_count", 0)
+    if isinstance(access, bool) or not isinstance(access, int) or access < 0:
+        raise ValueError("access_count must be a non-negative integer")
+    if not isinstance(d.get("pinned", False), bool):
+        raise ValueError("pinned must be true or false")
+    superseded = d.get("superseded_by")
+    if superseded is not None and not _ids.is_id(superseded):
+        raise ValueError("superseded_by must be a memory id")
+    row = NewRow(
+        id=d["id"], user=_user(d.get("user")), agent=_opt_name(d.get("agent"), "agent"),
+        session=_opt_name(d.get("session"), "session"), kind=_kind(d.get("kind", "episode")),
+        text=_text(d.get("text")), metadata=_metadata(d.get("metadata")),
+        importance=_importance(d.get("importance")), time=to_us(d["time"]),
+        recorded_at=to_us(d["recorded_at"], field="recorded_at"),
+        valid_from=opt_us(d.get("valid_from"), field="valid_from"),
+        valid_to=opt_us(d.get("valid_to"), field="valid_to"), superseded_by=superseded,
+        sources=_sources(d.get("sources")), pinned=d.get("pinned", False),
+        expires_at=opt_us(d.get("expires_at"), field="expires_at"), access_count=access,
+        last_accessed=opt_us(d.get("last_accessed"), field="last_accessed"), seq=seq)
+    return row, vec
+
+
+def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder | None = None,
+         **settings: Any) -> MemoryStore:
+    """Open (or create) the store in folder ``path`` (default ``$LTM_STORE`` or ./ltm-data).
+
+    Keyword settings override defaults (see ``ltm.config.Settings``); ``ltm.toml`` and
+    ``LTM_*`` environment variables override those. ``embedder`` may be a name ("wordllama",
+    "st:<folder or package>", "openai:<model>", "hash") or an object with ``name``, ``dim`` and
+    ``embed()``. A store remembers its embedder: opening it with another raises
+    ``EmbedderMismatch``.
+    """
+    from .backends.sqlite import SqliteBackend
+
+    folder = Path(path if path is not None else os.environ.get("LTM_STORE", "ltm-data"))
+    if isinstance(embedder, str):
+        settings["embedder"] = embedder
+    cfg = load_settings(folder, **settings)
+    backend = SqliteBackend(folder, busy_timeout_ms=cfg.busy_timeout_ms,
+                            hnsw_min_scope=cfg.hnsw_min_scope, hnsw_ef_search=cfg.hnsw_ef_search)
+    try:
+        stored = backend.get_meta("embedder")
+        spec: str | Embedder
+        if embedder is not None and not isinstance(embedder, str):
+            spec = embedder
+        else:
+            spec = cfg.embedder or backend.get_meta("embedder_spec") or "wordllama"
+        emb = load_embedder(spec, cfg)
+        if stored is None:
+            if backend.get_meta("store_id") is None:
+                backend.set_meta("store_id", _ids.new_id())
+            backend.set_meta("embedder", emb.name)
+            if isinstance(spec, str):
+                backend.set_meta("embedder_spec", spec)
+            backend.set_meta("dim", str(emb.dim))
+        elif stored != emb.name:
+            raise EmbedderMismatch(stored, emb.name)
+        return MemoryStore(backend, cfg, emb)
+    except BaseException:
+        backend.close()
+        raise
