@@ -1,0 +1,599 @@
+"""The REST API (``/v1``), the web page (``/``) and MCP over streamable HTTP (``/mcp``).
+
+Handlers are thin: check the key, call ``MemoryStore``, map typed errors to statuses. Every
+route under ``/v1/users/{user}`` acts for that one user; a key that does not cover the user gets
+403 whatever exists, and an id that belongs to someone else is simply not found (404).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time as _time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import Depends, FastAPI, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..errors import InvalidInput, LtmError, NotFound, ScopeError
+from ..store import MemoryStore
+from ..store import open as open_store
+from ..timeutil import opt_us, to_us
+from . import models as M
+from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+T = TypeVar("T")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": M.ErrorOut, "description": text} for code, text in [
+        (400, "Malformed body (not JSON, not UTF-8)"), (401, "No valid API key"), (403, "The key does not reach this user or lacks the right"),
+        (404, "No such memory for this user"), (413, "Request body too large"),
+        (422, "Invalid input"), (503, "Store busy, retry")]}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message, self.field = status, error, message, field
+
+
+def _error(status: int, error: str, message: str, field: str | None = None,
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body = {"error": error, "message": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+class BodyGuard:
+    """Refuse request bodies over ``limit`` bytes (413) and JSON bodies that are not UTF-8
+    (400) before the app reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_big = False
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+        if not too_big:
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                chunk = msg.get("body", b"")
+                size += len(chunk)
+                if size > self.limit:
+                    too_big = True
+                    break
+                chunks.append(chunk)
+                more = msg.get("more_body", False)
+        if too_big:
+            resp = _error(413, "too_large", f"request body is larger than {self.limit} bytes")
+            await resp(scope, receive, send)
+            return
+        body = b"".join(chunks)
+        ctype = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+        if body and b"json" in ctype.lower():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                resp = _error(400, "bad_encoding", f"the request body is not valid UTF-8 "
+                              f"(byte {exc.start})")
+                await resp(scope, receive, send)
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _retry(fn: Callable[[], T], attempts: int = 4) -> T:
+    """Run a store call, retrying when another process holds the SQLite write lock past the
+    busy timeout; a persistent lock becomes 503."""
+    for n in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" not in text and "busy" not in text:
+                raise
+            if n == attempts - 1:
+                raise ApiError(503, "busy", "the store is busy, retry shortly") from None
+            _time.sleep(0.05 * 2 ** n)
+    raise AssertionError("unreachable")
+
+
+def _time_us(value: str | float | None, field: str) -> int | None:
+    return opt_us(value, field=field)
+
+
+def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | None,
+            since: str | None, until: str | None, before: str | None,
+            limit: int) -> M.MemoriesOut:
+    lo, hi = _time_us(since, "since"), _time_us(until, "until")
+    cursor: tuple[int, str] | None = None
+    if before is not None:
+        t, _, mid = before.partition(".")
+        if not t.isdigit() or not mid:
+            raise InvalidInput("before must be a cursor from next_before", field="before")
+        cursor = (int(t), mid)
+    now = datetime.now(timezone.utc)
+    rows: list[tuple[int, str, Any]] = []
+    for m, _ in store.backend.iter_export(user, with_vectors=False):
+        if (kind is not None and m.kind != kind) or (session is not None
+                                                     and m.session != session):
+            continue
+        if m.expires_at is not None and m.expires_at <= now:
+            continue
+        t = to_us(m.time)
+        if (lo is not None and t < lo) or (hi is not None and t > hi):
+            continue
+        if cursor is not None and (t, m.id) >= cursor:
+            continue
+        rows.append((t, m.id, m))
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    page = rows[:limit]
+    nxt = f"{page[-1][0]}.{page[-1][1]}" if len(rows) > limit else None
+    return M.MemoriesOut(memories=[M.MemoryOut.of(r[2]) for r in page], next_before=nxt)
+
+
+def _user_stats(store: MemoryStore, user: str) -> M.UserStatsOut:
+    by_kind: dict[str, int] = {}
+    sessions: dict[str, list[Any]] = {}
+    days: dict[str, int] = {}
+    n = 0
+    for m, _ in store.backend.iter_export(user, with_vectors=False):
+        n += 1
+        by_kind[m.kind] = by_kind.get(m.kind, 0) + 1
+        day = m.time.strftime("%Y-%m-%d")
+        days[day] = days.get(day, 0) + 1
+        if m.session is not None:
+            s = sessions.setdefault(m.session, [0, m.time, m.time])
+            s[0] += 1
+            s[1], s[2] = min(s[1], m.time), max(s[2], m.time)
+    return M.UserStatsOut(
+        user=user, memories=n, by_kind=by_kind,
+        sessions=[M.SessionOut(session=k, count=v[0], first=v[1], last=v[2])
+                  for k, v in sorted(sessions.items(), key=lambda kv: kv[1][2], reverse=True)],
+        per_day=[M.DayCount(day=d, count=c) for d, c in sorted(days.items())])
+
+
+class _QueueWriter:
+    """A file-like sink for ``MemoryStore.export`` that hands chunks to a streaming response."""
+
+    def __init__(self) -> None:
+        self.q: queue.Queue[str | None | BaseException] = queue.Queue(maxsize=64)
+        self.buf: list[str] = []
+        self.size = 0
+        self.cancelled = False
+
+    def write(self, s: str) -> int:
+        self.buf.append(s)
+        self.size += len(s)
+        if self.size >= 64 * 1024:
+            self.flush()
+        return len(s)
+
+    def flush(self) -> None:
+        if self.buf:
+            self._put("".join(self.buf))
+            self.buf, self.size = [], 0
+
+    def _put(self, item: str | None | BaseException) -> None:
+        while True:
+            if self.cancelled:
+                raise _Cancelled
+            try:
+                self.q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _stream_export(store: MemoryStore, user: str | None, embeddings: bool) -> Iterator[bytes]:
+    out = _QueueWriter()
+
+    def work() -> None:
+        try:
+            store.export(out, user=user, embeddings=embeddings)
+            out.flush()
+            out._put(None)
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the response
+            with contextlib.suppress(_Cancelled):
+                out._put(exc)
+
+    threading.Thread(target=work, name="ltm-export", daemon=True).start()
+    try:
+        while True:
+            item = out.q.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                log.error("export failed: %s", item)
+                return
+            yield item.encode()
+    finally:
+        out.cancelled = True
+
+
+def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | None = None,
+               require_keys: bool | None = None, mcp: bool = True, host: str = "127.0.0.1",
+               max_body_bytes: int = M.MAX_BODY_BYTES, close_store: bool | None = None
+               ) -> FastAPI:
+    """The ASGI app over one store (an open ``MemoryStore`` or a store folder).
+
+    ``require_keys``: True = every request needs a key; False = open (no keys checked);
+    None (default) = keys are required once any key has been created in the store.
+    ``host`` is where the server listens (for MCP's DNS-rebinding protection).
+    """
+    owns = not isinstance(store, MemoryStore)
+    mem: MemoryStore = open_store(store) if not isinstance(store, MemoryStore) else store
+    close_store = owns if close_store is None else close_store
+    keystore = keys if keys is not None else KeyStore(mem.backend.folder)  # type: ignore[attr-defined]
+
+    def keys_required() -> bool:
+        return require_keys if require_keys is not None else keystore.any_keys()
+
+    def principal_of(headers: Mapping[str, str] | None) -> ApiKey:
+        text = None
+        if headers is not None:
+            auth = headers.get("authorization") or ""
+            if auth[:7].lower() == "bearer ":
+                text = auth[7:].strip()
+            text = text or headers.get("x-api-key")
+        if text:
+            if require_keys is False:
+                return OPEN_ACCESS
+            found = keystore.verify(text)
+            if found is None:
+                raise ApiError(401, "unauthorized", "the API key is not valid (or revoked)")
+            return found
+        if keys_required():
+            raise ApiError(401, "unauthorized", "an API key is required: send "
+                           "'Authorization: Bearer ltm_...' (create one with `ltm keys create`)")
+        return OPEN_ACCESS
+
+    mcp_server = None
+    mcp_app = None
+    if mcp:
+        from mcp.server.mcpserver.exceptions import ToolError
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        from .mcp_server import build_mcp
+
+        def resolve(headers: Mapping[str, str] | None) -> ApiKey:
+            try:
+                return principal_of(headers)
+            except ApiError as exc:
+                raise ToolError(exc.message) from None
+
+        mcp_server = build_mcp(mem, resolve)
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=loopback,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+        mcp_app = mcp_server.streamable_http_app(streamable_http_path="/mcp",
+                                                 transport_security=security, host=host,
+                                                 stateless_http=True, json_response=True)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if mcp_server is not None:
+                await stack.enter_async_context(mcp_server.session_manager.run())
+            try:
+                yield
+            finally:
+                if close_store:
+                    mem.close()
+                if keys is None:
+                    keystore.close()
+
+    app = FastAPI(title="ltm memory server", version=__version__, lifespan=lifespan,
+                  description="Long-term memory for AI systems. Every route under "
+                  "/v1/users/{user} acts for that user; send the API key as "
+                  "'Authorization: Bearer ltm_...'.", responses=_ERRORS)
+    app.state.store = mem
+    app.state.keys = keystore
+    app.add_middleware(BodyGuard, limit=max_body_bytes)
+
+    # -- errors -------------------------------------------------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return _error(exc.status, exc.error, exc.message, exc.field, headers)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc), exc.field)
+
+    @app.exception_handler(ScopeError)
+    async def _scope(_: Request, exc: ScopeError) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc), "user")
+
+    @app.exception_handler(LtmError)
+    async def _ltm(_: Request, exc: LtmError) -> JSONResponse:
+        log.error("store error: %s", exc)
+        return _error(503, "store_unavailable", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":
+            ctx = errors[0].get("ctx") or {}
+            pos = errors[0].get("loc", ("body", "?"))[-1]
+            return _error(400, "invalid_json", f"the body is not valid JSON: "
+                          f"{ctx.get('error', 'decode error')} at position {pos}")
+        for err in errors[:5]:
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+        first = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+        field = ".".join(str(p) for p in first if p != "body") or None
+        return _error(422, "invalid_input", "; ".join(parts) or "invalid request", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                 413: "too_large"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
+                      str(exc.detail), headers=exc.headers)
+
+    # -- auth -----------------------------------------------------------------------------
+    def principal(request: Request) -> ApiKey:
+        return principal_of(request.headers)
+
+    def access(right: str) -> Callable[..., str]:
+        def check(user: str = PathParam(min_length=1, max_length=M.MAX_NAME, pattern=r"\S",
+                                        description="The user (memory scope) acted for."),
+                  key: ApiKey = Depends(principal)) -> str:
+            if not key.covers(user):
+                raise ApiError(403, "forbidden", "this API key does not reach that user")
+            if right not in key.rights:
+                raise ApiError(403, "forbidden", f"this API key lacks the {right} right")
+            return user
+        return check
+
+    read, write, admin = access("read"), access("write"), access("admin")
+    U = "/v1/users/{user}"
+    MemoryId = PathParam(min_length=1, max_length=64, description="A memory id (ULID).")
+
+    # -- service ------------------------------------------------------------------------------
+    @app.get("/v1/health", response_model=M.HealthOut, tags=["service"])
+    def health() -> M.HealthOut:
+        """Liveness: no key needed."""
+        return M.HealthOut(status="ok", version=__version__,
+                           auth="keys" if keys_required() else "open")
+
+    @app.get("/v1/me", response_model=M.MeOut, tags=["service"])
+    def me(key: ApiKey = Depends(principal)) -> M.MeOut:
+        """The users and rights of the key sent (the web page uses it to offer users)."""
+        return M.MeOut(key_id=key.key_id, users=list(key.users), rights=sorted(key.rights),
+                       auth="keys" if keys_required() else "open")
+
+    @app.get("/v1/users", response_model=M.UsersOut, tags=["service"])
+    def list_users(key: ApiKey = Depends(principal)) -> M.UsersOut:
+        """Users that have memories, limited to those the key reaches."""
+        users = _retry(mem.users)
+        return M.UsersOut(users=[u for u in users if key.covers(u)])
+
+    @app.get("/v1/stats", response_model=M.StoreStatsOut, tags=["service"])
+    def store_stats(key: ApiKey = Depends(principal)) -> M.StoreStatsOut:
+        """Whole-store counts: needs an admin key for every user ('*')."""
+        if not key.allows(ALL_USERS, "admin") or ALL_USERS not in key.users:
+            raise ApiError(403, "forbidden", "store-wide stats need an admin key for '*'")
+        s = _retry(mem.stats)
+        return M.StoreStatsOut(memories=s["memories"], users=s["users"], by_kind=s["by_kind"],
+                               deleted_total=s["deleted_total"],
+                               bytes_on_disk=s["bytes_on_disk"], embedder=s["embedder"],
+                               dim=s.get("dim"))
+
+    @app.get("/v1/export", tags=["service"], response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "JSON Lines: a header, then one memory a line"}})
+    def export_all(key: ApiKey = Depends(principal),
+                   embeddings: bool = Query(False, description="Include vectors.")
+                   ) -> StreamingResponse:
+        """Export the whole store (admin key for '*')."""
+        if ALL_USERS not in key.users or "admin" not in key.rights:
+            raise ApiError(403, "forbidden", "a store-wide export needs an admin key for '*'")
+        return StreamingResponse(_stream_export(mem, None, embeddings),
+                                 media_type="application/x-ndjson")
+
+    # -- writing ------------------------------------------------------------------------------
+    @app.post(U + "/memories", status_code=201, response_model=M.MemoryOut, tags=["memories"])
+    def create_memory(body: M.MemoryIn, user: str = Depends(write)) -> M.MemoryOut:
+        """Store one memory."""
+        fields = body.model_dump(exclude_none=True)
+        text = fields.pop("text")
+        return M.MemoryOut.of(_retry(lambda: mem.add(text, user=user, **fields)))
+
+    @app.post(U + "/memories/batch", status_code=201, response_model=M.MemoriesOut,
+              tags=["memories"])
+    def create_memories(body: M.BatchIn, user: str = Depends(write)) -> M.MemoriesOut:
+        """Store many memories in one transaction (one embedding batch)."""
+        items = [{**i.model_dump(exclude_none=True), "user": user} for i in body.items]
+        return M.MemoriesOut(memories=[M.MemoryOut.of(m)
+                                       for m in _retry(lambda: mem.add_many(items))])
+
+    @app.post(U + "/conversations", status_code=201, response_model=M.MemoriesOut,
+              tags=["memories"])
+    def add_conversation(body: M.ConversationIn, user: str = Depends(write)) -> M.MemoriesOut:
+        """Store each turn of a conversation as an episode of one session, in order."""
+        msgs = [m.model_dump(exclude_none=True) for m in body.messages]
+        added = _retry(lambda: mem.add_conversation(
+            msgs, user=user, session=body.session, agent=body.agent, time=body.time,
+            metadata=body.metadata))
+        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added])
+
+    @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
+    def update_memory(body: M.UpdateIn, memory_id: str = MemoryId,
+                      user: str = Depends(write)) -> M.MemoryOut:
+        """Change a memory in place; its previous values go into its history."""
+        fields = body.model_dump(exclude_none=True)
+        return M.MemoryOut.of(_retry(lambda: mem.update(memory_id, user=user, **fields)))
+
+    # -- reading ------------------------------------------------------------------------------
+    @app.get(U + "/memories", response_model=M.MemoriesOut, tags=["memories"])
+    def list_memories(user: str = Depends(read),
+                      kind: str | None = Query(None, pattern=r"^[a-z][a-z0-9_\-]{0,31}$"),
+                      session: str | None = Query(None, min_length=1, max_length=M.MAX_NAME),
+                      since: str | None = Query(None, max_length=64),
+                      until: str | None = Query(None, max_length=64),
+                      before: str | None = Query(None, max_length=128,
+                                                 description="Cursor from next_before."),
+                      limit: int = Query(50, ge=1, le=M.MAX_LIST)) -> M.MemoriesOut:
+        """The user's memories as a timeline, newest first, with optional filters."""
+        return _retry(lambda: _browse(mem, user, kind=kind, session=session, since=since,
+                                      until=until, before=before, limit=limit))
+
+    @app.get(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
+    def get_memory(memory_id: str = MemoryId, user: str = Depends(read)) -> M.MemoryOut:
+        """One memory."""
+        return M.MemoryOut.of(_retry(lambda: mem.get(memory_id, user=user)))
+
+    @app.get(U + "/memories/{memory_id}/history", response_model=M.HistoryOut,
+             tags=["memories"])
+    def memory_history(memory_id: str = MemoryId, user: str = Depends(read)) -> M.HistoryOut:
+        """Every change to the memory (a deleted memory keeps only a content-free event)."""
+        events = _retry(lambda: mem.history(memory_id, user=user))
+        return M.HistoryOut(events=[M.HistoryEventOut.of(e) for e in events])
+
+    def _filters(body: M._Filters) -> dict[str, Any]:
+        return {k: getattr(body, k) for k in ("agent", "session", "kinds", "since", "until",
+                                              "as_of", "metadata", "now")}
+
+    @app.post(U + "/search", response_model=M.SearchOut, tags=["retrieval"])
+    def search(body: M.SearchIn, user: str = Depends(read)) -> M.SearchOut:
+        """The k memories most relevant to the query, best first, with per-signal scores."""
+        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)))
+        return M.SearchOut(hits=[M.HitOut.of(h) for h in hits])
+
+    @app.post(U + "/context", response_model=M.ContextOut, tags=["retrieval"])
+    def context(body: M.ContextIn, user: str = Depends(read)) -> M.ContextOut:
+        """Relevant memories packed into a token budget, chronological, ready for a prompt."""
+        text = _retry(lambda: mem.context(body.query, user=user, k=body.k,
+                                          budget_tokens=body.budget_tokens, **_filters(body)))
+        return M.ContextOut(context=text)
+
+    @app.get(U + "/stats", response_model=M.UserStatsOut, tags=["retrieval"])
+    def user_stats(user: str = Depends(read)) -> M.UserStatsOut:
+        """Counts by kind, sessions, and memories per day (for the web page's chart)."""
+        return _retry(lambda: _user_stats(mem, user))
+
+    @app.get(U + "/export", tags=["memories"], response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "JSON Lines: a header, then one memory a line"}})
+    def export_user(user: str = Depends(read),
+                    embeddings: bool = Query(False, description="Include vectors.")
+                    ) -> StreamingResponse:
+        """Export the user's memories as JSON Lines, streamed."""
+        return StreamingResponse(_stream_export(mem, user, embeddings),
+                                 media_type="application/x-ndjson")
+
+    # -- forgetting ---------------------------------------------------------------------------
+    @app.delete(U + "/memories/{memory_id}", response_model=M.ReceiptOut, tags=["forgetting"])
+    def forget_memory(memory_id: str = MemoryId, user: str = Depends(write)) -> M.ReceiptOut:
+        """Erase one memory (and derived memories whose every source is gone)."""
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user)))
+
+    @app.post(U + "/forget", response_model=M.ReceiptOut, tags=["forgetting"])
+    def forget_filter(body: M.ForgetIn, user: str = Depends(write)) -> M.ReceiptOut:
+        """Erase a session and/or everything that happened before a time."""
+        if body.session is None and body.before is None:
+            raise ApiError(422, "invalid_input", "say what to forget: session and/or before "
+                           "(DELETE /v1/users/{user} erases everything)")
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user, session=body.session,
+                                                         before=body.before)))
+
+    @app.delete(U, response_model=M.ReceiptOut, tags=["forgetting"])
+    def forget_user(user: str = Depends(admin)) -> M.ReceiptOut:
+        """Erase every memory of the user (admin right)."""
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user)))
+
+    # -- web page and MCP ---------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if mcp_app is not None:
+        app.router.routes.extend(mcp_app.routes)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory`` and ``ltm serve --workers N`` (reads LTM_STORE,
+    LTM_SERVER_REQUIRE_KEYS, LTM_SERVER_HOST, LTM_SERVER_NO_MCP)."""
+    req = os.environ.get("LTM_SERVER_REQUIRE_KEYS", "auto")
+    require = None if req == "auto" else req.lower() in ("1", "true", "yes")
+    return create_app(os.environ.get("LTM_STORE", "ltm-data"), require_keys=require,
+                      host=os.environ.get("LTM_SERVER_HOST", "127.0.0.1"),
+                      mcp=os.environ.get("LTM_SERVER_NO_MCP", "") == "")
+
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+def openapi_text(app: FastAPI) -> str:
+    """The schema as committed in ``openapi.json`` (sorted keys, stable across runs)."""
+    return json.dumps(app.openapi(), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_openapi(path: str | os.PathLike[str] = OPENAPI_PATH) -> None:
+    """Regenerate the committed schema: ``python -m ltm.server.app``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with open_store(tmp, embedder="hash") as store:
+            Path(path).write_text(openapi_text(create_app(store)), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_openapi()

@@ -1,0 +1,221 @@
+"""``ltm serve``, ``ltm mcp`` and ``ltm keys``. Only click and the standard library are imported
+here; the server's dependencies load when a command runs.
+
+Exit codes follow ``ltm``: 2 bad usage, 3 not found, 4 store unusable, 5 missing extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+_STORE = click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
+                      show_default=True, type=click.Path(file_okay=False),
+                      help="Store folder (env LTM_STORE).")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    from ..errors import (EmbedderMismatch, InvalidInput, MissingDependency, NotFound,
+                          ScopeError, StoreError)
+    try:
+        yield
+    except NotFound as exc:
+        click.echo(f"ltm: {exc}", err=True)
+        sys.exit(3)
+    except (InvalidInput, ScopeError) as exc:
+        click.echo(f"ltm: {exc}", err=True)
+        sys.exit(2)
+    except (EmbedderMismatch, StoreError) as exc:
+        click.echo(f"ltm: {exc}", err=True)
+        sys.exit(4)
+    except MissingDependency as exc:
+        click.echo(f"ltm: {exc}", err=True)
+        sys.exit(5)
+
+
+def _need_server_extra() -> None:
+    for module in ("fastapi", "uvicorn", "mcp"):
+        try:
+            __import__(module)
+        except ImportError:
+            click.echo(f"ltm: {module} is not installed: pip install 'ltm[server]'", err=True)
+            sys.exit(5)
+
+
+@click.command()
+@_STORE
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="TCP port.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the store (SQLite WAL; see docs/server.md).")
+@click.option("--allow-open", is_flag=True,
+              help="Start on a non-loopback interface even though no API key exists "
+                   "(anyone who can reach the port can read and erase every memory).")
+@click.option("--require-keys/--auto-keys", default=None,
+              help="Demand an API key on every request even before any key exists "
+                   "(default: keys are demanded once one has been created).")
+@click.option("--no-mcp", is_flag=True, help="Do not serve MCP at /mcp.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
+          require_keys: bool | None, no_mcp: bool, log_level: str) -> None:
+    """Serve the REST API (/v1), the web page (/) and MCP over HTTP (/mcp)."""
+    _need_server_extra()
+    import uvicorn
+
+    from ..store import open as open_store
+    from .app import create_app
+    from .auth import KeyStore
+
+    with _errors():
+        mem = open_store(store)
+        keys = KeyStore(store)
+    if not is_loopback(host) and not require_keys and not keys.any_keys() and not allow_open:
+        mem.close()
+        click.echo(f"ltm: refusing to listen on {host} without API keys: create one with "
+                   "`ltm keys create --user NAME --rights read,write` (or pass --allow-open)",
+                   err=True)
+        sys.exit(2)
+    click.echo(f"ltm: serving {store} on http://{host}:{port}/ "
+               f"({'keys required' if require_keys or keys.any_keys() else 'open, no keys'})",
+               err=True)
+    if workers > 1:
+        mem.close()
+        keys.close()
+        os.environ.update({"LTM_STORE": store, "LTM_SERVER_HOST": host,
+                           "LTM_SERVER_REQUIRE_KEYS": "auto" if require_keys is None
+                           else str(require_keys).lower(),
+                           "LTM_SERVER_NO_MCP": "1" if no_mcp else ""})
+        uvicorn.run("ltm.server.app:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level)
+        return
+    app = create_app(mem, keys=keys, require_keys=require_keys, mcp=not no_mcp, host=host,
+                     close_store=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    keys.close()
+
+
+@click.command()
+@_STORE
+@click.option("--user", "-u", help="Act for this user only (default: tools take a `user`).")
+def mcp(store: str, user: str | None) -> None:
+    """Serve the memory tools to an agent over MCP on stdin/stdout."""
+    _need_server_extra()
+    from .auth import ALL_USERS, RIGHTS, ApiKey
+    from .mcp_server import build_mcp
+
+    from ..store import open as open_store
+
+    principal = ApiKey("stdio", (user,) if user else (ALL_USERS,), frozenset(RIGHTS))
+    with _errors(), contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol
+        mem = open_store(store)
+    try:
+        server = build_mcp(mem, lambda _headers: principal)
+        server.run("stdio")
+    finally:
+        mem.close()
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys of the memory server (stored hashed in the store)."""
+
+
+@keys.command("create")
+@_STORE
+@click.option("--user", "-u", "users", multiple=True, required=True,
+              help="User the key reaches (repeatable; '*' = every user).")
+@click.option("--rights", default="read,write", show_default=True,
+              help="Comma-separated: read, write, admin.")
+@click.option("--label", help="A note to recognise the key by.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | None,
+                as_json: bool) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    from .auth import KeyStore
+
+    with _errors():
+        ks = KeyStore(store)
+        try:
+            secret, key = ks.create(list(users), rights, label)
+        finally:
+            ks.close()
+    if as_json:
+        click.echo(json.dumps({"key": secret, "key_id": key.key_id, "users": list(key.users),
+                               "rights": sorted(key.rights)}))
+    else:
+        click.echo(secret)
+        click.echo(f"key id {key.key_id}: users {', '.join(key.users)}; rights "
+                   f"{','.join(sorted(key.rights))} (shown once; keep it secret)", err=True)
+
+
+@keys.command("list")
+@_STORE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_list(store: str, as_json: bool) -> None:
+    """List keys (ids, users, rights; never secrets)."""
+    from datetime import datetime, timezone
+
+    from .auth import KeyStore
+
+    with _errors():
+        ks = KeyStore(store)
+        try:
+            found = ks.list()
+        finally:
+            ks.close()
+
+    def when(t: float | None) -> str | None:
+        return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat(
+            timespec="seconds").replace("+00:00", "Z")
+
+    rows: list[dict[str, Any]] = [
+        {"key_id": k.key_id, "users": list(k.users), "rights": sorted(k.rights),
+         "label": k.label, "created_at": when(k.created_at), "revoked_at": when(k.revoked_at)}
+        for k in found]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("(no keys)")
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        click.echo(f"{r['key_id']}  {','.join(r['rights']):16}  {','.join(r['users'])}  "
+                   f"{state}" + (f"  {r['label']}" if r["label"] else ""))
+
+
+@keys.command("revoke")
+@_STORE
+@click.argument("key_id")
+def keys_revoke(store: str, key_id: str) -> None:
+    """Revoke KEY_ID (or the full key text): it stops working at once."""
+    from .auth import KeyStore
+
+    with _errors():
+        ks = KeyStore(store)
+        try:
+            ks.revoke(key_id)
+        finally:
+            ks.close()
+    click.echo(f"revoked {key_id}", err=True)
+
+
+if __name__ == "__main__":
+    click.Group(commands={"serve": serve, "mcp": mcp, "keys": keys})()

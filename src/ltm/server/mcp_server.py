@@ -1,0 +1,164 @@
+"""The MCP server: tools ``remember``, ``recall``, ``forget``, ``context`` and a resource of
+recent memories, over stdio (``ltm mcp``) or streamable HTTP (``/mcp`` under ``ltm serve``).
+
+Every tool acts for one user. Over stdio the user is the one given to ``ltm mcp --user`` (or the
+``user`` argument when the server was started without one). Over HTTP the caller's API key
+(``Authorization: Bearer ltm_...``) decides which users it may name, exactly as in the REST API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+
+from ..errors import InvalidInput, LtmError, NotFound, ScopeError
+from ..store import MemoryStore
+from .auth import ALL_USERS, ApiKey
+
+log = logging.getLogger(__name__)
+
+#: Turns the request headers (None over stdio) into what the caller may do; raises ToolError.
+Resolver = Callable[[Mapping[str, str] | None], ApiKey]
+
+INSTRUCTIONS = """\
+Long-term memory for the user you are helping. Call `recall` (or `context` for a ready-made \
+prompt block) before answering anything that may depend on earlier conversations: names, \
+preferences, plans, facts the user told you. Call `remember` for anything worth knowing next \
+time, one self-contained statement per call, with the time it happened when known. Call \
+`forget` when the user asks you to forget something."""
+
+
+def _headers(ctx: Context | None) -> Mapping[str, str] | None:
+    if ctx is None:
+        return None
+    try:
+        return ctx.headers
+    except ValueError:  # no request (called outside a session)
+        return None
+
+
+def _pick_user(principal: ApiKey, user: str | None, right: str) -> str:
+    if user is None:
+        named = [u for u in principal.users if u != ALL_USERS]
+        if len(named) != 1 or ALL_USERS in principal.users:
+            raise ToolError("say which user: this server serves more than one, pass `user`")
+        user = named[0]
+    if not principal.covers(user):
+        raise ToolError(f"no access to user {user!r}")
+    if right not in principal.rights:
+        raise ToolError(f"not allowed: the {right} right is needed")
+    return user
+
+
+def _fail(exc: LtmError) -> ToolError:
+    if isinstance(exc, NotFound):
+        return ToolError(f"not found: {exc}")
+    if isinstance(exc, (InvalidInput, ScopeError)):
+        return ToolError(f"invalid input: {exc}")
+    return ToolError(str(exc))
+
+
+def _short(m: Any, score: float | None = None) -> dict[str, Any]:
+    out = {"id": m.id, "text": m.text, "time": m.time.isoformat().replace("+00:00", "Z"),
+           "kind": m.kind, "session": m.session}
+    if m.metadata.get("speaker"):
+        out["speaker"] = m.metadata["speaker"]
+    if score is not None:
+        out["score"] = round(float(score), 4)
+    return out
+
+
+def recent(store: MemoryStore, user: str, limit: int = 20) -> list[Any]:
+    """The user's ``limit`` most recent memories (by time), newest first."""
+    mems = [m for m, _ in store.backend.iter_export(user, with_vectors=False)]
+    mems.sort(key=lambda m: (m.time, m.id), reverse=True)
+    return mems[:limit]
+
+
+def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm") -> MCPServer:
+    """An MCP server over ``store``; ``resolve`` authorises each call."""
+    server: MCPServer = MCPServer(name, instructions=INSTRUCTIONS, log_level="WARNING")
+
+    def who(ctx: Context | None, user: str | None, right: str) -> str:
+        return _pick_user(resolve(_headers(ctx)), user, right)
+
+    @server.tool(description=(
+        "Store one memory about the user so it can be recalled in later conversations. "
+        "Write a self-contained statement ('Alice moved to Lisbon in March 2026'), not a "
+        "fragment. `time` is when it happened (ISO-8601, default now); `kind` is 'episode' "
+        "(something said or done) or 'fact' (a stable truth); `session` groups a conversation. "
+        "Returns the new memory's id."))
+    def remember(text: str, user: str | None = None, session: str | None = None,
+                 kind: str = "episode", time: str | None = None,
+                 importance: float | None = None, metadata: dict[str, Any] | None = None,
+                 ctx: Context | None = None) -> dict[str, Any]:
+        u = who(ctx, user, "write")
+        try:
+            m = store.add(text, user=u, session=session, kind=kind, time=time,
+                          importance=importance, metadata=metadata)
+        except LtmError as exc:
+            raise _fail(exc) from None
+        return {"id": m.id, "time": _short(m)["time"], "user": u}
+
+    @server.tool(description=(
+        "Search the user's memories for what is relevant to `query` (hybrid full-text + "
+        "semantic search). Returns up to `k` memories, best first, each with id, text, time, "
+        "kind, session and score. Narrow with `session`, `kinds` (e.g. ['fact']), `since` / "
+        "`until` (ISO-8601). Use the ids with `forget`."))
+    def recall(query: str, user: str | None = None, k: int = 5, session: str | None = None,
+               kinds: list[str] | None = None, since: str | None = None,
+               until: str | None = None, ctx: Context | None = None) -> list[dict[str, Any]]:
+        u = who(ctx, user, "read")
+        if isinstance(k, bool) or not 1 <= k <= 50:
+            raise ToolError("invalid input: k must be between 1 and 50")
+        try:
+            hits = store.search(query, user=u, k=k, session=session, kinds=kinds, since=since,
+                                until=until)
+        except LtmError as exc:
+            raise _fail(exc) from None
+        return [_short(h.memory, h.score) for h in hits]
+
+    @server.tool(description=(
+        "Get a prompt-ready block of the user's memories relevant to `query`, packed into "
+        "`budget_tokens` tokens, in chronological order with dates and session labels. Paste "
+        "it into your reasoning before answering."))
+    def context(query: str, user: str | None = None, budget_tokens: int = 800,
+                ctx: Context | None = None) -> str:
+        u = who(ctx, user, "read")
+        if isinstance(budget_tokens, bool) or not 1 <= budget_tokens <= 100_000:
+            raise ToolError("invalid input: budget_tokens must be between 1 and 100000")
+        try:
+            return store.context(query, user=u, budget_tokens=budget_tokens)
+        except LtmError as exc:
+            raise _fail(exc) from None
+
+    @server.tool(description=(
+        "Erase memories of the user for good: one memory by `memory_id` (from `recall`), or "
+        "a whole conversation by `session`. Give exactly one. The text is removed, only a "
+        "content-free record of the deletion stays. Returns how many memories were erased."))
+    def forget(memory_id: str | None = None, session: str | None = None,
+               user: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
+        u = who(ctx, user, "write")
+        if (memory_id is None) == (session is None):
+            raise ToolError("invalid input: give exactly one of memory_id or session")
+        try:
+            receipt = store.forget(memory_id, user=u, session=session)
+        except LtmError as exc:
+            raise _fail(exc) from None
+        return {"forgotten": receipt.count, "ids": receipt.ids}
+
+    @server.resource("memories://{user}/recent", mime_type="application/json",
+                     description="The user's 20 most recent memories, newest first (JSON).")
+    def recent_memories(user: str, ctx: Context) -> str:
+        try:
+            u = who(ctx, user, "read")
+        except ToolError as exc:
+            raise ResourceError(str(exc)) from None
+        return json.dumps([_short(m) for m in recent(store, u)], ensure_ascii=False)
+
+    return server
