@@ -192,12 +192,13 @@ def bench_list_baseline(cfg: BenchConfig) -> dict[str, float]:
     data: list[tuple[Any, ...]] = []
     prio: list[float] = []
     pos = 0
-    t = _transitions(cfg.insert_batch, rng)
-    rows = list(zip(*(t[k] for k in SCHEMA)))
+    batches = [_transitions(cfg.insert_batch, rng) for _ in range(8)]
     rounds = (cfg.capacity * 3 // 2) // cfg.insert_batch
     t0 = time.perf_counter()
-    for _ in range(rounds):
-        for row in rows:
+    for r in range(rounds):
+        # same input as the ltm buffer gets (a dict of arrays), one tuple per item
+        t = batches[r % 8]
+        for row in zip(*(t[k] for k in SCHEMA)):
             if len(data) < cfg.capacity:
                 data.append(row)
                 prio.append(1.0)

@@ -1,40 +1,33 @@
-"""Errors raised by ``ltm.replay``.
-
-They derive from ``ltm.errors.LtmError`` (the package-wide base) when that
-module is present, so callers can catch every ltm failure in one place::
+"""Errors raised by ``ltm.replay``, within the package-wide hierarchy::
 
     LtmError
      └── ReplayError
-          ├── SchemaError        an item does not fit the buffer's fields
-          ├── EmptyBufferError   sampling from a buffer with no items
-          └── CorruptBufferError a folder that holds no readable checkpoint
+          ├── SchemaError        (also InvalidInput) an item does not fit the buffer's fields
+          ├── EmptyBufferError   sampling from a buffer with nothing to sample
+          └── CorruptBufferError (also StoreError) a folder with no readable checkpoint
 """
 
 from __future__ import annotations
 
-try:  # the shared base lives in ltm.errors (owned by the lead)
-    from ltm.errors import LtmError as _Base
-except ImportError:  # pragma: no cover - only while ltm.errors is not there yet
-    _Base = Exception  # type: ignore[misc,assignment]
+from ltm.errors import InvalidInput, LtmError, StoreError
 
 
-class ReplayError(_Base):  # type: ignore[valid-type,misc]
+class ReplayError(LtmError):
     """Base class of replay-buffer errors."""
 
 
-class SchemaError(ReplayError, ValueError):
+class SchemaError(ReplayError, InvalidInput):
     """An item or batch does not match the buffer's field names, shapes or dtypes."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+        InvalidInput.__init__(self, message, field=field)
 
 
 class EmptyBufferError(ReplayError):
     """Sampling was asked of a buffer (or window length) that holds nothing to sample."""
 
 
-class CorruptBufferError(ReplayError):
+class CorruptBufferError(ReplayError, StoreError):
     """A buffer folder has no readable checkpoint (manifest missing or malformed)."""
 
     def __init__(self, message: str, path: str | None = None) -> None:
