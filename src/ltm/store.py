@@ -577,12 +577,32 @@ def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder
     """
     from .backends.sqlite import SqliteBackend
 
-    folder = Path(path if path is not None else os.environ.get("LTM_STORE", "ltm-data"))
+    # PostgreSQL: a "postgresql://" / "postgres://" path, or backend="postgres" with dsn=...
+    # (optional schema=..., also as ?schema= in the URL); see docs/postgres.md
+    kind = settings.pop("backend", None)
+    dsn = settings.pop("dsn", None)
+    pg_schema = settings.pop("schema", None)
+    target = os.fspath(path if path is not None
+                       else dsn or os.environ.get("LTM_STORE", "ltm-data"))
     if isinstance(embedder, str):
         settings["embedder"] = embedder
-    cfg = load_settings(folder, **settings)
-    backend = SqliteBackend(folder, busy_timeout_ms=cfg.busy_timeout_ms,
-                            hnsw_min_scope=cfg.hnsw_min_scope, hnsw_ef_search=cfg.hnsw_ef_search)
+    backend: Backend
+    if kind == "postgres" or dsn is not None or \
+            str(target).startswith(("postgresql://", "postgres://")):
+        from .backends.postgres import PostgresBackend
+
+        cfg = load_settings(None, **settings)
+        backend = PostgresBackend(str(dsn or target), schema=pg_schema,
+                                  hnsw_min_scope=cfg.hnsw_min_scope,
+                                  hnsw_ef_search=cfg.hnsw_ef_search)
+    elif kind not in (None, "sqlite"):
+        raise InvalidInput(f"unknown backend {kind!r}: 'sqlite' or 'postgres'", field="backend")
+    else:
+        folder = Path(target)
+        cfg = load_settings(folder, **settings)
+        backend = SqliteBackend(folder, busy_timeout_ms=cfg.busy_timeout_ms,
+                                hnsw_min_scope=cfg.hnsw_min_scope,
+                                hnsw_ef_search=cfg.hnsw_ef_search)
     try:
         stored = backend.get_meta("embedder")
         spec: str | Embedder

@@ -1,0 +1,724 @@
+"""The PostgreSQL backend: pgvector for vectors (HNSW), tsvector + GIN for full text.
+
+For several server processes, large multi-tenant deployments and managed databases; the
+embedded SQLite store stays the default. ``ltm.open("postgresql://host/db?schema=ltm")`` picks
+it. One store is one schema (default ``ltm``) in one database; tables are keyed by ``user_id``
+first so that it can be the distribution column of a sharded Postgres (see pg_schema.py).
+
+Retrieval, per read:
+
+- full text: the query's content words OR-ed into a ``tsquery`` select the candidates through
+  the GIN index (or the user's rows, whichever the planner prefers); each candidate gets a BM25
+  score computed from its ``tsvector`` (term frequency from the positions, document length in
+  lexemes), document frequencies over the matched set and N / average length from the per-user
+  ``user_stats`` row. Higher is better, as with SQLite FTS5's negated bm25().
+- dense: a user below ``hnsw_min_scope`` memories is scanned exactly (an ORDER BY the index
+  cannot serve, over the user's rows); a larger scope uses the HNSW index with
+  ``hnsw.ef_search`` raised to the request, and falls back to the exact scan whenever the
+  graph's answer, after the user and other filters, comes back short.
+
+Writes run in one transaction each, retried on deadlock or serialization failure; episode
+sequence numbers are assigned under a per-(user, session) advisory lock, so several processes
+can append to one conversation at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import re
+import struct
+import threading
+import time as _time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFound, StoreError
+from ..model import ForgetReceipt, HistoryEvent, Memory
+from ..timeutil import from_us, now_us, opt_dt
+from .base import Filters, NewRow
+from .pg_schema import TEXT_CONFIG, base_migrations, check_schema, dim_migration, ident
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DEFAULT_SCHEMA = "ltm"
+BM25_K1 = 1.2
+BM25_B = 0.75
+EXTRA_WEIGHT = 0.5  # weight of speaker/name/title words against the text's own words
+MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
+_RETRIES = 6
+
+_COLS = ("user_id, id, agent, session, kind, text, metadata, importance, time, recorded_at, "
+         "valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned, "
+         "expires_at, seq")
+_COPY_COLS = _COLS + ", fts_extra, embedding"
+_COPY_TYPES = ["text", "text", "text", "text", "text", "text", "json", "float8", "int8", "int8",
+               "int8", "int8", "text", "text[]", "int4", "int8", "bool", "int8", "int4", "text",
+               "vector"]
+_UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "time",
+              "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at"}
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def split_dsn(dsn: str) -> tuple[str, str | None]:
+    """Take the ltm-only ``schema`` query parameter out of a postgres URL (libpq would reject
+    it); key=value connection strings pass through unchanged."""
+    if not is_postgres_url(dsn):
+        return dsn, None
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    if is_postgres_url(dsn):
+        parts = urlsplit(dsn)
+        if parts.password:
+            netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+        return dsn
+    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+
+
+def query_words(text: str, limit: int = 64) -> list[str]:
+    """The distinct lower-cased words of a query (letters, digits, underscore only: safe to
+    quote into a tsquery)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    return list(dict.fromkeys(words))[:limit]
+
+
+def user_hash(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+def _extra_from(metadata: dict[str, Any] | None) -> str:
+    """Words from metadata that full-text search should see (speaker, name, title)."""
+    if not metadata:
+        return ""
+    parts = [metadata.get(k) for k in ("speaker", "name", "title")]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def _row_to_memory(r: Sequence[Any]) -> Memory:
+    (user, mid, agent, session, kind, text, metadata, importance, time_, recorded_at,
+     valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
+     expires_at, seq) = r[:19]
+    return Memory(
+        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
+        metadata=dict(metadata) if metadata else {}, importance=importance,
+        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
+        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
+        sources=tuple(sources) if sources else (), access_count=access_count,
+        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
+        seq=seq)
+
+
+def _import_psycopg() -> tuple[Any, Any]:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        raise MissingDependency("psycopg", "postgres") from None
+    return psycopg, psycopg_pool
+
+
+def _register_vector(conn: psycopg.Connection[Any]) -> None:
+    """Adapt numpy float32 arrays to and from pgvector's ``vector`` (binary and text)."""
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import Format
+    from psycopg.types import TypeInfo
+
+    info = TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise StoreError("the pgvector extension is not installed in this database")
+    info.register(conn)
+
+    class VecDumper(Dumper):
+        format = Format.BINARY
+        oid = info.oid
+
+        def dump(self, obj: Any) -> bytes:
+            arr = np.asarray(obj, dtype=">f4").ravel()
+            return struct.pack(">HH", arr.shape[0], 0) + arr.tobytes()
+
+    class VecTextDumper(Dumper):
+        oid = info.oid
+
+        def dump(self, obj: Any) -> bytes:
+            arr = np.asarray(obj, dtype=np.float32).ravel()
+            return ("[" + ",".join(repr(float(x)) for x in arr) + "]").encode()
+
+    class VecLoader(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> np.ndarray:
+            return np.frombuffer(bytes(data)[4:], dtype=">f4").astype(np.float32)
+
+    class VecTextLoader(Loader):
+        def load(self, data: Any) -> np.ndarray:
+            return np.array(bytes(data).decode()[1:-1].split(","), dtype=np.float32)
+
+    conn.adapters.register_dumper(np.ndarray, VecTextDumper)
+    conn.adapters.register_dumper(np.ndarray, VecDumper)
+    conn.adapters.register_loader(info.oid, VecTextLoader)
+    conn.adapters.register_loader(info.oid, VecLoader)
+
+
+class PostgresBackend:
+    """One ltm store in one schema of a PostgreSQL database with pgvector. Thread-safe (a
+    connection pool); safe with several processes writing at once."""
+
+    def __init__(self, dsn: str, *, schema: str | None = None, hnsw_min_scope: int = 50_000,
+                 hnsw_ef_search: int = 128, pool_min: int = 1, pool_max: int = 4,
+                 connect_timeout: float = 30.0) -> None:
+        psycopg, psycopg_pool = _import_psycopg()
+        self._psycopg = psycopg
+        dsn, url_schema = split_dsn(dsn)
+        self.dsn = dsn
+        self.schema = check_schema(schema or url_schema or DEFAULT_SCHEMA)
+        self.hnsw_min_scope = hnsw_min_scope
+        self.hnsw_ef_search = hnsw_ef_search
+        s = ident(self.schema)
+        self._s = s
+        self._m = f"{s}.memories"
+        self._h = f"{s}.history"
+        self._st = f"{s}.user_stats"
+        self.dim: int | None = None
+        self._local = threading.local()
+        self._cursors = itertools.count()
+        try:
+            with psycopg.connect(dsn, autocommit=True,
+                                 connect_timeout=max(1, int(connect_timeout))) as conn:
+                self._bootstrap(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open Postgres store {redact(dsn)} "
+                             f"(schema {self.schema}): {exc}") from None
+        self.pool: ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+            dsn, min_size=pool_min, max_size=max(pool_min, pool_max),
+            kwargs={"autocommit": True}, configure=_register_vector, open=False,
+            name=f"ltm-{self.schema}")
+        try:
+            self.pool.open(wait=True, timeout=connect_timeout)
+        except psycopg_pool.PoolTimeout as exc:
+            self.pool.close()
+            raise StoreError(f"cannot connect to {redact(dsn)}: {exc}") from None
+        dim = self.get_meta("dim")
+        self.dim = int(dim) if dim else None
+
+    # -- schema ---------------------------------------------------------------------------
+    def _lock_key(self, conn: psycopg.Connection[Any], key: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+    def _bootstrap(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            self._lock_key(conn, "ltm-bootstrap")
+            have = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+            if not have:
+                try:
+                    with conn.transaction():
+                        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except self._psycopg.errors.InsufficientPrivilege:
+                    raise StoreError("the pgvector extension is missing and this role may not "
+                                     "create it: run CREATE EXTENSION vector as a superuser"
+                                     ) from None
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self._s}.migrations "
+                         f"(name text PRIMARY KEY, applied_at bigint NOT NULL)")
+        for name, statements in base_migrations(self._s):
+            self._apply(conn, name, statements)
+
+    def _apply(self, conn: psycopg.Connection[Any], name: str, statements: list[str]) -> None:
+        """Apply one migration in its own transaction, once, whoever gets there first."""
+        with conn.transaction():
+            self._lock_key(conn, "ltm-migrate:" + self.schema)
+            done = conn.execute(f"SELECT 1 FROM {self._s}.migrations WHERE name = %s",
+                                [name]).fetchone()
+            if done:
+                return
+            for statement in statements:
+                conn.execute(cast(Any, statement))
+            conn.execute(f"INSERT INTO {self._s}.migrations VALUES (%s, %s)", [name, now_us()])
+            log.info("applied migration %s to schema %s", name, self.schema)
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in order."""
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(
+                f"SELECT name FROM {self._s}.migrations ORDER BY name")]
+
+    # -- plumbing -------------------------------------------------------------------------
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection of this thread's open ``atomic()`` block, else one from the pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction around several backend calls made by this thread (a savepoint when
+        nested): what the store and policies use to group writes."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.transaction():
+                yield conn
+            return
+        with self.pool.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._conn() as conn, conn.transaction():
+            yield conn
+
+    def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``work`` in one transaction; start over on deadlock / serialization failure
+        (only at the outermost level: inside ``atomic()`` the caller's transaction is lost)."""
+        errors = self._psycopg.errors
+        if getattr(self._local, "conn", None) is not None:
+            with self._tx() as conn:
+                return work(conn)
+        for attempt in range(_RETRIES):
+            try:
+                with self._tx() as conn:
+                    return work(conn)
+            except (errors.DeadlockDetected, errors.SerializationFailure):
+                if attempt == _RETRIES - 1:
+                    raise
+                _time.sleep(0.005 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _read(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+              ) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            cur = conn.cursor(binary=binary)
+            return cur.execute(cast(Any, sql), params).fetchall()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def flush(self) -> None:
+        """Nothing to persist: the database is the index."""
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read(f"SELECT value FROM {self._s}.meta WHERE key = %s", [key])
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        if key == "dim":
+            dim = int(value)
+            if self.dim is not None and dim != self.dim:
+                raise DimensionMismatch(self.dim, dim)
+            with self._conn() as conn:
+                self._apply(conn, *dim_migration(self._s, dim))
+            self.dim = dim
+        with self._tx() as conn:
+            conn.execute(f"INSERT INTO {self._s}.meta VALUES (%s, %s) ON CONFLICT (key) "
+                         f"DO UPDATE SET value = excluded.value", [key, value])
+
+    @property
+    def fingerprint(self) -> str:
+        fp = self.get_meta("store_id")
+        if fp is None:
+            raise StoreError("store has no id")
+        return fp
+
+    # -- writes ---------------------------------------------------------------------------
+    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray) -> None:
+        if not rows:
+            return
+        if self.dim is not None and vectors.shape[1] != self.dim:
+            raise DimensionMismatch(self.dim, int(vectors.shape[1]))
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        keys = sorted({(r.user, r.session) for r in rows if r.kind == "episode"
+                       and r.session is not None and r.seq is None})
+        assigned = {r.id: r.seq for r in rows}
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            seqs: dict[tuple[str, str | None], int] = {}
+            if keys:
+                # one conversation is appended to by one writer at a time
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
+                             "unnest(%s::text[]) WITH ORDINALITY AS t(k, o) ORDER BY o",
+                             [["seq\x1f" + u + "\x1f" + str(s) for u, s in keys]])
+                for u, s, top in conn.execute(
+                        f"SELECT m.user_id, m.session, max(m.seq) FROM {self._m} m JOIN "
+                        f"unnest(%s::text[], %s::text[]) AS k(u, s) ON m.user_id = k.u AND "
+                        f"m.session = k.s GROUP BY 1, 2",
+                        [[k[0] for k in keys], [k[1] for k in keys]]):
+                    seqs[(u, s)] = int(top) if top is not None else -1
+            for row in rows:
+                row.seq = assigned[row.id]  # a retried attempt starts from the caller's values
+                if row.kind == "episode" and row.session is not None and row.seq is None:
+                    key = (row.user, row.session)
+                    seqs[key] = seqs.get(key, -1) + 1
+                    row.seq = seqs[key]
+            with conn.cursor() as cur:
+                with cur.copy(f"COPY {self._m} ({_COPY_COLS}) FROM STDIN (FORMAT BINARY)"
+                              ) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for row, vec in zip(rows, vectors):
+                        copy.write_row((
+                            row.user, row.id, row.agent, row.session, row.kind, row.text,
+                            self._json(row.metadata) if row.metadata else None,
+                            row.importance, row.time, row.recorded_at, row.valid_from,
+                            row.valid_to, row.superseded_by, row.sources or None,
+                            row.access_count, row.last_accessed, bool(row.pinned),
+                            row.expires_at, row.seq, _extra_from(row.metadata), vec))
+                with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
+                              f"(FORMAT BINARY)") as copy:
+                    copy.set_types(["text", "text", "text", "int8"])
+                    for row in rows:
+                        copy.write_row((row.user, row.id, "created", row.recorded_at))
+            conn.execute(
+                f"INSERT INTO {self._st} (user_id, docs, lexemes) "
+                f"SELECT m.user_id, count(*), coalesce(sum(length(m.tsv)), 0) FROM {self._m} m "
+                f"JOIN unnest(%s::text[], %s::text[]) AS k(u, i) ON m.user_id = k.u AND "
+                f"m.id = k.i GROUP BY m.user_id ORDER BY m.user_id "
+                f"ON CONFLICT (user_id) DO UPDATE SET docs = {self._st}.docs + excluded.docs, "
+                f"lexemes = {self._st}.lexemes + excluded.lexemes",
+                [[r.user for r in rows], [r.id for r in rows]])
+
+        errors = self._psycopg.errors
+        try:
+            self._retry(work)
+        except errors.UniqueViolation:
+            raise StoreError("a memory with one of these ids already exists") from None
+        except (errors.UntranslatableCharacter, errors.CharacterNotInRepertoire,
+                errors.InvalidTextRepresentation) as exc:
+            raise InvalidInput(f"Postgres cannot store this value: {exc}") from None
+
+    def _jsonb(self, value: Any) -> Any:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+
+    def _json(self, value: Any) -> Any:
+        from psycopg.types.json import Json
+
+        return Json(value)
+
+    def update(self, memory_id: str, user: str, changes: dict[str, Any],
+               vector: np.ndarray | None, event: str = "updated") -> Memory:
+        bad = set(changes) - _UPDATABLE
+        if bad:
+            raise StoreError(f"cannot update {sorted(bad)}")
+        names = [c.strip() for c in _COLS.split(",")]
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+            old = conn.execute(f"SELECT {_COLS}, length(tsv) FROM {self._m} "
+                               f"WHERE user_id = %s AND id = %s FOR UPDATE",
+                               [user, memory_id]).fetchone()
+            if old is None:
+                raise NotFound(memory_id, user=user)
+            before = dict(zip(names, old))
+            values: dict[str, Any] = dict(changes)
+            if "metadata" in values:
+                values["metadata"] = self._json(values["metadata"]) if values["metadata"] \
+                    else None
+            if "sources" in values:
+                values["sources"] = list(values["sources"]) or None
+            if "pinned" in values:
+                values["pinned"] = bool(values["pinned"])
+            if "text" in values or "metadata" in values:
+                merged = changes["metadata"] if "metadata" in changes else before["metadata"]
+                values["fts_extra"] = _extra_from(merged)
+            if vector is not None:
+                values["embedding"] = np.ascontiguousarray(vector, np.float32)
+            sets = ", ".join(f"{ident(k)} = %s" for k in values)
+            new = conn.execute(f"UPDATE {self._m} SET {sets} WHERE user_id = %s AND id = %s "
+                               f"RETURNING {_COLS}, length(tsv)",
+                               [*values.values(), user, memory_id]).fetchone()
+            assert new is not None  # the row is locked
+            previous = {k: before[k] for k in changes if k in before}
+            if previous.get("sources") is not None:
+                previous["sources"] = list(previous["sources"])
+            conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at, data) "
+                         f"VALUES (%s, %s, %s, %s, %s)",
+                         [user, memory_id, event, now_us(), self._jsonb(previous)])
+            if new[-1] != old[-1]:
+                conn.execute(f"UPDATE {self._st} SET lexemes = lexemes + %s WHERE user_id = %s",
+                             [int(new[-1] or 0) - int(old[-1] or 0), user])
+            return cast(tuple[Any, ...], new)
+
+        return _row_to_memory(self._retry(work))
+
+    def touch(self, ids: Sequence[str], at: int) -> None:
+        if not ids:
+            return
+        ordered = sorted(set(ids))
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"UPDATE {self._m} SET access_count = access_count + 1, "
+                         f"last_accessed = %s WHERE id = ANY(%s::text[])", [at, ordered])
+
+        self._retry(work)
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, memory_id: str, user: str) -> Memory | None:
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} WHERE user_id = %s AND id = %s",
+                          [user, memory_id])
+        return _row_to_memory(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
+        if not ids:
+            return {}
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} WHERE user_id = %s AND "
+                          f"id = ANY(%s::text[])", [user, list(ids)])
+        return {r[1]: _row_to_memory(r) for r in rows}
+
+    def _where(self, flt: Filters, a: str = "m.") -> tuple[str, list[Any]]:
+        sql = [f"{a}user_id = %s"]
+        params: list[Any] = [flt.user]
+        if flt.agent is not None:
+            sql.append(f"{a}agent = %s")
+            params.append(flt.agent)
+        if flt.session is not None:
+            sql.append(f"{a}session = %s")
+            params.append(flt.session)
+        if flt.kinds:
+            sql.append(f"{a}kind = ANY(%s::text[])")
+            params.append(list(flt.kinds))
+        if flt.since is not None:
+            sql.append(f"{a}time >= %s")
+            params.append(flt.since)
+        if flt.until is not None:
+            sql.append(f"{a}time <= %s")
+            params.append(flt.until)
+        if flt.as_of is not None:
+            # valid time: what held at as_of (facts back-dated with valid_from included)
+            sql.append(f"coalesce({a}valid_from, {a}time) <= %s AND "
+                       f"({a}valid_to IS NULL OR {a}valid_to > %s)")
+            params.extend([flt.as_of, flt.as_of])
+        if flt.now is not None:
+            sql.append(f"({a}expires_at IS NULL OR {a}expires_at > %s)")
+            params.append(flt.now)
+        for key, value in flt.metadata.items():
+            if value is None:
+                sql.append(f"coalesce({a}metadata::jsonb -> %s, 'null'::jsonb) = 'null'::jsonb")
+                params.append(key)
+            else:
+                sql.append(f"{a}metadata::jsonb @> %s")
+                params.append(self._jsonb({key: value}))
+        return " AND ".join(sql), params
+
+    def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
+        words = query_words(query)
+        if not words:
+            return []
+        tsquery = " | ".join(f"'{w}'" for w in words)
+        where, params = self._where(flt)
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        k1, b = BM25_K1, BM25_B
+        sql = f"""
+WITH cand AS (
+    SELECT m.id, m.tsv FROM {self._m} m
+    WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where}),
+tf AS (
+    SELECT c.id, length(c.tsv) AS dl, u.lexeme,
+           (SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END)
+              FROM unnest(u.weights) AS w) AS f
+    FROM cand c CROSS JOIN LATERAL unnest(c.tsv) AS u
+    WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s)))),
+df AS (SELECT lexeme, count(*) AS n FROM tf GROUP BY lexeme),
+st AS (
+    SELECT greatest(coalesce(max(s.docs), 0), (SELECT count(*) FROM cand))::float8 AS big_n,
+           greatest(coalesce(max(s.lexemes)::float8 / nullif(max(s.docs), 0), 1.0), 1.0)
+               AS avgdl
+    FROM {self._st} s WHERE s.user_id = %s)
+SELECT tf.id, sum(ln(1.0 + (st.big_n - df.n + 0.5) / (df.n + 0.5))
+                  * tf.f * {k1 + 1} / (tf.f + {k1} * (1 - {b} + {b} * tf.dl / st.avgdl))) AS s
+FROM tf JOIN df USING (lexeme) CROSS JOIN st
+GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
+        rows = self._read(sql, [tsquery, *params, " ".join(words), flt.user, limit])
+        return [(r[0], float(r[1])) for r in rows]
+
+    def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
+        row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
+        return int(row[0]) if row else 0
+
+    def dense_search(self, vector: np.ndarray, flt: Filters,
+                     limit: int) -> list[tuple[str, float]]:
+        if self.dim is None:
+            return []
+        if vector.shape != (self.dim,):
+            raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+        q = np.ascontiguousarray(vector, dtype=np.float32)
+        where, params = self._where(flt)
+        with self._conn() as conn:
+            size = self._scope_size(conn, flt.user)
+            if size == 0:
+                return []
+            if size >= self.hnsw_min_scope and limit <= MAX_EF_SEARCH:
+                ef = min(MAX_EF_SEARCH, max(self.hnsw_ef_search, limit))
+                with conn.transaction():
+                    conn.execute(cast(Any, f"SET LOCAL hnsw.ef_search = {int(ef)}"))
+                    rows = conn.execute(
+                        f"SELECT m.id, -(m.embedding <#> %b) FROM {self._m} m WHERE {where} "
+                        f"ORDER BY m.embedding <#> %b LIMIT %s",
+                        [q, *params, q, limit]).fetchall()
+                if len(rows) >= min(limit, size):
+                    return [(r[0], float(r[1])) for r in rows]
+                # the graph's neighbours were mostly filtered away: scan what the filter allows
+            # exact: ORDER BY an expression the HNSW index cannot serve, over the user's rows
+            rows = conn.execute(
+                f"SELECT m.id, -(m.embedding <#> %b) AS s FROM {self._m} m WHERE {where} "
+                f"AND m.embedding IS NOT NULL ORDER BY s DESC, m.id LIMIT %s",
+                [q, *params, limit]).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        rows = self._read(f"SELECT id, embedding FROM {self._m} WHERE user_id = %s AND "
+                          f"id = ANY(%s::text[]) AND embedding IS NOT NULL",
+                          [user, list(ids)], binary=True)
+        return {r[0]: r[1] for r in rows}
+
+    def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
+        """For each episode id, the ids of the episodes within ``window`` turns of it in the
+        same session (excluding itself)."""
+        if not ids or window <= 0:
+            return {}
+        rows = self._read(
+            f"SELECT c.id, n.id FROM {self._m} c JOIN {self._m} n ON n.user_id = c.user_id "
+            f"AND n.session = c.session AND n.seq BETWEEN c.seq - %s AND c.seq + %s "
+            f"AND n.id <> c.id WHERE c.user_id = %s AND c.session IS NOT NULL "
+            f"AND c.seq IS NOT NULL AND c.id = ANY(%s::text[]) ORDER BY c.id, n.seq",
+            [window, window, user, list(ids)])
+        out: dict[str, list[str]] = {}
+        for cid, nid in rows:
+            out.setdefault(cid, []).append(nid)
+        return out
+
+    def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
+        rows = self._read(f"SELECT event, at, data FROM {self._h} WHERE user_id = %s AND "
+                          f"memory_id = %s ORDER BY n", [user, memory_id])
+        return [HistoryEvent(memory_id, e, from_us(at), dict(d) if d is not None else None)
+                for e, at, d in rows]
+
+    def iter_export(self, user: str | None, with_vectors: bool = True
+                    ) -> Iterator[tuple[Memory, np.ndarray | None]]:
+        """Every memory (of ``user``, or of all), in insertion order, streamed through a
+        server-side cursor."""
+        vec = "embedding" if with_vectors else "NULL::vector"
+        sql = f"SELECT {_COLS}, {vec} FROM {self._m}"
+        params: list[Any] = []
+        if user is not None:
+            sql += " WHERE user_id = %s"
+            params.append(user)
+        sql += " ORDER BY n"
+        with self._tx() as conn:
+            cur = conn.cursor(name=f"ltm_export_{next(self._cursors)}", binary=True)
+            cur.itersize = 1000
+            cur.execute(cast(Any, sql), params)
+            for r in cur:
+                yield _row_to_memory(r), r[-1]
+            cur.close()
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self._read(
+            f"SELECT user_id FROM {self._st} WHERE docs > 0 ORDER BY user_id")]
+
+    def stats(self) -> dict[str, Any]:
+        kinds = dict(self._read(f"SELECT kind, count(*) FROM {self._m} GROUP BY kind"))
+        users = self._read(f"SELECT count(*) FROM {self._st} WHERE docs > 0")[0][0]
+        deleted = self._read(f"SELECT coalesce(sum(count), 0) FROM {self._s}.deletions")[0][0]
+        size = self._read(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'", [self.schema])[0][0]
+        return {"memories": sum(int(v) for v in kinds.values()),
+                "by_kind": {k: int(v) for k, v in kinds.items()}, "users": int(users),
+                "deleted_total": int(deleted), "bytes_on_disk": int(size), "dim": self.dim,
+                "backend": "postgres", "schema": self.schema}
+
+    # -- forgetting -----------------------------------------------------------------------
+    def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
+               before: int | None, compact: bool = True) -> ForgetReceipt:
+        sql = ["user_id = %s"]
+        params: list[Any] = [user]
+        if ids is not None:
+            sql.append("id = ANY(%s::text[])")
+            params.append(list(ids))
+        if session is not None:
+            sql.append("session = %s")
+            params.append(session)
+        if before is not None:
+            sql.append("time < %s")
+            params.append(before)
+        where = " AND ".join(sql)
+        at = now_us()
+
+        def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+            victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
+                                   f"RETURNING n, id, kind, length(tsv)", params).fetchall()
+            victims.sort()
+            by_kind: dict[str, list[str]] = {}
+            for _, mid, kind, _ in victims:
+                by_kind.setdefault(kind, []).append(mid)
+            if not victims:
+                return by_kind
+            gone = [v[1] for v in victims]
+            # history keeps a content-free tombstone only
+            conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND "
+                         f"memory_id = ANY(%s::text[])", [user, gone])
+            conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
+                         f"SELECT %s, i, 'deleted', %s FROM unnest(%s::text[]) AS i",
+                         [user, at, gone])
+            conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s "
+                         f"WHERE user_id = %s",
+                         [len(victims), sum(int(v[3] or 0) for v in victims), user])
+            conn.execute(f"INSERT INTO {self._s}.deletions (at, user_hash, count, ids) "
+                         f"VALUES (%s, %s, %s, %s)",
+                         [at, user_hash(user), len(victims), self._jsonb(by_kind)])
+            return by_kind
+
+        by_kind = self._retry(work)
+        count = sum(len(v) for v in by_kind.values())
+        if count and compact:
+            self.compact()
+        return ForgetReceipt(count=count, ids_by_kind=by_kind, at=from_us(at))
+
+    def scrub_history(self, memory_id: str, user: str) -> None:
+        """Drop the earlier values recorded in a memory's history (keeping the events), for a
+        memory rewritten because content it was derived from was forgotten."""
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"UPDATE {self._h} SET data = NULL WHERE user_id = %s AND "
+                         f"memory_id = %s", [user, memory_id])
+
+        self._retry(work)
+
+    def compact(self) -> None:
+        """VACUUM the tables that held erased rows, so their tuples and index entries are
+        removed rather than merely invisible. What this does and does not guarantee (WAL,
+        backups, replicas) is in docs/postgres.md."""
+        if getattr(self._local, "conn", None) is not None:
+            return  # VACUUM cannot run inside a transaction; autovacuum will do it
+        with self.pool.connection() as conn:
+            conn.execute(cast(Any, f"VACUUM {self._m}, {self._h}"))
