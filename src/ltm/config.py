@@ -9,6 +9,7 @@ are only ever read from the environment and never written into a store.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tomllib
@@ -55,6 +56,45 @@ class Settings:
     # no bytes behind; "fast" defers that to the next gc / close.
     erase: str = "full"
 
+    # -- time-aware recall ----------------------------------------------------------------
+    # Time phrases in a query ("last week", "in May 2023", "two years ago") resolve against the
+    # query's `now` into a window over the memories' own `time`. "boost" adds a bounded bonus
+    # (signal "time_window") and draws extra candidates from the window; "filter" keeps only
+    # memories inside it; "off" ignores time phrases.
+    time_phrases: str = "boost"
+    time_weight: float = 0.75
+    # -- retention (see docs/time-and-retention.md) ---------------------------------------
+    # Policies per kind as JSON (or a TOML table): {"episode": {"ttl_days": 365,
+    # "decay_half_life_days": 90, "capacity": 100000, "dedup_threshold": null,
+    # "consolidate_after_days": 30, "originals": "keep"}, "fact": {...}}. Unset keys take the
+    # defaults in ltm.policies.retention.DEFAULT_POLICIES (only facts and summaries dedup).
+    retention: str = ""
+    # Weight of the decay signal: a memory unused for long loses up to this much score.
+    decay_weight: float = 0.3
+    # Archived originals (consolidated into a summary) rank this much lower.
+    archived_penalty: float = 0.5
+    # forget() of some (not all) sources of a fact or summary: "rederive" (summaries are
+    # rebuilt from the surviving sources; facts are flagged), "flag" (metadata ltm_stale) or
+    # "keep". A derived memory whose every source is forgotten is always forgotten too.
+    derived_on_source_loss: str = "rederive"
+    # -- LLM (optional; extraction and summaries) -----------------------------------------
+    # Any OpenAI-compatible chat endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama). None = no
+    # LLM: facts come only from callers, summaries are extractive. The key is read from the
+    # env var named by `llm_api_key_env`, never stored.
+    llm_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key_env: str = "LTM_LLM_API_KEY"
+    llm_timeout_s: float = 60.0
+    llm_retries: int = 3
+    # Extraction runs after add(), in batches of this many episodes, within this many LLM
+    # tokens per user per day (0 = unlimited).
+    extract_batch: int = 20
+    extract_token_budget: int = 200_000
+    # Background worker inside `ltm serve`: seconds between extraction passes and between gc
+    # passes (0 = never).
+    worker_interval_s: float = 30.0
+    gc_interval_s: float = 3600.0
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -67,6 +107,15 @@ class Settings:
             raise InvalidInput("setting erase must be 'full' or 'fast'", field="erase")
         if self.candidates < 1 or self.context_window < 0 or self.hnsw_min_scope < 1:
             raise InvalidInput("candidates and hnsw_min_scope must be >= 1, context_window >= 0")
+        if self.time_phrases not in ("boost", "filter", "off"):
+            raise InvalidInput("setting time_phrases must be 'boost', 'filter' or 'off'",
+                               field="time_phrases")
+        if self.derived_on_source_loss not in ("rederive", "flag", "keep"):
+            raise InvalidInput("setting derived_on_source_loss must be 'rederive', 'flag' or "
+                               "'keep'", field="derived_on_source_loss")
+        if self.extract_batch < 1 or self.extract_token_budget < 0 or self.llm_retries < 0:
+            raise InvalidInput("extract_batch must be >= 1, extract_token_budget and "
+                               "llm_retries >= 0")
 
 
 def _coerce(name: str, raw: Any, annotation: str) -> Any:
@@ -75,6 +124,8 @@ def _coerce(name: str, raw: Any, annotation: str) -> Any:
             return float(raw)
         if annotation.startswith("int"):
             return int(raw)
+        if isinstance(raw, dict) and annotation.startswith("str"):
+            return json.dumps(raw)  # a TOML table for a JSON-valued setting (retention)
         if annotation.startswith("bool"):
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
         return None if raw in (None, "") and "None" in annotation else str(raw)

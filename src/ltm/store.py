@@ -7,6 +7,7 @@ across users; ``export(user=None)`` and ``stats()`` are the only whole-store ope
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import math
@@ -196,8 +197,10 @@ class MemoryStore:
             raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
         return vecs
 
-    def _write(self, rows: list[NewRow], vectors: np.ndarray | None = None) -> list[Memory]:
+    def _write(self, rows: list[NewRow], vectors: np.ndarray | None = None, *,
+               dedup: bool = True) -> list[Memory]:
         self._check_open()
+
         if not rows:
             return []
         if vectors is None:
@@ -205,6 +208,13 @@ class MemoryStore:
         if not np.all(np.isfinite(vectors)):
             raise InvalidInput("embedding contains NaN or infinity", field="embedding")
         self._check_sources(rows)
+        if dedup:
+            from .policies.retention import policies
+            thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
+                          .items() if p.dedup_threshold is not None}
+            if any(r.kind in thresholds for r in rows):
+                from .policies.dedup import write_deduplicated
+                return write_deduplicated(self, rows, vectors, thresholds)
         self.backend.insert(rows, vectors)
         by_user: dict[str, list[str]] = {}
         for r in rows:
@@ -228,13 +238,33 @@ class MemoryStore:
             session: str | None = None, kind: str = "episode", time: Any = None,
             metadata: Mapping[str, Any] | None = None, importance: float | None = None,
             pinned: bool = False, expires_at: Any = None, valid_from: Any = None,
-            sources: Sequence[str] | None = None) -> Memory:
-        """Store one memory and return it. ``time`` is when it happened (default now)."""
+            sources: Sequence[str] | None = None, supersedes: str | None = None) -> Memory:
+        """Store one memory and return it. ``time`` is when it happened (default now).
+
+        ``valid_from`` is when a fact started to hold (default ``time``); ``sources`` the ids it
+        was derived from. ``supersedes`` names a current memory of the same user that this one
+        replaces: it gets ``valid_to`` = this one's ``valid_from`` and ``superseded_by``, stays
+        queryable with ``search(..., as_of=...)`` and ranks below its successor. A fact or
+        summary nearly identical to a current one of the same kind reinforces it instead of
+        being stored (see ``ltm.policies.dedup``); the reinforced memory is returned."""
         row = self._row(text, user=user, agent=agent, session=session, kind=kind, time=time,
                         metadata=metadata, importance=importance, pinned=pinned,
                         expires_at=expires_at, valid_from=valid_from, sources=sources,
                         now=now_us())
-        return self._write([row])[0]
+        if supersedes is None:
+            return self._write([row])[0]
+        old = self.get(supersedes, user=row.user) if isinstance(supersedes, str) else None
+        if old is None:
+            raise InvalidInput("supersedes must be a memory id", field="supersedes")
+        if old.superseded_by is not None:
+            raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
+                               field="supersedes")
+        with self.backend.atomic():  # type: ignore[attr-defined]
+            mem = self._write([row], dedup=False)[0]
+            self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
+                                                   "superseded_by": mem.id}, None,
+                                event="superseded")
+        return mem
 
     def add_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
         """Store many memories with one batched embedding call and one transaction. Each item
@@ -361,7 +391,19 @@ class MemoryStore:
             raise InvalidInput("query must be a non-empty string", field="query")
         now_ = now_us() if now is None else to_us(now, field="now")
         flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
-        hits = _search(self.backend, self.embedder, self.settings, query, flt, _k(k), now=now_)
+        window = None
+        if self.settings.time_phrases != "off":
+            from .timeparse import parse_time_window
+            window = parse_time_window(query, now_)
+            if window is not None and self.settings.time_phrases == "filter":
+                flt = dataclasses.replace(
+                    flt, since=max(window.start, flt.since if flt.since is not None
+                                   else window.start),
+                    until=min(window.end - 1, flt.until if flt.until is not None
+                              else window.end - 1))
+        hits = _search(self.backend, self.embedder, self.settings, query, flt, _k(k), now=now_,
+                       window=window)
+
         self._note_access([h.memory.id for h in hits])
         return hits
 
@@ -417,20 +459,8 @@ class MemoryStore:
         return receipt
 
     def _cascade(self, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
-        gone = set(receipt.ids)
-        by_kind = {k: list(v) for k, v in receipt.ids_by_kind.items()}
-        while gone:
-            orphans = [m.id for m, _ in self.backend.iter_export(user, with_vectors=False)
-                       if m.sources and all(s in gone or s in receipt.ids for s in m.sources)]
-            if not orphans:
-                break
-            more = self.backend.forget(user, ids=orphans, session=None, before=None,
-                                       compact=False)
-            gone = set(more.ids)
-            for k, v in more.ids_by_kind.items():
-                by_kind.setdefault(k, []).extend(v)
-        count = sum(len(v) for v in by_kind.values())
-        return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
+        from .policies.cascade import cascade
+        return cascade(self, user, receipt)
 
     # -- export / import ------------------------------------------------------------------
     def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
@@ -502,6 +532,39 @@ class MemoryStore:
                 flush()
         flush()
         return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
+
+    # -- policies (ltm.policies) -----------------------------------------------------------
+    def process(self, *, user: str | None = None, max_batches: int | None = None,
+                llm: Any = None) -> Any:
+        """Extract facts from episodes not processed yet, with the configured LLM
+        (``llm_url``), resuming where the last run stopped; returns a ``ProcessReport``.
+        ``add()`` never waits for this."""
+        self._check_open()
+        from .policies.extract import process
+        return process(self, user=None if user is None else _user(user), llm=llm,
+                       max_batches=max_batches)
+
+    def gc(self, now: Any = None, *, dry_run: bool = False, user: str | None = None) -> Any:
+        """Apply the retention policies (TTL, decay, capacity, near-duplicates, consolidation)
+        as of ``now``; returns a ``GcReport`` of what was expired, evicted, merged or
+        consolidated (with ``dry_run``, what would be)."""
+        self._check_open()
+        from .policies.retention import gc
+        return gc(self, now, dry_run=dry_run, user=None if user is None else _user(user))
+
+    def consolidate(self, session: str, *, user: str) -> Memory | None:
+        """Fold the episodes of ``session`` into a ``summary`` memory now (LLM if configured,
+        else extractive), applying the episode policy's ``originals``; None if nothing new."""
+        self._check_open()
+        from .llm import LLMClient
+        from .policies.consolidate import consolidate_session
+        llm = LLMClient.from_settings(self.settings)
+        try:
+            return consolidate_session(self, _user(user), _opt_name(session, "session") or "",
+                                       llm=llm)
+        finally:
+            if llm is not None:
+                llm.close()
 
     def users(self) -> list[str]:
         self._check_open()

@@ -109,6 +109,17 @@ CREATE TABLE deletions (
     ids TEXT NOT NULL
 );
 """),
+    # ltm.policies.extract: per-user position in the episode stream (memories.n) and LLM
+    # tokens spent today, so extraction resumes where it stopped and stays within budget.
+    ("0002_extraction_state", """
+CREATE TABLE extraction_state (
+    user TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    day INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER
+);
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
@@ -224,6 +235,9 @@ class SqliteBackend:
             self._depth -= 1
             if self._depth == 0:
                 self.conn.execute("COMMIT")
+                # PRAGMA data_version only moves for other connections' commits: make the
+                # next read catch the vector index up with this connection's own writes
+                self._data_version = -1
             else:
                 self.conn.execute(f"RELEASE sp{self._depth}")
 
@@ -507,9 +521,10 @@ class SqliteBackend:
             sql.append(f"{a}time <= ?")
             params.append(flt.until)
         if flt.as_of is not None:
+            # valid time: what held at as_of (facts back-dated with valid_from included)
             sql.append(f"coalesce({a}valid_from, {a}time) <= ? AND "
-                       f"({a}valid_to IS NULL OR {a}valid_to > ?) AND {a}recorded_at <= ?")
-            params.extend([flt.as_of, flt.as_of, flt.as_of])
+                       f"({a}valid_to IS NULL OR {a}valid_to > ?)")
+            params.extend([flt.as_of, flt.as_of])
         if flt.now is not None:
             sql.append(f"({a}expires_at IS NULL OR {a}expires_at > ?)")
             params.append(flt.now)
@@ -690,6 +705,13 @@ class SqliteBackend:
                 if compact:
                     self.compact()
         return ForgetReceipt(count=len(victims), ids_by_kind=by_kind, at=from_us(at))
+
+    def scrub_history(self, memory_id: str, user: str) -> None:
+        """Drop the earlier values recorded in a memory's history (keeping the events), for a
+        memory rewritten because content it was derived from was forgotten."""
+        with self.atomic() as c:
+            c.execute("UPDATE history SET data = NULL WHERE memory_id = ? AND user = ?",
+                      (memory_id, user))
 
     def compact(self) -> None:
         """Make erased content unrecoverable: merge the full-text segments (dropping deleted

@@ -10,6 +10,7 @@ Every hit keeps the per-signal numbers that made its score.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from ..backends.base import Backend, Filters
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
+from ..timeparse import TimeWindow
 from ..timeutil import to_us
 
 _US_PER_DAY = 86_400 * 1_000_000
@@ -57,8 +59,8 @@ def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, fl
 
 
 def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
-           flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None
-           ) -> list[Hit]:
+           flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None,
+           window: TimeWindow | None = None) -> list[Hit]:
     n_cand = max(settings.candidates, 3 * k)
     text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
@@ -66,6 +68,9 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     if settings.dense_weight > 0 or settings.mmr_lambda > 0:
         qv = query_vector if query_vector is not None else embedder.embed([query])[0]
         dense_hits = backend.dense_search(qv, flt, n_cand)
+    if window is not None and settings.time_weight > 0:
+        text_hits, dense_hits = _window_candidates(backend, settings, query, qv, flt, window,
+                                                   n_cand, text_hits, dense_hits)
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
         return []
@@ -112,12 +117,59 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
         if mem.superseded_by is not None and settings.superseded_penalty:
             signals["superseded"] = -settings.superseded_penalty
             score -= settings.superseded_penalty
+        if window is not None and settings.time_weight:
+            tw = settings.time_weight * _closeness(window, mem)
+            signals["time_window"] = tw
+            score += tw
+        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
+            signals["archived"] = -settings.archived_penalty
+            score -= settings.archived_penalty
         signals["score"] = score
         hits.append(Hit(mem, score, signals))
     hits.sort(key=lambda h: (-h.score, h.memory.id))
     if settings.mmr_lambda > 0 and qv is not None and len(hits) > k:
         hits = _mmr(backend, hits, flt.user, k, settings.mmr_lambda)
     return hits[:k]
+
+
+def _window_candidates(backend: Backend, settings: Settings, query: str, qv: np.ndarray | None,
+                       flt: Filters, window: TimeWindow, n_cand: int,
+                       text_hits: list[tuple[str, float]], dense_hits: list[tuple[str, float]]
+                       ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Add the best candidates from inside the query's time window, which a narrow window's
+    memories may need to enter the pool at all."""
+    since = window.start if flt.since is None else max(flt.since, window.start)
+    until = window.end - 1 if flt.until is None else min(flt.until, window.end - 1)
+    if since > until:
+        return text_hits, dense_hits
+    wflt = dataclasses.replace(flt, since=since, until=until)
+    limit = max(20, n_cand // 4)
+    if settings.text_weight > 0:
+        seen = {i for i, _ in text_hits}
+        text_hits = text_hits + [h for h in backend.text_search(query, wflt, limit)
+                                 if h[0] not in seen]
+    if qv is not None:
+        seen = {i for i, _ in dense_hits}
+        dense_hits = dense_hits + [h for h in backend.dense_search(qv, wflt, limit)
+                                   if h[0] not in seen]
+    return text_hits, dense_hits
+
+
+def _closeness(window: TimeWindow, mem: Memory) -> float:
+    """1 when the memory's time (a fact's or summary's validity interval) meets the window,
+    halving with every window width (at least a day) it lies outside."""
+    t = to_us(mem.time)
+    if mem.kind == "episode":
+        dist = window.distance(t)
+    else:
+        start = to_us(mem.valid_from) if mem.valid_from is not None else t
+        end = to_us(mem.valid_to) if mem.valid_to is not None else max(start, t) + 1
+        dist = 0 if start < window.end and end > window.start else \
+            min(window.distance(start), window.distance(end - 1))
+    if dist == 0:
+        return 1.0
+    width = max(window.end - window.start, _US_PER_DAY)
+    return float(0.5 ** (dist / width))
 
 
 def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> list[Hit]:

@@ -1,0 +1,67 @@
+"""What ``forget`` does to memories derived from what it erased.
+
+A derived memory (a fact or summary with ``sources``) whose every source is gone, at least one
+of them in this forget, is forgotten too, transitively (a summary of facts of episodes). One
+with surviving sources is handled per ``Settings.derived_on_source_loss``:
+
+- ``rederive``: a summary is rebuilt from its surviving sources (LLM if configured, else
+  extractive) and its earlier wordings are dropped from history; other kinds are flagged;
+- ``flag``: ``metadata.ltm_stale = true`` and ``ltm_sources_lost`` counts the lost sources;
+- ``keep``: left as it is.
+
+In both ``rederive`` and ``flag`` the lost ids leave ``sources``; history keeps only the
+content-free tombstones of the erased memories.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..model import ForgetReceipt, Memory
+
+if TYPE_CHECKING:
+    from ..store import MemoryStore
+
+log = logging.getLogger(__name__)
+
+
+def cascade(store: MemoryStore, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
+    by_kind = {k: list(v) for k, v in receipt.ids_by_kind.items()}
+    gone: set[str] = set(receipt.ids)
+    frontier = set(gone)
+    while frontier:
+        mems = [m for m, _ in store.backend.iter_export(user, with_vectors=False)]
+        alive = {m.id for m in mems}
+        orphans = [m.id for m in mems if m.sources and any(s in frontier for s in m.sources)
+                   and not any(s in alive for s in m.sources)]
+        if not orphans:
+            break
+        more = store.backend.forget(user, ids=orphans, session=None,  # type: ignore[call-arg]
+                                    before=None, compact=False)
+        frontier = set(more.ids)
+        gone |= frontier
+        for k, v in more.ids_by_kind.items():
+            by_kind.setdefault(k, []).extend(v)
+    policy = store.settings.derived_on_source_loss
+    if gone and policy != "keep":
+        for m, _ in list(store.backend.iter_export(user, with_vectors=False)):
+            if m.sources and any(s in gone for s in m.sources):
+                _partial(store, user, m, [s for s in m.sources if s not in gone],
+                         sum(1 for s in m.sources if s in gone), policy)
+    count = sum(len(v) for v in by_kind.values())
+    return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
+
+
+def _partial(store: MemoryStore, user: str, mem: Memory, survivors: list[str], lost: int,
+             policy: str) -> None:
+    if policy == "rederive" and mem.kind == "summary":
+        from .consolidate import rederive
+        rederive(store, user, mem, survivors)
+        log.info("summary %s rebuilt from %d surviving sources", mem.id, len(survivors))
+        return
+    meta = dict(mem.metadata)
+    meta["ltm_stale"] = True
+    meta["ltm_sources_lost"] = int(meta.get("ltm_sources_lost", 0)) + lost
+    store.backend.update(mem.id, user, {"metadata": meta, "sources": survivors}, None,
+                         event="source_forgotten")

@@ -1,0 +1,84 @@
+"""``ltm gc`` and ``ltm process``. Imports only click and the standard library at import time."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _store_option(f):  # type: ignore[no-untyped-def]
+    return click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
+                        show_default=True, type=click.Path(file_okay=False),
+                        help="Store folder (env LTM_STORE).")(f)
+
+
+@click.command()
+@_store_option
+@click.option("--user", "-u", help="Only this user (default: every user).")
+@click.option("--now", "now", help="Apply the policies as of this time (ISO-8601; default now).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bool) -> None:
+    """Apply retention policies now: expire (TTL), evict decayed memories and those over
+    capacity, merge near-duplicates, consolidate old sessions into summaries."""
+    from ..cli import emit, errors_to_exit, opened
+
+    with opened(store) as mem:
+        with errors_to_exit():
+            report = mem.gc(now=now, dry_run=dry_run, user=user)
+
+        def human(r: object) -> str:
+            d = report.to_dict()
+            verb = "would change" if dry_run else "changed"
+            lines = [f"gc at {d['now']}: {verb} {d['count']} memories"]
+            for key in ("expired", "decayed", "evicted", "removed", "archived", "cascaded"):
+                if d[key]:
+                    lines.append(f"  {key}: {len(d[key])}")
+            if d["merged"]:
+                lines.append(f"  merged: {sum(len(v) for v in d['merged'].values())} into "
+                             f"{len(d['merged'])}")
+            if d["consolidated"]:
+                lines.append(f"  sessions consolidated: {len(d['consolidated'])}")
+            return "\n".join(lines)
+
+        emit(report.to_dict(), as_json, human)
+
+
+@click.command()
+@_store_option
+@click.option("--user", "-u", help="Only this user (default: every user).")
+@click.option("--max-batches", type=int, help="Stop after this many batches.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def process(store: str, user: str | None, max_batches: int | None, as_json: bool) -> None:
+    """Extract facts from stored episodes with the configured LLM (llm_url), resuming where
+    the last run stopped, within the per-user token budget."""
+    from ..cli import emit, errors_to_exit, opened
+    from ..llm import LLMError
+
+    with opened(store) as mem:
+        with errors_to_exit():
+            try:
+                report = mem.process(user=user, max_batches=max_batches)
+            except LLMError as exc:
+                click.echo(f"ltm: {exc}", err=True)
+                sys.exit(6)
+        emit(report.to_dict(), as_json, lambda d: (
+            f"processed {d['episodes']} episodes in {d['batches']} batches: "
+            f"{len(d['added'])} facts added, {len(d['updated'])} updated, "
+            f"{len(d['superseded'])} superseded, {d['ignored']} ignored; {d['tokens']} tokens; "
+            f"{d['pending']} episodes pending"
+            + (f"; over budget: {', '.join(d['budget_exhausted'])}"
+               if d["budget_exhausted"] else "")))
+
+
+@click.group()
+def main() -> None:
+    """Retention and extraction commands (wired into `ltm` as `ltm gc` / `ltm process`)."""
+
+
+main.add_command(gc)
+main.add_command(process)
+
+if __name__ == "__main__":
+    main()

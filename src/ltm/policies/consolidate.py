@@ -1,0 +1,235 @@
+"""Consolidation: the episodes of a session folded into one ``summary`` memory.
+
+With an LLM configured the summary is written by it (prompt ``summarize-session``); without
+one, or when the LLM fails, it is extractive: the session's most central turns (closest to the
+session's mean embedding), in their original order, with speakers. The summary keeps the
+session, the time span of its turns, and ``sources`` = every episode it folds. Afterwards the
+originals are kept, archived (metadata ``ltm_archived``; they rank ``archived_penalty`` lower)
+or removed, per the episode policy's ``originals``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..model import Memory
+from ..timeutil import to_us
+from .retention import US_PER_DAY, GcReport, KindPolicy, policy_for
+
+if TYPE_CHECKING:
+    from ..llm import LLMClient
+    from ..store import MemoryStore
+
+log = logging.getLogger(__name__)
+SUMMARY_KEY = "ltm_summary"
+
+
+def central_turns(vectors: np.ndarray, n: int) -> list[int]:
+    """Indices of the ``n`` rows most similar to the normalised mean row, in row order."""
+    if len(vectors) <= n:
+        return list(range(len(vectors)))
+    centre = vectors.mean(axis=0)  # (dim,)
+    norm = float(np.linalg.norm(centre))
+    if norm < 1e-9:
+        return list(range(n))
+    scores = vectors @ (centre / norm)  # (n_rows,)
+    top = np.argsort(-scores, kind="stable")[:n]
+    return sorted(int(i) for i in top)
+
+
+def _line(m: Memory) -> str:
+    return f"{m.speaker}: {m.text}" if m.speaker else m.text
+
+
+def extractive_summary(episodes: Sequence[Memory], vectors: np.ndarray, n: int) -> str:
+    chosen = central_turns(vectors, n)
+    first, last = episodes[0].time, episodes[-1].time
+    span = first.strftime("%Y-%m-%d")
+    if last.date() != first.date():
+        span += " to " + last.strftime("%Y-%m-%d")
+    head = f"Session {episodes[0].session} ({span}, {len(episodes)} turns):"
+    return head + "\n" + "\n".join(_line(episodes[i]) for i in chosen)
+
+
+def llm_summary(llm: LLMClient, session: str, episodes: Sequence[Memory]) -> tuple[str, int]:
+    from ..prompts import SUMMARIZE
+    payload = {"session": session, "turns": [
+        {"time": m.time.strftime("%Y-%m-%d %H:%M"), "speaker": m.speaker, "text": m.text}
+        for m in episodes]}
+    data, done = llm.complete_json(SUMMARIZE.messages(payload), SUMMARIZE.schema)
+    text = str(data["summary"]).strip()
+    if not text:
+        raise ValueError("empty summary")
+    return text, done.tokens
+
+
+def _episodes(store: MemoryStore, user: str, session: str) -> list[tuple[Memory, np.ndarray]]:
+    out = [(m, v) for m, v in store.backend.iter_export(user, with_vectors=True)
+           if m.session == session and m.kind == "episode" and v is not None]
+    out.sort(key=lambda mv: (mv[0].seq if mv[0].seq is not None else 0, mv[0].time, mv[0].id))
+    return out
+
+
+def _existing_summary(store: MemoryStore, user: str, session: str) -> Memory | None:
+    for m, _ in store.backend.iter_export(user, with_vectors=False):
+        if m.kind == "summary" and m.session == session and SUMMARY_KEY in m.metadata:
+            return m
+    return None
+
+
+def _summarize(store: MemoryStore, session: str, episodes: list[Memory], vecs: np.ndarray,
+               pol: KindPolicy, llm: LLMClient | None) -> tuple[str, dict[str, Any]]:
+    info: dict[str, Any] = {"session": session, "turns": len(episodes)}
+    if llm is not None:
+        from ..llm import LLMError
+        from ..prompts import SUMMARIZE
+        try:
+            text, tokens = llm_summary(llm, session, episodes)
+            info.update(method="llm", prompt=SUMMARIZE.id, tokens=tokens)
+            return text, info
+        except (LLMError, ValueError) as exc:
+            log.warning("LLM summary of session %s failed (%s); using an extractive one",
+                        session, exc)
+    info["method"] = "extractive"
+    return extractive_summary(episodes, vecs, pol.summary_turns), info
+
+
+def consolidate_session(store: MemoryStore, user: str, session: str, *,
+                        policy: KindPolicy | None = None, llm: LLMClient | None = None,
+                        dry_run: bool = False) -> Memory | None:
+    """Fold the episodes of one session into a summary (creating or refreshing it) and apply
+    the ``originals`` policy. Returns the summary (None in a dry run or when there is nothing
+    new to fold)."""
+    pol = policy or policy_for(store.settings.retention, "episode")
+    items = _episodes(store, user, session)
+    existing = _existing_summary(store, user, session)
+    if existing is not None:
+        if all(m.id in existing.sources for m, _ in items):
+            return None  # nothing new to fold
+        alive = {m.id for m, _ in items}
+        if not all(s in alive for s in existing.sources):
+            # its originals were removed: fold only the new turns, into a summary of their own
+            items = [(m, v) for m, v in items if m.id not in existing.sources]
+            existing = None
+    if not items or dry_run:
+        return None
+    episodes = [m for m, _ in items]
+    vecs = np.stack([v for _, v in items])  # (turns, dim)
+    text, info = _summarize(store, session, episodes, vecs, pol, llm)
+    sources = [m.id for m in episodes]
+    if existing is not None:
+        sources = list(dict.fromkeys([*existing.sources, *sources]))
+        meta = dict(existing.metadata)
+        meta[SUMMARY_KEY] = info
+        vec = store._embed([text])[0]
+        summary = store.backend.update(existing.id, user, {"text": text, "sources": sources,
+                                                           "metadata": meta,
+                                                           "time": to_us(episodes[-1].time)},
+                                       vec, event="updated")
+    else:
+        summary = store.add(text, user=user, session=session, kind="summary",
+                            time=episodes[-1].time, valid_from=episodes[0].time,
+                            agent=episodes[0].agent, sources=sources,
+                            metadata={SUMMARY_KEY: info})
+    _apply_originals(store, user, episodes, pol.originals)
+    return summary
+
+
+def _apply_originals(store: MemoryStore, user: str, episodes: Sequence[Memory],
+                     originals: str) -> list[str]:
+    ids = [m.id for m in episodes if not m.pinned]
+    if originals == "archive":
+        for m in episodes:
+            if not m.pinned and not m.metadata.get("ltm_archived"):
+                store.backend.update(m.id, user, {"metadata": {**m.metadata,
+                                                               "ltm_archived": True}},
+                                     None, event="archived")
+    elif originals == "remove" and ids:
+        # no cascade: the summary that now holds them keeps their ids as provenance
+        store.backend.forget(user, ids=ids, session=None, before=None,  # type: ignore[call-arg]
+                             compact=False)
+    return ids if originals != "keep" else []
+
+
+def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
+                    report: GcReport, *, exclude: set[str], dry_run: bool) -> None:
+    """Consolidate every session of ``user`` whose newest episode is older than
+    ``consolidate_after_days`` and that has at least ``consolidate_min_turns`` episodes."""
+    assert pol.consolidate_after_days is not None
+    cutoff = now - int(pol.consolidate_after_days * US_PER_DAY)
+    sessions: dict[str, list[Memory]] = {}
+    folded: dict[str, set[str]] = {}
+    for m, _ in store.backend.iter_export(user, with_vectors=False):
+        if m.session is None or m.id in exclude:
+            continue
+        if m.kind == "episode":
+            sessions.setdefault(m.session, []).append(m)
+        elif m.kind == "summary" and SUMMARY_KEY in m.metadata:
+            folded.setdefault(m.session, set()).update(m.sources)
+    from ..llm import LLMClient
+    llm = None if dry_run else LLMClient.from_settings(store.settings)
+    try:
+        for session, eps in sorted(sessions.items()):
+            if len(eps) < pol.consolidate_min_turns:
+                continue
+            if max(to_us(m.time) for m in eps) > cutoff:
+                continue
+            new = [m for m in eps if m.id not in folded.get(session, set())]
+            if not new:
+                continue
+            if dry_run:
+                report.consolidated[f"(would summarise {len(eps)} turns)"
+                                    f" {session}"] = session
+                if pol.originals == "archive":
+                    report.archived.extend(m.id for m in new if not m.pinned)
+                elif pol.originals == "remove":
+                    report.removed.extend(m.id for m in new if not m.pinned)
+                continue
+            summary = consolidate_session(store, user, session, policy=pol, llm=llm)
+            if summary is None:
+                continue
+            report.consolidated[summary.id] = session
+            if pol.originals == "archive":
+                report.archived.extend(m.id for m in new if not m.pinned)
+            elif pol.originals == "remove":
+                report.removed.extend(m.id for m in new if not m.pinned)
+    finally:
+        if llm is not None:
+            llm.close()
+
+
+def rederive(store: MemoryStore, user: str, summary: Memory, survivors: list[str]) -> Memory:
+    """Rebuild a summary from its surviving sources after some were forgotten, and drop the
+    old wording from its history (it may quote what was forgotten)."""
+    alive = store.backend.get_many(survivors, user)
+    eps = [alive[s] for s in survivors if s in alive]
+    eps.sort(key=lambda m: (m.time, m.seq or 0, m.id))
+    vecs_by = store.backend.vectors([m.id for m in eps], user)
+    eps = [m for m in eps if m.id in vecs_by]
+    pol = policy_for(store.settings.retention, "episode")
+    meta = dict(summary.metadata)
+    if eps:
+        vecs = np.stack([vecs_by[m.id] for m in eps])  # (turns, dim)
+        from ..llm import LLMClient
+        llm = LLMClient.from_settings(store.settings)
+        try:
+            text, info = _summarize(store, summary.session or "?", eps, vecs, pol, llm)
+        finally:
+            if llm is not None:
+                llm.close()
+    else:
+        text, info = summary.text, {}
+    info["rederived"] = True
+    meta[SUMMARY_KEY] = {**meta.get(SUMMARY_KEY, {}), **info}
+    vec = store._embed([text])[0]
+    updated = store.backend.update(summary.id, user, {"text": text, "sources": survivors,
+                                                      "metadata": meta}, vec,
+                                   event="rederived")
+    scrub = getattr(store.backend, "scrub_history", None)
+    if scrub is not None:
+        scrub(summary.id, user)
+    return updated

@@ -1,0 +1,171 @@
+"""Near-duplicate reinforcement: a write that nearly repeats an existing memory of the same
+user and kind strengthens that memory instead of adding a copy.
+
+On write (``MemoryStore.add`` / ``add_many``) a new memory whose cosine similarity to a current
+memory (not superseded, not expired) reaches the kind's ``dedup_threshold`` is not stored: the
+existing one gets the new sources, the higher importance, one more access and a
+``ltm_reinforced`` count in its metadata, and a ``reinforced`` history event. Duplicates within
+one batch fold into the first. ``gc`` merges duplicates that got in by other paths (import,
+``add_vectors``, a lowered threshold).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..backends.base import Filters, NewRow
+from ..model import Memory
+from ..timeutil import now_us
+
+if TYPE_CHECKING:
+    from ..store import MemoryStore
+
+log = logging.getLogger(__name__)
+MAX_MERGE_SCOPE = 5000  # gc compares at most this many recent memories of one kind pairwise
+
+
+def _current(mem: Memory | None, now: int) -> bool:
+    if mem is None or mem.superseded_by is not None or mem.valid_to is not None:
+        return False
+    return mem.expires_at is None or int(mem.expires_at.timestamp() * 1e6) > now
+
+
+def plan(store: MemoryStore, rows: Sequence[NewRow], vectors: np.ndarray,
+         thresholds: dict[str, float]) -> dict[int, Memory | int]:
+    """For each row that duplicates something: the existing memory it reinforces, or the
+    index of an earlier row of the same batch. Rows not in the result are stored."""
+    out: dict[int, Memory | int] = {}
+    now = now_us()
+    kept: dict[tuple[str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        thr = thresholds.get(row.kind)
+        if thr is None:
+            continue
+        key = (row.user, row.kind)
+        earlier = kept.setdefault(key, [])
+        if earlier:
+            sims = vectors[earlier] @ vectors[i]
+            j = int(np.argmax(sims))
+            if float(sims[j]) >= thr:
+                out[i] = earlier[j]
+                continue
+        hits = store.backend.dense_search(vectors[i], Filters(user=row.user, kinds=(row.kind,),
+                                                              now=now), 5)
+        dup = None
+        if hits and hits[0][1] >= thr:
+            found = store.backend.get_many([h for h, s in hits if s >= thr], row.user)
+            for mid, _ in hits:
+                if _current(found.get(mid), now):
+                    dup = found[mid]
+                    break
+        if dup is not None:
+            out[i] = dup
+        else:
+            earlier.append(i)
+    return out
+
+
+def reinforce(store: MemoryStore, mem: Memory, rows: Sequence[NewRow]) -> Memory:
+    """Strengthen ``mem`` with the duplicates ``rows``; returns the updated memory."""
+    meta = dict(mem.metadata)
+    meta["ltm_reinforced"] = int(meta.get("ltm_reinforced", 0)) + len(rows)
+    changes: dict[str, Any] = {"metadata": meta}
+    sources = list(mem.sources)
+    for r in rows:
+        sources += [s for s in r.sources if s not in sources and s != mem.id]
+    if sources != list(mem.sources):
+        changes["sources"] = sources
+    imps = [r.importance for r in rows if r.importance is not None]
+    if imps and max(imps) > (mem.importance if mem.importance is not None else -1.0):
+        changes["importance"] = max(imps)
+    updated = store.backend.update(mem.id, mem.user, changes, None, event="reinforced")
+    store.backend.touch([mem.id] * len(rows), now_us())
+    got = store.backend.get(mem.id, mem.user)
+    return got if got is not None else updated
+
+
+def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float, *,
+                     exclude: set[str], dry_run: bool) -> dict[str, list[str]]:
+    """Fold near-duplicate memories of one user and kind into the oldest (pinned ones are
+    always kept). Derived memories that cited a merged one cite the survivor instead."""
+    items = [(m, v) for m, v in store.backend.iter_export(user, with_vectors=True)
+             if m.kind == kind and v is not None and m.id not in exclude
+             and _current(m, now_us())]
+    if len(items) < 2:
+        return {}
+    if len(items) > MAX_MERGE_SCOPE:
+        log.info("gc merges only the %d newest %s memories of one user", MAX_MERGE_SCOPE, kind)
+        items = items[-MAX_MERGE_SCOPE:]
+    items.sort(key=lambda mv: (not mv[0].pinned, mv[0].id))  # pinned first, then oldest
+    mat = np.stack([v for _, v in items])  # (n, dim)
+    keepers: list[int] = []
+    groups: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        if keepers and not items[i][0].pinned:
+            sims = mat[keepers] @ mat[i]  # (len(keepers),)
+            j = int(np.argmax(sims))
+            if float(sims[j]) >= threshold:
+                groups.setdefault(keepers[j], []).append(i)
+                continue
+        keepers.append(i)
+    out = {items[k][0].id: [items[i][0].id for i in members] for k, members in groups.items()}
+    if dry_run or not out:
+        return out
+    rewrite: dict[str, str] = {g: k for k, gs in out.items() for g in gs}
+    with store.backend.atomic():  # type: ignore[attr-defined]
+        for k, members in groups.items():
+            keeper = items[k][0]
+            gone = [items[i][0] for i in members]
+            rows = [NewRow(id=g.id, user=user, agent=g.agent, session=g.session, kind=kind,
+                           text=g.text, metadata={}, importance=g.importance, time=0,
+                           recorded_at=0, valid_from=None, valid_to=None, superseded_by=None,
+                           sources=list(g.sources), pinned=False, expires_at=None)
+                    for g in gone]
+            reinforce(store, keeper, rows)
+        for m, _ in store.backend.iter_export(user, with_vectors=False):
+            if any(s in rewrite for s in m.sources):
+                new = list(dict.fromkeys(rewrite.get(s, s) for s in m.sources if
+                                         rewrite.get(s, s) != m.id))
+                store.backend.update(m.id, user, {"sources": new}, None, event="updated")
+        store.backend.forget(user, ids=list(rewrite), session=None,  # type: ignore[call-arg]
+                             before=None, compact=False)
+    return out
+
+
+def write_deduplicated(store: MemoryStore, rows: list[NewRow], vectors: np.ndarray,
+                       thresholds: dict[str, float]) -> list[Memory]:
+    """Store ``rows`` except near-duplicates, which reinforce what they repeat; returns one
+    memory per row, in order (the reinforced one for a duplicate)."""
+    with store.backend.atomic():  # type: ignore[attr-defined]
+        dups = plan(store, rows, vectors, thresholds)
+        keep = [i for i in range(len(rows)) if i not in dups]
+        if keep:
+            store.backend.insert([rows[i] for i in keep], vectors[keep])
+        by_user: dict[str, list[str]] = {}
+        for i in keep:
+            by_user.setdefault(rows[i].user, []).append(rows[i].id)
+        stored: dict[str, Memory] = {}
+        for user, ids in by_user.items():
+            stored.update(store.backend.get_many(ids, user))
+        # group the duplicates by the memory they reinforce
+        groups: dict[str, tuple[Memory, list[NewRow]]] = {}
+        for i, target in dups.items():
+            mem = stored[rows[target].id] if isinstance(target, int) else target
+            groups.setdefault(mem.id, (mem, []))[1].append(rows[i])
+        reinforced = {mid: reinforce(store, mem, dup_rows)
+                      for mid, (mem, dup_rows) in groups.items()}
+    out = []
+    for i, row in enumerate(rows):
+        if i in dups:
+            target = dups[i]
+            mid = rows[target].id if isinstance(target, int) else target.id
+            out.append(reinforced[mid])
+        else:
+            out.append(reinforced.get(row.id, stored[row.id]))
+    if dups:
+        log.debug("%d near-duplicate writes reinforced existing memories", len(dups))
+    return out

@@ -1,0 +1,270 @@
+"""Fact extraction: new episodes -> atomic facts, each decided against similar existing facts.
+
+``add()`` never waits for this. ``process()`` (``MemoryStore.process``, ``ltm process``, the
+background worker of ``ltm serve``) walks each user's episodes in insertion order from a stored
+cursor, in batches of ``extract_batch``:
+
+1. the LLM (prompt ``extract-facts``) turns the batch into candidate facts with ``sources``;
+2. each candidate is compared with the user's most similar current facts; candidates with no
+   similar fact are added, the others go to the LLM (prompt ``decide-facts``) in one call, which
+   answers add / update (new wording, history kept) / supersede (the old fact gets
+   ``valid_to`` and ``superseded_by``) / ignore;
+3. the facts, the decisions and the advanced cursor are written in one transaction, so a crash
+   loses at most the batch in flight, which is redone on the next run; a cursor moved by
+   another process in the meantime makes this one drop its batch.
+
+Tokens (``usage`` from the endpoint, or estimated) count against ``extract_token_budget`` per
+user per UTC day; a user over budget waits for the next day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import Filters
+from ..errors import InvalidInput, StoreError
+from ..model import Memory
+from ..timeutil import from_us, now_us, to_us
+from .retention import US_PER_DAY
+
+if TYPE_CHECKING:
+    from ..llm import LLMClient
+    from ..store import MemoryStore
+
+log = logging.getLogger(__name__)
+SIMILAR_MIN = 0.45  # below this cosine an existing fact is not worth asking the LLM about
+SIMILAR_K = 5
+
+
+@dataclass
+class ProcessReport:
+    """What one ``process()`` run did."""
+
+    episodes: int = 0
+    batches: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    superseded: dict[str, str] = field(default_factory=dict)  # old id -> new id
+    ignored: int = 0
+    tokens: int = 0
+    budget_exhausted: list[str] = field(default_factory=list)
+    pending: int = 0  # episodes still waiting after this run
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- state (SQLite table extraction_state, migration 0002) -------------------------------
+def _conn(store: MemoryStore) -> Any:
+    conn = getattr(store.backend, "conn", None)
+    if conn is None or not hasattr(store.backend, "atomic"):
+        raise StoreError("fact extraction keeps its cursor in the SQLite backend; this "
+                         "backend does not support process()")
+    return conn
+
+
+def _state(store: MemoryStore, user: str) -> tuple[int, int, int]:
+    with store.backend._lock:  # type: ignore[attr-defined]
+        row = _conn(store).execute("SELECT cursor, tokens, day FROM extraction_state "
+                                   "WHERE user = ?", (user,)).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
+def _save_state(store: MemoryStore, user: str, cursor: int, tokens: int, day: int) -> None:
+    _conn(store).execute(
+        "INSERT INTO extraction_state (user, cursor, tokens, day, updated_at) VALUES "
+        "(?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET cursor = excluded.cursor, "
+        "tokens = excluded.tokens, day = excluded.day, updated_at = excluded.updated_at",
+        (user, cursor, tokens, day, now_us()))
+
+
+def pending(store: MemoryStore, user: str | None = None) -> dict[str, int]:
+    """Episodes not yet processed, per user."""
+    conn = _conn(store)
+    sql = ("SELECT m.user, count(*) FROM memories m LEFT JOIN extraction_state s ON "
+           "s.user = m.user WHERE m.kind = 'episode' AND m.n > coalesce(s.cursor, 0)")
+    params: list[Any] = []
+    if user is not None:
+        sql += " AND m.user = ?"
+        params.append(user)
+    with store.backend._lock:  # type: ignore[attr-defined]
+        return dict(conn.execute(sql + " GROUP BY m.user", params).fetchall())
+
+
+def _next_batch(store: MemoryStore, user: str, cursor: int, limit: int
+                ) -> list[tuple[int, Memory]]:
+    with store.backend._lock:  # type: ignore[attr-defined]
+        rows = _conn(store).execute(
+            "SELECT n, id FROM memories WHERE user = ? AND kind = 'episode' AND n > ? "
+            "ORDER BY n LIMIT ?", (user, cursor, limit)).fetchall()
+    mems = store.backend.get_many([r[1] for r in rows], user)
+    return [(int(n), mems[i]) for n, i in rows if i in mems]
+
+
+# -- the two LLM steps --------------------------------------------------------------------
+def _extract(llm: LLMClient, episodes: Sequence[Memory]) -> tuple[list[dict[str, Any]], int]:
+    from ..prompts import EXTRACT_FACTS
+    payload = {"turns": [{"id": m.id, "time": m.time.strftime("%Y-%m-%d %H:%M"),
+                          "speaker": m.speaker, "text": m.text} for m in episodes]}
+    data, done = llm.complete_json(EXTRACT_FACTS.messages(payload), EXTRACT_FACTS.schema)
+    return list(data["facts"]), done.tokens
+
+
+def _decide(llm: LLMClient, candidates: list[dict[str, Any]]) -> tuple[dict[int, dict[str, Any]],
+                                                                       int]:
+    from ..prompts import DECIDE
+    data, done = llm.complete_json(DECIDE.messages({"candidates": candidates}), DECIDE.schema)
+    return {int(d["n"]): d for d in data["decisions"]}, done.tokens
+
+
+def _similar(store: MemoryStore, user: str, vector: Any, now: int) -> list[tuple[Memory, float]]:
+    hits = store.backend.dense_search(vector, Filters(user=user, kinds=("fact",), now=now),
+                                      SIMILAR_K * 2)
+    found = store.backend.get_many([h for h, _ in hits], user)
+    out = []
+    for mid, score in hits:
+        m = found.get(mid)
+        if m is not None and m.superseded_by is None and m.valid_to is None \
+                and score >= SIMILAR_MIN:
+            out.append((m, score))
+    return out[:SIMILAR_K]
+
+
+def _valid_from(raw: object, fallback: int) -> int:
+    if isinstance(raw, str) and raw.strip():
+        try:
+            return to_us(raw.strip(), field="valid_from")
+        except InvalidInput:
+            pass
+    return fallback
+
+
+# -- the run ------------------------------------------------------------------------------
+def process(store: MemoryStore, *, user: str | None = None, llm: LLMClient | None = None,
+            max_batches: int | None = None, now: Any = None) -> ProcessReport:
+    """Extract facts from every user's (or one user's) unprocessed episodes. Raises
+    ``InvalidInput`` when no LLM is configured and ``LLMUnavailable`` when the endpoint is down
+    (batches done before it stay done; the rest stay queued)."""
+    from ..llm import LLMClient, LLMUnavailable
+
+    own = llm is None
+    if llm is None:
+        llm = LLMClient.from_settings(store.settings)
+    if llm is None:
+        raise InvalidInput("no LLM is configured: set llm_url (LTM_LLM_URL) to an "
+                           "OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1; "
+                           "without one, add facts yourself with add(kind='fact')",
+                           field="llm_url")
+    report = ProcessReport()
+    now_ = now_us() if now is None else to_us(now, field="now")
+    try:
+        with store.backend.atomic() as c:  # type: ignore[attr-defined]
+            c.execute("DELETE FROM extraction_state WHERE user NOT IN "
+                      "(SELECT DISTINCT user FROM memories)")  # forgotten users leave no trace
+        users = sorted(pending(store, user))
+        for u in users:
+            while max_batches is None or report.batches < max_batches:
+                if not _one_batch(store, llm, u, now_, report):
+                    break
+    except LLMUnavailable as exc:
+        left = sum(pending(store, user).values())
+        raise LLMUnavailable(f"{exc}; {left} episodes stay queued for the next run "
+                             "(they are stored and searchable)", url=exc.url) from exc
+    finally:
+        if own:
+            llm.close()
+    report.pending = sum(pending(store, user).values())
+    return report
+
+
+def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
+               report: ProcessReport) -> bool:
+    """Process the next batch of ``user``; False when there is nothing (or no budget) left."""
+    settings = store.settings
+    cursor, tokens, day = _state(store, user)
+    today = now // US_PER_DAY
+    if day != today:
+        tokens = 0
+    if settings.extract_token_budget and tokens >= settings.extract_token_budget:
+        report.budget_exhausted.append(user)
+        log.info("user %r is over today's extraction budget (%d tokens)", user, tokens)
+        return False
+    batch = _next_batch(store, user, cursor, settings.extract_batch)
+    if not batch:
+        return False
+    episodes = [m for _, m in batch]
+    by_id = {m.id: m for m in episodes}
+    facts, spent = _extract(llm, episodes)
+    candidates = []
+    for f in facts:
+        text = str(f.get("text", "")).strip()
+        if not text:
+            continue
+        sources = [s for s in f.get("sources", []) if s in by_id] or list(by_id)
+        latest = max(to_us(by_id[s].time) for s in sources)
+        candidates.append({"text": text, "sources": sources,
+                           "valid_from": _valid_from(f.get("valid_from"), latest)})
+    vecs = store._embed([c["text"] for c in candidates]) if candidates else None
+    ask = []
+    for n, cand in enumerate(candidates):
+        assert vecs is not None
+        cand["similar"] = _similar(store, user, vecs[n], now)
+        if cand["similar"]:
+            ask.append({"n": n, "text": cand["text"], "similar": [
+                {"id": m.id, "text": m.text,
+                 "since": (m.valid_from or m.time).strftime("%Y-%m-%d")}
+                for m, _ in cand["similar"]]})
+    decisions: dict[int, dict[str, Any]] = {}
+    if ask:
+        decisions, more = _decide(llm, ask)
+        spent += more
+    report.tokens += spent
+    with store.backend.atomic():  # type: ignore[attr-defined]
+        if _state(store, user)[0] != cursor:
+            log.info("another worker processed this batch of %r; dropping ours", user)
+            return True
+        for n, cand in enumerate(candidates):
+            _apply(store, user, cand, decisions.get(n), report)
+        _save_state(store, user, batch[-1][0], tokens + spent, today)
+    report.batches += 1
+    report.episodes += len(batch)
+    return True
+
+
+def _apply(store: MemoryStore, user: str, cand: dict[str, Any], decision: dict[str, Any] | None,
+           report: ProcessReport) -> None:
+    from ..prompts import DECIDE, EXTRACT_FACTS
+
+    similar = {m.id: m for m, _ in cand["similar"]}
+    action = decision["action"] if decision else "add"
+    target = similar.get(decision.get("target") or "") if decision else None
+    text = (decision.get("text") if decision else None) or cand["text"]
+    meta = {"prompt": EXTRACT_FACTS.id}
+    if decision:
+        meta["decided_by"] = DECIDE.id
+    if action in ("update", "supersede", "ignore") and target is None and action != "ignore":
+        action = "add"  # the model named no fact we offered it: keep the information
+    if action == "ignore":
+        report.ignored += 1
+        return
+    if action == "update":
+        assert target is not None
+        sources = list(dict.fromkeys([*target.sources, *cand["sources"]]))
+        vec = store._embed([text])[0] if text != target.text else None
+        changes: dict[str, Any] = {"sources": sources}
+        if text != target.text:
+            changes["text"] = text
+        store.backend.update(target.id, user, changes, vec, event="updated")
+        report.updated.append(target.id)
+        return
+    since = from_us(cand["valid_from"])
+    mem = store.add(text, user=user, kind="fact", time=since, valid_from=since,
+                    sources=cand["sources"], metadata=meta,
+                    supersedes=target.id if action == "supersede" and target else None)
+    if action == "supersede" and target is not None:
+        report.superseded[target.id] = mem.id
+    else:
+        report.added.append(mem.id)

@@ -1,0 +1,309 @@
+"""Time phrases in a query -> a time window, resolved against a reference time ``now``.
+
+    >>> w = parse_time_window("what did I do last week?", now=datetime(2026, 3, 12))
+    >>> w.phrase, w.start_dt.date(), w.end_dt.date()
+    ('last week', datetime.date(2026, 3, 2), datetime.date(2026, 3, 9))
+
+Windows are half-open ``[start, end)`` in integer microseconds UTC, calendar-aligned: "last
+week" is the Monday-to-Sunday week before ``now``'s, "in May" the most recent May that has
+begun, "two years ago" the calendar year two before ``now``'s. Several phrases in one query
+give the window that covers them all. What is understood:
+
+- today, tonight, yesterday, the day before yesterday, this morning/afternoon/evening
+- last/past/previous/this week|weekend|month|year, last <weekday>, last <season>
+- N days|weeks|months|years ago (N in digits or words: a, one ... twelve, a couple of, a few)
+- in the last/past N days|weeks|months|years, recently, lately, earlier this week|month|year
+- in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
+  2023-05-08, 2023-05
+- since/after/before any of the absolute forms above
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from .timeutil import from_us, to_us
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"])}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_WEEKDAYS = {d: i for i, d in enumerate(
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
+_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+            "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+            "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
+            "several": 3}
+_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+
+_MON = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_NUM = r"(?P<num>\d{1,3}|" + "|".join(
+    re.escape(k) for k in sorted(_NUMBERS, key=len, reverse=True)) + r")"
+_UNIT = r"(?P<unit>day|week|month|year|decade)s?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_WD = r"(?P<wd>" + "|".join(_WEEKDAYS) + r")"
+_SEASON = r"(?P<season>" + "|".join(_SEASONS) + r")"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A half-open window ``[start, end)`` (microseconds UTC) and the phrase it came from."""
+
+    start: int
+    end: int
+    phrase: str
+
+    @property
+    def start_dt(self) -> datetime:
+        return from_us(self.start)
+
+    @property
+    def end_dt(self) -> datetime:
+        return from_us(self.end)
+
+    def contains(self, t: int) -> bool:
+        return self.start <= t < self.end
+
+    def distance(self, t: int) -> int:
+        """Microseconds from ``t`` to the window (0 inside)."""
+        if t < self.start:
+            return self.start - t
+        if t >= self.end:
+            return t - self.end + 1
+        return 0
+
+
+def _dt(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+
+
+def _month_start(year: int, month: int) -> datetime:
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=timezone.utc)
+
+
+def _span_month(year: int, month: int, n: int = 1) -> tuple[datetime, datetime]:
+    return _month_start(year, month), _month_start(year, month + n)
+
+
+def _span_year(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+
+
+def _span_day(d: date) -> tuple[datetime, datetime]:
+    return _dt(d), _dt(d) + timedelta(days=1)
+
+
+def _week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _unit_span(unit: str, anchor: date) -> tuple[datetime, datetime]:
+    """The calendar unit (day, week, month, year, decade) containing ``anchor``."""
+    if unit == "day":
+        return _span_day(anchor)
+    if unit == "week":
+        ws = _week_start(anchor)
+        return _dt(ws), _dt(ws) + timedelta(days=7)
+    if unit == "month":
+        return _span_month(anchor.year, anchor.month)
+    if unit == "year":
+        return _span_year(anchor.year)
+    start = anchor.year - anchor.year % 10
+    return _span_year(start)[0], _span_year(start + 9)[1]
+
+
+def _shift(d: date, unit: str, n: int) -> date:
+    """``d`` moved ``n`` units back in time."""
+    if unit == "day":
+        return d - timedelta(days=n)
+    if unit == "week":
+        return d - timedelta(weeks=n)
+    months = n * {"month": 1, "year": 12, "decade": 120}[unit]
+    total = d.year * 12 + (d.month - 1) - months
+    year, month = divmod(total, 12)
+    last = (_month_start(year, month + 2) - timedelta(days=1)).day
+    return date(max(year, 1), month + 1, min(d.day, last))
+
+
+def _count(raw: str) -> int | None:
+    raw = raw.lower().strip()
+    if raw.isdigit():
+        return int(raw)
+    return _NUMBERS.get(raw)
+
+
+def _recent_month(month: int, today: date) -> int:
+    """The year of the most recent ``month`` that has begun by ``today``."""
+    return today.year if month <= today.month else today.year - 1
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+Span = tuple[datetime, datetime]
+
+
+def _absolute(m: re.Match[str], today: date) -> Span | None:
+    g = m.groupdict()
+    if g.get("iso_y"):
+        y, mo = int(g["iso_y"]), int(g["iso_m"])
+        if not 1 <= mo <= 12:
+            return None
+        if g.get("iso_d"):
+            d = _safe_date(y, mo, int(g["iso_d"]))
+            return _span_day(d) if d else None
+        return _span_month(y, mo)
+    if g.get("season"):
+        month = _SEASONS[g["season"].lower()]
+        if g.get("year"):
+            year = int(g["year"])
+        else:
+            year = today.year if month <= today.month else today.year - 1
+        if month == 12 and g.get("year"):
+            year -= 0  # "winter 2023" = Dec 2023 - Feb 2024
+        return _span_month(year, month, 3)
+    if g.get("mon"):
+        month = _MONTHS[g["mon"].lower().rstrip(".")]
+        year = int(g["year"]) if g.get("year") else _recent_month(month, today)
+        if g.get("day"):
+            d = _safe_date(year, month, int(g["day"]))
+            if d is None:
+                return None
+            if not g.get("year") and d > today:
+                d = _safe_date(year - 1, month, d.day) or d
+            return _span_day(d)
+        return _span_month(year, month)
+    if g.get("year"):
+        return _span_year(int(g["year"]))
+    return None
+
+
+# Absolute forms, most specific first. Named groups are read by _absolute.
+_ABS = [
+    r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d))?\b",
+    _DAY + r"\s+(?:of\s+)?" + _MON + r",?\s+" + _YEAR,
+    _MON + r"\s+" + _DAY + r"(?:,\s*|\s+)" + _YEAR,
+    _DAY + r"\s+(?:of\s+)?" + _MON + r"(?![a-z])",
+    _MON + r"\s+" + _DAY + r"(?![\d:])",
+    _SEASON + r"\s+(?:of\s+)?" + _YEAR,
+    r"(?:the\s+)?" + _SEASON + r"\s+of\s+" + _YEAR,
+    _MON + r",?\s+(?:of\s+)?" + _YEAR,
+    r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + r"(?![a-z])",
+    r"(?:in|during|of|throughout)\s+(?:early\s+|late\s+)?" + _YEAR,
+]
+_ABS_RE = [re.compile(r"(?<![\w-])(?:(?P<mod>since|after|before|until)\s+)?(?:" + p + r")",
+                      re.IGNORECASE) for p in _ABS]
+# a bare year counts only after since/after/before/until ("since 2020")
+_ABS_RE.append(re.compile(r"(?<![\w-])(?P<mod>since|after|before|until)\s+" + _YEAR + r"\b",
+                          re.IGNORECASE))
+
+
+def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Span, str]]:
+    out: list[tuple[int, int, Span, str]] = []
+    low = text.lower()
+
+    def add(m: re.Match[str], span: Span) -> None:
+        out.append((m.start(), m.end(), span, m.group(0)))
+
+    for m in re.finditer(r"\b(?:the\s+day\s+before\s+yesterday)\b", low):
+        add(m, _span_day(today - timedelta(days=2)))
+    for m in re.finditer(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b", low):
+        add(m, _span_day(today))
+    for m in re.finditer(r"(?<!before )\byesterday\b", low):
+        add(m, _span_day(today - timedelta(days=1)))
+    for m in re.finditer(r"\b" + _NUM + r"\s+" + _UNIT + r"\s+(?:ago|back|earlier)\b", low):
+        n = _count(m.group("num"))
+        if n is not None and n < 1000:
+            add(m, _unit_span(m.group("unit"), _shift(today, m.group("unit"), n)))
+    for m in re.finditer(r"\b(?:in\s+|over\s+|during\s+)?(?:the\s+)?(?:last|past|previous)\s+"
+                         + _NUM + r"\s+" + _UNIT, low):
+        n = _count(m.group("num"))
+        if n is not None and n < 1000:
+            add(m, (_dt(_shift(today, m.group("unit"), n)), now))
+    for m in re.finditer(r"\b(?:last|past|previous|this)\s+(?P<unit>week|month|year|decade|"
+                         r"weekend)\b(?!s)", low):
+        unit = m.group("unit")
+        this = m.group(0).startswith("this")
+        if unit == "weekend":
+            sat = _week_start(today) + timedelta(days=5)
+            if not this and sat >= today:
+                sat -= timedelta(days=7)
+            add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+        elif this:
+            add(m, _unit_span(unit, today))
+        elif m.group(0).startswith("past"):
+            add(m, (_dt(_shift(today, unit, 1)), now))
+        else:
+            add(m, _unit_span(unit, _shift(today, unit, 1)))
+    for m in re.finditer(r"\b(?:last|past|previous|this)\s+" + _WD + r"\b", low):
+        wd = _WEEKDAYS[m.group("wd")]
+        back = (today.weekday() - wd) % 7 or 7
+        if m.group(0).startswith("this"):
+            back = (today.weekday() - wd) % 7
+        add(m, _span_day(today - timedelta(days=back)))
+    for m in re.finditer(r"\b(?:last|this)\s+" + _SEASON + r"\b", low):
+        month = _SEASONS[m.group("season")]
+        start = _month_start(today.year, month)
+        if m.group(0).startswith("last"):
+            # the most recent such season that has ended
+            while start + timedelta(days=92) > now:
+                start = _month_start(start.year - 1, month)
+        elif start > now:
+            start = _month_start(start.year - 1, month)
+        add(m, (start, _month_start(start.year, start.month + 3)))
+    for m in re.finditer(r"\b(?:recently|lately|these\s+days|the\s+other\s+day)\b", low):
+        add(m, (now - timedelta(days=30), now))
+    for m in re.finditer(r"\bearlier\s+this\s+(?P<unit>week|month|year)\b", low):
+        add(m, (_unit_span(m.group("unit"), today)[0], now))
+    return out
+
+
+def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
+    """The window the time phrases of ``query`` name, resolved against ``now`` (a datetime,
+    ISO string, epoch seconds or microseconds int; default the present). None when the query
+    names no time."""
+    if now is None:
+        now_dt = datetime.now(timezone.utc)
+    elif isinstance(now, int) and not isinstance(now, bool) and abs(now) > 10**11:
+        now_dt = from_us(now)
+    else:
+        now_dt = from_us(to_us(now, field="now"))
+    today = now_dt.date()
+    found = _relative(query, today, now_dt)
+    taken = [(a, b) for a, b, _, _ in found]
+    for rx in _ABS_RE:
+        for m in rx.finditer(query):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            span = _absolute(m, today)
+            if span is None:
+                continue
+            mod = (m.group("mod") or "").lower()
+            if mod == "since":
+                span = (span[0], max(now_dt, span[1]))
+            elif mod == "after":
+                span = (span[1], max(now_dt, span[1] + timedelta(days=1)))
+            elif mod in ("before", "until"):
+                span = (datetime(1, 1, 2, tzinfo=timezone.utc), span[0] if mod == "before"
+                        else span[1])
+            found.append((m.start(), m.end(), span, m.group(0)))
+            taken.append((m.start(), m.end()))
+    if not found:
+        return None
+    found.sort(key=lambda f: f[0])
+    start = min(f[2][0] for f in found)
+    end = max(f[2][1] for f in found)
+    if end <= start:
+        end = start + timedelta(days=1)
+    phrase = " / ".join(f[3].strip() for f in found)
+    return TimeWindow(to_us(start), to_us(end), phrase)
