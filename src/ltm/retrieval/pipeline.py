@@ -14,6 +14,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,8 @@ def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, fl
 def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
            flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None,
            window: TimeWindow | None = None) -> list[Hit]:
+    """``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds, half-open) adds
+    the bounded "time_window" bonus to memories whose own time falls inside it."""
     n_cand = max(settings.candidates, 3 * k)
     text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
@@ -74,62 +77,108 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
         return []
-    neighbours: dict[str, list[str]] = {}
-    if settings.context_weight > 0 and settings.context_window > 0:
-        neighbours = backend.neighbors(first, flt.user, settings.context_window)
-    extra = [n for ns in neighbours.values() for n in ns]
-    pool = _pool(backend, qv, text_hits, dense_hits, extra, flt.user)
+    structured = settings.context_weight > 0 or settings.session_weight > 0
+    # (id, session, seq, time, importance, superseded_by) of the candidates and, when
+    # conversation structure is on, of the other turns of their sessions (filters applied)
+    rows = backend.light_rows(first, flt, whole_sessions=structured)
+    if not rows:
+        return []
+    pool = _pool(backend, qv, text_hits, dense_hits, [r[0] for r in rows], flt.user)
+    light = {r[0]: r for r in rows}
+    keep = [j for j, i in enumerate(pool.ids) if i in light]
+    pool = _Pool([pool.ids[j] for j in keep], pool.text[keep], pool.dense[keep])
     z_text = _zscore(pool.text) if text_hits else np.zeros(len(pool.ids))
     z_dense = _zscore(pool.dense) if dense_hits else np.zeros(len(pool.ids))
     fused = settings.text_weight * z_text + settings.dense_weight * z_dense
-    pos = {i: j for j, i in enumerate(pool.ids)}
     context = np.zeros(len(pool.ids))
-    if neighbours:
-        for cid, ns in neighbours.items():
-            context[pos[cid]] = max(float(fused[pos[n]]) for n in ns)
-    has_ctx = np.zeros(len(pool.ids), dtype=bool)
-    for cid in neighbours:
-        has_ctx[pos[cid]] = True
-    base = np.where(has_ctx, fused + settings.context_weight * context, fused)
-    # Only the first-stage candidates compete; neighbours only lent them context.
-    cand = [pos[i] for i in first]
-    memories = backend.get_many([pool.ids[j] for j in cand], flt.user)
-    hits: list[Hit] = []
+    if structured:
+        context = _structure(pool.ids, light, fused, settings)
+    scores = fused + context
     half_life = settings.recency_half_life_days * _US_PER_DAY
-    for j in cand:
+    times = np.array([light[i][3] for i in pool.ids], dtype=np.float64)
+    recency = np.zeros(len(pool.ids))
+    if settings.recency_weight and half_life > 0:
+        recency = settings.recency_weight * 0.5 ** (np.maximum(0.0, now - times) / half_life)
+    importance = np.zeros(len(pool.ids))
+    if settings.importance_weight:
+        imp = np.array([0.5 if light[i][4] is None else light[i][4] for i in pool.ids])
+        importance = settings.importance_weight * (imp - 0.5)
+    superseded = np.array([light[i][5] is not None for i in pool.ids], dtype=bool)
+    penalty = settings.superseded_penalty * superseded
+    in_window = np.zeros(len(pool.ids))
+    if window is not None and settings.time_weight:
+        # 1 inside, halving with every window width (at least a day) outside
+        dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
+        width = max(window.end - window.start, _US_PER_DAY)
+        in_window = settings.time_weight * 0.5 ** (dist / width)
+    total = scores + recency + importance + in_window - penalty
+    order = np.lexsort((np.array(pool.ids), -total))  # best first, ties by id
+    want = max(4 * k, 20) if settings.mmr_lambda > 0 else k
+    top = order[:want]
+    extra: dict[int, dict[str, float]] = {}
+    if window is not None or _decay_policies(settings):
+        # facts' validity intervals, decay and archived originals (ltm.policies) need the
+        # full memories: adjust the head of the ranking, where they can change the top
+        top, extra = _time_and_retention(backend, flt.user, pool.ids, total, in_window, order,
+                                         want, now, window, settings)
+    memories = backend.get_many([pool.ids[j] for j in top], flt.user)
+    hits: list[Hit] = []
+    for j in top:
         mem = memories.get(pool.ids[j])
         if mem is None:
             continue
-        score = float(base[j])
         signals = {"text": float(pool.text[j]), "dense": float(pool.dense[j]),
                    "text_z": float(z_text[j]), "dense_z": float(z_dense[j]),
-                   "fused": float(fused[j]), "context": float(base[j] - fused[j])}
-        if settings.recency_weight:
-            age = max(0, now - to_us(mem.time))
-            rec = settings.recency_weight * 0.5 ** (age / half_life) if half_life > 0 else 0.0
-            signals["recency"] = rec
-            score += rec
-        if settings.importance_weight:
-            imp = settings.importance_weight * ((mem.importance if mem.importance is not None
-                                                 else 0.5) - 0.5)
-            signals["importance"] = imp
-            score += imp
-        if mem.superseded_by is not None and settings.superseded_penalty:
-            signals["superseded"] = -settings.superseded_penalty
-            score -= settings.superseded_penalty
-        if window is not None and settings.time_weight:
-            tw = settings.time_weight * _closeness(window, mem)
-            signals["time_window"] = tw
-            score += tw
-        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
+                   "fused": float(fused[j]), "context": float(context[j]),
+                   "recency": float(recency[j]), "importance": float(importance[j])}
+        if window is not None:
+            signals["time_window"] = float(in_window[j])
+        if superseded[j]:
+            signals["superseded"] = -float(penalty[j])
+        signals.update(extra.get(int(j), {}))
+        if settings.archived_penalty and mem.metadata.get("ltm_archived") \
+                and "archived" not in signals:
+            # originals folded into a summary (ltm.policies.consolidate) rank below it
             signals["archived"] = -settings.archived_penalty
-            score -= settings.archived_penalty
-        signals["score"] = score
-        hits.append(Hit(mem, score, signals))
-    hits.sort(key=lambda h: (-h.score, h.memory.id))
+            total[j] -= settings.archived_penalty
+        signals["score"] = float(total[j])
+        hits.append(Hit(mem, float(total[j]), signals))
+    if extra or settings.archived_penalty:
+        hits.sort(key=lambda h: (-h.score, h.memory.id))
     if settings.mmr_lambda > 0 and qv is not None and len(hits) > k:
         hits = _mmr(backend, hits, flt.user, k, settings.mmr_lambda)
     return hits[:k]
+
+
+def _structure(ids: list[str], light: dict[str, tuple], fused: np.ndarray,  # type: ignore[type-arg]
+               settings: Settings) -> np.ndarray:
+    """Context from conversation structure: the best neighbour within ``context_window`` turns
+    and the best turn of the same session lend relevance (passage scores interpolated with
+    their surroundings')."""
+    out = np.zeros(len(ids))
+    by_session: dict[str, list[tuple[int, int]]] = {}
+    for j, i in enumerate(ids):
+        session, seq = light[i][1], light[i][2]
+        if session is not None and seq is not None:
+            by_session.setdefault(session, []).append((seq, j))
+    win = settings.context_window
+    for members in by_session.values():
+        members.sort()
+        seqs = np.array([s for s, _ in members])
+        idx = np.array([j for _, j in members])
+        vals = fused[idx]
+        if settings.session_weight:
+            out[idx] += settings.session_weight * float(vals.max())
+        if settings.context_weight and win > 0 and len(members) > 1:
+            best = np.full(len(members), -np.inf)
+            for off in range(1, win + 1):
+                # neighbours `off` positions away, if their seq is within the window
+                ok = (seqs[off:] - seqs[:-off]) <= win
+                best[:-off] = np.where(ok, np.maximum(best[:-off], vals[off:]), best[:-off])
+                best[off:] = np.where(ok, np.maximum(best[off:], vals[:-off]), best[off:])
+            has = np.isfinite(best)
+            out[idx[has]] += settings.context_weight * best[has]
+    return out
 
 
 def _window_candidates(backend: Backend, settings: Settings, query: str, qv: np.ndarray | None,
@@ -170,6 +219,50 @@ def _closeness(window: TimeWindow, mem: Memory) -> float:
         return 1.0
     width = max(window.end - window.start, _US_PER_DAY)
     return float(0.5 ** (dist / width))
+
+
+def _decay_policies(settings: Settings) -> dict[str, float]:
+    """Half-life in days of each kind that decays (see ``ltm.policies.retention``)."""
+    if not settings.decay_weight or not settings.retention:
+        return {}
+    from ..policies.retention import policies
+    return {k: p.decay_half_life_days for k, p in policies(settings.retention).items()
+            if p.decay_half_life_days}
+
+
+def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.ndarray,
+                        in_window: np.ndarray, order: np.ndarray, want: int, now: int,
+                        window: TimeWindow | None, settings: Settings
+                        ) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
+    """Adjust ``total`` (in place) over the head of the ranking (3x ``want``, at least 50):
+    a fact's or summary's time-window bonus follows its validity interval; decay with disuse
+    and archived originals are penalties. Returns the new top ``want`` and extra signals."""
+    extra: dict[int, dict[str, float]] = {}
+    decay = _decay_policies(settings)
+    head = order[:max(3 * want, 50)]
+    mems = backend.get_many([ids[j] for j in head], user)
+    for j in head:
+        mem = mems.get(ids[j])
+        if mem is None:
+            continue
+        sig: dict[str, float] = {}
+        if window is not None and settings.time_weight and mem.kind != "episode":
+            tw = settings.time_weight * _closeness(window, mem)
+            total[j] += tw - in_window[j]
+            in_window[j] = tw
+            sig["time_window"] = tw
+        if decay.get(mem.kind) and settings.decay_weight:
+            from ..policies.retention import strength
+            d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
+            sig["decay"] = d
+            total[j] += d
+        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
+            sig["archived"] = -settings.archived_penalty
+            total[j] -= settings.archived_penalty
+        if sig:
+            extra[int(j)] = sig
+    order = np.lexsort((np.array(ids), -total))
+    return order[:want], extra
 
 
 def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> list[Hit]:

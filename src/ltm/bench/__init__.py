@@ -1,0 +1,1 @@
+"""Benchmark runners behind `ltm bench`."""

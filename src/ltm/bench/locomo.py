@@ -1,0 +1,282 @@
+"""``ltm bench locomo``: evidence recall of the retrieval on LoCoMo, against BM25 and dense alone.
+
+Every dialog turn becomes an episode (speaker, text and image caption, the session's date as its
+time), one user per conversation. For each question with evidence we search that user's
+memories and score turn-level recall@k (share of evidence turns in the top k) and session-level
+recall@k, for k = 5, 10, 20, per category and overall. The three systems share one ingest:
+``ltm`` (the default settings), ``bm25`` (full-text only) and ``dense`` (vectors only), so the
+comparison is made in one run on identical data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+KS = (5, 10, 20)
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop",
+              5: "adversarial"}
+_EVIDENCE = re.compile(r"D\s*:?\s*(\d+)\s*:\s*(\d+)")
+_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y")
+
+
+def parse_session_date(text: str) -> datetime:
+    cleaned = " ".join(text.split())
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(cleaned, fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"unrecognised LoCoMo date {text!r}")
+
+
+def parse_evidence(items: list[Any]) -> list[str]:
+    """Lenient: 'D8:6; D9:17', 'D:11:26', 'D30:05' all parse; junk yields nothing."""
+    out: list[str] = []
+    for item in items:
+        for s, t in _EVIDENCE.findall(str(item)):
+            ref = f"D{int(s)}:{int(t)}"
+            if ref not in out:
+                out.append(ref)
+    return out
+
+
+@dataclass
+class Conversation:
+    user: str
+    turns: list[dict[str, Any]]  # add_many items with metadata.dia_id
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load(path: str | Path) -> list[Conversation]:
+    data = json.loads(Path(path).read_text())
+    convs = []
+    for sample in data:
+        conv = sample["conversation"]
+        user = sample["sample_id"]
+        turns = []
+        n = 1
+        while f"session_{n}" in conv or f"session_{n}_date_time" in conv:
+            session_turns = conv.get(f"session_{n}") or []
+            if session_turns:
+                when = parse_session_date(conv[f"session_{n}_date_time"])
+                for turn in session_turns:
+                    text = turn.get("text", "")
+                    if turn.get("blip_caption"):
+                        text = f"{text} [shares a photo: {turn['blip_caption']}]"
+                    if not text.strip():
+                        continue
+                    turns.append({"text": text, "user": user, "session": f"session_{n}",
+                                  "time": when,
+                                  "metadata": {"speaker": turn["speaker"],
+                                               "dia_id": turn["dia_id"]}})
+            n += 1
+        known = {t["metadata"]["dia_id"] for t in turns}
+        c = Conversation(user, turns)
+        for qa in sample["qa"]:
+            evidence = [e for e in parse_evidence(qa.get("evidence", [])) if e in known]
+            if evidence:
+                c.questions.append({"question": qa["question"], "category": qa["category"],
+                                    "evidence": evidence})
+        convs.append(c)
+    return convs
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def score_question(ranked_dia: list[str], evidence: list[str]) -> dict[str, dict[int, float]]:
+    ev_sessions = {e.split(":")[0] for e in evidence}
+    turn, sess = {}, {}
+    for k in KS:
+        top = ranked_dia[:k]
+        turn[k] = len(set(top) & set(evidence)) / len(evidence)
+        top_sessions = {d.split(":")[0] for d in top}
+        sess[k] = len(top_sessions & ev_sessions) / len(ev_sessions)
+    return {"turn": turn, "session": sess}
+
+
+def _aggregate(rows: list[tuple[int, dict[str, dict[int, float]]]]) -> dict[str, Any]:
+    def mean(vals: list[float]) -> float:
+        return round(sum(vals) / len(vals), 4) if vals else float("nan")
+
+    out: dict[str, Any] = {
+        "turn_recall": {str(k): mean([r["turn"][k] for _, r in rows]) for k in KS},
+        "session_recall": {str(k): mean([r["session"][k] for _, r in rows]) for k in KS},
+        "per_category": {},
+    }
+    for cat, name in CATEGORIES.items():
+        sub = [r for c, r in rows if c == cat]
+        if sub:
+            out["per_category"][name] = {
+                "questions": len(sub),
+                "turn_recall": {str(k): mean([r["turn"][k] for r in sub]) for k in KS},
+                "session_recall": {str(k): mean([r["session"][k] for r in sub]) for k in KS},
+            }
+    return out
+
+
+def systems_for(settings: Any) -> dict[str, Any]:
+    """The default engine, and the two single-signal baselines with nothing else switched on."""
+    plain = dict(context_weight=0.0, session_weight=0.0, recency_weight=0.0,
+                 importance_weight=0.0, mmr_lambda=0.0)
+    return {
+        "ltm": settings,
+        "bm25": settings.replace(dense_weight=0.0, text_weight=1.0, **plain),
+        "dense": settings.replace(text_weight=0.0, dense_weight=1.0, **plain),
+    }
+
+
+def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None = None,
+        limit: int | None = None, systems: tuple[str, ...] = ("ltm", "bm25", "dense"),
+        progress: bool = True, settings_overrides: dict[str, Any] | None = None,
+        prepare: Callable[[Any, list[Conversation]], None] | None = None) -> dict[str, Any]:
+    import ltm
+    from ltm.store import MemoryStore
+    from tqdm import tqdm
+
+    convs = load(data)
+    if limit:
+        convs = convs[:limit]
+    tmp = tempfile.TemporaryDirectory(prefix="ltm-locomo-") if store_dir is None else None
+    folder = Path(store_dir or tmp.name) / "store"  # type: ignore[union-attr]
+    overrides = dict(settings_overrides or {})
+    mem = ltm.open(folder, embedder=embedder, **overrides)
+    try:
+        n_turns = sum(len(c.turns) for c in convs)
+        t0 = time.perf_counter()
+        dia_of: dict[str, str] = {}
+        with tqdm(total=n_turns, unit="turn", desc="ingest", disable=not progress,
+                  file=sys.stderr) as bar:
+            for c in convs:
+                for m in mem.add_many(c.turns):
+                    dia_of[m.id] = m.metadata["dia_id"]
+                bar.update(len(c.turns))
+        ingest_s = time.perf_counter() - t0
+        if prepare is not None:
+            prepare(mem, convs)
+        result: dict[str, Any] = {
+            "data": str(data), "embedder": mem.embedder.name, "conversations": len(convs),
+            "turns": n_turns, "questions": sum(len(c.questions) for c in convs),
+            "settings": {k: v for k, v in vars(mem.settings).items()}, "systems": {},
+        }
+        for name, cfg in systems_for(mem.settings).items():
+            if name not in systems:
+                continue
+            view = MemoryStore(mem.backend, cfg, mem.embedder)
+            rows: list[tuple[int, dict[str, dict[int, float]]]] = []
+            lat: list[float] = []
+            total_q = result["questions"]
+            with tqdm(total=total_q, unit="q", desc=name, disable=not progress,
+                      file=sys.stderr) as bar:
+                for c in convs:
+                    for q in c.questions:
+                        t = time.perf_counter()
+                        hits = view.search(q["question"], user=c.user, k=max(KS))
+                        lat.append((time.perf_counter() - t) * 1000)
+                        ranked = []
+                        for h in hits:
+                            ranked.extend(_dia_ids(h.memory, dia_of))
+                        rows.append((q["category"], score_question(ranked, q["evidence"])))
+                        bar.update(1)
+            agg = _aggregate(rows)
+            agg.update(ingest_per_s=round(n_turns / ingest_s, 1),
+                       search_ms_p50=round(_percentile(lat, 50), 3),
+                       search_ms_p95=round(_percentile(lat, 95), 3))
+            result["systems"][name] = agg
+        return result
+    finally:
+        mem.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _dia_ids(memory: Any, dia_of: dict[str, str]) -> list[str]:
+    """The dialog ids a hit stands for: its own, or for derived memories (facts, summaries)
+    the dialog ids of its sources."""
+    if memory.id in dia_of:
+        return [dia_of[memory.id]]
+    own = memory.metadata.get("dia_id")
+    if isinstance(own, str):
+        return [own]
+    return [dia_of[s] for s in memory.sources if s in dia_of]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [f"### LoCoMo evidence recall ({result['embedder']})", "",
+             f"{result['conversations']} conversations, {result['turns']} turns, "
+             f"{result['questions']} questions with evidence. Turn-level recall@k "
+             "(share of evidence turns in the top k); session-level in the second table.", "",
+             "| system | R@5 | R@10 | R@20 | multi-hop R@10 | temporal R@10 | open-domain R@10 |"
+             " single-hop R@10 | adversarial R@10 | search p50 ms | p95 ms | ingest turns/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in result["systems"].items():
+        cats = [s["per_category"].get(c, {}).get("turn_recall", {}).get("10", float("nan"))
+                for c in ("multi-hop", "temporal", "open-domain", "single-hop", "adversarial")]
+        lines.append(f"| {name} | " + " | ".join(f"{s['turn_recall'][k]:.3f}" for k in
+                                                 ("5", "10", "20")) + " | " +
+                     " | ".join(f"{c:.3f}" for c in cats) +
+                     f" | {s['search_ms_p50']:.2f} | {s['search_ms_p95']:.2f} | "
+                     f"{s['ingest_per_s']:.0f} |")
+    lines += ["", "| system | session R@5 | session R@10 | session R@20 |", "|---|---|---|---|"]
+    for name, s in result["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{s['session_recall'][k]:.3f}"
+                                                 for k in ("5", "10", "20")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--data", envvar="LTM_LOCOMO", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="Path to locomo10.json (env LTM_LOCOMO).")
+@click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="JSON output (default benchmarks/results/locomo-<embedder>.json).")
+@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the markdown table here.")
+@click.option("--limit", type=int, default=None, help="Only the first N conversations.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting for this run (repeatable), e.g. --set dense_weight=0.7.")
+def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
+           limit: int | None, sets: tuple[str, ...]) -> None:
+    """Retrieval quality on LoCoMo: turn and session evidence recall@5/10/20 for ltm, BM25
+    alone and dense alone, per category, with latency."""
+    from ltm.cli import errors_to_exit
+    from ltm.config import Settings, _coerce
+
+    overrides: dict[str, Any] = {}
+    types = {f: str(t) for f, t in Settings.__annotations__.items()}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE with a known setting",
+                                     param_hint="--set")
+        overrides[key] = _coerce(key, value, types[key])
+    with errors_to_exit():
+        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides)
+    name = result["embedder"].split(":")[0]
+    path = Path(out or f"benchmarks/results/locomo-{name}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    table = markdown(result)
+    if md_out:
+        Path(md_out).write_text(table)
+    click.echo(table)
+    click.echo(f"wrote {path}", err=True)
