@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import re
 import sqlite3
 import threading
 import time as _time
@@ -23,7 +24,9 @@ from typing import Any, TypeVar
 from fastapi import Depends, FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +34,7 @@ from .. import __version__
 from ..errors import InvalidInput, LtmError, NotFound, ScopeError
 from ..store import MemoryStore
 from ..store import open as open_store
-from ..timeutil import opt_us, to_us
+from ..timeutil import to_us
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
 
@@ -108,6 +111,16 @@ class BodyGuard:
                               f"(byte {exc.start})")
                 await resp(scope, receive, send)
                 return
+            if _SURROGATE.search(body):  # rare: only then pay for a second parse
+                try:
+                    bad = _has_lone_surrogate(json.loads(body))
+                except (ValueError, RecursionError):
+                    bad = False  # malformed JSON: the app reports it
+                if bad:
+                    resp = _error(400, "bad_encoding", "the request body holds a lone UTF-16 "
+                                  "surrogate (\\ud800-\\udfff), which is not text")
+                    await resp(scope, receive, send)
+                    return
         sent = False
 
         async def replay() -> Message:
@@ -137,7 +150,24 @@ def _retry(fn: Callable[[], T], attempts: int = 4) -> T:
 
 
 def _time_us(value: str | float | None, field: str) -> int | None:
-    return opt_us(value, field=field)
+    return None if value is None else M.time_us(value, field)
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(data, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_has_lone_surrogate(v) for v in data)
+    return False
 
 
 def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | None,
@@ -147,7 +177,7 @@ def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | N
     cursor: tuple[int, str] | None = None
     if before is not None:
         t, _, mid = before.partition(".")
-        if not t.isdigit() or not mid:
+        if not re.fullmatch(r"[0-9]{1,20}", t) or not mid:
             raise InvalidInput("before must be a cursor from next_before", field="before")
         cursor = (int(t), mid)
     now = datetime.now(timezone.utc)
@@ -362,6 +392,11 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         log.error("store error: %s", exc)
         return _error(503, "store_unavailable", str(exc))
 
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error while serving a request", exc_info=exc)
+        return _error(500, "internal", "internal error (logged on the server)")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -379,11 +414,19 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         return _error(422, "invalid_input", "; ".join(parts) or "invalid request", field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                  413: "too_large"}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            methods: set[str] = set()
+            for route in request.app.router.routes:
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+                    methods |= route.methods or set()
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
-                      str(exc.detail), headers=exc.headers)
+                      str(exc.detail), headers=headers)
 
     # -- auth -----------------------------------------------------------------------------
     def principal(request: Request) -> ApiKey:

@@ -63,6 +63,17 @@ def _fail(exc: LtmError) -> ToolError:
     return ToolError(str(exc))
 
 
+def _times(**values: str | None) -> None:
+    from .models import time_us
+
+    for field, value in values.items():
+        if value is not None:
+            try:
+                time_us(value, field)
+            except InvalidInput as exc:
+                raise ToolError(f"invalid input: {exc}") from None
+
+
 def _short(m: Any, score: float | None = None) -> dict[str, Any]:
     out = {"id": m.id, "text": m.text, "time": m.time.isoformat().replace("+00:00", "Z"),
            "kind": m.kind, "session": m.session}
@@ -98,6 +109,7 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm") -> MC
                  importance: float | None = None, metadata: dict[str, Any] | None = None,
                  ctx: Context | None = None) -> dict[str, Any]:
         u = who(ctx, user, "write")
+        _times(time=time)
         try:
             m = store.add(text, user=u, session=session, kind=kind, time=time,
                           importance=importance, metadata=metadata)
@@ -116,6 +128,7 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm") -> MC
         u = who(ctx, user, "read")
         if isinstance(k, bool) or not 1 <= k <= 50:
             raise ToolError("invalid input: k must be between 1 and 50")
+        _times(since=since, until=until)
         try:
             hits = store.search(query, user=u, k=k, session=session, kinds=kinds, since=since,
                                 until=until)

@@ -1,0 +1,209 @@
+// ltm web page: plain JS over the /v1 REST API. All user text goes through textContent.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { key: sessionStorage.getItem("ltm-key") || "", user: "", before: null, current: null };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return node;
+}
+
+function status(text, isError = false) {
+  const s = $("#status");
+  s.textContent = text;
+  s.className = isError ? "error" : "";
+}
+
+async function api(method, path, body) {
+  const headers = { "Accept": "application/json" };
+  if (state.key) headers["Authorization"] = "Bearer " + state.key;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(`${resp.status}: ${data.message || resp.statusText}`);
+  return data;
+}
+
+const userPath = (suffix = "") => `/v1/users/${encodeURIComponent(state.user)}${suffix}`;
+const fmtTime = (iso) => iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, "") : "";
+
+async function connect(ev) {
+  ev?.preventDefault();
+  state.key = $("#key").value.trim();
+  sessionStorage.setItem("ltm-key", state.key);
+  try {
+    const me = await api("GET", "/v1/me");
+    const list = $("#users");
+    list.replaceChildren();
+    let users = me.users.filter((u) => u !== "*");
+    if (me.users.includes("*")) users = (await api("GET", "/v1/users")).users;
+    for (const u of users) list.append(el("option", { value: u }));
+    status(`connected (${me.auth}); rights: ${me.rights.join(", ")}; ${users.length} user(s)`);
+    if (users.length && !$("#user").value) $("#user").value = users[0];
+    if ($("#user").value) await openUser();
+  } catch (e) { status(e.message, true); }
+}
+
+async function openUser() {
+  state.user = $("#user").value.trim();
+  if (!state.user) return status("pick a user first", true);
+  $("#detail").hidden = true;
+  try {
+    await loadStats();
+    await loadTimeline(true);
+    status(`user ${state.user}`);
+  } catch (e) { status(e.message, true); }
+}
+
+async function loadStats() {
+  const s = await api("GET", userPath("/stats"));
+  $("#total").textContent = `${s.memories} memories`;
+  const kind = $("#kind-filter"), sess = $("#session-filter");
+  const keepK = kind.value, keepS = sess.value;
+  kind.replaceChildren(el("option", { value: "" }, "all"));
+  for (const [k, n] of Object.entries(s.by_kind)) kind.append(el("option", { value: k }, `${k} (${n})`));
+  sess.replaceChildren(el("option", { value: "" }, "all"));
+  for (const x of s.sessions) sess.append(el("option", { value: x.session }, `${x.session} (${x.count})`));
+  kind.value = [...kind.options].some((o) => o.value === keepK) ? keepK : "";
+  sess.value = [...sess.options].some((o) => o.value === keepS) ? keepS : "";
+  $("#forget-session").disabled = !sess.value;
+  drawChart(s.per_day);
+}
+
+function drawChart(days) {
+  const svg = $("#chart");
+  svg.replaceChildren();
+  $("#chart-range").textContent = days.length ? `${days[0].day} … ${days[days.length - 1].day}` : "no memories yet";
+  if (!days.length) return;
+  const max = Math.max(...days.map((d) => d.count));
+  const w = 600 / days.length;
+  days.forEach((d, i) => {
+    const h = Math.max(2, (d.count / max) * 110);
+    const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    r.setAttribute("x", String(i * w + w * 0.1)); r.setAttribute("width", String(Math.max(1, w * 0.8)));
+    r.setAttribute("y", String(118 - h)); r.setAttribute("height", String(h));
+    const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    t.textContent = `${d.day}: ${d.count}`;
+    r.append(t);
+    svg.append(r);
+  });
+}
+
+function memoryLine(m) {
+  return [
+    el("span", { class: "meta" }, fmtTime(m.time)),
+    el("span", { class: "tag" }, m.kind),
+    ...(m.session ? [el("span", { class: "tag" }, m.session)] : []),
+    ...(m.metadata?.speaker ? [el("span", { class: "meta" }, m.metadata.speaker + ":")] : []),
+    el("span", {}, m.text.length > 240 ? m.text.slice(0, 240) + "…" : m.text),
+  ];
+}
+
+async function loadTimeline(reset) {
+  if (reset) { state.before = null; $("#timeline").replaceChildren(); }
+  const q = new URLSearchParams({ limit: "50" });
+  if ($("#kind-filter").value) q.set("kind", $("#kind-filter").value);
+  if ($("#session-filter").value) q.set("session", $("#session-filter").value);
+  if (state.before) q.set("before", state.before);
+  const page = await api("GET", userPath(`/memories?${q}`));
+  for (const m of page.memories) {
+    $("#timeline").append(el("li", { "data-id": m.id, onclick: () => showMemory(m.id) }, ...memoryLine(m)));
+  }
+  state.before = page.next_before;
+  $("#more").hidden = !page.next_before;
+}
+
+async function search(ev) {
+  ev.preventDefault();
+  const query = $("#query").value.trim();
+  if (!query || !state.user) return status("pick a user and type a query", true);
+  try {
+    const res = await api("POST", userPath("/search"), { query, k: Number($("#k").value) || 10 });
+    const body = $("#results tbody");
+    body.replaceChildren();
+    for (const h of res.hits) {
+      const sig = Object.entries(h.signals).filter(([k]) => k !== "score")
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ");
+      body.append(el("tr", { "data-id": h.memory.id, onclick: () => showMemory(h.memory.id) },
+        el("td", { class: "score" }, h.score.toFixed(3)), el("td", { class: "signals" }, sig),
+        el("td", {}, ...memoryLine(h.memory))));
+    }
+    $("#results").hidden = false;
+    status(`${res.hits.length} result(s)`);
+  } catch (e) { status(e.message, true); }
+}
+
+async function showMemory(id) {
+  try {
+    const [m, hist] = await Promise.all([api("GET", userPath(`/memories/${encodeURIComponent(id)}`)),
+      api("GET", userPath(`/memories/${encodeURIComponent(id)}/history`))]);
+    state.current = m;
+    $("#d-id").textContent = m.id;
+    $("#d-text").textContent = m.text;
+    const dl = $("#d-fields");
+    dl.replaceChildren();
+    const fields = ["kind", "session", "agent", "time", "recorded_at", "valid_from", "valid_to", "superseded_by",
+      "importance", "pinned", "access_count", "last_accessed", "expires_at"];
+    for (const f of fields) {
+      if (m[f] === null || m[f] === undefined) continue;
+      dl.append(el("dt", {}, f), el("dd", {}, typeof m[f] === "string" && f.endsWith("_at") || f === "time" ? fmtTime(m[f]) : String(m[f])));
+    }
+    if (Object.keys(m.metadata).length) dl.append(el("dt", {}, "metadata"), el("dd", {}, JSON.stringify(m.metadata)));
+    const src = $("#d-sources");
+    src.replaceChildren();
+    if (!m.sources.length) src.append(el("li", { class: "muted" }, "stored directly (no sources)"));
+    for (const s of m.sources) src.append(el("li", {}, el("a", { class: "src", onclick: () => showMemory(s) }, s)));
+    const h = $("#history");
+    h.replaceChildren();
+    for (const e of hist.events) {
+      h.append(el("li", {}, el("strong", {}, e.event), " ", fmtTime(e.at),
+        ...(e.data ? [" ", el("code", {}, "was " + JSON.stringify(e.data))] : [])));
+    }
+    $("#detail").hidden = false;
+  } catch (e) { status(e.message, true); }
+}
+
+async function forgetOne() {
+  const m = state.current;
+  if (!m || !confirm(`Forget this memory for good?\n\n${m.text.slice(0, 200)}`)) return;
+  try {
+    const r = await api("DELETE", userPath(`/memories/${encodeURIComponent(m.id)}`));
+    status(`forgot ${r.count} memory(ies)`);
+    $("#detail").hidden = true;
+    await loadStats();
+    await loadTimeline(true);
+  } catch (e) { status(e.message, true); }
+}
+
+async function forgetSession() {
+  const session = $("#session-filter").value;
+  if (!session || !confirm(`Forget every memory of session "${session}" for good?`)) return;
+  try {
+    const r = await api("POST", userPath("/forget"), { session });
+    status(`forgot ${r.count} memories of session ${session}`);
+    $("#session-filter").value = "";
+    $("#detail").hidden = true;
+    await loadStats();
+    await loadTimeline(true);
+  } catch (e) { status(e.message, true); }
+}
+
+$("#connect-form").addEventListener("submit", connect);
+$("#open-user").addEventListener("click", openUser);
+$("#user").addEventListener("change", openUser);
+$("#search-form").addEventListener("submit", search);
+$("#kind-filter").addEventListener("change", () => loadTimeline(true).catch((e) => status(e.message, true)));
+$("#session-filter").addEventListener("change", () => {
+  $("#forget-session").disabled = !$("#session-filter").value;
+  loadTimeline(true).catch((e) => status(e.message, true));
+});
+$("#more").addEventListener("click", () => loadTimeline(false).catch((e) => status(e.message, true)));
+$("#forget-one").addEventListener("click", forgetOne);
+$("#forget-session").addEventListener("click", forgetSession);
+$("#key").value = state.key;
