@@ -235,8 +235,9 @@ def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.n
                         window: TimeWindow | None, settings: Settings
                         ) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
     """Adjust ``total`` (in place) over the head of the ranking (3x ``want``, at least 50):
-    a fact's or summary's time-window bonus follows its validity interval; decay with disuse
-    and archived originals are penalties. Returns the new top ``want`` and extra signals."""
+    a fact's or summary's time-window bonus follows its validity interval (and a superseded
+    fact valid in the window loses its penalty); decay with disuse and archived originals are
+    penalties. Returns the new top ``want`` and extra signals."""
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
     head = order[:max(3 * want, 50)]
@@ -251,6 +252,10 @@ def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.n
             total[j] += tw - in_window[j]
             in_window[j] = tw
             sig["time_window"] = tw
+            if mem.superseded_by is not None and tw >= settings.time_weight:
+                # it was still true in the window the query asks about: no penalty
+                total[j] += settings.superseded_penalty
+                sig["superseded"] = 0.0
         if decay.get(mem.kind) and settings.decay_weight:
             from ..policies.retention import strength
             d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
