@@ -30,7 +30,7 @@ from .errors import (DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
-from .timeutil import iso, now_us, opt_us, to_us
+from .timeutil import from_us, iso, now_us, opt_dt, opt_us, to_us
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +200,10 @@ class MemoryStore:
     def _write(self, rows: list[NewRow], vectors: np.ndarray | None = None, *,
                dedup: bool = True) -> list[Memory]:
         self._check_open()
-
         if not rows:
             return []
         if vectors is None:
-            vectors = self._embed([r.text for r in rows])
+            vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
         if not np.all(np.isfinite(vectors)):
             raise InvalidInput("embedding contains NaN or infinity", field="embedding")
         self._check_sources(rows)
@@ -216,13 +215,8 @@ class MemoryStore:
                 from .policies.dedup import write_deduplicated
                 return write_deduplicated(self, rows, vectors, thresholds)
         self.backend.insert(rows, vectors)
-        by_user: dict[str, list[str]] = {}
-        for r in rows:
-            by_user.setdefault(r.user, []).append(r.id)
-        out: dict[str, Memory] = {}
-        for user, ids in by_user.items():
-            out.update(self.backend.get_many(ids, user))
-        return [out[r.id] for r in rows]
+        # what was written, without reading it back (the backend assigned ``seq``)
+        return [_memory_of(r) for r in rows]
 
     def _check_sources(self, rows: list[NewRow]) -> None:
         for r in rows:
@@ -347,9 +341,14 @@ class MemoryStore:
         self.get(id, user=user)
         changes: dict[str, Any] = {}
         vector = None
-        if text is not None:
-            changes["text"] = _text(text)
-            vector = self._embed([changes["text"]])[0]
+        if text is not None or metadata is not None:
+            current = self.get(id, user=user)
+            new_text = _text(text) if text is not None else current.text
+            new_meta = _metadata(metadata) if metadata is not None else current.metadata
+            if text is not None:
+                changes["text"] = new_text
+            if embed_text(new_text, new_meta) != embed_text(current.text, current.metadata):
+                vector = self._embed([embed_text(new_text, new_meta)])[0]
         if metadata is not None:
             changes["metadata"] = _metadata(metadata)
         if importance is not None:
@@ -403,7 +402,6 @@ class MemoryStore:
                               else window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, _k(k), now=now_,
                        window=window)
-
         self._note_access([h.memory.id for h in hits])
         return hits
 
@@ -509,7 +507,8 @@ class MemoryStore:
                 if v is not None:
                     vecs[i] = v
             if missing:
-                vecs[missing] = self._embed([fresh[i][0].text for i in missing])
+                vecs[missing] = self._embed([embed_text(fresh[i][0].text, fresh[i][0].metadata)
+                                         for i in missing])
                 reembedded += len(missing)
             if fresh:
                 self.backend.insert([r for r, _ in fresh], vecs)
@@ -575,6 +574,25 @@ class MemoryStore:
         out = self.backend.stats()
         out["embedder"] = self.embedder.name
         return out
+
+
+def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
+    """What the embedder sees: a conversation turn is embedded with its speaker ("Ana: I moved
+    to Lisbon"), so questions that name a person find what that person said."""
+    speaker = metadata.get("speaker")
+    return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
+
+
+def _memory_of(row: NewRow) -> Memory:
+    """The Memory a freshly inserted row reads back as."""
+    return Memory(
+        id=row.id, user=row.user, agent=row.agent, session=row.session, kind=row.kind,
+        text=row.text, metadata=row.metadata, importance=row.importance, time=from_us(row.time),
+        recorded_at=from_us(row.recorded_at), valid_from=opt_dt(row.valid_from),
+        valid_to=opt_dt(row.valid_to), superseded_by=row.superseded_by,
+        sources=tuple(row.sources), access_count=row.access_count,
+        last_accessed=opt_dt(row.last_accessed), pinned=row.pinned,
+        expires_at=opt_dt(row.expires_at), seq=row.seq)
 
 
 def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:

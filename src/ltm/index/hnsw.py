@@ -17,7 +17,9 @@ class HnswScope:
         from usearch.index import Index
 
         self.dim = dim
-        self.index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=16,
+        # half-precision vectors in the graph: half the memory of f32 at 1M vectors, recall@10
+        # against the exact float32 scan stays >= 0.95 (ltm bench scale measures it)
+        self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16,
                            expansion_add=128, expansion_search=ef_search)
         self.epoch = 0
 

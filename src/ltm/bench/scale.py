@@ -1,0 +1,402 @@
+"""``ltm bench scale``: ingest, user-scoped search, one large scope, reopen and memory at scale.
+
+The synthetic corpus (``ltm.bench.corpus``) is ingested in batches through the public API
+(``MemoryStore.add_many``, embedding included). Each phase that measures time-to-first-answer
+or memory runs in a fresh Python process, so its peak resident set is its own:
+
+1. ``ingest``: N memories over U users, batches of ``--batch``; rate, close time, disk size.
+2. ``search``: reopen (open + first query) then >= 1,000 user-scoped queries through
+   ``search()`` (query embedding included), the same with the query vectors precomputed (the
+   search alone), and the dense vector search alone.
+3. ``single``: the same N memories in one user; the HNSW index is built (timed), then its
+   latency and recall@10 against the exact scan of the same scope on the same queries.
+4. ``single-reopen``: reopen of that store and its first query (the HNSW file is loaded).
+
+Only click and the standard library are imported at module level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .corpus import Corpus
+from .stats import latency_summary, mean_recall, rate
+
+SINGLE_USER = "scope-all"
+RESULTS = Path("benchmarks/results")
+
+
+def _rss_mb() -> float:
+    """Peak resident set of this process in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="mem" if "ingest" in desc else "q",
+                disable=not enabled, file=sys.stderr, smoothing=0.1, mininterval=0.5)
+
+
+# -- phases (each runs in its own process) -------------------------------------------------
+def phase_ingest(a: dict[str, Any]) -> dict[str, Any]:
+    import ltm
+
+    path = Path(a["path"])
+    corpus = Corpus(a["n"], a["users"], a["seed"])
+    single = a.get("single", False)
+    store = ltm.open(path, **a.get("settings", {}))
+    batch: list[dict[str, Any]] = []
+    spent = 0.0
+    batches: list[float] = []
+    bar = _bar(a["n"], "ingest" + (" (one scope)" if single else ""), a["progress"])
+
+    def flush() -> None:
+        nonlocal spent
+        t0 = time.perf_counter()
+        store.add_many(batch)
+        dt = time.perf_counter() - t0
+        spent += dt
+        batches.append(dt)
+        bar.update(len(batch))
+        batch.clear()
+
+    for item in corpus.items():
+        batch.append({"text": item.text, "user": SINGLE_USER if single else item.user,
+                      "session": item.session, "time": item.time})
+        if len(batch) == a["batch"]:
+            flush()
+    if batch:
+        flush()
+    bar.close()
+    t0 = time.perf_counter()
+    store.close()
+    close_s = time.perf_counter() - t0
+    return {"count": a["n"], "ingest_s": round(spent, 3),
+            "ingest_per_s": round(rate(a["n"], spent), 1),
+            **latency_summary(batches, "ingest_batch"),
+            "close_s": round(close_s, 3), "bytes_on_disk": _folder_bytes(path),
+            "peak_rss_mb": _rss_mb()}
+
+
+class _Precomputed:
+    """The store's embedder with the query vectors already computed: ``search()`` minus the
+    embedding, everything else the same."""
+
+    def __init__(self, inner: Any, texts: list[str]) -> None:
+        self.name, self.dim = inner.name, inner.dim
+        vecs = inner.embed(texts)
+        self._vec = {t: vecs[i] for i, t in enumerate(texts)}
+
+    def embed(self, texts: Any) -> Any:
+        import numpy as np
+        return np.stack([self._vec[t] for t in texts])
+
+
+def phase_search(a: dict[str, Any]) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    import ltm
+    from ltm.backends.base import Filters
+
+    t_import = time.perf_counter() - t_start
+    corpus = Corpus(a["n"], a["users"], a["seed"])
+    queries = corpus.queries(a["queries"], seed=a["seed"] + 1)
+    k = a["k"]
+    t0 = time.perf_counter()
+    store = ltm.open(a["path"])
+    t_open = time.perf_counter() - t0
+    store.search(queries[0][1], user=queries[0][0], k=k)
+    first = time.perf_counter() - t0
+    out: dict[str, Any] = {"reopen_s": round(t_open, 4), "reopen_first_query_s": round(first, 4),
+                           "import_s": round(t_import, 4)}
+    bar = _bar(3 * len(queries), "user-scoped search", a["progress"])
+    lat, emb_lat = [], []
+    for user, q in queries:
+        t1 = time.perf_counter()
+        store.search(q, user=user, k=k)
+        lat.append(time.perf_counter() - t1)
+        bar.update()
+    for _, q in queries[: min(len(queries), 1000)]:
+        t1 = time.perf_counter()
+        store.embedder.embed([q])
+        emb_lat.append(time.perf_counter() - t1)
+    real = store.embedder
+    store.embedder = _Precomputed(real, sorted({q for _, q in queries}))
+    alone = []
+    for user, q in queries:
+        t1 = time.perf_counter()
+        store.search(q, user=user, k=k)
+        alone.append(time.perf_counter() - t1)
+        bar.update()
+    dense = []
+    for user, q in queries:
+        qv = store.embedder.embed([q])[0]
+        t1 = time.perf_counter()
+        store.backend.dense_search(qv, Filters(user=user), k)
+        dense.append(time.perf_counter() - t1)
+        bar.update()
+    bar.close()
+    store.embedder = real
+    store.close()
+    out.update(latency_summary(lat, "scoped_search"))
+    out.update(latency_summary(alone, "scoped_search_noembed"))
+    out.update(latency_summary(dense, "scoped_dense"))
+    out.update(latency_summary(emb_lat, "embed_query"))
+    out["peak_rss_mb"] = _rss_mb()
+    return out
+
+
+def phase_single(a: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    import ltm
+    from ltm.backends.base import Filters
+
+    corpus = Corpus(a["n"], a["users"], a["seed"])
+    queries = [q for _, q in corpus.queries(a["queries"], seed=a["seed"] + 2)]
+    k = a["k"]
+    store = ltm.open(a["path"], **a.get("settings", {}))
+    backend: Any = store.backend
+    qvecs = store.embedder.embed(queries)
+    flt = Filters(user=SINGLE_USER)
+    t0 = time.perf_counter()
+    backend.dense_search(qvecs[0], flt, k)  # builds (or loads) the HNSW index of the scope
+    build_s = time.perf_counter() - t0
+    idx = backend._vector_index()
+    hnsw = backend._hnsw_scope(SINGLE_USER, idx)
+    bar = _bar(2 * len(queries) + a["hybrid_queries"], "one scope", a["progress"])
+    lat, exact_lat, found, truth = [], [], [], []
+    for qv in qvecs:
+        t1 = time.perf_counter()
+        hits = backend.dense_search(qv, flt, k)
+        lat.append(time.perf_counter() - t1)
+        found.append([h[0] for h in hits])
+        bar.update()
+    for qv in qvecs:
+        t1 = time.perf_counter()
+        rowids, _ = idx.search(SINGLE_USER, qv, k)  # exact scan of the whole scope
+        truth.append(backend._ids_for(rowids, np.zeros(len(rowids))))
+        exact_lat.append(time.perf_counter() - t1)
+        bar.update()
+    truth_ids = [[i for i, _ in t] for t in truth]
+    hybrid = []
+    for q in queries[: a["hybrid_queries"]]:
+        t1 = time.perf_counter()
+        store.search(q, user=SINGLE_USER, k=k)
+        hybrid.append(time.perf_counter() - t1)
+        bar.update()
+    bar.close()
+    out: dict[str, Any] = {"single_scope_count": idx.count(SINGLE_USER),
+                           "single_scope_hnsw": hnsw is not None,
+                           "hnsw_build_s": round(build_s, 3)}
+    s = latency_summary(lat, "single_scope")
+    out.update(s)
+    out.update(latency_summary(exact_lat, "single_scope_exact"))
+    if hybrid:
+        out.update(latency_summary(hybrid, "single_scope_search"))
+    out["single_scope_recall_at_10"] = round(mean_recall(found, truth_ids, k), 4)
+    t0 = time.perf_counter()
+    store.close()
+    out["single_close_s"] = round(time.perf_counter() - t0, 3)
+    out["single_peak_rss_mb"] = _rss_mb()
+    return out
+
+
+def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:
+    import ltm
+
+    corpus = Corpus(a["n"], a["users"], a["seed"])
+    q = corpus.queries(1, seed=a["seed"] + 3)[0][1]
+    t0 = time.perf_counter()
+    store = ltm.open(a["path"], **a.get("settings", {}))
+    store.search(q, user=SINGLE_USER, k=a["k"])
+    first = time.perf_counter() - t0
+    store.close()
+    return {"single_reopen_first_query_s": round(first, 4),
+            "single_reopen_peak_rss_mb": _rss_mb()}
+
+
+PHASES = {"ingest": phase_ingest, "search": phase_search, "single": phase_single,
+          "single-reopen": phase_single_reopen}
+
+
+def run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase in a fresh interpreter; its last stdout line is the JSON result."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ltm.bench.scale", "_phase", name,
+                           json.dumps(args)], stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "TOKENIZERS_PARALLELISM": "true"})
+    if proc.returncode != 0:
+        raise click.ClickException(f"phase {name} failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result[f"{name.replace('-', '_')}_process_s"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: int = 1000,
+              seed: int = 0, k: int = 10, single_scope: bool = True, progress: bool = True,
+              hnsw_min_scope: int | None = None, hybrid_queries: int = 200) -> dict[str, Any]:
+    """All phases; returns the merged result (the JSON written by the command)."""
+    multi, single = workdir / "multi", workdir / "single"
+    for p in (multi, single):
+        shutil.rmtree(p, ignore_errors=True)
+    base = {"n": n, "users": users, "seed": seed, "batch": batch, "progress": progress,
+            "queries": queries, "k": k, "hybrid_queries": min(hybrid_queries, queries)}
+    settings = {} if hnsw_min_scope is None else {"hnsw_min_scope": hnsw_min_scope}
+    out: dict[str, Any] = {"benchmark": "scale", "backend": "sqlite", "n": n, "users": users,
+                           "batch": batch, "seed": seed, "k": k, "queries": queries,
+                           "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    ing = run_phase("ingest", {**base, "path": str(multi)})
+    out.update(ing)
+    out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
+    srch = run_phase("search", {**base, "path": str(multi)})
+    out["search_peak_rss_mb"] = srch.pop("peak_rss_mb")
+    out.update(srch)
+    rss = [out["ingest_peak_rss_mb"], out["search_peak_rss_mb"]]
+    if single_scope:
+        ing1 = run_phase("ingest", {**base, "path": str(single), "single": True,
+                                    "settings": settings})
+        out["single_ingest_per_s"] = ing1["ingest_per_s"]
+        out["single_ingest_peak_rss_mb"] = ing1["peak_rss_mb"]
+        out["single_bytes_on_disk"] = ing1["bytes_on_disk"]
+        out.update(run_phase("single", {**base, "path": str(single), "settings": settings}))
+        out.update(run_phase("single-reopen", {**base, "path": str(single),
+                                                "settings": settings}))
+        rss += [out["single_ingest_peak_rss_mb"], out["single_peak_rss_mb"],
+                out["single_reopen_peak_rss_mb"]]
+    out["peak_rss_mb"] = max(rss)
+    return out
+
+
+def plot_scale(results_dir: Path) -> Path | None:
+    """Latency and ingest rate against N from every scale-*.json in ``results_dir``."""
+    runs = []
+    for p in sorted(results_dir.glob("scale-*.json")):
+        try:
+            data = json.loads(p.read_text())
+        except ValueError:
+            continue
+        if data.get("benchmark") == "scale":
+            runs.append(data)
+    if not runs:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs.sort(key=lambda d: d["n"])
+    ns = [d["n"] for d in runs]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    series = [("scoped_search_ms_p50", "user-scoped search p50"),
+              ("scoped_search_ms_p95", "user-scoped search p95"),
+              ("scoped_dense_ms_p95", "user-scoped vector search p95"),
+              ("single_scope_ms_p95", "one scope (HNSW) p95")]
+    for key, label in series:
+        pts = [(d["n"], d[key]) for d in runs if key in d]
+        if pts:
+            ax1.plot(*zip(*pts), marker="o", label=label)
+    ax1.axhline(2, color="grey", ls=":", lw=1)
+    ax1.axhline(5, color="grey", ls="--", lw=1)
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("memories in the store (N)")
+    ax1.set_ylabel("latency (ms)")
+    ax1.set_title("search latency vs N")
+    ax1.legend(fontsize=8)
+    ax2.plot(ns, [d["ingest_per_s"] for d in runs], marker="o", label="ingest (embedding incl.)")
+    ax2.axhline(20_000, color="grey", ls="--", lw=1, label="target 20,000/s")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("memories in the store (N)")
+    ax2.set_ylabel("memories / s")
+    ax2.set_title("batch ingest rate vs N")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    path = results_dir / "scale-vs-n.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@click.command("scale")
+@click.option("--n", "n", type=click.IntRange(min=10), default=100_000, show_default=True,
+              help="Memories to generate and ingest.")
+@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Users the memories are spread over.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON result file [default: benchmarks/results/scale-N.json].")
+@click.option("--backend", type=click.Choice(["sqlite"]), default="sqlite", show_default=True,
+              help="Storage backend to measure.")
+@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Queries per latency measurement.")
+@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Memories per add_many call.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Corpus seed.")
+@click.option("--single-scope/--no-single-scope", default=True, show_default=True,
+              help="Also measure one scope holding all N memories (HNSW).")
+@click.option("--hnsw-min-scope", type=click.IntRange(min=1), default=None,
+              help="Scope size from which HNSW is used [default: the store's setting].")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the stores are built [default: a temporary folder, removed after].")
+@click.option("--keep", is_flag=True, help="Keep the stores built in --workdir.")
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Redraw scale-vs-n.png from every scale-*.json next to the output.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bars on stderr.")
+def scale(n: int, users: int, out: Path | None, backend: str, queries: int, batch: int,
+          seed: int, single_scope: bool, hnsw_min_scope: int | None, workdir: Path | None,
+          keep: bool, plot: bool, progress: bool) -> None:
+    """Ingest N synthetic memories and measure ingest rate, user-scoped and one-scope search
+    latency (with HNSW recall@10 against exact), reopen time and peak memory."""
+    out = out or RESULTS / f"scale-{n}.json"
+    tmp = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="ltm-scale-")) if workdir is None else workdir
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_scale(n, users, workdir=work, queries=queries, batch=batch, seed=seed,
+                           single_scope=single_scope, progress=progress,
+                           hnsw_min_scope=hnsw_min_scope)
+    finally:
+        if tmp or not keep:
+            shutil.rmtree(work / "multi", ignore_errors=True)
+            shutil.rmtree(work / "single", ignore_errors=True)
+            if tmp:
+                shutil.rmtree(work, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(json.dumps({k: result[k] for k in (
+        "ingest_per_s", "scoped_search_ms_p50", "scoped_search_ms_p95", "scoped_search_ms_p99",
+        "single_scope_ms_p95", "single_scope_recall_at_10", "reopen_first_query_s",
+        "peak_rss_mb") if k in result}, indent=2))
+    click.echo(f"wrote {out}", err=True)
+    if plot:
+        png = plot_scale(out.parent)
+        if png:
+            click.echo(f"wrote {png}", err=True)
+
+
+def _phase_main(argv: list[str]) -> None:
+    name, args = argv[0], json.loads(argv[1])
+    result = PHASES[name](args)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_phase":
+        _phase_main(sys.argv[2:])
+    else:
+        scale()

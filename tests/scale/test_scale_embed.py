@@ -1,0 +1,65 @@
+"""The lean WordLlama path returns the vectors of ``WordLlama.embed(norm=True)``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ltm.bench.corpus import Corpus
+from ltm.embed.wordllama import WordLlamaEmbedder
+
+
+@pytest.fixture(scope="module")
+def reference():  # type: ignore[no-untyped-def]
+    import wordllama
+    from wordllama import WordLlama
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    model = WordLlama.load(config="l2_supercat", cache_dir=Path(wordllama.__file__).parent,
+                           disable_download=True)
+    for h in list(root.handlers):  # wordllama configures logging on import
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
+    return model
+
+
+def test_lean_path_matches_wordllama_embed(reference) -> None:  # type: ignore[no-untyped-def]
+    texts = [it.text for it in Corpus(400, 7, seed=3).items()]
+    texts += ["x", "Ünïcödé naïve café — 東京 2026!", "word " * 700,  # long: sliced sums
+              "a b c", "I moved to Lisbon in March", "  spaced   out  "]
+    ours = WordLlamaEmbedder().embed(texts)
+    theirs = reference.embed(texts, norm=True)
+    assert ours.shape == theirs.shape == (len(texts), 256)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_lean_path_is_batch_invariant() -> None:
+    emb = WordLlamaEmbedder()
+    texts = [it.text for it in Corpus(50, 3, seed=9).items()]
+    together = emb.embed(texts)
+    alone = np.stack([emb.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+
+
+def test_empty_inputs() -> None:
+    emb = WordLlamaEmbedder()
+    assert emb.embed([]).shape == (0, 256)
+    assert not np.any(emb.embed([""]))
+
+
+def test_long_text_is_summed_in_slices(reference) -> None:  # type: ignore[no-untyped-def]
+    from ltm.embed import wordllama as wl
+
+    text = " ".join(f"memory{i % 97} of Lisbon" for i in range(2000))
+    emb = WordLlamaEmbedder()
+    n_tokens = len(emb.tokenizer.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+    assert n_tokens > wl._LONG  # the sliced branch runs (float sums of 6k rows: looser atol)
+    np.testing.assert_allclose(emb.embed([text, "short one"]),
+                               reference.embed([text, "short one"], norm=True), rtol=0, atol=1e-5)
