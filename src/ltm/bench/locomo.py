@@ -147,7 +147,8 @@ def systems_for(settings: Any) -> dict[str, Any]:
 def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None = None,
         limit: int | None = None, systems: tuple[str, ...] = ("ltm", "bm25", "dense"),
         progress: bool = True, settings_overrides: dict[str, Any] | None = None,
-        prepare: Callable[[Any, list[Conversation]], None] | None = None) -> dict[str, Any]:
+        prepare: Callable[[Any, list[Conversation]], None] | None = None,
+        facts: bool = False, now_end: bool = False) -> dict[str, Any]:
     import ltm
     from ltm.store import MemoryStore
     from tqdm import tqdm
@@ -170,18 +171,23 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
                     dia_of[m.id] = m.metadata["dia_id"]
                 bar.update(len(c.turns))
         ingest_s = time.perf_counter() - t0
+        n_facts = ingest_facts(mem, data, convs, dia_of) if facts else 0
         if prepare is not None:
             prepare(mem, convs)
         result: dict[str, Any] = {
             "data": str(data), "embedder": mem.embedder.name, "conversations": len(convs),
             "turns": n_turns, "questions": sum(len(c.questions) for c in convs),
             "settings": {k: v for k, v in vars(mem.settings).items()}, "systems": {},
+            "facts": n_facts, "now": "conversation end" if now_end else "present",
         }
+        from ltm.timeparse import parse_time_window
+        ends = {c.user: max(t["time"] for t in c.turns) for c in convs if c.turns}
         for name, cfg in systems_for(mem.settings).items():
             if name not in systems:
                 continue
             view = MemoryStore(mem.backend, cfg, mem.embedder)
             rows: list[tuple[int, dict[str, dict[int, float]]]] = []
+            timed: list[tuple[int, dict[str, dict[int, float]]]] = []  # questions naming a time
             lat: list[float] = []
             total_q = result["questions"]
             with tqdm(total=total_q, unit="q", desc=name, disable=not progress,
@@ -189,14 +195,22 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
                 for c in convs:
                     for q in c.questions:
                         t = time.perf_counter()
-                        hits = view.search(q["question"], user=c.user, k=max(KS))
+                        now = ends.get(c.user) if now_end else None
+                        hits = view.search(q["question"], user=c.user, k=max(KS), now=now)
                         lat.append((time.perf_counter() - t) * 1000)
                         ranked = []
                         for h in hits:
                             ranked.extend(_dia_ids(h.memory, dia_of))
+                        ranked = list(dict.fromkeys(ranked))  # a fact and its turn: one hit
                         rows.append((q["category"], score_question(ranked, q["evidence"])))
+                        if parse_time_window(q["question"], now or ends.get(c.user)):
+                            timed.append(rows[-1])
                         bar.update(1)
             agg = _aggregate(rows)
+            sub = _aggregate(timed)
+            agg["time_phrase_questions"] = {"questions": len(timed),
+                                            "turn_recall": sub["turn_recall"],
+                                            "per_category": sub["per_category"]}
             agg.update(ingest_per_s=round(n_turns / ingest_s, 1),
                        search_ms_p50=round(_percentile(lat, 50), 3),
                        search_ms_p95=round(_percentile(lat, 95), 3))
@@ -206,6 +220,35 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
         mem.close()
         if tmp is not None:
             tmp.cleanup()
+
+
+def ingest_facts(mem: Any, data: str | Path, convs: list[Conversation],
+                 dia_of: dict[str, str]) -> int:
+    """LoCoMo's ``observation`` field: facts already extracted per session, each with the
+    dialog ids it came from. They are stored as kind "fact" with ``sources`` = those turns
+    (time and valid_from = the session's date), beside the turns."""
+    raw = {s["sample_id"]: s for s in json.loads(Path(data).read_text())}
+    n = 0
+    for c in convs:
+        turn_of = {dia: mid for mid, dia in dia_of.items()}
+        sample = raw[c.user]
+        conv = sample["conversation"]
+        items = []
+        for key, per_speaker in sample.get("observation", {}).items():
+            session = key.removesuffix("_observation")
+            when = parse_session_date(conv[f"{session}_date_time"])
+            for speaker, facts in per_speaker.items():
+                for text, refs in facts:
+                    refs = refs if isinstance(refs, list) else [refs]
+                    sources = [turn_of[r] for r in parse_evidence(refs) if r in turn_of
+                               and r.startswith("D")]
+                    if not sources or not str(text).strip():
+                        continue
+                    items.append({"text": str(text), "user": c.user, "kind": "fact",
+                                  "session": session, "time": when, "valid_from": when,
+                                  "sources": sources, "metadata": {"speaker": speaker}})
+        n += len(mem.add_many(items))
+    return n
 
 
 def _dia_ids(memory: Any, dia_of: dict[str, str]) -> list[str]:
@@ -254,8 +297,17 @@ def markdown(result: dict[str, Any]) -> str:
 @click.option("--limit", type=int, default=None, help="Only the first N conversations.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a setting for this run (repeatable), e.g. --set dense_weight=0.7.")
+@click.option("--facts", is_flag=True,
+              help="Also ingest LoCoMo's per-session observations as facts with sources; a "
+                   "fact hit counts as hitting its source turns.")
+@click.option("--no-time-phrases", is_flag=True,
+              help="Ignore time phrases in questions (same as --set time_phrases=off).")
+@click.option("--now-end", is_flag=True,
+              help="Ask each question as of its conversation's last session (the reference "
+                   "time for 'last year', recency) instead of the present.")
 def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
-           limit: int | None, sets: tuple[str, ...]) -> None:
+           limit: int | None, sets: tuple[str, ...], facts: bool, no_time_phrases: bool,
+           now_end: bool) -> None:
     """Retrieval quality on LoCoMo: turn and session evidence recall@5/10/20 for ltm, BM25
     alone and dense alone, per category, with latency."""
     from ltm.cli import errors_to_exit
@@ -269,8 +321,11 @@ def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE with a known setting",
                                      param_hint="--set")
         overrides[key] = _coerce(key, value, types[key])
+    if no_time_phrases:
+        overrides["time_phrases"] = "off"
     with errors_to_exit():
-        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides)
+        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
+                     facts=facts, now_end=now_end)
     name = result["embedder"].split(":")[0]
     path = Path(out or f"benchmarks/results/locomo-{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
