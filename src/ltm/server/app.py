@@ -436,6 +436,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         def check(user: str = PathParam(min_length=1, max_length=M.MAX_NAME, pattern=r"\S",
                                         description="The user (memory scope) acted for."),
                   key: ApiKey = Depends(principal)) -> str:
+            if "\x00" in user:
+                raise ApiError(422, "invalid_input", "user must not contain NUL", "user")
             if not key.covers(user):
                 raise ApiError(403, "forbidden", "this API key does not reach that user")
             if right not in key.rights:
