@@ -76,20 +76,47 @@ async function loadStats() {
   drawChart(s.per_day);
 }
 
+// Continuous time axis: one bar a day (a month when the span is long), empty days left empty.
+function buckets(days) {
+  if (!days.length) return [];
+  const counts = new Map(days.map((d) => [d.day, d.count]));
+  const first = new Date(days[0].day + "T00:00:00Z"), last = new Date(days[days.length - 1].day + "T00:00:00Z");
+  const spanDays = Math.round((last - first) / 86400000) + 1;
+  if (spanDays <= 120) {
+    const out = [];
+    for (let t = first.getTime(); t <= last.getTime(); t += 86400000) {
+      const day = new Date(t).toISOString().slice(0, 10);
+      out.push({ label: day, count: counts.get(day) || 0 });
+    }
+    return out;
+  }
+  const months = new Map();
+  for (const d of days) months.set(d.day.slice(0, 7), (months.get(d.day.slice(0, 7)) || 0) + d.count);
+  const out = [];
+  for (let y = first.getUTCFullYear(), m = first.getUTCMonth(); y < last.getUTCFullYear() ||
+       (y === last.getUTCFullYear() && m <= last.getUTCMonth()); m === 11 ? (y++, m = 0) : m++) {
+    const key = `${String(y).padStart(4, "0")}-${String(m + 1).padStart(2, "0")}`;
+    out.push({ label: key, count: months.get(key) || 0 });
+  }
+  return out;
+}
+
 function drawChart(days) {
   const svg = $("#chart");
   svg.replaceChildren();
   $("#chart-range").textContent = days.length ? `${days[0].day} … ${days[days.length - 1].day}` : "no memories yet";
-  if (!days.length) return;
-  const max = Math.max(...days.map((d) => d.count));
-  const w = 600 / days.length;
-  days.forEach((d, i) => {
+  const bars = buckets(days);
+  if (!bars.length) return;
+  const max = Math.max(...bars.map((d) => d.count));
+  const w = 600 / bars.length;
+  bars.forEach((d, i) => {
+    if (!d.count) return;
     const h = Math.max(2, (d.count / max) * 110);
     const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
     r.setAttribute("x", String(i * w + w * 0.1)); r.setAttribute("width", String(Math.max(1, w * 0.8)));
     r.setAttribute("y", String(118 - h)); r.setAttribute("height", String(h));
     const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    t.textContent = `${d.day}: ${d.count}`;
+    t.textContent = `${d.label}: ${d.count}`;
     r.append(t);
     svg.append(r);
   });
@@ -152,7 +179,7 @@ async function showMemory(id) {
       "importance", "pinned", "access_count", "last_accessed", "expires_at"];
     for (const f of fields) {
       if (m[f] === null || m[f] === undefined) continue;
-      dl.append(el("dt", {}, f), el("dd", {}, typeof m[f] === "string" && f.endsWith("_at") || f === "time" ? fmtTime(m[f]) : String(m[f])));
+      dl.append(el("dt", {}, f), el("dd", {}, typeof m[f] === "string" && /^\d{4}-\d\d-\d\dT/.test(m[f]) ? fmtTime(m[f]) : String(m[f])));
     }
     if (Object.keys(m.metadata).length) dl.append(el("dt", {}, "metadata"), el("dd", {}, JSON.stringify(m.metadata)));
     const src = $("#d-sources");
