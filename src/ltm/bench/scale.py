@@ -65,11 +65,14 @@ def phase_ingest(a: dict[str, Any]) -> dict[str, Any]:
     batches: list[float] = []
     bar = _bar(a["n"], "ingest" + (" (one scope)" if single else ""), a["progress"])
 
+    cpu = 0.0
+
     def flush() -> None:
-        nonlocal spent
-        t0 = time.perf_counter()
+        nonlocal spent, cpu
+        t0, c0 = time.perf_counter(), time.process_time()
         store.add_many(batch)
         dt = time.perf_counter() - t0
+        cpu += time.process_time() - c0
         spent += dt
         batches.append(dt)
         bar.update(len(batch))
@@ -88,6 +91,8 @@ def phase_ingest(a: dict[str, Any]) -> dict[str, Any]:
     close_s = time.perf_counter() - t0
     return {"count": a["n"], "ingest_s": round(spent, 3),
             "ingest_per_s": round(rate(a["n"], spent), 1),
+            # CPU seconds of this process (all its threads): the rate on an idle machine
+            "ingest_cpu_s": round(cpu, 3), "ingest_per_cpu_s": round(rate(a["n"], cpu), 1),
             **latency_summary(batches, "ingest_batch"),
             "close_s": round(close_s, 3), "bytes_on_disk": _folder_bytes(path),
             "peak_rss_mb": _rss_mb()}
@@ -124,11 +129,12 @@ def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"reopen_s": round(t_open, 4), "reopen_first_query_s": round(first, 4),
                            "import_s": round(t_import, 4)}
     bar = _bar(3 * len(queries), "user-scoped search", a["progress"])
-    lat, emb_lat = [], []
+    lat, emb_lat, cpu = [], [], []
     for user, q in queries:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         store.search(q, user=user, k=k)
         lat.append(time.perf_counter() - t1)
+        cpu.append(time.process_time() - c1)
         bar.update()
     for _, q in queries[: min(len(queries), 1000)]:
         t1 = time.perf_counter()
@@ -153,6 +159,7 @@ def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     store.embedder = real
     store.close()
     out.update(latency_summary(lat, "scoped_search"))
+    out.update(latency_summary(cpu, "scoped_search_cpu"))
     out.update(latency_summary(alone, "scoped_search_noembed"))
     out.update(latency_summary(dense, "scoped_dense"))
     out.update(latency_summary(emb_lat, "embed_query"))
@@ -180,10 +187,12 @@ def phase_single(a: dict[str, Any]) -> dict[str, Any]:
     hnsw = backend._hnsw_scope(SINGLE_USER, idx)
     bar = _bar(2 * len(queries) + a["hybrid_queries"], "one scope", a["progress"])
     lat, exact_lat, found, truth = [], [], [], []
+    cpu = []
     for qv in qvecs:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         hits = backend.dense_search(qv, flt, k)
         lat.append(time.perf_counter() - t1)
+        cpu.append(time.process_time() - c1)
         found.append([h[0] for h in hits])
         bar.update()
     for qv in qvecs:
@@ -205,6 +214,7 @@ def phase_single(a: dict[str, Any]) -> dict[str, Any]:
                            "hnsw_build_s": round(build_s, 3)}
     s = latency_summary(lat, "single_scope")
     out.update(s)
+    out.update(latency_summary(cpu, "single_scope_cpu"))
     out.update(latency_summary(exact_lat, "single_scope_exact"))
     if hybrid:
         out.update(latency_summary(hybrid, "single_scope_search"))
@@ -260,7 +270,8 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
     out: dict[str, Any] = {"benchmark": "scale", "backend": "sqlite", "n": n, "users": users,
                            "batch": batch, "seed": seed, "k": k, "queries": queries,
                            "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "load_average_at_start": list(os.getloadavg())}
     ing = run_phase("ingest", {**base, "path": str(multi)})
     out.update(ing)
     out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
@@ -280,6 +291,7 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
         rss += [out["single_ingest_peak_rss_mb"], out["single_peak_rss_mb"],
                 out["single_reopen_peak_rss_mb"]]
     out["peak_rss_mb"] = max(rss)
+    out["load_average_at_end"] = list(os.getloadavg())
     return out
 
 
