@@ -230,7 +230,9 @@ def ingest_facts(mem: Any, data: str | Path, convs: list[Conversation],
     raw = {s["sample_id"]: s for s in json.loads(Path(data).read_text())}
     n = 0
     for c in convs:
-        turn_of = {dia: mid for mid, dia in dia_of.items()}
+        # dialog ids repeat across conversations: map this user's own turns
+        turn_of = {m.metadata["dia_id"]: m.id for m, _ in mem.backend.iter_export(
+            c.user, with_vectors=False) if m.id in dia_of}
         sample = raw[c.user]
         conv = sample["conversation"]
         items = []
