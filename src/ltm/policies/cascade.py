@@ -37,7 +37,7 @@ def cascade(store: MemoryStore, user: str, receipt: ForgetReceipt) -> ForgetRece
                    and not any(s in alive for s in m.sources)]
         if not orphans:
             break
-        more = store.backend.forget(user, ids=orphans, session=None,  # type: ignore[call-arg]
+        more = store.backend.forget(user, ids=orphans, session=None,
                                     before=None, compact=False)
         frontier = set(more.ids)
         gone |= frontier

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _store_option(f):  # type: ignore[no-untyped-def]
+
+def _store_option(f: F) -> F:
     return click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
                         show_default=True, type=click.Path(file_okay=False),
                         help="Store folder (env LTM_STORE).")(f)

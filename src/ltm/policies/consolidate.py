@@ -150,7 +150,7 @@ def _apply_originals(store: MemoryStore, user: str, episodes: Sequence[Memory],
                                      None, event="archived")
     elif originals == "remove" and ids:
         # no cascade: the summary that now holds them keeps their ids as provenance
-        store.backend.forget(user, ids=ids, session=None, before=None,  # type: ignore[call-arg]
+        store.backend.forget(user, ids=ids, session=None, before=None,
                              compact=False)
     return ids if originals != "keep" else []
 

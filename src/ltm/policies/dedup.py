@@ -131,7 +131,7 @@ def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float,
                 new = list(dict.fromkeys(rewrite.get(s, s) for s in m.sources if
                                          rewrite.get(s, s) != m.id))
                 store.backend.update(m.id, user, {"sources": new}, None, event="updated")
-        store.backend.forget(user, ids=list(rewrite), session=None,  # type: ignore[call-arg]
+        store.backend.forget(user, ids=list(rewrite), session=None,
                              before=None, compact=False)
     return out
 

@@ -198,7 +198,7 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
     episodes = [m for _, m in batch]
     by_id = {m.id: m for m in episodes}
     facts, spent = _extract(llm, episodes)
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for f in facts:
         text = str(f.get("text", "")).strip()
         if not text:
@@ -208,7 +208,7 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         candidates.append({"text": text, "sources": sources,
                            "valid_from": _valid_from(f.get("valid_from"), latest)})
     vecs = store._embed([c["text"] for c in candidates]) if candidates else None
-    ask = []
+    ask: list[dict[str, Any]] = []
     for n, cand in enumerate(candidates):
         assert vecs is not None
         cand["similar"] = _similar(store, user, vecs[n], now)
