@@ -1,0 +1,145 @@
+"""End-to-end memory network (Sukhbaatar, Szlam, Weston & Fergus 2015).
+
+Sentences are embedded as position-weighted bags of words (PE) plus a learned temporal
+vector per memory slot (TE). ``hops`` layers each attend over the memories with the
+current internal state ``u`` and add the output ``o`` to it. Weight tying:
+
+* ``adjacent``: ``A^{k+1} = C^k``, ``B = A^1``, ``W^T = C^K`` (K + 1 embedding tables);
+* ``layerwise``: one ``A`` and one ``C`` for all hops, ``u^{k+1} = H u^k + o^k``.
+
+Linear start (LS) is ``forward(..., linear=True)``: attention without the softmax.
+Random noise (RN) jitters the temporal indices during training (:func:`noisy_time`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MemN2NConfig:
+    vocab_size: int
+    sentence_size: int
+    memory_size: int = 50
+    embed_dim: int = 20
+    hops: int = 3
+    position_encoding: bool = True
+    temporal_encoding: bool = True
+    tying: str = "adjacent"  # "adjacent" or "layerwise"
+    time_size: int = 0  # temporal table size; 0 -> 2 * memory_size (room for RN)
+    init_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.tying not in ("adjacent", "layerwise"):
+            raise ValueError("tying must be 'adjacent' or 'layerwise'")
+        if self.hops < 1:
+            raise ValueError("hops must be >= 1")
+        if not self.time_size:
+            self.time_size = 2 * self.memory_size
+
+
+def position_weights(tokens: torch.Tensor, dim: int) -> torch.Tensor:
+    """PE weights ``l_kj = (1 - j/J) - (k/d)(1 - 2j/J)`` for ``tokens [..., L]`` -> ``[..., L, d]``.
+
+    ``J`` is each sentence's own length (non-nil words); ``j``/``k`` are 1-based.
+    """
+    lengths = (tokens != 0).sum(-1, keepdim=True).clamp_min(1).to(torch.float32)  # [..., 1]
+    j = torch.arange(1, tokens.shape[-1] + 1, dtype=torch.float32, device=tokens.device)
+    k = torch.arange(1, dim + 1, dtype=torch.float32, device=tokens.device)
+    jj = (j / lengths).unsqueeze(-1)  # [..., L, 1]
+    return (1 - jj) - (k / dim) * (1 - 2 * jj)
+
+
+def noisy_time(mem_mask: torch.Tensor, time_size: int, rate: float = 0.1,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Temporal indices with ~``rate`` empty memories inserted (RN), ``[B, M]`` long."""
+    b, m = mem_mask.shape
+    base = torch.arange(m).expand(b, m)
+    gaps = (torch.rand(b, m, generator=generator) < rate).long()
+    return (base + gaps.cumsum(-1)).clamp_max(time_size - 1)
+
+
+class MemN2N(nn.Module):
+    def __init__(self, config: MemN2NConfig) -> None:
+        super().__init__()
+        self.config = config
+        cfg = config
+        n_tables = cfg.hops + 1 if cfg.tying == "adjacent" else 3  # layerwise: B, A, C
+
+        def emb() -> nn.Embedding:
+            e = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=0)
+            nn.init.normal_(e.weight, std=cfg.init_std)
+            with torch.no_grad():
+                e.weight[0].zero_()
+            return e
+
+        self.embeddings = nn.ModuleList(emb() for _ in range(n_tables))
+        n_time = n_tables if cfg.temporal_encoding else 0
+        self.time = nn.ParameterList(
+            nn.Parameter(torch.randn(cfg.time_size, cfg.embed_dim) * cfg.init_std)
+            for _ in range(n_time)
+        )
+        if cfg.tying == "layerwise":
+            self.H = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
+            nn.init.normal_(self.H.weight, std=cfg.init_std)
+            self.W = nn.Linear(cfg.embed_dim, cfg.vocab_size, bias=False)
+            nn.init.normal_(self.W.weight, std=cfg.init_std)
+
+    def _tables(self, hop: int) -> tuple[int, int]:
+        """Indices of the (A, C) tables for ``hop`` (0-based)."""
+        if self.config.tying == "adjacent":
+            return hop, hop + 1
+        return 1, 2
+
+    def _embed(self, table: int, tokens: torch.Tensor) -> torch.Tensor:
+        e = self.embeddings[table](tokens)  # [..., L, d]
+        if self.config.position_encoding:
+            e = e * position_weights(tokens, self.config.embed_dim)
+        return e.sum(-2)
+
+    def forward(
+        self,
+        stories: torch.Tensor,
+        queries: torch.Tensor,
+        mem_mask: torch.Tensor,
+        time: torch.Tensor | None = None,
+        linear: bool = False,
+        return_attention: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """stories ``[B, M, L]``, queries ``[B, L]``, mem_mask ``[B, M]`` -> logits ``[B, V]``."""
+        cfg = self.config
+        if time is None:
+            time = torch.arange(stories.shape[1]).expand(stories.shape[0], -1)
+        u = self._embed(0, queries)  # B = A^1 (adjacent) / table 0 (layerwise)
+        attentions = []
+        for hop in range(cfg.hops):
+            a, c = self._tables(hop)
+            m = self._embed(a, stories)
+            out = self._embed(c, stories)
+            if cfg.temporal_encoding:
+                m = m + self.time[a][time]
+                out = out + self.time[c][time]
+            scores = torch.einsum("bmd,bd->bm", m, u)
+            if linear:
+                p = scores * mem_mask
+            else:
+                p = torch.softmax(scores.masked_fill(mem_mask == 0, -1e9), dim=-1)
+            attentions.append(p)
+            o = torch.einsum("bm,bmd->bd", p, out)
+            u = (self.H(u) if cfg.tying == "layerwise" else u) + o
+        if cfg.tying == "adjacent":
+            table = self.embeddings[cfg.hops]
+            assert isinstance(table, nn.Embedding)
+            logits = u @ table.weight.t()  # W^T = C^K
+        else:
+            logits = self.W(u)
+        if return_attention:
+            return logits, attentions
+        return logits
+
+    def config_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self.config)
