@@ -9,7 +9,8 @@ local tables). See docs/postgres.md for the distribution commands.
 Migrations are applied in order, each in its own transaction, under an advisory lock so that
 several processes opening a new store at once apply each exactly once; applied names are
 recorded in ``migrations``. The embedding column gets its dimension (and its HNSW index) from a
-second migration, run when the store first learns its embedder's dimension.
+second migration, run when the store first learns its embedder's dimension. HNSW indexes are
+partial, one per large scope (see ``scope_index_sql``), built when a user outgrows exact scans.
 """
 
 from __future__ import annotations
@@ -97,10 +98,23 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
 
 
 def dim_migration(s: str, dim: int) -> tuple[str, list[str]]:
-    """Give the embedding column its dimension and build the HNSW index (inner product on unit
-    vectors = cosine)."""
+    """Give the embedding column its dimension (known once the store has an embedder)."""
     return ("0002_embedding_dim", [
         f"ALTER TABLE {s}.memories ALTER COLUMN embedding TYPE vector({int(dim)})",
-        f"CREATE INDEX memories_embedding_hnsw ON {s}.memories USING hnsw "
-        f"(embedding vector_ip_ops) WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})",
     ])
+
+
+def scope_index_name(user_hash: str) -> str:
+    return f"memories_hnsw_{user_hash}"
+
+
+def scope_index_sql(s: str, name: str, user_literal: str) -> str:
+    """A partial HNSW index over one user's vectors (inner product on unit vectors = cosine).
+
+    Built for a scope once it reaches ``hnsw_min_scope`` memories: below that an exact scan of
+    the user's rows is fast and exact, and a table-wide graph would both slow every insert and,
+    filtered by user afterwards, return too few of a small user's neighbours.
+    ``user_literal`` must already be a quoted SQL literal."""
+    return (f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident(name)} ON {s}.memories USING hnsw "
+            f"(embedding vector_ip_ops) WITH (m = {HNSW_M}, "
+            f"ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE user_id = {user_literal}")

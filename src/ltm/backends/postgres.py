@@ -43,7 +43,8 @@ from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFoun
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
 from .base import Filters, NewRow
-from .pg_schema import TEXT_CONFIG, base_migrations, check_schema, dim_migration, ident
+from .pg_schema import (TEXT_CONFIG, base_migrations, check_schema, dim_migration, ident,
+                        scope_index_name, scope_index_sql)
 
 if TYPE_CHECKING:
     import psycopg
@@ -204,6 +205,8 @@ class PostgresBackend:
         self.dim: int | None = None
         self._local = threading.local()
         self._cursors = itertools.count()
+        self._indexed: set[str] = set()  # users whose HNSW index is known to be valid
+        self.hnsw_build_mem = "1GB"  # maintenance_work_mem while building a scope's index
         try:
             with psycopg.connect(dsn, autocommit=True,
                                  connect_timeout=max(1, int(connect_timeout))) as conn:
@@ -284,12 +287,15 @@ class PostgresBackend:
             with conn.transaction():
                 yield conn
             return
+        self._local.grown = set()
         with self.pool.connection() as conn, conn.transaction():
             self._local.conn = conn
             try:
                 yield conn
             finally:
                 self._local.conn = None
+        for user in sorted(self._local.grown):  # committed: scopes that outgrew exact scans
+            self.ensure_scope_index(user)
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
@@ -359,7 +365,7 @@ class PostgresBackend:
                        and r.session is not None and r.seq is None})
         assigned = {r.id: r.seq for r in rows}
 
-        def work(conn: psycopg.Connection[Any]) -> None:
+        def work(conn: psycopg.Connection[Any]) -> list[str]:
             seqs: dict[tuple[str, str | None], int] = {}
             if keys:
                 # one conversation is appended to by one writer at a time
@@ -395,23 +401,69 @@ class PostgresBackend:
                     copy.set_types(["text", "text", "text", "int8"])
                     for row in rows:
                         copy.write_row((row.user, row.id, "created", row.recorded_at))
-            conn.execute(
+            cur = conn.execute(
                 f"INSERT INTO {self._st} (user_id, docs, lexemes) "
                 f"SELECT m.user_id, count(*), coalesce(sum(length(m.tsv)), 0) FROM {self._m} m "
                 f"JOIN unnest(%s::text[], %s::text[]) AS k(u, i) ON m.user_id = k.u AND "
                 f"m.id = k.i GROUP BY m.user_id ORDER BY m.user_id "
                 f"ON CONFLICT (user_id) DO UPDATE SET docs = {self._st}.docs + excluded.docs, "
-                f"lexemes = {self._st}.lexemes + excluded.lexemes",
+                f"lexemes = {self._st}.lexemes + excluded.lexemes RETURNING user_id, docs",
                 [[r.user for r in rows], [r.id for r in rows]])
+            return [u for u, docs in cur.fetchall()
+                    if docs >= self.hnsw_min_scope and u not in self._indexed]
 
         errors = self._psycopg.errors
         try:
-            self._retry(work)
+            grown = self._retry(work)
         except errors.UniqueViolation:
             raise StoreError("a memory with one of these ids already exists") from None
         except (errors.UntranslatableCharacter, errors.CharacterNotInRepertoire,
                 errors.InvalidTextRepresentation) as exc:
             raise InvalidInput(f"Postgres cannot store this value: {exc}") from None
+        if getattr(self._local, "conn", None) is not None:
+            self._local.grown.update(grown)  # built once the enclosing transaction commits
+            return
+        for user in grown:
+            self.ensure_scope_index(user)
+
+    def _scope_index_valid(self, conn: psycopg.Connection[Any], user: str) -> bool | None:
+        """True: the user's HNSW index is built; False: a failed build left it invalid;
+        None: there is none."""
+        row = conn.execute(
+            "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+            "c.relname = %s", [self.schema, scope_index_name(user_hash(user))]).fetchone()
+        return None if row is None else bool(row[0])
+
+    def ensure_scope_index(self, user: str) -> None:
+        """Build the HNSW index of ``user``'s scope if it is missing (CONCURRENTLY: writers
+        are not blocked). Called after an insert takes a scope past ``hnsw_min_scope``."""
+        from psycopg import sql
+
+        name = scope_index_name(user_hash(user))
+        with self.pool.connection() as conn:
+            state = self._scope_index_valid(conn, user)
+            if state:
+                self._indexed.add(user)
+                return
+            if state is False:
+                conn.execute(cast(Any, f"DROP INDEX CONCURRENTLY IF EXISTS {self._s}."
+                                       f"{ident(name)}"))
+            log.info("building the HNSW index of a scope of >= %d memories (schema %s)",
+                     self.hnsw_min_scope, self.schema)
+            literal = sql.Literal(user).as_string(conn)
+            try:
+                conn.execute("SELECT set_config('maintenance_work_mem', %s, false)",
+                             [self.hnsw_build_mem])
+                conn.execute(cast(Any, scope_index_sql(self._s, name, literal)))
+            except self._psycopg.Error as exc:  # e.g. another process builds it right now
+                log.warning("building the HNSW index for a scope failed: %s", exc)
+                return
+            finally:
+                conn.execute("RESET maintenance_work_mem")
+            if self._scope_index_valid(conn, user):
+                self._indexed.add(user)
+                conn.execute(cast(Any, f"ANALYZE {self._m}"))
 
     def _jsonb(self, value: Any) -> Any:
         from psycopg.types.json import Jsonb
@@ -574,10 +626,16 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             size = self._scope_size(conn, flt.user)
             if size == 0:
                 return []
-            if size >= self.hnsw_min_scope and limit <= MAX_EF_SEARCH:
+            if size >= self.hnsw_min_scope and limit <= MAX_EF_SEARCH and (
+                    flt.user in self._indexed or self._scope_index_valid(conn, flt.user)):
+                self._indexed.add(flt.user)
                 ef = min(MAX_EF_SEARCH, max(self.hnsw_ef_search, limit))
                 with conn.transaction():
                     conn.execute(cast(Any, f"SET LOCAL hnsw.ef_search = {int(ef)}"))
+                    # the partial index only matches a plan that knows the user's value; and
+                    # with stale statistics the planner may think a sort of the scope cheaper
+                    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                    conn.execute("SET LOCAL enable_sort = off")
                     rows = conn.execute(
                         f"SELECT m.id, -(m.embedding <#> %b) FROM {self._m} m WHERE {where} "
                         f"ORDER BY m.embedding <#> %b LIMIT %s",
@@ -599,6 +657,23 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
                           f"id = ANY(%s::text[]) AND embedding IS NOT NULL",
                           [user, list(ids)], binary=True)
         return {r[0]: r[1] for r in rows}
+
+    def light_rows(self, ids: Sequence[str], flt: Filters, *,
+                   whole_sessions: bool) -> list[tuple[Any, ...]]:
+        """(id, session, seq, time, importance, superseded_by) of the given memories, and with
+        ``whole_sessions`` of every memory in their sessions, that pass the filters."""
+        if not ids:
+            return []
+        where, params = self._where(flt)
+        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
+        sql = f"SELECT {cols} FROM {self._m} m WHERE {where} AND m.id = ANY(%s::text[])"
+        args: list[Any] = [*params, list(ids)]
+        if whole_sessions:
+            sql += (f" UNION SELECT {cols} FROM {self._m} m WHERE {where} AND m.session IN "
+                    f"(SELECT DISTINCT c.session FROM {self._m} c WHERE c.user_id = %s AND "
+                    f"c.id = ANY(%s::text[]) AND c.session IS NOT NULL)")
+            args += [*params, flt.user, list(ids)]
+        return self._read(sql, args)
 
     def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
         """For each episode id, the ids of the episodes within ``window`` turns of it in the
@@ -714,11 +789,22 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
 
         self._retry(work)
 
-    def compact(self) -> None:
-        """VACUUM the tables that held erased rows, so their tuples and index entries are
-        removed rather than merely invisible. What this does and does not guarantee (WAL,
-        backups, replicas) is in docs/postgres.md."""
+    def compact(self, full: bool = False) -> None:
+        """Make erased content unreachable: VACUUM removes the deleted tuples from the tables
+        and B-tree indexes, and the full-text GIN index is rebuilt (REINDEX CONCURRENTLY; GIN
+        never drops a word's entry, so the words of erased text would stay in it). Neither
+        blocks readers or writers. VACUUM frees a dead tuple's space without zeroing it, so
+        its bytes can stay in a table page until reused; ``full=True`` rewrites the tables
+        (VACUUM FULL: new files, but an exclusive lock for the duration). WAL, backups and
+        replicas: see docs/postgres.md."""
         if getattr(self._local, "conn", None) is not None:
-            return  # VACUUM cannot run inside a transaction; autovacuum will do it
+            return  # cannot run inside a transaction; the next compact() or gc does it
         with self.pool.connection() as conn:
+            if full:
+                conn.execute(cast(Any, f"VACUUM FULL {self._m}, {self._h}"))
+                return
             conn.execute(cast(Any, f"VACUUM {self._m}, {self._h}"))
+            try:
+                conn.execute(cast(Any, f"REINDEX INDEX CONCURRENTLY {self._s}.memories_tsv"))
+            except self._psycopg.Error as exc:  # e.g. another process reindexes right now
+                log.warning("rebuilding the full-text index failed: %s", exc)
