@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ltm.continual.data import make_benchmark  # noqa: E402
-from ltm.continual.strategies import EWC, SI, StrategyConfig  # noqa: E402
-from ltm.continual.train import default_config, make_model, metrics, run, with_overrides  # noqa: E402
-from ltm.errors import InvalidInput  # noqa: E402
+from ltm.continual.data import make_benchmark
+from ltm.continual.strategies import EWC, SI, StrategyConfig
+from ltm.continual.train import default_config, make_model, metrics, run, with_overrides
+from ltm.errors import InvalidInput
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +66,8 @@ def test_fisher_matches_a_per_example_autograd_loop() -> None:
         _ce(model(torch.from_numpy(x[i : i + 1])), torch.from_numpy(y[i : i + 1]), None).backward()
         for n, p in model.named_parameters():
             ref[n] += p.grad**2 / 40
-    for n in ref:
-        assert torch.allclose(fisher[n], ref[n], atol=1e-7, rtol=1e-4)
+    for n, r in ref.items():
+        assert torch.allclose(fisher[n], r, atol=1e-7, rtol=1e-4)
 
 
 def test_ewc_penalty_is_zero_at_the_anchor_and_grows_away() -> None:

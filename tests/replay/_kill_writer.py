@@ -23,16 +23,16 @@ else:
     cls = KINDS[kind]
     buf = cls(3000, schema, path=folder, seed=seed)
 rng = np.random.default_rng(seed)
-log = open(log_path, "a")
+log = open(log_path, "a")  # noqa: SIM115 - open until the process is killed
 
 
 def record() -> None:
-    log.write(f"{buf._storage.generation + 1} {buf.digest()}\n")  # noqa: SLF001
+    log.write(f"{buf._storage.generation + 1} {buf.digest()}\n")
     log.flush()
     os.fsync(log.fileno())
 
 
-record_initial = f"{buf._storage.generation} {buf.digest()}\n"  # noqa: SLF001
+record_initial = f"{buf._storage.generation} {buf.digest()}\n"
 log.write(record_initial)
 log.flush()
 os.fsync(log.fileno())

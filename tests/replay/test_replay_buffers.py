@@ -111,7 +111,7 @@ def test_reservoir_keeps_exact_uniform_sample() -> None:
             start = stop
         buf.extend({"i": np.arange(start, n_items)})
         assert len(buf) == cap
-        kept = buf._storage.arrays["i"]  # noqa: SLF001 - all slots are occupied
+        kept = buf._storage.arrays["i"]
         counts[kept] += 1
     expected = np.full(n_items, trials * cap / n_items)
     chi = stats.chisquare(counts, expected)

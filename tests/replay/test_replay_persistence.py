@@ -112,7 +112,7 @@ def test_kill_9_during_writes_keeps_last_checkpoint(tmp_path: Path, kind: str) -
             gen, dig = line.split()
             expected[int(gen)] = dig  # the last record for a generation is its checkpoint
         buf = open_buffer(folder)
-        gen = buf._storage.generation  # noqa: SLF001
+        gen = buf._storage.generation
         assert gen >= 2
         assert buf.digest() == expected[gen], f"round {round_}: checkpoint {gen} not restored"
-        buf._storage.close()  # noqa: SLF001 - leave the folder exactly as recovered
+        buf._storage.close()

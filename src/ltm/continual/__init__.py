@@ -31,7 +31,23 @@ _EXPORTS = {
     "run_grid": "ltm.continual.train",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "METHODS",
+    "SCENARIOS",
+    "STRATEGIES",
+    "Benchmark",
+    "RunResult",
+    "Strategy",
+    "StrategyConfig",
+    "Task",
+    "TrainConfig",
+    "default_config",
+    "make_benchmark",
+    "metrics",
+    "run",
+    "run_config",
+    "run_grid",
+]
 
 
 def __getattr__(name: str) -> Any:

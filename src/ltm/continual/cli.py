@@ -46,7 +46,13 @@ def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
               epochs: int | None, buffer_size: int | None, as_json: bool) -> None:
     """Train a continual-learning strategy through 5 tasks and report average
     accuracy, forgetting and backward transfer (mean +/- std over seeds)."""
-    from ltm.continual.train import default_config, plot_matrices, run_config, run_grid, with_overrides
+    from ltm.continual.train import (
+        default_config,
+        plot_matrices,
+        run_config,
+        run_grid,
+        with_overrides,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     seed_list = _parse_seeds(seeds)
@@ -62,12 +68,12 @@ def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
         if as_json:
             click.echo(json.dumps(result, indent=1))
         else:
-            click.echo(f"{'config':22s} {'avg acc':>15s} {'forgetting':>15s} {'BWT':>8s} {'secs':>6s}")
+            click.echo(f"{'config':22s} {'avg acc':>15s} {'forgetting':>15s} {'BWT':>8s} {'wall s':>7s} {'cpu s':>6s}")
             for key, r in result["results"].items():
                 a, f, b = r["average_accuracy"], r["forgetting"], r["backward_transfer"]
                 click.echo(f"{key:22s} {100 * a['mean']:6.1f} +/- {100 * a['std']:4.1f} "
                            f"{100 * f['mean']:6.1f} +/- {100 * f['std']:4.1f} {100 * b['mean']:8.1f} "
-                           f"{r['seconds_all_seeds']:6.1f}")
+                           f"{r['seconds_all_seeds']:7.1f} {r['cpu_seconds_all_seeds']:6.1f}")
             for name, ok in result["targets"].items():
                 click.echo(f"target {name}: {'met' if ok else 'NOT met' if ok is False else 'not run'}")
             click.echo(f"wrote {path}")
@@ -88,7 +94,7 @@ def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
     click.echo("accuracy matrix (row: after task i; column: task j), mean of seeds:")
     for row in r["acc_matrix_mean"]:
         click.echo("  " + " ".join(f"{100 * v:5.1f}" for v in row))
-    click.echo(f"{r['seconds_all_seeds']:.1f}s; wrote {path}")
+    click.echo(f"{r['seconds_all_seeds']:.1f}s wall, {r['cpu_seconds_all_seeds']:.1f}s CPU; wrote {path}")
 
 
 if __name__ == "__main__":

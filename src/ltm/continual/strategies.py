@@ -16,8 +16,9 @@ joint training on everything seen so far (the upper bound).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -211,7 +212,7 @@ class ExperienceReplay(Strategy):
         schema: dict[str, object] = {"x": ((self.bench.input_dim,), "float32"), "y": "int64", "task": "int64"}
         if self.keep_logits:
             schema["logits"] = ((self.bench.n_outputs,), "float32")
-        self.buffer = ReservoirBuffer(self.cfg.buffer_size, schema, seed=self.seed)  # type: ignore[arg-type]
+        self.buffer = ReservoirBuffer(self.cfg.buffer_size, schema, seed=self.seed)
         self.rng = np.random.default_rng(self.seed + 7)
 
     def observe(self, x: torch.Tensor, y: torch.Tensor, tid: torch.Tensor, logits: torch.Tensor) -> None:

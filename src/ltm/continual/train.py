@@ -11,6 +11,7 @@ With ``T`` tasks:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -93,7 +94,8 @@ class RunResult:
     average_accuracy: float
     forgetting: float
     backward_transfer: float
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process's CPU time (the run is single-threaded)
 
 
 def metrics(acc: np.ndarray) -> tuple[float, float, float]:
@@ -116,7 +118,7 @@ def run(scenario: str, method: str, seed: int, cfg: TrainConfig | None = None) -
     cfg = cfg or default_config(scenario)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bench = make_benchmark(scenario, seed=seed)
     model = make_model(bench, cfg.hidden)
     mask = _output_mask(bench)
@@ -158,7 +160,10 @@ def run(scenario: str, method: str, seed: int, cfg: TrainConfig | None = None) -
         acc[t] = evaluate(model, bench, mask)
         log.debug("%s/%s seed %d after task %d: %s", scenario, method, seed, t, np.round(acc[t], 3))
     avg, forget, bwt = metrics(acc)
-    return RunResult(scenario, method, seed, acc.tolist(), avg, forget, bwt, time.perf_counter() - t0)
+    return RunResult(
+        scenario, method, seed, acc.tolist(), avg, forget, bwt,
+        time.perf_counter() - t0, time.process_time() - c0,
+    )
 
 
 def evaluate(model: Any, bench: Benchmark, mask: Any) -> np.ndarray:
@@ -190,6 +195,7 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
         vals = np.array([getattr(r, key) for r in results])
         out[key] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=0)), "values": vals.tolist()}
     out["seconds_all_seeds"] = float(sum(r.seconds for r in results))
+    out["cpu_seconds_all_seeds"] = float(sum(r.cpu_seconds for r in results))
     return out
 
 
@@ -224,8 +230,9 @@ def check_targets(grid: dict[str, dict[str, Any]]) -> dict[str, Any]:
             out[f"task_{m}_halves_forgetting_at>=0.95"] = None
         else:
             out[f"task_{m}_halves_forgetting_at>=0.95"] = bool(f <= 0.5 * ft_f and a >= 0.95)
-    slow = [k for k, v in grid.items() if v["seconds_all_seeds"] >= 60]
-    out["every_config_3_seeds_under_60s"] = not slow
+    # wall clock depends on what else shares the machine; CPU time is the run's own cost
+    out["every_config_3_seeds_under_60s_wall"] = all(v["seconds_all_seeds"] < 60 for v in grid.values())
+    out["every_config_3_seeds_under_60s_cpu"] = all(v["cpu_seconds_all_seeds"] < 60 for v in grid.values())
     return out
 
 
@@ -233,6 +240,7 @@ def run_grid(
     scenarios: tuple[str, ...] = SCENARIOS, methods: tuple[str, ...] = METHODS, seeds: list[int] | None = None
 ) -> dict[str, Any]:
     seeds = seeds if seeds is not None else [0, 1, 2]
+    load_start = os.getloadavg()
     grid: dict[str, Any] = {}
     for scn in scenarios:
         for m in methods:
@@ -240,11 +248,13 @@ def run_grid(
             grid[f"{scn}/{m}"] = run_config(scn, m, seeds)
             r = grid[f"{scn}/{m}"]
             log.info(
-                "  acc %.3f +/- %.3f  forgetting %.3f  (%.1fs)",
+                "  acc %.3f +/- %.3f  forgetting %.3f  (%.1fs wall, %.1fs cpu)",
                 r["average_accuracy"]["mean"], r["average_accuracy"]["std"],
-                r["forgetting"]["mean"], r["seconds_all_seeds"],
+                r["forgetting"]["mean"], r["seconds_all_seeds"], r["cpu_seconds_all_seeds"],
             )
-    return {"results": grid, "targets": check_targets(grid)}
+    machine = {"cpus": os.cpu_count(), "load_average_1m_start": load_start[0],
+               "load_average_1m_end": os.getloadavg()[0], "torch_threads": 1}
+    return {"results": grid, "targets": check_targets(grid), "machine": machine}
 
 
 def plot_matrices(grid: dict[str, Any], scenario: str, path: str) -> None:

@@ -36,7 +36,23 @@ _EXPORTS = {
     "Field": "ltm.replay.storage",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "KINDS",
+    "Batch",
+    "CorruptBufferError",
+    "EmptyBufferError",
+    "FIFOBuffer",
+    "Field",
+    "PrioritizedBuffer",
+    "ReplayBuffer",
+    "ReplayError",
+    "ReservoirBuffer",
+    "SchemaError",
+    "SumMinTree",
+    "UniformBuffer",
+    "nstep_returns",
+    "open_buffer",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,9 +14,10 @@ import platform
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -148,7 +149,7 @@ def frequency_error(cfg: BenchConfig) -> dict[str, Any]:
 def torchrl_available() -> bool:
     try:
         import torchrl.data  # noqa: F401
-    except Exception:  # not installed, or built against another torch
+    except (ImportError, OSError, RuntimeError):  # absent, or built against another torch
         return False
     return True
 
@@ -179,7 +180,7 @@ def bench_torchrl(cfg: BenchConfig) -> dict[str, float]:
     n = max(cfg.per_batches // 4, 50)
     t0 = time.perf_counter()
     for i in range(n):
-        sample, info = rb.sample(return_info=True)
+        _sample, info = rb.sample(return_info=True)
         rb.update_priority(info["index"], prio[i % 16])
     per = n / (time.perf_counter() - t0)
     return {"inserts_per_s": inserts, "per_batches_per_s": per}

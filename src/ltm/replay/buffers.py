@@ -22,9 +22,10 @@ import hashlib
 import json
 import logging
 import pickle
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -433,7 +434,7 @@ class ReplayBuffer:
             self._storage.close()
             self._storage = None
 
-    def __enter__(self) -> ReplayBuffer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,7 @@ def nstep_returns(
     d = np.asarray(dones).astype(bool)
     if r.ndim != 2 or r.shape != d.shape:
         raise ValueError(f"rewards and dones must both be [n, L], got {r.shape} and {d.shape}")
-    n, length = r.shape
+    _n, length = r.shape
     any_done = d.any(axis=1)
     last = np.where(any_done, d.argmax(axis=1), length - 1).astype(np.int64)
     k = np.arange(length)

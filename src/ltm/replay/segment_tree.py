@@ -10,6 +10,8 @@ from the leaves after a reopen gives bit-identical sums.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -91,7 +93,7 @@ class SumMinTree:
             breaks = np.flatnonzero(np.diff(idx) != 1) + 1
             if breaks.size < 4:
                 bounds = np.concatenate(([0], breaks, [idx.size]))
-                for a, b in zip(bounds[:-1], bounds[1:]):
+                for a, b in itertools.pairwise(bounds):
                     self._refresh_run(int(idx[a]) + self.size, int(idx[b - 1]) + self.size + 1)
                 return
         s, m = self.sum, self.min

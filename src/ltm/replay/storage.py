@@ -29,9 +29,10 @@ import logging
 import os
 import pickle
 import struct
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -56,7 +57,7 @@ class Field:
 
     name: str
     shape: tuple[int, ...] = ()
-    dtype: np.dtype[Any] = np.dtype(np.float32)
+    dtype: np.dtype[Any] = field(default_factory=lambda: np.dtype(np.float32))
 
     @property
     def is_object(self) -> bool:
@@ -85,7 +86,7 @@ def parse_schema(schema: SchemaLike) -> dict[str, Field]:
             shape = (spec[0],) if isinstance(spec[0], int) else tuple(int(x) for x in spec[0])
             f = Field(name, shape, np.dtype(spec[1]))
         else:
-            dt = np.dtype(spec)  # type: ignore[arg-type]
+            dt = np.dtype(spec)
             f = Field(name, (), dt)
         out[name] = f
     if not out:
