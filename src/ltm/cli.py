@@ -80,7 +80,7 @@ class LazyGroup(click.Group):
                         cmd.add_command(getattr(importlib.import_module(smod), sattr), sub)
                     except (ImportError, AttributeError):
                         pass
-        return cmd  # type: ignore[no-any-return]
+        return cmd
 
 
 def _jsonable(value: Any) -> Any:

@@ -104,12 +104,12 @@ def _metadata(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput("metadata must be a JSON object (dict)", field="metadata")
     try:
-        data = json.loads(json.dumps(dict(value), allow_nan=False))
+        data: dict[str, Any] = json.loads(json.dumps(dict(value), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"metadata must be JSON-serialisable: {exc}", field="metadata") from None
     if not all(isinstance(k, str) for k in value):
         raise InvalidInput("metadata keys must be strings", field="metadata")
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def _sources(value: object) -> list[str]:

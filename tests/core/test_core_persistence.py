@@ -100,7 +100,7 @@ def test_hnsw_serves_a_large_scope(tmp_path: Path) -> None:
         m.add_vectors([{"text": "small", "user": "small"}], vecs[:1])
         q = vecs[123]
         got = m.backend.dense_search(q, ltm.store.Filters(user="big"), 10)
-        assert got[0][1] == pytest.approx(1.0, abs=1e-4)
+        assert got[0][1] == pytest.approx(1.0, abs=5e-3)  # the index may hold quantized copies
         assert m.stats()["hnsw_scopes"] == 1
         # filters still apply on the HNSW path
         first = got[0][0]

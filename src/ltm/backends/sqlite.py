@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -143,6 +144,23 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def query_terms(text: str) -> list[str]:
+    """The query's content words (stop words dropped unless nothing else remains)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    content = [w for w in words if w not in _STOP] or words
+    return list(dict.fromkeys(content))[:32]
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _idf(total: int, hits: int) -> float:
+    """FTS5's BM25 IDF, clamped the same way."""
+    value = math.log((total - hits + 0.5) / (hits + 0.5))
+    return value if value > 0 else 1e-6
+
+
 def fts_query(text: str) -> str | None:
     """A safe FTS5 OR-query of the text's content words (stop words dropped unless nothing
     else remains); None when the text holds no searchable word."""
@@ -191,6 +209,9 @@ class SqliteBackend:
         self.hnsw_ef_search = hnsw_ef_search
         self._lock = threading.RLock()
         self._depth = 0
+        self._commits = 0
+        self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
+        self._df_cache: dict[str, tuple[int, int]] = {}
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
                                         check_same_thread=False,
@@ -569,24 +590,81 @@ class SqliteBackend:
         return " AND ".join(sql), params
 
     def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
-        match = fts_query(query)
-        if match is None:
+        """BM25 over text (weight 1) and speaker/name (weight 0.5) within the user's scope.
+
+        FTS5 computes IDF over the whole table, i.e. across users: a name that is rare in the
+        store but said in every other turn of one user's memories would dominate that user's
+        ranking. For scopes up to ``hnsw_min_scope`` memories each query term is therefore
+        scored on its own and its IDF replaced by the IDF within the user's scope."""
+        terms = query_terms(query)
+        if not terms:
             return []
-        scope = "u" + flt.user.encode().hex().upper()
+        scope = "u" + flt.user.encode().hex()
         where, params = self._where(flt)
-        # column weights: text 1.0, scope 0, extra (speaker, names) 0.5; bm25 is lower=better
         sql = (f"SELECT m.id, -bm25(memories_fts, 1.0, 0.0, 0.5) AS s FROM memories_fts "
                f"JOIN memories m ON m.n = memories_fts.rowid "
-               f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts, 1.0, 0.0, "
-               f"0.5) LIMIT ?")
+               f"WHERE memories_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?")
         with self._lock:
             try:
-                rows = self.conn.execute(
-                    sql, [f'scope : "{scope.lower()}" AND ({match})', *params, limit]).fetchall()
+                n_scope = self._scope_count(flt.user)
+                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                    match = " OR ".join(_phrase(t) for t in terms)
+                    rows = self.conn.execute(
+                        sql, [f'scope : "{scope}" AND ({match})', *params, limit]).fetchall()
+                    return [(r[0], float(r[1])) for r in rows]
+                total = self._total_count()
+                scores: dict[str, float] = {}
+                for term in terms:
+                    rows = self.conn.execute(
+                        sql, [f'scope : "{scope}" AND {_phrase(term)}', *params,
+                              n_scope]).fetchall()
+                    if not rows:
+                        continue
+                    idf_store = _idf(total, self._store_df(term, total))
+                    idf_scope = _idf(n_scope, len(rows))
+                    for mid, sc in rows:
+                        scores[mid] = scores.get(mid, 0.0) + float(sc) * idf_scope / idf_store
             except sqlite3.OperationalError as exc:
-                log.warning("full-text query failed (%s) for %r", exc, match)
+                log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
-        return [(r[0], float(r[1])) for r in rows]
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        return ranked[:limit]
+
+    def _scope_count(self, user: str) -> int:
+        key = ("scope", user)
+        hit = self._count_cache.get(key)
+        if hit is not None and hit[1] == self._write_mark():
+            return hit[0]
+        n = int(self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
+                                  (user,)).fetchone()[0])
+        self._count_cache[key] = (n, self._write_mark())
+        return n
+
+    def _total_count(self) -> int:
+        hit = self._count_cache.get(("total", ""))
+        if hit is not None and hit[1] == self._write_mark():
+            return hit[0]
+        n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+        self._count_cache[("total", "")] = (n, self._write_mark())
+        return n
+
+    def _store_df(self, term: str, total: int) -> int:
+        """How many memories in the whole store hold ``term`` (cached; refreshed when the
+        store has grown or shrunk by more than 2% since)."""
+        hit = self._df_cache.get(term)
+        if hit is not None and abs(hit[1] - total) <= 0.02 * max(total, 1):
+            return hit[0]
+        n = int(self.conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts "
+                                  "MATCH ?", (_phrase(term),)).fetchone()[0])
+        if len(self._df_cache) > 50_000:
+            self._df_cache.clear()
+        self._df_cache[term] = (n, total)
+        return n
+
+    def _write_mark(self) -> tuple[int, int]:
+        """Changes whenever this or another connection commits."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return (version, self._commits)
 
     def _allowed_rowids(self, flt: Filters) -> np.ndarray:
         where, params = self._where(flt)
@@ -799,10 +877,15 @@ def _multi_insert(table_and_columns: str, width: int, rows: int) -> str:
     return f"INSERT INTO {table_and_columns} VALUES " + ",".join([one] * rows)
 
 
+# Metadata fields that describe a memory in words and are searchable as full text (at half the
+# weight of the text itself): who said it, what it is called, what an attachment shows.
+FTS_METADATA_FIELDS = ("speaker", "name", "title", "caption")
+
+
 def _extra_from(metadata: dict[str, Any] | None) -> str:
     if not metadata:
         return ""
-    parts = [metadata.get(k) for k in ("speaker", "name", "title")]
+    parts = [metadata.get(k) for k in FTS_METADATA_FIELDS]
     return " ".join(p for p in parts if isinstance(p, str))
 
 

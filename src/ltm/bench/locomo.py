@@ -1,7 +1,8 @@
 """``ltm bench locomo``: evidence recall of the retrieval on LoCoMo, against BM25 and dense alone.
 
-Every dialog turn becomes an episode (speaker, text and image caption, the session's date as its
-time), one user per conversation. For each question with evidence we search that user's
+Every dialog turn becomes an episode (speaker, text, the session's date as its time; a shared
+photo's caption goes into ``metadata.caption``, which the full-text index searches), one user
+per conversation. For each question with evidence we search that user's
 memories and score turn-level recall@k (share of evidence turns in the top k) and session-level
 recall@k, for k = 5, 10, 20, per category and overall. The three systems share one ingest:
 ``ltm`` (the default settings), ``bm25`` (full-text only) and ``dense`` (vectors only), so the
@@ -72,14 +73,17 @@ def load(path: str | Path) -> list[Conversation]:
                 when = parse_session_date(conv[f"session_{n}_date_time"])
                 for turn in session_turns:
                     text = turn.get("text", "")
+                    meta = {"speaker": turn["speaker"], "dia_id": turn["dia_id"]}
                     if turn.get("blip_caption"):
-                        text = f"{text} [shares a photo: {turn['blip_caption']}]"
+                        # the photo's caption is full text of the turn (metadata.caption is
+                        # indexed for search) but not part of what was said
+                        meta["caption"] = turn["blip_caption"]
+                        if not text.strip():
+                            text = f"[shares a photo: {turn['blip_caption']}]"
                     if not text.strip():
                         continue
                     turns.append({"text": text, "user": user, "session": f"session_{n}",
-                                  "time": when,
-                                  "metadata": {"speaker": turn["speaker"],
-                                               "dia_id": turn["dia_id"]}})
+                                  "time": when, "metadata": meta})
             n += 1
         known = {t["metadata"]["dia_id"] for t in turns}
         c = Conversation(user, turns)

@@ -150,7 +150,7 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     return hits[:k]
 
 
-def _structure(ids: list[str], light: dict[str, tuple], fused: np.ndarray,  # type: ignore[type-arg]
+def _structure(ids: list[str], light: dict[str, tuple[Any, ...]], fused: np.ndarray,
                settings: Settings) -> np.ndarray:
     """Context from conversation structure: the best neighbour within ``context_window`` turns
     and the best turn of the same session lend relevance (passage scores interpolated with
@@ -305,6 +305,9 @@ def pack_context(hits: Sequence[Hit], budget_tokens: int) -> str:
             label += f" · {m.kind}"
         speaker = m.speaker
         line = f"[{label}] " + (f"{speaker}: " if speaker else "") + m.text
+        caption = m.metadata.get("caption")
+        if isinstance(caption, str) and caption and caption not in m.text:
+            line += f" [photo: {caption}]"
         cost = estimate_tokens(line)
         if used + cost > budget_tokens:
             continue
