@@ -39,8 +39,11 @@ class SentenceTransformerEmbedder:
         folder = _model_folder(ref)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
-        self.name = f"st:{folder.name}:{self.dim}"
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 5.x
+        self.dim = int(get_dim() or 0)
+        label = ref if not Path(ref).expanduser().is_dir() else folder.name
+        self.name = f"st:{label}:{self.dim}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vecs = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True,
