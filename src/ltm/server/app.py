@@ -31,12 +31,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import InvalidInput, LtmError, NotFound, ScopeError
+from ..errors import InvalidInput, LtmError, NotFound, ScopeError, StoreError
 from ..store import MemoryStore
 from ..store import open as open_store
 from ..timeutil import to_us
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
+from .compat import note_write
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": M.ErrorOut, "description": text} for code, text in [
-        (400, "Malformed body (not JSON, not UTF-8)"), (401, "No valid API key"), (403, "The key does not reach this user or lacks the right"),
+        (400, "Malformed body (not JSON, not UTF-8)"), (401, "No valid API key"),
+        (403, "The key does not reach this user or lacks the right"),
         (404, "No such memory for this user"), (413, "Request body too large"),
         (422, "Invalid input"), (503, "Store busy, retry")]}
 
@@ -122,6 +124,7 @@ class BodyGuard:
                     await resp(scope, receive, send)
                     return
         sent = False
+        started = False
 
         async def replay() -> Message:
             nonlocal sent
@@ -130,15 +133,39 @@ class BodyGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, replay, watch)
+        except Exception:
+            # answer 500 on the same keep-alive connection instead of letting the server drop it
+            log.exception("unexpected error while serving %s %s", scope.get("method"),
+                          scope.get("path"))
+            if started:
+                raise
+            resp = _error(500, "internal", "internal error (logged on the server)")
+            await resp(scope, receive, send)
 
 
-def _retry(fn: Callable[[], T], attempts: int = 4) -> T:
+def _retry(fn: Callable[[], T], attempts: int = 4, store: MemoryStore | None = None,
+           write: bool = False) -> T:
     """Run a store call, retrying when another process holds the SQLite write lock past the
     busy timeout; a persistent lock becomes 503."""
     for n in range(attempts):
         try:
-            return fn()
+            result = fn()
+            if write and store is not None:
+                note_write(store)
+            return result
+        except ValueError as exc:
+            # the stale-count race above (see compat.note_write); LtmError's InvalidInput passes on
+            if isinstance(exc, LtmError) or store is None or "math domain" not in str(exc) \
+                    or n == attempts - 1:
+                raise
+            note_write(store)
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
             if "locked" not in text and "busy" not in text:
@@ -298,7 +325,10 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     owns = not isinstance(store, MemoryStore)
     mem: MemoryStore = open_store(store) if not isinstance(store, MemoryStore) else store
     close_store = owns if close_store is None else close_store
-    keystore = keys if keys is not None else KeyStore(mem.backend.folder)  # type: ignore[attr-defined]
+    folder = getattr(mem.backend, "folder", None)
+    if keys is None and folder is None:
+        raise StoreError("API keys live in the store's SQLite file: pass keys= for this backend")
+    keystore = keys if keys is not None else KeyStore(folder)
 
     def keys_required() -> bool:
         return require_keys if require_keys is not None else keystore.any_keys()
@@ -391,11 +421,6 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     async def _ltm(_: Request, exc: LtmError) -> JSONResponse:
         log.error("store error: %s", exc)
         return _error(503, "store_unavailable", str(exc))
-
-    @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error while serving a request", exc_info=exc)
-        return _error(500, "internal", "internal error (logged on the server)")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -497,15 +522,16 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         """Store one memory."""
         fields = body.model_dump(exclude_none=True)
         text = fields.pop("text")
-        return M.MemoryOut.of(_retry(lambda: mem.add(text, user=user, **fields)))
+        return M.MemoryOut.of(_retry(lambda: mem.add(text, user=user, **fields), store=mem,
+                                     write=True))
 
     @app.post(U + "/memories/batch", status_code=201, response_model=M.MemoriesOut,
               tags=["memories"])
     def create_memories(body: M.BatchIn, user: str = Depends(write)) -> M.MemoriesOut:
         """Store many memories in one transaction (one embedding batch)."""
         items = [{**i.model_dump(exclude_none=True), "user": user} for i in body.items]
-        return M.MemoriesOut(memories=[M.MemoryOut.of(m)
-                                       for m in _retry(lambda: mem.add_many(items))])
+        added = _retry(lambda: mem.add_many(items), store=mem, write=True)
+        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added])
 
     @app.post(U + "/conversations", status_code=201, response_model=M.MemoriesOut,
               tags=["memories"])
@@ -514,7 +540,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         msgs = [m.model_dump(exclude_none=True) for m in body.messages]
         added = _retry(lambda: mem.add_conversation(
             msgs, user=user, session=body.session, agent=body.agent, time=body.time,
-            metadata=body.metadata))
+            metadata=body.metadata), store=mem, write=True)
         return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added])
 
     @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
@@ -522,7 +548,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                       user: str = Depends(write)) -> M.MemoryOut:
         """Change a memory in place; its previous values go into its history."""
         fields = body.model_dump(exclude_none=True)
-        return M.MemoryOut.of(_retry(lambda: mem.update(memory_id, user=user, **fields)))
+        return M.MemoryOut.of(_retry(lambda: mem.update(memory_id, user=user, **fields),
+                                     store=mem, write=True))
 
     # -- reading ------------------------------------------------------------------------------
     @app.get(U + "/memories", response_model=M.MemoriesOut, tags=["memories"])
@@ -557,14 +584,16 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     @app.post(U + "/search", response_model=M.SearchOut, tags=["retrieval"])
     def search(body: M.SearchIn, user: str = Depends(read)) -> M.SearchOut:
         """The k memories most relevant to the query, best first, with per-signal scores."""
-        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)))
+        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)),
+                      store=mem)
         return M.SearchOut(hits=[M.HitOut.of(h) for h in hits])
 
     @app.post(U + "/context", response_model=M.ContextOut, tags=["retrieval"])
     def context(body: M.ContextIn, user: str = Depends(read)) -> M.ContextOut:
         """Relevant memories packed into a token budget, chronological, ready for a prompt."""
         text = _retry(lambda: mem.context(body.query, user=user, k=body.k,
-                                          budget_tokens=body.budget_tokens, **_filters(body)))
+                                          budget_tokens=body.budget_tokens, **_filters(body)),
+                      store=mem)
         return M.ContextOut(context=text)
 
     @app.get(U + "/stats", response_model=M.UserStatsOut, tags=["retrieval"])
@@ -586,7 +615,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     @app.delete(U + "/memories/{memory_id}", response_model=M.ReceiptOut, tags=["forgetting"])
     def forget_memory(memory_id: str = MemoryId, user: str = Depends(write)) -> M.ReceiptOut:
         """Erase one memory (and derived memories whose every source is gone)."""
-        return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user)))
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user), store=mem,
+                                      write=True))
 
     @app.post(U + "/forget", response_model=M.ReceiptOut, tags=["forgetting"])
     def forget_filter(body: M.ForgetIn, user: str = Depends(write)) -> M.ReceiptOut:
@@ -595,12 +625,13 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
             raise ApiError(422, "invalid_input", "say what to forget: session and/or before "
                            "(DELETE /v1/users/{user} erases everything)")
         return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user, session=body.session,
-                                                         before=body.before)))
+                                                         before=body.before),
+                                      store=mem, write=True))
 
     @app.delete(U, response_model=M.ReceiptOut, tags=["forgetting"])
     def forget_user(user: str = Depends(admin)) -> M.ReceiptOut:
         """Erase every memory of the user (admin right)."""
-        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user)))
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user), store=mem, write=True))
 
     # -- web page and MCP ---------------------------------------------------------------------
     @app.get("/", include_in_schema=False)

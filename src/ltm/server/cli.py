@@ -73,7 +73,8 @@ def _need_server_extra() -> None:
                    "(default: keys are demanded once one has been created).")
 @click.option("--no-mcp", is_flag=True, help="Do not serve MCP at /mcp.")
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="Server log verbosity.")
 def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
           require_keys: bool | None, no_mcp: bool, log_level: str) -> None:
     """Serve the REST API (/v1), the web page (/) and MCP over HTTP (/mcp)."""
