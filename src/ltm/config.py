@@ -34,8 +34,10 @@ class Settings:
     dense_weight: float = 0.5  # vector similarity
     # Episodes borrow relevance from their neighbours in the same session (conversation turns
     # make sense in context); `context_window` turns on each side, weight 0 switches it off.
-    context_weight: float = 0.6
+    context_weight: float = 0.7
     context_window: int = 2
+    # ... and from the best turn of the same session (0 switches it off).
+    session_weight: float = 0.4
     # Recency: bonus w * 0.5 ** (age / half_life) with age measured from the query's `now`.
     recency_weight: float = 0.1
     recency_half_life_days: float = 30.0
@@ -44,7 +46,7 @@ class Settings:
     # Superseded facts are multiplied down so that their successors rank first.
     superseded_penalty: float = 1.0
     # Candidates taken from each retriever before fusion.
-    candidates: int = 200
+    candidates: int = 1000
     # Diversity (maximal marginal relevance); 0 = off, 1 = only diversity.
     mmr_lambda: float = 0.0
     # One scope (user) with at least this many vectors is served by an HNSW index.
