@@ -57,6 +57,10 @@ def test_stdio_session_remember_recall_context_forget(tmp_path: Path) -> None:
             bad = await client.call_tool("remember", {"text": "x", "time": "not a time"})
             assert bad.is_error and "invalid input" in bad.content[0].text
 
+            listed = {str(r.uri) for r in (await client.list_resources()).resources}
+            assert "memories://recent" in listed
+            default = json.loads((await client.read_resource("memories://recent")).contents[0].text)
+            assert len(default) == 2
             res = await client.read_resource("memories://alice/recent")
             recent = json.loads(res.contents[0].text)
             assert {r["text"] for r in recent} == {"Alice moved to Lisbon in March 2026",
@@ -78,9 +82,9 @@ def test_http_mcp_uses_the_api_keys(served: Served) -> None:
 
     async def call(key: str | None, tool: str, args: dict[str, Any]) -> Any:
         headers = {"Authorization": f"Bearer {served.key[key]}"} if key else {}
-        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                return await client.call_tool(tool, args)
+        async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
+                Client(streamable_http_client(url, http_client=http)) as client:
+            return await client.call_tool(tool, args)
 
     async def run() -> None:
         r = await call("alice", "remember", {"text": "alice said this over MCP HTTP"})

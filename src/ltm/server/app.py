@@ -17,17 +17,18 @@ import sqlite3
 import threading
 import time as _time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Path as PathParam, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
@@ -203,11 +204,11 @@ def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | N
     lo, hi = _time_us(since, "since"), _time_us(until, "until")
     cursor: tuple[int, str] | None = None
     if before is not None:
-        t, _, mid = before.partition(".")
-        if not re.fullmatch(r"[0-9]{1,20}", t) or not mid:
+        head, _, mid = before.partition(".")
+        if not re.fullmatch(r"[0-9]{1,20}", head) or not mid:
             raise InvalidInput("before must be a cursor from next_before", field="before")
-        cursor = (int(t), mid)
-    now = datetime.now(timezone.utc)
+        cursor = (int(head), mid)
+    now = datetime.now(UTC)
     rows: list[tuple[int, str, Any]] = []
     for m, _ in store.backend.iter_export(user, with_vectors=False):
         if (kind is not None and m.kind != kind) or (session is not None
@@ -289,7 +290,7 @@ def _stream_export(store: MemoryStore, user: str | None, embeddings: bool) -> It
 
     def work() -> None:
         try:
-            store.export(out, user=user, embeddings=embeddings)
+            store.export(out, user=user, embeddings=embeddings)  # type: ignore[arg-type]
             out.flush()
             out._put(None)
         except _Cancelled:
@@ -328,7 +329,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     folder = getattr(mem.backend, "folder", None)
     if keys is None and folder is None:
         raise StoreError("API keys live in the store's SQLite file: pass keys= for this backend")
-    keystore = keys if keys is not None else KeyStore(folder)
+    keystore = keys if keys is not None else KeyStore(str(folder))
 
     def keys_required() -> bool:
         return require_keys if require_keys is not None else keystore.any_keys()
@@ -531,7 +532,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         """Store many memories in one transaction (one embedding batch)."""
         items = [{**i.model_dump(exclude_none=True), "user": user} for i in body.items]
         added = _retry(lambda: mem.add_many(items), store=mem, write=True)
-        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added])
+        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
     @app.post(U + "/conversations", status_code=201, response_model=M.MemoriesOut,
               tags=["memories"])
@@ -541,7 +542,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         added = _retry(lambda: mem.add_conversation(
             msgs, user=user, session=body.session, agent=body.agent, time=body.time,
             metadata=body.metadata), store=mem, write=True)
-        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added])
+        return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
     @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
     def update_memory(body: M.UpdateIn, memory_id: str = MemoryId,
@@ -666,9 +667,8 @@ def write_openapi(path: str | os.PathLike[str] = OPENAPI_PATH) -> None:
     """Regenerate the committed schema: ``python -m ltm.server.app``."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with open_store(tmp, embedder="hash") as store:
-            Path(path).write_text(openapi_text(create_app(store)), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp, open_store(tmp, embedder="hash") as store:
+        Path(path).write_text(openapi_text(create_app(store)), encoding="utf-8")
 
 
 if __name__ == "__main__":

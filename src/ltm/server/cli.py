@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import click
@@ -32,8 +33,14 @@ def is_loopback(host: str) -> bool:
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    from ..errors import (EmbedderMismatch, InvalidInput, MissingDependency, NotFound,
-                          ScopeError, StoreError)
+    from ..errors import (
+        EmbedderMismatch,
+        InvalidInput,
+        MissingDependency,
+        NotFound,
+        ScopeError,
+        StoreError,
+    )
     try:
         yield
     except NotFound as exc:
@@ -119,16 +126,15 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
 def mcp(store: str, user: str | None) -> None:
     """Serve the memory tools to an agent over MCP on stdin/stdout."""
     _need_server_extra()
+    from ..store import open as open_store
     from .auth import ALL_USERS, RIGHTS, ApiKey
     from .mcp_server import build_mcp
-
-    from ..store import open as open_store
 
     principal = ApiKey("stdio", (user,) if user else (ALL_USERS,), frozenset(RIGHTS))
     with _errors(), contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol
         mem = open_store(store)
     try:
-        server = build_mcp(mem, lambda _headers: principal)
+        server = build_mcp(mem, lambda _headers: principal, static_recent=user is not None)
         server.run("stdio")
     finally:
         mem.close()
@@ -172,7 +178,7 @@ def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def keys_list(store: str, as_json: bool) -> None:
     """List keys (ids, users, rights; never secrets)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .auth import KeyStore
 
@@ -184,7 +190,7 @@ def keys_list(store: str, as_json: bool) -> None:
             ks.close()
 
     def when(t: float | None) -> str | None:
-        return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat(
+        return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(
             timespec="seconds").replace("+00:00", "Z")
 
     rows: list[dict[str, Any]] = [

@@ -19,14 +19,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 
-WORDS = ("lisbon porto tokyo flight hotel sister cat miso tea jasmine coffee running morning "
-         "meeting project deadline birthday gift book guitar piano garden tomato recipe pasta "
-         "doctor dentist insurance car bike train ticket concert museum beach mountain snow "
-         "holiday budget salary bank loan rent apartment neighbour dog walk park swim").split()
+WORDS = ["lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine", "coffee", "running", "morning", "meeting", "project", "deadline", "birthday", "gift", "book", "guitar", "piano", "garden", "tomato", "recipe", "pasta", "doctor", "dentist", "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain", "snow", "holiday", "budget", "salary", "bank", "loan", "rent", "apartment", "neighbour", "dog", "walk", "park", "swim"]
 
 
 @dataclass
@@ -56,7 +52,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
 
 
 def run_load(urls: Sequence[str], key: str | None, *, clients: int, requests: int,

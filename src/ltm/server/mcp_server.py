@@ -92,8 +92,10 @@ def recent(store: MemoryStore, user: str, limit: int = 20) -> list[Any]:
     return mems[:limit]
 
 
-def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm") -> MCPServer:
-    """An MCP server over ``store``; ``resolve`` authorises each call."""
+def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
+              static_recent: bool = False) -> MCPServer:
+    """An MCP server over ``store``; ``resolve`` authorises each call. ``static_recent`` adds
+    ``memories://recent`` for a server that acts for one fixed user (stdio)."""
     server: MCPServer = MCPServer(name, instructions=INSTRUCTIONS, log_level="WARNING")
 
     def who(ctx: Context | None, user: str | None, right: str) -> str:
@@ -173,6 +175,21 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm") -> MC
     def recent_memories(user: str, ctx: Context) -> str:
         try:
             u = who(ctx, user, "read")
+        except ToolError as exc:
+            raise ResourceError(str(exc)) from None
+        return json.dumps([_short(m) for m in recent(store, u)], ensure_ascii=False)
+
+    if not static_recent:
+        return server
+
+    # stdio only: a static resource gets no request context, so it can only serve the user
+    # the process was started for
+    @server.resource("memories://recent", mime_type="application/json",
+                     description="The 20 most recent memories of the user this server acts "
+                     "for, newest first (JSON).")
+    def recent_default() -> str:
+        try:
+            u = who(None, None, "read")
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
         return json.dumps([_short(m) for m in recent(store, u)], ensure_ascii=False)

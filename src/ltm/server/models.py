@@ -3,6 +3,7 @@ wrong types (strict mode); the limits below are part of the published schema."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -187,7 +188,7 @@ class HitOut(BaseModel):
     @classmethod
     def of(cls, h: Hit) -> HitOut:
         def finite(x: float) -> float:
-            return x if x == x and abs(x) != float("inf") else 0.0
+            return x if math.isfinite(x) else 0.0
         return cls(memory=MemoryOut.of(h.memory), score=finite(float(h.score)),
                    signals={k: finite(float(v)) for k, v in h.signals.items()})
 
