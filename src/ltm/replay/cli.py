@@ -40,7 +40,8 @@ def replay(capacity: int, out: Path, freq_samples: int, seed: int) -> None:
     click.echo(f"inserts/s                {result['inserts_per_s']:,.0f} (in a folder: "
                f"{result['inserts_per_s_persistent']:,.0f})")
     click.echo(f"PER batches(256)/s       {result['per_batches_per_s']:,.0f} (in a folder: "
-               f"{result['per_batches_per_s_persistent']:,.0f})")
+               f"{result['per_batches_per_s_persistent']:,.0f}; per CPU second: "
+               f"{result['per_batches_per_cpu_s']:,.0f})")
     click.echo(f"max frequency error      {result['max_frequency_error']:.4%}")
     click.echo(f"peer: {peer['name']}: inserts/s {peer['inserts_per_s']:,.0f}, "
                f"PER batches/s {peer['per_batches_per_s']:,.1f}")

@@ -97,7 +97,14 @@ class SumMinTree:
                     self._refresh_run(int(idx[a]) + self.size, int(idx[b - 1]) + self.size + 1)
                 return
         s, m = self.sum, self.min
-        for _ in range(self.depth):
+        width = self.size  # number of nodes on the level of ``node``
+        dense = max(2048, 8 * idx.size)
+        while width > 1:
+            width //= 2
+            if width <= dense:
+                # near the root the touched nodes fill their levels: recompute whole levels
+                self._rebuild_from(width)
+                return
             # all nodes sit on one level; repeated parents get identical values
             node = node >> 1
             left = node * 2
@@ -124,7 +131,10 @@ class SumMinTree:
         self._rebuild_all()
 
     def _rebuild_all(self) -> None:
-        lo = self.size // 2
+        self._rebuild_from(self.size // 2)
+
+    def _rebuild_from(self, lo: int) -> None:
+        """Recompute every level from the one starting at node ``lo`` up to the root."""
         while lo >= 1:
             # level [lo, 2lo) from its children [2lo, 4lo)
             self.sum[lo : 2 * lo] = self.sum[2 * lo : 4 * lo : 2] + self.sum[2 * lo + 1 : 4 * lo : 2]
