@@ -518,7 +518,14 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                                  media_type="application/x-ndjson")
 
     # -- writing ------------------------------------------------------------------------------
-    @app.post(U + "/memories", status_code=201, response_model=M.MemoryOut, tags=["memories"])
+    def by_id(ref: str) -> dict[str, Any]:
+        """OpenAPI links from a created memory to the operations on it (fuzzers follow them)."""
+        return {op: {"operationId": op, "parameters": {"user": "$request.path.user",
+                                                       "memory_id": ref}}
+                for op in ("get_memory", "update_memory", "memory_history", "forget_memory")}
+
+    @app.post(U + "/memories", status_code=201, response_model=M.MemoryOut, tags=["memories"],
+              responses={201: {"links": by_id("$response.body#/id")}})
     def create_memory(body: M.MemoryIn, user: str = Depends(write)) -> M.MemoryOut:
         """Store one memory."""
         fields = body.model_dump(exclude_none=True)
@@ -527,7 +534,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                                      write=True))
 
     @app.post(U + "/memories/batch", status_code=201, response_model=M.MemoriesOut,
-              tags=["memories"])
+              tags=["memories"],
+              responses={201: {"links": by_id("$response.body#/memories/0/id")}})
     def create_memories(body: M.BatchIn, user: str = Depends(write)) -> M.MemoriesOut:
         """Store many memories in one transaction (one embedding batch)."""
         items = [{**i.model_dump(exclude_none=True), "user": user} for i in body.items]
@@ -544,7 +552,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
             metadata=body.metadata), store=mem, write=True)
         return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
-    @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
+    @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"],
+               operation_id="update_memory")
     def update_memory(body: M.UpdateIn, memory_id: str = MemoryId,
                       user: str = Depends(write)) -> M.MemoryOut:
         """Change a memory in place; its previous values go into its history."""
@@ -566,13 +575,14 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         return _retry(lambda: _browse(mem, user, kind=kind, session=session, since=since,
                                       until=until, before=before, limit=limit))
 
-    @app.get(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"])
+    @app.get(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"],
+             operation_id="get_memory")
     def get_memory(memory_id: str = MemoryId, user: str = Depends(read)) -> M.MemoryOut:
         """One memory."""
         return M.MemoryOut.of(_retry(lambda: mem.get(memory_id, user=user)))
 
     @app.get(U + "/memories/{memory_id}/history", response_model=M.HistoryOut,
-             tags=["memories"])
+             tags=["memories"], operation_id="memory_history")
     def memory_history(memory_id: str = MemoryId, user: str = Depends(read)) -> M.HistoryOut:
         """Every change to the memory (a deleted memory keeps only a content-free event)."""
         events = _retry(lambda: mem.history(memory_id, user=user))
@@ -613,7 +623,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                                  media_type="application/x-ndjson")
 
     # -- forgetting ---------------------------------------------------------------------------
-    @app.delete(U + "/memories/{memory_id}", response_model=M.ReceiptOut, tags=["forgetting"])
+    @app.delete(U + "/memories/{memory_id}", response_model=M.ReceiptOut, tags=["forgetting"],
+                operation_id="forget_memory")
     def forget_memory(memory_id: str = MemoryId, user: str = Depends(write)) -> M.ReceiptOut:
         """Erase one memory (and derived memories whose every source is gone)."""
         return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user), store=mem,

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import click
 
-WORDS = ["lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine", "coffee", "running", "morning", "meeting", "project", "deadline", "birthday", "gift", "book", "guitar", "piano", "garden", "tomato", "recipe", "pasta", "doctor", "dentist", "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain", "snow", "holiday", "budget", "salary", "bank", "loan", "rent", "apartment", "neighbour", "dog", "walk", "park", "swim"]
+WORDS = (
+    "lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine",
+    "coffee", "running", "morning", "meeting", "project", "deadline", "birthday", "gift",
+    "book", "guitar", "piano", "garden", "tomato", "recipe", "pasta", "doctor", "dentist",
+    "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain",
+    "snow", "holiday", "budget", "salary", "bank", "loan", "rent", "apartment", "neighbour",
+    "dog", "walk", "park", "swim"
+)
 
 
 @dataclass

@@ -102,6 +102,9 @@ class ConversationIn(_In):
 class UpdateIn(_In):
     """Fields to change; at least one. The old values go into the memory's history."""
 
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
+                              json_schema_extra={"minProperties": 1})
+
     text: Text | None = None
     metadata: dict[str, Any] | None = None
     importance: Importance | None = None
