@@ -265,7 +265,7 @@ def plot_matrices(grid: dict[str, Any], scenario: str, path: str) -> None:
     import matplotlib.pyplot as plt
 
     keys = [k for k in grid if k.startswith(f"{scenario}/")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 3.3), squeeze=False)
     for ax, k in zip(axes[0], keys):
         m = np.array(grid[k]["acc_matrix_mean"])
         ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
@@ -279,7 +279,8 @@ def plot_matrices(grid: dict[str, Any], scenario: str, path: str) -> None:
         ax.set_xticks(range(m.shape[1]))
         ax.set_yticks(range(m.shape[0]))
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"Split/Permuted-Digits, {scenario} scenario: accuracy matrix (mean of seeds)", fontsize=10)
+    title = "Permuted-Digits" if scenario == "permuted" else f"Split-Digits, {scenario}-incremental"
+    fig.suptitle(f"{title}: test accuracy (%) after each task, mean of seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
