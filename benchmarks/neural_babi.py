@@ -50,8 +50,10 @@ def summarise(runs: list[dict], tasks: list[int]) -> dict:
         "mean_test_error": statistics.fmean(errs) if errs else None,
         "failed_tasks_gt_5pct": sorted(int(k) for k, v in per_task.items()
                                       if v["test_error"] > 0.05),
-        "paper_mean_error": statistics.fmean(PAPER_1K_PE_LS_RN[t] / 100 for t in tasks),
-        "paper_failed_tasks": sorted(t for t in tasks if PAPER_1K_PE_LS_RN[t] > 5),
+        "paper_mean_error": statistics.fmean(PAPER_1K_PE_LS_RN[int(t)] / 100 for t in per_task)
+        if per_task else None,
+        "paper_failed_tasks": sorted(int(t) for t in per_task if PAPER_1K_PE_LS_RN[int(t)] > 5),
+        "seeds_per_task": {t: len(v["all_seeds_test_error"]) for t, v in per_task.items()},
         "per_task": per_task,
     }
 
@@ -64,45 +66,56 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--out", default="benchmarks/results/neural-memn2n-babi1k.json")
     ap.add_argument("--runs-dir", default="", help="also keep each run's checkpoint/metrics")
+    ap.add_argument("--task-major", action="store_true",
+                    help="run all seeds of a task before the next task (in --tasks order)")
+    ap.add_argument("--summarise-only", action="store_true",
+                    help="recompute the summary of an existing results file and exit")
     args = ap.parse_args(argv)
+    if args.summarise_only:
+        out = Path(args.out)
+        doc = json.loads(out.read_text())
+        doc["summary"] = summarise(doc["runs"], list(range(1, 21)))
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+        return 0
     data_dir = resolve_data_dir(args.data)
     out = Path(args.out)
     doc = json.loads(out.read_text()) if out.exists() else {}
     runs: list[dict] = doc.get("runs", [])
     done = {(r["task"], r["seed"]) for r in runs}
     start = time.perf_counter()
-    for seed in args.seeds:
-        for task in args.tasks:
-            if (task, seed) in done:
-                continue
-            try:
-                cfg = BabiTrainConfig(task=task, seed=seed, data_dir=str(data_dir),
-                                      epochs=args.epochs, progress=False)
-            except FileNotFoundError as exc:
-                print(f"skip qa{task}: {exc}", file=sys.stderr)
-                continue
-            run_dir = Path(args.runs_dir) / f"qa{task}-seed{seed}" if args.runs_dir else None
-            try:
-                m = train_babi(cfg, run_dir)
-            except FileNotFoundError as exc:
-                print(f"skip qa{task}: {exc}", file=sys.stderr)
-                continue
-            runs.append({k: m[k] for k in ("task", "seed", "test_error", "val_error",
-                                           "val_loss", "best_epoch", "linear_start_epochs",
-                                           "epochs", "wall_seconds")})
-            print(f"qa{task} seed {seed}: test error {m['test_error']:.3f} "
-                  f"(val {m['val_error']:.3f}) in {m['wall_seconds']}s", flush=True)
-            doc = {
-                "benchmark": "MemN2N bAbI, one model per task, 3 hops, PE + TE + LS + RN, "
-                             "adjacent tying, d=20, memory 50",
-                "data_dir": os.path.basename(os.path.normpath(data_dir)),
-                "seeds": args.seeds,
-                "threads": 1,
-                "summary": summarise(runs, args.tasks),
-                "runs": runs,
-            }
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(doc, indent=2) + "\n")
+    order = ([(s, t) for t in args.tasks for s in args.seeds] if args.task_major
+             else [(s, t) for s in args.seeds for t in args.tasks])
+    for seed, task in order:
+        if (task, seed) in done:
+            continue
+        try:
+            cfg = BabiTrainConfig(task=task, seed=seed, data_dir=str(data_dir),
+                                  epochs=args.epochs, progress=False)
+        except FileNotFoundError as exc:
+            print(f"skip qa{task}: {exc}", file=sys.stderr)
+            continue
+        run_dir = Path(args.runs_dir) / f"qa{task}-seed{seed}" if args.runs_dir else None
+        try:
+            m = train_babi(cfg, run_dir)
+        except FileNotFoundError as exc:
+            print(f"skip qa{task}: {exc}", file=sys.stderr)
+            continue
+        runs.append({k: m[k] for k in ("task", "seed", "test_error", "val_error",
+                                       "val_loss", "best_epoch", "linear_start_epochs",
+                                       "epochs", "wall_seconds")})
+        print(f"qa{task} seed {seed}: test error {m['test_error']:.3f} "
+              f"(val {m['val_error']:.3f}) in {m['wall_seconds']}s", flush=True)
+        doc = {
+            "benchmark": "MemN2N bAbI, one model per task, 3 hops, PE + TE + LS + RN, "
+                         "adjacent tying, d=20, memory 50",
+            "data_dir": os.path.basename(os.path.normpath(data_dir)),
+            "seeds": sorted({r["seed"] for r in runs}),
+            "threads": 1,
+            "summary": summarise(runs, list(range(1, 21))),
+            "runs": runs,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"sweep done in {time.perf_counter() - start:.0f}s", flush=True)
     if doc:
         s = doc["summary"]
