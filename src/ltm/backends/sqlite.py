@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import DimensionMismatch, StoreError
 from ..index.exact import VectorIndex
 from ..index.hnsw import HnswScope
+from ..index.scope import ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
 from .base import Filters, NewRow
@@ -120,6 +121,12 @@ CREATE TABLE extraction_state (
     day INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER
 );
+"""),
+    # ltm.index.scope: one user's scoring columns in one contiguous range of an index (no
+    # table rows, whose pages also hold the embedding blobs, are read to rank)
+    ("0003_scope_light_index", """
+CREATE INDEX memories_user_light ON memories(user, n, id, session, seq, time, importance,
+                                             superseded_by, expires_at);
 """),
 ]
 
@@ -212,6 +219,8 @@ class SqliteBackend:
         self._commits = 0
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
         self._df_cache: dict[str, tuple[int, int]] = {}
+        self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
+        self._access_only = False  # a commit of access counts only: caches stay valid
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
                                         check_same_thread=False,
@@ -256,6 +265,8 @@ class SqliteBackend:
             self._depth -= 1
             if self._depth == 0:
                 self.conn.execute("COMMIT")
+                if not self._access_only:  # own commits do not move PRAGMA data_version
+                    self._commits += 1
                 # PRAGMA data_version only moves for other connections' commits: make the
                 # next read catch the vector index up with this connection's own writes
                 self._data_version = -1
@@ -510,7 +521,7 @@ class SqliteBackend:
             for start in range(0, len(ids), 900):
                 chunk = list(ids[start:start + 900])
                 for r in self.conn.execute(
-                        f"SELECT {_COLUMNS} FROM memories WHERE user = ? AND id IN "
+                        f"SELECT {_COLUMNS} FROM memories WHERE +user = ? AND id IN "
                         f"({','.join('?' * len(chunk))})", [user, *chunk]):
                     out[r[1]] = _row_to_memory(r)
         return out
@@ -552,9 +563,14 @@ class SqliteBackend:
     def touch(self, ids: Sequence[str], at: int) -> None:
         if not ids:
             return
-        with self.atomic() as c:
-            c.executemany("UPDATE memories SET access_count = access_count + 1, "
-                          "last_accessed = ? WHERE id = ?", [(at, i) for i in ids])
+        with self._lock:
+            self._access_only = self._depth == 0
+            try:
+                with self.atomic() as c:
+                    c.executemany("UPDATE memories SET access_count = access_count + 1, "
+                                  "last_accessed = ? WHERE id = ?", [(at, i) for i in ids])
+            finally:
+                self._access_only = False
 
     # -- reads ----------------------------------------------------------------------------
     def _where(self, flt: Filters, alias: str = "m") -> tuple[str, list[Any]]:
@@ -666,6 +682,100 @@ class SqliteBackend:
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         return (version, self._commits)
 
+    # -- one user's scope as arrays (ltm.retrieval.pipeline's fast path) ------------------
+    def scope_view(self, user: str) -> ScopeView:
+        """The user's scoring columns (cached until the next write to the store)."""
+        with self._lock:
+            mark = self._write_mark()
+            hit = self._scope_cache.get(user)
+            if hit is not None and hit[1] == mark:
+                return hit[0]
+            rows = self.conn.execute(
+                "SELECT n, id, session, seq, time, importance, superseded_by IS NOT NULL, "
+                "expires_at FROM memories INDEXED BY memories_user_light WHERE user = ? "
+                "ORDER BY n", (user,)).fetchall()
+            view = ScopeView.from_rows(user, rows)
+            if len(self._scope_cache) >= 256 or (self._scope_cache and next(
+                    iter(self._scope_cache.values()))[1] != mark):
+                self._scope_cache.clear()
+            self._scope_cache[user] = (view, mark)
+            self._count_cache[("scope", user)] = (len(view), mark)
+            return view
+
+    def scope_dense(self, vector: np.ndarray, view: ScopeView) -> np.ndarray | None:
+        """Dot products of ``vector`` with every row of the view (NaN where a row has no
+        vector); None when the scope is served by HNSW (too large for an exact scan)."""
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return np.full(len(view), np.nan)
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            if idx.count(view.user) >= self.hnsw_min_scope:
+                return None
+            rowids, scores = idx.scores_all(view.user, vector)
+        out = np.full(len(view), np.nan, dtype=np.float64)
+        pos = view.positions(rowids)
+        ok = pos >= 0
+        out[pos[ok]] = scores[ok]
+        return out
+
+    def scope_text(self, query: str, view: ScopeView, masks: Sequence[tuple[np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``text_search`` over the view: for each (allowed rows, limit), the positions of the
+        best matching allowed rows and their scores, best first. Same scores as
+        ``text_search`` with the filter the mask stands for: per-scope IDF for each term
+        (scopes up to ``hnsw_min_scope``), plain BM25 for one term or a larger scope."""
+        terms = query_terms(query)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        if not terms or len(view) == 0:
+            return [empty for _ in masks]
+        scope = "u" + view.user.encode().hex()
+        sql = ("SELECT rowid, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts "
+               "WHERE memories_fts MATCH ?")
+        n_scope = len(view)
+        per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)
+        postings: list[tuple[np.ndarray, np.ndarray, float]] = []
+        with self._lock:
+            try:
+                if not per_scope:
+                    match = " OR ".join(_phrase(t) for t in terms)
+                    groups = [(f'scope : "{scope}" AND ({match})', 1.0)]
+                else:
+                    total = self._total_count()
+                    groups = [(f'scope : "{scope}" AND {_phrase(t)}',
+                               _idf(total, self._store_df(t, total))) for t in terms]
+                for match, idf_store in groups:
+                    rows = self.conn.execute(sql, (match,)).fetchall()
+                    if not rows:
+                        continue
+                    pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
+                                                     count=len(rows)))
+                    sc = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+                    ok = pos >= 0
+                    postings.append((pos[ok], sc[ok], idf_store))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return [empty for _ in masks]
+        out = []
+        for allowed, limit in masks:
+            score = np.zeros(len(view), dtype=np.float64)
+            matched = np.zeros(len(view), dtype=bool)
+            for pos, sc, idf_store in postings:
+                keep = allowed[pos]
+                if not keep.any():
+                    continue
+                if per_scope:
+                    factor = _idf(n_scope, int(keep.sum())) / idf_store
+                    score[pos[keep]] += sc[keep] * factor
+                else:
+                    score[pos[keep]] += sc[keep]
+                matched[pos[keep]] = True
+            hit = np.flatnonzero(matched)
+            order = hit[np.argsort(-score[hit], kind="stable")][:limit]
+            out.append((order, score[order]))
+        return out
+
     def _allowed_rowids(self, flt: Filters) -> np.ndarray:
         where, params = self._where(flt)
         rows = self.conn.execute(f"SELECT m.n FROM memories m WHERE {where}", params).fetchall()
@@ -714,7 +824,7 @@ class SqliteBackend:
             for start in range(0, len(ids), 900):
                 chunk = list(ids[start:start + 900])
                 rows += self.conn.execute(
-                    f"SELECT id, n FROM memories WHERE user = ? AND id IN "
+                    f"SELECT id, n FROM memories WHERE +user = ? AND id IN "
                     f"({','.join('?' * len(chunk))})", [user, *chunk]).fetchall()
             if not rows or self.dim is None:
                 return {}
@@ -826,7 +936,7 @@ class SqliteBackend:
             for start in range(0, len(all_ids), 900):
                 chunk = all_ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
-                c.execute(f"DELETE FROM memories WHERE user = ? AND id IN ({marks})",
+                c.execute(f"DELETE FROM memories WHERE +user = ? AND id IN ({marks})",
                           [user, *chunk])
                 # history keeps a content-free tombstone only
                 c.execute(f"DELETE FROM history WHERE user = ? AND memory_id IN ({marks})",

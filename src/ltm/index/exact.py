@@ -143,6 +143,14 @@ class VectorIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return self.rowids[pos[top]], scores[top]
 
+    def scores_all(self, user: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rowids, scores) of every row of the user, unordered (exact dot products)."""
+        pos = self.user_positions(user)
+        if len(pos) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores = np.einsum("ij,j->i", self.vecs[pos], q.astype(np.float32, copy=False))
+        return self.rowids[pos], scores
+
     def vectors_of(self, rowids: np.ndarray) -> np.ndarray:
         pos = self.positions_of(rowids)
         out = np.zeros((len(rowids), self.dim), dtype=np.float32)

@@ -65,6 +65,11 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     """``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds, half-open) adds
     the bounded "time_window" bonus to memories whose own time falls inside it."""
     n_cand = max(settings.candidates, 3 * k)
+    if flt.only_user and settings.mmr_lambda <= 0 and hasattr(backend, "scope_view"):
+        hits = _search_scope(backend, embedder, settings, query, flt, k, n_cand, now=now,
+                             query_vector=query_vector, window=window)
+        if hits is not None:
+            return hits
     text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
     dense_hits: list[tuple[str, float]] = []
@@ -150,6 +155,152 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     return hits[:k]
 
 
+def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: str,
+                  flt: Filters, k: int, n_cand: int, *, now: int,
+                  query_vector: np.ndarray | None, window: TimeWindow | None
+                  ) -> list[Hit] | None:
+    """``search`` for a filter on the user alone, over the user's scoring columns as arrays
+    (``backend.scope_view``): the same candidates, pool and scores as the general path, with
+    no SQL but the full-text postings and the final hydration. None where it does not apply
+    (a scope served by HNSW)."""
+    view = backend.scope_view(flt.user)
+    m = len(view)
+    if m == 0:
+        return []
+    qv = None
+    dense_all = np.full(m, np.nan)
+    use_dense = settings.dense_weight > 0
+    if use_dense:
+        qv = query_vector if query_vector is not None else embedder.embed([query])[0]
+        got = backend.scope_dense(qv, view)
+        if got is None:
+            return None
+        dense_all = got
+    live = view.live(flt.now)
+    has_vec = ~np.isnan(dense_all)
+    masks = [(live, n_cand)]
+    in_win = None
+    if window is not None and settings.time_weight > 0:
+        since, until = window.start, window.end - 1
+        if since <= until:
+            in_win = live & (view.time >= since) & (view.time <= until)
+            masks.append((in_win, max(20, n_cand // 4)))
+    texts = backend.scope_text(query, view, masks) if settings.text_weight > 0 else []
+    text = np.zeros(m)
+    is_text = np.zeros(m, dtype=bool)
+    for pos, sc in reversed(texts):  # the main query's scores win over the window's
+        text[pos] = sc
+        is_text[pos] = True
+    first = is_text.copy()
+    is_dense = np.zeros(m, dtype=bool)
+    if use_dense:
+        # the dense retriever applies no expiry (rows are dropped below, sessions kept)
+        cand = np.flatnonzero(has_vec)
+        if len(cand) > n_cand:
+            cand = cand[np.argpartition(-dense_all[cand], n_cand)[:n_cand]]
+        is_dense[cand] = True
+        if in_win is not None:
+            wc = np.flatnonzero(in_win & has_vec)
+            limit = max(20, n_cand // 4)
+            if len(wc) > limit:
+                wc = wc[np.argpartition(-dense_all[wc], limit)[:limit]]
+            is_dense[wc] = True
+        first |= is_dense
+    if not first.any():
+        return []
+    structured = settings.context_weight > 0 or settings.session_weight > 0
+    in_pool = first
+    if structured:
+        sessions = np.unique(view.session[first & (view.session >= 0)])
+        in_pool = first | np.isin(view.session, sessions)
+    p = np.flatnonzero(in_pool & live)  # pool: positions in the view
+    if len(p) == 0:
+        return []
+    ptext = text[p]
+    pdense = np.nan_to_num(dense_all[p]) if use_dense else np.zeros(len(p))
+    z_text = _zscore(ptext) if is_text.any() else np.zeros(len(p))
+    z_dense = _zscore(pdense) if is_dense.any() else np.zeros(len(p))
+    fused = settings.text_weight * z_text + settings.dense_weight * z_dense
+    context = np.zeros(len(p))
+    if structured:
+        context = _structure_arrays(view.session[p], view.seq[p], view.has_seq[p], fused,
+                                    settings)
+    times = view.time[p]
+    recency = np.zeros(len(p))
+    half_life = settings.recency_half_life_days * _US_PER_DAY
+    if settings.recency_weight and half_life > 0:
+        recency = settings.recency_weight * 0.5 ** (np.maximum(0.0, now - times) / half_life)
+    importance = np.zeros(len(p))
+    if settings.importance_weight:
+        importance = settings.importance_weight * (view.importance[p] - 0.5)
+    superseded = view.superseded[p]
+    penalty = settings.superseded_penalty * superseded
+    in_window = np.zeros(len(p))
+    if window is not None and settings.time_weight:
+        dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
+        width = max(window.end - window.start, _US_PER_DAY)
+        in_window = settings.time_weight * 0.5 ** (dist / width)
+    total = fused + context + recency + importance + in_window - penalty
+    rank = view.id_rank[p]
+    order = np.lexsort((rank, -total))  # best first, ties by id
+    ids = [view.ids[j] for j in p]
+    top = order[:k]
+    extra: dict[int, dict[str, float]] = {}
+    if window is not None or _decay_policies(settings):
+        top, extra = _time_and_retention(backend, flt.user, ids, total, in_window, order, k,
+                                         now, window, settings, rank=rank)
+    memories = backend.get_many([ids[j] for j in top], flt.user)
+    hits: list[Hit] = []
+    for j in top:
+        mem = memories.get(ids[j])
+        if mem is None:
+            continue
+        signals = {"text": float(ptext[j]), "dense": float(pdense[j]),
+                   "text_z": float(z_text[j]), "dense_z": float(z_dense[j]),
+                   "fused": float(fused[j]), "context": float(context[j]),
+                   "recency": float(recency[j]), "importance": float(importance[j])}
+        if window is not None:
+            signals["time_window"] = float(in_window[j])
+        if superseded[j]:
+            signals["superseded"] = -float(penalty[j])
+        signals.update(extra.get(int(j), {}))
+        if settings.archived_penalty and mem.metadata.get("ltm_archived") \
+                and "archived" not in signals:
+            signals["archived"] = -settings.archived_penalty
+            total[j] -= settings.archived_penalty
+        signals["score"] = float(total[j])
+        hits.append(Hit(mem, float(total[j]), signals))
+    if extra or settings.archived_penalty:
+        hits.sort(key=lambda h: (-h.score, h.memory.id))
+    return hits[:k]
+
+
+def _structure_arrays(session: np.ndarray, seq: np.ndarray, has_seq: np.ndarray,
+                      fused: np.ndarray, settings: Settings) -> np.ndarray:
+    """``_structure`` over arrays: session codes (-1 none) and turn numbers of the pool."""
+    out = np.zeros(len(fused))
+    idx = np.flatnonzero((session >= 0) & has_seq)
+    if len(idx) == 0:
+        return out
+    idx = idx[np.lexsort((idx, seq[idx], session[idx]))]  # by session, then turn
+    sess, seqs, vals = session[idx], seq[idx], fused[idx]
+    if settings.session_weight:
+        best_of = np.full(int(sess.max()) + 1, -np.inf)
+        np.maximum.at(best_of, sess, vals)
+        out[idx] += settings.session_weight * best_of[sess]
+    win = settings.context_window
+    if settings.context_weight and win > 0 and len(idx) > 1:
+        best = np.full(len(idx), -np.inf)
+        for off in range(1, min(win, len(idx) - 1) + 1):
+            # neighbours `off` places away in the same session, if within the window
+            ok = (sess[off:] == sess[:-off]) & ((seqs[off:] - seqs[:-off]) <= win)
+            best[:-off] = np.where(ok, np.maximum(best[:-off], vals[off:]), best[:-off])
+            best[off:] = np.where(ok, np.maximum(best[off:], vals[:-off]), best[off:])
+        has = np.isfinite(best)
+        out[idx[has]] += settings.context_weight * best[has]
+    return out
+
+
 def _structure(ids: list[str], light: dict[str, tuple[Any, ...]], fused: np.ndarray,
                settings: Settings) -> np.ndarray:
     """Context from conversation structure: the best neighbour within ``context_window`` turns
@@ -232,7 +383,8 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
 
 def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.ndarray,
                         in_window: np.ndarray, order: np.ndarray, want: int, now: int,
-                        window: TimeWindow | None, settings: Settings
+                        window: TimeWindow | None, settings: Settings,
+                        rank: np.ndarray | None = None
                         ) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
     """Adjust ``total`` (in place) over the head of the ranking (3x ``want``, at least 50):
     a fact's or summary's time-window bonus follows its validity interval (and a superseded
@@ -266,7 +418,7 @@ def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.n
             total[j] -= settings.archived_penalty
         if sig:
             extra[int(j)] = sig
-    order = np.lexsort((np.array(ids), -total))
+    order = np.lexsort((np.array(ids) if rank is None else rank, -total))
     return order[:want], extra
 
 
