@@ -48,6 +48,7 @@ CASES: list[tuple[str, str, str, bytes, int, str]] = [
      "no memory"),
     ("nul in user", "GET", "/v1/users/a%00b/memories", b"", 422, "NUL"),
     ("wrong method", "PUT", U + "/search", b"{}", 405, "Method"),
+    ("reserved user name", "GET", "/v1/users/%2A/memories", b"", 422, "every user"),
 ]
 
 

@@ -464,6 +464,9 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                   key: ApiKey = Depends(principal)) -> str:
             if "\x00" in user:
                 raise ApiError(422, "invalid_input", "user must not contain NUL", "user")
+            if user == ALL_USERS:
+                raise ApiError(422, "invalid_input", "'*' is not a user name: it stands for "
+                               "every user in API keys", "user")
             if not key.covers(user):
                 raise ApiError(403, "forbidden", "this API key does not reach that user")
             if right not in key.rights:
