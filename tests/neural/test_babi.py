@@ -140,6 +140,7 @@ def test_cli_sequence_presets_write_metrics(preset: str, tmp_path: Path) -> None
         preset, "--seed", "1", "--steps", "3", "--out", str(out), "--batch-size", "2",
         "--max-len", "3", "--memory-n", "8", "--memory-w", "4", "--controller-size", "8",
         "--eval-lengths", "3,4", "--eval-sequences", "4", "--eval-memory-n", "12",
+        "--lr-schedule", "cosine", "--item-len", "2",
         "--no-progress"])
     assert res.exit_code == 0, res.output
     m = json.loads((out / "metrics.json").read_text())

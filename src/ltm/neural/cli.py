@@ -60,11 +60,17 @@ def _seq_command(preset: str) -> Callable[..., None]:
     @click.option("--lr", type=float, default=d["lr"], show_default=True)
     @click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default="adam",
                   show_default=True)
+    @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]),
+                  default="constant", show_default=True,
+                  help="cosine: decay lr to --lr-min over the run")
+    @click.option("--lr-min", type=float, default=1e-4, show_default=True)
     @click.option("--min-len", type=int, default=d["min_len"], show_default=True,
                   help=f"minimum training {unit}")
     @click.option("--max-len", type=int, default=d["max_len"], show_default=True,
                   help=f"maximum training {unit}")
     @click.option("--bits", type=int, default=d["bits"], show_default=True)
+    @click.option("--item-len", type=int, default=3, show_default=True,
+                  help="associative recall: vectors per item")
     @click.option("--memory-n", type=int, default=d["memory_n"], show_default=True)
     @click.option("--memory-w", type=int, default=d["memory_w"], show_default=True)
     @click.option("--controller", type=click.Choice(["lstm", "ff"]), default="lstm",
