@@ -33,7 +33,12 @@ def seeded(served: Served) -> Served:
             {"text": "Dana runs every morning", "session": "health",
              "time": "2026-04-03T07:00:00Z"}]})
         assert r.status_code == 201
-        mid = r.json()["memories"][0]["id"]
+        made = r.json()["memories"]
+        mid = made[0]["id"]
+        r = c.post("/v1/users/dana/memories", json={
+            "text": "Summary: Dana has family in Porto and a morning routine", "kind": "summary",
+            "time": "2026-04-05T12:00:00Z", "sources": [made[1]["id"], made[2]["id"]]})
+        assert r.status_code == 201
         assert c.patch(f"/v1/users/dana/memories/{mid}",
                        json={"text": "Dana is vegetarian (no fish either)"}).status_code == 200
     served.key["dana"] = served.keys.create(["dana"], "read,write")[0]
@@ -62,9 +67,15 @@ def test_web_page_search_browse_history_forget(seeded: Served) -> None:
         page.fill("#key", seeded.key["dana"])
         page.click("#connect")
         expect(page.locator("#status")).to_contain_text("user dana")
-        expect(page.locator("#total")).to_have_text("5 memories")
-        assert page.locator("#chart rect").count() == 4  # four distinct days
-        expect(page.locator("#timeline li")).to_have_count(5)
+        expect(page.locator("#total")).to_have_text("6 memories")
+        assert page.locator("#chart rect").count() == 5  # five distinct days
+        expect(page.locator("#timeline li")).to_have_count(6)
+
+        # provenance: a summary lists its sources, and a source opens on click
+        page.locator("#timeline li", has_text="Summary:").click()
+        expect(page.locator("#d-sources li")).to_have_count(2)
+        page.locator("#d-sources a").first.click()
+        expect(page.locator("#d-text")).to_have_text("Dana's sister lives in Porto")
 
         # filters
         page.select_option("#kind-filter", "fact")
@@ -100,18 +111,19 @@ def test_web_page_search_browse_history_forget(seeded: Served) -> None:
         page.click("#forget-one")
         expect(page.locator("#status")).to_contain_text("forgot 1")
         assert "Forget this memory" in dialogs[0]
-        expect(page.locator("#timeline li")).to_have_count(4)
+        expect(page.locator("#timeline li")).to_have_count(5)
 
         # forget a session, with confirmation
         page.select_option("#session-filter", "trip")
         page.click("#forget-session")
         expect(page.locator("#status")).to_contain_text("forgot 2 memories of session trip")
-        expect(page.locator("#total")).to_have_text("2 memories")
+        expect(page.locator("#total")).to_have_text("3 memories")
         assert 'session "trip"' in dialogs[1]
         page.screenshot(path=str(ARTIFACTS / "server-web-after-forget.png"), full_page=True)
         browser.close()
         assert errors == []
 
     texts = {m.text for m, _ in seeded.store.backend.iter_export("dana", with_vectors=False)}
-    assert texts == {"Dana's sister lives in Porto", "Dana runs every morning"}
+    assert texts == {"Dana's sister lives in Porto", "Dana runs every morning",
+                     "Summary: Dana has family in Porto and a morning routine"}
     assert (ARTIFACTS / "server-web.png").stat().st_size > 10_000
