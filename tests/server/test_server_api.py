@@ -222,6 +222,31 @@ def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
+def test_open_until_the_first_key_then_keys_for_good(tmp_path: Path) -> None:
+    import ltm
+    from ltm.server.app import create_app
+    from ltm.server.live import LiveServer
+
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        keys = KeyStore(tmp_path / "s")
+        with LiveServer(create_app(store, keys=keys, mcp=False)) as srv:
+            assert httpx.get(srv.url + "/v1/health").json()["auth"] == "open"
+            r = httpx.post(srv.url + "/v1/users/eve/memories", json={"text": "open server"})
+            assert r.status_code == 201
+            _, key = keys.create(["eve"], "read")
+            assert httpx.get(srv.url + "/v1/users/eve/memories").status_code == 401
+            keys.revoke(key.key_id)  # revoking every key does not reopen the server
+            assert httpx.get(srv.url + "/v1/users/eve/memories").status_code == 401
+            assert httpx.get(srv.url + "/v1/health").json()["auth"] == "keys"
+        with LiveServer(create_app(store, keys=keys, require_keys=False, mcp=False)) as srv:
+            assert httpx.get(srv.url + "/v1/users/eve/memories").status_code == 200
+        keys.close()
+    fresh = tmp_path / "t"
+    with ltm.open(fresh, embedder="hash") as store:
+        with LiveServer(create_app(store, require_keys=True, mcp=False)) as srv:
+            assert httpx.get(srv.url + "/v1/users/eve/memories").status_code == 401
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])
 def test_serve_refuses_non_loopback_without_keys(tmp_path: Path, host: str) -> None:
     r = CliRunner().invoke(serve, ["--store", str(tmp_path / "s"), "--host", host,

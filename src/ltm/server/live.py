@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -31,7 +31,7 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.run, name="ltm-live-server",
                                        daemon=True)
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def start(self, timeout: float = 30.0) -> Self:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
@@ -44,7 +44,7 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
