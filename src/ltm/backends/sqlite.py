@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DimensionMismatch, StoreError
-from ..index.exact import VectorIndex
+from ..index.exact import IndexWriter, VectorIndex
 from ..index.hnsw import HnswScope
-from ..index.scope import ScopeView
+from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
 from .base import Filters, NewRow
@@ -123,10 +123,13 @@ CREATE TABLE extraction_state (
 );
 """),
     # ltm.index.scope: one user's scoring columns in one contiguous range of an index (no
-    # table rows, whose pages also hold the embedding blobs, are read to rank)
-    ("0003_scope_light_index", """
-CREATE INDEX memories_user_light ON memories(user, n, id, session, seq, time, importance,
-                                             superseded_by, expires_at);
+    # table rows, whose pages also hold the embedding blobs, are read to rank). It extends
+    # (user, session, seq), which it replaces, so writes maintain no extra index.
+    ("0003_scope_columns_index", """
+DROP INDEX IF EXISTS memories_user_light;
+CREATE INDEX memories_scope ON memories(user, session, seq, n, id, time, importance,
+                                        superseded_by, expires_at);
+DROP INDEX memories_user_session;
 """),
 ]
 
@@ -221,6 +224,10 @@ class SqliteBackend:
         self._df_cache: dict[str, tuple[int, int]] = {}
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
         self._access_only = False  # a commit of access counts only: caches stay valid
+        self._wrote_vectors = False
+        self._inserted = 0  # rows this connection inserted (full-text merge on close)
+        self._mapped = False
+        self._log_trimmed = 0
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
                                         check_same_thread=False,
@@ -334,10 +341,57 @@ class SqliteBackend:
             return self._index
 
     def _rebuild(self) -> VectorIndex:
+        """Rebuild from the stored vectors: streamed user by user into the index files, which
+        are then mapped (never the whole index in memory); in memory where the files cannot
+        be written."""
         assert self.dim is not None
         log.info("rebuilding vector index of %s from the database", self.folder)
+        own_txn = not self.conn.in_transaction
+        if own_txn:
+            self.conn.execute("BEGIN")  # the log head and the rows from one snapshot
+        try:
+            head = self._log_head()
+            try:
+                idx = self._rebuild_to_files(head)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot write the vector index files (%s); rebuilding in memory",
+                            exc)
+                idx = None
+            if idx is None:
+                idx = self._rebuild_in_memory(head)
+        finally:
+            if own_txn:
+                self.conn.execute("COMMIT")
+        return idx
+
+    def _rebuild_to_files(self, head: int) -> VectorIndex | None:
+        assert self.dim is not None
+        hint = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+        writer = IndexWriter(self.folder / INDEX_DIR, self.dim, hint)
+        users: list[str] = []
+        try:
+            cur = self.conn.execute("SELECT n, user, embedding FROM memories INDEXED BY "
+                                    "memories_scope WHERE embedding IS NOT NULL "
+                                    "ORDER BY user")
+            while batch := cur.fetchmany(20_000):
+                codes = np.empty(len(batch), dtype=np.int32)
+                for i, r in enumerate(batch):
+                    if not users or users[-1] != r[1]:
+                        users.append(r[1])
+                    codes[i] = len(users) - 1
+                rowids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+                vecs = np.frombuffer(b"".join(r[2] for r in batch), dtype=np.float32)
+                writer.write(rowids, codes, vecs.reshape(len(batch), self.dim))
+            writer.finish(users, head, self.fingerprint)
+        except BaseException:
+            writer.abort()
+            raise
+        return VectorIndex.load(self.folder / INDEX_DIR, self.dim, self.fingerprint)
+
+    def _rebuild_in_memory(self, head: int) -> VectorIndex:
+        assert self.dim is not None
         idx = VectorIndex(self.dim)
-        idx.epoch = self._log_head()
+        idx.epoch = head
         cur = self.conn.execute("SELECT n, user, embedding FROM memories "
                                 "WHERE embedding IS NOT NULL ORDER BY n")
         while batch := cur.fetchmany(20_000):
@@ -352,8 +406,11 @@ class SqliteBackend:
         if head == idx.epoch:
             return
         first = self.conn.execute("SELECT min(epoch) FROM index_log").fetchone()[0]
-        if head < idx.epoch or (first is not None and first > idx.epoch + 1):
-            fresh = self._rebuild()  # the log no longer reaches back: start over
+        if head < idx.epoch or (first is not None and first > idx.epoch + 1) \
+                or head - idx.epoch > _CATCH_UP_MAX:
+            # the log no longer reaches back (or replaying it would hold more vectors in
+            # memory than a streamed rebuild): start over
+            fresh = self._rebuild()
             idx.__dict__.update(fresh.__dict__)
             self._hnsw.clear()
             return
@@ -410,7 +467,9 @@ class SqliteBackend:
                 log.info("building HNSW index for a scope of %d vectors", idx.count(user))
                 scope = HnswScope(idx.dim, ef_search=self.hnsw_ef_search)
                 rowids, vecs = idx.user_rows(user)
-                scope.add(rowids, vecs)
+                for start in range(0, len(rowids), 100_000):
+                    scope.add(rowids[start:start + 100_000], vecs[start:start + 100_000])
+                    idx.release()  # the scan's mapped pages: not kept resident
                 scope.epoch = idx.epoch
                 self._dirty = True
             self._hnsw[user] = scope
@@ -419,19 +478,31 @@ class SqliteBackend:
     def flush(self) -> None:
         """Persist the derived indexes (done on close)."""
         with self._lock:
-            if self._index is None or not self._dirty or self.dim is None:
+            if self._index is None or self.dim is None:
                 return
-            folder = self.folder / INDEX_DIR
-            self._index.save(folder, self.fingerprint)
-            for user, scope in self._hnsw.items():
-                scope.save(folder / f"hnsw-{user_hash(user)}.usearch", self.fingerprint)
-            # the log is only needed past what the saved index holds
-            self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (self._index.epoch,))
-            self._dirty = False
+            if self._dirty:
+                folder = self.folder / INDEX_DIR
+                self._index.save(folder, self.fingerprint)
+                for user, scope in self._hnsw.items():
+                    scope.save(folder / f"hnsw-{user_hash(user)}.usearch", self.fingerprint)
+                self._dirty = False
+            if self._index.epoch > self._log_trimmed:
+                # the log is only needed past what the saved index holds
+                self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (self._index.epoch,))
+                self._log_trimmed = self._index.epoch
 
     def close(self) -> None:
         with self._lock:
             try:
+                if self._inserted >= _OPTIMIZE_AFTER:
+                    # bulk writes leave the full-text index in many segments, and every term
+                    # lookup visits each: merge them into one
+                    with self.atomic() as c:
+                        c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                if self._index is None and self._wrote_vectors:
+                    # a process that only wrote still leaves current index files behind, so
+                    # that the next open maps them instead of rebuilding
+                    self._vector_index()
                 self.flush()
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
@@ -447,6 +518,8 @@ class SqliteBackend:
         if self.dim is not None and vectors.shape[1] != self.dim:
             raise DimensionMismatch(self.dim, int(vectors.shape[1]))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._wrote_vectors = True
+        self._inserted += len(rows)
         direct = self._depth == 0  # an enclosing transaction may still roll back
         with self.atomic() as c:
             seqs: dict[tuple[str, str], int] = {}
@@ -549,6 +622,7 @@ class SqliteBackend:
                     else json.loads(before["metadata"] or "null")
                 values["fts_extra"] = _extra_from(merged)
             if vector is not None:
+                self._wrote_vectors = True
                 values["embedding"] = np.ascontiguousarray(vector, np.float32).tobytes()
             sets = ", ".join(f"{quote_ident(k)} = ?" for k in values)
             c.execute(f"UPDATE memories SET {sets} WHERE id = ? AND user = ?",
@@ -690,10 +764,17 @@ class SqliteBackend:
             hit = self._scope_cache.get(user)
             if hit is not None and hit[1] == mark:
                 return hit[0]
+            if not self._mapped:
+                # reads through a memory map, not a read() per page (~25% of a search's CPU);
+                # only once this connection reads to rank, so a writing process's resident
+                # set does not take in every page it touches
+                self.conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+                self._mapped = True
             rows = self.conn.execute(
-                "SELECT n, id, session, seq, time, importance, superseded_by IS NOT NULL, "
-                "expires_at FROM memories INDEXED BY memories_user_light WHERE user = ? "
-                "ORDER BY n", (user,)).fetchall()
+                "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
+                "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
+                f"coalesce(expires_at, {NO_EXPIRY}) FROM memories INDEXED BY memories_scope "
+                "WHERE user = ?", (user,)).fetchall()
             view = ScopeView.from_rows(user, rows)
             if len(self._scope_cache) >= 256 or (self._scope_cache and next(
                     iter(self._scope_cache.values()))[1] != mark):
@@ -978,6 +1059,9 @@ class SqliteBackend:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+_MMAP_BYTES = 1 << 31  # SQLite memory map for reads (see scope_view)
+_OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
+_CATCH_UP_MAX = 500_000  # log entries replayed in memory; more: streamed rebuild
 _ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)
 
 

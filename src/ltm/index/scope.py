@@ -48,25 +48,29 @@ class ScopeView:
 
     @classmethod
     def from_rows(cls, user: str, rows: Sequence[tuple[Any, ...]]) -> ScopeView:
-        """From ``(n, id, session, seq, time, importance, superseded, expires_at)`` rows in
-        row-id order."""
+        """From ``(n, id, session, seq or -1, seq is set, time, importance or 0.5,
+        superseded, expires_at or NO_EXPIRY)`` rows in any order (no NULL but session)."""
         m = len(rows)
-        cols = list(zip(*rows)) if m else [()] * 8
+        cols = list(zip(*rows)) if m else [()] * 9
         rowids = np.fromiter(cols[0], dtype=np.int64, count=m)
         ids = list(cols[1])
-        sessions = cols[2]
-        codes: dict[str, int] = {}
-        session = np.fromiter((-1 if s is None else codes.setdefault(s, len(codes))
-                               for s in sessions), dtype=np.int32, count=m)
-        has_seq = np.fromiter((s is not None for s in cols[3]), dtype=bool, count=m)
-        seq = np.fromiter((-1 if s is None else s for s in cols[3]), dtype=np.int64, count=m)
-        time = np.fromiter(cols[4], dtype=np.float64, count=m)
-        importance = np.fromiter((0.5 if v is None else v for v in cols[5]), dtype=np.float64,
-                                 count=m)
-        superseded = np.fromiter(cols[6], dtype=bool, count=m)
-        expires = np.fromiter((NO_EXPIRY if v is None else v for v in cols[7]),
-                              dtype=np.int64, count=m)
+        codes: dict[str | None, int] = {None: -1}
+        session = np.fromiter((codes.setdefault(s, len(codes) - 1) for s in cols[2]),
+                              dtype=np.int32, count=m)
+        seq = np.fromiter(cols[3], dtype=np.int64, count=m)
+        has_seq = np.fromiter(cols[4], dtype=bool, count=m)
+        time = np.fromiter(cols[5], dtype=np.float64, count=m)
+        importance = np.fromiter(cols[6], dtype=np.float64, count=m)
+        superseded = np.fromiter(cols[7], dtype=bool, count=m)
+        expires = np.fromiter(cols[8], dtype=np.int64, count=m)
         id_rank = np.empty(m, dtype=np.int64)
         id_rank[np.argsort(np.array(ids, dtype=str), kind="stable")] = np.arange(m)
-        return cls(user, rowids, ids, session, seq, has_seq, time, importance, superseded,
+        view = cls(user, rowids, ids, session, seq, has_seq, time, importance, superseded,
                    expires, id_rank)
+        if m > 1 and not bool(np.all(rowids[1:] > rowids[:-1])):
+            order = np.argsort(rowids, kind="stable")
+            for name in ("rowids", "session", "seq", "has_seq", "time", "importance",
+                         "superseded", "expires", "id_rank"):
+                setattr(view, name, getattr(view, name)[order])
+            view.ids = [ids[i] for i in order]
+        return view
