@@ -38,7 +38,6 @@ from ..store import open as open_store
 from ..timeutil import to_us
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
-from .compat import note_write
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +150,12 @@ class BodyGuard:
             await resp(scope, receive, send)
 
 
-def _retry(fn: Callable[[], T], attempts: int = 4, store: MemoryStore | None = None,
-           write: bool = False) -> T:
+def _retry(fn: Callable[[], T], attempts: int = 4) -> T:
     """Run a store call, retrying when another process holds the SQLite write lock past the
     busy timeout; a persistent lock becomes 503."""
     for n in range(attempts):
         try:
-            result = fn()
-            if write and store is not None:
-                note_write(store)
-            return result
-        except ValueError as exc:
-            # the stale-count race above (see compat.note_write); LtmError's InvalidInput passes on
-            if isinstance(exc, LtmError) or store is None or "math domain" not in str(exc) \
-                    or n == attempts - 1:
-                raise
-            note_write(store)
+            return fn()
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
             if "locked" not in text and "busy" not in text:
@@ -533,8 +522,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         """Store one memory."""
         fields = body.model_dump(exclude_none=True)
         text = fields.pop("text")
-        return M.MemoryOut.of(_retry(lambda: mem.add(text, user=user, **fields), store=mem,
-                                     write=True))
+        return M.MemoryOut.of(_retry(lambda: mem.add(text, user=user, **fields)))
 
     @app.post(U + "/memories/batch", status_code=201, response_model=M.MemoriesOut,
               tags=["memories"],
@@ -542,7 +530,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     def create_memories(body: M.BatchIn, user: str = Depends(write)) -> M.MemoriesOut:
         """Store many memories in one transaction (one embedding batch)."""
         items = [{**i.model_dump(exclude_none=True), "user": user} for i in body.items]
-        added = _retry(lambda: mem.add_many(items), store=mem, write=True)
+        added = _retry(lambda: mem.add_many(items))
         return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
     @app.post(U + "/conversations", status_code=201, response_model=M.MemoriesOut,
@@ -552,7 +540,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         msgs = [m.model_dump(exclude_none=True) for m in body.messages]
         added = _retry(lambda: mem.add_conversation(
             msgs, user=user, session=body.session, agent=body.agent, time=body.time,
-            metadata=body.metadata), store=mem, write=True)
+            metadata=body.metadata))
         return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
     @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"],
@@ -561,8 +549,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                       user: str = Depends(write)) -> M.MemoryOut:
         """Change a memory in place; its previous values go into its history."""
         fields = body.model_dump(exclude_none=True)
-        return M.MemoryOut.of(_retry(lambda: mem.update(memory_id, user=user, **fields),
-                                     store=mem, write=True))
+        return M.MemoryOut.of(_retry(lambda: mem.update(memory_id, user=user, **fields)))
 
     # -- reading ------------------------------------------------------------------------------
     @app.get(U + "/memories", response_model=M.MemoriesOut, tags=["memories"])
@@ -598,16 +585,14 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     @app.post(U + "/search", response_model=M.SearchOut, tags=["retrieval"])
     def search(body: M.SearchIn, user: str = Depends(read)) -> M.SearchOut:
         """The k memories most relevant to the query, best first, with per-signal scores."""
-        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)),
-                      store=mem)
+        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)))
         return M.SearchOut(hits=[M.HitOut.of(h) for h in hits])
 
     @app.post(U + "/context", response_model=M.ContextOut, tags=["retrieval"])
     def context(body: M.ContextIn, user: str = Depends(read)) -> M.ContextOut:
         """Relevant memories packed into a token budget, chronological, ready for a prompt."""
         text = _retry(lambda: mem.context(body.query, user=user, k=body.k,
-                                          budget_tokens=body.budget_tokens, **_filters(body)),
-                      store=mem)
+                                          budget_tokens=body.budget_tokens, **_filters(body)))
         return M.ContextOut(context=text)
 
     @app.get(U + "/stats", response_model=M.UserStatsOut, tags=["retrieval"])
@@ -630,8 +615,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                 operation_id="forget_memory")
     def forget_memory(memory_id: str = MemoryId, user: str = Depends(write)) -> M.ReceiptOut:
         """Erase one memory (and derived memories whose every source is gone)."""
-        return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user), store=mem,
-                                      write=True))
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user)))
 
     @app.post(U + "/forget", response_model=M.ReceiptOut, tags=["forgetting"])
     def forget_filter(body: M.ForgetIn, user: str = Depends(write)) -> M.ReceiptOut:
@@ -640,13 +624,12 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
             raise ApiError(422, "invalid_input", "say what to forget: session and/or before "
                            "(DELETE /v1/users/{user} erases everything)")
         return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user, session=body.session,
-                                                         before=body.before),
-                                      store=mem, write=True))
+                                                         before=body.before)))
 
     @app.delete(U, response_model=M.ReceiptOut, tags=["forgetting"])
     def forget_user(user: str = Depends(admin)) -> M.ReceiptOut:
         """Erase every memory of the user (admin right)."""
-        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user), store=mem, write=True))
+        return M.ReceiptOut.of(_retry(lambda: mem.forget(user=user)))
 
     # -- web page and MCP ---------------------------------------------------------------------
     @app.get("/", include_in_schema=False)

@@ -19,7 +19,6 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from ..errors import InvalidInput, LtmError, NotFound, ScopeError
 from ..store import MemoryStore
 from .auth import ALL_USERS, ApiKey
-from .compat import note_write
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,6 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         try:
             m = store.add(text, user=u, session=session, kind=kind, time=time,
                           importance=importance, metadata=metadata)
-            note_write(store)
         except LtmError as exc:
             raise _fail(exc) from None
         return {"id": m.id, "time": _short(m)["time"], "user": u}
@@ -165,7 +163,6 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
             raise ToolError("invalid input: give exactly one of memory_id or session")
         try:
             receipt = store.forget(memory_id, user=u, session=session)
-            note_write(store)
         except LtmError as exc:
             raise _fail(exc) from None
         return {"forgotten": receipt.count, "ids": receipt.ids}
