@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import ids as _ids
-from .backends.base import Backend, Filters, NewRow, check_metadata_filter
+from .backends.base import Backend, Filters, NewRow, is_encodable, check_metadata_filter
 from .config import Settings, load_settings
 from .embed import Embedder, load_embedder
 from .errors import (DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound, ScopeError,
@@ -54,15 +54,16 @@ class ImportReport:
 def _user(user: object, field: str = "user") -> str:
     if not isinstance(user, str) or not user.strip():
         raise ScopeError(f"{field} must be a non-empty string naming the scope, got {user!r}")
-    if len(user) > 256 or "\x00" in user:
-        raise ScopeError(f"{field} must be at most 256 characters without NUL")
+    if len(user) > 256 or "\x00" in user or not is_encodable(user):
+        raise ScopeError(f"{field} must be at most 256 characters of valid Unicode, without NUL")
     return user
 
 
 def _opt_name(value: object, field: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > 256 or "\x00" in value:
+    if not isinstance(value, str) or not value.strip() or len(value) > 256 or "\x00" in value \
+            or not is_encodable(value):
         raise InvalidInput(f"{field} must be a non-empty string of at most 256 characters",
                            field=field)
     return value
@@ -77,6 +78,8 @@ def _text(text: object) -> str:
         raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters", field="text")
     if "\x00" in text:
         raise InvalidInput("text must not contain NUL characters", field="text")
+    if not is_encodable(text):
+        raise InvalidInput("text is not valid Unicode (lone surrogate)", field="text")
     return text
 
 
@@ -104,8 +107,10 @@ def _metadata(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput("metadata must be a JSON object (dict)", field="metadata")
     try:
-        data: dict[str, Any] = json.loads(json.dumps(dict(value), allow_nan=False))
-    except (TypeError, ValueError) as exc:
+        raw = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
+        raw.encode("utf-8")
+        data: dict[str, Any] = json.loads(raw)
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidInput(f"metadata must be JSON-serialisable: {exc}", field="metadata") from None
     if not all(isinstance(k, str) for k in value):
         raise InvalidInput("metadata keys must be strings", field="metadata")
@@ -387,8 +392,9 @@ class MemoryStore:
                metadata: Mapping[str, Any] | None = None, now: Any = None) -> list[Hit]:
         """The ``k`` memories of ``user`` most relevant to ``query``, best first."""
         self._check_open()
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("query must be a non-empty string", field="query")
+        if not isinstance(query, str) or not query.strip() or not is_encodable(query):
+            raise InvalidInput("query must be a non-empty string of valid Unicode",
+                               field="query")
         now_ = now_us() if now is None else to_us(now, field="now")
         flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
         window = None

@@ -27,12 +27,18 @@ def to_us(value: object, *, field: str = "time") -> int:
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        if not _MIN_US <= us <= _MAX_US:  # e.g. 9999-12-31T23:00-05:00 is year 10000 in UTC
+            raise InvalidInput(f"{field} {value.isoformat()} is out of range "
+                               "(years 1 to 9999 in UTC)", field=field)
+        return us
     if isinstance(value, date):
         return to_us(datetime(value.year, value.month, value.day), field=field)
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(f"{field} must be finite, got {value!r}", field=field)
+        if not -1e14 < value < 1e14:
+            raise InvalidInput(f"{field} {value!r} is out of range", field=field)
         us = int(round(value * 1_000_000))
         if not _MIN_US <= us <= _MAX_US:
             raise InvalidInput(f"{field} {value!r} is out of range", field=field)

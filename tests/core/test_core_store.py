@@ -188,3 +188,25 @@ def test_sources_must_belong_to_the_same_user(store: ltm.MemoryStore) -> None:
     b = store.add("bob's secret", user="bob")
     with pytest.raises(InvalidInput, match="sources"):
         store.add("derived", user="alice", kind="fact", sources=[b.id])
+
+
+@pytest.mark.parametrize("time", ["9999-12-31T23:00:00-05:00", 1e308, -1e20, "0001-01-01T00:00:00+05:00"])
+def test_out_of_range_times_are_invalid_input(store: ltm.MemoryStore, time: object) -> None:
+    with pytest.raises(InvalidInput, match="out of range"):
+        store.add("x", user="alice", time=time)
+    store.add("y", user="alice")
+    assert len(store.search("y", user="alice")) == 1  # nothing half-written breaks reads
+
+
+def test_unencodable_strings_are_rejected(store: ltm.MemoryStore) -> None:
+    with pytest.raises(InvalidInput):
+        store.add("bad \ud800 text", user="alice")
+    with pytest.raises(ScopeError):
+        store.add("ok", user="al\udfffice")
+    with pytest.raises(InvalidInput):
+        store.add("ok", user="alice", metadata={"k": "\ud800"})
+    with pytest.raises(InvalidInput):
+        store.search("\ud800", user="alice")
+    with pytest.raises(InvalidInput):
+        store.search("x", user="alice", metadata={"a": 2**70})
+    assert store.stats()["memories"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,15 @@ class Filters:
                 and not self.metadata)
 
 
+def is_encodable(text: str) -> bool:
+    """False for strings holding lone surrogates, which no UTF-8 store can keep."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
     if metadata is None:
         return {}
@@ -47,6 +57,15 @@ def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
                                field="metadata")
         if not isinstance(value, (str, int, float, bool)) and value is not None:
             raise InvalidInput(f"metadata filter value for {key!r} must be a scalar",
+                               field="metadata")
+        if isinstance(value, int) and not -2**63 <= value < 2**63:
+            raise InvalidInput(f"metadata filter value for {key!r} is out of the 64-bit range",
+                               field="metadata")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"metadata filter value for {key!r} must be finite",
+                               field="metadata")
+        if isinstance(value, str) and not is_encodable(value):
+            raise InvalidInput(f"metadata filter value for {key!r} is not valid Unicode",
                                field="metadata")
     return dict(metadata)
 
