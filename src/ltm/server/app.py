@@ -315,9 +315,10 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     owns = not isinstance(store, MemoryStore)
     mem: MemoryStore = open_store(store) if not isinstance(store, MemoryStore) else store
     close_store = owns if close_store is None else close_store
-    folder = getattr(mem.backend, "folder", None)
+    folder = getattr(mem.backend, "folder", None) or os.environ.get("LTM_KEYS_DIR")
     if keys is None and folder is None:
-        raise StoreError("API keys live in the store's SQLite file: pass keys= for this backend")
+        raise StoreError("a PostgreSQL store keeps its API keys in a local folder: "
+                         "set LTM_KEYS_DIR (or pass keys=)")
     keystore = keys if keys is not None else KeyStore(str(folder))
 
     def keys_required() -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -80,6 +81,18 @@ def parse_rights(text: str | list[str] | tuple[str, ...]) -> frozenset[str]:
         raise InvalidInput(f"rights must be a comma-separated subset of {','.join(RIGHTS)}; "
                            f"got {sorted(bad) or 'nothing'}", field="rights")
     return rights
+
+
+def keys_folder(store: str) -> str:
+    """Where the API keys of ``store`` live: the store folder itself for the embedded store;
+    for a PostgreSQL store, the folder in ``LTM_KEYS_DIR`` (keys stay in a local SQLite file)."""
+    if store.startswith(("postgresql://", "postgres://")):
+        folder = os.environ.get("LTM_KEYS_DIR")
+        if not folder:
+            raise StoreError("a PostgreSQL store keeps its API keys in a local folder: "
+                             "set LTM_KEYS_DIR")
+        return folder
+    return store
 
 
 class KeyStore:

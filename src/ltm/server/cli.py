@@ -90,11 +90,11 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
 
     from ..store import open as open_store
     from .app import create_app
-    from .auth import KeyStore
+    from .auth import KeyStore, keys_folder
 
     with _errors():
         mem = open_store(store)
-        keys = KeyStore(store)
+        keys = KeyStore(keys_folder(store))
     if not is_loopback(host) and not require_keys and not keys.any_keys() and not allow_open:
         mem.close()
         click.echo(f"ltm: refusing to listen on {host} without API keys: create one with "
@@ -156,10 +156,10 @@ def keys() -> None:
 def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | None,
                 as_json: bool) -> None:
     """Create a key; its secret is printed once and never stored."""
-    from .auth import KeyStore
+    from .auth import KeyStore, keys_folder
 
     with _errors():
-        ks = KeyStore(store)
+        ks = KeyStore(keys_folder(store))
         try:
             secret, key = ks.create(list(users), rights, label)
         finally:
@@ -180,10 +180,10 @@ def keys_list(store: str, as_json: bool) -> None:
     """List keys (ids, users, rights; never secrets)."""
     from datetime import datetime
 
-    from .auth import KeyStore
+    from .auth import KeyStore, keys_folder
 
     with _errors():
-        ks = KeyStore(store)
+        ks = KeyStore(keys_folder(store))
         try:
             found = ks.list()
         finally:
@@ -213,10 +213,10 @@ def keys_list(store: str, as_json: bool) -> None:
 @click.argument("key_id")
 def keys_revoke(store: str, key_id: str) -> None:
     """Revoke KEY_ID (or the full key text): it stops working at once."""
-    from .auth import KeyStore
+    from .auth import KeyStore, keys_folder
 
     with _errors():
-        ks = KeyStore(store)
+        ks = KeyStore(keys_folder(store))
         try:
             ks.revoke(key_id)
         finally:
