@@ -226,7 +226,6 @@ class SqliteBackend:
         self._access_only = False  # a commit of access counts only: caches stay valid
         self._wrote_vectors = False
         self._inserted = 0  # rows this connection inserted (full-text merge on close)
-        self._mapped = False
         self._log_trimmed = 0
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
@@ -734,9 +733,26 @@ class SqliteBackend:
         hit = self._count_cache.get(("total", ""))
         if hit is not None and hit[1] == self._write_mark():
             return hit[0]
-        n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+        n = self._fts_rows()
+        if n is None:
+            n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
         self._count_cache[("total", "")] = (n, self._write_mark())
         return n
+
+    def _fts_rows(self) -> int | None:
+        """The full-text index's own row count (the N of its BM25 IDF), read from its
+        averages record instead of counting a million index entries; None if unreadable."""
+        row = self.conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
+        if row is None or not isinstance(row[0], bytes) or not row[0]:
+            return None
+        buf, value = row[0], 0
+        for j in range(min(9, len(buf))):  # an SQLite varint: 7 bits a byte, the 9th all 8
+            if j == 8:
+                return (value << 8) | buf[j]
+            value = (value << 7) | (buf[j] & 0x7F)
+            if buf[j] < 0x80:
+                return value
+        return None
 
     def _store_df(self, term: str, total: int) -> int:
         """How many memories in the whole store hold ``term`` (cached; refreshed when the
@@ -757,19 +773,16 @@ class SqliteBackend:
         return (version, self._commits)
 
     # -- one user's scope as arrays (ltm.retrieval.pipeline's fast path) ------------------
-    def scope_view(self, user: str) -> ScopeView:
-        """The user's scoring columns (cached until the next write to the store)."""
+    def scope_view(self, user: str) -> ScopeView | None:
+        """The user's scoring columns (cached until the next write to the store); None for a
+        scope larger than ``hnsw_min_scope`` (served by HNSW and the general path)."""
         with self._lock:
             mark = self._write_mark()
             hit = self._scope_cache.get(user)
             if hit is not None and hit[1] == mark:
                 return hit[0]
-            if not self._mapped:
-                # reads through a memory map, not a read() per page (~25% of a search's CPU);
-                # only once this connection reads to rank, so a writing process's resident
-                # set does not take in every page it touches
-                self.conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
-                self._mapped = True
+            if self._scope_count(user) > self.hnsw_min_scope:
+                return None
             rows = self.conn.execute(
                 "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
                 "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
@@ -1059,7 +1072,6 @@ class SqliteBackend:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-_MMAP_BYTES = 1 << 31  # SQLite memory map for reads (see scope_view)
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
 _CATCH_UP_MAX = 500_000  # log entries replayed in memory; more: streamed rebuild
 _ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)

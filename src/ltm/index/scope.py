@@ -28,7 +28,17 @@ class ScopeView:
     importance: np.ndarray  # (m,) float64, 0.5 where unset
     superseded: np.ndarray  # (m,) bool
     expires: np.ndarray  # (m,) int64, NO_EXPIRY where unset
-    id_rank: np.ndarray  # (m,) int64: rank of the id among the scope's ids (tie-break)
+    _id_rank: np.ndarray | None = None
+
+    @property
+    def id_rank(self) -> np.ndarray:
+        """(m,) int64: rank of each id among the scope's ids (ties in score break by id)."""
+        if self._id_rank is None:
+            rank = np.empty(len(self.ids), dtype=np.int64)
+            rank[np.argsort(np.array(self.ids, dtype=str), kind="stable")] = \
+                np.arange(len(self.ids))
+            self._id_rank = rank
+        return self._id_rank
 
     def __len__(self) -> int:
         return len(self.rowids)
@@ -63,14 +73,12 @@ class ScopeView:
         importance = np.fromiter(cols[6], dtype=np.float64, count=m)
         superseded = np.fromiter(cols[7], dtype=bool, count=m)
         expires = np.fromiter(cols[8], dtype=np.int64, count=m)
-        id_rank = np.empty(m, dtype=np.int64)
-        id_rank[np.argsort(np.array(ids, dtype=str), kind="stable")] = np.arange(m)
         view = cls(user, rowids, ids, session, seq, has_seq, time, importance, superseded,
-                   expires, id_rank)
+                   expires)
         if m > 1 and not bool(np.all(rowids[1:] > rowids[:-1])):
             order = np.argsort(rowids, kind="stable")
             for name in ("rowids", "session", "seq", "has_seq", "time", "importance",
-                         "superseded", "expires", "id_rank"):
+                         "superseded", "expires"):
                 setattr(view, name, getattr(view, name)[order])
             view.ids = [ids[i] for i in order]
         return view

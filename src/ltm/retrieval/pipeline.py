@@ -164,6 +164,8 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
     no SQL but the full-text postings and the final hydration. None where it does not apply
     (a scope served by HNSW)."""
     view = backend.scope_view(flt.user)
+    if view is None:
+        return None
     m = len(view)
     if m == 0:
         return []
@@ -241,14 +243,16 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
         width = max(window.end - window.start, _US_PER_DAY)
         in_window = settings.time_weight * 0.5 ** (dist / width)
     total = fused + context + recency + importance + in_window - penalty
-    rank = view.id_rank[p]
-    order = np.lexsort((rank, -total))  # best first, ties by id
-    ids = [view.ids[j] for j in p]
+    order = np.argsort(-total, kind="stable")  # best first ...
+    ranked = total[order]
+    if bool(np.any(ranked[1:] == ranked[:-1])):
+        order = np.lexsort((view.id_rank[p], -total))  # ... ties by id
+    ids = _Picked(view.ids, p)
     top = order[:k]
     extra: dict[int, dict[str, float]] = {}
     if window is not None or _decay_policies(settings):
         top, extra = _time_and_retention(backend, flt.user, ids, total, in_window, order, k,
-                                         now, window, settings, rank=rank)
+                                         now, window, settings, rank=view.id_rank[p])
     memories = backend.get_many([ids[j] for j in top], flt.user)
     hits: list[Hit] = []
     for j in top:
@@ -273,6 +277,21 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
     if extra or settings.archived_penalty:
         hits.sort(key=lambda h: (-h.score, h.memory.id))
     return hits[:k]
+
+
+class _Picked(Sequence[str]):
+    """``[items[j] for j in index]``, evaluated only where read."""
+
+    def __init__(self, items: list[str], index: np.ndarray) -> None:
+        self._items, self._index = items, index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self._items[i] for i in self._index[j]]
+        return self._items[int(self._index[j])]
 
 
 def _structure_arrays(session: np.ndarray, seq: np.ndarray, has_seq: np.ndarray,
@@ -381,7 +400,7 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
             if p.decay_half_life_days}
 
 
-def _time_and_retention(backend: Backend, user: str, ids: list[str], total: np.ndarray,
+def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], total: np.ndarray,
                         in_window: np.ndarray, order: np.ndarray, want: int, now: int,
                         window: TimeWindow | None, settings: Settings,
                         rank: np.ndarray | None = None
