@@ -52,42 +52,55 @@ def _seq_command(preset: str) -> Callable[..., None]:
 
     @train.command(name=preset, help=f"Train {preset} (NTM paper task). Writes "
                    "bits_per_sequence per evaluated length to OUT/metrics.json.")
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--seed", type=int, default=0, show_default=True,
+              help='random seed (weights, data, noise)')
     @click.option("--steps", type=int, default=d["steps"], show_default=True,
                   help="optimizer updates (sequences = steps x batch size)")
-    @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
-    @click.option("--batch-size", type=int, default=d["batch_size"], show_default=True)
-    @click.option("--lr", type=float, default=d["lr"], show_default=True)
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help='run folder: metrics.json, checkpoint, learning-curve PNG')
+    @click.option("--batch-size", type=int, default=d["batch_size"], show_default=True,
+              help='sequences per update')
+    @click.option("--lr", type=float, default=d["lr"], show_default=True,
+              help='learning rate')
     @click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default="adam",
-                  show_default=True)
+                  show_default=True, help='optimizer')
     @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]),
                   default="constant", show_default=True,
                   help="cosine: decay lr to --lr-min over the run")
-    @click.option("--lr-min", type=float, default=1e-4, show_default=True)
+    @click.option("--lr-min", type=float, default=1e-4, show_default=True,
+              help='final learning rate of the cosine schedule')
     @click.option("--min-len", type=int, default=d["min_len"], show_default=True,
                   help=f"minimum training {unit}")
     @click.option("--max-len", type=int, default=d["max_len"], show_default=True,
                   help=f"maximum training {unit}")
-    @click.option("--bits", type=int, default=d["bits"], show_default=True)
+    @click.option("--bits", type=int, default=d["bits"], show_default=True,
+              help='bits per input vector')
     @click.option("--item-len", type=int, default=3, show_default=True,
                   help="associative recall: vectors per item")
-    @click.option("--memory-n", type=int, default=d["memory_n"], show_default=True)
-    @click.option("--memory-w", type=int, default=d["memory_w"], show_default=True)
+    @click.option("--memory-n", type=int, default=d["memory_n"], show_default=True,
+              help='memory slots')
+    @click.option("--memory-w", type=int, default=d["memory_w"], show_default=True,
+              help='width of a memory slot')
     @click.option("--controller", type=click.Choice(["lstm", "ff"]), default="lstm",
                   show_default=True, help="controller type (NTM only; the DNC uses an LSTM)")
     @click.option("--controller-size", type=int, default=d["controller_size"],
-                  show_default=True)
-    @click.option("--read-heads", type=int, default=d["read_heads"], show_default=True)
-    @click.option("--eval-every", type=int, default=200, show_default=True)
+                  show_default=True, help='controller hidden units')
+    @click.option("--read-heads", type=int, default=d["read_heads"], show_default=True,
+              help='read heads')
+    @click.option("--eval-every", type=int, default=200, show_default=True,
+              help='updates between evaluations for the learning curve')
     @click.option("--eval-lengths", default=d["eval_lengths"], show_default=True,
                   help=f"comma-separated {unit} values for the final evaluation")
-    @click.option("--eval-sequences", type=int, default=100, show_default=True)
+    @click.option("--eval-sequences", type=int, default=100, show_default=True,
+              help='fresh test sequences per evaluated length')
     @click.option("--eval-memory-n", type=int, default=0,
                   help="also evaluate with memory enlarged to this many slots")
     @click.option("--stop-bits", type=float, default=0.0,
                   help="stop once eval bits/sequence at max length drops below this")
-    @click.option("--threads", type=int, default=1, show_default=True)
-    @click.option("--progress/--no-progress", default=True)
+    @click.option("--threads", type=int, default=1, show_default=True,
+              help='torch CPU threads')
+    @click.option("--progress/--no-progress", default=True,
+              help='show a progress bar')
     def command(out_dir: str, eval_lengths: str, **kw: Any) -> None:
         from .train import SeqTrainConfig, train_sequence_task
 
@@ -106,28 +119,40 @@ for _preset in SEQ_DEFAULTS:
 
 
 @train.command(name="memn2n-babi")
-@click.option("--task", type=click.IntRange(1, 20), default=1, show_default=True)
+@click.option("--task", type=click.IntRange(1, 20), default=1, show_default=True, help="bAbI task number")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
               help="bAbI directory (en or en-10k); default $LTM_BABI_DIR, then "
                    "../shared/data/babi/en")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help='random seed (weights, data, noise)')
 @click.option("--steps", type=int, default=0,
               help="stop after this many updates (0: the full epoch schedule)")
 @click.option("--epochs", type=int, default=100, show_default=True,
               help="epochs after linear start")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=0.01, show_default=True)
-@click.option("--hops", type=int, default=3, show_default=True)
-@click.option("--embed-dim", type=int, default=20, show_default=True)
-@click.option("--memory-size", type=int, default=50, show_default=True)
-@click.option("--linear-start/--no-linear-start", default=True, show_default=True)
-@click.option("--random-noise/--no-random-noise", default=True, show_default=True)
-@click.option("--position-encoding/--bag-of-words", default=True, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help='run folder: metrics.json, checkpoint, learning-curve PNG')
+@click.option("--batch-size", type=int, default=32, show_default=True,
+              help='questions per update')
+@click.option("--lr", type=float, default=0.01, show_default=True,
+              help='learning rate after linear start (halved every 25 epochs)')
+@click.option("--hops", type=int, default=3, show_default=True,
+              help='memory hops')
+@click.option("--embed-dim", type=int, default=20, show_default=True,
+              help='embedding size d')
+@click.option("--memory-size", type=int, default=50, show_default=True,
+              help='most recent sentences kept in memory')
+@click.option("--linear-start/--no-linear-start", default=True, show_default=True,
+              help='train without softmaxes first (linear start)')
+@click.option("--random-noise/--no-random-noise", default=True, show_default=True,
+              help='insert 10% empty memories while training')
+@click.option("--position-encoding/--bag-of-words", default=True, show_default=True,
+              help='sentence encoding')
 @click.option("--tying", type=click.Choice(["adjacent", "layerwise"]), default="adjacent",
-              show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
-@click.option("--progress/--no-progress", default=True)
+              show_default=True, help='weight tying between hops')
+@click.option("--threads", type=int, default=1, show_default=True,
+              help='torch CPU threads')
+@click.option("--progress/--no-progress", default=True,
+              help='show a progress bar')
 def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     """Train MemN2N on one bAbI task; writes test_error (0..1) to OUT/metrics.json."""
     from .babi import resolve_data_dir
