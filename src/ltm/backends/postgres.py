@@ -32,7 +32,7 @@ import re
 import struct
 import threading
 import time as _time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -206,6 +206,8 @@ class PostgresBackend:
         self._local = threading.local()
         self._cursors = itertools.count()
         self._indexed: set[str] = set()  # users whose HNSW index is known to be valid
+        self._deferred: set[str] | None = None  # inside bulk_load(): scopes to index on exit
+        self._defer_lock = threading.Lock()
         self.hnsw_build_mem = "1GB"  # maintenance_work_mem while building a scope's index
         try:
             with psycopg.connect(dsn, autocommit=True,
@@ -294,8 +296,7 @@ class PostgresBackend:
                 yield conn
             finally:
                 self._local.conn = None
-        for user in sorted(self._local.grown):  # committed: scopes that outgrew exact scans
-            self.ensure_scope_index(user)
+        self._index_grown(self._local.grown)  # committed: scopes that outgrew exact scans
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
@@ -423,8 +424,43 @@ class PostgresBackend:
         if getattr(self._local, "conn", None) is not None:
             self._local.grown.update(grown)  # built once the enclosing transaction commits
             return
-        for user in grown:
+        self._index_grown(grown)
+
+    def _index_grown(self, users: Iterable[str]) -> None:
+        """Build the HNSW index of scopes that outgrew exact scans, or, inside
+        ``bulk_load()``, note them for its end."""
+        with self._defer_lock:
+            if self._deferred is not None:
+                self._deferred.update(users)
+                return
+        for user in sorted(users):
             self.ensure_scope_index(user)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Defer HNSW index builds to the end of a large load (any thread's inserts).
+
+        Normally a scope's index is built when it reaches ``hnsw_min_scope`` and every later
+        insert goes into the graph, which pgvector does row by row (a few hundred rows a
+        second on a small machine). Inside this block scopes that outgrow exact scans stay
+        without one (and are searched exactly); on exit each gets its index, built once over
+        all its rows. Blocks do not nest."""
+        with self._defer_lock:
+            if self._deferred is not None:
+                raise StoreError("bulk_load() is already active on this store")
+            self._deferred = set()
+        try:
+            yield
+        finally:
+            with self._defer_lock:
+                users, self._deferred = self._deferred, None
+            for user in sorted(users):
+                self.ensure_scope_index(user)
+
+    def scope_indexed(self, user: str) -> bool:
+        """Whether ``user``'s scope has a valid HNSW index (dense search uses it)."""
+        with self._conn() as conn:
+            return bool(self._scope_index_valid(conn, user))
 
     def _scope_index_valid(self, conn: psycopg.Connection[Any], user: str) -> bool | None:
         """True: the user's HNSW index is built; False: a failed build left it invalid;
@@ -653,10 +689,16 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
     def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]:
         if not ids:
             return {}
-        rows = self._read(f"SELECT id, embedding FROM {self._m} WHERE user_id = %s AND "
-                          f"id = ANY(%s::text[]) AND embedding IS NOT NULL",
+        # the vectors as bytea (pgvector's binary form: dim, unused, big-endian float4s),
+        # decoded in one numpy call: a search in a large scope asks for tens of thousands
+        rows = self._read(f"SELECT id, vector_send(embedding) FROM {self._m} WHERE "
+                          f"user_id = %s AND id = ANY(%s::text[]) AND embedding IS NOT NULL",
                           [user, list(ids)], binary=True)
-        return {r[0]: r[1] for r in rows}
+        if not rows:
+            return {}
+        flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=">f4")
+        vecs = flat.reshape(len(rows), -1)[:, 1:].astype(np.float32)  # (rows, dim)
+        return {r[0]: vecs[j] for j, r in enumerate(rows)}
 
     def light_rows(self, ids: Sequence[str], flt: Filters, *,
                    whole_sessions: bool) -> list[tuple[Any, ...]]:

@@ -339,7 +339,7 @@ def plot_scale(results_dir: Path) -> Path | None:
             data = json.loads(p.read_text())
         except ValueError:
             continue
-        if data.get("benchmark") == "scale":
+        if data.get("benchmark") == "scale" and data.get("backend", "sqlite") == "sqlite":
             runs.append(data)
     if not runs:
         return None
@@ -387,8 +387,11 @@ def plot_scale(results_dir: Path) -> Path | None:
               help="Users the memories are spread over.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSON result file [default: benchmarks/results/scale-N.json].")
-@click.option("--backend", type=click.Choice(["sqlite"]), default="sqlite", show_default=True,
-              help="Storage backend to measure.")
+@click.option("--backend", type=click.Choice(["sqlite", "postgres"]), default="sqlite",
+              show_default=True, help="Storage backend to measure.")
+@click.option("--dsn", default=None, envvar="LTM_POSTGRES_URL",
+              help="PostgreSQL URL for --backend postgres [default: $LTM_POSTGRES_URL, else a "
+                   "temporary server started from pgserver].")
 @click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Queries per latency measurement.")
 @click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
@@ -405,11 +408,18 @@ def plot_scale(results_dir: Path) -> Path | None:
               help="Redraw scale-vs-n.png from every scale-*.json next to the output.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bars on stderr.")
-def scale(n: int, users: int, out: Path | None, backend: str, queries: int, batch: int,
-          seed: int, single_scope: bool, hnsw_min_scope: int | None, workdir: Path | None,
-          keep: bool, plot: bool, progress: bool) -> None:
+def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, queries: int,
+          batch: int, seed: int, single_scope: bool, hnsw_min_scope: int | None,
+          workdir: Path | None, keep: bool, plot: bool, progress: bool) -> None:
     """Ingest N synthetic memories and measure ingest rate, user-scoped and one-scope search
     latency (with HNSW recall@10 against exact), reopen time and peak memory."""
+    if backend == "postgres":
+        from .scale_pg import scale_postgres
+
+        scale_postgres(n, users, out or RESULTS / f"scale-postgres-{n}.json", dsn=dsn,
+                       queries=queries, batch=batch, seed=seed, single_scope=single_scope,
+                       hnsw_min_scope=hnsw_min_scope, keep=keep, progress=progress)
+        return
     out = out or RESULTS / f"scale-{n}.json"
     tmp = workdir is None
     work = Path(tempfile.mkdtemp(prefix="ltm-scale-")) if workdir is None else workdir
