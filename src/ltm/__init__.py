@@ -6,8 +6,15 @@
 >>> mem.search("where does alice live?", user="alice", k=5)
 """
 
-from .errors import (EmbedderMismatch, InvalidInput, LtmError, MissingDependency, NotFound,
-                     ScopeError, StoreError)
+from .errors import (
+                     EmbedderMismatch,
+                     InvalidInput,
+                     LtmError,
+                     MissingDependency,
+                     NotFound,
+                     ScopeError,
+                     StoreError,
+)
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory
 from .store import ImportReport, MemoryStore, open
 

@@ -105,8 +105,14 @@ def emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
 @contextmanager
 def errors_to_exit() -> Iterator[None]:
     """Map library errors to one-line messages and exit codes."""
-    from .errors import (EmbedderMismatch, InvalidInput, MissingDependency, NotFound, ScopeError,
-                         StoreError)
+    from .errors import (
+        EmbedderMismatch,
+        InvalidInput,
+        MissingDependency,
+        NotFound,
+        ScopeError,
+        StoreError,
+    )
     try:
         yield
     except NotFound as exc:

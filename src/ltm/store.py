@@ -23,11 +23,17 @@ from typing import IO, Any
 import numpy as np
 
 from . import ids as _ids
-from .backends.base import Backend, Filters, NewRow, is_encodable, check_metadata_filter
+from .backends.base import Backend, Filters, NewRow, check_metadata_filter, is_encodable
 from .config import Settings, load_settings
 from .embed import Embedder, load_embedder
-from .errors import (DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound, ScopeError,
-                     StoreError)
+from .errors import (
+    DimensionMismatch,
+    EmbedderMismatch,
+    InvalidInput,
+    NotFound,
+    ScopeError,
+    StoreError,
+)
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 import ltm
+from ltm.errors import DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound, ScopeError
 from ltm.timeutil import to_us
-from ltm.errors import (DimensionMismatch, EmbedderMismatch, InvalidInput, NotFound,
-                        ScopeError)
 
 
 def test_add_get_roundtrip(cstore: ltm.MemoryStore) -> None:

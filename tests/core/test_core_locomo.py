@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ltm.bench.locomo import load, markdown, parse_evidence, parse_session_date, run, \
-    score_question
+from ltm.bench.locomo import load, markdown, parse_evidence, parse_session_date, run, score_question
 
 
 def test_lenient_evidence_parsing() -> None:

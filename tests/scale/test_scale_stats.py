@@ -59,3 +59,18 @@ def test_rate_and_ratio() -> None:
         rate(1, 0)
     with pytest.raises(ValueError):
         ratio(1.0, 0.0)
+
+
+def test_recall_with_ties_counts_duplicates_of_true_neighbours() -> None:
+    from ltm.bench.stats import recall_at_k_ties
+
+    # exact top-3 scores 0.9, 0.8, 0.8 (k-th = 0.8): a found duplicate scoring 0.8 is a hit
+    assert recall_at_k_ties([0.9, 0.8, 0.8], 0.8, 3, truth_count=3) == 1.0
+    assert recall_at_k_ties([0.9, 0.8, 0.5], 0.8, 3, truth_count=3) == pytest.approx(2 / 3)
+    assert recall_at_k_ties([0.1, 0.2], 0.8, 2, truth_count=2) == 0.0
+    # only the first k found count, and never more than the truth holds
+    assert recall_at_k_ties([0.9, 0.9, 0.9, 0.9], 0.8, 2, truth_count=2) == 1.0
+    assert recall_at_k_ties([0.9], 0.9, 10, truth_count=1) == 1.0
+    assert recall_at_k_ties([], 0.0, 10, truth_count=0) == 1.0
+    with pytest.raises(ValueError):
+        recall_at_k_ties([0.9], 0.9, 0, truth_count=1)

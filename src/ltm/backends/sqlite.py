@@ -425,10 +425,10 @@ class SqliteBackend:
             if deleted:
                 idx.remove(np.asarray(sorted(deleted), dtype=np.int64))
         for rowids, users, vecs in self._fetch_vectors(sorted(inserted | updated)):
-            fresh = np.isin(rowids, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
-            if fresh.any():
-                idx.add(rowids[fresh], [u for u, f in zip(users, fresh) if f], vecs[fresh])
-            for r, v in zip(rowids[~fresh], vecs[~fresh]):
+            is_new = np.isin(rowids, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
+            if is_new.any():
+                idx.add(rowids[is_new], [u for u, f in zip(users, is_new) if f], vecs[is_new])
+            for r, v in zip(rowids[~is_new], vecs[~is_new]):
                 idx.replace(int(r), v)
             for user, scope in self._hnsw.items():
                 mask = np.asarray([u == user for u in users], dtype=bool)
@@ -553,9 +553,9 @@ class SqliteBackend:
                                 [v for p in chunk for v in p])
                 last = int(cur.lastrowid or 0)
             for start in range(0, len(history), _ROWS_PER_INSERT):
-                chunk = history[start:start + _ROWS_PER_INSERT]
+                hchunk = history[start:start + _ROWS_PER_INSERT]
                 c.execute(_multi_insert("history (memory_id, user, event, at, data)", 5,
-                                        len(chunk)), [v for h in chunk for v in h])
+                                        len(hchunk)), [v for h in hchunk for v in h])
             new_head = self._log_head()
         self._add_own_rows(rows, vectors, head, new_head, last, direct)
 
@@ -897,8 +897,8 @@ class SqliteBackend:
                     else:
                         rowids, scores = rowids[keep][:limit], scores[keep][:limit]
             else:
-                allowed = None if plain else self._allowed_rowids(flt)
-                rowids, scores = idx.search(flt.user, vector, limit, allowed)
+                rowids, scores = idx.search(flt.user, vector, limit,
+                                            None if plain else self._allowed_rowids(flt))
             return self._ids_for(rowids, scores)
 
     def _ids_for(self, rowids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:

@@ -153,9 +153,10 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
         progress: bool = True, settings_overrides: dict[str, Any] | None = None,
         prepare: Callable[[Any, list[Conversation]], None] | None = None,
         facts: bool = False, now_end: bool = False) -> dict[str, Any]:
+    from tqdm import tqdm
+
     import ltm
     from ltm.store import MemoryStore
-    from tqdm import tqdm
 
     convs = load(data)
     if limit:

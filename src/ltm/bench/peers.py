@@ -58,6 +58,7 @@ class Peer:
 
 class LtmPeer(Peer):
     name = "ltm"
+    texts: list[str] = []  # set by the runner before load(): ltm stores the text too
 
     def load(self, batches: list[tuple[Any, Any, list[str]]]) -> None:
         import ltm
@@ -120,7 +121,8 @@ class LancePeer(Peer):
 
     def query(self, user: str, qv: Any, k: int) -> list[int]:
         assert self.table is not None
-        res = (self.table.search(qv).metric("dot").where(f"user = '{user}'", prefilter=True)
+        search: Any = self.table.search(qv)
+        res = (search.metric("dot").where(f"user = '{user}'", prefilter=True)
                .select(["key", "_distance"]).limit(k).to_arrow())
         return [int(x) for x in res["key"].to_pylist()]
 
@@ -146,7 +148,7 @@ class SqliteVecPeer(Peer):
                                        for i, u, v in zip(keys, users, vecs)])
 
     def query(self, user: str, qv: Any, k: int) -> list[int]:
-        rows = self.conn.execute("SELECT key FROM v WHERE user = ? AND embedding MATCH ? AND "
+        rows: list[Any] = self.conn.execute("SELECT key FROM v WHERE user = ? AND embedding MATCH ? AND "
                                  "k = ? ORDER BY distance", (user, qv.tobytes(), k)).fetchall()
         return [int(r[0]) for r in rows]
 
@@ -182,7 +184,7 @@ class FaissPeer(Peer):
         import faiss
         import numpy as np
 
-        self.faiss = faiss
+        self.faiss: Any = faiss
         self.index = faiss.IndexIDMap(faiss.IndexFlatIP(self.dim))
         by_user: dict[str, list[int]] = {}
         for keys, vecs, users in batches:
@@ -245,7 +247,7 @@ def run_peers(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
         folder.mkdir(parents=True)
         peer = PEERS[name](folder, int(vecs.shape[1]))
         if isinstance(peer, LtmPeer):
-            peer.texts = texts  # type: ignore[attr-defined]
+            peer.texts = texts
         if progress:
             progress(f"{name}: ingest")
         try:

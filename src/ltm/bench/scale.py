@@ -31,7 +31,7 @@ from typing import Any
 import click
 
 from .corpus import Corpus
-from .stats import latency_summary, mean_recall, rate
+from .stats import latency_summary, mean_recall, rate, recall_at_k_ties
 
 SINGLE_USER = "scope-all"
 RESULTS = Path("benchmarks/results")
@@ -211,13 +211,20 @@ def phase_single(a: dict[str, Any]) -> dict[str, Any]:
         found.append([h[0] for h in hits])
         bar.update()
     all_rowids, all_vecs = idx.user_rows(SINGLE_USER)  # a view of the mapped file
+    kth: list[float] = []
     for qv in qvecs:
         t1 = time.perf_counter()
-        rowids = _exact_top(idx, all_rowids, all_vecs, qv, k)  # exact scan of the scope
+        rowids, top_scores = _exact_top(idx, all_rowids, all_vecs, qv, k)  # exact scan
         truth.append(backend._ids_for(rowids, np.zeros(len(rowids))))
         exact_lat.append(time.perf_counter() - t1)
+        kth.append(float(top_scores[-1]) if len(top_scores) else 0.0)
         bar.update()
     truth_ids = [[i for i, _ in t] for t in truth]
+    tie_recall = []
+    for qv, f, t, kt in zip(qvecs, found, truth_ids, kth):
+        vecs = backend.vectors(f, SINGLE_USER)  # exact float32 scores of what HNSW returned
+        exact_scores = [float(np.dot(vecs[i], qv)) for i in f if i in vecs]
+        tie_recall.append(recall_at_k_ties(exact_scores, kt, k, len(t)))
     hybrid = []
     for q in queries[: a["hybrid_queries"]]:
         t1 = time.perf_counter()
@@ -234,7 +241,11 @@ def phase_single(a: dict[str, Any]) -> dict[str, Any]:
     out.update(latency_summary(exact_lat, "single_scope_exact"))
     if hybrid:
         out.update(latency_summary(hybrid, "single_scope_search"))
-    out["single_scope_recall_at_10"] = round(mean_recall(found, truth_ids, k), 4)
+    # recall@10 counts a returned duplicate of a true neighbour as a hit (ann-benchmarks'
+    # definition): the synthetic scope repeats sentences, so the exact top 10 is not unique;
+    # the strict id overlap is kept beside it
+    out["single_scope_recall_at_10"] = round(sum(tie_recall) / len(tie_recall), 4)
+    out["single_scope_recall_at_10_ids"] = round(mean_recall(found, truth_ids, k), 4)
     t0 = time.perf_counter()
     store.close()
     out["single_close_s"] = round(time.perf_counter() - t0, 3)
@@ -255,7 +266,8 @@ def _exact_top(idx: Any, rowids: Any, vecs: Any, qv: Any, k: int) -> Any:
         best_s.append(s[top])
         idx.release()
     r, s = np.concatenate(best_r), np.concatenate(best_s)
-    return r[np.argsort(-s, kind="stable")[:k]]
+    order = np.argsort(-s, kind="stable")[:k]
+    return r[order], s[order]
 
 
 def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:

