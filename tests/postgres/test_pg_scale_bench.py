@@ -40,7 +40,7 @@ def test_scale_postgres_smoke(postgres_url: str, tmp_path: Path) -> None:
     assert data["count"] == 300 and data["single_scope_count"] == 300
     assert data["single_scope_hnsw"] is True  # 300 >= --hnsw-min-scope: built after the load
     assert data["hnsw_build_s"] >= 0
-    for key in ("single_scope_recall_at_10", "single_scope_recall_at_10_ties"):
+    for key in ("single_scope_recall_at_10", "single_scope_recall_at_10_ids"):
         assert 0.0 <= data[key] <= 1.0
     assert data["single_scope_recall_at_10"] >= 0.9  # 300 vectors: HNSW is near exact
     assert data["scoped_search_queries"] == 20 and data["single_scope_queries"] == 20
