@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import ltm
 from ltm.backends.base import Filters
 from ltm.bench.scale import scale
-from ltm.bench.scale_pg import KEYS
+from ltm.bench.scale_pg import KEYS, scale_postgres
 from ltm.errors import StoreError
 
 pytestmark = pytest.mark.postgres
@@ -86,3 +86,14 @@ def test_bulk_load_defers_the_scope_index(pg_store_url: str) -> None:
     assert np.allclose(got[hits[0][0]], vecs[7], atol=1e-6)
     assert got[hits[0][0]].dtype == np.float32
     store.close()
+
+
+def test_scale_postgres_single_scope_alone(postgres_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "one.json"
+    data = scale_postgres(200, 2, out, dsn=postgres_url, queries=10, batch=100, seed=0,
+                          single_scope=True, hnsw_min_scope=100, keep=False, progress=False,
+                          multi_user=False, ef_search=64)
+    assert json.loads(out.read_text()) == data
+    assert data["ingest_per_s"] is None and data["multi_user_null_reason"]
+    assert data["hnsw_ef_search"] == 64 and data["single_scope_count"] == 200
+    assert 0.0 <= data["single_scope_recall_at_10"] <= 1.0

@@ -338,31 +338,42 @@ def run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
 def run_scale_pg(n: int, users: int, *, dsn: str | None = None, queries: int = 1000,
                  batch: int = 1000, seed: int = 0, k: int = 10, single_scope: bool = True,
                  progress: bool = True, hnsw_min_scope: int | None = None,
-                 hybrid_queries: int = 200, keep: bool = False) -> dict[str, Any]:
-    """All phases against one server; returns the merged result (the JSON of the command)."""
+                 hybrid_queries: int = 200, keep: bool = False, multi_user: bool = True,
+                 ef_search: int | None = None) -> dict[str, Any]:
+    """All phases against one server; returns the merged result (the JSON of the command).
+    ``ef_search`` sets the store's ``hnsw_ef_search`` for the one-scope phases."""
+    if not (multi_user or single_scope):
+        import click
+        raise click.UsageError("nothing to measure: both the multi-user and the single-scope "
+                               "runs are switched off")
     url, server = start_server(dsn)
     tag = secrets.token_hex(4)
     multi, single = f"bench_{tag}", f"bench1_{tag}"
     base = {"n": n, "users": users, "seed": seed, "batch": batch, "progress": progress,
             "queries": queries, "k": k, "hybrid_queries": min(hybrid_queries, queries),
             "admin_url": url}
-    settings = {} if hnsw_min_scope is None else {"hnsw_min_scope": hnsw_min_scope}
+    settings: dict[str, Any] = {} if hnsw_min_scope is None else {
+        "hnsw_min_scope": hnsw_min_scope}
+    if ef_search is not None:
+        settings["hnsw_ef_search"] = ef_search
     out: dict[str, Any] = {
         "benchmark": "scale", "backend": "postgres", "n": n, "users": users, "batch": batch,
         "seed": seed, "k": k, "queries": queries, "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "load_average_at_start": list(os.getloadavg()),
-        "server_started_by_bench": server is not None}
+        "server_started_by_bench": server is not None, "multi_user": multi_user}
     try:
         out["server"] = server_info(url)
-        ing = run_phase("ingest", {**base, "url": with_schema(url, multi), "schema": multi})
-        out.update(ing)
-        out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
-        srch = run_phase("search", {**base, "url": with_schema(url, multi)})
-        out["search_peak_rss_mb"] = srch.pop("peak_rss_mb")
-        out.update(srch)
-        rss = [out["ingest_peak_rss_mb"], out["search_peak_rss_mb"]]
+        rss: list[float] = []
+        if multi_user:
+            ing = run_phase("ingest", {**base, "url": with_schema(url, multi), "schema": multi})
+            out.update(ing)
+            out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
+            srch = run_phase("search", {**base, "url": with_schema(url, multi)})
+            out["search_peak_rss_mb"] = srch.pop("peak_rss_mb")
+            out.update(srch)
+            rss += [out["ingest_peak_rss_mb"], out["search_peak_rss_mb"]]
         if single_scope:
             one = {**base, "url": with_schema(url, single), "schema": single,
                    "settings": settings}
@@ -402,18 +413,25 @@ KEYS = ("ingest_per_s", "scoped_search_ms_p50", "scoped_search_ms_p95", "scoped_
 
 def scale_postgres(n: int, users: int, out: Path, *, dsn: str | None, queries: int,
                    batch: int, seed: int, single_scope: bool, hnsw_min_scope: int | None,
-                   keep: bool, progress: bool) -> dict[str, Any]:
+                   keep: bool, progress: bool, multi_user: bool = True,
+                   ef_search: int | None = None) -> dict[str, Any]:
     """The command's body for ``--backend postgres``: run, write ``out``, echo the summary."""
     import click
 
     result = run_scale_pg(n, users, dsn=dsn, queries=queries, batch=batch, seed=seed,
                           single_scope=single_scope, progress=progress,
-                          hnsw_min_scope=hnsw_min_scope, keep=keep)
+                          hnsw_min_scope=hnsw_min_scope, keep=keep, multi_user=multi_user,
+                          ef_search=ef_search)
     if not single_scope:
         for key in ("single_scope_ms_p95", "single_scope_recall_at_10",
                     "single_scope_recall_at_10_ids"):
             result[key] = None
         result["single_scope_null_reason"] = "not measured (--no-single-scope)"
+    if not multi_user:
+        for key in ("ingest_per_s", "scoped_search_ms_p50", "scoped_search_ms_p95",
+                    "scoped_search_ms_p99", "reopen_first_query_s"):
+            result[key] = None
+        result["multi_user_null_reason"] = "not measured (--no-multi-user)"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     click.echo(json.dumps({k: result.get(k) for k in KEYS}, indent=2))
