@@ -51,7 +51,7 @@ class Settings:
     mmr_lambda: float = 0.0
     # One scope (user) with at least this many vectors is served by an HNSW index.
     hnsw_min_scope: int = 50_000
-    hnsw_ef_search: int = 256
+    hnsw_ef_search: int = 512
     # SQLite busy timeout when several processes write to one store.
     busy_timeout_ms: int = 10_000
     # forget(): "full" compacts the full-text index and checkpoints so erased text leaves

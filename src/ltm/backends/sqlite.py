@@ -204,7 +204,7 @@ class SqliteBackend:
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, folder: str | Path, *, busy_timeout_ms: int = 10_000,
-                 hnsw_min_scope: int = 50_000, hnsw_ef_search: int = 128,
+                 hnsw_min_scope: int = 50_000, hnsw_ef_search: int = 512,
                  create: bool = True) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():

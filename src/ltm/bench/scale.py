@@ -304,29 +304,38 @@ def run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: int = 1000,
               seed: int = 0, k: int = 10, single_scope: bool = True, progress: bool = True,
-              hnsw_min_scope: int | None = None, hybrid_queries: int = 200) -> dict[str, Any]:
+              hnsw_min_scope: int | None = None, hybrid_queries: int = 200,
+              multi_user: bool = True, ef_search: int | None = None) -> dict[str, Any]:
     """All phases; returns the merged result (the JSON written by the command)."""
     multi, single = workdir / "multi", workdir / "single"
     for p in (multi, single):
         shutil.rmtree(p, ignore_errors=True)
     base = {"n": n, "users": users, "seed": seed, "batch": batch, "progress": progress,
             "queries": queries, "k": k, "hybrid_queries": min(hybrid_queries, queries)}
-    settings = {} if hnsw_min_scope is None else {"hnsw_min_scope": hnsw_min_scope}
+    settings: dict[str, Any] = {} if hnsw_min_scope is None else {"hnsw_min_scope": hnsw_min_scope}
+    if ef_search is not None:
+        settings["hnsw_ef_search"] = ef_search
     out: dict[str, Any] = {"benchmark": "scale", "backend": "sqlite", "n": n, "users": users,
                            "batch": batch, "seed": seed, "k": k, "queries": queries,
                            "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                            "load_average_at_start": list(os.getloadavg())}
-    ing = run_phase("ingest", {**base, "path": str(multi)})
-    out.update(ing)
-    out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
-    srch = run_phase("search", {**base, "path": str(multi)})
-    out["search_peak_rss_mb"] = srch.pop("peak_rss_mb")
-    out.update(srch)
-    # the search phase found no index files (an ingest-only process never loads the index,
-    # so it had to build it) and saved them on close: this reopen reads them
-    out.update(run_phase("reopen", {**base, "path": str(multi)}))
-    rss = [out["ingest_peak_rss_mb"], out["search_peak_rss_mb"], out["reopen_saved_peak_rss_mb"]]
+    if ef_search is not None:
+        out["hnsw_ef_search"] = ef_search
+    out["multi_user"] = multi_user
+    rss: list[float] = []
+    if multi_user:
+        ing = run_phase("ingest", {**base, "path": str(multi)})
+        out.update(ing)
+        out["ingest_peak_rss_mb"] = ing.pop("peak_rss_mb")
+        srch = run_phase("search", {**base, "path": str(multi)})
+        out["search_peak_rss_mb"] = srch.pop("peak_rss_mb")
+        out.update(srch)
+        # the search phase found no index files (an ingest-only process never loads the
+        # index, so it had to build it) and saved them on close: this reopen reads them
+        out.update(run_phase("reopen", {**base, "path": str(multi)}))
+        rss += [out["ingest_peak_rss_mb"], out["search_peak_rss_mb"],
+                out["reopen_saved_peak_rss_mb"]]
     if single_scope:
         ing1 = run_phase("ingest", {**base, "path": str(single), "single": True,
                                     "settings": settings})
@@ -338,6 +347,9 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
                                                 "settings": settings}))
         rss += [out["single_ingest_peak_rss_mb"], out["single_peak_rss_mb"],
                 out["single_reopen_peak_rss_mb"]]
+    if not rss:
+        raise click.UsageError("nothing to measure: both the multi-user and the single-scope "
+                               "runs are switched off")
     out["peak_rss_mb"] = max(rss)
     out["load_average_at_end"] = list(os.getloadavg())
     return out
@@ -351,7 +363,8 @@ def plot_scale(results_dir: Path) -> Path | None:
             data = json.loads(p.read_text())
         except ValueError:
             continue
-        if data.get("benchmark") == "scale" and data.get("backend", "sqlite") == "sqlite":
+        if (data.get("benchmark") == "scale" and data.get("backend", "sqlite") == "sqlite"
+                and data.get("multi_user", True)):
             runs.append(data)
     if not runs:
         return None
@@ -411,6 +424,11 @@ def plot_scale(results_dir: Path) -> Path | None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Corpus seed.")
 @click.option("--single-scope/--no-single-scope", default=True, show_default=True,
               help="Also measure one scope holding all N memories (HNSW).")
+@click.option("--multi-user/--no-multi-user", default=True, show_default=True,
+              help="Measure the N memories spread over --users (ingest, scoped search, "
+                   "reopen); --no-multi-user runs the single-scope phases alone.")
+@click.option("--ef-search", type=click.IntRange(min=1), default=None,
+              help="HNSW search breadth for the single scope [default: the store's setting].")
 @click.option("--hnsw-min-scope", type=click.IntRange(min=1), default=None,
               help="Scope size from which HNSW is used [default: the store's setting].")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -421,8 +439,9 @@ def plot_scale(results_dir: Path) -> Path | None:
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bars on stderr.")
 def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, queries: int,
-          batch: int, seed: int, single_scope: bool, hnsw_min_scope: int | None,
-          workdir: Path | None, keep: bool, plot: bool, progress: bool) -> None:
+          batch: int, seed: int, single_scope: bool, multi_user: bool, ef_search: int | None,
+          hnsw_min_scope: int | None, workdir: Path | None, keep: bool, plot: bool,
+          progress: bool) -> None:
     """Ingest N synthetic memories and measure ingest rate, user-scoped and one-scope search
     latency (with HNSW recall@10 against exact), reopen time and peak memory."""
     if backend == "postgres":
@@ -439,7 +458,8 @@ def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, q
     try:
         result = run_scale(n, users, workdir=work, queries=queries, batch=batch, seed=seed,
                            single_scope=single_scope, progress=progress,
-                           hnsw_min_scope=hnsw_min_scope)
+                           hnsw_min_scope=hnsw_min_scope, multi_user=multi_user,
+                           ef_search=ef_search)
     finally:
         if tmp or not keep:
             shutil.rmtree(work / "multi", ignore_errors=True)

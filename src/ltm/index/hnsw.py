@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class HnswScope:
-    def __init__(self, dim: int, *, ef_search: int = 256) -> None:
+    def __init__(self, dim: int, *, ef_search: int = 512) -> None:
         from usearch.index import Index
 
         self.dim = dim
@@ -22,6 +22,8 @@ class HnswScope:
         # scan, ties counted as hits): f16 recalls as well as f32 (0.95 vs 0.94 at ef 256), and
         # connectivity 32 (expansion_add 200) lifts recall at ef 128/256 from 0.93/0.95 to 0.95/0.96 for the same
         # build time and ~0.1 ms more per query; it costs 128 more bytes of graph per vector.
+        # At 1M vectors in one scope ef 256 gave recall 0.946 (p95 1.5 ms), ef 512 0.960
+        # (p95 2.7 ms): the default is 512 (settings: hnsw_ef_search).
         self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=32,
                            expansion_add=200, expansion_search=ef_search)
         self.epoch = 0
@@ -58,7 +60,7 @@ class HnswScope:
 
     @classmethod
     def load(cls, path: Path, dim: int, fingerprint: str, *,
-             ef_search: int = 256) -> HnswScope | None:
+             ef_search: int = 512) -> HnswScope | None:
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
             if meta.get("fingerprint") != fingerprint:
