@@ -47,6 +47,9 @@ class Settings:
     superseded_penalty: float = 1.0
     # Candidates taken from each retriever before fusion.
     candidates: int = 1000
+    # ... and for a scope served by HNSW (>= hnsw_min_scope memories), where each candidate's
+    # session brings its other turns into the pool: fewer, so the pool stays small.
+    large_scope_candidates: int = 200
     # Diversity (maximal marginal relevance); 0 = off, 1 = only diversity.
     mmr_lambda: float = 0.0
     # One scope (user) with at least this many vectors is served by an HNSW index.
@@ -107,8 +110,10 @@ class Settings:
                 raise InvalidInput(f"setting {f.name} must be finite", field=f.name)
         if self.erase not in ("full", "fast"):
             raise InvalidInput("setting erase must be 'full' or 'fast'", field="erase")
-        if self.candidates < 1 or self.context_window < 0 or self.hnsw_min_scope < 1:
-            raise InvalidInput("candidates and hnsw_min_scope must be >= 1, context_window >= 0")
+        if self.candidates < 1 or self.large_scope_candidates < 1 or self.context_window < 0 \
+                or self.hnsw_min_scope < 1:
+            raise InvalidInput("candidates, large_scope_candidates and hnsw_min_scope must be "
+                               ">= 1, context_window >= 0")
         if self.time_phrases not in ("boost", "filter", "off"):
             raise InvalidInput("setting time_phrases must be 'boost', 'filter' or 'off'",
                                field="time_phrases")

@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ltm.continual.data import make_benchmark
-from ltm.continual.strategies import EWC, SI, StrategyConfig
-from ltm.continual.train import default_config, make_model, metrics, run, with_overrides
-from ltm.errors import InvalidInput
+from ltm.continual.data import make_benchmark  # noqa: E402 (needs torch)
+from ltm.continual.strategies import EWC, SI, StrategyConfig  # noqa: E402 (needs torch)
+from ltm.continual.train import default_config, make_model, metrics, run, with_overrides  # noqa: E402 (needs torch)
+from ltm.errors import InvalidInput  # noqa: E402 (needs torch)
 
 
 @pytest.fixture(autouse=True)

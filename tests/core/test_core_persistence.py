@@ -109,3 +109,32 @@ def test_hnsw_serves_a_large_scope(tmp_path: Path) -> None:
     with ltm.open(tmp_path / "s", embedder=emb, hnsw_min_scope=500) as m:
         got = m.backend.dense_search(q, ltm.store.Filters(user="big"), 10)
         assert m.get(got[0][0], user="big").text == "item 123"
+
+
+def test_large_scope_search_keeps_conversation_structure(tmp_path: Path) -> None:
+    """A scope above hnsw_min_scope takes the general path with fewer candidates: the answer
+    turn, which shares no word with the question, still ranks first through its neighbour,
+    and session mates that fail a filter stay out."""
+    with ltm.open(tmp_path / "s", embedder="hash", hnsw_min_scope=300,
+                  large_scope_candidates=40) as m:
+        items = [{"text": f"filler note number {i} about groceries and errands",
+                  "user": "big", "session": f"f{i // 10}"} for i in range(600)]
+        m.add_many(items)
+        m.add_conversation([{"role": "bob", "content": "what colour is the new kayak"},
+                            {"role": "ana", "content": "bright turquoise with yellow stripes"}],
+                           user="big", session="boat")
+        m.add("the kayak trip is off", user="big", session="boat", kind="note")
+        assert m.backend.scope_count("big") == 603
+        hits = m.search("kayak colour", user="big", k=3, kinds=["episode"])
+        texts = [h.memory.text for h in hits]
+        assert texts[0] in {"what colour is the new kayak", "bright turquoise with yellow stripes"}
+        assert "bright turquoise with yellow stripes" in texts
+        assert "the kayak trip is off" not in texts  # a session mate of another kind
+        assert all(h.memory.kind == "episode" for h in hits)
+
+
+def test_large_scope_candidates_must_be_positive(tmp_path: Path) -> None:
+    from ltm.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="large_scope_candidates"):
+        ltm.open(tmp_path / "s", embedder="hash", large_scope_candidates=0)

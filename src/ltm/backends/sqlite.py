@@ -719,6 +719,11 @@ class SqliteBackend:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return ranked[:limit]
 
+    def scope_count(self, user: str) -> int:
+        """How many memories the user holds (cached until the next write)."""
+        with self._lock:
+            return self._scope_count(user)
+
     def _scope_count(self, user: str) -> int:
         key = ("scope", user)
         hit = self._count_cache.get(key)
@@ -934,22 +939,28 @@ class SqliteBackend:
         where, params = self._where(flt)
         cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
         out: list[tuple[Any, ...]] = []
+        sessions: set[str] = set()
         with self._lock:
             for start in range(0, len(ids), 900):
                 chunk = list(ids[start:start + 900])
                 marks = ",".join("?" * len(chunk))
+                # '+m.user': look the ids up by their own index, not by walking the user's rows
+                sql = (f"SELECT {cols} FROM memories m WHERE +{where} AND m.id IN ({marks})")
+                out += self.conn.execute(sql, [*params, *chunk]).fetchall()
                 if whole_sessions:
-                    sql = (f"SELECT {cols} FROM memories m WHERE {where} AND (m.id IN ({marks}) "
-                           f"OR m.session IN (SELECT DISTINCT c.session FROM memories c WHERE "
-                           f"c.user = ? AND c.id IN ({marks}) AND c.session IS NOT NULL))")
-                    args = [*params, *chunk, flt.user, *chunk]
-                else:
-                    sql = f"SELECT {cols} FROM memories m WHERE {where} AND m.id IN ({marks})"
-                    args = [*params, *chunk]
-                out += self.conn.execute(sql, args).fetchall()
-        if len(ids) > 900:
-            out = list({r[0]: r for r in out}.values())
-        return out
+                    # the sessions of the candidates, whether or not they pass the filters
+                    sessions.update(r[0] for r in self.conn.execute(
+                        f"SELECT DISTINCT session FROM memories WHERE +user = ? AND id IN "
+                        f"({marks}) AND session IS NOT NULL", [flt.user, *chunk]))
+            # One statement per side: an OR of the two made SQLite walk every row of the user
+            # (the whole scope: a second per query at a million memories).
+            listed = sorted(sessions)
+            for start in range(0, len(listed), 900):
+                chunk = listed[start:start + 900]
+                out += self.conn.execute(
+                    f"SELECT {cols} FROM memories m WHERE {where} AND m.session IN "
+                    f"({','.join('?' * len(chunk))})", [*params, *chunk]).fetchall()
+        return list({r[0]: r for r in out}.values())
 
     def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
         """For each episode id, the ids of the episodes within ``window`` turns of it in the

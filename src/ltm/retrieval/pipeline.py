@@ -70,6 +70,9 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
                              query_vector=query_vector, window=window)
         if fast is not None:
             return fast
+    scope_count = getattr(backend, "scope_count", None)
+    if scope_count is not None and scope_count(flt.user) >= settings.hnsw_min_scope:
+        n_cand = max(min(settings.candidates, settings.large_scope_candidates), 3 * k)
     text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
     dense_hits: list[tuple[str, float]] = []
