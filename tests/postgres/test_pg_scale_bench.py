@@ -97,3 +97,14 @@ def test_scale_postgres_single_scope_alone(postgres_url: str, tmp_path: Path) ->
     assert data["ingest_per_s"] is None and data["multi_user_null_reason"]
     assert data["hnsw_ef_search"] == 64 and data["single_scope_count"] == 200
     assert 0.0 <= data["single_scope_recall_at_10"] <= 1.0
+
+
+def test_scale_postgres_cli_passes_ef_search(postgres_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "ef.json"
+    res = CliRunner().invoke(scale, ["--backend", "postgres", "--dsn", postgres_url,
+                                     "--n", "150", "--users", "2", "--queries", "5",
+                                     "--hnsw-min-scope", "100", "--ef-search", "48",
+                                     "--no-multi-user", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["hnsw_ef_search"] == 48 and data["multi_user"] is False

@@ -449,7 +449,8 @@ def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, q
 
         scale_postgres(n, users, out or RESULTS / f"scale-postgres-{n}.json", dsn=dsn,
                        queries=queries, batch=batch, seed=seed, single_scope=single_scope,
-                       hnsw_min_scope=hnsw_min_scope, keep=keep, progress=progress)
+                       hnsw_min_scope=hnsw_min_scope, keep=keep, progress=progress,
+                       multi_user=multi_user, ef_search=ef_search)
         return
     out = out or RESULTS / f"scale-{n}.json"
     tmp = workdir is None
