@@ -108,3 +108,11 @@ def test_scale_postgres_cli_passes_ef_search(postgres_url: str, tmp_path: Path) 
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["hnsw_ef_search"] == 48 and data["multi_user"] is False
+
+
+def test_scope_count(pg_store_url: str) -> None:
+    store = ltm.open(pg_store_url, embedder="hash")
+    store.add_many([{"text": f"note {i}", "user": "u1"} for i in range(7)])
+    assert store.backend.scope_count("u1") == 7  # type: ignore[attr-defined]
+    assert store.backend.scope_count("nobody") == 0  # type: ignore[attr-defined]
+    store.close()

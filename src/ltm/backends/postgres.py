@@ -650,6 +650,12 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
         return int(row[0]) if row else 0
 
+    def scope_count(self, user: str) -> int:
+        """How many memories the user holds (its ``user_stats`` row): the pipeline asks fewer
+        candidates of a scope large enough for HNSW."""
+        with self._conn() as conn:
+            return self._scope_size(conn, user)
+
     def dense_search(self, vector: np.ndarray, flt: Filters,
                      limit: int) -> list[tuple[str, float]]:
         if self.dim is None:
