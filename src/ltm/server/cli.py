@@ -11,11 +11,12 @@ import ipaddress
 import json
 import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 import click
+
+from ..cli import errors_to_exit
 
 _STORE = click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
                       show_default=True, type=click.Path(file_okay=False),
@@ -31,30 +32,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    from ..errors import (
-        EmbedderMismatch,
-        InvalidInput,
-        MissingDependency,
-        NotFound,
-        ScopeError,
-        StoreError,
-    )
-    try:
-        yield
-    except NotFound as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(3)
-    except (InvalidInput, ScopeError) as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(2)
-    except (EmbedderMismatch, StoreError) as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(4)
-    except MissingDependency as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(5)
+_errors = errors_to_exit  # the same error-to-exit-code mapping as every other command
 
 
 def _need_server_extra() -> None:
