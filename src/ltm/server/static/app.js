@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { key: sessionStorage.getItem("ltm-key") || "", user: "", before: null, current: null };
+const state = { key: sessionStorage.getItem("ltm-key") || "", user: "", before: null, current: null, timelineGen: 0 };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -133,12 +133,16 @@ function memoryLine(m) {
 }
 
 async function loadTimeline(reset) {
-  if (reset) { state.before = null; $("#timeline").replaceChildren(); }
+  // Filters can change while a page is in flight: only the latest request may fill the
+  // list, otherwise two quick changes append both answers.
+  const gen = ++state.timelineGen;
   const q = new URLSearchParams({ limit: "50" });
   if ($("#kind-filter").value) q.set("kind", $("#kind-filter").value);
   if ($("#session-filter").value) q.set("session", $("#session-filter").value);
-  if (state.before) q.set("before", state.before);
+  if (!reset && state.before) q.set("before", state.before);
   const page = await api("GET", userPath(`/memories?${q}`));
+  if (gen !== state.timelineGen) return;
+  if (reset) $("#timeline").replaceChildren();
   for (const m of page.memories) {
     $("#timeline").append(el("li", { "data-id": m.id, onclick: () => showMemory(m.id) }, ...memoryLine(m)));
   }
