@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import re
 import struct
@@ -43,8 +42,15 @@ from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFoun
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
 from .base import Filters, NewRow
-from .pg_schema import (TEXT_CONFIG, base_migrations, check_schema, dim_migration, ident,
-                        scope_index_name, scope_index_sql)
+from .pg_schema import (
+    TEXT_CONFIG,
+    base_migrations,
+    check_schema,
+    dim_migration,
+    ident,
+    scope_index_name,
+    scope_index_sql,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -151,17 +157,18 @@ def _register_vector(conn: psycopg.Connection[Any]) -> None:
     if info is None:
         raise StoreError("the pgvector extension is not installed in this database")
     info.register(conn)
+    vector_oid = info.oid
 
     class VecDumper(Dumper):
         format = Format.BINARY
-        oid = info.oid
+        oid = vector_oid
 
         def dump(self, obj: Any) -> bytes:
             arr = np.asarray(obj, dtype=">f4").ravel()
             return struct.pack(">HH", arr.shape[0], 0) + arr.tobytes()
 
     class VecTextDumper(Dumper):
-        oid = info.oid
+        oid = vector_oid
 
         def dump(self, obj: Any) -> bytes:
             arr = np.asarray(obj, dtype=np.float32).ravel()

@@ -12,6 +12,7 @@ comparison is made in one run on identical data.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -184,6 +185,7 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
             "turns": n_turns, "questions": sum(len(c.questions) for c in convs),
             "settings": {k: v for k, v in vars(mem.settings).items()}, "systems": {},
             "facts": n_facts, "now": "conversation end" if now_end else "present",
+            "cpu_count": os.cpu_count(), "load_average_at_start": list(os.getloadavg()),
         }
         from ltm.timeparse import parse_time_window
         ends = {c.user: max(t["time"] for t in c.turns) for c in convs if c.turns}
@@ -220,6 +222,7 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
                        search_ms_p50=round(_percentile(lat, 50), 3),
                        search_ms_p95=round(_percentile(lat, 95), 3))
             result["systems"][name] = agg
+        result["load_average_at_end"] = list(os.getloadavg())
         return result
     finally:
         mem.close()
@@ -269,6 +272,14 @@ def _dia_ids(memory: Any, dia_of: dict[str, str]) -> list[str]:
     return [dia_of[s] for s in memory.sources if s in dia_of]
 
 
+def _machine(result: dict[str, Any]) -> str:
+    start, end = result.get("load_average_at_start"), result.get("load_average_at_end")
+    if not start or not end:
+        return "the machine's load was not recorded for this run."
+    return (f"measured on a {result.get('cpu_count') or '?'}-core machine, 1-minute load "
+            f"average {start[0]:.1f} at the start and {end[0]:.1f} at the end of the run.")
+
+
 def markdown(result: dict[str, Any]) -> str:
     sys_ = result["systems"]
     lines = [f"## Retrieval quality: LoCoMo evidence recall ({result['embedder']})", "",
@@ -277,8 +288,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"{result['conversations']} conversations, {result['turns']} turns, "
              f"{result['questions']} questions with evidence. Turn-level recall@k "
              "(share of evidence turns in the top k); session-level in the second table. "
-             "Latencies include query embedding and were measured on the shared 2-core machine "
-             "while other jobs ran.", ""]
+             "Latencies include query embedding; " + _machine(result), ""]
     if {"ltm", "bm25", "dense"} <= set(sys_):
         r = {k: sys_[k]["turn_recall"]["10"] for k in ("ltm", "bm25", "dense")}
         lines += [f"Turn recall@10: ltm {r['ltm']:.3f}, BM25 alone {r['bm25']:.3f} "

@@ -81,7 +81,7 @@ def _sql(url: str, statements: list[str]) -> list[Any]:
     out = []
     with psycopg.connect(url, autocommit=True) as conn:
         for s in statements:
-            cur = conn.execute(s)  # type: ignore[arg-type]  # bench-built, no user input
+            cur = conn.execute(s)  # bench-built SQL, no user input
             out.append(cur.fetchone() if cur.description else None)
     return out
 
@@ -218,7 +218,7 @@ def _scope_vectors(url: str, user: str) -> tuple[list[str], Any]:
         cur = conn.cursor(name="ltm_bench_truth", binary=True)
         cur.itersize = 10_000
         cur.execute(f'SELECT id, embedding FROM "{schema}".memories WHERE user_id = %s '
-                    f"AND embedding IS NOT NULL", [user])  # type: ignore[arg-type]
+                    f"AND embedding IS NOT NULL", [user])
         block: list[Any] = []
         for mid, vec in cur:
             ids.append(mid)
