@@ -20,8 +20,9 @@ class HnswScope:
         # half-precision vectors in the graph: half the memory of f32 at 1M vectors. Measured on
         # 200k vectors of one scope of the scale corpus (recall@10 against the exact float32
         # scan, ties counted as hits): f16 recalls as well as f32 (0.95 vs 0.94 at ef 256), and
-        # connectivity 32 (expansion_add 200) lifts recall at ef 128/256 from 0.93/0.95 to 0.95/0.96 for the same
-        # build time and ~0.1 ms more per query; it costs 128 more bytes of graph per vector.
+        # connectivity 32 (expansion_add 200) lifts recall at ef 128/256 from 0.93/0.95 to
+        # 0.95/0.96 for the same build time and ~0.1 ms more per query; it costs 128 more
+        # bytes of graph per vector.
         # At 1M vectors in one scope ef 256 gave recall 0.946 (p95 1.5 ms), ef 512 0.960
         # (p95 2.7 ms): the default is 512 (settings: hnsw_ef_search).
         self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=32,
