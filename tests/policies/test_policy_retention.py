@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -143,3 +144,16 @@ def test_gc_never_drops_pinned_and_respects_capacity(
             for kind in ("episode", "note"):
                 total, pins = _count(mem, "ana", kind)
                 assert total <= max(capacity, pins)
+
+
+def test_a_pinned_duplicate_pins_what_it_reinforces(tmp_path: Path) -> None:
+    """Found by the property test above: a pinned add that repeats an unpinned memory used to
+    reinforce it without the pin, and capacity eviction then dropped the pinned content."""
+    spec = {"note": {"capacity": 0, "dedup_threshold": 0.9}}
+    with ltm.open(tmp_path / "s", embedder="hash", retention=spec) as mem:
+        first = mem.add("memory 4 word word word word", user="ana", kind="note")
+        again = mem.add("memory 4 word word word word", user="ana", kind="note", pinned=True)
+        assert again.id == first.id and again.pinned
+        assert mem.get(first.id, user="ana").metadata["ltm_reinforced"] == 1
+        mem.gc(now=LATER)
+        assert mem.get(first.id, user="ana").pinned

@@ -82,6 +82,10 @@ def reinforce(store: MemoryStore, mem: Memory, rows: Sequence[NewRow]) -> Memory
     imps = [r.importance for r in rows if r.importance is not None]
     if imps and max(imps) > (mem.importance if mem.importance is not None else -1.0):
         changes["importance"] = max(imps)
+    if not mem.pinned and any(r.pinned for r in rows):
+        # the caller pinned this content: the memory that now stands for it keeps the pin,
+        # or retention could evict what was asked to be kept
+        changes["pinned"] = True
     updated = store.backend.update(mem.id, mem.user, changes, None, event="reinforced")
     store.backend.touch([mem.id] * len(rows), now_us())
     got = store.backend.get(mem.id, mem.user)
