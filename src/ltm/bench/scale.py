@@ -112,10 +112,44 @@ class _Precomputed:
         return np.stack([self._vec[t] for t in texts])
 
 
+def timed_scoped_passes(store: Any, queries: list[tuple[str, str]], k: int, bar: Any
+                        ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Three passes over ``queries`` (user, text), one ``bar`` step per query and pass:
+    ``search()`` wall and process-CPU seconds, ``search()`` with the query vectors
+    precomputed, and the backend's dense search alone. Shared by both backends' runs."""
+    from ltm.backends.base import Filters
+
+    lat, cpu = [], []
+    for user, q in queries:
+        t1, c1 = time.perf_counter(), time.process_time()
+        store.search(q, user=user, k=k)
+        lat.append(time.perf_counter() - t1)
+        cpu.append(time.process_time() - c1)
+        bar.update()
+    real = store.embedder
+    store.embedder = _Precomputed(real, sorted({q for _, q in queries}))
+    try:
+        alone = []
+        for user, q in queries:
+            t1 = time.perf_counter()
+            store.search(q, user=user, k=k)
+            alone.append(time.perf_counter() - t1)
+            bar.update()
+        dense = []
+        for user, q in queries:
+            qv = store.embedder.embed([q])[0]
+            t1 = time.perf_counter()
+            store.backend.dense_search(qv, Filters(user=user), k)
+            dense.append(time.perf_counter() - t1)
+            bar.update()
+    finally:
+        store.embedder = real
+    return lat, cpu, alone, dense
+
+
 def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     t_start = time.perf_counter()
     import ltm
-    from ltm.backends.base import Filters
 
     t_import = time.perf_counter() - t_start
     corpus = Corpus(a["n"], a["users"], a["seed"])
@@ -129,34 +163,13 @@ def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"reopen_s": round(t_open, 4), "reopen_first_query_s": round(first, 4),
                            "import_s": round(t_import, 4)}
     bar = _bar(3 * len(queries), "user-scoped search", a["progress"])
-    lat, emb_lat, cpu = [], [], []
-    for user, q in queries:
-        t1, c1 = time.perf_counter(), time.process_time()
-        store.search(q, user=user, k=k)
-        lat.append(time.perf_counter() - t1)
-        cpu.append(time.process_time() - c1)
-        bar.update()
+    lat, cpu, alone, dense = timed_scoped_passes(store, queries, k, bar)
+    emb_lat = []
     for _, q in queries[: min(len(queries), 1000)]:
         t1 = time.perf_counter()
         store.embedder.embed([q])
         emb_lat.append(time.perf_counter() - t1)
-    real = store.embedder
-    store.embedder = _Precomputed(real, sorted({q for _, q in queries}))
-    alone = []
-    for user, q in queries:
-        t1 = time.perf_counter()
-        store.search(q, user=user, k=k)
-        alone.append(time.perf_counter() - t1)
-        bar.update()
-    dense = []
-    for user, q in queries:
-        qv = store.embedder.embed([q])[0]
-        t1 = time.perf_counter()
-        store.backend.dense_search(qv, Filters(user=user), k)
-        dense.append(time.perf_counter() - t1)
-        bar.update()
     bar.close()
-    store.embedder = real
     store.close()
     out.update(latency_summary(lat, "scoped_search"))
     out.update(latency_summary(cpu, "scoped_search_cpu"))
@@ -270,18 +283,23 @@ def _exact_top(idx: Any, rowids: Any, vecs: Any, qv: Any, k: int) -> Any:
     return r[order], s[order]
 
 
-def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:
+def single_reopen_first_query(target: str, a: dict[str, Any]) -> dict[str, Any]:
+    """Open the one-scope store at ``target`` (folder or URL) and answer one query."""
     import ltm
 
     corpus = Corpus(a["n"], a["users"], a["seed"])
     q = corpus.queries(1, seed=a["seed"] + 3)[0][1]
     t0 = time.perf_counter()
-    store = ltm.open(a["path"], **a.get("settings", {}))
+    store = ltm.open(target, **a.get("settings", {}))
     store.search(q, user=SINGLE_USER, k=a["k"])
     first = time.perf_counter() - t0
     store.close()
     return {"single_reopen_first_query_s": round(first, 4),
             "single_reopen_peak_rss_mb": _rss_mb()}
+
+
+def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:
+    return single_reopen_first_query(a["path"], a)
 
 
 PHASES = {"ingest": phase_ingest, "search": phase_search, "reopen": phase_reopen,

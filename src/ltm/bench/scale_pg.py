@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus
-from .scale import SINGLE_USER, _bar, _Precomputed, _rss_mb
+from .scale import SINGLE_USER, _bar, _rss_mb, single_reopen_first_query, timed_scoped_passes
 from .stats import latency_summary, mean_recall, rate, recall_at_k_ties
 
 SERVER_SETTINGS = ("server_version", "shared_buffers", "work_mem", "maintenance_work_mem",
@@ -158,7 +158,6 @@ def phase_ingest(a: dict[str, Any]) -> dict[str, Any]:
 
 def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     import ltm
-    from ltm.backends.base import Filters
 
     corpus = Corpus(a["n"], a["users"], a["seed"])
     queries = corpus.queries(a["queries"], seed=a["seed"] + 1)
@@ -170,30 +169,8 @@ def phase_search(a: dict[str, Any]) -> dict[str, Any]:
     first = time.perf_counter() - t0
     out: dict[str, Any] = {"reopen_s": round(t_open, 4), "reopen_first_query_s": round(first, 4)}
     bar = _bar(3 * len(queries), "user-scoped search", a["progress"])
-    lat, cpu = [], []
-    for user, q in queries:
-        t1, c1 = time.perf_counter(), time.process_time()
-        store.search(q, user=user, k=k)
-        lat.append(time.perf_counter() - t1)
-        cpu.append(time.process_time() - c1)
-        bar.update()
-    real = store.embedder
-    store.embedder = _Precomputed(real, sorted({q for _, q in queries}))
-    alone = []
-    for user, q in queries:
-        t1 = time.perf_counter()
-        store.search(q, user=user, k=k)
-        alone.append(time.perf_counter() - t1)
-        bar.update()
-    dense = []
-    for user, q in queries:
-        qv = store.embedder.embed([q])[0]
-        t1 = time.perf_counter()
-        store.backend.dense_search(qv, Filters(user=user), k)
-        dense.append(time.perf_counter() - t1)
-        bar.update()
+    lat, cpu, alone, dense = timed_scoped_passes(store, queries, k, bar)
     bar.close()
-    store.embedder = real
     store.close()
     out.update(latency_summary(lat, "scoped_search"))
     out.update(latency_summary(cpu, "scoped_search_client_cpu"))
@@ -303,17 +280,7 @@ def phase_single(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:
-    import ltm
-
-    corpus = Corpus(a["n"], a["users"], a["seed"])
-    q = corpus.queries(1, seed=a["seed"] + 3)[0][1]
-    t0 = time.perf_counter()
-    store = ltm.open(a["url"], **a.get("settings", {}))
-    store.search(q, user=SINGLE_USER, k=a["k"])
-    first = time.perf_counter() - t0
-    store.close()
-    return {"single_reopen_first_query_s": round(first, 4),
-            "single_reopen_peak_rss_mb": _rss_mb()}
+    return single_reopen_first_query(a["url"], a)
 
 
 PHASES = {"ingest": phase_ingest, "search": phase_search, "single": phase_single,
