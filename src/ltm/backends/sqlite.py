@@ -131,6 +131,55 @@ CREATE INDEX memories_scope ON memories(user, session, seq, n, id, time, importa
                                         superseded_by, expires_at);
 DROP INDEX memories_user_session;
 """),
+    # ltm.index.scope snapshots: one user's scoring columns as one blob, so that a scope not
+    # in this process's cache is one row read, not a walk over the user's index entries.
+    # Any write that changes what a snapshot holds deletes it in its transaction (triggers
+    # on delete and update; ``insert`` once per batch and user, cheaper than a trigger per
+    # row); writers rebuild the snapshots of the users they wrote when they flush, readers
+    # those they missed.
+    ("0004_scope_snapshots", """
+CREATE TABLE scope_snap (user TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TRIGGER scope_snap_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM scope_snap WHERE user = old.user;
+END;
+CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, importance,
+        superseded_by, expires_at ON memories BEGIN
+    DELETE FROM scope_snap WHERE user = old.user;
+    DELETE FROM scope_snap WHERE user = new.user;
+END;
+"""),
+    # The full-text index reads its content from the table (through a view) instead of being
+    # contentless, so that per-term scoring within a scope takes term frequencies from
+    # highlight() and row lengths from the docsize table: FTS5's bm25() first counts every
+    # row of the whole store that holds each query term, a cost that grows with the store.
+    ("0005_fts_external_content", """
+DROP TRIGGER memories_ai;
+DROP TRIGGER memories_ad;
+DROP TRIGGER memories_au_text;
+DROP TABLE memories_fts;
+CREATE VIEW memories_fts_src AS
+    SELECT n, text, 'u' || hex(user) AS scope, fts_extra AS extra FROM memories;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, scope, extra, content='memories_fts_src', content_rowid='n',
+    tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
+END;
+CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
+END;
+CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+END;
+INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
@@ -223,6 +272,8 @@ class SqliteBackend:
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
         self._df_cache: dict[str, tuple[int, int]] = {}
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
+        self._avgdl_cache: tuple[float, tuple[int, int]] | None = None
+        self._snap_pending: set[str] = set()  # users whose scope snapshot is to be written
         self._access_only = False  # a commit of access counts only: caches stay valid
         self._wrote_vectors = False
         self._inserted = 0  # rows this connection inserted (full-text merge on close)
@@ -475,8 +526,9 @@ class SqliteBackend:
         return scope
 
     def flush(self) -> None:
-        """Persist the derived indexes (done on close)."""
+        """Persist the derived indexes and the queued scope snapshots (done on close)."""
         with self._lock:
+            self._persist_snapshots(wait=True)
             if self._index is None or self.dim is None:
                 return
             if self._dirty:
@@ -539,6 +591,12 @@ class SqliteBackend:
                     row.access_count, row.last_accessed, int(row.pinned), row.expires_at,
                     row.seq, vec.tobytes()))
                 history.append((row.id, row.user, "created", row.recorded_at, None))
+            users = sorted({r.user for r in rows})
+            self._snap_pending.update(users)
+            for start in range(0, len(users), 900):  # their snapshots no longer hold them
+                chunk = users[start:start + 900]
+                c.execute(f"DELETE FROM scope_snap WHERE user IN ({','.join('?' * len(chunk))})",
+                          chunk)
             head = self._log_head()
             last = 0
             # Many rows per INSERT statement: the per-statement cost of the FTS and log
@@ -603,6 +661,7 @@ class SqliteBackend:
         bad = set(changes) - _UPDATABLE
         if bad:
             raise StoreError(f"cannot update {sorted(bad)}")
+        self._snap_pending.add(user)
         with self.atomic() as c:
             old = c.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user = ?",
                             (memory_id, user)).fetchone()
@@ -704,15 +763,17 @@ class SqliteBackend:
                 total = self._total_count()
                 scores: dict[str, float] = {}
                 for term in terms:
-                    rows = self.conn.execute(
-                        sql, [f'scope : "{scope}" AND {_phrase(term)}', *params,
-                              n_scope]).fetchall()
-                    if not rows:
+                    match = f'scope : "{scope}" AND {_phrase(term)}'
+                    got = self._term_rows(match, where, params, key="m.id")
+                    if got is None:  # unreadable averages: bm25() with the store's IDF
+                        rows = self.conn.execute(sql, [match, *params, n_scope]).fetchall()
+                        idf = _idf(total, self._store_df(term, total))
+                        got = [(mid, float(sc) / idf) for mid, sc in rows]
+                    if not got:
                         continue
-                    idf_store = _idf(total, self._store_df(term, total))
-                    idf_scope = _idf(n_scope, len(rows))
-                    for mid, sc in rows:
-                        scores[mid] = scores.get(mid, 0.0) + float(sc) * idf_scope / idf_store
+                    idf_scope = _idf(n_scope, len(got))
+                    for mid, tf in got:
+                        scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
@@ -747,17 +808,59 @@ class SqliteBackend:
     def _fts_rows(self) -> int | None:
         """The full-text index's own row count (the N of its BM25 IDF), read from its
         averages record instead of counting a million index entries; None if unreadable."""
+        stats = self._fts_averages()
+        return stats[0] if stats else None
+
+    def _fts_averages(self) -> tuple[int, float] | None:
+        """(rows, mean tokens per row over all columns) from the full-text index's averages
+        record: the N and avgdl of its BM25; None if unreadable or empty."""
         row = self.conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
         if row is None or not isinstance(row[0], bytes) or not row[0]:
             return None
-        buf, value = row[0], 0
-        for j in range(min(9, len(buf))):  # an SQLite varint: 7 bits a byte, the 9th all 8
-            if j == 8:
-                return (value << 8) | buf[j]
-            value = (value << 7) | (buf[j] & 0x7F)
-            if buf[j] < 0x80:
-                return value
-        return None
+        values = _varints(row[0])
+        if not values or values[0] <= 0:
+            return None
+        return values[0], sum(values[1:]) / values[0]
+
+    def _avgdl(self) -> float | None:
+        mark = self._write_mark()
+        if self._avgdl_cache is not None and self._avgdl_cache[1] == mark:
+            return self._avgdl_cache[0]
+        stats = self._fts_averages()
+        if stats is None:
+            return None
+        self._avgdl_cache = (stats[1], mark)
+        return stats[1]
+
+    def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
+                   key: str = "memories_fts.rowid") -> list[tuple[Any, float]] | None:
+        """(key, BM25 term-frequency part) of the rows matching one term within a scope,
+        without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
+        comes from highlight(), the row length from the docsize table, avgdl from the
+        averages record. The caller multiplies by an IDF. None if the averages are unreadable
+        or the index holds no content (the caller falls back to bm25())."""
+        avgdl = self._avgdl()
+        if avgdl is None:
+            return None
+        join = "JOIN memories m ON m.n = memories_fts.rowid " if where else ""
+        rows = self.conn.execute(
+            f"SELECT {key}, highlight(memories_fts, 0, char(1), ''), "
+            "highlight(memories_fts, 2, char(1), ''), d.sz FROM memories_fts "
+            f"{join}JOIN memories_fts_docsize d ON d.id = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
+            [match, *params]).fetchall()
+        out = []
+        norm = _K1 * (1 - _B)
+        scale = _K1 * _B / avgdl
+        for k, text, extra, sz in rows:
+            if text is None:  # a contentless index (a store before 0005): no highlight()
+                return None
+            f = float(text.count("\x01"))
+            if extra:
+                f += 0.5 * extra.count("\x01")
+            length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+            out.append((k, f * (_K1 + 1) / (f + norm + scale * length)))
+        return out
 
     def _store_df(self, term: str, total: int) -> int:
         """How many memories in the whole store hold ``term`` (cached; refreshed when the
@@ -780,26 +883,75 @@ class SqliteBackend:
     # -- one user's scope as arrays (ltm.retrieval.pipeline's fast path) ------------------
     def scope_view(self, user: str) -> ScopeView | None:
         """The user's scoring columns (cached until the next write to the store); None for a
-        scope larger than ``hnsw_min_scope`` (served by HNSW and the general path)."""
+        scope larger than ``hnsw_min_scope`` (served by HNSW and the general path). Read from
+        the user's snapshot (``scope_snap``) where one is current, else from the covering
+        index; a scope of ``_SNAPSHOT_MIN`` rows or more read that way is queued for a
+        snapshot."""
         with self._lock:
             mark = self._write_mark()
             hit = self._scope_cache.get(user)
             if hit is not None and hit[1] == mark:
                 return hit[0]
-            if self._scope_count(user) > self.hnsw_min_scope:
+            view = None
+            snap = self.conn.execute("SELECT data FROM scope_snap WHERE user = ?",
+                                     (user,)).fetchone()
+            if snap is not None:
+                view = ScopeView.from_bytes(user, snap[0])
+            if view is None:
+                if self._scope_count(user) > self.hnsw_min_scope:
+                    return None
+                view = self._read_scope(user)
+                if len(view) >= _SNAPSHOT_MIN:
+                    self._snap_pending.add(user)
+                    if len(self._snap_pending) >= _SNAPSHOT_BATCH:
+                        self._persist_snapshots(wait=False)
+            if len(view) > self.hnsw_min_scope:
                 return None
-            rows = self.conn.execute(
-                "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
-                "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
-                f"coalesce(expires_at, {NO_EXPIRY}) FROM memories INDEXED BY memories_scope "
-                "WHERE user = ?", (user,)).fetchall()
-            view = ScopeView.from_rows(user, rows)
             if len(self._scope_cache) >= 256 or (self._scope_cache and next(
                     iter(self._scope_cache.values()))[1] != mark):
                 self._scope_cache.clear()
             self._scope_cache[user] = (view, mark)
             self._count_cache[("scope", user)] = (len(view), mark)
             return view
+
+    def _read_scope(self, user: str) -> ScopeView:
+        rows = self.conn.execute(
+            "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
+            "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
+            f"coalesce(expires_at, {NO_EXPIRY}) FROM memories INDEXED BY memories_scope "
+            "WHERE user = ?", (user,)).fetchall()
+        return ScopeView.from_rows(user, rows)
+
+    def _persist_snapshots(self, *, wait: bool) -> None:
+        """Write the snapshots of the queued users, each read afresh inside the write
+        transaction (so a snapshot always matches the rows committed with it). ``wait=False``
+        (from a read): give up at once if another connection holds the write lock."""
+        with self._lock:
+            if not self._snap_pending or self._depth > 0:
+                return
+            users = sorted(self._snap_pending)
+            timeout = None
+            if not wait:
+                timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.conn.execute("PRAGMA busy_timeout = 0")
+            self._access_only = True  # no memory changes: this process's caches stay valid
+            try:
+                with self.atomic() as c:
+                    for user in users:
+                        view = self._read_scope(user)
+                        if _SNAPSHOT_MIN <= len(view) <= self.hnsw_min_scope:
+                            c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
+                                      "VALUES (?, ?)", (user, view.to_bytes()))
+                self._snap_pending.clear()
+            except sqlite3.OperationalError as exc:
+                if wait or "locked" not in str(exc):
+                    raise
+                if len(self._snap_pending) > 4 * _SNAPSHOT_BATCH:
+                    self._snap_pending.clear()  # a busy store: readers rebuild as before
+            finally:
+                self._access_only = False
+                if timeout is not None:
+                    self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
     def scope_dense(self, vector: np.ndarray, view: ScopeView) -> np.ndarray | None:
         """Dot products of ``vector`` with every row of the view (NaN where a row has no
@@ -834,25 +986,29 @@ class SqliteBackend:
                "WHERE memories_fts MATCH ?")
         n_scope = len(view)
         per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)
-        postings: list[tuple[np.ndarray, np.ndarray, float]] = []
+        postings: list[tuple[np.ndarray, np.ndarray]] = []
         with self._lock:
             try:
                 if not per_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
-                    groups = [(f'scope : "{scope}" AND ({match})', 1.0)]
+                    groups = [f'scope : "{scope}" AND ({match})']
                 else:
-                    total = self._total_count()
-                    groups = [(f'scope : "{scope}" AND {_phrase(t)}',
-                               _idf(total, self._store_df(t, total))) for t in terms]
-                for match, idf_store in groups:
-                    rows = self.conn.execute(sql, (match,)).fetchall()
+                    groups = [f'scope : "{scope}" AND {_phrase(t)}' for t in terms]
+                for term, match in zip(terms, groups):
+                    rows = self._term_rows(match) if per_scope else None
+                    if rows is None:
+                        rows = self.conn.execute(sql, (match,)).fetchall()
+                        if per_scope:  # bm25() with the store's IDF: divided out below
+                            total = self._total_count()
+                            idf = _idf(total, self._store_df(term, total))
+                            rows = [(r[0], float(r[1]) / idf) for r in rows]
                     if not rows:
                         continue
                     pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
                                                      count=len(rows)))
                     sc = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
                     ok = pos >= 0
-                    postings.append((pos[ok], sc[ok], idf_store))
+                    postings.append((pos[ok], sc[ok]))
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
@@ -860,13 +1016,12 @@ class SqliteBackend:
         for allowed, limit in masks:
             score = np.zeros(len(view), dtype=np.float64)
             matched = np.zeros(len(view), dtype=bool)
-            for pos, sc, idf_store in postings:
+            for pos, sc in postings:
                 keep = allowed[pos]
                 if not keep.any():
                     continue
-                if per_scope:
-                    factor = _idf(n_scope, int(keep.sum())) / idf_store
-                    score[pos[keep]] += sc[keep] * factor
+                if per_scope:  # the term's IDF within the scope
+                    score[pos[keep]] += sc[keep] * _idf(n_scope, int(keep.sum()))
                 else:
                     score[pos[keep]] += sc[keep]
                 matched[pos[keep]] = True
@@ -1031,6 +1186,7 @@ class SqliteBackend:
             params.append(before)
         where = " AND ".join(sql)
         at = now_us()
+        self._snap_pending.add(user)
         with self.atomic() as c:
             victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
                                 params).fetchall()
@@ -1083,6 +1239,27 @@ class SqliteBackend:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+
+
+def _varints(buf: bytes) -> list[int]:
+    """SQLite varints (7 bits a byte, high bit = more; a 9th byte carries 8 bits)."""
+    out, value, width = [], 0, 0
+    for byte in buf:
+        width += 1
+        if width == 9:
+            out.append((value << 8) | byte)
+            value = width = 0
+            continue
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            out.append(value)
+            value = width = 0
+    return out
+
+
+_SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a snapshot
+_SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
 _CATCH_UP_MAX = 500_000  # log entries replayed in memory; more: streamed rebuild
 _ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)

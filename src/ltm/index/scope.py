@@ -15,6 +15,12 @@ import numpy as np
 
 NO_EXPIRY = np.iinfo(np.int64).max
 
+_MAGIC = b"LTMSCOPE1\n"
+# (name, dtype) of the arrays a snapshot holds, in order; then the ids, NUL-separated UTF-8
+_LAYOUT = (("rowids", "<i8"), ("session", "<i4"), ("seq", "<i8"), ("has_seq", "|b1"),
+           ("time", "<f8"), ("importance", "<f8"), ("superseded", "|b1"), ("expires", "<i8"),
+           ("_id_rank", "<i8"))
+
 
 @dataclass
 class ScopeView:
@@ -55,6 +61,42 @@ class ScopeView:
         if now is None:
             return np.ones(len(self.rowids), dtype=bool)
         return self.expires > now
+
+    def to_bytes(self) -> bytes:
+        """A snapshot of the view (``from_bytes`` reads it back): the arrays' raw bytes in a
+        fixed layout, then the ids. Persisted by the SQLite backend so that a cold scope is
+        one blob read instead of a thousand-row index walk."""
+        m = len(self)
+        parts = [_MAGIC, np.array([m], "<i8").tobytes()]
+        for name, dtype in _LAYOUT:
+            value = self.id_rank if name == "_id_rank" else getattr(self, name)
+            parts.append(np.ascontiguousarray(value, dtype=dtype).tobytes())
+        parts.append("\x00".join(self.ids).encode())
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, user: str, data: bytes) -> ScopeView | None:
+        """The view a ``to_bytes`` snapshot holds; None for bytes of another layout."""
+        if not data.startswith(_MAGIC):
+            return None
+        at = len(_MAGIC)
+        m = int(np.frombuffer(data, "<i8", 1, at)[0])
+        at += 8
+        arrays: dict[str, np.ndarray] = {}
+        try:
+            for name, dtype in _LAYOUT:
+                arr = np.frombuffer(data, dtype, m, at)
+                arrays[name] = arr
+                at += arr.nbytes
+            ids = data[at:].decode().split("\x00") if m else []
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if len(ids) != m:
+            return None
+        rank = arrays.pop("_id_rank")
+        view = cls(user, ids=ids, **arrays)
+        view._id_rank = rank
+        return view
 
     @classmethod
     def from_rows(cls, user: str, rows: Sequence[tuple[Any, ...]]) -> ScopeView:
