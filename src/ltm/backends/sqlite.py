@@ -594,9 +594,9 @@ class SqliteBackend:
             users = sorted({r.user for r in rows})
             self._snap_pending.update(users)
             for start in range(0, len(users), 900):  # their snapshots no longer hold them
-                chunk = users[start:start + 900]
-                c.execute(f"DELETE FROM scope_snap WHERE user IN ({','.join('?' * len(chunk))})",
-                          chunk)
+                some = users[start:start + 900]
+                c.execute(f"DELETE FROM scope_snap WHERE user IN ({','.join('?' * len(some))})",
+                          some)
             head = self._log_head()
             last = 0
             # Many rows per INSERT statement: the per-statement cost of the FTS and log
