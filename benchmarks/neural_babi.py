@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(val {m['val_error']:.3f}) in {m['wall_seconds']}s", flush=True)
         doc = {
             "benchmark": "MemN2N bAbI, one model per task, 3 hops, PE + TE + LS + RN, "
-                         "adjacent tying, d=20, memory 50",
+                         "adjacent tying, d=20, memory 50; PE in the authors' code form, "
+                         "LS 20 epochs, empty slots in the attention softmax",
             "data_dir": os.path.basename(os.path.normpath(data_dir)),
             "seeds": sorted({r["seed"] for r in runs}),
             "threads": 1,

@@ -96,28 +96,76 @@ def test_memn2n_shapes_tying_and_attention() -> None:
     model = MemN2N(cfg)
     assert len(model.embeddings) == 4  # adjacent tying: K + 1 tables
     stories = torch.randint(1, 30, (5, 10, 6))
+    stories[:, 7:] = 0  # three empty slots (nil sentences)
     mask = torch.ones(5, 10)
     mask[:, 7:] = 0
-    logits, att = model(stories, torch.randint(1, 30, (5, 6)), mask, return_attention=True)
+    query = torch.randint(1, 30, (5, 6))
+    logits, att = model(stories, query, mask, return_attention=True)
     assert logits.shape == (5, 30)
     assert len(att) == 3
     for p in att:
         torch.testing.assert_close(p.sum(-1), torch.ones(5))
+        # empty slots score 0 and stay in the softmax (authors' code): each gets 1 / Z
+        torch.testing.assert_close(p[:, 7:], p[:, 7:8].expand(5, 3))
+        assert (p[:, 7] > 0).all()
+    masked = MemN2N(dataclasses.replace(cfg, mask_empty=True))
+    masked.load_state_dict(model.state_dict())
+    _, att_m = masked(stories, query, mask, return_attention=True)
+    for p in att_m:
+        torch.testing.assert_close(p.sum(-1), torch.ones(5))
         assert p[:, 7:].abs().max() < 1e-6
-    lin = model(stories, torch.randint(1, 30, (5, 6)), mask, linear=True)
+    lin = model(stories, query, mask, linear=True)
     assert isinstance(lin, torch.Tensor) and lin.shape == (5, 30)
     lw = MemN2N(dataclasses.replace(cfg, tying="layerwise"))
-    out = lw(stories, torch.randint(1, 30, (5, 6)), mask)
+    out = lw(stories, query, mask)
     assert isinstance(out, torch.Tensor) and out.shape == (5, 30)
+
+
+def test_memn2n_empty_slot_is_a_zero_score_option() -> None:
+    """Empty slots add nothing but their softmax share; the temporal vector skips them."""
+    torch.manual_seed(5)
+    cfg = MemN2NConfig(vocab_size=20, sentence_size=4, memory_size=6, embed_dim=8, hops=1)
+    model = MemN2N(cfg)
+    stories = torch.zeros(1, 6, 4, dtype=torch.long)
+    stories[0, 0, :3] = torch.tensor([3, 4, 5])
+    stories[0, 1, :2] = torch.tensor([6, 7])
+    mask = torch.zeros(1, 6)
+    mask[0, :2] = 1
+    query = torch.tensor([[8, 9, 0, 0]])
+    logits = model(stories, query, mask)
+    assert isinstance(logits, torch.Tensor)
+    # closed form for one hop (B = A^1, W^T = C^1): softmax over [s0, s1, 0, 0, 0, 0]
+    def enc(table: int, i: int) -> torch.Tensor:
+        emb = model.embeddings[table]
+        assert isinstance(emb, torch.nn.Embedding)
+        e = emb(stories[0, i]) * position_weights(stories[0, i], 8)
+        return e.sum(0) + model.time[table][i]
+    emb_b = model.embeddings[0]
+    assert isinstance(emb_b, torch.nn.Embedding)
+    u = (emb_b(query[0]) * position_weights(query[0], 8)).sum(0)
+    scores = torch.stack([enc(0, 0) @ u, enc(0, 1) @ u, *[torch.zeros(())] * 4])
+    p = torch.softmax(scores, 0)
+    o = p[0] * enc(1, 0) + p[1] * enc(1, 1)
+    emb_w = model.embeddings[1]
+    assert isinstance(emb_w, torch.nn.Embedding)
+    torch.testing.assert_close(logits[0], (u + o) @ emb_w.weight.t())
 
 
 def test_position_encoding_formula() -> None:
     tokens = torch.tensor([[4, 5, 6, 0]])  # J = 3
-    w = position_weights(tokens, 2)
-    j, big_j, d = 2, 3, 2
-    for k in (1, 2):
-        expect = (1 - j / big_j) - (k / d) * (1 - 2 * j / big_j)
-        assert abs(float(w[0, j - 1, k - 1]) - expect) < 1e-6
+    d = 4
+    w = position_weights(tokens, d)
+    assert w.shape == (1, 4, d)
+    for j in (1, 2, 3):
+        for k in range(1, d + 1):
+            expect = 1 + 4 * (k - (d + 1) / 2) * (j - (3 + 1) / 2) / (d * 3)
+            assert abs(float(w[0, j - 1, k - 1]) - expect) < 1e-6
+    # centred on the middle word: the first and last words mirror each other, the middle
+    # word is unweighted, every word's weights average 1 (the printed form averages 1/2
+    # and weighs the last word 1/d .. 1 but the first about 1/2: task 16 stayed at 50%)
+    torch.testing.assert_close(w[0, 0], w[0, 2].flip(0))
+    torch.testing.assert_close(w[0, 1], torch.ones(d))
+    torch.testing.assert_close(w[0, :3].mean(-1), torch.ones(3))
 
 
 def test_noisy_time_monotone_and_bounded() -> None:
