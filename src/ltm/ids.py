@@ -7,6 +7,9 @@ import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# every pair of digits, indexed by 10 bits: a ULID is 13 lookups
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_SHIFTS = tuple(range(120, -1, -10))
 _lock = threading.Lock()
 _last_ms = -1
 _last_rand = 0
@@ -23,12 +26,12 @@ def new_id(ms: int | None = None) -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
         _last_ms, _last_rand = now, rand
-    value = (now << 80) | (rand & ((1 << 80) - 1))
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return _encode((now << 80) | (rand & ((1 << 80) - 1)))
+
+
+def _encode(value: int) -> str:
+    """26 Crockford base32 digits of a 128-bit value, most significant first."""
+    return "".join([_PAIRS[(value >> s) & 1023] for s in _SHIFTS])
 
 
 def is_id(value: object) -> bool:

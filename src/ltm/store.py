@@ -16,7 +16,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,7 +36,7 @@ from .errors import (
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
-from .timeutil import iso, now_us, opt_us, to_us
+from .timeutil import from_us, iso, now_us, opt_dt, opt_us, to_us
 
 log = logging.getLogger(__name__)
 
@@ -596,25 +595,16 @@ def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
     return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _dt(us: int | None) -> datetime | None:
-    # == timeutil.opt_dt, by exact integer arithmetic: ~10x faster than fromtimestamp+replace
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
-
-
 def _memory_of(row: NewRow) -> Memory:
     """The Memory a freshly inserted row reads back as."""
     return Memory(
         id=row.id, user=row.user, agent=row.agent, session=row.session, kind=row.kind,
         text=row.text, metadata=row.metadata, importance=row.importance,
-        time=_EPOCH + timedelta(microseconds=row.time),
-        recorded_at=_EPOCH + timedelta(microseconds=row.recorded_at),
-        valid_from=_dt(row.valid_from), valid_to=_dt(row.valid_to),
+        time=from_us(row.time), recorded_at=from_us(row.recorded_at),
+        valid_from=opt_dt(row.valid_from), valid_to=opt_dt(row.valid_to),
         superseded_by=row.superseded_by, sources=tuple(row.sources),
-        access_count=row.access_count, last_accessed=_dt(row.last_accessed), pinned=row.pinned,
-        expires_at=_dt(row.expires_at), seq=row.seq)
+        access_count=row.access_count, last_accessed=opt_dt(row.last_accessed),
+        pinned=row.pinned, expires_at=opt_dt(row.expires_at), seq=row.seq)
 
 
 def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time as _time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidInput
 
@@ -61,9 +61,12 @@ def opt_us(value: object, *, field: str) -> int | None:
     return None if value is None else to_us(value, field=field)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def from_us(us: int) -> datetime:
-    secs, micros = divmod(us, 1_000_000)
-    return datetime.fromtimestamp(secs, tz=timezone.utc).replace(microsecond=micros)
+    # integer arithmetic: exact, any year datetime holds, ~3x faster than fromtimestamp
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def opt_dt(us: int | None) -> datetime | None:

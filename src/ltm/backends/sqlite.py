@@ -287,6 +287,9 @@ class SqliteBackend:
             if mode != "wal":
                 raise StoreError(f"cannot switch {self.folder / DB_NAME} to WAL mode")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            # SQLite's default page cache is 2 MB: at a million rows, inserts into the
+            # scope, history and full-text B-trees land on pages it has just evicted
+            self.conn.execute(f"PRAGMA cache_size = {-_PAGE_CACHE_KIB}")
             self.conn.execute("PRAGMA secure_delete = ON")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
@@ -1239,6 +1242,7 @@ class SqliteBackend:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+_PAGE_CACHE_KIB = 64 * 1024  # SQLite page cache per connection (grows as pages are read)
 _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 
 

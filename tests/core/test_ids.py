@@ -1,0 +1,33 @@
+"""ULIDs: Crockford base32 of 48-bit milliseconds and 80 random bits, increasing within a
+process."""
+
+from __future__ import annotations
+
+import random
+
+from ltm import ids
+
+
+def _reference(value: int) -> str:
+    """Five bits a character, most significant first (the ULID spec, digit by digit)."""
+    return "".join(ids._ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def test_encoding_matches_the_spec_digit_by_digit() -> None:
+    rng = random.Random(5)
+    for _ in range(2000):
+        ms, rand = rng.getrandbits(48), rng.getrandbits(80)
+        value = (ms << 80) | rand
+        assert ids._encode(value) == _reference(value)
+    assert ids._encode(0) == "0" * 26
+    assert ids._encode((1 << 128) - 1) == "7" + "Z" * 25
+    # the spec's example, 01ARZ3NDEKTSV4RRFFQ69G5FAV, has time 1469922850259 ms
+    assert ids._encode(1469922850259 << 80).startswith("01ARZ3NDEK")
+
+
+def test_ids_increase_and_are_valid() -> None:
+    made = [ids.new_id() for _ in range(5000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(ids.is_id(m) and len(m) == 26 for m in made)
+    same_ms = [ids.new_id(10**12) for _ in range(3)]
+    assert same_ms[0] < same_ms[1] < same_ms[2]
