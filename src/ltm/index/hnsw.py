@@ -6,17 +6,17 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
+_MAX_PENDING = 20_000  # rows added to or removed from a mapped graph before it is loaded
+
 
 class HnswScope:
     def __init__(self, dim: int, *, ef_search: int = 512) -> None:
-        from usearch.index import Index
-
-        self.dim = dim
         # half-precision vectors in the graph: half the memory of f32 at 1M vectors. Measured on
         # 200k vectors of one scope of the scale corpus (recall@10 against the exact float32
         # scan, ties counted as hits): f16 recalls as well as f32 (0.95 vs 0.94 at ef 256), and
@@ -25,39 +25,111 @@ class HnswScope:
         # bytes of graph per vector.
         # At 1M vectors in one scope ef 256 gave recall 0.946 (p95 1.5 ms), ef 512 0.960
         # (p95 2.7 ms): the default is 512 (settings: hnsw_ef_search).
-        self.index = Index(ndim=dim, metric="ip", dtype="f16", connectivity=32,
-                           expansion_add=200, expansion_search=ef_search)
+        self.dim, self.ef_search = dim, ef_search
+        self.index = self._new_index()
         self.epoch = 0
+        # A graph read from its file is memory-mapped (``Index.view``): only the pages a
+        # search visits become resident. A mapped graph is read-only, so rows added since
+        # are kept beside it and scanned exactly, rows removed from it are filtered out of
+        # its results; ``save`` writes a new graph with both applied and maps that.
+        self._mapped = False
+        self._extra_keys = np.zeros(0, np.int64)
+        self._extra_vecs = np.zeros((0, dim), np.float32)
+        self._removed: set[int] = set()
+        self._path = ""
+
+    def _new_index(self) -> Any:
+        from usearch.index import Index
+
+        return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=32,
+                     expansion_add=200, expansion_search=self.ef_search)
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.index) - len(self._removed) + len(self._extra_keys)
+
+    @property
+    def mapped(self) -> bool:
+        return self._mapped
 
     def add(self, rowids: np.ndarray, vecs: np.ndarray) -> None:
-        if len(rowids):
-            self.index.add(np.asarray(rowids, dtype=np.uint64),
-                           np.ascontiguousarray(vecs, dtype=np.float32))
+        if not len(rowids):
+            return
+        if self._mapped:
+            self._extra_keys = np.concatenate([self._extra_keys, np.asarray(rowids, np.int64)])
+            self._extra_vecs = np.concatenate([self._extra_vecs,
+                                               np.asarray(vecs, np.float32)])
+            if len(self._extra_keys) > _MAX_PENDING:
+                self._materialize()
+            return
+        self.index.add(np.asarray(rowids, dtype=np.uint64),
+                       np.ascontiguousarray(vecs, dtype=np.float32))
 
     def remove(self, rowids: np.ndarray) -> None:
-        for r in np.asarray(rowids, dtype=np.uint64):
+        keys = np.asarray(rowids, dtype=np.int64)
+        if self._mapped:
+            if len(self._extra_keys):
+                keep = ~np.isin(self._extra_keys, keys)
+                self._extra_keys, self._extra_vecs = \
+                    self._extra_keys[keep], self._extra_vecs[keep]
+            self._removed.update(int(r) for r in keys if int(r) in self.index)
+            if len(self._removed) > _MAX_PENDING:
+                self._materialize()
+            return
+        for r in keys:
             if int(r) in self.index:
                 self.index.remove(int(r))
 
+    def _materialize(self) -> None:
+        """Load the mapped graph into memory and apply the pending rows to it."""
+        full = self._new_index()
+        full.load(self._path)
+        self.index, self._mapped = full, False
+        extra_keys, extra_vecs, removed = self._extra_keys, self._extra_vecs, self._removed
+        self._extra_keys = np.zeros(0, np.int64)
+        self._extra_vecs = np.zeros((0, self.dim), np.float32)
+        self._removed = set()
+        self.remove(np.fromiter(removed, np.int64, count=len(removed)))
+        self.add(extra_keys, extra_vecs)
+
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.index) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        matches = self.index.search(np.ascontiguousarray(q, dtype=np.float32), k)
-        keys = np.asarray(matches.keys, dtype=np.int64)
-        scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)  # ip distance = 1 - dot
-        return keys, scores
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        keys = np.zeros(0, np.int64)
+        scores = np.zeros(0, np.float32)
+        if len(self.index):
+            matches = self.index.search(q, k + len(self._removed))
+            keys = np.asarray(matches.keys, dtype=np.int64)
+            scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)  # ip: 1 - dot
+            if self._removed:
+                keep = ~np.isin(keys, np.fromiter(self._removed, np.int64,
+                                                  count=len(self._removed)))
+                keys, scores = keys[keep], scores[keep]
+        if len(self._extra_keys):
+            keys = np.concatenate([keys, self._extra_keys])
+            scores = np.concatenate([scores, self._extra_vecs @ q])
+            order = np.argsort(-scores, kind="stable")
+            keys, scores = keys[order], scores[order]
+        return keys[:k], scores[:k]
 
     def save(self, path: Path, fingerprint: str) -> None:
-        tmp = path.with_suffix(".tmp")
-        self.index.save(str(tmp))
-        with open(tmp, "rb") as fp:
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
+        """Write the graph (with pending rows applied) and map it: from then on only the
+        pages searches visit are resident."""
+        if self._mapped and (len(self._extra_keys) or self._removed):
+            self._materialize()
+        if not self._mapped:
+            tmp = path.with_suffix(".tmp")
+            self.index.save(str(tmp))
+            with open(tmp, "rb") as fp:
+                os.fsync(fp.fileno())
+            os.replace(tmp, path)
         path.with_suffix(".json").write_text(json.dumps(
             {"epoch": self.epoch, "count": len(self.index), "fingerprint": fingerprint}))
+        if not self._mapped:
+            self._map(path)
+
+    def _map(self, path: Path) -> None:
+        mapped = self._new_index()
+        mapped.view(str(path))
+        self.index, self._mapped, self._path = mapped, True, str(path)
 
     @classmethod
     def load(cls, path: Path, dim: int, fingerprint: str, *,
@@ -67,7 +139,7 @@ class HnswScope:
             if meta.get("fingerprint") != fingerprint:
                 return None
             scope = cls(dim, ef_search=ef_search)
-            scope.index.load(str(path))
+            scope._map(path)
             if len(scope.index) != meta["count"] or scope.index.ndim != dim:
                 return None
             scope.epoch = int(meta["epoch"])
