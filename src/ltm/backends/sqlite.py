@@ -524,7 +524,14 @@ class SqliteBackend:
                     scope.add(rowids[start:start + 100_000], vecs[start:start + 100_000])
                     idx.release()  # the scan's mapped pages: not kept resident
                 scope.epoch = idx.epoch
-                self._dirty = True
+                # saved at once (and then memory-mapped): the built graph need not stay in
+                # this process's memory, and a crash before close does not lose the build
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    scope.save(path, self.fingerprint)
+                except OSError as exc:
+                    log.warning("cannot save the HNSW index %s (%s)", path, exc)
+                    self._dirty = True
             self._hnsw[user] = scope
         return scope
 
@@ -941,6 +948,8 @@ class SqliteBackend:
             try:
                 with self.atomic() as c:
                     for user in users:
+                        if not _SNAPSHOT_MIN <= self._scope_count(user) <= self.hnsw_min_scope:
+                            continue  # too small to gain, or served by HNSW
                         view = self._read_scope(user)
                         if _SNAPSHOT_MIN <= len(view) <= self.hnsw_min_scope:
                             c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "

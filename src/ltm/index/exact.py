@@ -22,6 +22,7 @@ import json
 import logging
 import mmap
 import os
+import weakref
 from pathlib import Path
 from typing import BinaryIO
 
@@ -101,6 +102,7 @@ class VectorIndex:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.base: np.ndarray = np.zeros((0, dim), dtype=np.float32)  # saved rows (mapped)
+        self._base_fd: int | None = None  # the same file, for scattered reads
         self.nb = 0
         self.tail = np.zeros((1024, dim), dtype=np.float32)  # rows added since (in memory)
         self.n = 0  # rows, base and tail: positions 0..nb-1 are base, nb.. tail
@@ -191,13 +193,41 @@ class VectorIndex:
             return np.zeros((0, self.dim), np.float32)
         in_tail = pos >= self.nb
         if not in_tail.any():
-            return np.asarray(self.base[pos])
+            return self._take_base(pos)
         if in_tail.all():
             return self.tail[pos - self.nb]
         out = np.empty((len(pos), self.dim), np.float32)
-        out[~in_tail] = self.base[pos[~in_tail]]
+        out[~in_tail] = self._take_base(pos[~in_tail])
         out[in_tail] = self.tail[pos[in_tail] - self.nb]
         return out
+
+    def _take_base(self, pos: np.ndarray) -> np.ndarray:
+        """Saved rows at positions, read from the file (one ``preadv`` per run of adjacent
+        rows) rather than through the mapping: touching scattered rows of a mapped file
+        makes the kernel map the cached pages around each one too (fault-around), and 8,000
+        rows of a 1 GB matrix put ~0.9 GB in the resident set."""
+        name = getattr(self.base, "filename", None)
+        if not name or not hasattr(os, "preadv") or len(pos) < 2:
+            return np.asarray(self.base[pos])
+        if self._base_fd is None:
+            self._base_fd = os.open(name, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._base_fd)  # closed with the index
+        fd, row = self._base_fd, self.dim * 4
+        start_at = int(getattr(self.base, "offset", 0))
+        order = np.argsort(pos, kind="stable")
+        ordered = pos[order]
+        out = np.empty((len(pos), self.dim), np.float32)
+        buf = memoryview(out.data).cast("B")  # rows in sorted order first, then put back
+        cuts = np.flatnonzero(np.diff(ordered) != 1) + 1
+        firsts = np.concatenate([[0], cuts]).tolist()
+        lasts = np.concatenate([cuts, [len(ordered)]]).tolist()
+        for a, b in zip(firsts, lasts):
+            want = (b - a) * row
+            if os.preadv(fd, [buf[a * row:b * row]], start_at + int(ordered[a]) * row) != want:
+                return np.asarray(self.base[pos])  # a short read: the file changed under us
+        back = np.empty_like(out)
+        back[order] = out
+        return back
 
     def _sorted_base(self) -> tuple[np.ndarray, np.ndarray]:
         if self._base_sorted is None:

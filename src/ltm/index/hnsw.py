@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,19 @@ class HnswScope:
 
     def _map(self, path: Path) -> None:
         mapped = self._new_index()
-        mapped.view(str(path))
+        with open(path, "rb") as fp:
+            buffer = mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped.view(memoryview(buffer))
+        mapped._ltm_buffer = buffer  # the graph points into it: it lives as long as the index
         self.index, self._mapped, self._path = mapped, True, str(path)
+        self.release()
+
+    def release(self) -> None:
+        """Drop the mapped graph's pages from this process's resident set (they stay in the
+        page cache and come back as searches visit them). Mapping walks the whole file."""
+        buffer = getattr(self.index, "_ltm_buffer", None)
+        if buffer is not None and hasattr(buffer, "madvise"):
+            buffer.madvise(mmap.MADV_DONTNEED)
 
     @classmethod
     def load(cls, path: Path, dim: int, fingerprint: str, *,
