@@ -163,3 +163,27 @@ def test_store_from_before_external_content_is_migrated(
         == before
     added = new.add("dinner plans with Priya on Friday", user="user-00000")
     assert added.id in [h.memory.id for h in new.search("dinner plans", user="user-00000")]
+
+
+def test_highlight_and_bm25_term_scoring_rank_alike(
+        open_store: Callable[..., ltm.MemoryStore], monkeypatch: Any) -> None:
+    """The two ways of scoring a term within a scope (highlight() where the store dwarfs the
+    scope, bm25() otherwise) give the same scores, in the scope path and the general one."""
+    from ltm.backends import sqlite as backend_sqlite
+    from ltm.backends.base import Filters
+
+    store = open_store(embedder="hash")
+    store.add_many(_items(900, 3))
+    queries = [(f"user-{i % 3:05d}", q) for i, (_, q) in
+               enumerate(Corpus(900, 3, 4).queries(25, seed=11))]
+    backend: Any = store.backend
+    runs = []
+    for ratio in (10**9, 0):  # bm25() always, highlight() always
+        monkeypatch.setattr(backend_sqlite, "_HIGHLIGHT_RATIO", ratio)
+        scoped = [[(h.memory.id, round(h.score, 7)) for h in store.search(q, user=u, k=10)]
+                  for u, q in queries]
+        general = [[(mid, round(sc, 7)) for mid, sc in backend.text_search(
+            q, Filters(user=u, kinds=("episode",)), 10)] for u, q in queries]
+        runs.append((scoped, general))
+    assert runs[0] == runs[1]
+    assert sum(len(r) for r in runs[0][1]) > 100
