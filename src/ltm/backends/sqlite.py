@@ -179,6 +179,7 @@ CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGI
         VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
 END;
 INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+INSERT INTO memories_fts(memories_fts) VALUES ('optimize');
 """),
 ]
 
