@@ -55,7 +55,7 @@ def position_weights(tokens: torch.Tensor, dim: int) -> torch.Tensor:
     form of the authors' released code (MemN2N-babi-matlab, ``build_model.m``). The paper
     prints ``(1 - j/J) - (k/d)(1 - 2j/J)``, which is the same bilinear form halved and
     centred on ``j = J/2`` instead of the middle word: the last word's weights span
-    ``1/d .. 1`` while the first word's stay near 1/2, and every embedding is scaled by ~1/2.
+    ``1/d .. 1`` while the first word's span only ~1/4 .. 3/4, and embeddings are scaled by ~1/2.
     On bAbI task 16 (seed 0, same schedule) the printed form ended at 54% test and 49%
     training error, this one at 1.2% and 0.7% (benchmarks/sections/neural.md).
     The weights average 1 over ``k`` and mirror around the middle word.
