@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -374,9 +375,11 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
 
 
 def plot_scale(results_dir: Path) -> Path | None:
-    """Latency and ingest rate against N from every scale-*.json in ``results_dir``."""
+    """Latency and ingest rate against N from every scale-N.json in ``results_dir``."""
     runs = []
     for p in sorted(results_dir.glob("scale-*.json")):
+        if not re.fullmatch(r"scale-\d+\.json", p.name):
+            continue  # one run per N: variants (-single, -postgres-..., -multi-quiet) aside
         try:
             data = json.loads(p.read_text())
         except ValueError:
