@@ -291,6 +291,11 @@ class SqliteBackend:
             # SQLite's default page cache is 2 MB: at a million rows, inserts into the
             # scope, history and full-text B-trees land on pages it has just evicted
             self.conn.execute(f"PRAGMA cache_size = {-_PAGE_CACHE_KIB}")
+            # Checkpoint the WAL every ~80 MB instead of every 4 MB: a batch spread over many
+            # users dirties a leaf page per user in each per-user index, and the same pages
+            # again in the next batch; copied back to the database once per checkpoint, not
+            # once per batch (1M rows: batch p50 73 -> 54 ms, ingest +12%)
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
             self.conn.execute("PRAGMA secure_delete = ON")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
@@ -1256,6 +1261,7 @@ class SqliteBackend:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+_WAL_CHECKPOINT_PAGES = 20_000  # WAL pages (4 KiB) before a commit checkpoints it
 _PAGE_CACHE_KIB = 64 * 1024  # SQLite page cache per connection (grows as pages are read)
 _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 # Per-term scope scoring takes term frequencies from highlight() (~4.5 us a matching row)
