@@ -40,6 +40,27 @@ log = logging.getLogger(__name__)
 DB_NAME = "memories.db"
 INDEX_DIR = "index"
 
+# The full-text index follows the table through triggers (and feeds the vector index's log).
+# One text for migration 0001, which created them, and 0005, which recreated them around the
+# rebuilt index.
+_FTS_TRIGGERS = """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
+END;
+CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
+END;
+CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+END;
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_initial", """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,23 +95,7 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
     text, scope, extra, content='', tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE index_log (epoch INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,
                         op TEXT NOT NULL);
-CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts(rowid, text, scope, extra)
-        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
-    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
-END;
-CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
-        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
-    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
-END;
-CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
-        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
-    INSERT INTO memories_fts(rowid, text, scope, extra)
-        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
-END;
-CREATE TRIGGER memories_au_vec AFTER UPDATE OF embedding ON memories BEGIN
+""" + _FTS_TRIGGERS + """CREATE TRIGGER memories_au_vec AFTER UPDATE OF embedding ON memories BEGIN
     INSERT INTO index_log(n, op) VALUES (new.n, 'u');
 END;
 CREATE TABLE history (
@@ -162,23 +167,7 @@ CREATE VIEW memories_fts_src AS
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     text, scope, extra, content='memories_fts_src', content_rowid='n',
     tokenize='porter unicode61 remove_diacritics 2');
-CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts(rowid, text, scope, extra)
-        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
-    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
-END;
-CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
-        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
-    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
-END;
-CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
-        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
-    INSERT INTO memories_fts(rowid, text, scope, extra)
-        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
-END;
-INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+""" + _FTS_TRIGGERS + """INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 INSERT INTO memories_fts(memories_fts) VALUES ('optimize');
 """),
 ]
@@ -776,16 +765,10 @@ class SqliteBackend:
                     rows = self.conn.execute(
                         sql, [f'scope : "{scope}" AND ({match})', *params, limit]).fetchall()
                     return [(r[0], float(r[1])) for r in rows]
-                total = self._total_count()
                 scores: dict[str, float] = {}
                 for term in terms:
-                    match = f'scope : "{scope}" AND {_phrase(term)}'
-                    got = self._term_rows(match, where, params, key="m.id") \
-                        if total > _HIGHLIGHT_RATIO * n_scope else None
-                    if got is None:  # small store or unreadable averages: bm25()
-                        rows = self.conn.execute(sql, [match, *params, n_scope]).fetchall()
-                        idf = _idf(total, self._store_df(term, total))
-                        got = [(mid, float(sc) / idf) for mid, sc in rows]
+                    got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
+                                        n_scope, where, params, key="m.id")
                     if not got:
                         continue
                     idf_scope = _idf(n_scope, len(got))
@@ -848,6 +831,25 @@ class SqliteBackend:
             return None
         self._avgdl_cache = (stats[1], mark)
         return stats[1]
+
+    def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
+                 params: Sequence[Any] = (), key: str = "memories_fts.rowid"
+                 ) -> list[tuple[Any, float]]:
+        """(key, BM25 term-frequency part) of the rows matching one term within a scope (the
+        caller multiplies by the scope's IDF): from highlight() where the store holds
+        ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF."""
+        total = self._total_count()
+        if total > _HIGHLIGHT_RATIO * n_scope:
+            rows = self._term_rows(match, where, params, key)
+            if rows is not None:
+                return rows
+        join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
+        got = self.conn.execute(
+            f"SELECT {key}, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts {join}"
+            f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
+            [match, *params]).fetchall()
+        idf = _idf(total, self._store_df(term, total))
+        return [(k, float(sc) / idf) for k, sc in got]
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
                    key: str = "memories_fts.rowid") -> list[tuple[Any, float]] | None:
@@ -959,10 +961,8 @@ class SqliteBackend:
                     for user in users:
                         if not _SNAPSHOT_MIN <= self._scope_count(user) <= self.hnsw_min_scope:
                             continue  # too small to gain, or served by HNSW
-                        view = self._read_scope(user)
-                        if _SNAPSHOT_MIN <= len(view) <= self.hnsw_min_scope:
-                            c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
-                                      "VALUES (?, ?)", (user, view.to_bytes()))
+                        c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
+                                  "VALUES (?, ?)", (user, self._read_scope(user).to_bytes()))
                 self._snap_pending.clear()
             except sqlite3.OperationalError as exc:
                 if wait or "locked" not in str(exc):
@@ -1016,14 +1016,8 @@ class SqliteBackend:
                 else:
                     groups = [f'scope : "{scope}" AND {_phrase(t)}' for t in terms]
                 for term, match in zip(terms, groups):
-                    rows = self._term_rows(match) if per_scope and \
-                        self._total_count() > _HIGHLIGHT_RATIO * n_scope else None
-                    if rows is None:
-                        rows = self.conn.execute(sql, (match,)).fetchall()
-                        if per_scope:  # bm25() with the store's IDF: divided out below
-                            total = self._total_count()
-                            idf = _idf(total, self._store_df(term, total))
-                            rows = [(r[0], float(r[1]) / idf) for r in rows]
+                    rows = self._term_tf(term, match, n_scope) if per_scope else \
+                        self.conn.execute(sql, (match,)).fetchall()
                     if not rows:
                         continue
                     pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
