@@ -187,3 +187,25 @@ def test_highlight_and_bm25_term_scoring_rank_alike(
         runs.append((scoped, general))
     assert runs[0] == runs[1]
     assert sum(len(r) for r in runs[0][1]) > 100
+
+
+def test_reader_searches_while_another_connection_holds_the_write_lock(
+        open_store: Callable[..., ltm.MemoryStore]) -> None:
+    """A reader that would write snapshots gives up at once when the store is locked by a
+    writer, answers its searches from the rows, and writes them later."""
+    from ltm.backends import sqlite as backend_sqlite
+
+    store = open_store(embedder="hash")
+    store.add_many(_items(40 * 80, 40))  # 40 users x 80 rows: over _SNAPSHOT_BATCH scopes
+    store.backend.conn.execute("DELETE FROM scope_snap")  # type: ignore[attr-defined]
+    reader = open_store(embedder="hash")
+    writer: Any = store.backend
+    writer.conn.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+    try:
+        for u in range(40):
+            assert reader.search("dinner plans", user=f"user-{u:05d}", k=3)
+        assert len(reader.backend._snap_pending) >= backend_sqlite._SNAPSHOT_BATCH  # type: ignore[attr-defined]
+    finally:
+        writer.conn.execute("ROLLBACK")
+    reader.backend.flush()  # type: ignore[attr-defined]
+    assert len(_snapshots(reader)) == 40

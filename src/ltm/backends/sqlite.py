@@ -965,10 +965,13 @@ class SqliteBackend:
                                   "VALUES (?, ?)", (user, self._read_scope(user).to_bytes()))
                 self._snap_pending.clear()
             except sqlite3.OperationalError as exc:
-                if wait or "locked" not in str(exc):
+                if wait:
                     raise
+                # a read never fails for a snapshot (a busy or read-only store): it is retried
+                # with the next batch, and readers rebuild scopes from rows meanwhile
+                log.debug("scope snapshots not written (%s)", exc)
                 if len(self._snap_pending) > 4 * _SNAPSHOT_BATCH:
-                    self._snap_pending.clear()  # a busy store: readers rebuild as before
+                    self._snap_pending.clear()
             finally:
                 self._access_only = False
                 if timeout is not None:
