@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -196,3 +197,16 @@ def test_task_batches_have_expected_layout() -> None:
         idx = [i for i in range(3) if torch.equal(items[i, :, bi], query[:, bi])]
         assert idx, "query must be one of the first n-1 items"
         assert torch.equal(items[idx[0] + 1, :, bi], answer[:, bi])
+
+
+def test_ntm_output_scale_multiplies_the_logits() -> None:
+    torch.manual_seed(0)
+    model = NTM(NTMConfig(input_size=5, output_size=4, controller_size=8, memory_n=6,
+                          memory_w=4, output_scale=True))
+    x = torch.randn(3, 2, 5)
+    with torch.no_grad():
+        base, _ = model(x)
+        assert model.log_scale is not None
+        model.log_scale.fill_(math.log(2.0))
+        scaled, _ = model(x)
+    assert torch.allclose(scaled, 2.0 * base, atol=1e-6)

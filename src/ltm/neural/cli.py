@@ -69,6 +69,15 @@ def _seq_command(preset: str) -> Callable[..., None]:
                   help="cosine: decay lr to --lr-min over the run")
     @click.option("--lr-min", type=float, default=1e-4, show_default=True,
               help='final learning rate of the cosine schedule')
+    @click.option("--adam-beta2", type=float, default=0.999, show_default=True,
+                  help="Adam's second-moment decay")
+    @click.option("--warmup-steps", type=int, default=0, show_default=True,
+                  help="linear lr warmup over this many updates (0: none)")
+    @click.option("--weight-average", type=float, default=0.0, show_default=True,
+                  help="EMA decay of the weights, e.g. 0.99 (0: off); used by --keep-best")
+    @click.option("--keep-best/--keep-last", default=False, show_default=True,
+                  help="end on the weights (live or averaged) with the lowest cost on "
+                       "validation sequences at the max length, among the evaluations")
     @click.option("--min-len", type=int, default=d["min_len"], show_default=True,
                   help=f"minimum training {unit}")
     @click.option("--max-len", type=int, default=d["max_len"], show_default=True,
@@ -87,6 +96,8 @@ def _seq_command(preset: str) -> Callable[..., None]:
                   show_default=True, help='controller hidden units')
     @click.option("--read-heads", type=int, default=d["read_heads"], show_default=True,
               help='read heads')
+    @click.option("--output-scale/--no-output-scale", default=False, show_default=True,
+                  help="NTM: learn a scale on the output logits (faster growth of confidence)")
     @click.option("--eval-every", type=int, default=200, show_default=True,
               help='updates between evaluations for the learning curve')
     @click.option("--eval-lengths", default=d["eval_lengths"], show_default=True,

@@ -39,6 +39,9 @@ class NTMConfig:
     write_heads: int = 1
     shift_range: int = 1  # shifts -R..R
     clip: float = 20.0  # controller-output clip
+    # learned output scale: logits = exp(s) * out(...), s from 0. Under Adam s moves by about
+    # lr per update, so the confidence of already-correct outputs grows geometrically
+    output_scale: bool = False
 
     def __post_init__(self) -> None:
         if self.controller not in ("lstm", "ff"):
@@ -83,6 +86,7 @@ class NTM(nn.Module):
         self.heads = nn.Linear(cfg.controller_size, n_params)
         self.out = nn.Linear(cfg.controller_size + cfg.read_heads * w, cfg.output_size)
         self.read_init = nn.Parameter(torch.randn(cfg.read_heads, w) * 0.01)
+        self.log_scale = nn.Parameter(torch.zeros(())) if cfg.output_scale else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -178,6 +182,8 @@ class NTM(nn.Module):
         memory = write_memory(memory, write_w, wp["erase"], wp["add"])
 
         logits = self.out(torch.cat([ctrl, reads.reshape(b, -1)], dim=-1))
+        if self.log_scale is not None:
+            logits = logits * self.log_scale.exp()
         return logits, NTMState(memory, read_w, write_w, reads, new_h, new_c)
 
     def forward(
