@@ -96,7 +96,7 @@ def test_writer_leaves_current_mapped_index(store_path: Path) -> None:
         assert np.array_equal(vec_before[0], vecs[0])
         m.forget(victim.id, user=user)
         # the full-text index's own row count (BM25's N) follows deletions
-        assert backend._fts_rows() == 599 == backend._total_count()
+        assert backend._fts_averages()[0] == 599 == backend._total_count()
         assert victim.id not in {h.memory.id for h in m.search("dinner", user=user, k=50)}
     with ltm.open(store_path, embedder="hash") as m:
         idx = m.backend._vector_index()  # type: ignore[attr-defined]

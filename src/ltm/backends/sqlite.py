@@ -262,7 +262,7 @@ class SqliteBackend:
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
         self._df_cache: dict[str, tuple[int, int]] = {}
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
-        self._avgdl_cache: tuple[float, tuple[int, int]] | None = None
+        self._averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None = None
         self._snap_pending: set[str] = set()  # users whose scope snapshot is to be written
         self._access_only = False  # a commit of access counts only: caches stay valid
         self._wrote_vectors = False
@@ -796,41 +796,31 @@ class SqliteBackend:
         return n
 
     def _total_count(self) -> int:
+        stats = self._fts_averages()
+        if stats is not None:
+            return stats[0]
         hit = self._count_cache.get(("total", ""))
         if hit is not None and hit[1] == self._write_mark():
             return hit[0]
-        n = self._fts_rows()
-        if n is None:
-            n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+        n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
         self._count_cache[("total", "")] = (n, self._write_mark())
         return n
 
-    def _fts_rows(self) -> int | None:
-        """The full-text index's own row count (the N of its BM25 IDF), read from its
-        averages record instead of counting a million index entries; None if unreadable."""
-        stats = self._fts_averages()
-        return stats[0] if stats else None
-
     def _fts_averages(self) -> tuple[int, float] | None:
         """(rows, mean tokens per row over all columns) from the full-text index's averages
-        record: the N and avgdl of its BM25; None if unreadable or empty."""
-        row = self.conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
-        if row is None or not isinstance(row[0], bytes) or not row[0]:
-            return None
-        values = _varints(row[0])
-        if not values or values[0] <= 0:
-            return None
-        return values[0], sum(values[1:]) / values[0]
-
-    def _avgdl(self) -> float | None:
+        record, cached until the next write: the N and avgdl of its BM25, read instead of
+        counting a million index entries; None if unreadable or empty."""
         mark = self._write_mark()
-        if self._avgdl_cache is not None and self._avgdl_cache[1] == mark:
-            return self._avgdl_cache[0]
-        stats = self._fts_averages()
-        if stats is None:
-            return None
-        self._avgdl_cache = (stats[1], mark)
-        return stats[1]
+        if self._averages_cache is not None and self._averages_cache[1] == mark:
+            return self._averages_cache[0]
+        stats = None
+        row = self.conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
+        if row is not None and isinstance(row[0], bytes) and row[0]:
+            values = _varints(row[0])
+            if values and values[0] > 0:
+                stats = (values[0], sum(values[1:]) / values[0])
+        self._averages_cache = (stats, mark)
+        return stats
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid"
@@ -858,9 +848,10 @@ class SqliteBackend:
         comes from highlight(), the row length from the docsize table, avgdl from the
         averages record. The caller multiplies by an IDF. None if the averages are unreadable
         or the index holds no content (the caller falls back to bm25())."""
-        avgdl = self._avgdl()
-        if avgdl is None:
+        stats = self._fts_averages()
+        if stats is None:
             return None
+        avgdl = stats[1]
         # CROSS JOIN keeps the full-text match as the outer loop: otherwise the planner may
         # walk the user's rows and probe the index once per row (35 ms instead of 0.3)
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
