@@ -14,7 +14,8 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +47,31 @@ MAX_K = 1000
 _KIND = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
+
+
+# Rows per embedding call when a large batch is embedded on the store's worker thread while
+# the caller's thread validates the following items and writes the rows already embedded.
+_EMBED_BLOCK = 250
+
+
+class _Embedding:
+    """The vectors of a batch, embedded block by block on the store's worker thread."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future[np.ndarray]] = []
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for f in self.futures:
+            vecs = f.result()
+            _check_finite(vecs)
+            yield vecs
+
+    def matrix(self) -> np.ndarray:
+        return np.concatenate(list(self.blocks()))
+
+    def cancel(self) -> None:
+        for f in self.futures:
+            f.cancel()
 
 
 @dataclass(frozen=True)
@@ -159,6 +185,8 @@ class MemoryStore:
         self._closed = False
         self._access: dict[str, int] = {}
         self._access_lock = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
+        self._worker_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> MemoryStore:
@@ -172,6 +200,8 @@ class MemoryStore:
         if self._closed:
             return
         self._flush_access()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
         self.backend.close()
         self._closed = True
 
@@ -208,24 +238,43 @@ class MemoryStore:
             raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
         return vecs
 
-    def _write(self, rows: list[NewRow], vectors: np.ndarray | None = None, *,
+    def _embed_later(self, rows: Sequence[NewRow], into: _Embedding) -> None:
+        """Queue the embedding of ``rows`` (one block) on the worker thread."""
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
+            texts = [embed_text(r.text, r.metadata) for r in rows]
+            into.futures.append(self._worker.submit(self._embed, texts))
+
+    def _write(self, rows: list[NewRow], vectors: np.ndarray | _Embedding | None = None, *,
                dedup: bool = True) -> list[Memory]:
         self._check_open()
         if not rows:
             return []
         if vectors is None:
             vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
-        if not np.all(np.isfinite(vectors)):
-            raise InvalidInput("embedding contains NaN or infinity", field="embedding")
-        self._check_sources(rows)
-        if dedup:
-            from .policies.retention import policies
-            thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
-                          .items() if p.dedup_threshold is not None}
-            if any(r.kind in thresholds for r in rows):
-                from .policies.dedup import write_deduplicated
-                return write_deduplicated(self, rows, vectors, thresholds)
-        self.backend.insert(rows, vectors)
+        try:
+            self._check_sources(rows)
+            if dedup:
+                from .policies.retention import policies
+                thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
+                              .items() if p.dedup_threshold is not None}
+                if any(r.kind in thresholds for r in rows):
+                    from .policies.dedup import write_deduplicated
+                    if isinstance(vectors, _Embedding):
+                        vectors = vectors.matrix()
+                    _check_finite(vectors)
+                    return write_deduplicated(self, rows, vectors, thresholds)
+            if isinstance(vectors, _Embedding):
+                # each block is written as it arrives: embedding overlaps the INSERTs
+                self.backend.insert(rows, vectors.blocks())
+            else:
+                _check_finite(vectors)
+                self.backend.insert(rows, vectors)
+        except BaseException:
+            if isinstance(vectors, _Embedding):
+                vectors.cancel()
+            raise
         # what was written, without reading it back (the backend assigned ``seq``)
         return [_memory_of(r) for r in rows]
 
@@ -275,19 +324,39 @@ class MemoryStore:
         """Store many memories with one batched embedding call and one transaction. Each item
         is a dict with the keyword arguments of ``add`` (``text`` and ``user`` required)."""
         now = now_us()
-        rows = []
-        for n, item in enumerate(items):
-            if not isinstance(item, Mapping):
-                raise InvalidInput(f"item {n} must be a dict with text and user", field="items")
-            unknown = set(item) - _ADD_FIELDS
-            if unknown:
-                raise InvalidInput(f"item {n} has unknown fields {sorted(unknown)}",
-                                   field="items")
-            if "text" not in item or "user" not in item:
-                raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
-            fields = dict(item)
-            rows.append(self._row(fields.pop("text"), now=now, **fields))
-        return self._write(rows)
+        rows: list[NewRow] = []
+        # An embedder that runs in this process embeds each block of rows on the worker
+        # thread while this one validates the next items (and later writes the rows): the
+        # tokenizer and SQLite release the GIL, so on two cores the embedding costs no wall
+        # time. Remote embedders get the whole batch in one request, as before.
+        pending = _Embedding() if getattr(self.embedder, "in_process", False) else None
+        queued = 0
+        try:
+            for n, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    raise InvalidInput(f"item {n} must be a dict with text and user",
+                                       field="items")
+                unknown = set(item) - _ADD_FIELDS
+                if unknown:
+                    raise InvalidInput(f"item {n} has unknown fields {sorted(unknown)}",
+                                       field="items")
+                if "text" not in item or "user" not in item:
+                    raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
+                fields = dict(item)
+                rows.append(self._row(fields.pop("text"), now=now, **fields))
+                if pending is not None and len(rows) - queued == _EMBED_BLOCK:
+                    self._check_open()
+                    self._embed_later(rows[queued:], pending)
+                    queued = len(rows)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        if pending is None or not pending.futures:
+            return self._write(rows)  # under one block: embedded here, in one call
+        if queued < len(rows):
+            self._embed_later(rows[queued:], pending)
+        return self._write(rows, pending)
 
     def add_conversation(self, messages: Iterable[Mapping[str, Any]], *, user: str,
                          session: str, agent: str | None = None, time: Any = None,
@@ -593,6 +662,11 @@ def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
     to Lisbon"), so questions that name a person find what that person said."""
     speaker = metadata.get("speaker")
     return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
+
+
+def _check_finite(vectors: np.ndarray) -> None:
+    if not np.all(np.isfinite(vectors)):
+        raise InvalidInput("embedding contains NaN or infinity", field="embedding")
 
 
 def _memory_of(row: NewRow) -> Memory:

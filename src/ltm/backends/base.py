@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,7 +103,10 @@ class Backend(Protocol):
     def close(self) -> None: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
-    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray) -> None: ...
+    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray | Iterable[np.ndarray]
+               ) -> None:
+        """Insert ``rows`` atomically; ``vectors`` is their matrix or its row blocks in
+        order (an iterator that may still be computing them)."""
     def get(self, memory_id: str, user: str) -> Memory | None: ...
     def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]: ...
     def update(self, memory_id: str, user: str, changes: dict[str, Any],

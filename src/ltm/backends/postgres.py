@@ -363,9 +363,12 @@ class PostgresBackend:
         return fp
 
     # -- writes ---------------------------------------------------------------------------
-    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray) -> None:
+    def insert(self, rows: Sequence[NewRow], vectors: np.ndarray | Iterable[np.ndarray]
+               ) -> None:
         if not rows:
             return
+        if not isinstance(vectors, np.ndarray):  # row blocks: COPY sends the batch at once
+            vectors = np.concatenate([np.asarray(b, dtype=np.float32) for b in vectors])
         if self.dim is not None and vectors.shape[1] != self.dim:
             raise DimensionMismatch(self.dim, int(vectors.shape[1]))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -15,6 +15,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class HashingEmbedder:
+    in_process = True  # cheap to call block by block from the store's worker thread
+
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
         self.name = f"hash:{dim}"

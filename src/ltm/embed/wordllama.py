@@ -54,6 +54,8 @@ def _load(config: str) -> tuple[np.ndarray, object]:
 
 
 class WordLlamaEmbedder:
+    in_process = True  # cheap to call block by block from the store's worker thread
+
     def __init__(self, config: str = "l2_supercat") -> None:
         self.config = config
         self.matrix, self.tokenizer = _load(config)

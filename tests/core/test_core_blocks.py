@@ -1,0 +1,99 @@
+"""Large batches are embedded block by block on the store's worker thread while the rows already
+embedded are written: the result must be the batch written as one call would write it, and a
+failure in any block must leave the store as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ltm
+from ltm.embed.hashing import HashingEmbedder
+from ltm.errors import InvalidInput, StoreError
+from ltm.store import _EMBED_BLOCK
+
+TOPICS = ["moving to Lisbon", "green tea", "a chess club", "the dentist", "a red bicycle"]
+
+
+def _items(n: int, users: int = 3) -> list[dict[str, object]]:
+    return [{"text": f"turn {i} was about {TOPICS[i % len(TOPICS)]}", "user": f"u{i % users}",
+             "session": f"s{i % users}"} for i in range(n)]
+
+
+class _Spoiled(HashingEmbedder):
+    """Hashing vectors, except that call number ``bad`` returns a NaN."""
+
+    def __init__(self, bad: int) -> None:
+        super().__init__()
+        self.bad = bad
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = super().embed(texts)
+        if self.calls == self.bad:
+            out[len(texts) // 2, 0] = np.nan
+        return out
+
+
+def test_a_batch_of_several_blocks_is_stored_as_one_call_would(store: ltm.MemoryStore) -> None:
+    items = _items(2 * _EMBED_BLOCK + 37)
+    mems = store.add_many(items)
+    assert [m.text for m in mems] == [it["text"] for it in items]
+    want = store.embedder.embed([str(it["text"]) for it in items])
+    for u in ("u0", "u1", "u2"):
+        mine = [(i, m) for i, m in enumerate(mems) if m.user == u]
+        # episodes are numbered within their session across block boundaries
+        assert [m.seq for _, m in mine] == list(range(len(mine)))
+        got = store.backend.vectors([m.id for _, m in mine], u)
+        for i, m in mine:
+            np.testing.assert_allclose(got[m.id], want[i], atol=1e-6)
+    assert store.stats()["memories"] == len(items)
+    hit = store.search("turn 522 was about a chess club", user="u0", k=1)
+    assert hit and hit[0].memory.text == "turn 522 was about a chess club"
+    assert [e.event for e in store.history(mems[-1].id, user=mems[-1].user)] == ["created"]
+
+
+@pytest.mark.parametrize("bad", [2, 3, 4])  # call 1 is the single add
+def test_a_bad_vector_in_any_block_writes_nothing(tmp_path: Path, bad: int) -> None:
+    with ltm.open(tmp_path / "s", embedder=_Spoiled(bad)) as store:
+        store.add("kept from before", user="u0", session="s0")
+        with pytest.raises(InvalidInput, match="NaN"):
+            store.add_many(_items(2 * _EMBED_BLOCK + 37))
+        assert store.stats()["memories"] == 1
+        # the session numbering continues from what was committed
+        again = store.add_many(_items(_EMBED_BLOCK + 1, users=1))
+        assert again[0].seq == 1 and again[-1].seq == _EMBED_BLOCK + 1
+
+
+def test_a_bad_item_after_the_first_block_writes_nothing(store: ltm.MemoryStore) -> None:
+    items = _items(_EMBED_BLOCK + 10)
+    items[_EMBED_BLOCK + 5] = {"text": "", "user": "u0"}
+    with pytest.raises(InvalidInput, match="text"):
+        store.add_many(items)
+    assert store.stats()["memories"] == 0
+    assert len(store.add_many(_items(_EMBED_BLOCK + 10))) == _EMBED_BLOCK + 10
+
+
+def test_blocks_that_do_not_match_the_rows_are_refused(store: ltm.MemoryStore) -> None:
+    from ltm.backends.base import NewRow
+
+    rows = [store._row(f"row {i}", user="u", now=1_700_000_000_000_000) for i in range(3)]
+    vecs = store.embedder.embed([r.text for r in rows])
+    with pytest.raises(ValueError, match="vectors for 3 rows"):
+        store.backend.insert(rows, iter([vecs[:2]]))
+    with pytest.raises(ValueError, match="vectors for 3 rows"):
+        store.backend.insert(rows, iter([vecs, vecs[:1]]))
+    assert store.stats()["memories"] == 0
+    assert isinstance(rows[0], NewRow)
+
+
+def test_a_closed_store_refuses_a_large_batch(open_store) -> None:  # type: ignore[no-untyped-def]
+    store = open_store()
+    store.add_many(_items(_EMBED_BLOCK + 1))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.add_many(_items(_EMBED_BLOCK + 1))
