@@ -110,6 +110,29 @@ def test_forgotten_text_is_in_no_file_while_open(store_path: Path) -> None:
         assert b"Zanzibar" not in raw and b"octopus" not in raw
 
 
+def test_pages_freed_before_the_forget_are_zeroed_by_it(store_path: Path) -> None:
+    """Ordinary writes do not zero the pages they free (secure_delete FAST): merging full-text
+    segments frees pages that still hold the terms of live memories. Forgetting one of them
+    later must leave its words in no file, even where nothing reuses those pages."""
+    with ltm.open(store_path) as m:
+        s = m.add(SECRET + " " + " ".join(f"octopus{i}" for i in range(300)), user="u",
+                  session="sx")
+        for b in range(24):
+            m.add_many([{"text": f"ordinary note {b}-{i} about gardening", "user": "u",
+                         "session": "bulk"} for i in range(40)])
+        conn = m.backend.conn
+        with m.backend.atomic():  # what an automatic merge does, all at once
+            conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+        assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 2  # FAST
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 0
+        # most of the index goes, so the merge of what is left reuses few free pages
+        m.backend.forget("u", ids=None, session="bulk", before=None, compact=False)
+        m.forget(s.id, user="u")
+    raw = _all_bytes(store_path)
+    for needle in (b"zanzibar", b"octopus", b"7731", b"recovery"):
+        assert needle not in raw, needle
+
+
 def test_export_import_roundtrip_exact(tmp_path: Path) -> None:
     with ltm.open(tmp_path / "a") as m:
         m.add_conversation([{"role": "user", "content": "hi there"},

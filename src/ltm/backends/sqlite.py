@@ -291,7 +291,11 @@ class SqliteBackend:
             # again in the next batch; copied back to the database once per checkpoint, not
             # once per batch (1M rows: batch p50 73 -> 54 ms, ingest +12%)
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
-            self.conn.execute("PRAGMA secure_delete = ON")
+            # Writes zero what they delete on the pages they rewrite anyway (FAST); erasing
+            # (forget, scrub_history) runs with ON, which also zeroes whole pages as they are
+            # freed, and compact() zeroes every free page. ON for every write made an ingest
+            # batch write ~15% more pages and cost ~6 ms a batch of 1,000 at a million rows.
+            self.conn.execute("PRAGMA secure_delete = FAST")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -1227,7 +1231,7 @@ class SqliteBackend:
         where = " AND ".join(sql)
         at = now_us()
         self._snap_pending.add(user)
-        with self.atomic() as c:
+        with self._erasing(), self.atomic() as c:
             victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
                                 params).fetchall()
             by_kind: dict[str, list[str]] = {}
@@ -1259,17 +1263,44 @@ class SqliteBackend:
     def scrub_history(self, memory_id: str, user: str) -> None:
         """Drop the earlier values recorded in a memory's history (keeping the events), for a
         memory rewritten because content it was derived from was forgotten."""
-        with self.atomic() as c:
+        with self._erasing(), self.atomic() as c:
             c.execute("UPDATE history SET data = NULL WHERE memory_id = ? AND user = ?",
                       (memory_id, user))
 
+    @contextmanager
+    def _erasing(self) -> Iterator[None]:
+        """secure_delete ON for the enclosed writes: freed pages are zeroed as well."""
+        with self._lock:
+            self.conn.execute("PRAGMA secure_delete = ON")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA secure_delete = FAST")
+
+    def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
+        """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
+        they held, which may include text erased since: they are taken off the freelist by
+        zero-filled blobs (which overwrite them), and freed again with secure_delete ON."""
+        if int(c.execute("PRAGMA freelist_count").fetchone()[0]) == 0:
+            return
+        page = int(c.execute("PRAGMA page_size").fetchone()[0])
+        c.execute("CREATE TABLE IF NOT EXISTS wipe_free_pages (b BLOB)")
+        for _ in range(1_000):  # each round takes up to 4,096 pages; a round adds at most 2
+            free = int(c.execute("PRAGMA freelist_count").fetchone()[0])
+            if free == 0:
+                break
+            c.execute("INSERT INTO wipe_free_pages VALUES (zeroblob(?))",
+                      (min(free, 4096) * (page - 8),))
+        c.execute("DROP TABLE wipe_free_pages")
+
     def compact(self) -> None:
         """Make erased content unrecoverable: merge the full-text segments (dropping deleted
-        entries), rewrite the derived index files, and checkpoint the WAL into the database
-        (secure_delete zeroes the freed pages)."""
+        entries), zero every free page, rewrite the derived index files, and checkpoint the WAL
+        into the database."""
         with self._lock:
-            with self.atomic() as c:
+            with self._erasing(), self.atomic() as c:
                 c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                self._wipe_free_pages(c)
             self._dirty = True
             self.flush()
             for path in (self.folder / INDEX_DIR).glob("hnsw-*.usearch"):
