@@ -51,7 +51,7 @@ _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "
 
 # Rows per embedding call when a large batch is embedded on the store's worker thread while
 # the caller's thread validates the following items and writes the rows already embedded.
-_EMBED_BLOCK = 250
+_EMBED_BLOCK = 125
 
 
 class _Embedding:
