@@ -52,8 +52,9 @@ def test_a_batch_of_several_blocks_is_stored_as_one_call_would(store: ltm.Memory
         for i, m in mine:
             np.testing.assert_allclose(got[m.id], want[i], atol=1e-6)
     assert store.stats()["memories"] == len(items)
-    hit = store.search("turn 522 was about a chess club", user="u0", k=1)
-    assert hit and hit[0].memory.text == "turn 522 was about a chess club"
+    last = str(next(it for it in reversed(items) if it["user"] == "u0")["text"])
+    hit = store.search(last, user="u0", k=1)
+    assert hit and hit[0].memory.text == last
     assert [e.event for e in store.history(mems[-1].id, user=mems[-1].user)] == ["created"]
 
 
