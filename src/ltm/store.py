@@ -187,6 +187,7 @@ class MemoryStore:
         self._access_lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
         self._worker_lock = threading.Lock()
+        self._worker_closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> MemoryStore:
@@ -200,8 +201,10 @@ class MemoryStore:
         if self._closed:
             return
         self._flush_access()
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
+        with self._worker_lock:
+            worker, self._worker, self._worker_closed = self._worker, None, True
+        if worker is not None:
+            worker.shutdown(wait=True)
         self.backend.close()
         self._closed = True
 
@@ -241,6 +244,8 @@ class MemoryStore:
     def _embed_later(self, rows: Sequence[NewRow], into: _Embedding) -> None:
         """Queue the embedding of ``rows`` (one block) on the worker thread."""
         with self._worker_lock:
+            if self._worker_closed:
+                raise StoreError("the store is closed")
             if self._worker is None:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
             texts = [embed_text(r.text, r.metadata) for r in rows]
@@ -345,7 +350,6 @@ class MemoryStore:
                 fields = dict(item)
                 rows.append(self._row(fields.pop("text"), now=now, **fields))
                 if pending is not None and len(rows) - queued == _EMBED_BLOCK:
-                    self._check_open()
                     self._embed_later(rows[queued:], pending)
                     queued = len(rows)
         except BaseException:

@@ -98,3 +98,36 @@ def test_a_closed_store_refuses_a_large_batch(open_store) -> None:  # type: igno
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.add_many(_items(_EMBED_BLOCK + 1))
+
+
+def test_large_batches_from_several_threads(store: ltm.MemoryStore) -> None:
+    """The worker thread is shared: batches from several threads each get their own vectors,
+    in their own transaction, and sessions stay numbered without gaps."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def write(t: int) -> None:
+        try:
+            for b in range(3):
+                store.add_many([{"text": f"thread {t} batch {b} turn {i} about "
+                                 f"{TOPICS[i % len(TOPICS)]}", "user": f"t{t}", "session": "s"}
+                                for i in range(_EMBED_BLOCK + 40)])
+                store.search("green tea", user=f"t{(t + 1) % 3}", k=3)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    per = 3 * (_EMBED_BLOCK + 40)
+    for t in range(3):
+        mems = [m for m, _ in store.backend.iter_export(f"t{t}", with_vectors=False)]
+        assert sorted(m.seq for m in mems) == list(range(per))
+        got = store.backend.vectors([m.id for m in mems[:50]], f"t{t}")
+        want = store.embedder.embed([m.text for m in mems[:50]])
+        for m, w in zip(mems[:50], want):
+            np.testing.assert_allclose(got[m.id], w, atol=1e-6)
