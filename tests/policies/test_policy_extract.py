@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from _policy_fake_llm import FakeLLM
 
 import ltm
+from ltm.ids import new_id
 from ltm.llm import LLMUnavailable
 from ltm.policies.extract import pending
 
 Open = Callable[..., ltm.MemoryStore]
 
 
-def test_add_returns_at_once_while_the_llm_is_down(hstore: Open, dead_url: str) -> None:
-    mem = hstore(llm_url=dead_url, llm_retries=0)
+def test_add_returns_at_once_while_the_llm_is_down(xstore: Open, dead_url: str) -> None:
+    mem = xstore(llm_url=dead_url, llm_retries=0)
     t0 = time.perf_counter()
     ep = mem.add("I moved to Lisbon", user="ana", session="s1")
     assert time.perf_counter() - t0 < 0.5
@@ -28,15 +30,15 @@ def test_add_returns_at_once_while_the_llm_is_down(hstore: Open, dead_url: str) 
     assert [h.memory.id for h in mem.search("Lisbon", user="ana")] == [ep.id]
 
 
-def test_process_without_llm_says_how_to_configure(hstore: Open) -> None:
-    mem = hstore()
+def test_process_without_llm_says_how_to_configure(xstore: Open) -> None:
+    mem = xstore()
     mem.add("hello", user="ana")
     with pytest.raises(ltm.InvalidInput, match="llm_url"):
         mem.process()
 
 
-def test_extract_add_then_supersede_and_ignore(hstore: Open, fake_llm: FakeLLM) -> None:
-    mem = hstore(llm_url=fake_llm.url, extract_batch=10)
+def test_extract_add_then_supersede_and_ignore(xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url, extract_batch=10)
     e1 = mem.add("I live in Paris now", user="ana", session="s1", time="2020-01-05")
     fake_llm.on("extract-facts/v1", "live in Paris", {"facts": [
         {"text": "Ana lives in Paris", "sources": [e1.id], "valid_from": "2020-01-01"}]})
@@ -72,8 +74,8 @@ def test_extract_add_then_supersede_and_ignore(hstore: Open, fake_llm: FakeLLM) 
     assert fact.id in decide["body"]["messages"][1]["content"]
 
 
-def test_update_keeps_history(hstore: Open, fake_llm: FakeLLM) -> None:
-    mem = hstore(llm_url=fake_llm.url)
+def test_update_keeps_history(xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url)
     f = mem.add("Ana has a dog", user="ana", kind="fact")
     e = mem.add("my dog Rex is a beagle", user="ana", session="s")
     fake_llm.on("extract-facts/v1", "Rex", {"facts": [
@@ -89,8 +91,8 @@ def test_update_keeps_history(hstore: Open, fake_llm: FakeLLM) -> None:
     assert hist[-1].data["text"] == "Ana has a dog"
 
 
-def test_resumes_after_a_failure_midway(hstore: Open, fake_llm: FakeLLM) -> None:
-    mem = hstore(llm_url=fake_llm.url, extract_batch=2, llm_retries=0)
+def test_resumes_after_a_failure_midway(xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url, extract_batch=2, llm_retries=0)
     eps = [mem.add(f"turn number {i}", user="ana", session="s") for i in range(5)]
     fake_llm.on("extract-facts/v1", "turn number 0", {"facts": [
         {"text": "fact from turns 0 and 1", "sources": [eps[0].id]}]})
@@ -102,7 +104,7 @@ def test_resumes_after_a_failure_midway(hstore: Open, fake_llm: FakeLLM) -> None
     assert len(facts) == 1
     # a new process (same store reopened) picks up at the third episode
     mem.close()
-    mem = hstore(llm_url=fake_llm.url, extract_batch=2, llm_retries=0)
+    mem = xstore(llm_url=fake_llm.url, extract_batch=2, llm_retries=0)
     fake_llm.rules = [r for r in fake_llm.rules if r.status == 200]
     fake_llm.on("extract-facts/v1", "turn number 2", {"facts": []})
     fake_llm.on("extract-facts/v1", "turn number 4", {"facts": []})
@@ -113,9 +115,9 @@ def test_resumes_after_a_failure_midway(hstore: Open, fake_llm: FakeLLM) -> None
     assert "turn number 0" not in "".join(sent) and "turn number 4" in sent[-1]
 
 
-def test_token_budget_per_user(hstore: Open, fake_llm: FakeLLM) -> None:
+def test_token_budget_per_user(xstore: Open, fake_llm: FakeLLM) -> None:
     # each call costs 120 tokens (the server's usage); budget 200 allows two batches a day
-    mem = hstore(llm_url=fake_llm.url, extract_batch=1, extract_token_budget=200)
+    mem = xstore(llm_url=fake_llm.url, extract_batch=1, extract_token_budget=200)
     for i in range(4):
         mem.add(f"episode {i}", user="ana", session="s")
     mem.add("other user", user="bob", session="s")
@@ -124,3 +126,46 @@ def test_token_budget_per_user(hstore: Open, fake_llm: FakeLLM) -> None:
     assert r.budget_exhausted == ["ana"]
     assert pending(mem) == {"ana": 2}
     assert r.tokens == 3 * 120  # two for ana, one for bob
+
+
+@pytest.mark.postgres
+def test_postgres_extraction_skips_no_row_committed_late(pg_store_url: str,
+                                                        fake_llm: FakeLLM) -> None:
+    """PostgreSQL draws ``n`` at insert, not at commit: a writer still open while later rows
+    commit ends up with a lower ``n`` than they. The extractor must wait for it (its horizon)
+    instead of moving its cursor past that row for good."""
+    import threading
+
+    fake_llm.on("extract-facts/v1", "", {"facts": []})
+    with ltm.open(pg_store_url, embedder="hash", llm_url=fake_llm.url) as mem:
+        mem.add("first turn", user="ana", session="a")
+        opened, release = threading.Event(), threading.Event()
+
+        def slow_writer() -> None:
+            # a row of ana's whose transaction stays open: what a writer that drew its n just
+            # before another's, and commits just after, looks like (the race in small)
+            backend = mem.backend
+            with backend.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+                t = 1_700_000_000_000_000
+                conn.execute(f"INSERT INTO {backend._m} (user_id, id, kind, text, time, "  # type: ignore[attr-defined]
+                             f"recorded_at, session, seq) VALUES ('ana', %s, 'episode', "
+                             f"'turn committed late', %s, %s, 'b', 0)", [new_id(), t, t])
+                opened.set()
+                release.wait(10)
+
+        writer = threading.Thread(target=slow_writer)
+        writer.start()
+        assert opened.wait(10)
+        mem.add("turn committed early", user="ana", session="c")  # a higher n, visible now
+        reports: list[Any] = []
+        extractor = threading.Thread(target=lambda: reports.append(mem.process()))
+        extractor.start()
+        extractor.join(0.5)
+        assert extractor.is_alive()  # waiting for the open writer, not skipping its row
+        release.set()
+        writer.join(10)
+        extractor.join(10)
+        assert reports and reports[0].episodes == 3 and reports[0].pending == 0
+        sent = " ".join(r["body"]["messages"][1]["content"] for r in fake_llm.requests)
+        assert "turn committed late" in sent and "turn committed early" in sent
+        assert pending(mem) == {}

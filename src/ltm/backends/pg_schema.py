@@ -94,6 +94,15 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
             user_hash text NOT NULL,
             count integer NOT NULL,
             ids jsonb NOT NULL)""",
+    ]), ("0003_extraction_state", [
+        # ltm.policies.extract: per-user position in the episode stream (memories.n) and LLM
+        # tokens spent today
+        f"""CREATE TABLE {s}.extraction_state (
+            user_id text PRIMARY KEY,
+            cursor bigint NOT NULL DEFAULT 0,
+            tokens bigint NOT NULL DEFAULT 0,
+            day bigint NOT NULL DEFAULT 0,
+            updated_at bigint)""",
     ])]
 
 

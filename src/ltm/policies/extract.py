@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..backends.base import Filters
+from ..backends.base import Backend, Filters
 from ..errors import InvalidInput, StoreError
 from ..model import Memory
 from ..timeutil import from_us, now_us, to_us
@@ -57,54 +57,31 @@ class ProcessReport:
         return asdict(self)
 
 
-# -- state (SQLite table extraction_state, migration 0002) -------------------------------
-def _conn(store: MemoryStore) -> Any:
-    conn = getattr(store.backend, "conn", None)
-    if conn is None or not hasattr(store.backend, "atomic"):
-        raise StoreError("fact extraction keeps its cursor in the SQLite backend; this "
-                         "backend does not support process()")
-    return conn
+# -- state (table extraction_state: SQLite migration 0002, PostgreSQL 0003) ---------------
+def _backend(store: MemoryStore) -> Backend:
+    backend = store.backend
+    if not hasattr(backend, "episodes_after"):
+        raise StoreError(f"{type(backend).__name__} keeps no extraction state; process() "
+                         "needs the SQLite or PostgreSQL backend")
+    return backend
 
 
-def _state(store: MemoryStore, user: str) -> tuple[int, int, int]:
-    with store.backend._lock:  # type: ignore[attr-defined]
-        row = _conn(store).execute("SELECT cursor, tokens, day FROM extraction_state "
-                                   "WHERE user = ?", (user,)).fetchone()
-    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
-
-
-def _save_state(store: MemoryStore, user: str, cursor: int, tokens: int, day: int) -> None:
-    _conn(store).execute(
-        "INSERT INTO extraction_state (user, cursor, tokens, day, updated_at) VALUES "
-        "(?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET cursor = excluded.cursor, "
-        "tokens = excluded.tokens, day = excluded.day, updated_at = excluded.updated_at",
-        (user, cursor, tokens, day, now_us()))
+def _state(store: MemoryStore, user: str, *, lock: bool = False) -> tuple[int, int, int]:
+    return _backend(store).extraction_state(user, lock=lock)
 
 
 def pending(store: MemoryStore, user: str | None = None) -> dict[str, int]:
     """Episodes not yet processed, per user."""
-    conn = _conn(store)
-    sql = ("SELECT m.user, count(*) FROM memories m LEFT JOIN extraction_state s ON "
-           "s.user = m.user WHERE m.kind = 'episode' AND m.n > coalesce(s.cursor, 0)")
-    params: list[Any] = []
-    if user is not None:
-        sql += " AND m.user = ?"
-        params.append(user)
-    with store.backend._lock:  # type: ignore[attr-defined]
-        return dict(conn.execute(sql + " GROUP BY m.user", params).fetchall())
+    return _backend(store).extraction_pending(user)
 
 
 def _next_batch(store: MemoryStore, user: str, cursor: int, limit: int
                 ) -> list[tuple[int, Memory]]:
-    with store.backend._lock:  # type: ignore[attr-defined]
-        rows = _conn(store).execute(
-            "SELECT n, id FROM memories WHERE user = ? AND kind = 'episode' AND n > ? "
-            "ORDER BY n LIMIT ?", (user, cursor, limit)).fetchall()
-    mems = store.backend.get_many([r[1] for r in rows], user)
-    return [(int(n), mems[i]) for n, i in rows if i in mems]
+    rows = _backend(store).episodes_after(user, cursor, limit)
+    mems = store.backend.get_many([i for _, i in rows], user)
+    return [(n, mems[i]) for n, i in rows if i in mems]
 
 
-# -- the two LLM steps --------------------------------------------------------------------
 def _extract(llm: LLMClient, episodes: Sequence[Memory]) -> tuple[list[dict[str, Any]], int]:
     from ..prompts import EXTRACT_FACTS
     payload = {"turns": [{"id": m.id, "time": m.time.strftime("%Y-%m-%d %H:%M"),
@@ -161,9 +138,7 @@ def process(store: MemoryStore, *, user: str | None = None, llm: LLMClient | Non
     report = ProcessReport()
     now_ = now_us() if now is None else to_us(now, field="now")
     try:
-        with store.backend.atomic() as c:  # type: ignore[attr-defined]
-            c.execute("DELETE FROM extraction_state WHERE user NOT IN "
-                      "(SELECT DISTINCT user FROM memories)")  # forgotten users leave no trace
+        _backend(store).prune_extraction_state()  # forgotten users leave no trace
         users = sorted(pending(store, user))
         for u in users:
             while max_batches is None or report.batches < max_batches:
@@ -223,12 +198,12 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         spent += more
     report.tokens += spent
     with store.backend.atomic():  # type: ignore[attr-defined]
-        if _state(store, user)[0] != cursor:
+        if _state(store, user, lock=True)[0] != cursor:
             log.info("another worker processed this batch of %r; dropping ours", user)
             return True
         for n, cand in enumerate(candidates):
             _apply(store, user, cand, decisions.get(n), report)
-        _save_state(store, user, batch[-1][0], tokens + spent, today)
+        _backend(store).save_extraction_state(user, batch[-1][0], tokens + spent, today)
     report.batches += 1
     report.episodes += len(batch)
     return True
