@@ -189,3 +189,39 @@ def test_backend_and_dsn_keywords(postgres_url: str) -> None:
             assert store.get(m.id, user="u").text == "opened with keywords"
     finally:
         drop_schema(postgres_url, "kw_test")
+
+
+def test_light_rows_of_most_of_a_scope_read_it_whole(pg_store_url: str) -> None:
+    """When the candidates are most of the scope, light_rows reads the user's rows in one
+    pass: the same rows as looking the ids and their sessions up one by one, for any filter,
+    including session mates of a candidate that the filter itself excludes."""
+    import random
+
+    from ltm.backends.base import Filters
+
+    with ltm.open(pg_store_url, embedder="hash") as store:
+        backend = store.backend
+        assert isinstance(backend, PostgresBackend)
+        mems = []
+        for s in range(6):
+            mems += store.add_many([{"text": f"turn {s}-{i}", "user": "u", "session": f"s{s}",
+                                     "kind": "episode" if i % 3 else "note",
+                                     "time": 1_700_000_000 + 60 * (10 * s + i)}
+                                    for i in range(10)])
+        mems += store.add_many([{"text": f"loose {i}", "user": "u"} for i in range(5)])
+        store.add_many([{"text": f"other {i}", "user": "v", "session": "s0"} for i in range(9)])
+        rng = random.Random(0)
+        ids = [m.id for m in mems]
+        filters = [Filters(user="u"), Filters(user="u", kinds=("episode",)),
+                   Filters(user="u", since=(1_700_000_000 + 60 * 25) * 1_000_000),
+                   Filters(user="u", session="s2")]
+        for flt in filters:
+            for pick in (ids, rng.sample(ids, 40), rng.sample(ids, 3)):
+                whole = backend._light_rows_whole_scope(pick, flt)
+                by_id = backend._light_rows_by_id(pick, flt, whole_sessions=True)
+                assert sorted(whole) == sorted(by_id) and len(whole) == len(set(whole))
+                assert sorted(backend.light_rows(pick, flt, whole_sessions=True)) == sorted(by_id)
+        # a note (filtered out) still brings its session's episodes
+        note = next(m for m in mems if m.kind == "note" and m.session == "s4")
+        rows = backend._light_rows_whole_scope([note.id], Filters(user="u", kinds=("episode",)))
+        assert rows and {r[1] for r in rows} == {"s4"} and note.id not in {r[0] for r in rows}

@@ -65,6 +65,9 @@ BM25_B = 0.75
 EXTRA_WEIGHT = 0.5  # weight of speaker/name/title words against the text's own words
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 _RETRIES = 6
+# scopes up to this many rows answer full-text queries by testing their own rows (see
+# text_search): at 1,000 rows ~1 ms whatever the store's size
+_TEXT_WALK_MAX = 5_000
 
 _COLS = ("user_id, id, agent, session, kind, text, metadata, importance, time, recorded_at, "
          "valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned, "
@@ -633,10 +636,19 @@ class PostgresBackend:
         where, params = self._where(flt)
         cfg = f"'{TEXT_CONFIG}'::regconfig"
         k1, b = BM25_K1, BM25_B
+        if self._walk_scope_for_text(flt.user):
+            # a small scope: test its own rows against the query, instead of intersecting
+            # the store-wide postings of each word (which grow with the whole store)
+            cand = (f"mine AS MATERIALIZED (SELECT m.id, m.tsv FROM {self._m} m "
+                    f"WHERE {where}),\ncand AS (SELECT m.id, m.tsv FROM mine m "
+                    f"WHERE m.tsv @@ to_tsquery({cfg}, %s))")
+            first = [*params, tsquery]
+        else:
+            cand = (f"cand AS (SELECT m.id, m.tsv FROM {self._m} m "
+                    f"WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where})")
+            first = [tsquery, *params]
         sql = f"""
-WITH cand AS (
-    SELECT m.id, m.tsv FROM {self._m} m
-    WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where}),
+WITH {cand},
 tf AS (
     SELECT c.id, length(c.tsv) AS dl, u.lexeme,
            (SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END)
@@ -653,8 +665,14 @@ SELECT tf.id, sum(ln(1.0 + (st.big_n - df.n + 0.5) / (df.n + 0.5))
                   * tf.f * {k1 + 1} / (tf.f + {k1} * (1 - {b} + {b} * tf.dl / st.avgdl))) AS s
 FROM tf JOIN df USING (lexeme) CROSS JOIN st
 GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
-        rows = self._read(sql, [tsquery, *params, " ".join(words), flt.user, limit])
+        rows = self._read(sql, [*first, " ".join(words), flt.user, limit])
         return [(r[0], float(r[1])) for r in rows]
+
+    def _walk_scope_for_text(self, user: str) -> bool:
+        """Whether a full-text query of ``user`` reads the scope's own rows rather than the
+        store-wide postings of its words: for a scope of at most ``_TEXT_WALK_MAX`` rows."""
+        with self._conn() as conn:
+            return 0 < self._scope_size(conn, user) <= _TEXT_WALK_MAX
 
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
@@ -722,6 +740,30 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         ``whole_sessions`` of every memory in their sessions, that pass the filters."""
         if not ids:
             return []
+        if whole_sessions:
+            with self._conn() as conn:
+                size = self._scope_size(conn, flt.user)
+            if size <= 2 * len(ids):
+                return self._light_rows_whole_scope(ids, flt)
+        return self._light_rows_by_id(ids, flt, whole_sessions=whole_sessions)
+
+    def _light_rows_whole_scope(self, ids: Sequence[str], flt: Filters
+                                ) -> list[tuple[Any, ...]]:
+        """``light_rows`` with sessions, when the candidates are most of the scope (a scope
+        up to a thousand rows or so, whose every row is a candidate): one read of the user's
+        rows along its index, each with whether it passes the filters, instead of looking
+        up a thousand ids and then their sessions (~6 ms -> ~1.5 ms at 1,000)."""
+        where, params = self._where(flt)
+        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
+        rows = self._read(f"SELECT {cols}, ({where}) FROM {self._m} m WHERE m.user_id = %s",
+                          [*params, flt.user])
+        wanted = set(ids)
+        # the candidates' sessions, whether or not the candidates pass the filters
+        sessions = {r[1] for r in rows if r[0] in wanted and r[1] is not None}
+        return [r[:6] for r in rows if r[6] and (r[0] in wanted or r[1] in sessions)]
+
+    def _light_rows_by_id(self, ids: Sequence[str], flt: Filters, *,
+                          whole_sessions: bool) -> list[tuple[Any, ...]]:
         where, params = self._where(flt)
         cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
         sql = f"SELECT {cols} FROM {self._m} m WHERE {where} AND m.id = ANY(%s::text[])"
