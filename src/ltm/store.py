@@ -257,7 +257,13 @@ class MemoryStore:
         if not rows:
             return []
         if vectors is None:
-            vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
+            if getattr(self.embedder, "in_process", False) and len(rows) > _EMBED_BLOCK:
+                # embedded block by block while the first blocks are written
+                vectors = _Embedding()
+                for start in range(0, len(rows), _EMBED_BLOCK):
+                    self._embed_later(rows[start:start + _EMBED_BLOCK], vectors)
+            else:
+                vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
         try:
             self._check_sources(rows)
             if dedup:

@@ -131,3 +131,15 @@ def test_large_batches_from_several_threads(store: ltm.MemoryStore) -> None:
         want = store.embedder.embed([m.text for m in mems[:50]])
         for m, w in zip(mems[:50], want):
             np.testing.assert_allclose(got[m.id], w, atol=1e-6)
+
+
+def test_a_long_conversation_is_stored_as_one_call_would(store: ltm.MemoryStore) -> None:
+    """add_conversation (and every other write of many rows) takes the same block path."""
+    turns = [{"role": "ana" if i % 2 else "bob", "content": f"turn {i} about {TOPICS[i % 5]}"}
+             for i in range(2 * _EMBED_BLOCK + 3)]
+    mems = store.add_conversation(turns, user="u", session="long")
+    assert [m.seq for m in mems] == list(range(len(turns)))
+    want = store.embedder.embed([f"{t['role']}: {t['content']}" for t in turns])
+    got = store.backend.vectors([m.id for m in mems], "u")
+    for m, w in zip(mems, want):
+        np.testing.assert_allclose(got[m.id], w, atol=1e-6)
