@@ -252,3 +252,37 @@ def test_add_vectors_uses_the_given_vectors(copen: Callable[..., ltm.MemoryStore
     assert ranked[0][0] == mems[7].id and ranked[0][1] == pytest.approx(1.0, abs=1e-5)
     exact = np.argsort(-(vecs @ vecs[7]), kind="stable")[:5]
     assert [i for i, _ in ranked] == [mems[j].id for j in exact]
+
+
+def test_large_batch_in_blocks_on_every_backend(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """A batch embedded block by block while the first blocks are written: the vectors of one
+    call, sessions numbered across blocks, and a bad vector in a later block writes nothing."""
+    import numpy as np
+
+    from ltm.embed.hashing import HashingEmbedder
+    from ltm.store import _EMBED_BLOCK
+
+    class Spoiled(HashingEmbedder):
+        calls = 0
+        spoil = False
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            out = super().embed(texts)
+            if self.spoil and self.calls % 3 == 0:
+                out[0, 0] = np.inf
+            return out
+
+    emb = Spoiled()
+    store = copen(embedder=emb)
+    items = [{"text": f"block turn {i} about item {i % 7}", "user": "u", "session": "s"}
+             for i in range(2 * _EMBED_BLOCK + 11)]
+    mems = store.add_many(items)
+    assert [m.seq for m in mems] == list(range(len(items)))
+    got = store.backend.vectors([m.id for m in mems], "u")
+    want = HashingEmbedder().embed([str(it["text"]) for it in items])
+    assert all(np.allclose(got[m.id], w, atol=1e-6) for m, w in zip(mems, want))
+    emb.spoil = True
+    with pytest.raises(ltm.InvalidInput, match="NaN or infinity"):
+        store.add_many(items)
+    assert store.stats()["memories"] == len(items)

@@ -370,11 +370,22 @@ class PostgresBackend:
                ) -> None:
         if not rows:
             return
-        if not isinstance(vectors, np.ndarray):  # row blocks: COPY sends the batch at once
-            vectors = np.concatenate([np.asarray(b, dtype=np.float32) for b in vectors])
-        if self.dim is not None and vectors.shape[1] != self.dim:
-            raise DimensionMismatch(self.dim, int(vectors.shape[1]))
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        # Row blocks (possibly still being embedded) are copied as they arrive; kept, so that
+        # an attempt retried after a deadlock sends the same vectors again.
+        arrived: list[np.ndarray] = []
+        pending = iter([vectors] if isinstance(vectors, np.ndarray) else vectors)
+
+        def blocks() -> Iterator[np.ndarray]:
+            yield from arrived
+            for block in pending:
+                block = np.ascontiguousarray(block, dtype=np.float32)
+                if block.ndim != 2:
+                    raise ValueError(f"vectors must be a matrix, got shape {block.shape}")
+                if self.dim is not None and block.shape[1] != self.dim:
+                    raise DimensionMismatch(self.dim, int(block.shape[1]))
+                arrived.append(block)
+                yield block
+
         keys = sorted({(r.user, r.session) for r in rows if r.kind == "episode"
                        and r.session is not None and r.seq is None})
         assigned = {r.id: r.seq for r in rows}
@@ -402,14 +413,22 @@ class PostgresBackend:
                 with cur.copy(f"COPY {self._m} ({_COPY_COLS}) FROM STDIN (FORMAT BINARY)"
                               ) as copy:
                     copy.set_types(_COPY_TYPES)
-                    for row, vec in zip(rows, vectors):
-                        copy.write_row((
-                            row.user, row.id, row.agent, row.session, row.kind, row.text,
-                            self._json(row.metadata) if row.metadata else None,
-                            row.importance, row.time, row.recorded_at, row.valid_from,
-                            row.valid_to, row.superseded_by, row.sources or None,
-                            row.access_count, row.last_accessed, bool(row.pinned),
-                            row.expires_at, row.seq, _extra_from(row.metadata), vec))
+                    done = 0
+                    for block in blocks():
+                        part = rows[done:done + len(block)]
+                        if len(part) != len(block):
+                            raise ValueError(f"{done + len(block)} vectors for {len(rows)} rows")
+                        done += len(block)
+                        for row, vec in zip(part, block):
+                            copy.write_row((
+                                row.user, row.id, row.agent, row.session, row.kind, row.text,
+                                self._json(row.metadata) if row.metadata else None,
+                                row.importance, row.time, row.recorded_at, row.valid_from,
+                                row.valid_to, row.superseded_by, row.sources or None,
+                                row.access_count, row.last_accessed, bool(row.pinned),
+                                row.expires_at, row.seq, _extra_from(row.metadata), vec))
+                    if done != len(rows):
+                        raise ValueError(f"{done} vectors for {len(rows)} rows")
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
                     copy.set_types(["text", "text", "text", "int8"])
