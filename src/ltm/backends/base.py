@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import InvalidInput
+from ..errors import DimensionMismatch, InvalidInput
 from ..model import ForgetReceipt, HistoryEvent, Memory
 
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -133,3 +133,14 @@ class Backend(Protocol):
     def extraction_pending(self, user: str | None = None) -> dict[str, int]: ...
     def episodes_after(self, user: str, cursor: int, limit: int) -> list[tuple[int, str]]: ...
     def prune_extraction_state(self) -> None: ...
+
+
+def vector_block(block: np.ndarray, dim: int | None) -> np.ndarray:
+    """One block of the vectors ``Backend.insert`` was given, as contiguous float32 rows of the
+    store's dimension (``dim``; None: not fixed yet)."""
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    if block.ndim != 2:
+        raise ValueError(f"vectors must be a matrix, got shape {block.shape}")
+    if dim is not None and block.shape[1] != dim:
+        raise DimensionMismatch(dim, int(block.shape[1]))
+    return block

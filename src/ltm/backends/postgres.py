@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFound, StoreError
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow
+from .base import Filters, NewRow, vector_block
 from .pg_schema import (
     TEXT_CONFIG,
     base_migrations,
@@ -378,11 +378,7 @@ class PostgresBackend:
         def blocks() -> Iterator[np.ndarray]:
             yield from arrived
             for block in pending:
-                block = np.ascontiguousarray(block, dtype=np.float32)
-                if block.ndim != 2:
-                    raise ValueError(f"vectors must be a matrix, got shape {block.shape}")
-                if self.dim is not None and block.shape[1] != self.dim:
-                    raise DimensionMismatch(self.dim, int(block.shape[1]))
+                block = vector_block(block, self.dim)
                 arrived.append(block)
                 yield block
 

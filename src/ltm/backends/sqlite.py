@@ -33,7 +33,7 @@ from ..index.hnsw import HnswScope
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow
+from .base import Filters, NewRow, vector_block
 
 log = logging.getLogger(__name__)
 
@@ -616,11 +616,7 @@ class SqliteBackend:
             seqs: dict[tuple[str, str], int] = {}
             done = 0
             for block in blocks:
-                block = np.ascontiguousarray(block, dtype=np.float32)
-                if block.ndim != 2:
-                    raise ValueError(f"vectors must be a matrix, got shape {block.shape}")
-                if self.dim is not None and block.shape[1] != self.dim:
-                    raise DimensionMismatch(self.dim, int(block.shape[1]))
+                block = vector_block(block, self.dim)
                 part = rows[done:done + len(block)]
                 if len(part) != len(block):
                     raise ValueError(f"{done + len(block)} vectors for {len(rows)} rows")
