@@ -103,6 +103,10 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
             tokens bigint NOT NULL DEFAULT 0,
             day bigint NOT NULL DEFAULT 0,
             updated_at bigint)""",
+    ]), ("0004_user_stats_version", [
+        # bumped by every write that changes what ranking reads of a user's memories, so a
+        # client's cached scope view (PostgresBackend.scope_view) knows when it is stale
+        f"ALTER TABLE {s}.user_stats ADD COLUMN version bigint NOT NULL DEFAULT 0",
     ])]
 
 

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFound, StoreError
+from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
 from .base import Filters, NewRow, vector_block
@@ -206,6 +207,9 @@ class PostgresBackend:
         self.dsn = dsn
         self.schema = check_schema(schema or url_schema or DEFAULT_SCHEMA)
         self.hnsw_min_scope = hnsw_min_scope
+        # user -> (scope view, user_stats version, docs, lexemes) of that version
+        self._views: dict[str, tuple[ScopeView, int, int, int]] = {}
+        self._views_lock = threading.Lock()
         self.hnsw_ef_search = hnsw_ef_search
         s = ident(self.schema)
         self._s = s
@@ -436,7 +440,8 @@ class PostgresBackend:
                 f"JOIN unnest(%s::text[], %s::text[]) AS k(u, i) ON m.user_id = k.u AND "
                 f"m.id = k.i GROUP BY m.user_id ORDER BY m.user_id "
                 f"ON CONFLICT (user_id) DO UPDATE SET docs = {self._st}.docs + excluded.docs, "
-                f"lexemes = {self._st}.lexemes + excluded.lexemes RETURNING user_id, docs",
+                f"lexemes = {self._st}.lexemes + excluded.lexemes, "
+                f"version = {self._st}.version + 1 RETURNING user_id, docs",
                 [[r.user for r in rows], [r.id for r in rows]])
             return [u for u, docs in cur.fetchall()
                     if docs >= self.hnsw_min_scope and u not in self._indexed]
@@ -577,9 +582,8 @@ class PostgresBackend:
             conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at, data) "
                          f"VALUES (%s, %s, %s, %s, %s)",
                          [user, memory_id, event, now_us(), self._jsonb(previous)])
-            if new[-1] != old[-1]:
-                conn.execute(f"UPDATE {self._st} SET lexemes = lexemes + %s WHERE user_id = %s",
-                             [int(new[-1] or 0) - int(old[-1] or 0), user])
+            conn.execute(f"UPDATE {self._st} SET lexemes = lexemes + %s, version = version + 1 "
+                         f"WHERE user_id = %s", [int(new[-1] or 0) - int(old[-1] or 0), user])
             return cast(tuple[Any, ...], new)
 
         return _row_to_memory(self._retry(work))
@@ -651,17 +655,8 @@ class PostgresBackend:
         where, params = self._where(flt)
         cfg = f"'{TEXT_CONFIG}'::regconfig"
         k1, b = BM25_K1, BM25_B
-        if self._walk_scope_for_text(flt.user):
-            # a small scope: test its own rows against the query, instead of intersecting
-            # the store-wide postings of each word (which grow with the whole store)
-            cand = (f"mine AS MATERIALIZED (SELECT m.id, m.tsv FROM {self._m} m "
-                    f"WHERE {where}),\ncand AS (SELECT m.id, m.tsv FROM mine m "
-                    f"WHERE m.tsv @@ to_tsquery({cfg}, %s))")
-            first = [*params, tsquery]
-        else:
-            cand = (f"cand AS (SELECT m.id, m.tsv FROM {self._m} m "
-                    f"WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where})")
-            first = [tsquery, *params]
+        cand, first = self._text_candidates("m.id", where, params, tsquery,
+                                            self._walk_scope_for_text(flt.user))
         sql = f"""
 WITH {cand},
 tf AS (
@@ -683,11 +678,129 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         rows = self._read(sql, [*first, " ".join(words), flt.user, limit])
         return [(r[0], float(r[1])) for r in rows]
 
+    def _text_candidates(self, key: str, where: str, params: list[Any], tsquery: str,
+                         walk: bool) -> tuple[str, list[Any]]:
+        """The ``cand`` CTE (``key``, tsv) of a full-text query and its parameters."""
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        if walk:
+            # a small scope: test its own rows against the query, instead of intersecting
+            # the store-wide postings of each word (which grow with the whole store)
+            return (f"mine AS MATERIALIZED (SELECT {key} AS k, m.tsv FROM {self._m} m "
+                    f"WHERE {where}),\ncand AS (SELECT m.k AS {key.split('.')[-1]}, m.tsv "
+                    f"FROM mine m WHERE m.tsv @@ to_tsquery({cfg}, %s))", [*params, tsquery])
+        return (f"cand AS (SELECT {key}, m.tsv FROM {self._m} m "
+                f"WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where})", [tsquery, *params])
+
     def _walk_scope_for_text(self, user: str) -> bool:
         """Whether a full-text query of ``user`` reads the scope's own rows rather than the
         store-wide postings of its words: for a scope of at most ``_TEXT_WALK_MAX`` rows."""
         with self._conn() as conn:
             return 0 < self._scope_size(conn, user) <= _TEXT_WALK_MAX
+
+    # -- user-scope fast path (ltm.retrieval.pipeline._search_scope) ------------------------
+    def scope_view(self, user: str) -> ScopeView | None:
+        """The user's scoring columns as arrays, cached in this process until the user's
+        ``version`` in ``user_stats`` moves (every insert, update and forget bumps it, in any
+        process); None for a scope of ``hnsw_min_scope`` rows or more."""
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT docs, lexemes, version FROM {self._st} "
+                               f"WHERE user_id = %s", [user]).fetchone()
+            if row is None:
+                return ScopeView.from_rows(user, [])
+            docs, lexemes, version = int(row[0]), int(row[1]), int(row[2])
+            if docs >= self.hnsw_min_scope:
+                return None
+            with self._views_lock:
+                hit = self._views.get(user)
+            if hit is not None and hit[1] == version:
+                return hit[0]
+            rows = conn.execute(
+                f"SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
+                f"coalesce(importance, 0.5), superseded_by IS NOT NULL, "
+                f"coalesce(expires_at, {NO_EXPIRY}) FROM {self._m} WHERE user_id = %s "
+                f"ORDER BY n", [user]).fetchall()
+        view = ScopeView.from_rows(user, rows)
+        with self._views_lock:
+            if len(self._views) >= 256:
+                self._views.clear()
+            self._views[user] = (view, version, docs, lexemes)
+        return view
+
+    def scope_dense(self, vector: np.ndarray, view: ScopeView) -> np.ndarray | None:
+        """Inner products of ``vector`` with every row of the view (NaN where a row has no
+        vector), computed by the server over the user's rows."""
+        out = np.full(len(view), np.nan, dtype=np.float64)
+        if self.dim is None or len(view) == 0:
+            return out
+        if vector.shape != (self.dim,):
+            raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+        q = np.ascontiguousarray(vector, dtype=np.float32)
+        rows = self._read(f"SELECT n, -(embedding <#> %b) FROM {self._m} WHERE user_id = %s "
+                          f"AND embedding IS NOT NULL", [q, view.user])
+        if rows:
+            pos = view.positions(np.fromiter((r[0] for r in rows), np.int64, count=len(rows)))
+            sc = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+            ok = pos >= 0
+            out[pos[ok]] = sc[ok]
+        return out
+
+    def scope_text(self, query: str, view: ScopeView, masks: Sequence[tuple[np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``text_search`` over the view: for each (allowed rows, limit), the positions of the
+        best matching allowed rows and their scores, best first. The same BM25 as
+        ``text_search`` with the filter the mask stands for (document frequencies among the
+        allowed rows, N and average length from ``user_stats``), computed here from one
+        read of the matching rows' term weights."""
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        words = query_words(query)
+        if not words or len(view) == 0:
+            return [empty for _ in masks]
+        with self._views_lock:
+            hit = self._views.get(view.user)
+        if hit is not None and hit[0] is view:
+            docs, lexemes = hit[2], hit[3]
+        else:  # the cache was cleared meanwhile
+            with self._conn() as conn:
+                row = conn.execute(f"SELECT docs, lexemes FROM {self._st} WHERE user_id = %s",
+                                   [view.user]).fetchone()
+            docs, lexemes = (int(row[0]), int(row[1])) if row else (len(view), 0)
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        cand, first = self._text_candidates(
+            "m.n", "m.user_id = %s", [view.user], " | ".join(f"'{w}'" for w in words),
+            len(view) <= _TEXT_WALK_MAX)
+        rows = self._read(
+            f"WITH {cand} SELECT c.n, length(c.tsv), u.lexeme, "
+            f"(SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END) "
+            f"FROM unnest(u.weights) AS w) FROM cand c CROSS JOIN LATERAL unnest(c.tsv) AS u "
+            f"WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s)))",
+            [*first, " ".join(words)])
+        if not rows:
+            return [empty for _ in masks]
+        pos = view.positions(np.fromiter((r[0] for r in rows), np.int64, count=len(rows)))
+        dl = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+        f = np.fromiter((r[3] for r in rows), np.float64, count=len(rows))
+        _, lex = np.unique(np.array([r[2] for r in rows], dtype=object), return_inverse=True)
+        keep = pos >= 0
+        pos, dl, f, lex = pos[keep], dl[keep], f[keep], lex[keep]
+        k1, b = BM25_K1, BM25_B
+        avgdl = max(lexemes / docs, 1.0) if docs > 0 else 1.0
+        out = []
+        for allowed, limit in masks:
+            ok = allowed[pos]
+            if not ok.any():
+                out.append(empty)
+                continue
+            p, d, w, t = pos[ok], dl[ok], f[ok], lex[ok]
+            df = np.bincount(t, minlength=int(t.max()) + 1).astype(np.float64)[t]
+            big_n = float(max(docs, len(np.unique(p))))
+            term = (np.log(1.0 + (big_n - df + 0.5) / (df + 0.5)) * w * (k1 + 1)
+                    / (w + k1 * (1 - b + b * d / avgdl)))
+            score = np.zeros(len(view), dtype=np.float64)
+            np.add.at(score, p, term)
+            hit_pos = np.unique(p)
+            order = hit_pos[np.lexsort((view.id_rank[hit_pos], -score[hit_pos]))][:limit]
+            out.append((order, score[order]))
+        return out
 
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
@@ -944,8 +1057,8 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
                          f"SELECT %s, i, 'deleted', %s FROM unnest(%s::text[]) AS i",
                          [user, at, gone])
-            conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s "
-                         f"WHERE user_id = %s",
+            conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
+                         f"version = version + 1 WHERE user_id = %s",
                          [len(victims), sum(int(v[3] or 0) for v in victims), user])
             conn.execute(f"INSERT INTO {self._s}.deletions (at, user_hash, count, ids) "
                          f"VALUES (%s, %s, %s, %s)",
