@@ -1176,14 +1176,29 @@ class SqliteBackend:
             vecs = idx.vectors_of(np.asarray([r[1] for r in rows], dtype=np.int64))
         return {r[0]: vecs[i] for i, r in enumerate(rows)}
 
+    def scores_at(self, rowids: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Inner products of ``vector`` with the vectors of ``rowids`` (the row ids
+        ``light_rows`` returned; 0 for a row without one), for the pool's rows that neither
+        retriever scored."""
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return np.zeros(len(rowids))
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            vecs = idx.vectors_of(np.asarray(rowids, dtype=np.int64))
+        return np.einsum("ij,j->i", vecs, vector.astype(np.float32, copy=False)
+                         ).astype(np.float64)
+
     def light_rows(self, ids: Sequence[str], flt: Filters, *,
                    whole_sessions: bool) -> list[tuple[Any, ...]]:
-        """(id, session, seq, time, importance, superseded_by) of the given memories, and with
-        ``whole_sessions`` of every memory in their sessions, that pass the filters."""
+        """(id, session, seq, time, importance, superseded_by, row id) of the given memories,
+        and with ``whole_sessions`` of every memory in their sessions, that pass the filters.
+        The row id lets ``scores_at`` score session mates without looking their ids up."""
         if not ids:
             return []
         where, params = self._where(flt)
-        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by"
+        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by, m.n"
         out: list[tuple[Any, ...]] = []
         sessions: set[str] = set()
         with self._lock:
