@@ -135,6 +135,22 @@ class Backend(Protocol):
     def prune_extraction_state(self) -> None: ...
 
 
+def row_blocks(rows: Sequence[NewRow], blocks: Iterable[np.ndarray], dim: int | None
+               ) -> Iterator[tuple[Sequence[NewRow], np.ndarray]]:
+    """Pair ``rows`` with the blocks of vectors ``Backend.insert`` was given, in order, each
+    block checked (``vector_block``); ValueError when the blocks do not cover the rows."""
+    done = 0
+    for block in blocks:
+        block = vector_block(block, dim)
+        part = rows[done:done + len(block)]
+        if len(part) != len(block):
+            raise ValueError(f"{done + len(block)} vectors for {len(rows)} rows")
+        done += len(block)
+        yield part, block
+    if done != len(rows):
+        raise ValueError(f"{done} vectors for {len(rows)} rows")
+
+
 def vector_block(block: np.ndarray, dim: int | None) -> np.ndarray:
     """One block of the vectors ``Backend.insert`` was given, as contiguous float32 rows of the
     store's dimension (``dim``; None: not fixed yet)."""

@@ -42,7 +42,7 @@ from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFoun
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, vector_block
+from .base import Filters, NewRow, row_blocks
 from .pg_schema import (
     TEXT_CONFIG,
     base_migrations,
@@ -382,7 +382,6 @@ class PostgresBackend:
         def blocks() -> Iterator[np.ndarray]:
             yield from arrived
             for block in pending:
-                block = vector_block(block, self.dim)
                 arrived.append(block)
                 yield block
 
@@ -413,12 +412,7 @@ class PostgresBackend:
                 with cur.copy(f"COPY {self._m} ({_COPY_COLS}) FROM STDIN (FORMAT BINARY)"
                               ) as copy:
                     copy.set_types(_COPY_TYPES)
-                    done = 0
-                    for block in blocks():
-                        part = rows[done:done + len(block)]
-                        if len(part) != len(block):
-                            raise ValueError(f"{done + len(block)} vectors for {len(rows)} rows")
-                        done += len(block)
+                    for part, block in row_blocks(rows, blocks(), self.dim):
                         for row, vec in zip(part, block):
                             copy.write_row((
                                 row.user, row.id, row.agent, row.session, row.kind, row.text,
@@ -427,8 +421,6 @@ class PostgresBackend:
                                 row.valid_to, row.superseded_by, row.sources or None,
                                 row.access_count, row.last_accessed, bool(row.pinned),
                                 row.expires_at, row.seq, _extra_from(row.metadata), vec))
-                    if done != len(rows):
-                        raise ValueError(f"{done} vectors for {len(rows)} rows")
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
                     copy.set_types(["text", "text", "text", "int8"])

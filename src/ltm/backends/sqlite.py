@@ -33,7 +33,7 @@ from ..index.hnsw import HnswScope
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, vector_block
+from .base import Filters, NewRow, row_blocks
 
 log = logging.getLogger(__name__)
 
@@ -614,14 +614,8 @@ class SqliteBackend:
             head = self._log_head()
             last = 0
             seqs: dict[tuple[str, str], int] = {}
-            done = 0
-            for block in blocks:
-                block = vector_block(block, self.dim)
-                part = rows[done:done + len(block)]
-                if len(part) != len(block):
-                    raise ValueError(f"{done + len(block)} vectors for {len(rows)} rows")
+            for part, block in row_blocks(rows, blocks, self.dim):
                 got.append(block)
-                done += len(block)
                 # Many rows per INSERT statement: the per-statement cost of the FTS and log
                 # triggers (statement journal, FTS5 flush) is paid once per chunk, not per row.
                 for start in range(0, len(part), _ROWS_PER_INSERT):
@@ -634,8 +628,6 @@ class SqliteBackend:
                                                   "last_accessed, pinned, expires_at, seq, "
                                                   "embedding)", 21, len(chunk)), params)
                     last = int(cur.lastrowid or 0)
-            if done != len(rows):
-                raise ValueError(f"{done} vectors for {len(rows)} rows")
             history = [v for r in rows for v in (r.id, r.user, "created", r.recorded_at, None)]
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 n = min(_ROWS_PER_INSERT, len(rows) - start)
