@@ -82,6 +82,7 @@ def _next_batch(store: MemoryStore, user: str, cursor: int, limit: int
     return [(n, mems[i]) for n, i in rows if i in mems]
 
 
+# -- the two LLM steps --------------------------------------------------------------------
 def _extract(llm: LLMClient, episodes: Sequence[Memory]) -> tuple[list[dict[str, Any]], int]:
     from ..prompts import EXTRACT_FACTS
     payload = {"turns": [{"id": m.id, "time": m.time.strftime("%Y-%m-%d %H:%M"),
