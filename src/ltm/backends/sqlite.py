@@ -1168,10 +1168,10 @@ class SqliteBackend:
             vecs = idx.vectors_of(np.asarray([r[1] for r in rows], dtype=np.int64))
         return {r[0]: vecs[i] for i, r in enumerate(rows)}
 
-    def scores_at(self, rowids: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Inner products of ``vector`` with the vectors of ``rowids`` (the row ids
-        ``light_rows`` returned; 0 for a row without one), for the pool's rows that neither
-        retriever scored."""
+    def scores_at(self, rowids: np.ndarray, vector: np.ndarray, user: str) -> np.ndarray:
+        """Inner products of ``vector`` with the vectors of ``rowids`` (row ids of ``user``
+        that ``light_rows`` returned; 0 for a row without one), for the pool's rows that
+        neither retriever scored."""
         with self._lock:
             idx = self._vector_index()
             if self.dim is None:

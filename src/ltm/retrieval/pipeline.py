@@ -60,7 +60,7 @@ def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, fl
         if scores_at is not None and all(ids[j] in key for j in gap):
             # the light rows carry their row ids: score the gap without looking ids up
             dense[gap] = scores_at(np.fromiter((key[ids[j]] for j in gap), np.int64,
-                                               count=len(gap)), qv)
+                                               count=len(gap)), qv, user)
         else:
             vecs = backend.vectors([ids[j] for j in gap], user)
             for j in gap:
