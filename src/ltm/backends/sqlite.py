@@ -1396,8 +1396,10 @@ class SqliteBackend:
         into the database."""
         with self._lock:
             with self._erasing(), self.atomic() as c:
-                c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                # first the pages ordinary writes freed (the merge below, under ON, zeroes
+                # what it frees itself: wiping after it would rewrite the old index twice)
                 self._wipe_free_pages(c)
+                c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
             self._dirty = True
             self.flush()
             for path in (self.folder / INDEX_DIR).glob("hnsw-*.usearch"):
