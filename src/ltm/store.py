@@ -188,6 +188,7 @@ class MemoryStore:
         self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
         self._worker_lock = threading.Lock()
         self._worker_closed = False
+        self._worker_pid = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> MemoryStore:
@@ -246,8 +247,10 @@ class MemoryStore:
         with self._worker_lock:
             if self._worker_closed:
                 raise StoreError("the store is closed")
-            if self._worker is None:
+            if self._worker is None or self._worker_pid != os.getpid():
+                # (a forked child inherits the executor but not its thread)
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
+                self._worker_pid = os.getpid()
             texts = [embed_text(r.text, r.metadata) for r in rows]
             into.futures.append(self._worker.submit(self._embed, texts))
 

@@ -143,3 +143,28 @@ def test_a_long_conversation_is_stored_as_one_call_would(store: ltm.MemoryStore)
     got = store.backend.vectors([m.id for m in mems], "u")
     for m, w in zip(mems, want):
         np.testing.assert_allclose(got[m.id], w, atol=1e-6)
+
+
+def test_a_forked_child_embeds_large_batches(tmp_path: Path) -> None:
+    """A child forked after the worker thread started gets a worker of its own (it inherits
+    the executor but not its thread) instead of waiting for vectors forever."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    with ltm.open(tmp_path / "parent", embedder="hash") as store:
+        store.add_many(_items(_EMBED_BLOCK + 5))  # the worker thread exists now
+
+        def child() -> None:
+            with ltm.open(tmp_path / "child", embedder="hash") as other:
+                other._worker, other._worker_pid = store._worker, store._worker_pid
+                n = len(other.add_many(_items(2 * _EMBED_BLOCK + 3)))
+            raise SystemExit(0 if n == 2 * _EMBED_BLOCK + 3 else 1)
+
+        proc = multiprocessing.get_context("fork").Process(target=child)
+        proc.start()
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        assert proc.exitcode == 0
