@@ -4,68 +4,16 @@ schema). Postgres runs carry the ``postgres`` marker; they start the shared serv
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from postgres_support import drop_schema, pg_store_url, postgres_url, with_schema
+from postgres_support import pg_store_url, postgres_url
+from store_locations import BACKENDS, Location, backend_kind, copen, location, new_location
 
 import ltm
 
-__all__ = ["pg_store_url", "postgres_url"]
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-Location = str | Path
-
-
-@pytest.fixture
-def new_location(tmp_path: Path, request: pytest.FixtureRequest
-                 ) -> Iterator[Callable[[str], Location]]:
-    """Make a fresh, empty store location of the given backend ("sqlite" or "postgres")."""
-    schemas: list[str] = []
-    url_holder: list[str] = []
-
-    def make(kind: str) -> Location:
-        if kind == "sqlite":
-            return tmp_path / f"store-{secrets.token_hex(4)}"
-        if not url_holder:
-            url_holder.append(request.getfixturevalue("postgres_url"))
-        schema = "t_" + secrets.token_hex(6)
-        schemas.append(schema)
-        return with_schema(url_holder[0], schema)
-
-    yield make
-    for schema in schemas:
-        drop_schema(url_holder[0], schema)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def location(backend_kind: str, new_location: Callable[[str], Location]) -> Location:
-    return new_location(backend_kind)
-
-
-@pytest.fixture
-def copen(location: Location) -> Iterator[Callable[..., ltm.MemoryStore]]:
-    """Open (and at teardown close) stores at this test's location; calling it again reopens
-    the same store, as another process would."""
-    opened: list[ltm.MemoryStore] = []
-
-    def _open(**settings: Any) -> ltm.MemoryStore:
-        store = ltm.open(location, **settings)
-        opened.append(store)
-        return store
-
-    yield _open
-    for store in opened:
-        store.close()
+__all__ = ["BACKENDS", "Location", "backend_kind", "copen", "location", "new_location",
+           "pg_store_url", "postgres_url"]
 
 
 @pytest.fixture

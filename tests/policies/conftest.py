@@ -13,11 +13,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _policy_fake_llm import FakeLLM, start  # noqa: E402
-from postgres_support import drop_schema, pg_store_url, postgres_url, with_schema  # noqa: E402
+from postgres_support import pg_store_url, postgres_url  # noqa: E402
+from store_locations import backend_kind, copen, location, new_location  # noqa: E402
 
 import ltm  # noqa: E402
 
-__all__ = ["pg_store_url", "postgres_url"]
+__all__ = ["backend_kind", "copen", "location", "new_location", "pg_store_url",
+           "postgres_url"]
 
 
 @pytest.fixture
@@ -54,31 +56,8 @@ def hstore(tmp_path: Path) -> Iterator[Callable[..., ltm.MemoryStore]]:
         s.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def xstore(request: pytest.FixtureRequest, tmp_path: Path
-           ) -> Iterator[Callable[..., ltm.MemoryStore]]:
-    """Like ``hstore``, once per backend: a folder, or a fresh PostgreSQL schema (reopening
-    opens the same store either way)."""
-    url = schema = None
-    if request.param == "postgres":
-        import secrets
-
-        url = request.getfixturevalue("postgres_url")
-        schema = "t_" + secrets.token_hex(6)
-    opened: list[ltm.MemoryStore] = []
-    names: set[str] = set()
-
-    def _open(name: str = "s", **settings: Any) -> ltm.MemoryStore:
-        settings.setdefault("embedder", "hash")
-        names.add(name)
-        where = tmp_path / name if url is None else with_schema(url, f"{schema}_{name}")
-        store = ltm.open(where, **settings)
-        opened.append(store)
-        return store
-
-    yield _open
-    for s in opened:
-        s.close()
-    if url is not None:
-        for name in names:
-            drop_schema(url, f"{schema}_{name}")
+@pytest.fixture
+def xstore(copen: Callable[..., ltm.MemoryStore]) -> Callable[..., ltm.MemoryStore]:
+    """Like ``hstore``, once per backend (a folder, or a fresh PostgreSQL schema); calling it
+    again reopens the same store."""
+    return lambda **settings: copen(**{"embedder": "hash", **settings})

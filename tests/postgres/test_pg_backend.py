@@ -8,7 +8,6 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -228,64 +227,15 @@ def test_light_rows_of_most_of_a_scope_read_it_whole(pg_store_url: str) -> None:
         assert rows and {r[1] for r in rows} == {"s4"} and note.id not in {r[0] for r in rows}
 
 
-class _General:
-    """The same backend without ``scope_view``: search takes the general (SQL) path."""
-
-    def __init__(self, inner: object) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> object:
-        if name == "scope_view":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
 def test_scope_path_ranks_like_the_general_path(pg_store_url: str) -> None:
     """PostgreSQL's user-scope fast path (cached scoring columns, BM25 from term weights in
     numpy) returns the same hits with the same signals as its general SQL path, and a write
     from another client invalidates the cached view."""
-    from ltm.bench.corpus import Corpus
+    from scope_paths import assert_fast_path_ranks_like_general, fill
 
     with ltm.open(pg_store_url, embedder="hash") as store:
-        items = [{"text": i.text, "user": i.user, "session": i.session, "time": i.time}
-                 for i in Corpus(900, 3, 3).items()]
-        for j, it in enumerate(items):
-            if j % 11 == 0:
-                it["importance"] = (j % 7) / 6
-            if j % 17 == 0:
-                it["session"] = None
-            if j % 23 == 0:
-                it["expires_at"] = "2000-01-01T00:00:00Z"
-        store.add_many(items)
-        old = store.add("my favourite food is ramen", user="user-00000", kind="fact")
-        store.add("my favourite food is now pho", user="user-00000", kind="fact",
-                  supersedes=old.id)
-        queries = [q for _, q in Corpus(900, 3, 3).queries(40, seed=5)]
-        queries += ["favourite food", "what happened last week", "plans for May", "ramen"]
-        real: Any = store.backend
-        assert hasattr(real, "scope_view")
-        used: list[int] = []
-        scope_text = real.scope_text
-        real.scope_text = lambda *a: used.append(1) or scope_text(*a)
-        compared = 0
-        for i, q in enumerate(queries):
-            user = f"user-{i % 3:05d}"
-            fast = store.search(q, user=user, k=10, now="2023-06-01T00:00:00Z")
-            assert len(used) == i + 1  # the fast path answered
-            store.backend = _General(real)  # type: ignore[assignment]
-            try:
-                general = store.search(q, user=user, k=10, now="2023-06-01T00:00:00Z")
-            finally:
-                store.backend = real
-            assert [h.memory.id for h in fast] == [h.memory.id for h in general], q
-            for a, b in zip(fast, general):
-                assert a.signals.keys() == b.signals.keys()
-                assert np.allclose(list(a.signals.values()), list(b.signals.values()),
-                                   atol=1e-6), q
-            compared += len(fast)
-        assert compared > 300
-        top = store.search("favourite food", user="user-00000", k=2)
-        assert top[0].memory.text == "my favourite food is now pho"
+        fill(store)
+        assert_fast_path_ranks_like_general(store)
         # another client writes: this one's cached view of the user is stale and re-read
         with ltm.open(pg_store_url, embedder="hash") as other:
             new = other.add("the zeppelin museum visit is booked", user="user-00001")

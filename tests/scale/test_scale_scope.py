@@ -13,63 +13,15 @@ from typing import Any
 import numpy as np
 
 import ltm
-from ltm.bench.corpus import Corpus
-
-
-class _General:
-    """The same backend without ``scope_view``: search takes the general (SQL) path."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "scope_view":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
-def _items(n: int, users: int) -> list[dict[str, Any]]:
-    return [{"text": i.text, "user": i.user, "session": i.session, "time": i.time}
-            for i in Corpus(n, users, 3).items()]
 
 
 def test_scope_path_ranks_like_the_general_path(
         open_store: Callable[..., ltm.MemoryStore]) -> None:
+    from scope_paths import assert_fast_path_ranks_like_general, fill
+
     store = open_store(embedder="hash")
-    items = _items(900, 3)
-    for j, it in enumerate(items):  # the signals the fast path reads from its arrays
-        if j % 11 == 0:
-            it["importance"] = (j % 7) / 6
-        if j % 17 == 0:
-            it["session"] = None
-        if j % 23 == 0:
-            it["expires_at"] = "2000-01-01T00:00:00Z"  # already expired: never returned
-    store.add_many(items)
-    old = store.add("my favourite food is ramen", user="user-00000", kind="fact")
-    store.add("my favourite food is now pho", user="user-00000", kind="fact",
-              supersedes=old.id)
-    queries = [q for _, q in Corpus(900, 3, 3).queries(40, seed=5)]
-    queries += ["favourite food", "what happened last week", "plans for May", "ramen"]
-    real = store.backend
-    assert hasattr(real, "scope_view")
-    compared = 0
-    for i, q in enumerate(queries):
-        user = f"user-{i % 3:05d}"
-        fast = store.search(q, user=user, k=10, now="2023-06-01T00:00:00Z")
-        store.backend = _General(real)  # type: ignore[assignment]
-        try:
-            general = store.search(q, user=user, k=10, now="2023-06-01T00:00:00Z")
-        finally:
-            store.backend = real
-        assert [h.memory.id for h in fast] == [h.memory.id for h in general], q
-        for a, b in zip(fast, general):
-            assert a.signals.keys() == b.signals.keys()
-            assert np.allclose(list(a.signals.values()), list(b.signals.values()), atol=1e-6)
-        assert all(h.memory.expires_at is None for h in fast)
-        compared += len(fast)
-    assert compared > 300
-    top = store.search("favourite food", user="user-00000", k=2)
-    assert top[0].memory.text == "my favourite food is now pho"
+    fill(store)
+    assert_fast_path_ranks_like_general(store)
 
 
 def test_writer_leaves_current_mapped_index(store_path: Path) -> None:
