@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from store_locations import opener
 
 import ltm
 
@@ -24,16 +24,8 @@ def store_path(tmp_path: Path) -> Path:
 def open_store(store_path: Path) -> Iterator[Callable[..., ltm.MemoryStore]]:
     """Open (and at teardown close) stores at one location. Calling it again reopens the same
     store, as a new process would."""
-    opened: list[ltm.MemoryStore] = []
-
-    def _open(**settings: Any) -> ltm.MemoryStore:
-        store = ltm.open(store_path, **settings)
-        opened.append(store)
-        return store
-
-    yield _open
-    for store in opened:
-        store.close()
+    with opener(store_path) as open_:
+        yield open_
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,10 @@ def location(backend_kind: str, new_location: Callable[[str], Location]) -> Loca
     return new_location(backend_kind)
 
 
-@pytest.fixture
-def copen(location: Location) -> Iterator[Callable[..., ltm.MemoryStore]]:
-    """Open (and at teardown close) stores at this test's location; calling it again reopens
-    the same store, as another process would."""
+@contextmanager
+def opener(location: Location) -> Iterator[Callable[..., ltm.MemoryStore]]:
+    """A function that opens a store at ``location`` (calling it again reopens the same store,
+    as another process would); every store it opened is closed on leaving."""
     opened: list[ltm.MemoryStore] = []
 
     def _open(**settings: Any) -> ltm.MemoryStore:
@@ -62,6 +63,15 @@ def copen(location: Location) -> Iterator[Callable[..., ltm.MemoryStore]]:
         opened.append(store)
         return store
 
-    yield _open
-    for store in opened:
-        store.close()
+    try:
+        yield _open
+    finally:
+        for store in opened:
+            store.close()
+
+
+@pytest.fixture
+def copen(location: Location) -> Iterator[Callable[..., ltm.MemoryStore]]:
+    """Open (and at teardown close) stores at this test's location."""
+    with opener(location) as open_:
+        yield open_
