@@ -13,6 +13,7 @@ from .errors import (
                      MissingDependency,
                      NotFound,
                      ScopeError,
+                     StoreBusy,
                      StoreError,
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory
@@ -33,6 +34,7 @@ __all__ = [
     "MissingDependency",
     "NotFound",
     "ScopeError",
+    "StoreBusy",
     "StoreError",
     "open",
 ]

@@ -1,7 +1,8 @@
 """The ``ltm`` command line: a thin layer over the library.
 
 Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or invalid input, 3 not found,
-4 store unusable (wrong embedder, unreadable folder), 5 missing optional dependency.
+4 store unusable (wrong embedder, unreadable folder, busy), 5 missing optional dependency,
+6 an external service (the LLM, a remote embedding server) failed.
 """
 
 from __future__ import annotations
@@ -32,13 +33,17 @@ _LAZY: dict[str, str] = {
 }
 _LAZY_BENCH: dict[str, str] = {
     "locomo": "ltm.bench.locomo:locomo",
+    "beam": "ltm.bench.beam:beam",
+    "small": "ltm.bench.small:small",
     "scale": "ltm.bench.scale:scale",
     "peers": "ltm.bench.peers:peers",
     "replay": "ltm.replay.cli:replay",
     "load": "ltm.server.load:load",
     "fuzz": "ltm.server.fuzz:fuzz",
+    "faults": "ltm.bench.faults:faults",
 }
-_LAZY_TRAIN_EXTRA: dict[str, str] = {"continual": "ltm.continual.cli:continual"}
+_LAZY_TRAIN_EXTRA: dict[str, str] = {"continual": "ltm.continual.cli:continual",
+                                     "episodic": "ltm.rl.cli:episodic"}
 
 
 class LazyGroup(click.Group):
@@ -108,6 +113,7 @@ def errors_to_exit() -> Iterator[None]:
     from .errors import (
         EmbedderMismatch,
         InvalidInput,
+        LtmError,
         MissingDependency,
         NotFound,
         ScopeError,
@@ -127,6 +133,12 @@ def errors_to_exit() -> Iterator[None]:
     except MissingDependency as exc:
         click.echo(f"ltm: {exc}", err=True)
         sys.exit(5)
+    except LtmError as exc:
+        # the rest: an external service (the LLM, a remote embedder) failed -> 6; else 1
+        from .embed.openai import EmbeddingServiceError
+        from .llm import LLMError
+        click.echo(f"ltm: {exc}", err=True)
+        sys.exit(6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1)
 
 
 def store_option(f: F) -> F:

@@ -9,6 +9,7 @@ Hierarchy::
     ├── NotFound            no such memory *for this user* (never reveals other users' data)
     ├── EmbedderMismatch    the store was built with another embedder
     ├── StoreError          the store folder or database cannot be used
+    │   └── StoreBusy           another process holds the write lock past the busy timeout
     └── MissingDependency   an optional extra is not installed
 
 ``InvalidInput`` also subclasses ``ValueError`` and ``NotFound`` subclasses ``KeyError``, so
@@ -23,11 +24,15 @@ class LtmError(Exception):
 
 
 class InvalidInput(LtmError, ValueError):
-    """An argument was malformed; nothing was written."""
+    """An argument was malformed; nothing was written. ``field`` names the argument, ``item``
+    the position of the offending item in a batch (``add_many``, ``add_conversation``,
+    ``import_`` lines count from 1) when there is one."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 item: int | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.item = item
 
 
 class DimensionMismatch(InvalidInput):
@@ -69,6 +74,11 @@ class EmbedderMismatch(LtmError):
 
 class StoreError(LtmError):
     """The store folder or its database cannot be used."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the store's write lock past the busy timeout; nothing was written
+    and the call may be retried."""
 
 
 class MissingDependency(LtmError, ImportError):

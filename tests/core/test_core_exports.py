@@ -5,7 +5,7 @@ import ltm
 EXPECTED = {
     "EmbedderMismatch", "ForgetReceipt", "HistoryEvent", "Hit", "ImportReport", "InvalidInput",
     "LtmError", "Memory", "MemoryStore", "MissingDependency", "NotFound", "ScopeError",
-    "StoreError", "open",
+    "StoreBusy", "StoreError", "open",
 }
 
 
@@ -17,5 +17,5 @@ def test_exported_members() -> None:
 
 def test_errors_share_one_base() -> None:
     for name in ("EmbedderMismatch", "InvalidInput", "MissingDependency", "NotFound",
-                 "ScopeError", "StoreError"):
+                 "ScopeError", "StoreBusy", "StoreError"):
         assert issubclass(getattr(ltm, name), ltm.LtmError)

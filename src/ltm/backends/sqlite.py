@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DimensionMismatch, StoreError
+from ..errors import DimensionMismatch, StoreBusy, StoreError
 from ..index.exact import IndexWriter, VectorIndex
 from ..index.hnsw import HnswScope
 from ..index.scope import NO_EXPIRY, ScopeView
@@ -201,6 +201,11 @@ then there these they this those through to too under until up very was we were 
 which while who whom why will with would you your yours yourself yourselves""".split())
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def quote_ident(name: str) -> str:
     """Quote an SQL identifier (the only place identifiers are built from strings)."""
     return '"' + name.replace('"', '""') + '"'
@@ -327,7 +332,13 @@ class SqliteBackend:
         """One transaction (BEGIN IMMEDIATE), or a savepoint when nested."""
         with self._lock:
             if self._depth == 0:
-                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _is_busy(exc):
+                        raise StoreBusy("another process holds the store's write lock; "
+                                        "nothing was written, retry shortly") from exc
+                    raise StoreError(f"cannot start a transaction: {exc}") from exc
             else:
                 self.conn.execute(f"SAVEPOINT sp{self._depth}")
             self._depth += 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -32,25 +31,20 @@ from typing import Any
 import click
 
 from .corpus import Corpus
+from .scale_common import (
+    SINGLE_USER,
+    _bar,
+    _rss_mb,
+    single_reopen_first_query,
+    timed_scoped_passes,
+)
 from .stats import latency_summary, mean_recall, rate, recall_at_k_ties
 
-SINGLE_USER = "scope-all"
 RESULTS = Path("benchmarks/results")
-
-
-def _rss_mb() -> float:
-    """Peak resident set of this process in MiB (Linux reports KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="mem" if "ingest" in desc else "q",
-                disable=not enabled, file=sys.stderr, smoothing=0.1, mininterval=0.5)
 
 
 # -- phases (each runs in its own process) -------------------------------------------------
@@ -97,55 +91,6 @@ def phase_ingest(a: dict[str, Any]) -> dict[str, Any]:
             **latency_summary(batches, "ingest_batch"),
             "close_s": round(close_s, 3), "bytes_on_disk": _folder_bytes(path),
             "peak_rss_mb": _rss_mb()}
-
-
-class _Precomputed:
-    """The store's embedder with the query vectors already computed: ``search()`` minus the
-    embedding, everything else the same."""
-
-    def __init__(self, inner: Any, texts: list[str]) -> None:
-        self.name, self.dim = inner.name, inner.dim
-        vecs = inner.embed(texts)
-        self._vec = {t: vecs[i] for i, t in enumerate(texts)}
-
-    def embed(self, texts: Any) -> Any:
-        import numpy as np
-        return np.stack([self._vec[t] for t in texts])
-
-
-def timed_scoped_passes(store: Any, queries: list[tuple[str, str]], k: int, bar: Any
-                        ) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Three passes over ``queries`` (user, text), one ``bar`` step per query and pass:
-    ``search()`` wall and process-CPU seconds, ``search()`` with the query vectors
-    precomputed, and the backend's dense search alone. Shared by both backends' runs."""
-    from ltm.backends.base import Filters
-
-    lat, cpu = [], []
-    for user, q in queries:
-        t1, c1 = time.perf_counter(), time.process_time()
-        store.search(q, user=user, k=k)
-        lat.append(time.perf_counter() - t1)
-        cpu.append(time.process_time() - c1)
-        bar.update()
-    real = store.embedder
-    store.embedder = _Precomputed(real, sorted({q for _, q in queries}))
-    try:
-        alone = []
-        for user, q in queries:
-            t1 = time.perf_counter()
-            store.search(q, user=user, k=k)
-            alone.append(time.perf_counter() - t1)
-            bar.update()
-        dense = []
-        for user, q in queries:
-            qv = store.embedder.embed([q])[0]
-            t1 = time.perf_counter()
-            store.backend.dense_search(qv, Filters(user=user), k)
-            dense.append(time.perf_counter() - t1)
-            bar.update()
-    finally:
-        store.embedder = real
-    return lat, cpu, alone, dense
 
 
 def phase_search(a: dict[str, Any]) -> dict[str, Any]:
@@ -282,21 +227,6 @@ def _exact_top(idx: Any, rowids: Any, vecs: Any, qv: Any, k: int) -> Any:
     r, s = np.concatenate(best_r), np.concatenate(best_s)
     order = np.argsort(-s, kind="stable")[:k]
     return r[order], s[order]
-
-
-def single_reopen_first_query(target: str, a: dict[str, Any]) -> dict[str, Any]:
-    """Open the one-scope store at ``target`` (folder or URL) and answer one query."""
-    import ltm
-
-    corpus = Corpus(a["n"], a["users"], a["seed"])
-    q = corpus.queries(1, seed=a["seed"] + 3)[0][1]
-    t0 = time.perf_counter()
-    store = ltm.open(target, **a.get("settings", {}))
-    store.search(q, user=SINGLE_USER, k=a["k"])
-    first = time.perf_counter() - t0
-    store.close()
-    return {"single_reopen_first_query_s": round(first, 4),
-            "single_reopen_peak_rss_mb": _rss_mb()}
 
 
 def phase_single_reopen(a: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus
-from .scale import SINGLE_USER, _bar, _rss_mb, single_reopen_first_query, timed_scoped_passes
+from .scale_common import (
+    SINGLE_USER,
+    _bar,
+    _rss_mb,
+    single_reopen_first_query,
+    timed_scoped_passes,
+)
 from .stats import latency_summary, mean_recall, rate, recall_at_k_ties
 
 SERVER_SETTINGS = ("server_version", "shared_buffers", "work_mem", "maintenance_work_mem",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -58,15 +57,10 @@ def process(store: str, user: str | None, max_batches: int | None, as_json: bool
     """Extract facts from stored episodes with the configured LLM (llm_url), resuming where
     the last run stopped, within the per-user token budget."""
     from ..cli import emit, errors_to_exit, opened
-    from ..llm import LLMError
 
     with opened(store) as mem:
         with errors_to_exit():
-            try:
-                report = mem.process(user=user, max_batches=max_batches)
-            except LLMError as exc:
-                click.echo(f"ltm: {exc}", err=True)
-                sys.exit(6)
+            report = mem.process(user=user, max_batches=max_batches)
         emit(report.to_dict(), as_json, lambda d: (
             f"processed {d['episodes']} episodes in {d['batches']} batches: "
             f"{len(d['added'])} facts added, {len(d['updated'])} updated, "

@@ -13,7 +13,6 @@ import logging
 import os
 import queue
 import re
-import sqlite3
 import threading
 import time as _time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -32,7 +31,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import InvalidInput, LtmError, NotFound, ScopeError, StoreError
+from ..errors import InvalidInput, LtmError, NotFound, ScopeError, StoreBusy, StoreError
 from ..store import MemoryStore
 from ..store import open as open_store
 from ..timeutil import to_us
@@ -156,10 +155,7 @@ def _retry(fn: Callable[[], T], attempts: int = 4) -> T:
     for n in range(attempts):
         try:
             return fn()
-        except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if "locked" not in text and "busy" not in text:
-                raise
+        except StoreBusy:
             if n == attempts - 1:
                 raise ApiError(503, "busy", "the store is busy, retry shortly") from None
             _time.sleep(0.05 * 2 ** n)
