@@ -143,13 +143,14 @@ def _coerce(name: str, raw: Any, annotation: str) -> Any:
 
 def load_settings(store_path: str | os.PathLike[str] | None = None,
                   **overrides: Any) -> Settings:
+    """Settings in the order of precedence defaults < ``ltm.toml`` < ``LTM_*`` environment
+    variables < ``overrides`` (what the caller wrote wins)."""
     known = {f.name: str(f.type) for f in fields(Settings)}
-    values: dict[str, Any] = {}
-    for key, raw in overrides.items():
+    for key in overrides:
         if key not in known:
             raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(known))}",
                                field=key)
-        values[key] = raw
+    values: dict[str, Any] = {}
     candidates = [os.environ.get("LTM_CONFIG")]
     if store_path is not None:
         candidates.append(str(Path(store_path) / "ltm.toml"))
@@ -170,4 +171,5 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
         env = os.environ.get("LTM_" + key.upper())
         if env is not None:
             values[key] = _coerce(key, env, annotation)
+    values.update(overrides)
     return Settings(**values)
