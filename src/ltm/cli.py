@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -43,7 +44,8 @@ _LAZY_BENCH: dict[str, str] = {
     "faults": "ltm.bench.faults:faults",
 }
 _LAZY_TRAIN_EXTRA: dict[str, str] = {"continual": "ltm.continual.cli:continual",
-                                     "episodic": "ltm.rl.cli:episodic"}
+                                     "episodic": "ltm.rl.cli:episodic",
+                                     "ranker": "ltm.retrieval.train:ranker"}
 
 
 class LazyGroup(click.Group):
@@ -122,29 +124,54 @@ def errors_to_exit() -> Iterator[None]:
     try:
         yield
     except NotFound as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(3)
+        _fail(str(exc), 3, type(exc).__name__)
     except (InvalidInput, ScopeError) as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), 2, type(exc).__name__)
     except (EmbedderMismatch, StoreError) as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(4)
+        _fail(str(exc), 4, type(exc).__name__)
     except MissingDependency as exc:
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(5)
+        _fail(str(exc), 5, type(exc).__name__)
     except LtmError as exc:
         # the rest: an external service (the LLM, a remote embedder) failed -> 6; else 1
         from .embed.openai import EmbeddingServiceError
         from .llm import LLMError
-        click.echo(f"ltm: {exc}", err=True)
-        sys.exit(6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1)
+        code = 6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1
+        _fail(str(exc), code, type(exc).__name__)
+
+
+def _wants_json() -> bool:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def _fail(message: str, code: int, kind: str) -> None:
+    """Print one error line (a JSON object on stderr when the command has --json) and exit."""
+    if _wants_json():
+        click.echo(json.dumps({"error": kind, "message": message, "exit_code": code},
+                              ensure_ascii=False), err=True)
+    else:
+        click.echo(f"ltm: {message}", err=True)
+    sys.exit(code)
+
+
+def _store_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """A command's own --store, else the one given before the command (``ltm --store X
+    stats``), which also reads LTM_STORE and defaults to ./ltm-data."""
+    if value is not None:
+        return value
+    root = ctx.find_root()
+    return str(root.params.get("store") or os.environ.get("LTM_STORE") or "ltm-data")
 
 
 def store_option(f: F) -> F:
-    return click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
-                        show_default=True, type=click.Path(file_okay=False),
-                        help="Store folder (env LTM_STORE).")(f)
+    return click.option("--store", "store", default=None, callback=_store_from_root,
+                        type=click.Path(file_okay=False),
+                        help="Store folder or PostgreSQL URL (default: the one given before "
+                        "the command, else env LTM_STORE, else ./ltm-data).")(f)
 
 
 def json_option(f: F) -> F:
@@ -156,9 +183,22 @@ def user_option(f: F) -> F:
     return click.option("--user", "-u", required=True, help="The user (scope) to act for.")(f)
 
 
+def _missing_store(store: str) -> bool:
+    """True when ``store`` names a folder that holds no store yet (URLs are never missing)."""
+    if "://" in store:
+        return False
+    from .backends.sqlite import DB_NAME
+    return not (Path(store) / DB_NAME).is_file()
+
+
 @contextmanager
-def opened(store: str) -> Iterator[Any]:
+def opened(store: str, *, create: bool = True) -> Iterator[Any]:
+    """The store at ``store``; read-only commands pass ``create=False``: a missing store is
+    then an error (exit 4) and nothing is created."""
     from .store import open as open_store
+    if not create and _missing_store(store):
+        _fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
+              "StoreError")
     with errors_to_exit():
         with open_store(store) as mem:
             yield mem
@@ -171,7 +211,11 @@ def _fmt_memory(m: Any) -> str:
 
 @click.group(cls=LazyGroup, lazy=_LAZY, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ltm")
-def main() -> None:
+@click.option("--store", "store", envvar="LTM_STORE", default="ltm-data", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Store folder or PostgreSQL URL for every command (env LTM_STORE); a "
+              "command's own --store wins.")
+def main(store: str) -> None:
     """ltm: long-term memory for AI systems (embedded store, hybrid retrieval)."""
 
 
@@ -226,7 +270,7 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
            kinds: tuple[str, ...], since: str | None, until: str | None, as_of: str | None,
            explain: bool, as_json: bool) -> None:
     """Find a user's memories relevant to QUERY."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             hits = mem.search(query, user=user, k=k, session=session, agent=agent,
                               kinds=list(kinds) or None, since=since, until=until, as_of=as_of)
@@ -247,11 +291,14 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
 @user_option
 @click.argument("query")
 @click.option("--budget", "budget", default=1000, show_default=True, help="Token budget.")
-def context(store: str, user: str, query: str, budget: int) -> None:
+@json_option
+def context(store: str, user: str, query: str, budget: int, as_json: bool) -> None:
     """Print a prompt-ready block of a user's memories relevant to QUERY."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
-            click.echo(mem.context(query, user=user, budget_tokens=budget))
+            block = mem.context(query, user=user, budget_tokens=budget)
+        emit({"query": query, "user": user, "budget_tokens": budget, "context": block},
+             as_json, lambda d: d["context"])
 
 
 @main.command()
@@ -261,7 +308,7 @@ def context(store: str, user: str, query: str, budget: int) -> None:
 @json_option
 def get(store: str, user: str, memory_id: str, as_json: bool) -> None:
     """Show one memory."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             m = mem.get(memory_id, user=user)
         emit(m, as_json, _fmt_memory)
@@ -301,7 +348,7 @@ def forget(store: str, user: str, memory_id: str | None, session: str | None,
 @json_option
 def history(store: str, user: str, memory_id: str, as_json: bool) -> None:
     """Show the change history of a memory."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             events = mem.history(memory_id, user=user)
         emit(events, as_json, lambda evs: "\n".join(
@@ -361,7 +408,7 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
               help="Output file (default stdout).")
 def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> None:
     """Export memories as JSON Lines."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with click.open_file(out, "w", encoding="utf-8") as fp, errors_to_exit():
             n = mem.export(fp, user=user, embeddings=not no_embeddings)
     if out != "-":
@@ -373,8 +420,31 @@ def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> N
 @json_option
 def stats(store: str, as_json: bool) -> None:
     """Counts, size and embedder of the store."""
-    with opened(store) as mem:
-        emit(mem.stats(), as_json, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
+    with opened(store, create=False) as mem:
+        emit(mem.stats(), as_json, _fmt_stats)
+
+
+def _fmt_stats(s: dict[str, Any]) -> str:
+    def num(v: Any) -> str:
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+    lines = []
+    for key, value in s.items():
+        label = key.replace("_", " ")
+        if key == "bytes_on_disk" and isinstance(value, int):
+            size = float(value)
+            for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+                if size < 1024 or unit == "TiB":
+                    break
+                size /= 1024
+            lines.append(f"{'size on disk':<16}{size:,.1f} {unit}" if unit != "B"
+                         else f"{'size on disk':<16}{value} B")
+        elif isinstance(value, dict):
+            inner = ", ".join(f"{k} {num(v)}" for k, v in value.items()) or "none"
+            lines.append(f"{label:<16}{inner}")
+        else:
+            lines.append(f"{label:<16}{num(value)}")
+    return "\n".join(lines)
 
 
 @main.group(cls=LazyGroup, lazy=_LAZY_BENCH)

@@ -11,9 +11,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _store_option(f: F) -> F:
-    return click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
-                        show_default=True, type=click.Path(file_okay=False),
-                        help="Store folder (env LTM_STORE).")(f)
+    from ..cli import store_option
+    return store_option(f)
 
 
 @click.command()

@@ -16,11 +16,9 @@ from typing import Any
 
 import click
 
-from ..cli import errors_to_exit
+from ..cli import errors_to_exit, store_option
 
-_STORE = click.option("--store", "store", envvar="LTM_STORE", default="ltm-data",
-                      show_default=True, type=click.Path(file_okay=False),
-                      help="Store folder (env LTM_STORE).")
+_STORE = store_option
 
 
 def is_loopback(host: str) -> bool:
