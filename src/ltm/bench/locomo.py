@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from .labelled import MID, LabelledConversation, LabelledQuestion
+
 KS = (5, 10, 20)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop",
               5: "adversarial"}
@@ -95,6 +97,22 @@ def load(path: str | Path) -> list[Conversation]:
                                     "evidence": evidence})
         convs.append(c)
     return convs
+
+
+def load_labelled(path: str | Path) -> list[LabelledConversation]:
+    """LoCoMo in the shared labelled shape (``ltm.bench.labelled``): the turns of ``load``
+    with their dialog id as ``metadata["mid"]``, the questions with evidence (dialog ids), the
+    category's name as the question type."""
+    out = []
+    for c in load(path):
+        items = [{**t, "metadata": {**t["metadata"], MID: t["metadata"]["dia_id"]}}
+                 for t in c.turns]
+        questions = [LabelledQuestion(qid=f"{c.user}:{i}", text=q["question"],
+                                      qtype=CATEGORIES.get(q["category"], str(q["category"])),
+                                      evidence=frozenset(q["evidence"]))
+                     for i, q in enumerate(c.questions)]
+        out.append(LabelledConversation(c.user, items, questions, source="locomo"))
+    return out
 
 
 def _percentile(values: list[float], q: float) -> float:
