@@ -30,6 +30,7 @@ from typing import Any
 
 import click
 
+from ..progress import progress_default
 from .corpus import Corpus
 from .scale_common import (
     SINGLE_USER,
@@ -387,7 +388,7 @@ def plot_scale(results_dir: Path) -> Path | None:
 @click.option("--keep", is_flag=True, help="Keep the stores built in --workdir.")
 @click.option("--plot/--no-plot", default=True, show_default=True,
               help="Redraw scale-vs-n.png from every scale-*.json next to the output.")
-@click.option("--progress/--no-progress", default=True, show_default=True,
+@click.option("--progress/--no-progress", default=None, callback=progress_default,
               help="Progress bars on stderr.")
 def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, queries: int,
           batch: int, seed: int, single_scope: bool, multi_user: bool, ef_search: int | None,

@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from ..progress import progress_default
+
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
     "ntm-copy": {"bits": 8, "min_len": 1, "max_len": 20, "memory_n": 128, "memory_w": 20,
@@ -110,8 +112,8 @@ def _seq_command(preset: str) -> Callable[..., None]:
                   help="stop once eval bits/sequence at max length drops below this")
     @click.option("--threads", type=int, default=1, show_default=True,
               help='torch CPU threads')
-    @click.option("--progress/--no-progress", default=True,
-              help='show a progress bar')
+    @click.option("--progress/--no-progress", default=None, callback=progress_default,
+              help='show a progress bar (default: on a terminal)')
     def command(out_dir: str, eval_lengths: str, **kw: Any) -> None:
         from .train import SeqTrainConfig, train_sequence_task
 
@@ -162,8 +164,8 @@ for _preset in SEQ_DEFAULTS:
               show_default=True, help='weight tying between hops')
 @click.option("--threads", type=int, default=1, show_default=True,
               help='torch CPU threads')
-@click.option("--progress/--no-progress", default=True,
-              help='show a progress bar')
+@click.option("--progress/--no-progress", default=None, callback=progress_default,
+              help='show a progress bar (default: on a terminal)')
 def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     """Train MemN2N on one bAbI task; writes test_error (0..1) to OUT/metrics.json."""
     from .babi import resolve_data_dir
