@@ -6,6 +6,7 @@
 >>> mem.search("where does alice live?", user="alice", k=5)
 """
 
+from .aio import AsyncMemoryStore, open_async
 from .errors import (
                      EmbedderMismatch,
                      InvalidInput,
@@ -16,12 +17,13 @@ from .errors import (
                      StoreBusy,
                      StoreError,
 )
-from .model import ForgetReceipt, HistoryEvent, Hit, Memory
+from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, UserStats
 from .store import ImportReport, MemoryStore, open
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncMemoryStore",
     "EmbedderMismatch",
     "ForgetReceipt",
     "HistoryEvent",
@@ -33,8 +35,11 @@ __all__ = [
     "MemoryStore",
     "MissingDependency",
     "NotFound",
+    "Page",
     "ScopeError",
     "StoreBusy",
     "StoreError",
+    "UserStats",
     "open",
+    "open_async",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,3 +71,40 @@ class ForgetReceipt:
     @property
     def ids(self) -> list[str]:
         return [i for ids in self.ids_by_kind.values() for i in ids]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of ``MemoryStore.list``: its memories (newest first by default) and the
+    cursor of the next page (None on the last)."""
+
+    memories: list[Memory]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[Memory]:
+        return iter(self.memories)
+
+    def __len__(self) -> int:
+        return len(self.memories)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    session: str
+    count: int
+    first: datetime
+    last: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    """What ``MemoryStore.user_stats`` counts of one user's memories (expired ones left
+    out): the total, by kind, by session (most recent first) and by UTC day (oldest first)."""
+
+    user: str
+    memories: int
+    by_kind: dict[str, int]
+    sessions: list[SessionStats]
+    per_day: list[tuple[str, int]]
+    first: datetime | None = None
+    last: datetime | None = None

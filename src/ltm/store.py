@@ -34,7 +34,7 @@ from .errors import (
     ScopeError,
     StoreError,
 )
-from .model import ForgetReceipt, HistoryEvent, Hit, Memory
+from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
 from .timeutil import from_us, iso, now_us, opt_dt, opt_us, to_us
@@ -668,6 +668,68 @@ class MemoryStore:
         out = self.backend.stats()
         out["embedder"] = self.embedder.name
         return out
+
+    # -- listing (defined last: the name ``list`` shadows the builtin in the class body) ----
+    def user_stats(self, user: str) -> UserStats:
+        """Counts of ``user``'s memories (expired ones left out): total, by kind, by session
+        (most recent first) and by UTC day."""
+        self._check_open()
+        flt = self._filters(user, None, None, None, None, None, None, None, now_us())
+        user = flt.user
+        by_kind, sessions, days = self.backend.user_counts(user, flt.now)
+        per_session = sorted(
+            (SessionStats(s, n, from_us(first), from_us(last)) for s, n, first, last in sessions),
+            key=lambda s: (s.last, s.session), reverse=True)
+        per_day = [(from_us(d * _DAY_US).strftime("%Y-%m-%d"), n) for d, n in days]
+        oldest = self.backend.scan(flt, order="oldest", limit=1)
+        newest = self.backend.scan(flt, order="newest", limit=1)
+        return UserStats(user=user, memories=sum(by_kind.values()), by_kind=by_kind,
+                         sessions=per_session, per_day=per_day,
+                         first=oldest[0].time if oldest else None,
+                         last=newest[0].time if newest else None)
+
+    def list(self, user: str, *, kinds: Sequence[str] | None = None,
+             session: str | None = None, since: Any = None, until: Any = None,
+             limit: int = 50, cursor: str | None = None, agent: str | None = None,
+             metadata: Mapping[str, Any] | None = None, order: str = "newest") -> Page:
+        """A page of ``user``'s memories by time, newest first (``order="oldest"``: oldest
+        first), expired ones left out (what other memory libraries call get_all); the filters
+        are ``search``'s. Pass the page's ``next_cursor`` as ``cursor`` for the next page; it
+        is None on the last page."""
+        self._check_open()
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be an integer in [1, 1000], got {limit!r}",
+                               field="limit")
+        flt = self._filters(user, agent, session, kinds, since, until, None, metadata,
+                            now_us())
+        rows = self.backend.scan(flt, order=order, limit=limit + 1,
+                                 before=_parse_cursor(cursor))
+        nxt = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            nxt = f"{to_us(rows[-1].time)}.{rows[-1].id}"
+        return Page(memories=rows, next_cursor=nxt)
+
+
+_DAY_US = 86_400_000_000
+
+
+def _parse_cursor(cursor: object) -> tuple[int, str] | None:
+    """The (time, id) key of a ``Page.next_cursor`` ("<microseconds>.<id>")."""
+    if cursor is None:
+        return None
+    if isinstance(cursor, str):
+        head, _, mid = cursor.partition(".")
+        if re.fullmatch(r"-?[0-9]{1,20}", head) and _ids.is_id(mid):
+            return int(head), mid
+    raise InvalidInput("cursor must be the next_cursor of a page from list()", field="cursor")
+
+
+def _min_relevance(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= float(value) <= 1.0:
+        raise InvalidInput("min_relevance must be a number in [0, 1]", field="min_relevance")
+    return float(value)
 
 
 def embed_text(text: str, metadata: Mapping[str, Any]) -> str:

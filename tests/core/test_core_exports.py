@@ -3,9 +3,11 @@
 import ltm
 
 EXPECTED = {
-    "EmbedderMismatch", "ForgetReceipt", "HistoryEvent", "Hit", "ImportReport", "InvalidInput",
+    "AsyncMemoryStore", "EmbedderMismatch", "ForgetReceipt", "HistoryEvent", "Hit",
+    "ImportReport", "InvalidInput",
     "LtmError", "Memory", "MemoryStore", "MissingDependency", "NotFound", "ScopeError",
     "StoreBusy", "StoreError", "open",
+    "open_async", "Page", "UserStats",
 }
 
 

@@ -125,6 +125,15 @@ class Backend(Protocol):
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
     def touch(self, ids: Sequence[str], at: int) -> None: ...
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, ordered by (time, id) (``newest`` or
+        ``oldest`` first), past the (time, id) key ``before``, at most ``limit``."""
+    def user_counts(self, user: str, now: int | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
+                               list[tuple[int, int]]]:
+        """``user``'s memories (not expired at ``now``) counted by kind, by session
+        (session, count, first time, last time) and by UTC day (day number, count)."""
     def users(self) -> list[str]: ...
     def stats(self) -> dict[str, Any]: ...
     # fact extraction (ltm.policies.extract): per-user cursor over the episode stream
@@ -133,6 +142,13 @@ class Backend(Protocol):
     def extraction_pending(self, user: str | None = None) -> dict[str, int]: ...
     def episodes_after(self, user: str, cursor: int, limit: int) -> list[tuple[int, str]]: ...
     def prune_extraction_state(self) -> None: ...
+
+
+def scan_order(order: str) -> bool:
+    """True for ``Backend.scan``'s ``newest``-first order, False for ``oldest``."""
+    if order not in ("newest", "oldest"):
+        raise InvalidInput(f"order must be 'newest' or 'oldest', got {order!r}", field="order")
+    return order == "newest"
 
 
 def row_blocks(rows: Sequence[NewRow], blocks: Iterable[np.ndarray], dim: int | None

@@ -107,6 +107,9 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
         # bumped by every write that changes what ranking reads of a user's memories, so a
         # client's cached scope view (PostgresBackend.scope_view) knows when it is stale
         f"ALTER TABLE {s}.user_stats ADD COLUMN version bigint NOT NULL DEFAULT 0",
+    ]), ("0005_memories_user_time", [
+        # Backend.scan (MemoryStore.list): a user's memories by time, a page at a time
+        f"CREATE INDEX memories_user_time ON {s}.memories (user_id, time, id)",
     ])]
 
 

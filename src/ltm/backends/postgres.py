@@ -42,7 +42,7 @@ from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFoun
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, row_blocks
+from .base import Filters, NewRow, row_blocks, scan_order
 from .pg_schema import (
     TEXT_CONFIG,
     base_migrations,
@@ -951,6 +951,39 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             for r in cur:
                 yield _row_to_memory(r), r[-1]
             cur.close()
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``
+        first, at most ``limit``, starting past the key ``before`` (the last (time, id) of
+        the previous page); walks the (user_id, time, id) index."""
+        desc = scan_order(order)
+        where, params = self._where(flt)
+        if before is not None:
+            where += f" AND (m.time, m.id) {'<' if desc else '>'} (%s, %s)"
+            params += [int(before[0]), str(before[1])]
+        d = "DESC" if desc else "ASC"
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} m WHERE {where} "
+                          f"ORDER BY m.time {d}, m.id {d} LIMIT %s", [*params, int(limit)])
+        return [_row_to_memory(r) for r in rows]
+
+    def user_counts(self, user: str, now: int | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
+                               list[tuple[int, int]]]:
+        """``user``'s memories counted (those expired at ``now`` left out): by kind, by
+        session (session, count, first time, last time) and by UTC day (day number, count)."""
+        where, params = self._where(Filters(user=user, now=now))
+        kinds = self._read(f"SELECT kind, count(*) FROM {self._m} m WHERE {where} "
+                           f"GROUP BY kind", params)
+        sessions = self._read(
+            f"SELECT session, count(*), min(time), max(time) FROM {self._m} m WHERE {where} "
+            f"AND session IS NOT NULL GROUP BY session", params)
+        days = self._read(
+            f"SELECT floor(time / 86400000000.0)::bigint AS day, count(*) FROM {self._m} m "
+            f"WHERE {where} GROUP BY day ORDER BY day", params)
+        return ({k: int(c) for k, c in kinds},
+                [(str(s), int(c), int(a), int(b)) for s, c, a, b in sessions],
+                [(int(d), int(c)) for d, c in days])
 
     def users(self) -> list[str]:
         return [r[0] for r in self._read(

@@ -33,7 +33,7 @@ from ..index.hnsw import HnswScope
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, row_blocks
+from .base import Filters, NewRow, row_blocks, scan_order
 
 log = logging.getLogger(__name__)
 
@@ -1262,6 +1262,46 @@ class SqliteBackend:
         for r in rows:
             vec = np.frombuffer(r[-1], dtype=np.float32) if (with_vectors and r[-1]) else None
             yield _row_to_memory(r[:-1]), vec
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``
+        first, at most ``limit``, starting past the key ``before`` (the last (time, id) of
+        the previous page). A large scope walks its own time index (``_time_index``)."""
+        desc = scan_order(order)
+        with self._lock:
+            index = ""
+            name = self._time_index(flt.user)
+            if name is not None:
+                index = f" INDEXED BY {name}"
+            where, params = self._where(flt, user_literal=bool(index))
+            if before is not None:
+                where += f" AND (m.time, m.id) {'<' if desc else '>'} (?, ?)"
+                params += [int(before[0]), str(before[1])]
+            d = "DESC" if desc else "ASC"
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM memories m{index} WHERE {where} "
+                f"ORDER BY m.time {d}, m.id {d} LIMIT ?", [*params, int(limit)]).fetchall()
+        return [_row_to_memory(r) for r in rows]
+
+    def user_counts(self, user: str, now: int | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
+                               list[tuple[int, int]]]:
+        """``user``'s memories counted (those expired at ``now`` left out): by kind, by
+        session (session, count, first time, last time) and by UTC day (day number, count)."""
+        flt = Filters(user=user, now=now)
+        where, params = self._where(flt)
+        with self._lock:
+            kinds = self.conn.execute(f"SELECT kind, count(*) FROM memories m WHERE {where} "
+                                      f"GROUP BY kind", params).fetchall()
+            sessions = self.conn.execute(
+                f"SELECT session, count(*), min(time), max(time) FROM memories m WHERE {where} "
+                f"AND session IS NOT NULL GROUP BY session", params).fetchall()
+            days = self.conn.execute(
+                f"SELECT time / 86400000000 - (time % 86400000000 < 0) AS day, count(*) "
+                f"FROM memories m WHERE {where} GROUP BY day ORDER BY day", params).fetchall()
+        return ({k: int(c) for k, c in kinds}, [tuple(r) for r in sessions],
+                [(int(d), int(c)) for d, c in days])
 
     def users(self) -> list[str]:
         with self._lock:

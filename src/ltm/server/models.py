@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..errors import InvalidInput
 from ..model import ForgetReceipt, HistoryEvent, Hit, Memory
 from ..store import MAX_TEXT_CHARS
 from ..timeutil import to_us
@@ -26,21 +25,10 @@ Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,31}$",
                             description="episode, fact, summary, or another lowercase word")]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S")]
-_MIN_US = -62_135_596_800_000_000 + 86_400_000_000  # 0001-01-02 UTC
-_MAX_US = 253_402_300_799_000_000 - 86_400_000_000  # 9999-12-30 UTC
-
-
 def time_us(value: str | float, field: str = "time") -> int:
-    """A time as the store will read it, refusing what it could not store and read back
-    (years outside 1..9999 once converted to UTC, overflowing numbers)."""
-    try:
-        us = to_us(value, field=field)
-    except (OverflowError, ValueError) as exc:  # InvalidInput is a ValueError
-        raise InvalidInput(str(exc) if isinstance(exc, InvalidInput)
-                           else f"{field} {value!r} is out of range", field=field) from None
-    if not _MIN_US <= us <= _MAX_US:
-        raise InvalidInput(f"{field} {value!r} is out of range (years 1 to 9999)", field=field)
-    return us
+    """A time as the store will read it; the library's own parsing refuses what it could not
+    store and read back (years outside 1..9999 once converted to UTC, overflowing numbers)."""
+    return to_us(value, field=field)
 
 
 def _valid_time(value: str | float) -> str | float:

@@ -1,0 +1,80 @@
+"""``AsyncMemoryStore``: the calls of ``MemoryStore``, awaitable.
+
+It wraps the one synchronous core and runs each call in a worker thread (the store is
+thread-safe), so an event loop is never blocked by SQLite, PostgreSQL or the embedder. There
+is no second copy of any logic: every method is the ``MemoryStore`` method of the same name.
+
+>>> mem = await ltm.open_async("./memories")
+>>> await mem.add("I moved to Lisbon in March", user="alice")
+>>> hits = await mem.search("where does alice live?", user="alice")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .embed import Embedder
+from .store import MemoryStore
+from .store import open as open_store
+
+#: The ``MemoryStore`` methods an ``AsyncMemoryStore`` offers as coroutines: every public one
+#: (``close`` has its own coroutine).
+ASYNC_METHODS = tuple(name for name, value in vars(MemoryStore).items()
+                      if callable(value) and not name.startswith("_") and name != "close")
+
+
+class _Awaitable:
+    """A descriptor: ``MemoryStore.<name>`` run in a worker thread, awaited."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: AsyncMemoryStore | None, owner: type) -> Callable[..., Any]:
+        sync = getattr(MemoryStore, self.name)
+        if obj is None:
+            return sync
+        bound = getattr(obj.sync, self.name)
+
+        @functools.wraps(sync)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(bound, *args, **kwargs)
+
+        return call
+
+
+class AsyncMemoryStore:
+    """An awaitable face of a ``MemoryStore`` (``sync``): the same calls, the same
+    arguments, the same results and errors; ``async with`` closes it."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.sync = store
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        # only reached for names that are not MemoryStore methods (those are descriptors)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    async def __aenter__(self) -> AsyncMemoryStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+for _name in ASYNC_METHODS:
+    setattr(AsyncMemoryStore, _name, _Awaitable(_name))
+
+
+async def open_async(path: str | os.PathLike[str] | None = None, *,
+                     embedder: str | Embedder | None = None,
+                     **settings: Any) -> AsyncMemoryStore:
+    """``ltm.open`` in a worker thread (loading the embedder takes a moment), awaitable:
+    the same arguments, an ``AsyncMemoryStore``."""
+    store = await asyncio.to_thread(open_store, path, embedder=embedder, **settings)
+    return AsyncMemoryStore(store)

@@ -1,0 +1,269 @@
+"""LangChain over ltm (extra ``ltm[langchain]``): a ``VectorStore``, a ``BaseRetriever`` and an
+embedder adapter.
+
+``LtmVectorStore`` keeps each ``Document`` as one memory of one ltm user (kind ``document``):
+the page content is the memory's text, the document's metadata its metadata, and the
+document's id (any string; a new ULID when it has none) is kept in the metadata under
+``langchain_id``, so adding a document again under the same id replaces it. Search is ltm's
+hybrid retrieval (full text + vectors), best first; ``filter`` is an ltm metadata filter
+(key -> scalar). ``LtmRetriever`` returns a user's memories of any kind for a query.
+
+The async forms use ``ltm.AsyncMemoryStore`` over the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import require
+
+require("langchain_core", "langchain")
+
+from langchain_core.callbacks import (  # noqa: E402
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document  # noqa: E402
+from langchain_core.embeddings import Embeddings  # noqa: E402
+from langchain_core.retrievers import BaseRetriever  # noqa: E402
+from langchain_core.vectorstores import VectorStore  # noqa: E402
+from pydantic import ConfigDict  # noqa: E402
+
+from .. import ids as _ids  # noqa: E402
+from ..aio import AsyncMemoryStore  # noqa: E402
+from ..embed import normalize_rows  # noqa: E402
+from ..model import Hit, Memory  # noqa: E402
+from ..store import MemoryStore  # noqa: E402
+from ..store import open as open_store  # noqa: E402
+
+#: The metadata key that holds a document's LangChain id.
+ID_KEY = "langchain_id"
+KIND = "document"
+
+
+class LangChainEmbedder:
+    """A LangChain ``Embeddings`` as an ltm embedder (rows normalised to unit length)."""
+
+    in_process = False
+
+    def __init__(self, embeddings: Embeddings, name: str | None = None) -> None:
+        self.embeddings = embeddings
+        self.dim = len(embeddings.embed_query("dimension probe"))
+        self.name = name or f"langchain:{type(embeddings).__name__}:{self.dim}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = np.asarray(self.embeddings.embed_documents(list(texts)), dtype=np.float32)
+        return normalize_rows(vecs.reshape(len(texts), self.dim))
+
+
+def _document(mem: Memory) -> Document:
+    meta = dict(mem.metadata)
+    doc_id = meta.pop(ID_KEY, None)
+    return Document(page_content=mem.text, metadata=meta,
+                    id=doc_id if isinstance(doc_id, str) else mem.id)
+
+
+class LtmVectorStore(VectorStore):
+    """A LangChain ``VectorStore`` over one user's documents in an ltm store."""
+
+    def __init__(self, store: MemoryStore, *, user: str, kind: str = KIND,
+                 session: str | None = None) -> None:
+        self.store = store
+        self.astore = AsyncMemoryStore(store)
+        self.user = user
+        self.kind = kind
+        self.session = session
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        emb = self.store.embedder
+        return emb.embeddings if isinstance(emb, LangChainEmbedder) else None
+
+    # -- writing ----------------------------------------------------------------------------
+    def _existing(self, doc_ids: Iterable[str]) -> dict[str, list[str]]:
+        """LangChain id -> the ids of the memories that hold it."""
+        out: dict[str, list[str]] = {}
+        for doc_id in dict.fromkeys(doc_ids):
+            cursor = None
+            while True:
+                page = self.store.list(self.user, kinds=[self.kind], limit=1000, cursor=cursor,
+                                       metadata={ID_KEY: doc_id})
+                out.setdefault(doc_id, []).extend(m.id for m in page)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            if not out[doc_id]:
+                del out[doc_id]
+        return out
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Add documents, or replace those whose id is already stored; returns their ids."""
+        given = kwargs.get("ids")
+        if given is not None and len(given) != len(documents):
+            raise ValueError(f"{len(given)} ids for {len(documents)} documents")
+        ids = [(given[i] if given is not None else None) or d.id or _ids.new_id()
+               for i, d in enumerate(documents)]
+        latest = {doc_id: doc for doc_id, doc in zip(ids, documents, strict=True)}
+        existing = self._existing(latest)
+        new: list[dict[str, Any]] = []
+        for doc_id, doc in latest.items():
+            meta = {**doc.metadata, ID_KEY: doc_id}
+            if doc_id in existing:
+                first, *rest = existing[doc_id]
+                for extra in rest:
+                    self.store.forget(extra, user=self.user)
+                self.store.update(first, user=self.user, text=doc.page_content, metadata=meta)
+            else:
+                item: dict[str, Any] = {"text": doc.page_content, "user": self.user,
+                                        "kind": self.kind, "metadata": meta,
+                                        "session": self.session}
+                if _ids.is_id(doc_id):
+                    item["id"] = doc_id
+                new.append(item)
+        if new:
+            self.store.add_many(new)
+        return ids
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        return await asyncio.to_thread(self.add_documents, documents, **kwargs)
+
+    def add_texts(self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None,
+                  *, ids: list[str] | None = None, **kwargs: Any) -> list[str]:
+        texts = list(texts)
+        metas = metadatas or [{} for _ in texts]
+        if len(metas) != len(texts):
+            raise ValueError(f"{len(metas)} metadatas for {len(texts)} texts")
+        docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metas, strict=True)]
+        return self.add_documents(docs, ids=ids, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Erase the documents with these ids (unknown ids are ignored); with no ids, every
+        document of this user's kind."""
+        if ids is None:
+            found = self._all_ids()
+        else:
+            found = [m for ms in self._existing(ids).values() for m in ms]
+        for memory_id in found:
+            self.store.forget(memory_id, user=self.user)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        return await asyncio.to_thread(self.delete, ids, **kwargs)
+
+    def _all_ids(self) -> list[str]:
+        out: list[str] = []
+        cursor = None
+        while True:
+            page = self.store.list(self.user, kinds=[self.kind], limit=1000, cursor=cursor)
+            out += [m.id for m in page]
+            cursor = page.next_cursor
+            if cursor is None:
+                return out
+
+    # -- reading ----------------------------------------------------------------------------
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        found = self._existing(ids)
+        mems = self.store.backend.get_many([m for ms in found.values() for m in ms], self.user)
+        return [_document(m) for m in mems.values()]
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        return await asyncio.to_thread(self.get_by_ids, ids)
+
+    def _search_args(self, k: int, filter: dict[str, Any] | None) -> dict[str, Any]:
+        return {"user": self.user, "k": k, "kinds": [self.kind], "metadata": filter}
+
+    def similarity_search_with_score(self, query: str, k: int = 4,
+                                     filter: dict[str, Any] | None = None,
+                                     **kwargs: Any) -> list[tuple[Document, float]]:
+        hits = self.store.search(query, **self._search_args(k, filter))
+        return [(_document(h.memory), float(h.score)) for h in hits]
+
+    async def asimilarity_search_with_score(self, query: str, k: int = 4,
+                                            filter: dict[str, Any] | None = None,
+                                            **kwargs: Any) -> list[tuple[Document, float]]:
+        hits = await self.astore.search(query, **self._search_args(k, filter))
+        return [(_document(h.memory), float(h.score)) for h in hits]
+
+    def similarity_search(self, query: str, k: int = 4, filter: dict[str, Any] | None = None,
+                          **kwargs: Any) -> list[Document]:
+        return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
+
+    async def asimilarity_search(self, query: str, k: int = 4,
+                                 filter: dict[str, Any] | None = None,
+                                 **kwargs: Any) -> list[Document]:
+        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
+        return [d for d, _ in pairs]
+
+    def _similarity_search_with_relevance_scores(self, query: str, k: int = 4,
+                                                 **kwargs: Any) -> list[tuple[Document, float]]:
+        hits = self.store.search(query, **self._search_args(k, kwargs.get("filter")))
+        return [(_document(h.memory), _relevance(h)) for h in hits]
+
+    async def _asimilarity_search_with_relevance_scores(
+            self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
+        hits = await self.astore.search(query, **self._search_args(k, kwargs.get("filter")))
+        return [(_document(h.memory), _relevance(h)) for h in hits]
+
+    @classmethod
+    def from_texts(cls, texts: list[str], embedding: Embeddings,
+                   metadatas: list[dict[str, Any]] | None = None, *,
+                   ids: list[str] | None = None, **kwargs: Any) -> LtmVectorStore:
+        """A store at ``path`` (an ltm folder or PostgreSQL URL) embedding with
+        ``embedding``, for ``user``, holding ``texts``."""
+        path, user = kwargs.pop("path", None), kwargs.pop("user", None)
+        if path is None or user is None:
+            raise ValueError("from_texts needs path=... (the ltm store) and user=...")
+        store = open_store(path, embedder=LangChainEmbedder(embedding))
+        vs = cls(store, user=user, **kwargs)
+        vs.add_texts(texts, metadatas, ids=ids)
+        return vs
+
+
+def _relevance(hit: Hit) -> float:
+    """The hit's calibrated relevance where the store computes one, else its score in [0, 1]."""
+    value = getattr(hit, "relevance", None)
+    score = float(value if value is not None else hit.score)
+    return min(1.0, max(0.0, score))
+
+
+class LtmRetriever(BaseRetriever):
+    """A LangChain retriever over one user's memories (any kind): ltm's hybrid search, the
+    ``k`` best as ``Document``s with the memory's metadata plus ``ltm`` (id, kind, session,
+    time, score). ``search_kwargs`` go to ``MemoryStore.search`` (``kinds``, ``session``,
+    ``since``, ``until``, ``metadata``, ...)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    user: str
+    k: int = 4
+    search_kwargs: dict[str, Any] = {}
+
+    def _hits_args(self, k: int | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**self.search_kwargs, **kwargs, "user": self.user,
+                "k": self.k if k is None else k}
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, **kwargs: Any) -> list[Document]:
+        return [_hit_document(h) for h in self.store.search(query,
+                                                            **self._hits_args(k, kwargs))]
+
+    async def _aget_relevant_documents(self, query: str, *,
+                                       run_manager: AsyncCallbackManagerForRetrieverRun,
+                                       k: int | None = None, **kwargs: Any) -> list[Document]:
+        hits = await AsyncMemoryStore(self.store).search(query, **self._hits_args(k, kwargs))
+        return [_hit_document(h) for h in hits]
+
+
+def _hit_document(hit: Hit) -> Document:
+    doc = _document(hit.memory)
+    m = hit.memory
+    doc.metadata["ltm"] = {"id": m.id, "kind": m.kind, "session": m.session,
+                           "time": m.time.isoformat(), "score": float(hit.score)}
+    return doc
