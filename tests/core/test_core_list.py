@@ -7,18 +7,21 @@ import inspect
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import postgres_support
 import pytest
-from postgres_support import postgres_url  # noqa: F401  (fixture)
-from store_locations import (  # noqa: F401  (fixtures)
-    Location,
-    backend_kind,
-    copen,
-    location,
-    new_location,
-)
+import store_locations
+from store_locations import Location
 
 import ltm
 from ltm.aio import ASYNC_METHODS
+
+# the per-backend store fixtures (tests/store_locations.py): each test runs on SQLite and
+# on PostgreSQL
+postgres_url = postgres_support.postgres_url
+backend_kind = store_locations.backend_kind
+new_location = store_locations.new_location
+location = store_locations.location
+copen = store_locations.copen
 
 
 def _fill(mem: ltm.MemoryStore) -> list[ltm.Memory]:
