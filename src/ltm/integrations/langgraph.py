@@ -1,0 +1,268 @@
+"""LangGraph's long-term memory in ltm (extra ``ltm[langgraph]``): ``LtmStore``, a ``BaseStore``.
+
+A namespace tuple names the ltm user first and a path after it: ``("alice", "memories")`` is
+user ``alice``, path ``("memories",)``. Each item is one memory of that user (kind ``item``):
+its text is what LangGraph would embed (the ``index`` config's ``fields`` of the value, else
+the whole value as JSON), and its metadata keeps the path, the key and the value, so the
+memories are also ordinary ltm memories (listed, searched, exported, forgotten with the user).
+
+What differs from LangGraph's ``InMemoryStore`` (the same calls give the same items):
+
+- ``search`` with a ``query`` ranks by ltm's hybrid retrieval (full text + vectors + time),
+  not by cosine alone, so the order of the results (and their ``score``) differ;
+  without a query, items come newest update first (as in LangGraph's PostgreSQL store);
+- ``list_namespaces`` lists the namespaces that hold items (``InMemoryStore`` also lists those
+  that were only read or whose items were deleted);
+- TTL is supported (``ttl`` minutes -> the memory's ``expires_at``; refreshed on read unless
+  ``refresh_ttl=False``); expired items are never returned;
+- ``created_at`` is when the item was first put (``InMemoryStore`` resets it on every put).
+
+``index={"embed": ..., "dims": ..., "fields": [...]}`` picks the embedder of a store opened
+by ``LtmStore.open`` (a LangChain ``Embeddings``, a function, or a ``provider:model`` string)
+and the value fields embedded; the async forms run the same code in a worker thread, like
+``ltm.AsyncMemoryStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import require
+
+require("langgraph.store.base", "langgraph")
+
+from langgraph.store.base import (  # noqa: E402
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+)
+from langgraph.store.memory import _compare_values, _does_match  # noqa: E402
+
+from ..model import Memory  # noqa: E402
+from ..store import MemoryStore  # noqa: E402
+from ..store import open as open_store  # noqa: E402
+from .langchain import LangChainEmbedder  # noqa: E402
+
+KIND = "item"
+_META = "langgraph"  # the metadata key that holds path, key, value, ttl, updated
+_MAX_K = 1000
+
+
+def _locate(namespace: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    if not namespace:
+        raise ValueError("a namespace names the ltm user first: (user, *path)")
+    return namespace[0], tuple(namespace[1:])
+
+
+def _path_filter(path: tuple[str, ...], *, exact: bool) -> dict[str, Any]:
+    """The ltm metadata filter of the items under ``path`` (``exact``: at ``path`` itself)."""
+    out: dict[str, Any] = {f"lg_ns{i + 1}": label for i, label in enumerate(path)}
+    if exact:
+        out["lg_depth"] = len(path)
+    return out
+
+
+class LtmStore(BaseStore):
+    """A LangGraph ``BaseStore`` over an ltm ``MemoryStore``."""
+
+    supports_ttl = True
+
+    def __init__(self, store: MemoryStore, *, index: IndexConfig | None = None,
+                 ttl: TTLConfig | None = None) -> None:
+        self.store = store
+        self.index_config = index
+        self.ttl_config = ttl
+        fields = (index or {}).get("fields") or ["$"]
+        self._fields = [(f, tokenize_path(f) if f != "$" else f) for f in fields]
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *,
+             index: IndexConfig | None = None, ttl: TTLConfig | None = None,
+             embedder: Any = None, **settings: Any) -> LtmStore:
+        """Open (or create) the ltm store at ``path``; ``index["embed"]`` (LangChain
+        ``Embeddings``, a function of texts, or ``"provider:model"``) becomes its embedder,
+        else ``embedder`` (as in ``ltm.open``)."""
+        if index and index.get("embed") is not None:
+            embedder = LangChainEmbedder(ensure_embeddings(index["embed"]))
+            dims = index.get("dims")
+            if dims is not None and dims != embedder.dim:
+                raise ValueError(f"index dims {dims} but the embeddings give {embedder.dim}")
+        return cls(open_store(path, embedder=embedder, **settings), index=index, ttl=ttl)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- mapping items <-> memories ------------------------------------------------------------
+    def _text(self, value: Mapping[str, Any], index: Any) -> str:
+        texts: list[str] = []
+        if index is not False:
+            fields = self._fields if index is None else [(f, tokenize_path(f)) for f in index]
+            for path, tokens in fields:
+                if path == "$":
+                    texts.append(json.dumps(value, ensure_ascii=False))
+                else:
+                    texts += get_text_at_path(value, tokens)
+        text = "\n".join(t for t in texts if t and t.strip())
+        return text or json.dumps(value, ensure_ascii=False)
+
+    def _find(self, user: str, path: tuple[str, ...], key: str) -> Memory | None:
+        page = self.store.list(user, kinds=[KIND], limit=1,
+                               metadata={**_path_filter(path, exact=True), "lg_key": key})
+        return page.memories[0] if page.memories else None
+
+    @staticmethod
+    def _item(mem: Memory, score: float | None = None, *,
+              search: bool = False) -> Item:
+        meta = mem.metadata[_META]
+        namespace = (mem.user, *meta["ns"])
+        updated = datetime.fromisoformat(meta["updated"])
+        if search:
+            return SearchItem(namespace=namespace, key=meta["key"], value=meta["value"],
+                              created_at=mem.recorded_at, updated_at=updated, score=score)
+        return Item(value=meta["value"], key=meta["key"], namespace=namespace,
+                    created_at=mem.recorded_at, updated_at=updated)
+
+    def _refresh(self, mem: Memory) -> None:
+        ttl = mem.metadata[_META].get("ttl")
+        if ttl is not None:
+            self.store.update(mem.id, user=mem.user, expires_at=_expiry(ttl))
+
+    # -- operations ------------------------------------------------------------------------
+    def _get(self, op: GetOp) -> Item | None:
+        user, path = _locate(op.namespace)
+        mem = self._find(user, path, op.key)
+        if mem is None:
+            return None
+        if op.refresh_ttl:
+            self._refresh(mem)
+        return self._item(mem)
+
+    def _search(self, op: SearchOp) -> list[SearchItem]:
+        if not op.namespace_prefix:
+            users = self.store.users()
+            path: tuple[str, ...] = ()
+        else:
+            first, path = _locate(op.namespace_prefix)
+            users = [first]
+        want = op.offset + op.limit
+        found: list[tuple[Memory, float | None]] = []
+        for user in users:
+            meta = _path_filter(path, exact=False)
+            if op.query:
+                k = _MAX_K if op.filter else min(_MAX_K, max(want, 1))
+                hits = self.store.search(op.query, user=user, k=k, kinds=[KIND],
+                                         metadata=meta)
+                found += [(h.memory, float(h.score)) for h in hits]
+            else:
+                cursor = None
+                while True:
+                    page = self.store.list(user, kinds=[KIND], metadata=meta, limit=_MAX_K,
+                                           cursor=cursor)
+                    found += [(m, None) for m in page]
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+        if op.filter:
+            found = [(m, s) for m, s in found if all(
+                _compare_values(m.metadata[_META]["value"].get(key), want_value)
+                for key, want_value in op.filter.items())]
+        if op.query:
+            found.sort(key=lambda ms: -(ms[1] or 0.0))
+        else:
+            found.sort(key=lambda ms: (ms[0].metadata[_META]["updated"], ms[0].id),
+                       reverse=True)
+        page_items = found[op.offset:op.offset + op.limit]
+        if op.refresh_ttl:
+            for mem, _ in page_items:
+                self._refresh(mem)
+        return [self._item(m, s, search=True) for m, s in page_items]  # type: ignore[misc]
+
+    def _namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+        users = self.store.users()
+        for cond in op.match_conditions or ():
+            if cond.match_type == "prefix" and cond.path and cond.path[0] != "*":
+                users = [u for u in users if u == cond.path[0]]
+        seen: set[tuple[str, ...]] = set()
+        for user in users:
+            cursor = None
+            while True:
+                page = self.store.list(user, kinds=[KIND], limit=_MAX_K, cursor=cursor)
+                for m in page:
+                    seen.add((user, *m.metadata[_META]["ns"]))
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        names = [ns for ns in seen if all(_does_match(c, ns) for c in op.match_conditions or ())]
+        if op.max_depth is not None:
+            names = list({ns[:op.max_depth] for ns in names})
+        return sorted(names)[op.offset:op.offset + op.limit]
+
+    def _put(self, op: PutOp) -> None:
+        user, path = _locate(op.namespace)
+        old = self._find(user, path, op.key)
+        if op.value is None:
+            if old is not None:
+                self.store.forget(old.id, user=user)
+            return
+        value = dict(op.value)
+        now = datetime.now(UTC)
+        meta = {**_path_filter(path, exact=True), "lg_key": op.key,
+                _META: {"ns": list(path), "key": op.key, "value": value, "ttl": op.ttl,
+                        "updated": now.isoformat()}}
+        text = self._text(value, op.index)
+        expires = _expiry(op.ttl) if op.ttl is not None else None
+        if old is not None and old.expires_at is not None and expires is None:
+            # a TTL taken away: update() cannot clear expires_at, so the item is written anew
+            self.store.forget(old.id, user=user)
+            old = None
+        if old is None:
+            self.store.add(text, user=user, kind=KIND, metadata=meta, time=now,
+                           expires_at=expires)
+        else:
+            self.store.update(old.id, user=user, text=text, metadata=meta, time=now,
+                              expires_at=expires)
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` in order; as in LangGraph's stores, reads see the store as it was
+        before the batch, and the batch's writes (the last one per item) are applied
+        after them."""
+        results: list[Result] = []
+        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        for op in ops:
+            if isinstance(op, GetOp):
+                results.append(self._get(op))
+            elif isinstance(op, SearchOp):
+                results.append(self._search(op))
+            elif isinstance(op, ListNamespacesOp):
+                results.append(self._namespaces(op))
+            elif isinstance(op, PutOp):
+                puts[(op.namespace, op.key)] = op
+                results.append(None)
+            else:
+                raise ValueError(f"unknown operation {type(op).__name__}")
+        for op in puts.values():
+            self._put(op)
+        return results
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        return await asyncio.to_thread(self.batch, list(ops))
+
+
+def _expiry(ttl_minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=float(ttl_minutes))
