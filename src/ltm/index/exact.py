@@ -28,6 +28,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .knn import inner_products, top_k
+
 log = logging.getLogger(__name__)
 _FORMAT = 2
 _CHUNK = 65_536  # rows per write when saving
@@ -297,15 +299,8 @@ class VectorIndex:
             pos, mat = self._user_matrix(user)
         if len(pos) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        # (m, dim) . (dim,) -> (m,) with numpy's own loop, not BLAS: multithreaded sgemv on a
-        # busy machine stalls for milliseconds waiting on its threads (measured 20-30 ms for
-        # 5,000 rows under load, against 0.2 ms here)
-        scores = np.einsum("ij,j->i", mat, q.astype(np.float32, copy=False))
-        if k < len(scores):
-            top = np.argpartition(-scores, k)[:k]
-        else:
-            top = np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
+        scores = inner_products(mat, q)  # (m,): the scan shared with ltm.index.knn
+        top = top_k(scores, k)
         return self.rowids[pos[top]], scores[top]
 
     def scores_all(self, user: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

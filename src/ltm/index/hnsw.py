@@ -17,7 +17,7 @@ _MAX_PENDING = 20_000  # rows added to or removed from a mapped graph before it 
 
 
 class HnswScope:
-    def __init__(self, dim: int, *, ef_search: int = 512) -> None:
+    def __init__(self, dim: int, *, ef_search: int = 512, metric: str = "ip") -> None:
         # half-precision vectors in the graph: half the memory of f32 at 1M vectors. Measured on
         # 200k vectors of one scope of the scale corpus (recall@10 against the exact float32
         # scan, ties counted as hits): f16 recalls as well as f32 (0.95 vs 0.94 at ef 256), and
@@ -27,6 +27,7 @@ class HnswScope:
         # At 1M vectors in one scope ef 256 gave recall 0.946 (p95 1.5 ms), ef 512 0.960
         # (p95 2.7 ms): the default is 512 (settings: hnsw_ef_search).
         self.dim, self.ef_search = dim, ef_search
+        self.metric = metric  # "ip" (scores: dot products) or "l2sq" (scores: -squared distance)
         self.index = self._new_index()
         self.epoch = 0
         # A graph read from its file is memory-mapped (``Index.view``): only the pages a
@@ -42,7 +43,7 @@ class HnswScope:
     def _new_index(self) -> Any:
         from usearch.index import Index
 
-        return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=32,
+        return Index(ndim=self.dim, metric=self.metric, dtype="f16", connectivity=32,
                      expansion_add=200, expansion_search=self.ef_search)
 
     def __len__(self) -> int:
@@ -99,14 +100,17 @@ class HnswScope:
         if len(self.index):
             matches = self.index.search(q, k + len(self._removed))
             keys = np.asarray(matches.keys, dtype=np.int64)
-            scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)  # ip: 1 - dot
+            dist = np.asarray(matches.distances, dtype=np.float32)
+            scores = 1.0 - dist if self.metric == "ip" else -dist  # ip: 1 - dot
             if self._removed:
                 keep = ~np.isin(keys, np.fromiter(self._removed, np.int64,
                                                   count=len(self._removed)))
                 keys, scores = keys[keep], scores[keep]
         if len(self._extra_keys):
             keys = np.concatenate([keys, self._extra_keys])
-            scores = np.concatenate([scores, self._extra_vecs @ q])
+            extra = (self._extra_vecs @ q if self.metric == "ip"
+                     else -((self._extra_vecs - q) ** 2).sum(axis=1))
+            scores = np.concatenate([scores, extra])
             order = np.argsort(-scores, kind="stable")
             keys, scores = keys[order], scores[order]
         return keys[:k], scores[:k]
