@@ -52,7 +52,7 @@ class KnnIndex:
         self.dim, self.capacity = dim, capacity
         self.hnsw_threshold, self.ef_search = hnsw_threshold, ef_search
         self.vectors = np.zeros((capacity, dim), np.float32)
-        self.sq_norms = np.zeros(capacity, np.float32)
+        self.half_sq = np.full(capacity, np.inf, np.float32)  # |x|^2 / 2; inf: never filled
         self.filled = np.zeros(capacity, bool)
         self.count = 0
         self.high = 0  # slots at or past this were never filled
@@ -73,7 +73,7 @@ class KnnIndex:
             return
         self.count += int(np.count_nonzero(~self.filled[slots]))
         self.vectors[slots] = vecs
-        self.sq_norms[slots] = np.einsum("ij,ij->i", vecs, vecs)
+        self.half_sq[slots] = 0.5 * np.einsum("ij,ij->i", vecs, vecs)
         self.filled[slots] = True
         self.high = max(self.high, int(slots.max()) + 1)
         if self.graph is not None:
@@ -98,12 +98,17 @@ class KnnIndex:
             return slots, np.zeros((len(q), 0), np.float32)
         if self.graph is None:
             mat = self.vectors[:self.high]  # a view: slots are filled from 0 upwards
-            penalty = 0.5 * self.sq_norms[:self.high]
-            if self.count < self.high:
-                penalty = np.where(self.filled[:self.high], penalty, np.inf)
-            for i, qi in enumerate(q):
-                # q.x - |x|^2 / 2 ranks rows as -|x - q|^2 does
-                slots[i] = top_k(inner_products(mat, qi) - penalty, kk)
+            penalty = self.half_sq[:self.high]
+            # q.x - |x|^2 / 2 ranks rows as -|x - q|^2 does; the k best in any order (they
+            # are sorted by exact distance below)
+            if len(q) == 1:
+                scores = inner_products(mat, q[0])[None, :] - penalty  # (1, high)
+            else:
+                scores = q @ mat.T - penalty  # (m, high)
+            if kk < self.high:
+                slots = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+            else:
+                slots = np.broadcast_to(np.arange(self.high), (len(q), self.high)).copy()
         else:
             for i, qi in enumerate(q):
                 got, _ = self.graph.search(qi, kk)
@@ -115,5 +120,8 @@ class KnnIndex:
                     slots[i] = live[top_k(-d2, kk)]
         diff = self.vectors[slots] - q[:, None, :]  # (m, k', dim)
         d2 = np.einsum("mkd,mkd->mk", diff, diff)  # exact float32 distances
-        order = np.argsort(d2, axis=1, kind="stable")
-        return np.take_along_axis(slots, order, 1), np.take_along_axis(d2, order, 1)
+        if len(q) == 1:
+            order = np.argsort(d2[0], kind="stable")
+            return slots[:, order], d2[:, order]
+        rows = np.argsort(d2, axis=1, kind="stable")
+        return np.take_along_axis(slots, rows, 1), np.take_along_axis(d2, rows, 1)

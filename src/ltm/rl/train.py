@@ -159,6 +159,12 @@ def run(settings: dict[str, Any], out: Path | None = None, *, resume: bool = Fal
     import torch
 
     torch.set_num_threads(1)
+    try:  # one BLAS thread: the batched k-NN scans are small, and the machine is shared
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     env = make_env(settings["env"])
     ckpt = _checkpoint_dir(out) if out is not None else None
     replay_path = ckpt / "replay" if (ckpt is not None and save) else None
