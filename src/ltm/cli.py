@@ -42,6 +42,7 @@ _LAZY_BENCH: dict[str, str] = {
     "load": "ltm.server.load:load",
     "fuzz": "ltm.server.fuzz:fuzz",
     "faults": "ltm.bench.faults:faults",
+    "soak": "ltm.server.soak:soak",
 }
 _LAZY_TRAIN_EXTRA: dict[str, str] = {"continual": "ltm.continual.cli:continual",
                                      "episodic": "ltm.rl.cli:episodic",

@@ -157,19 +157,23 @@ def server_processes(store: str | Path, count: int = 1, *, workers: int = 1,
     procs: list[subprocess.Popen[bytes]] = []
     urls = []
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    # the servers' logs go to a file: a pipe nobody reads while they run fills up (64 KiB of
+    # logged tracebacks) and blocks the server in its next log call
+    logs = tempfile.TemporaryFile()
     try:
         for _ in range(count):
             port = free_port()
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "ltm.server.cli", "serve", "--store", str(store),
                  "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-                 "--no-mcp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                 "--no-mcp"], env=env, stdout=subprocess.DEVNULL, stderr=logs))
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + timeout
         for proc, url in zip(procs, urls):
             while True:
                 if proc.poll() is not None:
-                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                    logs.seek(0)
+                    err = logs.read().decode(errors="replace")
                     raise RuntimeError(f"ltm serve exited with {proc.returncode}: {err[-2000:]}")
                 try:
                     if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
@@ -189,8 +193,7 @@ def server_processes(store: str | Path, count: int = 1, *, workers: int = 1,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if proc.stderr:
-                proc.stderr.close()
+        logs.close()
 
 
 @click.command()

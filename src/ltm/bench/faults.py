@@ -1,0 +1,603 @@
+"""``ltm bench faults``: kill -9 a process writing to a store at random moments, again and again,
+and check after each kill that the reopened store lost nothing and holds nothing it should not.
+
+A child process (a real ``python -m ltm.bench.faults --child``) runs a mixed workload on one
+store: ``add``, ``add_many`` (sizes log-uniform up to ``--max-batch``), ``forget`` by id, by
+session and of a whole user, ``compact``, close and reopen, and a few searches. After each call
+returns it appends what was acknowledged to a log file (one JSON line, fsync'd): the ids and
+texts it added, the ids each forget erased (before a forget it logs what it is about to
+forget, so that a forget cut short by the kill is known to be undecided). The parent kills it
+with SIGKILL after a random delay, reopens the store in its own process and checks:
+
+* every acknowledged id that no acknowledged forget erased is stored with its text (``lost``,
+  ``wrong_content``) and a sample is found by ``get`` and by a search for its own text
+  (``unsearchable``); no id an acknowledged forget erased is stored (``resurrected``);
+* every row has its vector (``missing_vectors``); the full-text index holds an entry for every
+  row and none for a row that is gone (``fts_orphans``, ``fts_missing``; FTS5's own
+  ``integrity-check`` against the table); ``PRAGMA integrity_check`` is ok
+  (``integrity_failures``);
+* the vector index the store serves equals the database: the same row ids, each once, under
+  its row's user, with its row's vector, byte for byte (``inconsistent_index`` counts checks
+  where it did not);
+* no temporary file is left in the store folder once it has been opened and closed again
+  (``orphan_files``: distinct leftovers seen);
+* neither the child nor the checker met an exception that is not an ``ltm.errors`` type
+  (``raw_errors``).
+
+Rows a kill left committed without an acknowledgement are adopted (they must then survive
+like any other), and a forget cut short settles as whatever the check finds. Only click and
+the standard library are imported at module level; the checker uses the SQLite backend's
+vector index read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+USERS = tuple(f"fault-u{i}" for i in range(4))
+SESSIONS = 12
+WORDS = (
+    "lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine",
+    "coffee", "running", "morning", "meeting", "project", "deadline", "birthday", "gift",
+    "book", "guitar", "piano", "garden", "tomato", "recipe", "pasta", "doctor", "dentist",
+    "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain",
+)
+# the child's mix of operations (relative weights)
+OPS = {"add": 18, "add_many": 12, "forget_id": 40, "forget_session": 8, "forget_user": 2,
+       "compact": 5, "reopen": 7, "search": 8}
+_TEMP_MARKS = (".tmp", "tmp.", ".partial", ".old", ".bak", "-journal")
+_SAMPLES = 12  # failure messages kept in the report
+
+
+# -- the child: the workload that gets killed ------------------------------------------------
+class _AckLog:
+    """Append-only JSON lines, each fsync'd before the next call starts."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+        os.fsync(self.fd)
+
+
+def _child(args: dict[str, Any]) -> None:
+    import ltm
+    from ltm.errors import LtmError
+
+    rng = random.Random(args["seed"])
+    ack = _AckLog(args["log"])
+    alive: dict[str, dict[str, list[str]]] = json.loads(Path(args["state"]).read_text())
+    counter = [int(args["counter"])]
+    settings = {"erase": args["erase"]}
+
+    def text() -> str:
+        counter[0] += 1
+        return f"{' '.join(rng.sample(WORDS, 4))} note q{counter[0]:x}z"
+
+    def total() -> int:
+        return sum(len(ids) for sessions in alive.values() for ids in sessions.values())
+
+    def forget(mem: Any, user: str, **how: str) -> None:
+        ack({"op": "forget-begin", "user": user, **how})
+        receipt = mem.forget(how.get("id"), user=user, session=how.get("session"))
+        ack({"op": "forgot", "user": user, "ids": receipt.ids, **how})
+        gone = set(receipt.ids)
+        for s in list(alive.get(user, {})):
+            alive[user][s] = [i for i in alive[user][s] if i not in gone]
+
+    def remember(mems: list[Any]) -> None:
+        ack({"op": "add", "ids": [m.id for m in mems], "users": [m.user for m in mems],
+             "sessions": [m.session for m in mems], "texts": [m.text for m in mems]})
+        for m in mems:
+            alive.setdefault(m.user, {}).setdefault(m.session, []).append(m.id)
+
+    def step(mem: Any, op: str) -> Any:
+        user = rng.choice(USERS)
+        owned = {s: ids for s, ids in alive.get(user, {}).items() if ids}
+        if op == "add":
+            remember([mem.add(text(), user=user, session=f"s{rng.randrange(SESSIONS)}")])
+        elif op == "add_many":
+            size = int(math.exp(rng.uniform(0, math.log(args["max_batch"]))))
+            remember(mem.add_many([{"text": text(), "user": rng.choice(USERS),
+                                    "session": f"s{rng.randrange(SESSIONS)}"}
+                                   for _ in range(size)]))
+        elif op == "forget_id" and owned:
+            forget(mem, user, id=rng.choice(owned[rng.choice(list(owned))]))
+        elif op == "forget_session" and owned:
+            forget(mem, user, session=rng.choice(list(owned)))
+        elif op == "forget_user":
+            biggest = max(USERS, key=lambda u: sum(len(i) for i in alive.get(u, {}).values()))
+            forget(mem, biggest, all="yes")
+        elif op == "compact":
+            mem.backend.compact()
+            ack({"op": "compacted"})
+        elif op == "reopen":
+            mem.close()
+            mem = ltm.open(args["store"], embedder=args["embedder"], **settings)
+            ack({"op": "reopened"})
+        elif op == "search":
+            mem.search(" ".join(rng.sample(WORDS, 2)), user=user, k=5)
+        return mem
+
+    def fail(op: str, exc: BaseException) -> None:
+        if isinstance(exc, LtmError):
+            ack({"op": "typed", "during": op, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        ack({"op": "raw", "during": op, "error": traceback.format_exc()[-4000:]})
+        os._exit(3)
+
+    try:
+        mem = ltm.open(args["store"], embedder=args["embedder"], **settings)
+    except BaseException as exc:
+        fail("open", exc)
+        os._exit(2)
+    print("ready", flush=True)
+    names, weights = list(OPS), list(OPS.values())
+    while True:
+        op = "forget_user" if total() > args["max_rows"] else rng.choices(names, weights)[0]
+        try:
+            mem = step(mem, op)
+        except Exception as exc:
+            fail(op, exc)
+
+
+# -- the parent: what it knows and what it finds -------------------------------------------
+@dataclass
+class FaultReport:
+    kills: int = 0
+    acknowledged: int = 0  # ids whose add returned (and was logged) before a kill
+    lost: int = 0  # acknowledged, not erased by an acknowledged forget, and not stored
+    inconsistent_index: int = 0  # checks where the vector index differed from the database
+    orphan_files: int = 0  # distinct temporary files left after a reopen and close
+    raw_errors: int = 0  # exceptions not from ltm.errors, in the child or the checker
+    forgets: int = 0  # acknowledged forget calls
+    forgotten_ids: int = 0
+    resurrected: int = 0  # ids an acknowledged forget erased, found stored later
+    wrong_content: int = 0
+    unsearchable: int = 0  # stored, but not found by a search for its own text
+    missing_vectors: int = 0
+    fts_orphans: int = 0  # full-text entries without their row
+    fts_missing: int = 0  # rows without their full-text entry
+    integrity_failures: int = 0  # PRAGMA integrity_check or FTS5 integrity-check not ok
+    open_failures: int = 0  # the store could not be opened after a kill (typed error)
+    typed_errors: int = 0  # ltm.errors raised in the child (expected ones included)
+    child_exits: int = 0  # children that ended before their kill
+    killed_before_ready: int = 0
+    adopted: int = 0  # rows committed by a call the kill cut short (not acknowledged)
+    checks: int = 0
+    api_gets: int = 0
+    api_searches: int = 0
+    max_rows: int = 0
+    fts_structure_bytes_max: int = 0  # the FTS5 structure record (grew without bound: F1)
+    seconds: float = 0.0
+    check_seconds: float = 0.0
+    load_average: list[float] = field(default_factory=list)
+    seed: int = 0
+    embedder: str = ""
+    samples: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return (self.lost + self.inconsistent_index + self.orphan_files + self.raw_errors
+                + self.resurrected + self.wrong_content + self.unsearchable
+                + self.missing_vectors + self.fts_orphans + self.fts_missing
+                + self.integrity_failures + self.open_failures)
+
+    def note(self, when: int, message: str) -> None:
+        if len(self.samples) < _SAMPLES:
+            self.samples.append(f"kill {when}: {message}"[:2000])
+
+
+@dataclass
+class _Model:
+    alive: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: user, session, text
+    forgotten: set[str] = field(default_factory=set)
+    undecided: set[str] = field(default_factory=set)  # a forget the kill cut short
+    recent: list[str] = field(default_factory=list)  # acknowledged in the last life
+    seen_orphans: set[str] = field(default_factory=set)
+
+    def state(self) -> dict[str, dict[str, list[str]]]:
+        out: dict[str, dict[str, list[str]]] = {}
+        for mid, (user, session, _) in self.alive.items():
+            out.setdefault(user, {}).setdefault(session, []).append(mid)
+        return out
+
+
+def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None:
+    """Fold one life's acknowledgements into the model."""
+    lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+    pending: set[str] = set()  # what a forget that has not returned may erase
+    model.recent = []
+    for n, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if n < len(lines) - 1:  # only the last line may be cut by the kill
+                report.raw_errors += 1
+                report.note(when, f"unreadable acknowledgement line {n}")
+            continue
+        op = entry["op"]
+        if op == "add":
+            for mid, user, session, text in zip(entry["ids"], entry["users"], entry["sessions"],
+                                                entry["texts"]):
+                model.alive[mid] = (user, session, text)
+                model.recent.append(mid)
+            report.acknowledged += len(entry["ids"])
+        elif op == "forget-begin":
+            # a forget that raised (or was cut short) may still have erased what it targeted
+            model.undecided |= pending
+            pending = {mid for mid, (u, s, _) in model.alive.items()
+                       if u == entry["user"] and entry.get("id", mid) == mid
+                       and entry.get("session", s) == s}
+        elif op == "forgot":
+            pending = set()
+            report.forgets += 1
+            report.forgotten_ids += len(entry["ids"])
+            for mid in entry["ids"]:
+                model.alive.pop(mid, None)
+                model.forgotten.add(mid)
+        elif op == "typed":
+            report.typed_errors += 1
+        elif op == "raw":
+            report.raw_errors += 1
+            report.note(when, f"child, during {entry['during']}: {entry['error']}")
+    model.undecided |= pending
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and any(mark in p.name for mark in _TEMP_MARKS))
+
+
+def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: int,
+           rng: random.Random, sample: int) -> None:
+    """Reopen the store as a user would and compare it with what was acknowledged."""
+    import numpy as np
+
+    import ltm
+    from ltm.errors import LtmError
+
+    report.checks += 1
+    try:
+        mem = ltm.open(path, embedder=embedder)
+    except LtmError as exc:
+        report.open_failures += 1
+        report.note(when, f"open: {type(exc).__name__}: {exc}")
+        return
+    except Exception:
+        report.raw_errors += 1
+        report.note(when, f"open: {traceback.format_exc()[-1500:]}")
+        return
+    try:
+        # the index as the store serves it, brought up to date with the database
+        idx = mem.backend._vector_index()  # type: ignore[attr-defined]
+        db = sqlite3.connect(f"file:{path / 'memories.db'}?mode=ro", uri=True)
+        try:
+            _check_rows(db, model, report, when)
+            _check_index(db, idx, report, when, np)
+            _check_fulltext(db, report, when)
+        finally:
+            db.close()
+        _check_fts_content(path, report, when)
+        _check_api(mem, model, report, when, rng, sample)
+    except LtmError as exc:
+        report.open_failures += 1
+        report.note(when, f"check: {type(exc).__name__}: {exc}")
+    except Exception:
+        report.raw_errors += 1
+        report.note(when, f"check: {traceback.format_exc()[-1500:]}")
+    finally:
+        try:
+            mem.close()
+        except Exception:
+            report.raw_errors += 1
+            report.note(when, f"close: {traceback.format_exc()[-1500:]}")
+    fresh = set(_leftovers(path)) - model.seen_orphans
+    if fresh:
+        report.orphan_files += len(fresh)
+        model.seen_orphans |= fresh
+        report.note(when, f"left over after reopen and close: {sorted(fresh)[:5]}")
+
+
+def _check_rows(db: sqlite3.Connection, model: _Model, report: FaultReport, when: int) -> None:
+    stored = {mid: (user, session, text, has_vec) for mid, user, session, text, has_vec
+              in db.execute("SELECT id, user, session, text, "
+                            "embedding IS NOT NULL AND length(embedding) > 0 FROM memories")}
+    report.max_rows = max(report.max_rows, len(stored))
+    back = [mid for mid in model.forgotten if mid in stored]
+    if back:
+        report.resurrected += len(back)
+        report.note(when, f"{len(back)} forgotten ids stored again, e.g. {back[:3]}")
+        model.forgotten.difference_update(back)  # adopted below: counted once
+    for mid in model.undecided:  # settled by what the kill left
+        if mid not in stored:
+            model.alive.pop(mid, None)
+            model.forgotten.add(mid)
+    model.undecided = set()
+    lost = [mid for mid in model.alive if mid not in stored]
+    if lost:
+        report.lost += len(lost)
+        report.note(when, f"{len(lost)} acknowledged ids missing, e.g. {lost[:3]}")
+        for mid in lost:
+            del model.alive[mid]
+    wrong = [mid for mid, (u, s, t) in model.alive.items() if stored[mid][:3] != (u, s, t)]
+    if wrong:
+        report.wrong_content += len(wrong)
+        report.note(when, f"{len(wrong)} rows changed, e.g. {wrong[0]}: "
+                          f"{stored[wrong[0]][:3]} != {model.alive[wrong[0]]}")
+    for mid, (user, session, text, _) in stored.items():
+        if mid not in model.alive:
+            model.alive[mid] = (user, session, text)
+            report.adopted += 1
+    no_vec = [mid for mid, row in stored.items() if not row[3]]
+    if no_vec:
+        report.missing_vectors += len(no_vec)
+        report.note(when, f"{len(no_vec)} rows without a vector, e.g. {no_vec[:3]}")
+
+
+def _check_index(db: sqlite3.Connection, idx: Any, report: FaultReport, when: int,
+                 np: Any) -> None:
+    """The served vector index against the database: ids, users, vectors."""
+    want: dict[int, tuple[str, bytes]] = {
+        n: (user, bytes(blob)) for n, user, blob in
+        db.execute("SELECT n, user, embedding FROM memories WHERE embedding IS NOT NULL")}
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for user in list(idx.user_names):
+        rowids, vecs = idx.user_rows(user)
+        vecs = np.asarray(vecs, dtype=np.float32)
+        for r, vec in zip(rowids.tolist(), vecs):
+            if r in seen:
+                problems.append(f"row {r} twice (users {seen[r]!r}, {user!r})")
+            seen[r] = user
+            row = want.get(r)
+            if row is None:
+                problems.append(f"row {r} of {user!r} is in the index, not in the database")
+            elif row[0] != user:
+                problems.append(f"row {r} filed under {user!r}, belongs to {row[0]!r}")
+            elif vec.tobytes() != row[1]:
+                problems.append(f"row {r} of {user!r}: the index holds another vector")
+    missing = [n for n in want if n not in seen]
+    if missing:
+        problems.append(f"{len(missing)} rows of the database not in the index, "
+                        f"e.g. {missing[:3]}")
+    if problems:
+        report.inconsistent_index += 1
+        report.note(when, f"vector index: {len(problems)} problems: {problems[:4]}")
+
+
+def _check_fulltext(db: sqlite3.Connection, report: FaultReport, when: int) -> None:
+    for sql, what in (("PRAGMA integrity_check", "PRAGMA integrity_check"),):
+        result = [r[0] for r in db.execute(sql)]
+        if result != ["ok"]:
+            report.integrity_failures += 1
+            report.note(when, f"{what}: {result[:3]}")
+    size = db.execute("SELECT max(length(block)) FROM memories_fts_data WHERE id = 10"
+                      ).fetchone()[0]
+    report.fts_structure_bytes_max = max(report.fts_structure_bytes_max, int(size or 0))
+    cols = [r[1] for r in db.execute("PRAGMA table_info(memories_fts)")]
+    if "scope" not in cols:
+        return
+    # every row carries one scope term ('u' + hex of its user): the union of those terms'
+    # documents is every entry the index holds
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fault_vrow "
+               "USING fts5vocab(main, memories_fts, 'row')")
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fault_vins "
+               "USING fts5vocab(main, memories_fts, 'instance')")
+    terms = [t for (t,) in db.execute("SELECT term FROM temp.fault_vrow "
+                                      "WHERE term >= 'u' AND term < 'v'")
+             if all(c in "0123456789abcdef" for c in t[1:])]
+    entries: set[int] = set()
+    for term in terms:
+        entries.update(d for (d,) in db.execute(
+            "SELECT DISTINCT doc FROM temp.fault_vins WHERE term = ? AND col = 'scope'",
+            (term,)))
+    rows = {n for (n,) in db.execute("SELECT n FROM memories")}
+    orphans, missing = entries - rows, rows - entries
+    if orphans or missing:
+        report.fts_orphans += len(orphans)
+        report.fts_missing += len(missing)
+        report.note(when, f"full-text index: {len(orphans)} entries without a row "
+                          f"(e.g. {sorted(orphans)[:3]}), {len(missing)} rows without one")
+
+
+def _check_fts_content(path: Path, report: FaultReport, when: int) -> None:
+    """FTS5's own check of the index against the table it indexes (a write statement that
+    writes nothing: run on a connection of its own, rolled back)."""
+    db = sqlite3.connect(path / "memories.db", isolation_level=None, timeout=60)
+    try:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
+    except sqlite3.DatabaseError as exc:
+        report.integrity_failures += 1
+        report.note(when, f"FTS5 integrity-check against the table: {exc}")
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
+
+
+def _check_api(mem: Any, model: _Model, report: FaultReport, when: int, rng: random.Random,
+               sample: int) -> None:
+    """``get`` and a search for its own text, for the last life's writes and a random sample."""
+    from ltm.errors import NotFound
+
+    ids = list(model.alive)
+    recent = [m for m in model.recent if m in model.alive]
+    picks = rng.sample(recent, min(sample, len(recent))) \
+        + rng.sample(ids, min(sample, len(ids)))
+    for mid in dict.fromkeys(picks):
+        user, _, text = model.alive[mid]
+        try:
+            got = mem.get(mid, user=user)
+        except NotFound:
+            report.lost += 1
+            report.note(when, f"get({mid}) of {user!r}: not found")
+            continue
+        report.api_gets += 1
+        if got.text != text:
+            report.wrong_content += 1
+        report.api_searches += 1
+        if mid not in {h.memory.id for h in mem.search(text, user=user, k=10)}:
+            report.unsearchable += 1
+            report.note(when, f"search for the text of {mid} ({user!r}) did not find it")
+
+
+# -- the run -------------------------------------------------------------------------------
+def _wait_ready(proc: subprocess.Popen[str], timeout: float) -> bool:
+    import select
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+        if ready:
+            return proc.stdout.readline().strip() == "ready"
+        if proc.poll() is not None:
+            return False
+    return False
+
+
+def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordllama",
+               max_batch: int = 20_000, max_life: float = 4.0, max_rows: int = 30_000,
+               early_kill: float = 0.1, fast_erase: float = 0.25, sample: int = 20,
+               keep: Path | None = None, progress: bool = False) -> FaultReport:
+    """Kill a writer ``kills`` times and check the store after each kill (see the module)."""
+    import ltm
+
+    spec = "hash" if embedder == "hashing" else embedder
+    rng = random.Random(seed)
+    report = FaultReport(seed=seed, embedder=spec)
+    model = _Model()
+    store = Path(store)
+    with ltm.open(store, embedder=spec) as mem:  # created with the embedder the children use
+        emb = mem.embedder
+    work = Path(tempfile.mkdtemp(prefix="ltm-faults-"))
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    startup = 1.0
+    t_start = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=kills, desc="kills", unit="kill", disable=not progress, file=sys.stderr)
+    try:
+        life = 0
+        while report.kills < kills and life < 2 * kills + 10:
+            life += 1
+            log, state = work / f"life-{life}.jsonl", work / "state.json"
+            state.write_text(json.dumps(model.state()))
+            args = {"store": str(store), "log": str(log), "state": str(state),
+                    "seed": seed * 1_000_003 + life, "counter": life * 10_000_000,
+                    "embedder": spec, "max_batch": max_batch, "max_rows": max_rows,
+                    "erase": "fast" if rng.random() < fast_erase else "full"}
+            t0 = time.monotonic()
+            proc = subprocess.Popen([sys.executable, "-m", "ltm.bench.faults", "--child",
+                                     json.dumps(args)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env)
+            if rng.random() < early_kill:  # during start-up (imports, open, any repair)
+                deadline = t0 + rng.uniform(0, startup)
+                early = True
+            else:
+                if not _wait_ready(proc, 300):
+                    deadline = time.monotonic()
+                    early = proc.poll() is None
+                else:
+                    startup = 0.8 * startup + 0.2 * (time.monotonic() - t0)
+                    deadline = time.monotonic() + rng.uniform(0, max_life)
+                    early = False
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                report.kills += 1
+                report.killed_before_ready += early
+                bar.update(1)
+            else:
+                report.child_exits += 1
+            _, err = proc.communicate()
+            if proc.returncode not in (-signal.SIGKILL, 2, 3):
+                report.raw_errors += 1
+                report.note(life, f"child exited with {proc.returncode}: {err[-1500:]}")
+            _read_log(log, model, report, life)
+            failures = report.failures
+            t1 = time.perf_counter()
+            _check(store, emb, model, report, life, rng, sample)
+            report.check_seconds += time.perf_counter() - t1
+            if keep is not None and report.failures > failures:
+                shutil.copytree(store, keep / f"after-kill-{life}", dirs_exist_ok=True)
+    finally:
+        bar.close()
+        shutil.rmtree(work, ignore_errors=True)
+    report.seconds = round(time.perf_counter() - t_start, 1)
+    report.check_seconds = round(report.check_seconds, 1)
+    report.load_average = [round(x, 2) for x in os.getloadavg()]
+    return report
+
+
+@click.command("faults")
+@click.option("--kills", type=click.IntRange(min=1), default=200, show_default=True,
+              help="SIGKILLs of the writing child.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report as JSON here (e.g. benchmarks/results/faults.json).")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Store folder (default: a fresh temporary one).")
+@click.option("--embedder", default="wordllama", show_default=True,
+              help="Embedder of the store ('hashing' or 'hash': no model, fast start).")
+@click.option("--max-batch", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Largest add_many (sizes are log-uniform from 1).")
+@click.option("--max-life", type=click.FloatRange(min=0), default=4.0, show_default=True,
+              help="Seconds a child works before its kill (uniform from 0).")
+@click.option("--max-rows", type=click.IntRange(min=1), default=30_000, show_default=True,
+              help="Above this many rows the child forgets its largest user.")
+@click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Ids checked through get and search after each kill (recent + random).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Copy the store here after each check that found a failure.")
+def faults(kills: int, out: Path | None, store: Path | None, embedder: str, max_batch: int,
+           max_life: float, max_rows: int, sample: int, seed: int, keep: Path | None) -> None:
+    """Kill -9 a writer at random moments and check the reopened store each time."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory() as tmp:
+        report = run_faults(store or Path(tmp) / "store", kills=kills, seed=seed,
+                            embedder=embedder, max_batch=max_batch, max_life=max_life,
+                            max_rows=max_rows, sample=sample, keep=keep,
+                            progress=sys.stderr.isatty())
+    data = asdict(report)
+    data.update({"failures": report.failures, "load_average_before": load_before,
+                 "max_batch": max_batch, "max_life_s": max_life, "max_rows_cap": max_rows,
+                 "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+                 "sqlite": sqlite3.sqlite_version, "date": time.strftime("%Y-%m-%d")})
+    click.echo(json.dumps(data, indent=1))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    if report.failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        _child(json.loads(sys.argv[2]))
+    else:
+        faults()
