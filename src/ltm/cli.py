@@ -365,38 +365,56 @@ def history(store: str, user: str, memory_id: str, as_json: bool) -> None:
 @json_option
 def import_cmd(store: str, file: str, user: str | None, session: str | None,
                as_json: bool) -> None:
-    """Import FILE: an ltm export (JSONL), or with --user a conversation as JSONL lines of
-    {"role"|"speaker", "content", "time"?}."""
+    """Import FILE (UTF-8): an ltm export (JSONL), or with --user a conversation as JSONL lines
+    of {"role"|"speaker", "content", "time"?}. All or nothing: a bad line (named by its
+    number) exits 2 and writes nothing."""
     from tqdm import tqdm
 
+    from .errors import InvalidInput
+
     with opened(store) as mem:
-        stream = click.open_file(file, encoding="utf-8")
-        with stream as fp, errors_to_exit():
+        # bytes lines: each is decoded on its own, so a bad byte is named by its exact line
+        with click.open_file(file, "rb") as fp, errors_to_exit():
             if user is None:
-                total = sum(1 for _ in click.open_file(file, encoding="utf-8")) - 1 \
-                    if file != "-" else None
+                total = None
+                if file != "-":
+                    with open(file, "rb") as counted:
+                        total = max(0, sum(1 for _ in counted) - 1)
                 with tqdm(total=total, unit="mem", disable=as_json or None,
                           file=sys.stderr) as bar:
-                    report = mem.import_(fp, progress=bar.update)
+                    try:
+                        report = mem.import_(fp, progress=bar.update)
+                    except InvalidInput as exc:
+                        raise InvalidInput(f"{file}: {exc}", field=exc.field) from None
                 emit(report, as_json, lambda r: f"imported {r.imported}, skipped {r.skipped} "
                      f"already present, re-embedded {r.reembedded}")
             else:
-                from .errors import InvalidInput
-                messages = []
-                for n, line in enumerate(fp, start=1):
+                messages: list[Any] = []
+                lines: list[int] = []  # the line of each message
+                for n, raw in enumerate(fp, start=1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise InvalidInput(f"{file} line {n}: not UTF-8 text ({exc.reason} at "
+                                           f"byte {exc.start})") from None
                     if line.strip():
                         try:
                             messages.append(json.loads(line))
-                        except json.JSONDecodeError as exc:
-                            raise InvalidInput(f"{file} line {n}: {exc}") from None
+                        except (ValueError, RecursionError) as exc:
+                            raise InvalidInput(f"{file} line {n}: not JSON: {exc}") from None
+                        lines.append(n)
                 sess = session or os.path.splitext(os.path.basename(file))[0]
-                added = []
                 with tqdm(total=len(messages), unit="turn", disable=as_json or None,
                           file=sys.stderr) as bar:
-                    for start in range(0, len(messages), 500):
-                        chunk = messages[start:start + 500]
-                        added += mem.add_conversation(chunk, user=user, session=sess)
-                        bar.update(len(chunk))
+                    try:  # one call: one transaction
+                        added = mem.add_conversation(messages, user=user, session=sess)
+                    except InvalidInput as exc:
+                        if exc.item is None or not 0 <= exc.item < len(lines):
+                            raise
+                        why = str(exc).removeprefix(f"message {exc.item}: ")
+                        raise InvalidInput(f"{file} line {lines[exc.item]}: {why}",
+                                           field=exc.field) from None
+                    bar.update(len(messages))
                 emit({"imported": len(added), "session": sess}, as_json,
                      lambda r: f"imported {r['imported']} turns into session {r['session']}")
 

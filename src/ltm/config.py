@@ -99,15 +99,26 @@ class Settings:
     # passes (0 = never).
     worker_interval_s: float = 30.0
     gc_interval_s: float = 3600.0
+    # -- input limits ---------------------------------------------------------------------
+    # A memory's metadata: at most this many bytes of UTF-8 JSON, nested at most this deep
+    # (the object itself is level 1; {"a": {"b": 1}} is 2 deep). Larger or deeper metadata
+    # is InvalidInput. (Text is limited to 100,000 characters.)
+    max_metadata_bytes: int = 65_536
+    max_metadata_depth: int = 32
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InvalidInput(f"setting {f.name} must be finite", field=f.name)
+            value = _typed(f.name, getattr(self, f.name), str(f.type))
+            object.__setattr__(self, f.name, value)
+            low, high = _RANGES.get(f.name, (None, None))
+            if low is not None and value < low or high is not None and value > high:
+                what = (f">= {low}" if high is None else f"<= {high}" if low is None
+                        else f"in [{low}, {high}]")
+                raise InvalidInput(f"setting {f.name} must be {what}, got {value!r}",
+                                   field=f.name)
         if self.erase not in ("full", "fast"):
             raise InvalidInput("setting erase must be 'full' or 'fast'", field="erase")
         if self.candidates < 1 or self.large_scope_candidates < 1 or self.context_window < 0 \
@@ -123,6 +134,64 @@ class Settings:
         if self.extract_batch < 1 or self.extract_token_budget < 0 or self.llm_retries < 0:
             raise InvalidInput("extract_batch must be >= 1, extract_token_budget and "
                                "llm_retries >= 0")
+
+
+# The range of each number setting (None: unbounded on that side). Every setting is also
+# checked against its annotation: numbers finite, integers whole, text a string.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "text_weight": (0, None), "dense_weight": (0, None), "context_weight": (0, None),
+    "context_window": (0, 1000), "session_weight": (0, None), "recency_weight": (0, None),
+    "recency_half_life_days": (1e-9, None), "importance_weight": (0, None),
+    "superseded_penalty": (0, None), "candidates": (1, 1_000_000),
+    "large_scope_candidates": (1, 1_000_000), "mmr_lambda": (0, 1),
+    "hnsw_min_scope": (1, None), "hnsw_ef_search": (1, 1_000_000),
+    "busy_timeout_ms": (0, 2**31 - 1), "time_weight": (0, None), "decay_weight": (0, None),
+    "archived_penalty": (0, None), "llm_timeout_s": (1e-3, None), "llm_retries": (0, 100),
+    "extract_batch": (1, None), "extract_token_budget": (0, None),
+    "worker_interval_s": (0, None), "gc_interval_s": (0, None),
+    "max_metadata_bytes": (64, 2**31 - 1), "max_metadata_depth": (1, 10_000),
+}
+
+
+def _typed(name: str, value: Any, annotation: str) -> Any:
+    """``value`` as the type ``annotation`` names (an int for a float setting becomes a
+    float), or InvalidInput naming the setting."""
+    if value is None and "None" in annotation:
+        return None
+    if annotation.startswith("float"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if math.isfinite(number):
+                return number
+            raise InvalidInput(f"setting {name} must be finite, got {value!r}", field=name)
+    elif annotation.startswith("int"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+    elif annotation.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+    elif annotation.startswith("str"):
+        if isinstance(value, str) and "\x00" not in value and _encodable(value):
+            return value
+    else:
+        return value
+    kind = {"float": "a number", "int": "a whole number", "bool": "true or false",
+            "str": "a string of valid Unicode without NUL"}[annotation.split("|")[0].strip()]
+    shown = repr(value)
+    raise InvalidInput(f"setting {name} must be {kind}"
+                       f"{' or None' if 'None' in annotation else ''}, got "
+                       f"{shown if len(shown) <= 60 else shown[:57] + '...'}", field=name)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _coerce(name: str, raw: Any, annotation: str) -> Any:

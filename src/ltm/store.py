@@ -10,12 +10,12 @@ import base64
 import dataclasses
 import json
 import logging
-import math
 import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +23,8 @@ from typing import IO, Any
 import numpy as np
 
 from . import ids as _ids
-from .backends.base import Backend, Filters, NewRow, check_metadata_filter, is_encodable
+from . import validate as check
+from .backends.base import Backend, Filters, NewRow, check_metadata_filter
 from .config import Settings, load_settings
 from .embed import Embedder, load_embedder
 from .errors import (
@@ -38,13 +39,11 @@ from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats,
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
 from .timeutil import from_us, iso, now_us, opt_dt, opt_us, to_us
+from .validate import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # re-exported
 
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
-MAX_TEXT_CHARS = 100_000
-MAX_K = 1000
-_KIND = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
 
@@ -81,104 +80,12 @@ class ImportReport:
     reembedded: int
 
 
-# -- validation ---------------------------------------------------------------------------
-def _user(user: object, field: str = "user") -> str:
-    if not isinstance(user, str) or not user.strip():
-        raise ScopeError(f"{field} must be a non-empty string naming the scope, got {user!r}")
-    if len(user) > 256 or "\x00" in user or not is_encodable(user):
-        raise ScopeError(f"{field} must be at most 256 characters of valid Unicode, without NUL")
-    return user
-
-
-def _opt_name(value: object, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > 256 or "\x00" in value \
-            or not is_encodable(value):
-        raise InvalidInput(f"{field} must be a non-empty string of at most 256 characters",
-                           field=field)
-    return value
-
-
-def _text(text: object) -> str:
-    if not isinstance(text, str):
-        raise InvalidInput(f"text must be a string, not {type(text).__name__}", field="text")
-    if not text.strip():
-        raise InvalidInput("text must not be empty", field="text")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters", field="text")
-    if "\x00" in text:
-        raise InvalidInput("text must not contain NUL characters", field="text")
-    if not is_encodable(text):
-        raise InvalidInput("text is not valid Unicode (lone surrogate)", field="text")
-    return text
-
-
-def _importance(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput("importance must be a number in [0, 1]", field="importance")
-    value = float(value)
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise InvalidInput(f"importance must be in [0, 1], got {value!r}", field="importance")
-    return value
-
-
-def _kind(value: object) -> str:
-    if not isinstance(value, str) or not _KIND.match(value):
-        raise InvalidInput(f"kind must be a lowercase word such as 'episode', 'fact' or "
-                           f"'summary', got {value!r}", field="kind")
-    return value
-
-
-def _metadata(value: object) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidInput("metadata must be a JSON object (dict)", field="metadata")
-    try:
-        raw = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
-        raw.encode("utf-8")
-        data: dict[str, Any] = json.loads(raw)
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidInput(f"metadata must be JSON-serialisable: {exc}", field="metadata") from None
-    if not all(isinstance(k, str) for k in value):
-        raise InvalidInput("metadata keys must be strings", field="metadata")
-    return data
-
-
-def _sources(value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInput("sources must be a list of memory ids", field="sources")
-    out = list(value)
-    if not all(isinstance(s, str) and s for s in out):
-        raise InvalidInput("sources must be a list of memory ids", field="sources")
-    return out
-
-
-def _k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise InvalidInput(f"k must be an integer in [1, {MAX_K}], got {k!r}", field="k")
-    return k
-
-
-def _kinds(kinds: object) -> tuple[str, ...] | None:
-    if kinds is None:
-        return None
-    if isinstance(kinds, str):
-        kinds = [kinds]
-    if not isinstance(kinds, Iterable):
-        raise InvalidInput("kinds must be a list of kind names", field="kinds")
-    return tuple(_kind(k) for k in kinds)
-
-
 class MemoryStore:
     """A memory store in one folder: SQLite (source of truth) + derived vector indexes."""
 
     def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
+        from .policies.retention import policies
+        policies(settings.retention)  # a malformed policy is InvalidInput now, not at gc
         self.backend = backend
         self.settings = settings
         self.embedder = embedder
@@ -219,22 +126,25 @@ class MemoryStore:
              importance: object = None, pinned: object = False, expires_at: object = None,
              valid_from: object = None, valid_to: object = None, sources: object = None,
              id: object = None, now: int, time_us: int | None = None) -> NewRow:
-        if id is not None and not _ids.is_id(id):
-            raise InvalidInput(f"id {id!r} is not a ULID", field="id")
+        new_id = check.new_id(id)
         t = time_us if time_us is not None else (now if time is None else to_us(time))
         if not isinstance(pinned, bool):
             raise InvalidInput("pinned must be true or false", field="pinned")
-        kind_ = _kind(kind)
+        kind_ = check.kind(kind)
         vf = opt_us(valid_from, field="valid_from")
         return NewRow(
-            id=str(id) if id is not None else _ids.new_id(),
-            user=_user(user), agent=_opt_name(agent, "agent"),
-            session=_opt_name(session, "session"), kind=kind_, text=_text(text),
-            metadata=_metadata(metadata), importance=_importance(importance), time=t,
+            id=new_id if new_id is not None else _ids.new_id(),
+            user=check.user(user), agent=check.opt_name(agent, "agent"),
+            session=check.opt_name(session, "session"), kind=kind_, text=check.text(text),
+            metadata=self._meta(metadata), importance=check.importance(importance), time=t,
             recorded_at=now, valid_from=vf if vf is not None else t,
             valid_to=opt_us(valid_to, field="valid_to"), superseded_by=None,
-            sources=_sources(sources), pinned=pinned,
+            sources=check.sources(sources), pinned=pinned,
             expires_at=opt_us(expires_at, field="expires_at"))
+
+    def _meta(self, value: object) -> dict[str, Any]:
+        return check.metadata(value, max_bytes=self.settings.max_metadata_bytes,
+                              max_depth=self.settings.max_metadata_depth)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
@@ -268,6 +178,7 @@ class MemoryStore:
             else:
                 vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
         try:
+            _check_unique(rows)
             self._check_sources(rows)
             if dedup:
                 from .policies.retention import policies
@@ -343,6 +254,9 @@ class MemoryStore:
         # thread while this one validates the next items (and later writes the rows): the
         # tokenizer and SQLite release the GIL, so on two cores the embedding costs no wall
         # time. Remote embedders get the whole batch in one request, as before.
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise InvalidInput("items must be a list of dicts with text and user",
+                               field="items")
         pending = _Embedding() if getattr(self.embedder, "in_process", False) else None
         queued = 0
         try:
@@ -357,7 +271,8 @@ class MemoryStore:
                 if "text" not in item or "user" not in item:
                     raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
                 fields = dict(item)
-                rows.append(self._row(fields.pop("text"), now=now, **fields))
+                with _numbered("item", n):
+                    rows.append(self._row(fields.pop("text"), now=now, **fields))
                 if pending is not None and len(rows) - queued == _EMBED_BLOCK:
                     self._embed_later(rows[queued:], pending)
                     queued = len(rows)
@@ -379,23 +294,28 @@ class MemoryStore:
         ``time`` and ``metadata``; turns without a time take ``time`` (default now)."""
         now = now_us()
         base_time = now if time is None else to_us(time)
+        base_meta = self._meta(metadata)
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise InvalidInput("messages must be a list of dicts with 'content'",
+                               field="messages")
         rows = []
         for n, msg in enumerate(messages):
-            if not isinstance(msg, Mapping):
-                raise InvalidInput(f"message {n} must be a dict with 'content'", field="messages")
-            text = msg.get("content", msg.get("text"))
-            meta = dict(metadata or {})
-            meta.update(_metadata(msg.get("metadata")))
-            speaker = msg.get("speaker", msg.get("name", msg.get("role")))
-            if speaker is not None:
-                if not isinstance(speaker, str):
-                    raise InvalidInput(f"message {n}: speaker must be a string",
+            with _numbered("message", n):
+                if not isinstance(msg, Mapping):
+                    raise InvalidInput("each message must be a dict with 'content'",
                                        field="messages")
-                meta["speaker"] = speaker
-            rows.append(self._row(text, user=user, agent=agent, session=session,
-                                  time=msg.get("time"), time_us=None if msg.get("time")
-                                  is not None else base_time, metadata=meta,
-                                  importance=msg.get("importance"), now=now))
+                text = msg.get("content", msg.get("text"))
+                meta = dict(base_meta)
+                meta.update(self._meta(msg.get("metadata")))
+                speaker = msg.get("speaker", msg.get("name", msg.get("role")))
+                if speaker is not None:
+                    if not isinstance(speaker, str):
+                        raise InvalidInput("speaker must be a string", field="messages")
+                    meta["speaker"] = speaker
+                rows.append(self._row(text, user=user, agent=agent, session=session,
+                                      time=msg.get("time"), time_us=None if msg.get("time")
+                                      is not None else base_time, metadata=meta,
+                                      importance=msg.get("importance"), now=now))
         if not rows:
             raise InvalidInput("a conversation needs at least one message", field="messages")
         return self._write(rows)
@@ -418,7 +338,7 @@ class MemoryStore:
     # -- reading --------------------------------------------------------------------------
     def get(self, id: str, *, user: str) -> Memory:
         self._check_open()
-        mem = self.backend.get(id, _user(user)) if isinstance(id, str) else None
+        mem = self.backend.get(check.memory_id(id), check.user(user))
         if mem is None:
             raise NotFound(str(id), user=user)
         return mem
@@ -430,22 +350,22 @@ class MemoryStore:
                agent: str | None = None) -> Memory:
         """Change a memory in place; the previous values go into its history."""
         self._check_open()
-        user = _user(user)
+        user = check.user(user)
         self.get(id, user=user)
         changes: dict[str, Any] = {}
         vector = None
         if text is not None or metadata is not None:
             current = self.get(id, user=user)
-            new_text = _text(text) if text is not None else current.text
-            new_meta = _metadata(metadata) if metadata is not None else current.metadata
+            new_text = check.text(text) if text is not None else current.text
+            new_meta = self._meta(metadata) if metadata is not None else current.metadata
             if text is not None:
                 changes["text"] = new_text
             if embed_text(new_text, new_meta) != embed_text(current.text, current.metadata):
                 vector = self._embed([embed_text(new_text, new_meta)])[0]
         if metadata is not None:
-            changes["metadata"] = _metadata(metadata)
+            changes["metadata"] = self._meta(metadata)
         if importance is not None:
-            changes["importance"] = _importance(importance)
+            changes["importance"] = check.importance(importance)
         if pinned is not None:
             if not isinstance(pinned, bool):
                 raise InvalidInput("pinned must be true or false", field="pinned")
@@ -455,19 +375,19 @@ class MemoryStore:
         if time is not None:
             changes["time"] = to_us(time)
         if kind is not None:
-            changes["kind"] = _kind(kind)
+            changes["kind"] = check.kind(kind)
         if session is not None:
-            changes["session"] = _opt_name(session, "session")
+            changes["session"] = check.opt_name(session, "session")
         if agent is not None:
-            changes["agent"] = _opt_name(agent, "agent")
+            changes["agent"] = check.opt_name(agent, "agent")
         if not changes:
             raise InvalidInput("update needs at least one field to change")
         return self.backend.update(id, user, changes, vector)
 
     def _filters(self, user: str, agent: object, session: object, kinds: object, since: object,
                  until: object, as_of: object, metadata: object, now: int) -> Filters:
-        return Filters(user=_user(user), agent=_opt_name(agent, "agent"),
-                       session=_opt_name(session, "session"), kinds=_kinds(kinds),
+        return Filters(user=check.user(user), agent=check.opt_name(agent, "agent"),
+                       session=check.opt_name(session, "session"), kinds=check.kinds(kinds),
                        since=opt_us(since, field="since"), until=opt_us(until, field="until"),
                        as_of=opt_us(as_of, field="as_of"),
                        metadata=check_metadata_filter(metadata),  # type: ignore[arg-type]
@@ -479,9 +399,7 @@ class MemoryStore:
                metadata: Mapping[str, Any] | None = None, now: Any = None) -> list[Hit]:
         """The ``k`` memories of ``user`` most relevant to ``query``, best first."""
         self._check_open()
-        if not isinstance(query, str) or not query.strip() or not is_encodable(query):
-            raise InvalidInput("query must be a non-empty string of valid Unicode",
-                               field="query")
+        check.query(query)
         now_ = now_us() if now is None else to_us(now, field="now")
         flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
         window = None
@@ -494,8 +412,8 @@ class MemoryStore:
                                    else window.start),
                     until=min(window.end - 1, flt.until if flt.until is not None
                               else window.end - 1))
-        hits = _search(self.backend, self.embedder, self.settings, query, flt, _k(k), now=now_,
-                       window=window)
+        hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
+                       now=now_, window=window)
         self._note_access([h.memory.id for h in hits])
         return hits
 
@@ -510,7 +428,8 @@ class MemoryStore:
 
     def history(self, id: str, *, user: str) -> list[HistoryEvent]:
         self._check_open()
-        events = self.backend.history(id, _user(user))
+        user = check.user(user)
+        events = self.backend.history(check.memory_id(id), user)
         if not events:
             raise NotFound(id, user=user)
         return events
@@ -537,8 +456,8 @@ class MemoryStore:
         too. Text, vectors, index entries and history content are removed; a content-free
         record of the deletion is kept."""
         self._check_open()
-        user = _user(user)
-        session = _opt_name(session, "session")
+        user = check.user(user)
+        session = check.opt_name(session, "session")
         before_us = opt_us(before, field="before")
         if id is not None:
             self.get(id, user=user)
@@ -559,7 +478,7 @@ class MemoryStore:
         """Write memories as JSON Lines (a header line, then one memory per line)."""
         self._check_open()
         if user is not None:
-            _user(user)
+            check.user(user)
         fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": self.embedder.name,
                              "dim": self.embedder.dim}) + "\n")
         n = 0
@@ -568,62 +487,100 @@ class MemoryStore:
             n += 1
         return n
 
-    def import_(self, fp: IO[str], *, progress: Callable[[int], None] | None = None,
+    def import_(self, fp: Iterable[str] | Iterable[bytes], *,
+                progress: Callable[[int], None] | None = None,
                 batch_size: int = 1000) -> ImportReport:
-        """Read an export. Memories keep their ids and times; ids already present are skipped.
-        Embeddings are reused when the export was made with this store's embedder."""
+        """Read an export: a text stream, or any iterable of its lines (``bytes`` lines are
+        decoded as UTF-8). Memories keep their ids and times; ids already present for the
+        same user are skipped. Embeddings are reused when the export was made with this
+        store's embedder (checked as the store keeps them: the store's dimension, finite,
+        unit length). All or nothing: one transaction, and a bad line (``InvalidInput``
+        naming its number) leaves the store as it was."""
         self._check_open()
-        header_line = fp.readline()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInput("batch_size must be a positive integer", field="batch_size")
+        if isinstance(fp, (str, bytes)) or not isinstance(fp, Iterable):
+            raise InvalidInput("import_ reads a file object or an iterable of lines",
+                               field="file")
+        lines = _decoded_lines(fp)
+        first = next(lines, None)
         try:
-            header = json.loads(header_line)
+            header = json.loads(first[1]) if first is not None else None
             if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("not an ltm export: the first line must be the export header",
-                               field="file") from None
+                               field="file", item=1) from None
         same = header.get("embedder") == self.embedder.name
+        dim = self.embedder.dim
+        limits = {"max_bytes": self.settings.max_metadata_bytes,
+                  "max_depth": self.settings.max_metadata_depth}
         imported = skipped = reembedded = 0
-        batch: list[tuple[NewRow, np.ndarray | None]] = []
+        batch: list[tuple[int, NewRow, np.ndarray | None]] = []
+        seen: set[str] = set()  # ids of this file: one may not come twice
 
         def flush() -> None:
             nonlocal imported, reembedded, skipped
             if not batch:
                 return
-            fresh = []
-            for row, vec in batch:
-                if self.backend.get(row.id, row.user) is None:
-                    fresh.append((row, vec))
-                else:
-                    skipped += 1
-            missing = [i for i, (_, v) in enumerate(fresh) if v is None]
-            vecs = np.zeros((len(fresh), self.embedder.dim), dtype=np.float32)
-            for i, (_, v) in enumerate(fresh):
-                if v is not None:
-                    vecs[i] = v
+            present: set[tuple[str, str]] = set()
+            for user in {row.user for _, row, _ in batch}:
+                ids = [row.id for _, row, _ in batch if row.user == user]
+                present.update((user, i) for i in self.backend.get_many(ids, user))
+            fresh = [(n, row, vec) for n, row, vec in batch if (row.user, row.id) not in present]
+            skipped += len(batch) - len(fresh)
+            vecs = np.zeros((len(fresh), dim), dtype=np.float32)
+            given = [(i, n, v) for i, (n, _, v) in enumerate(fresh) if v is not None]
+            for _, n, v in given:
+                if len(v) != dim:
+                    raise InvalidInput(f"line {n}: embedding has dimension {len(v)}, the store "
+                                       f"uses {dim}", field="embedding", item=n)
+            if given:
+                matrix = np.stack([v for _, _, v in given])
+                bad = ~np.isfinite(matrix).all(axis=1)
+                if bad.any():
+                    n = given[int(np.argmax(bad))][1]
+                    raise InvalidInput(f"line {n}: embedding contains NaN or infinity",
+                                       field="embedding", item=n)
+                vecs[[i for i, _, _ in given]] = check.unit_vectors(matrix, dim)
+            missing = [i for i, (_, _, v) in enumerate(fresh) if v is None]
             if missing:
-                vecs[missing] = self._embed([embed_text(fresh[i][0].text, fresh[i][0].metadata)
-                                         for i in missing])
+                vecs[missing] = self._embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
+                                             for i in missing])
                 reembedded += len(missing)
             if fresh:
-                self.backend.insert([r for r, _ in fresh], vecs)
+                try:
+                    self.backend.insert([row for _, row, _ in fresh], vecs)
+                except InvalidInput as exc:
+                    if exc.item is None or not 0 <= exc.item < len(fresh):
+                        raise
+                    n = fresh[exc.item][0]
+                    raise InvalidInput(f"line {n}: {exc}", field=exc.field, item=n) from None
             imported += len(fresh)
             if progress:
                 progress(len(batch))
             batch.clear()
 
-        for lineno, line in enumerate(fp, start=2):
-            if not line.strip():
-                continue
-            try:
-                row, vec = memory_from_json(json.loads(line))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise InvalidInput(f"line {lineno}: {exc}", field="file") from None
-            if vec is not None and (not same or len(vec) != self.embedder.dim):
-                vec = None
-            batch.append((row, vec))
-            if len(batch) >= batch_size:
-                flush()
-        flush()
+        with self.backend.atomic():  # type: ignore[attr-defined]
+            for lineno, line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    row, vec = memory_from_json(json.loads(line), **limits)
+                except KeyError as exc:
+                    raise InvalidInput(f"line {lineno}: no {exc.args[0]!r}", field="file",
+                                       item=lineno) from None
+                except (ValueError, TypeError, RecursionError, ScopeError) as exc:
+                    raise InvalidInput(f"line {lineno}: {exc}", field="file",
+                                       item=lineno) from None
+                if row.id in seen:
+                    raise InvalidInput(f"line {lineno}: id {row.id} comes twice in the file; "
+                                       "ids are unique", field="id", item=lineno)
+                seen.add(row.id)
+                batch.append((lineno, row, vec if same else None))
+                if len(batch) >= batch_size:
+                    flush()
+            flush()
         return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
 
     # -- policies (ltm.policies) -----------------------------------------------------------
@@ -634,7 +591,7 @@ class MemoryStore:
         ``add()`` never waits for this."""
         self._check_open()
         from .policies.extract import process
-        return process(self, user=None if user is None else _user(user), llm=llm,
+        return process(self, user=None if user is None else check.user(user), llm=llm,
                        max_batches=max_batches)
 
     def gc(self, now: Any = None, *, dry_run: bool = False, user: str | None = None) -> Any:
@@ -643,7 +600,7 @@ class MemoryStore:
         consolidated (with ``dry_run``, what would be)."""
         self._check_open()
         from .policies.retention import gc
-        return gc(self, now, dry_run=dry_run, user=None if user is None else _user(user))
+        return gc(self, now, dry_run=dry_run, user=None if user is None else check.user(user))
 
     def consolidate(self, session: str, *, user: str) -> Memory | None:
         """Fold the episodes of ``session`` into a ``summary`` memory now (LLM if configured,
@@ -653,7 +610,7 @@ class MemoryStore:
         from .policies.consolidate import consolidate_session
         llm = LLMClient.from_settings(self.settings)
         try:
-            return consolidate_session(self, _user(user), _opt_name(session, "session") or "",
+            return consolidate_session(self, check.user(user), check.opt_name(session, "session") or "",
                                        llm=llm)
         finally:
             if llm is not None:
@@ -739,6 +696,55 @@ def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
     return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
 
 
+@contextmanager
+def _numbered(what: str, n: int) -> Iterator[None]:
+    """Name the item of a batch (its position ``n``) in the InvalidInput raised inside."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if exc.item is not None or isinstance(exc, DimensionMismatch):
+            raise
+        raise InvalidInput(f"{what} {n}: {exc}", field=exc.field, item=n) from None
+
+
+def _check_unique(rows: Sequence[NewRow]) -> None:
+    """Ids chosen by the caller must not repeat inside one batch."""
+    if len({r.id for r in rows}) == len(rows):
+        return
+    first: dict[str, int] = {}
+    for n, r in enumerate(rows):
+        if r.id in first:
+            raise InvalidInput(f"item {n}: id {r.id} is also the id of item {first[r.id]}; "
+                               "ids are unique", field="id", item=n)
+        first[r.id] = n
+
+
+def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, str]]:
+    """The lines of ``fp`` numbered from 1; text that is not UTF-8 is InvalidInput naming the
+    line (``bytes`` lines are decoded here, exactly; a text stream decodes blocks ahead, so
+    there the bad byte is at or after the line named)."""
+    it = iter(fp)
+    n = 0
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"line {n + 1} or later is not UTF-8 text ({exc.reason})",
+                               field="file", item=n + 1) from None
+        n += 1
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(f"line {n} is not UTF-8 text ({exc.reason} at byte "
+                                   f"{exc.start})", field="file", item=n) from None
+        if not isinstance(line, str):
+            raise InvalidInput(f"line {n} is not text", field="file", item=n)
+        yield n, line
+
+
 def _check_finite(vectors: np.ndarray) -> None:
     if not np.all(np.isfinite(vectors)):
         raise InvalidInput("embedding contains NaN or infinity", field="embedding")
@@ -774,7 +780,12 @@ def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]
     return data
 
 
-def memory_from_json(d: dict[str, Any]) -> tuple[NewRow, np.ndarray | None]:
+def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_BYTES,
+                     max_depth: int = check.MAX_METADATA_DEPTH
+                     ) -> tuple[NewRow, np.ndarray | None]:
+    """One exported memory as a row to insert and its vector (None: none exported);
+    ``max_bytes`` and ``max_depth`` limit its metadata. ValueError (InvalidInput) when the
+    record is malformed."""
     if not isinstance(d, dict):
         raise ValueError("each line must be a JSON object")
     if not _ids.is_id(d.get("id")):
@@ -783,25 +794,27 @@ def memory_from_json(d: dict[str, Any]) -> tuple[NewRow, np.ndarray | None]:
     if d.get("embedding_f32"):
         vec = np.frombuffer(base64.b64decode(d["embedding_f32"]), dtype=np.float32).copy()
     seq = d.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
-        raise ValueError("seq must be an integer")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)
+                            or not 0 <= seq < 2**31):
+        raise ValueError("seq must be an integer in [0, 2**31)")
     access = d.get("access_count", 0)
-    if isinstance(access, bool) or not isinstance(access, int) or access < 0:
-        raise ValueError("access_count must be a non-negative integer")
+    if isinstance(access, bool) or not isinstance(access, int) or not 0 <= access < 2**31:
+        raise ValueError("access_count must be an integer in [0, 2**31)")
     if not isinstance(d.get("pinned", False), bool):
         raise ValueError("pinned must be true or false")
     superseded = d.get("superseded_by")
     if superseded is not None and not _ids.is_id(superseded):
         raise ValueError("superseded_by must be a memory id")
     row = NewRow(
-        id=d["id"], user=_user(d.get("user")), agent=_opt_name(d.get("agent"), "agent"),
-        session=_opt_name(d.get("session"), "session"), kind=_kind(d.get("kind", "episode")),
-        text=_text(d.get("text")), metadata=_metadata(d.get("metadata")),
-        importance=_importance(d.get("importance")), time=to_us(d["time"]),
+        id=d["id"], user=check.user(d.get("user")), agent=check.opt_name(d.get("agent"), "agent"),
+        session=check.opt_name(d.get("session"), "session"), kind=check.kind(d.get("kind", "episode")),
+        text=check.text(d.get("text")),
+        metadata=check.metadata(d.get("metadata"), max_bytes=max_bytes, max_depth=max_depth),
+        importance=check.importance(d.get("importance")), time=to_us(d["time"]),
         recorded_at=to_us(d["recorded_at"], field="recorded_at"),
         valid_from=opt_us(d.get("valid_from"), field="valid_from"),
         valid_to=opt_us(d.get("valid_to"), field="valid_to"), superseded_by=superseded,
-        sources=_sources(d.get("sources")), pinned=d.get("pinned", False),
+        sources=check.sources(d.get("sources")), pinned=d.get("pinned", False),
         expires_at=opt_us(d.get("expires_at"), field="expires_at"), access_count=access,
         last_accessed=opt_us(d.get("last_accessed"), field="last_accessed"), seq=seq)
     return row, vec

@@ -176,3 +176,15 @@ def vector_block(block: np.ndarray, dim: int | None) -> np.ndarray:
     if dim is not None and block.shape[1] != dim:
         raise DimensionMismatch(dim, int(block.shape[1]))
     return block
+
+
+def ids_taken(rows: Sequence[NewRow], existing: Iterable[str]) -> InvalidInput:
+    """The error of an insert that broke the uniqueness of memory ids (``existing``: those of
+    ``rows`` the database already held). It reads the same whoever holds the id, so that it
+    tells a caller nothing about other users' memories."""
+    held = set(existing)
+    for n, row in enumerate(rows):
+        if row.id in held:
+            return InvalidInput(f"id {row.id} is already in use: memory ids are unique",
+                                field="id", item=n)
+    return InvalidInput("an id comes twice in the batch: memory ids are unique", field="id")

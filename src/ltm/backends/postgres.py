@@ -42,7 +42,7 @@ from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFoun
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, row_blocks, scan_order
+from .base import Filters, NewRow, ids_taken, row_blocks, scan_order
 from .pg_schema import (
     TEXT_CONFIG,
     base_migrations,
@@ -442,7 +442,12 @@ class PostgresBackend:
         try:
             grown = self._retry(work)
         except errors.UniqueViolation:
-            raise StoreError("a memory with one of these ids already exists") from None
+            with self._conn() as conn:
+                held = [i for (i,) in conn.execute(
+                    f"SELECT m.id FROM {self._m} m JOIN unnest(%s::text[], %s::text[]) AS "
+                    f"k(u, i) ON m.user_id = k.u AND m.id = k.i",
+                    [[r.user for r in rows], [r.id for r in rows]])]
+            raise ids_taken(rows, held) from None
         except (errors.UntranslatableCharacter, errors.CharacterNotInRepertoire,
                 errors.InvalidTextRepresentation) as exc:
             raise InvalidInput(f"Postgres cannot store this value: {exc}") from None
