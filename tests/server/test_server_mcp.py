@@ -36,7 +36,7 @@ def test_stdio_session_remember_recall_context_forget(tmp_path: Path) -> None:
     async def session() -> None:
         async with Client(params, read_timeout_seconds=60) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == {"remember", "recall", "forget", "context"}
+            assert set(tools) == {"remember", "recall", "forget", "context", "recent"}
             for t in tools.values():  # descriptions an agent can act on
                 assert t.description and len(t.description) > 80
 

@@ -99,8 +99,19 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
 @click.command()
 @_STORE
 @click.option("--user", "-u", help="Act for this user only (default: tools take a `user`).")
-def mcp(store: str, user: str | None) -> None:
-    """Serve the memory tools to an agent over MCP on stdin/stdout."""
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",
+              show_default=True, help="stdin/stdout, or streamable HTTP at /mcp.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="With --transport http: interface to listen on (loopback only: no API keys "
+                   "here; `ltm serve` serves /mcp with keys).")
+@click.option("--port", default=8766, show_default=True, type=int,
+              help="With --transport http: TCP port.")
+def mcp(store: str, user: str | None, transport: str, host: str, port: int) -> None:
+    """Serve the memory tools to an agent over MCP on stdin/stdout (or streamable HTTP)."""
+    if transport == "http" and not is_loopback(host):
+        click.echo("ltm: `ltm mcp --transport http` listens on loopback only; use `ltm serve` "
+                   "(MCP at /mcp, with API keys) to serve other hosts", err=True)
+        sys.exit(2)
     _need_server_extra()
     from ..store import open as open_store
     from .auth import ALL_USERS, RIGHTS, ApiKey
@@ -111,7 +122,11 @@ def mcp(store: str, user: str | None) -> None:
         mem = open_store(store)
     try:
         server = build_mcp(mem, lambda _headers: principal, static_recent=user is not None)
-        server.run("stdio")
+        if transport == "http":
+            click.echo(f"ltm: MCP over streamable HTTP at http://{host}:{port}/mcp", err=True)
+            server.run("streamable-http", host=host, port=port)
+        else:
+            server.run("stdio")
     finally:
         mem.close()
 

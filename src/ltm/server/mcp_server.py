@@ -1,5 +1,6 @@
-"""The MCP server: tools ``remember``, ``recall``, ``forget``, ``context`` and a resource of
-recent memories, over stdio (``ltm mcp``) or streamable HTTP (``/mcp`` under ``ltm serve``).
+"""The MCP server: tools ``remember``, ``recall``, ``forget``, ``context``, ``recent`` and a
+resource of recent memories, over stdio (``ltm mcp``, or streamable HTTP with ``ltm mcp
+--transport http``) or streamable HTTP (``/mcp`` under ``ltm serve``).
 
 Every tool acts for one user. Over stdio the user is the one given to ``ltm mcp --user`` (or the
 ``user`` argument when the server was started without one). Over HTTP the caller's API key
@@ -86,9 +87,7 @@ def _short(m: Any, score: float | None = None) -> dict[str, Any]:
 
 def recent(store: MemoryStore, user: str, limit: int = 20) -> list[Any]:
     """The user's ``limit`` most recent memories (by time), newest first."""
-    mems = [m for m, _ in store.backend.iter_export(user, with_vectors=False)]
-    mems.sort(key=lambda m: (m.time, m.id), reverse=True)
-    return mems[:limit]
+    return store.list(user, limit=limit).memories
 
 
 def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
@@ -166,6 +165,26 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         except LtmError as exc:
             raise _fail(exc) from None
         return {"forgotten": receipt.count, "ids": receipt.ids}
+
+    @server.tool(name="recent", description=(
+        "List the user's memories by time, newest first, without a query: what was said or "
+        "learned most recently. Up to `limit` (1-100) memories, each with id, text, time, "
+        "kind and session; narrow with `session`, `kinds`, `since` / `until` (ISO-8601). "
+        "Pass the returned `next_cursor` as `cursor` for older ones (null: no more)."))
+    def recent_tool(user: str | None = None, limit: int = 20, session: str | None = None,
+                    kinds: list[str] | None = None, since: str | None = None,
+                    until: str | None = None, cursor: str | None = None,
+                    ctx: Context | None = None) -> dict[str, Any]:
+        u = who(ctx, user, "read")
+        if isinstance(limit, bool) or not 1 <= limit <= 100:
+            raise ToolError("invalid input: limit must be between 1 and 100")
+        _times(since=since, until=until)
+        try:
+            page = store.list(u, limit=limit, session=session, kinds=kinds, since=since,
+                              until=until, cursor=cursor)
+        except LtmError as exc:
+            raise _fail(exc) from None
+        return {"memories": [_short(m) for m in page], "next_cursor": page.next_cursor}
 
     @server.resource("memories://{user}/recent", mime_type="application/json",
                      description="The user's 20 most recent memories, newest first (JSON).")
