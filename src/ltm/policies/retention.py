@@ -21,16 +21,22 @@ store in the store folder's ``ltm.toml``) over ``DEFAULT_POLICIES``.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInput
-from ..model import Memory
+from ..retention_rules import (  # the rules, re-exported for callers
+    DEFAULT_POLICIES,
+    US_PER_DAY,
+    KindPolicy,
+    describe,
+    last_use,
+    policies,
+    policy_for,
+    strength,
+    utility,
+)
 from ..timeutil import iso, now_us, to_us
 
 if TYPE_CHECKING:
@@ -38,125 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-US_PER_DAY = 86_400 * 1_000_000
-_ORIGINALS = ("keep", "archive", "remove")
-
-
-@dataclass(frozen=True)
-class KindPolicy:
-    ttl_days: float | None = None  # None = keep forever
-    decay_half_life_days: float | None = None  # None = no decay
-    min_strength: float | None = None  # gc evicts below this decayed weight (needs decay)
-    capacity: int | None = None  # per user; None = unlimited
-    dedup_threshold: float | None = None  # cosine; None = every write is stored
-    consolidate_after_days: float | None = None  # None = never consolidate
-    consolidate_min_turns: int = 6  # sessions shorter than this are left alone
-    summary_turns: int = 6  # extractive summaries keep this many central turns
-    originals: str = "keep"  # after consolidation: keep | archive | remove
-
-    def __post_init__(self) -> None:
-        for name in ("ttl_days", "decay_half_life_days", "consolidate_after_days"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
-                                  or not math.isfinite(v) or v < 0):
-                raise InvalidInput(f"retention {name} must be a number >= 0", field=name)
-        for name in ("min_strength", "dedup_threshold"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not 0 <= v <= 1):
-                raise InvalidInput(f"retention {name} must be in [0, 1]", field=name)
-        if self.capacity is not None and (isinstance(self.capacity, bool)
-                                          or not isinstance(self.capacity, int)
-                                          or self.capacity < 0):
-            raise InvalidInput("retention capacity must be an integer >= 0", field="capacity")
-        if self.originals not in _ORIGINALS:
-            raise InvalidInput(f"retention originals must be one of {_ORIGINALS}",
-                               field="originals")
-        if self.consolidate_min_turns < 1 or self.summary_turns < 1:
-            raise InvalidInput("consolidate_min_turns and summary_turns must be >= 1")
-
-
-DEFAULT_POLICIES: dict[str, KindPolicy] = {
-    "episode": KindPolicy(),
-    "fact": KindPolicy(dedup_threshold=0.95),
-    "summary": KindPolicy(),
-}
-_KEYS = {f.name for f in fields(KindPolicy)}
-
-
-@functools.lru_cache(maxsize=32)
-def _parse(spec: str) -> dict[str, KindPolicy]:
-    out = dict(DEFAULT_POLICIES)
-    if not spec.strip():
-        return out
-    try:
-        data = json.loads(spec)
-    except ValueError as exc:
-        raise InvalidInput(f"setting retention is not valid JSON: {exc}",
-                           field="retention") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("setting retention must map kinds to policies", field="retention")
-    for kind, raw in data.items():
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"retention policy for {kind!r} must be an object",
-                               field="retention")
-        unknown = set(raw) - _KEYS
-        if unknown:
-            raise InvalidInput(f"retention policy for {kind!r} has unknown keys "
-                               f"{sorted(unknown)}; known: {sorted(_KEYS)}", field="retention")
-        out[kind] = replace(out.get(kind, KindPolicy()), **raw)
-    return out
-
-
-def policies(spec: str | Mapping[str, Any] | None) -> dict[str, KindPolicy]:
-    """The policy of every kind: ``DEFAULT_POLICIES`` updated by ``spec`` (JSON text or a
-    dict ``{kind: {key: value}}``). Kinds without a policy get ``KindPolicy()``."""
-    if spec is None:
-        return dict(DEFAULT_POLICIES)
-    if not isinstance(spec, str):
-        spec = json.dumps(spec, sort_keys=True)
-    return _parse(spec)
-
-
-def policy_for(spec: str | Mapping[str, Any] | None, kind: str) -> KindPolicy:
-    return policies(spec).get(kind, KindPolicy())
-
-
-def describe(spec: str | Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    return {k: asdict(p) for k, p in policies(spec).items()}
-
-
-# -- scores -------------------------------------------------------------------------------
-def last_use(mem: Memory) -> int:
-    """When the memory was last stored or retrieved (microseconds)."""
-    t = to_us(mem.recorded_at)
-    if mem.last_accessed is not None:
-        t = max(t, to_us(mem.last_accessed))
-    return t
-
-
-def strength(mem: Memory, now: int, half_life_days: float) -> float:
-    """Decayed retrieval weight in (0, 1]: 0.5 ** (idle / half-life), where each retrieval
-    stretches the half-life by ln(1 + access_count)."""
-    if half_life_days <= 0:
-        return 1.0
-    idle = max(0, now - last_use(mem))
-    hl = half_life_days * US_PER_DAY * (1.0 + math.log1p(mem.access_count))
-    return float(0.5 ** (idle / hl))
-
-
-def utility(mems: list[Memory], now: int, half_life_days: float = 30.0) -> list[float]:
-    """Eviction utility in [0, 1] for memories of one scope: 0.4 recency + 0.3 frequency
-    (log access count, relative to the scope's most used) + 0.3 importance (default 0.5)."""
-    top = max((m.access_count for m in mems), default=0)
-    out = []
-    for m in mems:
-        idle = max(0, now - last_use(m))
-        rec = 0.5 ** (idle / (half_life_days * US_PER_DAY))
-        freq = math.log1p(m.access_count) / math.log1p(top) if top > 0 else 0.0
-        imp = m.importance if m.importance is not None else 0.5
-        out.append(0.4 * rec + 0.3 * freq + 0.3 * imp)
-    return out
+__all__ = ["DEFAULT_POLICIES", "US_PER_DAY", "GcReport", "KindPolicy", "describe", "gc",
+           "last_use", "policies", "policy_for", "strength", "utility"]
 
 
 # -- gc -----------------------------------------------------------------------------------

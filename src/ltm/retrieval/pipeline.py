@@ -397,7 +397,7 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
     """Half-life in days of each kind that decays (see ``ltm.policies.retention``)."""
     if not settings.decay_weight or not settings.retention:
         return {}
-    from ..policies.retention import policies
+    from ..retention_rules import policies
     return {k: p.decay_half_life_days for k, p in policies(settings.retention).items()
             if p.decay_half_life_days}
 
@@ -430,7 +430,7 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], total: 
                 total[j] += settings.superseded_penalty
                 sig["superseded"] = 0.0
         if decay.get(mem.kind) and settings.decay_weight:
-            from ..policies.retention import strength
+            from ..retention_rules import strength
             d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
             sig["decay"] = d
             total[j] += d
