@@ -15,19 +15,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import Settings
 from ..errors import LtmError
-
-if TYPE_CHECKING:
-    from ..store import MemoryStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 600.0
 
 
+class Maintained(Protocol):
+    """What the worker drives: a ``MemoryStore`` (the facade above this room) satisfies it."""
+
+    settings: Settings
+
+    def process(self) -> Any: ...
+
+    def gc(self) -> Any: ...
+
+
 class BackgroundWorker:
-    def __init__(self, store: MemoryStore, *, interval_s: float | None = None,
+    def __init__(self, store: Maintained, *, interval_s: float | None = None,
                  gc_interval_s: float | None = None) -> None:
         self.store = store
         self.interval_s = store.settings.worker_interval_s if interval_s is None else interval_s
