@@ -357,6 +357,63 @@ def history(store: str, user: str, memory_id: str, as_json: bool) -> None:
                                                      else "") for e in evs))
 
 
+@main.command("list")
+@store_option
+@user_option
+@click.option("--session", help="Only this session.")
+@click.option("--agent", help="Only this agent.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--since", help="Only memories at or after this time.")
+@click.option("--until", help="Only memories at or before this time.")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many (1-1000).")
+@click.option("--cursor", help="Continue after a previous page (its next cursor).")
+@click.option("--oldest", is_flag=True, help="Oldest first (default: newest first).")
+@json_option
+def list_cmd(store: str, user: str, session: str | None, agent: str | None,
+             kinds: tuple[str, ...], since: str | None, until: str | None, limit: int,
+             cursor: str | None, oldest: bool, as_json: bool) -> None:
+    """List a user's memories by time, newest first, a page at a time."""
+    with opened(store) as mem:
+        with errors_to_exit():
+            page = mem.list(user, session=session, agent=agent, kinds=list(kinds) or None,
+                            since=since, until=until, limit=limit, cursor=cursor,
+                            order="oldest" if oldest else "newest")
+        if as_json:
+            emit({"memories": page.memories, "next_cursor": page.next_cursor}, True, str)
+            return
+        click.echo("\n".join(_fmt_memory(m) for m in page) or "(no memories)")
+        if page.next_cursor:
+            click.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+@main.command()
+@store_option
+@user_option
+@click.argument("memory_id")
+@click.option("--text", help="New text (re-embedded).")
+@click.option("--kind", help="New kind.")
+@click.option("--session", help="New session.")
+@click.option("--agent", help="New agent.")
+@click.option("--time", "time_", help="New time it happened (ISO-8601).")
+@click.option("--importance", type=float, help="New importance, 0..1.")
+@click.option("--pinned/--unpinned", default=None, help="Exempt from retention, or not.")
+@click.option("--expires-at", "expires_at", help="When it expires (ISO-8601).")
+@click.option("--metadata", help="New metadata, a JSON object (replaces the old one).")
+@json_option
+def update(store: str, user: str, memory_id: str, text: str | None, kind: str | None,
+           session: str | None, agent: str | None, time_: str | None,
+           importance: float | None, pinned: bool | None, expires_at: str | None,
+           metadata: str | None, as_json: bool) -> None:
+    """Change a memory in place (the previous values go into its history)."""
+    meta = _parse_json_arg(metadata, "--metadata")
+    with opened(store) as mem:
+        with errors_to_exit():
+            m = mem.update(memory_id, user=user, text=text, kind=kind, session=session,
+                           agent=agent, time=time_, importance=importance, pinned=pinned,
+                           expires_at=expires_at, metadata=meta)
+        emit(m, as_json, _fmt_memory)
+
+
 @main.command("import")
 @store_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
