@@ -60,8 +60,7 @@ def test_index_rebuilt_when_missing_or_damaged(store_path: Path, damage: str) ->
         m.add_many([{"text": f"note {i} about topic {i % 7}", "user": "u"} for i in range(300)])
         m.add("the golden retriever is called Biscuit", user="u")
         before = [h.memory.id for h in m.search("dog name", user="u", k=5)]
-    vec = store_path / "index" / "vectors.npy"
-    assert vec.exists()
+    (vec,) = (store_path / "index").glob("gen-*/vectors.npy")  # the one current generation
     if damage == "delete":
         vec.unlink()
     elif damage == "truncate":
@@ -105,7 +104,7 @@ def test_hnsw_serves_a_large_scope(tmp_path: Path) -> None:
         # filters still apply on the HNSW path
         first = got[0][0]
         assert m.get(first, user="big").text == "item 123"
-    assert list((tmp_path / "s" / "index").glob("hnsw-*.usearch"))
+    assert list((tmp_path / "s" / "index").glob("gen-*/hnsw-*.usearch"))
     with ltm.open(tmp_path / "s", embedder=emb, hnsw_min_scope=500) as m:
         got = m.backend.dense_search(q, ltm.store.Filters(user="big"), 10)
         assert m.get(got[0][0], user="big").text == "item 123"

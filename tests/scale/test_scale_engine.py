@@ -60,7 +60,8 @@ def test_direct_index_equals_rebuild(open_store: Callable[..., ltm.MemoryStore],
     idx = store.backend._vector_index()  # type: ignore[attr-defined]
     live = {u: idx.user_rows(u) for u in ["a", "user-00000", "user-00001", "user-00002"]}
     store.close()
-    (store_path / "index" / "meta.json").unlink()  # force a rebuild from SQLite
+    for meta in (store_path / "index").glob("gen-*/meta.json"):
+        meta.unlink()  # force a rebuild from SQLite
     again = open_store(embedder="hash")
     rebuilt = again.backend._vector_index()  # type: ignore[attr-defined]
     for user, (rowids, vecs) in live.items():

@@ -3,7 +3,9 @@
 Layout of a store folder::
 
     memories.db           SQLite, WAL mode: memories, FTS5 index, history, deletion audit, log
-    index/                vectors (.npy) and per-scope HNSW files, rebuilt when stale or missing
+    index/gen-<n>/        the vector index's current generation: vectors (.npy), row ids,
+                          owners, per-scope HNSW files; named by the meta row vector_index,
+                          checked against it on load, rebuilt when damaged, stale or missing
 
 Every write to ``memories`` appends to ``index_log`` by trigger, inside the same transaction.
 The vector index remembers the last log position it reflects (its epoch); on open and whenever
@@ -18,6 +20,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -223,10 +226,7 @@ def _phrase(term: str) -> str:
 
 
 def _idf(total: int, hits: int) -> float:
-    """FTS5's BM25 IDF, clamped the same way. Counts read at different moments (another
-    process wrote in between) may disagree: ``hits`` is held to ``0..total``, so the log's
-    argument stays positive whatever they are."""
-    hits = min(max(hits, 0), max(total, 0))
+    """FTS5's BM25 IDF, clamped the same way."""
     value = math.log((total - hits + 0.5) / (hits + 0.5))
     return value if value > 0 else 1e-6
 
@@ -287,8 +287,7 @@ class SqliteBackend:
         self._depth = 0
         self._commits = 0
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
-        self._df_cache: dict[str, int] = {}  # term -> memories holding it, as of _df_mark
-        self._df_mark: tuple[int, int] | None = None
+        self._df_cache: dict[str, tuple[int, int]] = {}
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
         self._averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None = None
         self._snap_pending: set[str] = set()  # users whose scope snapshot is to be written
@@ -296,7 +295,6 @@ class SqliteBackend:
         self._access_only = False  # a commit of access counts only: caches stay valid
         self._wrote_vectors = False
         self._inserted = 0  # rows this connection inserted (full-text merge on close)
-        self._log_trimmed = 0
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
                                         check_same_thread=False,
@@ -321,15 +319,14 @@ class SqliteBackend:
             self.conn.execute("PRAGMA secure_delete = FAST")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-            self._check_fts()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}") from None
         dim = self.get_meta("dim")
         self.dim: int | None = int(dim) if dim else None
         self._index: VectorIndex | None = None
         self._hnsw: dict[str, HnswScope] = {}
+        self._hnsw_saved: dict[str, tuple[int, int]] = {}  # user: (generation, epoch) on disk
         self._data_version = -1
-        self._dirty = False
 
     # -- transactions & schema ------------------------------------------------------------
     @contextmanager
@@ -351,11 +348,7 @@ class SqliteBackend:
                 yield self.conn
             except BaseException:
                 self._depth -= 1
-                # SQLite has rolled the whole transaction back itself after some errors (a
-                # corrupt table, a full disk): rolling back again would only replace the error
-                if not self.conn.in_transaction:
-                    pass
-                elif self._depth == 0:
+                if self._depth == 0:
                     self.conn.execute("ROLLBACK")
                 else:
                     self.conn.execute(f"ROLLBACK TO sp{self._depth}")
@@ -407,9 +400,87 @@ class SqliteBackend:
         return fp
 
     # -- vector index upkeep --------------------------------------------------------------
+    # The vector index is saved in generations: index/gen-<n>/ holds one whole save, and the
+    # database's meta row ``vector_index`` names the current one (its number, the log epoch
+    # it reflects, its checksums). A save writes a new generation and commits its record in
+    # one transaction that holds the write lock from the catch-up to the commit, so a kill
+    # leaves the old generation or the new one, never a mix, and no process writes the
+    # vectors of rows another process erased in the meantime. Only a holder of the write lock
+    # writes or sweeps index files; older generations go once the new record is committed.
     def _log_head(self) -> int:
         row = self.conn.execute("SELECT max(epoch) FROM index_log").fetchone()
         return int(row[0] or 0)
+
+    def _index_record(self) -> dict[str, Any] | None:
+        """The record of the generation the database names (None: there is none)."""
+        raw = self.get_meta(_INDEX_KEY)
+        try:
+            rec = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return rec if isinstance(rec, dict) and isinstance(rec.get("gen"), int) else None
+
+    def _gen_dir(self, gen: int) -> Path:
+        return self.folder / INDEX_DIR / f"gen-{gen}"
+
+    @contextmanager
+    def _index_txn(self, *, wait: bool) -> Iterator[None]:
+        """A write transaction for the index files and their record. ``wait=False``: a
+        StoreError at once when another connection holds the write lock."""
+        with self._lock:
+            timeout = None
+            if not wait and self._depth == 0:
+                timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.conn.execute("PRAGMA busy_timeout = 0")
+            access_only, self._access_only = self._access_only, True  # no memory changes
+            try:
+                with self.atomic():
+                    yield
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot write the vector index record: {exc}") from exc
+            finally:
+                self._access_only = access_only
+                if timeout is not None:
+                    self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+    def _commit_record(self, record: dict[str, Any]) -> None:
+        """Name a written generation in the database (inside an ``_index_txn``)."""
+        self.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                          "SET value = excluded.value", (_INDEX_KEY, json.dumps(record)))
+        # the log is only needed past what the saved index holds
+        self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (record["epoch"],))
+
+    def _remove_leftovers(self, keep: int | None) -> None:
+        """Remove what index/ holds besides generation ``keep``: generations of killed or
+        superseded saves, temporary files, an older version's files; a plain file in place
+        of the folder. Only under the write lock (another holder may be writing one)."""
+        folder = self.folder / INDEX_DIR
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            log.warning("%s is not a folder: replaced", folder)
+            folder.unlink()
+        if not folder.exists():
+            return
+        for entry in folder.iterdir():
+            if entry.name == f"gen-{keep}":
+                for tmp in entry.glob("*.tmp"):  # an HNSW save that was killed
+                    tmp.unlink(missing_ok=True)
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    def _drop_older_generations(self, gen: int) -> None:
+        """After generation ``gen`` is committed: the ones before it are no longer read (a
+        process that still maps one keeps its open files; none writes one)."""
+        folder = self.folder / INDEX_DIR
+        try:
+            for entry in folder.glob("gen-*"):
+                number = entry.name.removeprefix("gen-")
+                if number.isdigit() and int(number) < gen:
+                    shutil.rmtree(entry, ignore_errors=True)
+        except OSError as exc:
+            log.warning("cannot remove old index generations in %s (%s)", folder, exc)
 
     def _vector_index(self) -> VectorIndex:
         """The vector index, brought up to date with the database."""
@@ -424,42 +495,93 @@ class SqliteBackend:
                 self._data_version = version
                 return self._index
             if self._index is None:
-                self._index = VectorIndex.load(self.folder / INDEX_DIR, self.dim,
-                                               self.fingerprint)
-                if self._index is None:
-                    self._index = self._rebuild()
+                self._index = self._load_index()
             self._catch_up(self._index)
             self._data_version = version
             return self._index
 
+    def _load_index(self) -> VectorIndex:
+        """The generation the database names, its files checked against its record, caught
+        up from the log and a sample of its rows compared with the database; else a rebuild.
+        Then index/ is swept of leftovers."""
+        assert self.dim is not None
+        idx: VectorIndex | None = None
+        for _ in range(3):
+            rec = self._index_record()
+            if rec is None:
+                break
+            idx = VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, rec)
+            if idx is not None or self._index_record() == rec:
+                break
+            # another process committed a newer generation (and removed this one) meanwhile
+        if idx is not None:
+            self._catch_up(idx)
+            if idx.gen is not None and not self._sample_matches(idx):
+                log.warning("vector index of %s does not match the database; rebuilding",
+                            self.folder)
+                idx = None
+        if idx is None:
+            idx = self._rebuild()
+        else:
+            try:  # without waiting: a process holding the lock sweeps when it is done
+                with self._index_txn(wait=False):
+                    rec = self._index_record()
+                    self._remove_leftovers(rec["gen"] if rec else None)
+            except (OSError, StoreError) as exc:
+                log.debug("index folder not swept (%s)", exc)
+        return idx
+
+    def _sample_matches(self, idx: VectorIndex) -> bool:
+        """Whether sampled saved rows hold their database row's user and vector, byte for byte
+        (rows changed since the index's epoch are left to the log)."""
+        rowids, users, vecs = idx.sample_saved(_SAMPLE_ROWS)
+        if not len(rowids):
+            return True
+        marks = ",".join("?" * len(rowids))
+        held = {n: (u, e) for n, u, e in self.conn.execute(
+            f"SELECT n, user, embedding FROM memories WHERE n IN ({marks})", rowids.tolist())}
+        bad = [int(r) for r, u, v in zip(rowids, users, vecs)
+               if held.get(int(r)) != (u, v.tobytes())]
+        if bad:
+            changed = {n for (n,) in self.conn.execute(
+                f"SELECT n FROM index_log WHERE epoch > ? AND n IN ({','.join('?' * len(bad))})",
+                [idx.epoch, *bad])}
+            bad = [r for r in bad if r not in changed]
+        return not bad
+
     def _rebuild(self) -> VectorIndex:
-        """Rebuild from the stored vectors: streamed user by user into the index files, which
-        are then mapped (never the whole index in memory); in memory where the files cannot
-        be written."""
+        """Rebuild from the stored vectors: streamed user by user into a new generation's
+        files, which are then mapped (never the whole index in memory), under the write lock
+        that commits it; in memory where the files cannot be written or another connection
+        holds the lock (a read does not wait behind a long write: the index is saved later,
+        by flush)."""
         assert self.dim is not None
         log.info("rebuilding vector index of %s from the database", self.folder)
+        try:
+            with self._index_txn(wait=False):
+                idx = self._rebuild_to_files(self._log_head())
+            if idx.gen is not None:
+                self._drop_older_generations(idx.gen)
+            return idx
+        except (OSError, ValueError, StoreError) as exc:
+            log.warning("cannot write the vector index files (%s); rebuilding in memory", exc)
         own_txn = not self.conn.in_transaction
         if own_txn:
             self.conn.execute("BEGIN")  # the log head and the rows from one snapshot
         try:
-            head = self._log_head()
-            try:
-                idx = self._rebuild_to_files(head)
-            except (OSError, ValueError) as exc:
-                log.warning("cannot write the vector index files (%s); rebuilding in memory",
-                            exc)
-                idx = None
-            if idx is None:
-                idx = self._rebuild_in_memory(head)
+            return self._rebuild_in_memory(self._log_head())
         finally:
             if own_txn:
                 self.conn.execute("COMMIT")
-        return idx
 
-    def _rebuild_to_files(self, head: int) -> VectorIndex | None:
+    def _rebuild_to_files(self, head: int) -> VectorIndex:
+        """(inside an ``_index_txn``)"""
         assert self.dim is not None
+        rec = self._index_record()
+        gen = (rec["gen"] if rec else 0) + 1
+        self._remove_leftovers(rec["gen"] if rec else None)
         hint = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
-        writer = IndexWriter(self.folder / INDEX_DIR, self.dim, hint)
+        writer = IndexWriter(self._gen_dir(gen), self.dim, hint, gen)
         users: list[str] = []
         try:
             cur = self.conn.execute("SELECT n, user, embedding FROM memories INDEXED BY "
@@ -474,11 +596,15 @@ class SqliteBackend:
                 rowids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
                 vecs = np.frombuffer(b"".join(r[2] for r in batch), dtype=np.float32)
                 writer.write(rowids, codes, vecs.reshape(len(batch), self.dim))
-            writer.finish(users, head, self.fingerprint)
+            record = writer.finish(users, head, self.fingerprint)
         except BaseException:
             writer.abort()
             raise
-        return VectorIndex.load(self.folder / INDEX_DIR, self.dim, self.fingerprint)
+        idx = VectorIndex.load(self._gen_dir(gen), self.dim, record, verify=False)
+        if idx is None:
+            raise OSError(f"the index just written to {self._gen_dir(gen)} cannot be read")
+        self._commit_record(record)
+        return idx
 
     def _rebuild_in_memory(self, head: int) -> VectorIndex:
         assert self.dim is not None
@@ -490,24 +616,37 @@ class SqliteBackend:
             rowids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
             vecs = np.frombuffer(b"".join(r[2] for r in batch), dtype=np.float32)
             idx.add(rowids, [r[1] for r in batch], vecs.reshape(len(batch), self.dim))
-        self._dirty = True
         return idx
 
+    def _log_reaches(self, epoch: int, head: int) -> bool:
+        """Whether the log holds every change from ``epoch`` to ``head``, few enough to replay
+        (more would hold more vectors in memory than a streamed rebuild)."""
+        first = self.conn.execute("SELECT min(epoch) FROM index_log").fetchone()[0]
+        return epoch <= head and (first is None or first <= epoch + 1) \
+            and head - epoch <= _CATCH_UP_MAX
+
     def _catch_up(self, idx: VectorIndex) -> None:
+        assert self.dim is not None
         head = self._log_head()
         if head == idx.epoch:
             return
-        first = self.conn.execute("SELECT min(epoch) FROM index_log").fetchone()[0]
-        if head < idx.epoch or (first is not None and first > idx.epoch + 1) \
-                or head - idx.epoch > _CATCH_UP_MAX:
-            # the log no longer reaches back (or replaying it would hold more vectors in
-            # memory than a streamed rebuild): start over
-            fresh = self._rebuild()
+        if not self._log_reaches(idx.epoch, head):
+            # the log no longer reaches back (another process saved a generation and trimmed
+            # it): start over from that generation, or from the rows
+            rec = self._index_record()
+            fresh = None
+            if rec is not None and rec["gen"] != idx.gen \
+                    and self._log_reaches(int(rec["epoch"]), head):
+                fresh = VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, rec)
+            if fresh is None:
+                fresh = self._rebuild()
             idx.__dict__.update(fresh.__dict__)
             self._hnsw.clear()
-            return
-        ops = self.conn.execute("SELECT epoch, n, op FROM index_log WHERE epoch > ? "
-                                "ORDER BY epoch", (idx.epoch,)).fetchall()
+            if idx.epoch >= head:  # a rebuild reads the head again, under its own snapshot
+                return
+        # up to the head read above: entries committed since are replayed by the next call
+        ops = self.conn.execute("SELECT epoch, n, op FROM index_log WHERE epoch > ? AND "
+                                "epoch <= ? ORDER BY epoch", (idx.epoch, head)).fetchall()
         deleted = {n for _, n, op in ops if op == "d"}
         inserted = {n for _, n, op in ops if op == "i"} - deleted
         updated = {n for _, n, op in ops if op == "u"} - deleted - inserted
@@ -529,7 +668,6 @@ class SqliteBackend:
         idx.epoch = head
         for scope in self._hnsw.values():
             scope.epoch = head
-        self._dirty = True
 
     def _fetch_vectors(self, rowids: list[int]
                        ) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
@@ -545,16 +683,21 @@ class SqliteBackend:
                 yield (np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows],
                        vecs.reshape(len(rows), self.dim))
 
+    def _hnsw_path(self, gen: int, user: str) -> Path:
+        return self._gen_dir(gen) / f"hnsw-{user_hash(user)}.usearch"
+
     def _hnsw_scope(self, user: str, idx: VectorIndex) -> HnswScope | None:
         if idx.count(user) < self.hnsw_min_scope:
             return None
         scope = self._hnsw.get(user)
         if scope is None:
-            path = self.folder / INDEX_DIR / f"hnsw-{user_hash(user)}.usearch"
-            scope = HnswScope.load(path, idx.dim, self.fingerprint,
-                                   ef_search=self.hnsw_ef_search)
-            if scope is not None and scope.epoch != idx.epoch:
-                scope = None  # cannot tell which rows it misses: rebuild
+            if idx.gen is not None and self._hnsw_path(idx.gen, user).exists():
+                scope = HnswScope.load(self._hnsw_path(idx.gen, user), idx.dim,
+                                       self.fingerprint, ef_search=self.hnsw_ef_search)
+                if scope is not None and scope.epoch != idx.epoch:
+                    scope = None  # cannot tell which rows it misses: rebuild
+                if scope is not None:
+                    self._hnsw_saved[user] = (idx.gen, scope.epoch)
             if scope is None:
                 log.info("building HNSW index for a scope of %d vectors", idx.count(user))
                 scope = HnswScope(idx.dim, ef_search=self.hnsw_ef_search)
@@ -563,33 +706,63 @@ class SqliteBackend:
                     scope.add(rowids[start:start + 100_000], vecs[start:start + 100_000])
                     idx.release()  # the scan's mapped pages: not kept resident
                 scope.epoch = idx.epoch
-                # saved at once (and then memory-mapped): the built graph need not stay in
-                # this process's memory, and a crash before close does not lose the build
+                # saved at once into the current generation (and then memory-mapped): the
+                # built graph need not stay in this process's memory, and a crash before
+                # close does not lose the build; else it is saved with the next generation
                 try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    scope.save(path, self.fingerprint)
-                except OSError as exc:
-                    log.warning("cannot save the HNSW index %s (%s)", path, exc)
-                    self._dirty = True
+                    with self._index_txn(wait=False):
+                        rec = self._index_record()
+                        if (rec is not None and rec["gen"] == idx.gen
+                                and rec["epoch"] == scope.epoch == self._log_head()
+                                and self._gen_dir(rec["gen"]).is_dir()):
+                            scope.save(self._hnsw_path(rec["gen"], user), self.fingerprint)
+                            self._hnsw_saved[user] = (rec["gen"], scope.epoch)
+                except (OSError, StoreError) as exc:
+                    log.info("HNSW index of a scope not saved yet (%s)", exc)
             self._hnsw[user] = scope
         return scope
 
+    def _save_index(self) -> int | None:
+        """Bring the index up to date and write it as a new generation unless the current one
+        holds it (inside an ``_index_txn``): the generation committed, or None."""
+        idx = self._index
+        assert idx is not None and self.dim is not None
+        self._catch_up(idx)  # under the write lock: what others erased is gone before a write
+        rec = self._index_record()
+        if rec is None or idx.gen != rec["gen"] or idx.epoch != rec["epoch"]:
+            new = (rec["gen"] if rec else 0) + 1
+            self._remove_leftovers(rec["gen"] if rec else None)
+            record = idx.save(self._gen_dir(new), self.fingerprint, new)
+            self._hnsw_saved.clear()
+            for user, scope in self._hnsw.items():
+                scope.save(self._hnsw_path(new, user), self.fingerprint)
+                self._hnsw_saved[user] = (new, scope.epoch)
+            self._commit_record(record)
+            return new
+        gen: int = rec["gen"]
+        for user, scope in self._hnsw.items():  # graphs built since the generation was saved
+            if self._hnsw_saved.get(user) != (gen, scope.epoch):
+                scope.save(self._hnsw_path(gen, user), self.fingerprint)
+                self._hnsw_saved[user] = (gen, scope.epoch)
+        return None
+
     def flush(self) -> None:
-        """Persist the derived indexes and the queued scope snapshots (done on close)."""
+        """Persist the derived indexes and the queued scope snapshots (done on close). An index
+        that cannot be saved is logged, not raised: the database holds everything, and the
+        next open rebuilds what is missing."""
         with self._lock:
             self._persist_snapshots(wait=True)
             if self._index is None or self.dim is None:
                 return
-            if self._dirty:
-                folder = self.folder / INDEX_DIR
-                self._index.save(folder, self.fingerprint)
-                for user, scope in self._hnsw.items():
-                    scope.save(folder / f"hnsw-{user_hash(user)}.usearch", self.fingerprint)
-                self._dirty = False
-            if self._index.epoch > self._log_trimmed:
-                # the log is only needed past what the saved index holds
-                self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (self._index.epoch,))
-                self._log_trimmed = self._index.epoch
+            try:
+                with self._index_txn(wait=True):
+                    new = self._save_index()
+            except (OSError, ValueError, StoreError) as exc:
+                log.warning("vector index of %s not saved (%s); it is rebuilt from the "
+                            "database when needed", self.folder, exc)
+                return
+            if new is not None:
+                self._drop_older_generations(new)
 
     def close(self) -> None:
         with self._lock:
@@ -598,7 +771,7 @@ class SqliteBackend:
                     # bulk writes leave the full-text index in many segments, and every term
                     # lookup visits each: merge them into one
                     with self.atomic() as c:
-                        self._merge_fts(c)
+                        c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
                 if self._index is None and self._wrote_vectors:
                     # a process that only wrote still leaves current index files behind, so
                     # that the next open maps them instead of rebuilding
@@ -698,7 +871,6 @@ class SqliteBackend:
                     scope.add(rowids[mask], vectors[mask])
                 scope.epoch = new_head
             idx.epoch = new_head
-            self._dirty = True
 
     def get(self, memory_id: str, user: str) -> Memory | None:
         with self._lock:
@@ -840,9 +1012,6 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return ranked[:limit]
 
@@ -941,22 +1110,16 @@ class SqliteBackend:
         return out
 
     def _store_df(self, term: str, total: int) -> int:
-        """How many memories in the whole store hold ``term``: cached until the next commit of
-        this or another connection (the write mark), since a forget or a text update lowers
-        it. ``_term_tf`` divides FTS5's bm25() by the IDF made of it, so it must be the count
-        FTS5 itself sees."""
-        mark = self._write_mark()
-        if self._df_mark != mark:
-            self._df_cache.clear()
-            self._df_mark = mark
+        """How many memories in the whole store hold ``term`` (cached; refreshed when the
+        store has grown or shrunk by more than 2% since)."""
         hit = self._df_cache.get(term)
-        if hit is not None:
-            return hit
+        if hit is not None and abs(hit[1] - total) <= 0.02 * max(total, 1):
+            return hit[0]
         n = int(self.conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts "
                                   "MATCH ?", (_phrase(term),)).fetchone()[0])
         if len(self._df_cache) > 50_000:
             self._df_cache.clear()
-        self._df_cache[term] = n
+        self._df_cache[term] = (n, total)
         return n
 
     def _write_mark(self) -> tuple[int, int]:
@@ -1027,7 +1190,7 @@ class SqliteBackend:
                         c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
                                   "VALUES (?, ?)", (user, self._read_scope(user).to_bytes()))
                 self._snap_pending.clear()
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, StoreError) as exc:  # StoreBusy: the lock is held
                 if wait:
                     raise
                 # a read never fails for a snapshot (a busy or read-only store): it is retried
@@ -1094,9 +1257,6 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
         out = []
         for allowed, limit in masks:
             score = np.zeros(len(view), dtype=np.float64)
@@ -1400,11 +1560,6 @@ class SqliteBackend:
         where = " AND ".join(sql)
         at = now_us()
         self._snap_pending.add(user)
-        with self._typed_errors("forget"):
-            return self._forget(user, where, params, at, compact)
-
-    def _forget(self, user: str, where: str, params: list[Any], at: int,
-                compact: bool) -> ForgetReceipt:
         with self._erasing(), self.atomic() as c:
             victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
                                 params).fetchall()
@@ -1442,20 +1597,6 @@ class SqliteBackend:
                       (memory_id, user))
 
     @contextmanager
-    def _typed_errors(self, what: str) -> Iterator[None]:
-        """SQLite's errors in ``what`` as ``ltm.errors`` types: StoreBusy for a lock held past
-        the busy timeout, StoreError for the rest (a damaged file, a full disk)."""
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise StoreBusy(f"{what}: another process holds the store's write lock; "
-                                f"retry shortly") from exc
-            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
-
-    @contextmanager
     def _erasing(self) -> Iterator[None]:
         """secure_delete ON for the enclosed writes: freed pages are zeroed as well."""
         with self._lock:
@@ -1464,68 +1605,6 @@ class SqliteBackend:
                 yield
             finally:
                 self.conn.execute("PRAGMA secure_delete = FAST")
-
-    # -- the full-text index's structure ----------------------------------------------------
-    def _merge_fts(self, c: sqlite3.Connection) -> None:
-        """Merge the full-text index into one segment, dropping the entries of deleted rows
-        (inside ``c``'s transaction; under ``_erasing`` the pages it frees are zeroed).
-
-        The FTS5 of SQLite 3.40 (this machine's; later versions cap the levels at 64) adds two
-        empty levels to its structure record (row 10 of ``memories_fts_data``) at each
-        'optimize' of an index whose segments sit on more than one level, which a delete
-        since the last merge always causes; past 2,000 levels FTS5 calls the table corrupt
-        (about 1,000 forgets). Once the record holds
-        ``_FTS_MAX_LEVELS`` levels the index is rebuilt from ``memories`` instead: the
-        same erasure, with a structure record of one or a few levels."""
-        levels = _fts_levels(self._fts_structure(c))
-        if levels is None or levels + 2 > _FTS_MAX_LEVELS:
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
-        else:
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
-
-    @staticmethod
-    def _fts_structure(c: sqlite3.Connection) -> bytes | None:
-        row = c.execute("SELECT block FROM memories_fts_data WHERE id = ?",
-                        (_FTS_STRUCTURE_ID,)).fetchone()
-        return row[0] if row is not None and isinstance(row[0], bytes) else None
-
-    def _fts_healthy(self) -> bool:
-        """Whether FTS5 can open the full-text index and its structure record is within
-        bounds (a store whose forgets grew it under an earlier version may be past them)."""
-        levels = _fts_levels(self._fts_structure(self.conn))
-        if levels is None or levels > _FTS_MAX_LEVELS:
-            return False
-        try:
-            self.conn.execute("SELECT rowid FROM memories_fts WHERE memories_fts MATCH "
-                              "'\"ltm\"' LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise
-            log.warning("the full-text index of %s cannot be read: %s", self.folder, exc)
-            return False
-        return True
-
-    def _check_fts(self) -> None:
-        """On open: rebuild a full-text index that FTS5 cannot open or whose structure record
-        has grown past ``_FTS_MAX_LEVELS`` levels, from the text in ``memories`` (the truth).
-        When FTS5 cannot even open it (past 2,000 levels: "vtable constructor failed"),
-        its structure record is first replaced by an empty one, which 'rebuild' rewrites
-        with everything else."""
-        if self._fts_healthy():
-            return
-        with self._erasing(), self.atomic() as c:
-            if self._fts_healthy():
-                return  # another process repaired it while we waited for the lock
-            log.warning("rebuilding the full-text index of %s from the memories table",
-                        self.folder)
-            block = self._fts_structure(c)
-            levels = _fts_levels(block)
-            if levels is None or levels > _FTS5_LEVEL_LIMIT:
-                cookie = block[:4] if block is not None and len(block) >= 4 else bytes(4)
-                c.execute("INSERT OR REPLACE INTO memories_fts_data (id, block) VALUES (?, ?)",
-                          (_FTS_STRUCTURE_ID, cookie + bytes(3)))
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
-        self._averages_cache = None
 
     def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
         """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
@@ -1547,18 +1626,17 @@ class SqliteBackend:
         """Make erased content unrecoverable: merge the full-text segments (dropping deleted
         entries), zero every free page, rewrite the derived index files, and checkpoint the WAL
         into the database."""
-        with self._lock, self._typed_errors("compact"):
+        with self._lock:
             with self._erasing(), self.atomic() as c:
                 # first the pages ordinary writes freed (the merge below, under ON, zeroes
                 # what it frees itself: wiping after it would rewrite the old index twice)
                 self._wipe_free_pages(c)
-                self._merge_fts(c)
-            self._dirty = True
+                c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+            if self.dim is not None:
+                # caught up with every erasure, so that the generation the flush writes (and
+                # the removal of the older ones) leaves no erased vector in the index files
+                self._vector_index()
             self.flush()
-            for path in (self.folder / INDEX_DIR).glob("hnsw-*.usearch"):
-                if path.stem.removeprefix("hnsw-") not in {user_hash(u) for u in self._hnsw}:
-                    path.unlink(missing_ok=True)
-                    path.with_suffix(".json").unlink(missing_ok=True)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -1571,25 +1649,6 @@ _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 # the scope than its store-wide postings are long. 1M rows / 1,000 a user: highlight();
 # LoCoMo (5,882 turns, ~600 a conversation): bm25().
 _HIGHLIGHT_RATIO = 200
-
-
-# FTS5's structure record: row 10 of memories_fts_data, a 4-byte cookie (then, in later
-# SQLite versions, the 4-byte marker of its second format), the number of levels, ...
-_FTS_STRUCTURE_ID = 10
-_FTS_STRUCTURE_V2 = b"\xff\x00\x00\x01"
-_FTS5_LEVEL_LIMIT = 2_000  # FTS5_MAX_SEGMENT: a record of more levels reads as corrupt
-# Levels the structure record may hold before a merge rebuilds the index instead (2 a forget
-# on SQLite 3.40; ~600 bytes): a rebuild costs ~7 merges, so once per ~127 forgets.
-_FTS_MAX_LEVELS = 256
-
-
-def _fts_levels(block: bytes | None) -> int | None:
-    """The number of levels in an FTS5 structure record; None if it is missing or garbled."""
-    if block is None or len(block) < 5:
-        return None
-    start = 8 if block[4:8] == _FTS_STRUCTURE_V2 else 4
-    values = _varints(block[start:start + 9])
-    return values[0] if values else None
 
 
 def _varints(buf: bytes) -> list[int]:
@@ -1612,6 +1671,8 @@ _SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a sn
 _SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
 _CATCH_UP_MAX = 500_000  # log entries replayed in memory; more: streamed rebuild
+_INDEX_KEY = "vector_index"  # meta row: the record of the vector index's saved generation
+_SAMPLE_ROWS = 64  # saved rows compared with the database when an index is loaded
 _ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)
 
 

@@ -11,8 +11,13 @@ blocks queried become resident. Rows added after loading live in memory ("tail")
 next save; a removed or replaced saved row is only marked dead (the mapped file is never
 written), and the next save rewrites the files without it.
 
-The files are derived state: ``load`` returns the epoch they were saved at, and the owner
-catches up from the database log or rebuilds when they are stale.
+The files are derived state. One save is one generation: a folder of its own (``vectors.npy``,
+``rowids.npy``, ``owner.npy``, ``meta.json``) written whole and made durable before the owner
+commits the record that names it (its number, epoch, sizes and checksums) in the database, so a
+kill at any moment leaves either the old generation or the new one, never a mix. ``load``
+checks the files against that record (the row ids, owners and users whole, the vectors by
+block checksums) and returns None for anything that does not match; the owner then catches up
+from the database log, or rebuilds.
 """
 
 from __future__ import annotations
@@ -22,16 +27,18 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import weakref
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import checksum
 from .knn import inner_products, top_k
 
 log = logging.getLogger(__name__)
-_FORMAT = 2
+_FORMAT = 3  # 3: one folder per generation, checked against its record
 _CHUNK = 65_536  # rows per write when saving
 
 
@@ -43,36 +50,62 @@ def _npy_header(count: int, dim: int) -> bytes:
     return buf.getvalue()
 
 
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fp:
-        np.save(fp, arr)
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fp:
+        fp.write(data)
         fp.flush()
         os.fsync(fp.fileno())
-    os.replace(tmp, path)
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _ReadFd:
+    """A read-only descriptor of a file, closed when the last index holding it goes (the file
+    may be unlinked meanwhile by another process's save: the descriptor still reads it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
 
 
 class IndexWriter:
-    """Writes index files row block by row block, users in ascending code order (so a full
-    index never has to be in memory at once), then swaps them in."""
+    """Writes one generation into its own new folder, row block by row block, users in
+    ascending code order (so a full index never has to be in memory at once), summing the
+    vectors as they go. ``finish`` makes the files durable and returns the generation's
+    record; the folder is the index only once the caller has committed that record."""
 
-    def __init__(self, folder: Path, dim: int, count_hint: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.dim, self.hint = folder, dim, count_hint
-        self.tmp = folder / f"vectors.npy.{os.getpid()}.tmp"
-        self.fp: BinaryIO = open(self.tmp, "wb")
+    def __init__(self, folder: Path, dim: int, count_hint: int, gen: int = 0) -> None:
+        folder.mkdir(parents=True)  # a new folder: a leftover of the same name is an error
+        self.folder, self.dim, self.hint, self.gen = folder, dim, count_hint, gen
+        self.fp: BinaryIO = open(folder / "vectors.npy", "wb")
         self.fp.write(_npy_header(count_hint, dim))
         self.count = 0
+        self.block_rows = max(1, checksum.BLOCK_BYTES // (dim * 4))
+        self.summer = checksum.BlockSummer(self.block_rows * dim * 4)
         self.rowids: list[np.ndarray] = []
         self.owner: list[np.ndarray] = []
 
     def write(self, rowids: np.ndarray, owner: np.ndarray, vecs: np.ndarray) -> None:
-        self.fp.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
+        data = np.ascontiguousarray(vecs, dtype=np.float32).tobytes()
+        self.fp.write(data)
+        self.summer.update(data)
         self.rowids.append(np.asarray(rowids, dtype=np.int64))
         self.owner.append(np.asarray(owner, dtype=np.int32))
         self.count += len(rowids)
 
-    def finish(self, users: list[str], epoch: int, fingerprint: str) -> None:
+    def finish(self, users: list[str], epoch: int, fingerprint: str) -> dict[str, Any]:
         head = _npy_header(self.count, self.dim)
         if self.count != self.hint:
             if len(head) != len(_npy_header(self.hint, self.dim)):
@@ -86,25 +119,29 @@ class IndexWriter:
         self.fp.close()
         rowids = np.concatenate(self.rowids) if self.rowids else np.zeros(0, np.int64)
         owner = np.concatenate(self.owner) if self.owner else np.zeros(0, np.int32)
-        os.replace(self.tmp, self.folder / "vectors.npy")
-        _save_npy(self.folder / "rowids.npy", rowids)
-        _save_npy(self.folder / "owner.npy", owner)
-        meta = {"format": _FORMAT, "dim": self.dim, "count": self.count, "epoch": epoch,
-                "fingerprint": fingerprint, "users": users}
-        tmp = self.folder / f"meta.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.folder / "meta.json")
+        sums = self.summer.finish()
+        _write_file(self.folder / "rowids.npy", _npy_bytes(rowids))
+        _write_file(self.folder / "owner.npy", _npy_bytes(owner))
+        record = {"format": _FORMAT, "gen": self.gen, "dim": self.dim, "count": self.count,
+                  "epoch": epoch, "fingerprint": fingerprint, "block_rows": self.block_rows,
+                  "rowids_crc": checksum.crc(rowids), "owner_crc": checksum.crc(owner),
+                  "users_crc": checksum.crc(json.dumps(users).encode()),
+                  "vectors_crc": checksum.digest(sums)}
+        meta = {**record, "users": users, "vector_sums": sums}
+        _write_file(self.folder / "meta.json", json.dumps(meta).encode())
+        _fsync_dir(self.folder)
+        return record
 
     def abort(self) -> None:
         self.fp.close()
-        self.tmp.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class VectorIndex:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.base: np.ndarray = np.zeros((0, dim), dtype=np.float32)  # saved rows (mapped)
-        self._base_fd: int | None = None  # the same file, for scattered reads
+        self._base_fd: _ReadFd | None = None  # the same file, for scattered reads
         self.nb = 0
         self.tail = np.zeros((1024, dim), dtype=np.float32)  # rows added since (in memory)
         self.n = 0  # rows, base and tail: positions 0..nb-1 are base, nb.. tail
@@ -119,6 +156,7 @@ class VectorIndex:
         self._base_sorted: tuple[np.ndarray, np.ndarray] | None = None
         self._tail_sorted: tuple[np.ndarray, np.ndarray] | None = None
         self.epoch = 0  # database log position this index reflects
+        self.gen: int | None = None  # the saved generation the base is mapped from
 
     # -- writing --------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -212,9 +250,8 @@ class VectorIndex:
         if not name or not hasattr(os, "preadv") or len(pos) < 2:
             return np.asarray(self.base[pos])
         if self._base_fd is None:
-            self._base_fd = os.open(name, os.O_RDONLY)
-            weakref.finalize(self, os.close, self._base_fd)  # closed with the index
-        fd, row = self._base_fd, self.dim * 4
+            self._base_fd = _ReadFd(name)  # load opens it: another save may unlink the file
+        fd, row = self._base_fd.fd, self.dim * 4
         start_at = int(getattr(self.base, "offset", 0))
         order = np.argsort(pos, kind="stable")
         ordered = pos[order]
@@ -322,6 +359,14 @@ class VectorIndex:
         pos, mat = self._user_matrix(user)
         return self.rowids[pos], np.asarray(mat)
 
+    def sample_saved(self, k: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Up to ``k`` live saved rows at random: (rowids, users, vectors read from the file)."""
+        live = np.flatnonzero(self.alive[:self.nb])
+        if len(live) > k:
+            live = np.sort(np.random.default_rng().choice(live, k, replace=False))
+        return (self.rowids[live].copy(), [self.user_names[c] for c in self.owner[live]],
+                self._take(live))
+
     def release(self) -> None:
         """Drop the mapped file's pages from this process's resident set (they stay in the
         page cache and come back on the next touch)."""
@@ -330,9 +375,10 @@ class VectorIndex:
             mm.madvise(mmap.MADV_DONTNEED)
 
     # -- persistence ----------------------------------------------------------------------
-    def save(self, folder: Path, fingerprint: str) -> None:
-        """Write the live rows grouped by user, then map the new files in place of the old
-        (dead rows leave the files; the tail moves into the mapped base)."""
+    def save(self, folder: Path, fingerprint: str, gen: int = 0) -> dict[str, Any]:
+        """Write the live rows grouped by user into the new generation folder ``folder``,
+        then map the new files in place of the old (dead rows leave the files; the tail moves
+        into the mapped base). Returns the generation's record."""
         live = np.flatnonzero(self.alive[:self.n])
         owner = self.owner[live]
         order = live[np.lexsort((self.rowids[live], owner))]
@@ -340,43 +386,74 @@ class VectorIndex:
         used = np.unique(owner)
         remap = np.full(max(len(self.user_names), 1), -1, dtype=np.int32)
         remap[used] = np.arange(len(used), dtype=np.int32)
-        writer = IndexWriter(folder, self.dim, len(order))
+        writer = IndexWriter(folder, self.dim, len(order), gen)
         try:
             for start in range(0, len(order), _CHUNK):
                 part = order[start:start + _CHUNK]
                 writer.write(self.rowids[part], remap[self.owner[part]], self._take(part))
-            writer.finish([self.user_names[c] for c in used], self.epoch, fingerprint)
+            record = writer.finish([self.user_names[c] for c in used], self.epoch, fingerprint)
         except BaseException:
             writer.abort()
             raise
-        fresh = VectorIndex.load(folder, self.dim, fingerprint)
-        if fresh is not None:
-            self.__dict__.update(fresh.__dict__)
+        fresh = VectorIndex.load(folder, self.dim, record, verify=False)
+        if fresh is None:
+            raise OSError(f"the index just written to {folder} cannot be read back")
+        self.__dict__.update(fresh.__dict__)
+        return record
 
     @classmethod
-    def load(cls, folder: Path, dim: int, fingerprint: str) -> VectorIndex | None:
-        """Map saved files; None when they are missing, truncated or from another store."""
+    def load(cls, folder: Path, dim: int, record: dict[str, Any], *,
+             verify: bool = True) -> VectorIndex | None:
+        """Map the generation in ``folder`` if its files are the ones ``record`` (the
+        database's) names: None when they are missing, cut short, from another generation or
+        store, or do not match their checksums."""
+        reason = None
         try:
             meta = json.loads((folder / "meta.json").read_text())
-            if (meta.get("format") != _FORMAT or meta.get("dim") != dim
-                    or meta.get("fingerprint") != fingerprint):
-                return None
+            if not isinstance(meta, dict) or meta.get("format") != _FORMAT \
+                    or meta.get("dim") != dim:
+                reason = "another format"
+            elif any(meta.get(k) != v for k, v in record.items()):
+                reason = "not the generation the database names"
+            users, sums = meta["users"], meta["vector_sums"]
             count = int(meta["count"])
-            rowids = np.load(folder / "rowids.npy")
-            owner = np.load(folder / "owner.npy")
-            vecs = np.load(folder / "vectors.npy", mmap_mode="r") if count else \
-                np.zeros((0, dim), np.float32)
-        except (OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
-            log.info("vector index in %s unusable (%s); it will be rebuilt", folder, exc)
-            return None
-        users: list[str] = meta["users"]
-        if not (vecs.shape == (count, dim) and rowids.shape == (count,)
+            if reason is None and (checksum.crc(json.dumps(users).encode()) != meta["users_crc"]
+                                   or checksum.digest(sums) != meta["vectors_crc"]):
+                reason = "users or block sums do not match their checksums"
+            if reason is None:
+                rowids = np.load(folder / "rowids.npy")
+                owner = np.load(folder / "owner.npy")
+                if (rowids.dtype != np.int64 or owner.dtype != np.int32
+                        or checksum.crc(rowids) != meta["rowids_crc"]
+                        or checksum.crc(owner) != meta["owner_crc"]):
+                    reason = "row ids or owners do not match their checksums"
+            if reason is None:
+                path = folder / "vectors.npy"
+                fd = _ReadFd(path)
+                vecs = np.load(path, mmap_mode="r") if count else \
+                    np.zeros((0, dim), np.float32)
+                start = int(getattr(vecs, "offset", 0))
+                if os.fstat(fd.fd).st_size != len(_npy_header(count, dim)) + count * dim * 4:
+                    reason = "vectors file of the wrong size"
+                else:
+                    reason = checksum.verify(fd.fd, start, count * dim * 4,
+                                             int(meta["block_rows"]) * dim * 4, sums,
+                                             whole=False) if verify else None
+        except (OSError, ValueError, EOFError, KeyError, TypeError,
+                json.JSONDecodeError) as exc:
+            reason = str(exc) or type(exc).__name__
+        if reason is None and not (
+                vecs.shape == (count, dim) and rowids.shape == (count,)
                 and owner.shape == (count,) and vecs.dtype == np.float32
                 and (count == 0 or (int(owner.min()) >= 0 and int(owner.max()) < len(users)
                                     and bool(np.all(owner[1:] >= owner[:-1]))))):
+            reason = "arrays of the wrong shape or order"
+        if reason is not None:
+            log.warning("vector index in %s unusable (%s); it will be rebuilt", folder, reason)
             return None
         idx = cls(dim)
         idx.base, idx.nb, idx.n = vecs, count, count
+        idx._base_fd = fd if count else None
         idx.rowids = np.concatenate([rowids.astype(np.int64), np.zeros(1024, np.int64)])
         idx.owner = np.concatenate([owner.astype(np.int32), np.zeros(1024, np.int32)])
         idx.alive = np.concatenate([np.ones(count, bool), np.zeros(1024, bool)])
@@ -386,4 +463,5 @@ class VectorIndex:
         idx._span = [(int(bounds[c]), int(bounds[c + 1])) for c in range(len(users))]
         idx._tail_pos = [[] for _ in users]
         idx.epoch = int(meta["epoch"])
+        idx.gen = int(meta["gen"])
         return idx

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from . import checksum
+
 log = logging.getLogger(__name__)
 
 _MAX_PENDING = 20_000  # rows added to or removed from a mapped graph before it is loaded
@@ -39,6 +41,7 @@ class HnswScope:
         self._extra_vecs = np.zeros((0, dim), np.float32)
         self._removed: set[int] = set()
         self._path = ""
+        self._sums: list[int] = []  # block checksums of the mapped file
 
     def _new_index(self) -> Any:
         from usearch.index import Index
@@ -84,7 +87,9 @@ class HnswScope:
     def _materialize(self) -> None:
         """Load the mapped graph into memory and apply the pending rows to it."""
         full = self._new_index()
-        full.load(self._path)
+        # from the mapped bytes, not the path: another process's save may have removed the
+        # file (its generation is gone) while this mapping still reads it
+        full.load(memoryview(self.index._ltm_buffer))
         self.index, self._mapped = full, False
         extra_keys, extra_vecs, removed = self._extra_keys, self._extra_vecs, self._removed
         self._extra_keys = np.zeros(0, np.int64)
@@ -117,19 +122,47 @@ class HnswScope:
 
     def save(self, path: Path, fingerprint: str) -> None:
         """Write the graph (with pending rows applied) and map it: from then on only the
-        pages searches visit are resident."""
+        pages searches visit are resident. The graph, then its description (``.json``: epoch,
+        count, size, block checksums) each replace their file in one rename; ``load`` takes
+        the pair only when they match."""
         if self._mapped and (len(self._extra_keys) or self._removed):
             self._materialize()
         if not self._mapped:
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(path.name + ".tmp")
             self.index.save(str(tmp))
             with open(tmp, "rb") as fp:
                 os.fsync(fp.fileno())
+            sums = checksum.file_sums(tmp)
             os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(
-            {"epoch": self.epoch, "count": len(self.index), "fingerprint": fingerprint}))
+        elif str(path) != self._path:
+            # the same graph under a new generation's folder: a second link to the file, or
+            # a copy of the mapped bytes where it cannot be linked (or is gone)
+            sums = self._sums
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(self._path, tmp)
+            except OSError:
+                with open(tmp, "wb") as fp:
+                    fp.write(self.index._ltm_buffer)
+                    fp.flush()
+                    os.fsync(fp.fileno())
+            os.replace(tmp, path)
+        else:
+            sums = self._sums
+        meta = {"epoch": self.epoch, "count": len(self.index), "fingerprint": fingerprint,
+                "size": os.path.getsize(path), "block_sums": sums}
+        tmp = path.with_suffix(".json.tmp")
+        with open(tmp, "w") as fp:
+            fp.write(json.dumps(meta))
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.replace(tmp, path.with_suffix(".json"))
+        self._sums = sums
         if not self._mapped:
             self._map(path)
+        else:
+            self._path = str(path)
 
     def _map(self, path: Path) -> None:
         mapped = self._new_index()
@@ -154,8 +187,17 @@ class HnswScope:
             meta = json.loads(path.with_suffix(".json").read_text())
             if meta.get("fingerprint") != fingerprint:
                 return None
+            sums = [int(x) for x in meta["block_sums"]]
+            with open(path, "rb") as fp:
+                size = os.fstat(fp.fileno()).st_size
+                reason = "file of the wrong size" if size != meta["size"] else \
+                    checksum.verify(fp.fileno(), 0, size, checksum.BLOCK_BYTES, sums)
+            if reason is not None:
+                log.warning("HNSW index %s unusable (%s); it will be rebuilt", path, reason)
+                return None
             scope = cls(dim, ef_search=ef_search)
             scope._map(path)
+            scope._sums = sums
             if len(scope.index) != meta["count"] or scope.index.ndim != dim:
                 return None
             scope.epoch = int(meta["epoch"])
