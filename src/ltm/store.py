@@ -238,7 +238,7 @@ class MemoryStore:
         if old.superseded_by is not None:
             raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
                                field="supersedes")
-        with self.backend.atomic():  # type: ignore[attr-defined]
+        with self.backend.atomic():
             mem = self._write([row], dedup=False)[0]
             self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
                                                    "superseded_by": mem.id}, None,
@@ -561,7 +561,7 @@ class MemoryStore:
                 progress(len(batch))
             batch.clear()
 
-        with self.backend.atomic():  # type: ignore[attr-defined]
+        with self.backend.atomic():
             for lineno, line in lines:
                 if not line.strip():
                     continue

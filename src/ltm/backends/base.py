@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,6 +102,8 @@ class Backend(Protocol):
     dim: int | None
 
     def close(self) -> None: ...
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One transaction around several calls of this thread (a savepoint when nested)."""
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def insert(self, rows: Sequence[NewRow], vectors: np.ndarray | Iterable[np.ndarray]

@@ -120,7 +120,7 @@ def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float,
     if dry_run or not out:
         return out
     rewrite: dict[str, str] = {g: k for k, gs in out.items() for g in gs}
-    with store.backend.atomic():  # type: ignore[attr-defined]
+    with store.backend.atomic():
         for k, members in groups.items():
             keeper = items[k][0]
             gone = [items[i][0] for i in members]
@@ -144,7 +144,7 @@ def write_deduplicated(store: MemoryStore, rows: list[NewRow], vectors: np.ndarr
                        thresholds: dict[str, float]) -> list[Memory]:
     """Store ``rows`` except near-duplicates, which reinforce what they repeat; returns one
     memory per row, in order (the reinforced one for a duplicate)."""
-    with store.backend.atomic():  # type: ignore[attr-defined]
+    with store.backend.atomic():
         dups = plan(store, rows, vectors, thresholds)
         keep = [i for i in range(len(rows)) if i not in dups]
         if keep:

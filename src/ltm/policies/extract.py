@@ -198,7 +198,7 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         decisions, more = _decide(llm, ask)
         spent += more
     report.tokens += spent
-    with store.backend.atomic():  # type: ignore[attr-defined]
+    with store.backend.atomic():
         if _state(store, user, lock=True)[0] != cursor:
             log.info("another worker processed this batch of %r; dropping ours", user)
             return True
