@@ -28,6 +28,9 @@ class MFECConfig:
     eps_steps: int = 5_000  # ... over this many env steps
     hnsw_threshold: int = 100_000  # keys per table past which the k-NN index is an HNSW graph
     bootstrap_truncated: bool = True  # an episode cut by a time limit ends on its estimate
+    # write nothing of an episode cut by a time limit: with negative rewards its returns are
+    # optimistic (the goal was not reached in the steps left) and a max never forgets them
+    skip_truncated: bool = False
     normalize_steps: int = 0  # >0: after this many steps, divide states by their std so far
 
 
@@ -112,6 +115,9 @@ class MFECAgent:
         self._observe_moments(obs)
 
     def end_episode(self) -> None:
+        if self._cut_at is not None and self.cfg.skip_truncated:
+            self._obs, self._actions, self._rewards, self._cut_at = [], [], [], None
+            return
         rewards = np.asarray(self._rewards, np.float64)
         returns = np.zeros(len(rewards))
         acc = 0.0
