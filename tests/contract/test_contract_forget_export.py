@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import ltm
 from ltm.errors import InvalidInput, NotFound
+from ltm.validate import has_content
 
 SECRET = "My recovery phrase is octopus Zanzibar 7731"
 
@@ -165,7 +166,7 @@ def test_import_rejects_garbage(copen: Callable[..., ltm.MemoryStore]) -> None:
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+                min_size=1, max_size=40).filter(has_content)
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
                     st.floats(allow_nan=False, allow_infinity=False), _text)
 _meta = st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda s: "\x00" not in s),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import ltm
 from ltm.errors import InvalidInput, NotFound
+from ltm.validate import has_content
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def test_import_rejects_garbage(store: ltm.MemoryStore) -> None:
 
 
 _texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                 min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+                 min_size=1, max_size=40).filter(has_content)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
