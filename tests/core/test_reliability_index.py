@@ -292,3 +292,39 @@ def test_stale_process_does_not_write_back_erased_vectors(store_path: Path) -> N
     with ltm.open(store_path, embedder="hash") as mem:
         texts = [h.memory.text for h in mem.search("meadow", user="bob", k=100)]
         assert "bob adds a note about the meadow" in texts
+
+
+def test_server_does_not_write_back_what_the_cli_erased(store_path: Path) -> None:
+    """``ltm serve`` holds both users' vectors; ``ltm forget --user alice --all --yes`` from
+    the command line erases alice; the server, stopped afterwards, writes none of them back."""
+    import httpx
+
+    from ltm.server.auth import KeyStore
+    from ltm.server.load import server_processes
+
+    with ltm.open(store_path, embedder="hash") as mem:
+        mem.add_many([{"text": _text(0, i), "user": "alice"} for i in range(40)]
+                     + [{"text": _text(1, i), "user": "bob"} for i in range(40)])
+    db = sqlite3.connect(store_path / "memories.db")
+    erased = [r[0] for r in db.execute("SELECT embedding FROM memories WHERE user = 'alice'")]
+    db.close()
+    keys = KeyStore(store_path)
+    key, _ = keys.create(["*"], "read,write")
+    keys.close()
+    auth = {"Authorization": f"Bearer {key}"}
+    with server_processes(store_path, 1) as (url,):
+        for user in ("alice", "bob"):
+            got = httpx.post(f"{url}/v1/users/{user}/search", headers=auth, timeout=30,
+                             json={"query": "apple river", "k": 3})
+            assert got.status_code == 200 and got.json()["hits"], got.text
+        added = httpx.post(f"{url}/v1/users/bob/memories", headers=auth, timeout=30,
+                           json={"text": "bob adds a note about the meadow"})
+        assert added.status_code == 201, added.text
+        out = _child("from ltm.cli import main; main()", "forget", "--store", store_path,
+                     "--user", "alice", "--all", "--yes")
+        assert out.returncode == 0, out.stderr
+    for file in (p for p in store_path.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        found = sum(vec in data for vec in erased)
+        assert found == 0, f"{found} erased vectors in {file.relative_to(store_path)}"
+    assert_index_equals_database(store_path)

@@ -142,7 +142,10 @@ class HnswScope:
             tmp.unlink(missing_ok=True)
             try:
                 os.link(self._path, tmp)
+                if os.path.getsize(tmp) != len(self.index._ltm_buffer):
+                    raise OSError("not the mapped graph")  # the path holds another file now
             except OSError:
+                tmp.unlink(missing_ok=True)
                 with open(tmp, "wb") as fp:
                     fp.write(self.index._ltm_buffer)
                     fp.flush()
