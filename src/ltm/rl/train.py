@@ -36,14 +36,14 @@ WINDOW = 20  # episodes in the moving mean of steps_to_threshold and auc
 # rl-baselines3-zoo's tuned DQN hyperparameters for CartPole-v1 and Acrobot-v1.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "CartPole-v1": {
-        "mfec": {"gamma": 1.0, "k": 11},
+        "mfec": {"gamma": 0.99, "k": 11, "normalize_steps": 1_000},
         "nec": {"obs_scale": 1.0},
         "dqn": {"lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1_000,
                 "gamma": 0.99, "target_update": 10, "train_freq": 256, "gradient_steps": 128,
                 "eps_steps": 8_000, "eps_end": 0.04, "hidden": (256, 256)},
     },
     "Acrobot-v1": {
-        "mfec": {"gamma": 1.0, "k": 11},
+        "mfec": {"gamma": 0.999, "k": 11, "normalize_steps": 1_000},
         "nec": {},
         "dqn": {"lr": 6.3e-4, "batch_size": 128, "buffer_size": 50_000, "learning_starts": 0,
                 "gamma": 0.99, "target_update": 250, "train_freq": 4, "gradient_steps": 4,
