@@ -21,6 +21,11 @@ with SIGKILL after a random delay, reopens the store in its own process and chec
   where it did not);
 * no temporary file is left in the store folder once it has been opened and closed again
   (``orphan_files``: distinct leftovers seen);
+* no vector of an erased memory is in the index files (``erased_vectors_on_disk``, searched
+  at every byte offset): before the reopen, none erased before this life or by this life's
+  acknowledged ``erase="full"`` forgets; after the reopen and close, none at all. A second
+  process (``--reader``) keeps the store open and reading during each life and closes cleanly
+  after the kill, so a stale process's write-back shows here and in the index check;
 * neither the child nor the checker met an exception that is not an ``ltm.errors`` type
   (``raw_errors``).
 
@@ -50,7 +55,7 @@ from typing import Any
 
 import click
 
-USERS = tuple(f"fault-u{i}" for i in range(4))
+USERS = tuple(f"fault-u{i}" for i in range(8))
 SESSIONS = 12
 WORDS = (
     "lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine",
@@ -59,8 +64,8 @@ WORDS = (
     "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain",
 )
 # the child's mix of operations (relative weights)
-OPS = {"add": 18, "add_many": 12, "forget_id": 40, "forget_session": 8, "forget_user": 2,
-       "compact": 5, "reopen": 7, "search": 8}
+OPS = {"add": 15, "add_many": 5, "forget_id": 50, "forget_session": 6, "forget_user": 1,
+       "compact": 4, "reopen": 6, "search": 6}
 _TEMP_MARKS = (".tmp", "tmp.", ".partial", ".old", ".bak", "-journal")
 _SAMPLES = 12  # failure messages kept in the report
 
@@ -160,6 +165,33 @@ def _child(args: dict[str, Any]) -> None:
             fail(op, exc)
 
 
+def _reader(args: dict[str, Any]) -> None:
+    """A second process on the store that only reads (its vector index loaded and kept), and
+    closes cleanly when told (SIGTERM) after the writer was killed: a stale process must not
+    write back what the writer erased."""
+    import ltm
+    from ltm.errors import LtmError
+
+    rng = random.Random(args["seed"])
+    ack = _AckLog(args["log"])
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    try:
+        mem = ltm.open(args["store"], embedder=args["embedder"])
+        while not stop[0]:
+            try:
+                mem.search(" ".join(rng.sample(WORDS, 2)), user=rng.choice(USERS), k=5)
+            except LtmError as exc:
+                ack({"op": "typed", "during": "reader search", "error": f"{exc}"})
+            time.sleep(0.1)
+        mem.close()
+    except LtmError as exc:
+        ack({"op": "typed", "during": "reader", "error": f"{type(exc).__name__}: {exc}"})
+    except Exception:
+        ack({"op": "raw", "during": "reader", "error": traceback.format_exc()[-4000:]})
+        os._exit(3)
+
+
 # -- the parent: what it knows and what it finds -------------------------------------------
 @dataclass
 class FaultReport:
@@ -179,6 +211,8 @@ class FaultReport:
     fts_missing: int = 0  # rows without their full-text entry
     integrity_failures: int = 0  # PRAGMA integrity_check or FTS5 integrity-check not ok
     open_failures: int = 0  # the store could not be opened after a kill (typed error)
+    erased_vectors_on_disk: int = 0  # vectors of erased ids found in the index files
+    reader_hung: int = 0  # readers that did not close within a minute of being told
     typed_errors: int = 0  # ltm.errors raised in the child (expected ones included)
     child_exits: int = 0  # children that ended before their kill
     killed_before_ready: int = 0
@@ -200,7 +234,8 @@ class FaultReport:
         return (self.lost + self.inconsistent_index + self.orphan_files + self.raw_errors
                 + self.resurrected + self.wrong_content + self.unsearchable
                 + self.missing_vectors + self.fts_orphans + self.fts_missing
-                + self.integrity_failures + self.open_failures)
+                + self.integrity_failures + self.open_failures
+                + self.erased_vectors_on_disk + self.reader_hung)
 
     def note(self, when: int, message: str) -> None:
         if len(self.samples) < _SAMPLES:
@@ -214,6 +249,8 @@ class _Model:
     undecided: set[str] = field(default_factory=set)  # a forget the kill cut short
     recent: list[str] = field(default_factory=list)  # acknowledged in the last life
     seen_orphans: set[str] = field(default_factory=set)
+    erased_texts: list[str] = field(default_factory=list)  # erased since the last check
+    erased_vectors: dict[int, list[bytes]] = field(default_factory=dict)  # erased before it
 
     def state(self) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {}
@@ -255,7 +292,9 @@ def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None
             report.forgets += 1
             report.forgotten_ids += len(entry["ids"])
             for mid in entry["ids"]:
-                model.alive.pop(mid, None)
+                row = model.alive.pop(mid, None)
+                if row is not None:
+                    model.erased_texts.append(row[2])
                 model.forgotten.add(mid)
         elif op == "typed":
             report.typed_errors += 1
@@ -271,7 +310,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: int,
-           rng: random.Random, sample: int) -> None:
+           rng: random.Random, sample: int, full: bool = True) -> None:
     """Reopen the store as a user would and compare it with what was acknowledged."""
     import numpy as np
 
@@ -279,6 +318,18 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
     from ltm.errors import LtmError
 
     report.checks += 1
+    # before the store is reopened: what was erased before this life (the last check's close
+    # rewrote the index files without it) and what this life erased under erase="full" (each
+    # such forget rewrites them) must be in no index file, whatever process closed since
+    needles = dict(model.erased_vectors)
+    if full:
+        for key, raws in _vector_keys(embedder, model.erased_texts).items():
+            needles[key] = needles.get(key, []) + raws
+    found = _erased_on_disk(path, needles)
+    if found:
+        report.erased_vectors_on_disk += len(found)
+        report.note(when, f"{len(found)} erased vectors in the index files before the reopen "
+                          f"(written back?): {found[:3]}")
     try:
         mem = ltm.open(path, embedder=embedder)
     except LtmError as exc:
@@ -313,11 +364,61 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
         except Exception:
             report.raw_errors += 1
             report.note(when, f"close: {traceback.format_exc()[-1500:]}")
+    # everything erased so far, now that the store was opened and closed again
+    for key, raws in _vector_keys(embedder, model.erased_texts).items():
+        model.erased_vectors.setdefault(key, []).extend(raws)
+    model.erased_texts = []
+    found = _erased_on_disk(path, model.erased_vectors)
+    if found:
+        report.erased_vectors_on_disk += len(found)
+        report.note(when, f"{len(found)} erased vectors in the index files after a reopen "
+                          f"and close: {found[:3]}")
     fresh = set(_leftovers(path)) - model.seen_orphans
     if fresh:
         report.orphan_files += len(fresh)
         model.seen_orphans |= fresh
         report.note(when, f"left over after reopen and close: {sorted(fresh)[:5]}")
+
+
+def _vector_keys(embedder: Any, texts: list[str]) -> dict[int, list[bytes]]:
+    """The vectors of ``texts`` as stored (float32 bytes), keyed by their first 8 bytes."""
+    import numpy as np
+
+    from ltm.store import embed_text
+
+    out: dict[int, list[bytes]] = {}
+    for start in range(0, len(texts), 5_000):
+        vecs = np.asarray(embedder.embed([embed_text(t, {}) for t in texts[start:start + 5_000]]),
+                          dtype=np.float32)
+        for vec in vecs:
+            raw = vec.tobytes()
+            out.setdefault(int.from_bytes(raw[:8], "little"), []).append(raw)
+    return out
+
+
+def _erased_on_disk(path: Path, needles: dict[int, list[bytes]]) -> list[str]:
+    """Where in the index files (temporary files aside: counted as orphans) a vector of
+    ``needles`` lies, at any byte offset."""
+    import numpy as np
+
+    if not needles or not (path / "index").is_dir():
+        return []
+    keys = np.fromiter(needles, dtype=np.uint64)
+    found = []
+    for file in sorted((path / "index").rglob("*")):
+        if not file.is_file() or any(mark in file.name for mark in _TEMP_MARKS):
+            continue
+        data = file.read_bytes()
+        for shift in range(8):  # every byte offset, as 8-byte words
+            count = (len(data) - shift) // 8
+            if count <= 0:
+                continue
+            words = np.frombuffer(data, dtype=np.uint64, count=count, offset=shift)
+            for at in np.flatnonzero(np.isin(words, keys)).tolist():
+                begin = shift + at * 8
+                if any(data[begin:begin + len(raw)] == raw for raw in needles[int(words[at])]):
+                    found.append(f"{file.relative_to(path)}@{begin}")
+    return found
 
 
 def _check_rows(db: sqlite3.Connection, model: _Model, report: FaultReport, when: int) -> None:
@@ -332,7 +433,9 @@ def _check_rows(db: sqlite3.Connection, model: _Model, report: FaultReport, when
         model.forgotten.difference_update(back)  # adopted below: counted once
     for mid in model.undecided:  # settled by what the kill left
         if mid not in stored:
-            model.alive.pop(mid, None)
+            row = model.alive.pop(mid, None)
+            if row is not None:
+                model.erased_texts.append(row[2])
             model.forgotten.add(mid)
     model.undecided = set()
     lost = [mid for mid in model.alive if mid not in stored]
@@ -479,10 +582,27 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float) -> bool:
     return False
 
 
+def _stop_reader(proc: subprocess.Popen[str], report: FaultReport, when: int) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        report.reader_hung += 1
+        report.note(when, "the reader did not close within 60 s of SIGTERM")
+        return
+    if proc.returncode not in (0, 3):  # 3: a raw error, logged by the reader itself
+        report.raw_errors += 1
+        report.note(when, f"reader exited with {proc.returncode}: {err[-1500:]}")
+
+
 def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordllama",
                max_batch: int = 20_000, max_life: float = 4.0, max_rows: int = 30_000,
                early_kill: float = 0.1, fast_erase: float = 0.25, sample: int = 20,
-               keep: Path | None = None, progress: bool = False) -> FaultReport:
+               reader: bool = True, keep: Path | None = None, progress: bool = False
+               ) -> FaultReport:
     """Kill a writer ``kills`` times and check the store after each kill (see the module)."""
     import ltm
 
@@ -510,6 +630,12 @@ def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordl
                     "seed": seed * 1_000_003 + life, "counter": life * 10_000_000,
                     "embedder": spec, "max_batch": max_batch, "max_rows": max_rows,
                     "erase": "fast" if rng.random() < fast_erase else "full"}
+            reading = None
+            if reader:
+                reading = subprocess.Popen(
+                    [sys.executable, "-m", "ltm.bench.faults", "--reader",
+                     json.dumps({**args, "log": str(work / f"reader-{life}.jsonl")})],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
             t0 = time.monotonic()
             proc = subprocess.Popen([sys.executable, "-m", "ltm.bench.faults", "--child",
                                      json.dumps(args)], stdout=subprocess.PIPE,
@@ -538,10 +664,13 @@ def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordl
             if proc.returncode not in (-signal.SIGKILL, 2, 3):
                 report.raw_errors += 1
                 report.note(life, f"child exited with {proc.returncode}: {err[-1500:]}")
+            if reading is not None:  # told to close only now: after the writer's last write
+                _stop_reader(reading, report, life)
+                _read_log(work / f"reader-{life}.jsonl", _Model(), report, life)
             _read_log(log, model, report, life)
             failures = report.failures
             t1 = time.perf_counter()
-            _check(store, emb, model, report, life, rng, sample)
+            _check(store, emb, model, report, life, rng, sample, args["erase"] == "full")
             report.check_seconds += time.perf_counter() - t1
             if keep is not None and report.failures > failures:
                 shutil.copytree(store, keep / f"after-kill-{life}", dirs_exist_ok=True)
@@ -571,21 +700,26 @@ def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordl
               help="Above this many rows the child forgets its largest user.")
 @click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
               help="Ids checked through get and search after each kill (recent + random).")
+@click.option("--reader/--no-reader", default=True, show_default=True,
+              help="A second process that keeps the store open (reading) and closes after "
+                   "each kill.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Copy the store here after each check that found a failure.")
 def faults(kills: int, out: Path | None, store: Path | None, embedder: str, max_batch: int,
-           max_life: float, max_rows: int, sample: int, seed: int, keep: Path | None) -> None:
+           max_life: float, max_rows: int, sample: int, reader: bool, seed: int,
+           keep: Path | None) -> None:
     """Kill -9 a writer at random moments and check the reopened store each time."""
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         report = run_faults(store or Path(tmp) / "store", kills=kills, seed=seed,
                             embedder=embedder, max_batch=max_batch, max_life=max_life,
-                            max_rows=max_rows, sample=sample, keep=keep,
+                            max_rows=max_rows, sample=sample, reader=reader, keep=keep,
                             progress=sys.stderr.isatty())
     data = asdict(report)
     data.update({"failures": report.failures, "load_average_before": load_before,
                  "max_batch": max_batch, "max_life_s": max_life, "max_rows_cap": max_rows,
+                 "reader": reader,
                  "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                  "sqlite": sqlite3.sqlite_version, "date": time.strftime("%Y-%m-%d")})
     click.echo(json.dumps(data, indent=1))
@@ -599,5 +733,7 @@ def faults(kills: int, out: Path | None, store: Path | None, embedder: str, max_
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         _child(json.loads(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--reader":
+        _reader(json.loads(sys.argv[2]))
     else:
         faults()
