@@ -53,7 +53,7 @@ def _notes(n: int, start: int = 0) -> list[dict[str, Any]]:
 # -- F1: the structure record stays bounded ------------------------------------------------
 
 def test_forgets_through_the_api_keep_the_structure_record_bounded(
-        open_store: Callable[..., ltm.MemoryStore]) -> None:
+        open_store: Callable[..., ltm.MemoryStore], store_path: Path) -> None:
     """Each forget (default erase) merges the full-text index; on SQLite 3.40 every merge
     added two empty levels to FTS5's structure record, and past 2,000 the table read as
     corrupt. Past ``_FTS_MAX_LEVELS // 2`` forgets the index is rebuilt instead."""
@@ -61,22 +61,32 @@ def test_forgets_through_the_api_keep_the_structure_record_bounded(
     forgets = _FTS_MAX_LEVELS // 2 + 12
     # enough memories left that the index spans several pages (the merges of an index of one
     # page, which sits on one level, add no levels)
-    ids = [m.id for m in store.add_many(_notes(forgets + 400))]
-    most = 0
+    notes = _notes(forgets + 400)
+    for i, note in enumerate(notes[:forgets]):  # what is forgotten holds a secret word
+        note["text"] += f" zanzibarsecret{i}"
+    ids = [m.id for m in store.add_many(notes)]
+    most = rebuilt = previous = 0
     for i, mid in enumerate(ids[:forgets]):
         assert store.forget(mid, user="u").count == 1
-        most = max(most, _levels(store))
+        levels = _levels(store)
+        rebuilt += levels < previous
+        most, previous = max(most, levels), levels
         if i == forgets // 2:
             store.close()
             store = open_store(embedder="hash")
             store.add("a harbour note added between forgets", user="u")
     assert most <= _FTS_MAX_LEVELS
+    assert rebuilt == 1
     assert len(_structure(store)) < 1_000
     assert {h.memory.id for h in store.search(f"number{forgets - 1}", user="u", k=3)} \
         .isdisjoint(ids[:forgets])
     assert store.search(f"crane number{forgets + 5}", user="u", k=1)[0].memory.id \
         == ids[forgets + 5]
     _assert_index_matches_table(store)
+    store.close()
+    # the rebuild, like the merges, left the forgotten text in no file
+    raw = b"".join(p.read_bytes() for p in sorted(store_path.rglob("*")) if p.is_file())
+    assert b"zanzibarsecret" not in raw
 
 
 def _forget_and_merge(store: ltm.MemoryStore, memory_id: str) -> None:
