@@ -226,7 +226,10 @@ def _phrase(term: str) -> str:
 
 
 def _idf(total: int, hits: int) -> float:
-    """FTS5's BM25 IDF, clamped the same way."""
+    """FTS5's BM25 IDF, clamped the same way. Counts read at different moments (another
+    process wrote in between) may disagree: ``hits`` is held to ``0..total``, so the log's
+    argument stays positive whatever they are."""
+    hits = min(max(hits, 0), max(total, 0))
     value = math.log((total - hits + 0.5) / (hits + 0.5))
     return value if value > 0 else 1e-6
 
@@ -287,7 +290,8 @@ class SqliteBackend:
         self._depth = 0
         self._commits = 0
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
-        self._df_cache: dict[str, tuple[int, int]] = {}
+        self._df_cache: dict[str, int] = {}  # term -> memories holding it, as of _df_mark
+        self._df_mark: tuple[int, int] | None = None
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
         self._averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None = None
         self._snap_pending: set[str] = set()  # users whose scope snapshot is to be written
@@ -319,6 +323,7 @@ class SqliteBackend:
             self.conn.execute("PRAGMA secure_delete = FAST")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self._check_fts()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}") from None
         dim = self.get_meta("dim")
@@ -348,7 +353,11 @@ class SqliteBackend:
                 yield self.conn
             except BaseException:
                 self._depth -= 1
-                if self._depth == 0:
+                # SQLite has rolled the whole transaction back itself after some errors (a
+                # corrupt table, a full disk): rolling back again would only replace the error
+                if not self.conn.in_transaction:
+                    pass
+                elif self._depth == 0:
                     self.conn.execute("ROLLBACK")
                 else:
                     self.conn.execute(f"ROLLBACK TO sp{self._depth}")
@@ -771,7 +780,7 @@ class SqliteBackend:
                     # bulk writes leave the full-text index in many segments, and every term
                     # lookup visits each: merge them into one
                     with self.atomic() as c:
-                        c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                        self._merge_fts(c)
                 if self._index is None and self._wrote_vectors:
                     # a process that only wrote still leaves current index files behind, so
                     # that the next open maps them instead of rebuilding
@@ -1012,6 +1021,9 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
+                                 f"{exc}") from exc
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return ranked[:limit]
 
@@ -1110,16 +1122,22 @@ class SqliteBackend:
         return out
 
     def _store_df(self, term: str, total: int) -> int:
-        """How many memories in the whole store hold ``term`` (cached; refreshed when the
-        store has grown or shrunk by more than 2% since)."""
+        """How many memories in the whole store hold ``term``: cached until the next commit of
+        this or another connection (the write mark), since a forget or a text update lowers
+        it. ``_term_tf`` divides FTS5's bm25() by the IDF made of it, so it must be the count
+        FTS5 itself sees."""
+        mark = self._write_mark()
+        if self._df_mark != mark:
+            self._df_cache.clear()
+            self._df_mark = mark
         hit = self._df_cache.get(term)
-        if hit is not None and abs(hit[1] - total) <= 0.02 * max(total, 1):
-            return hit[0]
+        if hit is not None:
+            return hit
         n = int(self.conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts "
                                   "MATCH ?", (_phrase(term),)).fetchone()[0])
         if len(self._df_cache) > 50_000:
             self._df_cache.clear()
-        self._df_cache[term] = (n, total)
+        self._df_cache[term] = n
         return n
 
     def _write_mark(self) -> tuple[int, int]:
@@ -1257,6 +1275,9 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
+                                 f"{exc}") from exc
         out = []
         for allowed, limit in masks:
             score = np.zeros(len(view), dtype=np.float64)
@@ -1560,6 +1581,11 @@ class SqliteBackend:
         where = " AND ".join(sql)
         at = now_us()
         self._snap_pending.add(user)
+        with self._typed_errors("forget"):
+            return self._forget(user, where, params, at, compact)
+
+    def _forget(self, user: str, where: str, params: list[Any], at: int,
+                compact: bool) -> ForgetReceipt:
         with self._erasing(), self.atomic() as c:
             victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
                                 params).fetchall()
@@ -1597,6 +1623,20 @@ class SqliteBackend:
                       (memory_id, user))
 
     @contextmanager
+    def _typed_errors(self, what: str) -> Iterator[None]:
+        """SQLite's errors in ``what`` as ``ltm.errors`` types: StoreBusy for a lock held past
+        the busy timeout, StoreError for the rest (a damaged file, a full disk)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(f"{what}: another process holds the store's write lock; "
+                                f"retry shortly") from exc
+            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
+
+    @contextmanager
     def _erasing(self) -> Iterator[None]:
         """secure_delete ON for the enclosed writes: freed pages are zeroed as well."""
         with self._lock:
@@ -1605,6 +1645,68 @@ class SqliteBackend:
                 yield
             finally:
                 self.conn.execute("PRAGMA secure_delete = FAST")
+
+    # -- the full-text index's structure ----------------------------------------------------
+    def _merge_fts(self, c: sqlite3.Connection) -> None:
+        """Merge the full-text index into one segment, dropping the entries of deleted rows
+        (inside ``c``'s transaction; under ``_erasing`` the pages it frees are zeroed).
+
+        The FTS5 of SQLite 3.40 (this machine's; later versions cap the levels at 64) adds two
+        empty levels to its structure record (row 10 of ``memories_fts_data``) at each
+        'optimize' of an index whose segments sit on more than one level, which a delete
+        since the last merge always causes; past 2,000 levels FTS5 calls the table corrupt
+        (about 1,000 forgets). Once the record holds
+        ``_FTS_MAX_LEVELS`` levels the index is rebuilt from ``memories`` instead: the
+        same erasure, with a structure record of one or a few levels."""
+        levels = _fts_levels(self._fts_structure(c))
+        if levels is None or levels + 2 > _FTS_MAX_LEVELS:
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+        else:
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+
+    @staticmethod
+    def _fts_structure(c: sqlite3.Connection) -> bytes | None:
+        row = c.execute("SELECT block FROM memories_fts_data WHERE id = ?",
+                        (_FTS_STRUCTURE_ID,)).fetchone()
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def _fts_healthy(self) -> bool:
+        """Whether FTS5 can open the full-text index and its structure record is within
+        bounds (a store whose forgets grew it under an earlier version may be past them)."""
+        levels = _fts_levels(self._fts_structure(self.conn))
+        if levels is None or levels > _FTS_MAX_LEVELS:
+            return False
+        try:
+            self.conn.execute("SELECT rowid FROM memories_fts WHERE memories_fts MATCH "
+                              "'\"ltm\"' LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise
+            log.warning("the full-text index of %s cannot be read: %s", self.folder, exc)
+            return False
+        return True
+
+    def _check_fts(self) -> None:
+        """On open: rebuild a full-text index that FTS5 cannot open or whose structure record
+        has grown past ``_FTS_MAX_LEVELS`` levels, from the text in ``memories`` (the truth).
+        When FTS5 cannot even open it (past 2,000 levels: "vtable constructor failed"),
+        its structure record is first replaced by an empty one, which 'rebuild' rewrites
+        with everything else."""
+        if self._fts_healthy():
+            return
+        with self._erasing(), self.atomic() as c:
+            if self._fts_healthy():
+                return  # another process repaired it while we waited for the lock
+            log.warning("rebuilding the full-text index of %s from the memories table",
+                        self.folder)
+            block = self._fts_structure(c)
+            levels = _fts_levels(block)
+            if levels is None or levels > _FTS5_LEVEL_LIMIT:
+                cookie = block[:4] if block is not None and len(block) >= 4 else bytes(4)
+                c.execute("INSERT OR REPLACE INTO memories_fts_data (id, block) VALUES (?, ?)",
+                          (_FTS_STRUCTURE_ID, cookie + bytes(3)))
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+        self._averages_cache = None
 
     def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
         """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
@@ -1626,12 +1728,12 @@ class SqliteBackend:
         """Make erased content unrecoverable: merge the full-text segments (dropping deleted
         entries), zero every free page, rewrite the derived index files, and checkpoint the WAL
         into the database."""
-        with self._lock:
+        with self._lock, self._typed_errors("compact"):
             with self._erasing(), self.atomic() as c:
                 # first the pages ordinary writes freed (the merge below, under ON, zeroes
                 # what it frees itself: wiping after it would rewrite the old index twice)
                 self._wipe_free_pages(c)
-                c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                self._merge_fts(c)
             if self.dim is not None:
                 # caught up with every erasure, so that the generation the flush writes (and
                 # the removal of the older ones) leaves no erased vector in the index files
@@ -1649,6 +1751,25 @@ _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 # the scope than its store-wide postings are long. 1M rows / 1,000 a user: highlight();
 # LoCoMo (5,882 turns, ~600 a conversation): bm25().
 _HIGHLIGHT_RATIO = 200
+
+
+# FTS5's structure record: row 10 of memories_fts_data, a 4-byte cookie (then, in later
+# SQLite versions, the 4-byte marker of its second format), the number of levels, ...
+_FTS_STRUCTURE_ID = 10
+_FTS_STRUCTURE_V2 = b"\xff\x00\x00\x01"
+_FTS5_LEVEL_LIMIT = 2_000  # FTS5_MAX_SEGMENT: a record of more levels reads as corrupt
+# Levels the structure record may hold before a merge rebuilds the index instead (2 a forget
+# on SQLite 3.40; ~600 bytes): a rebuild costs ~7 merges, so once per ~127 forgets.
+_FTS_MAX_LEVELS = 256
+
+
+def _fts_levels(block: bytes | None) -> int | None:
+    """The number of levels in an FTS5 structure record; None if it is missing or garbled."""
+    if block is None or len(block) < 5:
+        return None
+    start = 8 if block[4:8] == _FTS_STRUCTURE_V2 else 4
+    values = _varints(block[start:start + 9])
+    return values[0] if values else None
 
 
 def _varints(buf: bytes) -> list[int]:
