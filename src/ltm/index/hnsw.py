@@ -129,7 +129,10 @@ class HnswScope:
             self._materialize()
         if not self._mapped:
             tmp = path.with_name(path.name + ".tmp")
-            self.index.save(str(tmp))
+            try:
+                self.index.save(str(tmp))
+            except RuntimeError as exc:  # usearch's own error (a full disk, a missing folder)
+                raise OSError(f"cannot write {tmp}: {exc}") from exc
             with open(tmp, "rb") as fp:
                 os.fsync(fp.fileno())
             sums = checksum.file_sums(tmp)
