@@ -9,6 +9,7 @@ are only ever read from the environment and never written into a store.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 import json
 import math
 import os
@@ -158,6 +159,12 @@ def _typed(name: str, value: Any, annotation: str) -> Any:
     float), or InvalidInput naming the setting."""
     if value is None and "None" in annotation:
         return None
+    if name == "retention" and isinstance(value, Mapping):
+        try:  # ltm.open(path, retention={...}) as documented: kept as its JSON text
+            return json.dumps(value, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"setting retention is not JSON-serialisable: {exc}",
+                               field=name) from None
     if annotation.startswith("float"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:

@@ -12,9 +12,7 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +25,18 @@ from . import validate as check
 from .backends.base import Backend, Filters, NewRow, check_metadata_filter
 from .config import Settings, load_settings
 from .embed import Embedder, load_embedder
+from .engine import EMBED_BLOCK, Embedding, Engine, embed_text
 from .errors import (
     DimensionMismatch,
     EmbedderMismatch,
     InvalidInput,
     NotFound,
     ScopeError,
-    StoreError,
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
-from .timeutil import from_us, iso, now_us, opt_dt, opt_us, to_us
+from .timeutil import from_us, iso, now_us, opt_us, to_us
 from .validate import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # re-exported
 
 log = logging.getLogger(__name__)
@@ -46,31 +44,6 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = 1
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
-
-
-# Rows per embedding call when a large batch is embedded on the store's worker thread while
-# the caller's thread validates the following items and writes the rows already embedded.
-_EMBED_BLOCK = 125
-
-
-class _Embedding:
-    """The vectors of a batch, embedded block by block on the store's worker thread."""
-
-    def __init__(self) -> None:
-        self.futures: list[Future[np.ndarray]] = []
-
-    def blocks(self) -> Iterator[np.ndarray]:
-        for f in self.futures:
-            vecs = f.result()
-            _check_finite(vecs)
-            yield vecs
-
-    def matrix(self) -> np.ndarray:
-        return np.concatenate(list(self.blocks()))
-
-    def cancel(self) -> None:
-        for f in self.futures:
-            f.cancel()
 
 
 @dataclass(frozen=True)
@@ -84,18 +57,32 @@ class MemoryStore:
     """A memory store in one folder: SQLite (source of truth) + derived vector indexes."""
 
     def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
-        from .policies.retention import policies
-        policies(settings.retention)  # a malformed policy is InvalidInput now, not at gc
-        self.backend = backend
-        self.settings = settings
-        self.embedder = embedder
-        self._closed = False
-        self._access: dict[str, int] = {}
-        self._access_lock = threading.Lock()
-        self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
-        self._worker_lock = threading.Lock()
-        self._worker_closed = False
-        self._worker_pid = 0
+        self.engine = Engine(backend, settings, embedder)
+
+    # the engine's parts, as users and tests reach them (``store.embedder = ...`` included)
+    @property
+    def backend(self) -> Backend:
+        return self.engine.backend
+
+    @backend.setter
+    def backend(self, value: Backend) -> None:
+        self.engine.backend = value
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self.engine.settings = value
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.engine.embedder
+
+    @embedder.setter
+    def embedder(self, value: Embedder) -> None:
+        self.engine.embedder = value
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> MemoryStore:
@@ -106,113 +93,12 @@ class MemoryStore:
 
     def close(self) -> None:
         """Flush pending access counts and the vector index, then close the database."""
-        if self._closed:
-            return
-        self._flush_access()
-        with self._worker_lock:
-            worker, self._worker, self._worker_closed = self._worker, None, True
-        if worker is not None:
-            worker.shutdown(wait=True)
-        self.backend.close()
-        self._closed = True
+        self.engine.close()
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError("the store is closed")
+        self.engine.check_open()
 
     # -- writing --------------------------------------------------------------------------
-    def _row(self, text: object, *, user: object, agent: object = None, session: object = None,
-             kind: object = "episode", time: object = None, metadata: object = None,
-             importance: object = None, pinned: object = False, expires_at: object = None,
-             valid_from: object = None, valid_to: object = None, sources: object = None,
-             id: object = None, now: int, time_us: int | None = None) -> NewRow:
-        new_id = check.new_id(id)
-        t = time_us if time_us is not None else (now if time is None else to_us(time))
-        if not isinstance(pinned, bool):
-            raise InvalidInput("pinned must be true or false", field="pinned")
-        kind_ = check.kind(kind)
-        vf = opt_us(valid_from, field="valid_from")
-        return NewRow(
-            id=new_id if new_id is not None else _ids.new_id(),
-            user=check.user(user), agent=check.opt_name(agent, "agent"),
-            session=check.opt_name(session, "session"), kind=kind_, text=check.text(text),
-            metadata=self._meta(metadata), importance=check.importance(importance), time=t,
-            recorded_at=now, valid_from=vf if vf is not None else t,
-            valid_to=opt_us(valid_to, field="valid_to"), superseded_by=None,
-            sources=check.sources(sources), pinned=pinned,
-            expires_at=opt_us(expires_at, field="expires_at"))
-
-    def _meta(self, value: object) -> dict[str, Any]:
-        return check.metadata(value, max_bytes=self.settings.max_metadata_bytes,
-                              max_depth=self.settings.max_metadata_depth)
-
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
-        if vecs.shape != (len(texts), self.embedder.dim):
-            raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
-        return vecs
-
-    def _embed_later(self, rows: Sequence[NewRow], into: _Embedding) -> None:
-        """Queue the embedding of ``rows`` (one block) on the worker thread."""
-        with self._worker_lock:
-            if self._worker_closed:
-                raise StoreError("the store is closed")
-            if self._worker is None or self._worker_pid != os.getpid():
-                # (a forked child inherits the executor but not its thread)
-                self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
-                self._worker_pid = os.getpid()
-            texts = [embed_text(r.text, r.metadata) for r in rows]
-            into.futures.append(self._worker.submit(self._embed, texts))
-
-    def _write(self, rows: list[NewRow], vectors: np.ndarray | _Embedding | None = None, *,
-               dedup: bool = True) -> list[Memory]:
-        self._check_open()
-        if not rows:
-            return []
-        if vectors is None:
-            if getattr(self.embedder, "in_process", False) and len(rows) > _EMBED_BLOCK:
-                # embedded block by block while the first blocks are written
-                vectors = _Embedding()
-                for start in range(0, len(rows), _EMBED_BLOCK):
-                    self._embed_later(rows[start:start + _EMBED_BLOCK], vectors)
-            else:
-                vectors = self._embed([embed_text(r.text, r.metadata) for r in rows])
-        try:
-            _check_unique(rows)
-            self._check_sources(rows)
-            if dedup:
-                from .policies.retention import policies
-                thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
-                              .items() if p.dedup_threshold is not None}
-                if any(r.kind in thresholds for r in rows):
-                    from .policies.dedup import write_deduplicated
-                    if isinstance(vectors, _Embedding):
-                        vectors = vectors.matrix()
-                    _check_finite(vectors)
-                    return write_deduplicated(self, rows, vectors, thresholds)
-            if isinstance(vectors, _Embedding):
-                # each block is written as it arrives: embedding overlaps the INSERTs
-                self.backend.insert(rows, vectors.blocks())
-            else:
-                _check_finite(vectors)
-                self.backend.insert(rows, vectors)
-        except BaseException:
-            if isinstance(vectors, _Embedding):
-                vectors.cancel()
-            raise
-        # what was written, without reading it back (the backend assigned ``seq``)
-        return [_memory_of(r) for r in rows]
-
-    def _check_sources(self, rows: list[NewRow]) -> None:
-        for r in rows:
-            if r.sources:
-                found = self.backend.get_many(r.sources, r.user)
-                batch = {x.id for x in rows if x.user == r.user}
-                missing = [s for s in r.sources if s not in found and s not in batch]
-                if missing:
-                    raise InvalidInput(f"sources {missing} are not memories of user {r.user!r}",
-                                       field="sources")
-
     def add(self, text: str, *, user: str, agent: str | None = None,
             session: str | None = None, kind: str = "episode", time: Any = None,
             metadata: Mapping[str, Any] | None = None, importance: float | None = None,
@@ -226,24 +112,10 @@ class MemoryStore:
         queryable with ``search(..., as_of=...)`` and ranks below its successor. A fact or
         summary nearly identical to a current one of the same kind reinforces it instead of
         being stored (see ``ltm.policies.dedup``); the reinforced memory is returned."""
-        row = self._row(text, user=user, agent=agent, session=session, kind=kind, time=time,
-                        metadata=metadata, importance=importance, pinned=pinned,
-                        expires_at=expires_at, valid_from=valid_from, sources=sources,
-                        now=now_us())
-        if supersedes is None:
-            return self._write([row])[0]
-        old = self.get(supersedes, user=row.user) if isinstance(supersedes, str) else None
-        if old is None:
-            raise InvalidInput("supersedes must be a memory id", field="supersedes")
-        if old.superseded_by is not None:
-            raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
-                               field="supersedes")
-        with self.backend.atomic():
-            mem = self._write([row], dedup=False)[0]
-            self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
-                                                   "superseded_by": mem.id}, None,
-                                event="superseded")
-        return mem
+        return self.engine.add(text, user=user, agent=agent, session=session, kind=kind,
+                               time=time, metadata=metadata, importance=importance,
+                               pinned=pinned, expires_at=expires_at, valid_from=valid_from,
+                               sources=sources, supersedes=supersedes)
 
     def add_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
         """Store many memories with one batched embedding call and one transaction. Each item
@@ -257,7 +129,7 @@ class MemoryStore:
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise InvalidInput("items must be a list of dicts with text and user",
                                field="items")
-        pending = _Embedding() if getattr(self.embedder, "in_process", False) else None
+        pending = Embedding() if getattr(self.embedder, "in_process", False) else None
         queued = 0
         try:
             for n, item in enumerate(items):
@@ -272,19 +144,19 @@ class MemoryStore:
                     raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
                 fields = dict(item)
                 with _numbered("item", n):
-                    rows.append(self._row(fields.pop("text"), now=now, **fields))
-                if pending is not None and len(rows) - queued == _EMBED_BLOCK:
-                    self._embed_later(rows[queued:], pending)
+                    rows.append(self.engine.row(fields.pop("text"), now=now, **fields))
+                if pending is not None and len(rows) - queued == EMBED_BLOCK:
+                    self.engine.embed_later(rows[queued:], pending)
                     queued = len(rows)
         except BaseException:
             if pending is not None:
                 pending.cancel()
             raise
         if pending is None or not pending.futures:
-            return self._write(rows)  # under one block: embedded here, in one call
+            return self.engine.write(rows)  # under one block: embedded here, in one call
         if queued < len(rows):
-            self._embed_later(rows[queued:], pending)
-        return self._write(rows, pending)
+            self.engine.embed_later(rows[queued:], pending)
+        return self.engine.write(rows, pending)
 
     def add_conversation(self, messages: Iterable[Mapping[str, Any]], *, user: str,
                          session: str, agent: str | None = None, time: Any = None,
@@ -294,7 +166,7 @@ class MemoryStore:
         ``time`` and ``metadata``; turns without a time take ``time`` (default now)."""
         now = now_us()
         base_time = now if time is None else to_us(time)
-        base_meta = self._meta(metadata)
+        base_meta = self.engine.meta(metadata)
         if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
             raise InvalidInput("messages must be a list of dicts with 'content'",
                                field="messages")
@@ -306,19 +178,19 @@ class MemoryStore:
                                        field="messages")
                 text = msg.get("content", msg.get("text"))
                 meta = dict(base_meta)
-                meta.update(self._meta(msg.get("metadata")))
+                meta.update(self.engine.meta(msg.get("metadata")))
                 speaker = msg.get("speaker", msg.get("name", msg.get("role")))
                 if speaker is not None:
                     if not isinstance(speaker, str):
                         raise InvalidInput("speaker must be a string", field="messages")
                     meta["speaker"] = speaker
-                rows.append(self._row(text, user=user, agent=agent, session=session,
+                rows.append(self.engine.row(text, user=user, agent=agent, session=session,
                                       time=msg.get("time"), time_us=None if msg.get("time")
                                       is not None else base_time, metadata=meta,
                                       importance=msg.get("importance"), now=now))
         if not rows:
             raise InvalidInput("a conversation needs at least one message", field="messages")
-        return self._write(rows)
+        return self.engine.write(rows)
 
     def add_vectors(self, items: Sequence[Mapping[str, Any]], vectors: np.ndarray
                     ) -> list[Memory]:
@@ -332,8 +204,8 @@ class MemoryStore:
         rows = []
         for item in items:
             fields = dict(item)
-            rows.append(self._row(fields.pop("text", None), now=now, **fields))
-        return self._write(rows, vectors)
+            rows.append(self.engine.row(fields.pop("text", None), now=now, **fields))
+        return self.engine.write(rows, vectors)
 
     # -- reading --------------------------------------------------------------------------
     def get(self, id: str, *, user: str) -> Memory:
@@ -357,13 +229,13 @@ class MemoryStore:
         if text is not None or metadata is not None:
             current = self.get(id, user=user)
             new_text = check.text(text) if text is not None else current.text
-            new_meta = self._meta(metadata) if metadata is not None else current.metadata
+            new_meta = self.engine.meta(metadata) if metadata is not None else current.metadata
             if text is not None:
                 changes["text"] = new_text
             if embed_text(new_text, new_meta) != embed_text(current.text, current.metadata):
-                vector = self._embed([embed_text(new_text, new_meta)])[0]
+                vector = self.engine.embed([embed_text(new_text, new_meta)])[0]
         if metadata is not None:
-            changes["metadata"] = self._meta(metadata)
+            changes["metadata"] = self.engine.meta(metadata)
         if importance is not None:
             changes["importance"] = check.importance(importance)
         if pinned is not None:
@@ -414,7 +286,7 @@ class MemoryStore:
                               else window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
                        now=now_, window=window)
-        self._note_access([h.memory.id for h in hits])
+        self.engine.note_access([h.memory.id for h in hits])
         return hits
 
     def context(self, query: str, *, user: str, budget_tokens: int = 1000, k: int = 50,
@@ -434,20 +306,6 @@ class MemoryStore:
             raise NotFound(id, user=user)
         return events
 
-    def _note_access(self, ids: list[str]) -> None:
-        with self._access_lock:
-            for i in ids:
-                self._access[i] = self._access.get(i, 0) + 1
-            big = len(self._access) >= 2000
-        if big:
-            self._flush_access()
-
-    def _flush_access(self) -> None:
-        with self._access_lock:
-            pending, self._access = self._access, {}
-        if pending:
-            self.backend.touch(list(pending), now_us())
-
     # -- forgetting -----------------------------------------------------------------------
     def forget(self, id: str | None = None, *, user: str, session: str | None = None,
                before: Any = None) -> ForgetReceipt:
@@ -464,14 +322,10 @@ class MemoryStore:
         compact = self.settings.erase == "full"
         receipt = self.backend.forget(user, ids=[id] if id is not None else None,
                                       session=session, before=before_us, compact=False)
-        receipt = self._cascade(user, receipt)
+        receipt = self.engine.cascade(user, receipt)
         if compact and receipt.count:
             self.backend.compact()
         return receipt
-
-    def _cascade(self, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
-        from .policies.cascade import cascade
-        return cascade(self, user, receipt)
 
     # -- export / import ------------------------------------------------------------------
     def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
@@ -545,7 +399,7 @@ class MemoryStore:
                 vecs[[i for i, _, _ in given]] = check.unit_vectors(matrix, dim)
             missing = [i for i, (_, _, v) in enumerate(fresh) if v is None]
             if missing:
-                vecs[missing] = self._embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
+                vecs[missing] = self.engine.embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
                                              for i in missing])
                 reembedded += len(missing)
             if fresh:
@@ -591,7 +445,7 @@ class MemoryStore:
         ``add()`` never waits for this."""
         self._check_open()
         from .policies.extract import process
-        return process(self, user=None if user is None else check.user(user), llm=llm,
+        return process(self.engine, user=None if user is None else check.user(user), llm=llm,
                        max_batches=max_batches)
 
     def gc(self, now: Any = None, *, dry_run: bool = False, user: str | None = None) -> Any:
@@ -600,7 +454,7 @@ class MemoryStore:
         consolidated (with ``dry_run``, what would be)."""
         self._check_open()
         from .policies.retention import gc
-        return gc(self, now, dry_run=dry_run, user=None if user is None else check.user(user))
+        return gc(self.engine, now, dry_run=dry_run, user=None if user is None else check.user(user))
 
     def consolidate(self, session: str, *, user: str) -> Memory | None:
         """Fold the episodes of ``session`` into a ``summary`` memory now (LLM if configured,
@@ -610,15 +464,14 @@ class MemoryStore:
         from .policies.consolidate import consolidate_session
         llm = LLMClient.from_settings(self.settings)
         try:
-            return consolidate_session(self, check.user(user), check.opt_name(session, "session") or "",
+            return consolidate_session(self.engine, check.user(user), check.opt_name(session, "session") or "",
                                        llm=llm)
         finally:
             if llm is not None:
                 llm.close()
 
     def users(self) -> list[str]:
-        self._check_open()
-        return self.backend.users()
+        return self.engine.users()
 
     def stats(self) -> dict[str, Any]:
         self._check_open()
@@ -689,13 +542,6 @@ def _min_relevance(value: object) -> float:
     return float(value)
 
 
-def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
-    """What the embedder sees: a conversation turn is embedded with its speaker ("Ana: I moved
-    to Lisbon"), so questions that name a person find what that person said."""
-    speaker = metadata.get("speaker")
-    return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
-
-
 @contextmanager
 def _numbered(what: str, n: int) -> Iterator[None]:
     """Name the item of a batch (its position ``n``) in the InvalidInput raised inside."""
@@ -705,18 +551,6 @@ def _numbered(what: str, n: int) -> Iterator[None]:
         if exc.item is not None or isinstance(exc, DimensionMismatch):
             raise
         raise InvalidInput(f"{what} {n}: {exc}", field=exc.field, item=n) from None
-
-
-def _check_unique(rows: Sequence[NewRow]) -> None:
-    """Ids chosen by the caller must not repeat inside one batch."""
-    if len({r.id for r in rows}) == len(rows):
-        return
-    first: dict[str, int] = {}
-    for n, r in enumerate(rows):
-        if r.id in first:
-            raise InvalidInput(f"item {n}: id {r.id} is also the id of item {first[r.id]}; "
-                               "ids are unique", field="id", item=n)
-        first[r.id] = n
 
 
 def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, str]]:
@@ -743,23 +577,6 @@ def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, s
         if not isinstance(line, str):
             raise InvalidInput(f"line {n} is not text", field="file", item=n)
         yield n, line
-
-
-def _check_finite(vectors: np.ndarray) -> None:
-    if not np.all(np.isfinite(vectors)):
-        raise InvalidInput("embedding contains NaN or infinity", field="embedding")
-
-
-def _memory_of(row: NewRow) -> Memory:
-    """The Memory a freshly inserted row reads back as."""
-    return Memory(
-        id=row.id, user=row.user, agent=row.agent, session=row.session, kind=row.kind,
-        text=row.text, metadata=row.metadata, importance=row.importance,
-        time=from_us(row.time), recorded_at=from_us(row.recorded_at),
-        valid_from=opt_dt(row.valid_from), valid_to=opt_dt(row.valid_to),
-        superseded_by=row.superseded_by, sources=tuple(row.sources),
-        access_count=row.access_count, last_accessed=opt_dt(row.last_accessed),
-        pinned=row.pinned, expires_at=opt_dt(row.expires_at), seq=row.seq)
 
 
 def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:

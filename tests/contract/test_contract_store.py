@@ -260,7 +260,7 @@ def test_large_batch_in_blocks_on_every_backend(copen: Callable[..., ltm.MemoryS
     import numpy as np
 
     from ltm.embed.hashing import HashingEmbedder
-    from ltm.store import _EMBED_BLOCK
+    from ltm.engine import EMBED_BLOCK as _EMBED_BLOCK
 
     class Spoiled(HashingEmbedder):
         calls = 0

@@ -13,7 +13,7 @@ import pytest
 import ltm
 from ltm.embed.hashing import HashingEmbedder
 from ltm.errors import InvalidInput, StoreError
-from ltm.store import _EMBED_BLOCK
+from ltm.engine import EMBED_BLOCK as _EMBED_BLOCK
 
 TOPICS = ["moving to Lisbon", "green tea", "a chess club", "the dentist", "a red bicycle"]
 
@@ -82,7 +82,7 @@ def test_a_bad_item_after_the_first_block_writes_nothing(store: ltm.MemoryStore)
 def test_blocks_that_do_not_match_the_rows_are_refused(store: ltm.MemoryStore) -> None:
     from ltm.backends.base import NewRow
 
-    rows = [store._row(f"row {i}", user="u", now=1_700_000_000_000_000) for i in range(3)]
+    rows = [store.engine.row(f"row {i}", user="u", now=1_700_000_000_000_000) for i in range(3)]
     vecs = store.embedder.embed([r.text for r in rows])
     with pytest.raises(ValueError, match="vectors for 3 rows"):
         store.backend.insert(rows, iter([vecs[:2]]))
@@ -157,7 +157,7 @@ def test_a_forked_child_embeds_large_batches(tmp_path: Path) -> None:
 
         def child() -> None:
             with ltm.open(tmp_path / "child", embedder="hash") as other:
-                other._worker, other._worker_pid = store._worker, store._worker_pid
+                other.engine._worker, other.engine._worker_pid = store.engine._worker, store.engine._worker_pid
                 n = len(other.add_many(_items(2 * _EMBED_BLOCK + 3)))
             raise SystemExit(0 if n == 2 * _EMBED_BLOCK + 3 else 1)
 

@@ -130,6 +130,7 @@ class IndexWriter:
         meta = {**record, "users": users, "vector_sums": sums}
         _write_file(self.folder / "meta.json", json.dumps(meta).encode())
         _fsync_dir(self.folder)
+        _fsync_dir(self.folder.parent)  # the new folder's own entry
         return record
 
     def abort(self) -> None:

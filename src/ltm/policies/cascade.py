@@ -21,47 +21,47 @@ from typing import TYPE_CHECKING
 from ..model import ForgetReceipt, Memory
 
 if TYPE_CHECKING:
-    from ..store import MemoryStore
+    from .base import Engine
 
 log = logging.getLogger(__name__)
 
 
-def cascade(store: MemoryStore, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
+def cascade(engine: Engine, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
     by_kind = {k: list(v) for k, v in receipt.ids_by_kind.items()}
     gone: set[str] = set(receipt.ids)
     frontier = set(gone)
     while frontier:
-        mems = [m for m, _ in store.backend.iter_export(user, with_vectors=False)]
+        mems = [m for m, _ in engine.backend.iter_export(user, with_vectors=False)]
         alive = {m.id for m in mems}
         orphans = [m.id for m in mems if m.sources and any(s in frontier for s in m.sources)
                    and not any(s in alive for s in m.sources)]
         if not orphans:
             break
-        more = store.backend.forget(user, ids=orphans, session=None,
+        more = engine.backend.forget(user, ids=orphans, session=None,
                                     before=None, compact=False)
         frontier = set(more.ids)
         gone |= frontier
         for k, v in more.ids_by_kind.items():
             by_kind.setdefault(k, []).extend(v)
-    policy = store.settings.derived_on_source_loss
+    policy = engine.settings.derived_on_source_loss
     if gone and policy != "keep":
-        for m, _ in list(store.backend.iter_export(user, with_vectors=False)):
+        for m, _ in list(engine.backend.iter_export(user, with_vectors=False)):
             if m.sources and any(s in gone for s in m.sources):
-                _partial(store, user, m, [s for s in m.sources if s not in gone],
+                _partial(engine, user, m, [s for s in m.sources if s not in gone],
                          sum(1 for s in m.sources if s in gone), policy)
     count = sum(len(v) for v in by_kind.values())
     return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
 
 
-def _partial(store: MemoryStore, user: str, mem: Memory, survivors: list[str], lost: int,
+def _partial(engine: Engine, user: str, mem: Memory, survivors: list[str], lost: int,
              policy: str) -> None:
     if policy == "rederive" and mem.kind == "summary":
         from .consolidate import rederive
-        rederive(store, user, mem, survivors)
+        rederive(engine, user, mem, survivors)
         log.info("summary %s rebuilt from %d surviving sources", mem.id, len(survivors))
         return
     meta = dict(mem.metadata)
     meta["ltm_stale"] = True
     meta["ltm_sources_lost"] = int(meta.get("ltm_sources_lost", 0)) + lost
-    store.backend.update(mem.id, user, {"metadata": meta, "sources": survivors}, None,
+    engine.backend.update(mem.id, user, {"metadata": meta, "sources": survivors}, None,
                          event="source_forgotten")

@@ -22,7 +22,7 @@ from .retention import US_PER_DAY, GcReport, KindPolicy, policy_for
 
 if TYPE_CHECKING:
     from ..llm import LLMClient
-    from ..store import MemoryStore
+    from .base import Engine
 
 log = logging.getLogger(__name__)
 SUMMARY_KEY = "ltm_summary"
@@ -67,21 +67,21 @@ def llm_summary(llm: LLMClient, session: str, episodes: Sequence[Memory]) -> tup
     return text, done.tokens
 
 
-def _episodes(store: MemoryStore, user: str, session: str) -> list[tuple[Memory, np.ndarray]]:
-    out = [(m, v) for m, v in store.backend.iter_export(user, with_vectors=True)
+def _episodes(engine: Engine, user: str, session: str) -> list[tuple[Memory, np.ndarray]]:
+    out = [(m, v) for m, v in engine.backend.iter_export(user, with_vectors=True)
            if m.session == session and m.kind == "episode" and v is not None]
     out.sort(key=lambda mv: (mv[0].seq if mv[0].seq is not None else 0, mv[0].time, mv[0].id))
     return out
 
 
-def _existing_summary(store: MemoryStore, user: str, session: str) -> Memory | None:
-    for m, _ in store.backend.iter_export(user, with_vectors=False):
+def _existing_summary(engine: Engine, user: str, session: str) -> Memory | None:
+    for m, _ in engine.backend.iter_export(user, with_vectors=False):
         if m.kind == "summary" and m.session == session and SUMMARY_KEY in m.metadata:
             return m
     return None
 
 
-def _summarize(store: MemoryStore, session: str, episodes: list[Memory], vecs: np.ndarray,
+def _summarize(engine: Engine, session: str, episodes: list[Memory], vecs: np.ndarray,
                pol: KindPolicy, llm: LLMClient | None) -> tuple[str, dict[str, Any]]:
     info: dict[str, Any] = {"session": session, "turns": len(episodes)}
     if llm is not None:
@@ -98,15 +98,15 @@ def _summarize(store: MemoryStore, session: str, episodes: list[Memory], vecs: n
     return extractive_summary(episodes, vecs, pol.summary_turns), info
 
 
-def consolidate_session(store: MemoryStore, user: str, session: str, *,
+def consolidate_session(engine: Engine, user: str, session: str, *,
                         policy: KindPolicy | None = None, llm: LLMClient | None = None,
                         dry_run: bool = False) -> Memory | None:
     """Fold the episodes of one session into a summary (creating or refreshing it) and apply
     the ``originals`` policy. Returns the summary (None in a dry run or when there is nothing
     new to fold)."""
-    pol = policy or policy_for(store.settings.retention, "episode")
-    items = _episodes(store, user, session)
-    existing = _existing_summary(store, user, session)
+    pol = policy or policy_for(engine.settings.retention, "episode")
+    items = _episodes(engine, user, session)
+    existing = _existing_summary(engine, user, session)
     if existing is not None:
         if all(m.id in existing.sources for m, _ in items):
             return None  # nothing new to fold
@@ -119,43 +119,43 @@ def consolidate_session(store: MemoryStore, user: str, session: str, *,
         return None
     episodes = [m for m, _ in items]
     vecs = np.stack([v for _, v in items])  # (turns, dim)
-    text, info = _summarize(store, session, episodes, vecs, pol, llm)
+    text, info = _summarize(engine, session, episodes, vecs, pol, llm)
     sources = [m.id for m in episodes]
     if existing is not None:
         sources = list(dict.fromkeys([*existing.sources, *sources]))
         meta = dict(existing.metadata)
         meta[SUMMARY_KEY] = info
-        vec = store._embed([text])[0]
-        summary = store.backend.update(existing.id, user, {"text": text, "sources": sources,
+        vec = engine.embed([text])[0]
+        summary = engine.backend.update(existing.id, user, {"text": text, "sources": sources,
                                                            "metadata": meta,
                                                            "time": to_us(episodes[-1].time)},
                                        vec, event="updated")
     else:
-        summary = store.add(text, user=user, session=session, kind="summary",
+        summary = engine.add(text, user=user, session=session, kind="summary",
                             time=episodes[-1].time, valid_from=episodes[0].time,
                             agent=episodes[0].agent, sources=sources,
                             metadata={SUMMARY_KEY: info})
-    _apply_originals(store, user, episodes, pol.originals)
+    _apply_originals(engine, user, episodes, pol.originals)
     return summary
 
 
-def _apply_originals(store: MemoryStore, user: str, episodes: Sequence[Memory],
+def _apply_originals(engine: Engine, user: str, episodes: Sequence[Memory],
                      originals: str) -> list[str]:
     ids = [m.id for m in episodes if not m.pinned]
     if originals == "archive":
         for m in episodes:
             if not m.pinned and not m.metadata.get("ltm_archived"):
-                store.backend.update(m.id, user, {"metadata": {**m.metadata,
+                engine.backend.update(m.id, user, {"metadata": {**m.metadata,
                                                                "ltm_archived": True}},
                                      None, event="archived")
     elif originals == "remove" and ids:
         # no cascade: the summary that now holds them keeps their ids as provenance
-        store.backend.forget(user, ids=ids, session=None, before=None,
+        engine.backend.forget(user, ids=ids, session=None, before=None,
                              compact=False)
     return ids if originals != "keep" else []
 
 
-def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
+def consolidate_old(engine: Engine, user: str, now: int, pol: KindPolicy,
                     report: GcReport, *, exclude: set[str], dry_run: bool) -> None:
     """Consolidate every session of ``user`` whose newest episode is older than
     ``consolidate_after_days`` and that has at least ``consolidate_min_turns`` episodes."""
@@ -163,7 +163,7 @@ def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
     cutoff = now - int(pol.consolidate_after_days * US_PER_DAY)
     sessions: dict[str, list[Memory]] = {}
     folded: dict[str, set[str]] = {}
-    for m, _ in store.backend.iter_export(user, with_vectors=False):
+    for m, _ in engine.backend.iter_export(user, with_vectors=False):
         if m.session is None or m.id in exclude:
             continue
         if m.kind == "episode":
@@ -171,7 +171,7 @@ def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
         elif m.kind == "summary" and SUMMARY_KEY in m.metadata:
             folded.setdefault(m.session, set()).update(m.sources)
     from ..llm import LLMClient
-    llm = None if dry_run else LLMClient.from_settings(store.settings)
+    llm = None if dry_run else LLMClient.from_settings(engine.settings)
     try:
         for session, eps in sorted(sessions.items()):
             if len(eps) < pol.consolidate_min_turns:
@@ -189,7 +189,7 @@ def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
                 elif pol.originals == "remove":
                     report.removed.extend(m.id for m in new if not m.pinned)
                 continue
-            summary = consolidate_session(store, user, session, policy=pol, llm=llm)
+            summary = consolidate_session(engine, user, session, policy=pol, llm=llm)
             if summary is None:
                 continue
             report.consolidated[summary.id] = session
@@ -202,22 +202,22 @@ def consolidate_old(store: MemoryStore, user: str, now: int, pol: KindPolicy,
             llm.close()
 
 
-def rederive(store: MemoryStore, user: str, summary: Memory, survivors: list[str]) -> Memory:
+def rederive(engine: Engine, user: str, summary: Memory, survivors: list[str]) -> Memory:
     """Rebuild a summary from its surviving sources after some were forgotten, and drop the
     old wording from its history (it may quote what was forgotten)."""
-    alive = store.backend.get_many(survivors, user)
+    alive = engine.backend.get_many(survivors, user)
     eps = [alive[s] for s in survivors if s in alive]
     eps.sort(key=lambda m: (m.time, m.seq or 0, m.id))
-    vecs_by = store.backend.vectors([m.id for m in eps], user)
+    vecs_by = engine.backend.vectors([m.id for m in eps], user)
     eps = [m for m in eps if m.id in vecs_by]
-    pol = policy_for(store.settings.retention, "episode")
+    pol = policy_for(engine.settings.retention, "episode")
     meta = dict(summary.metadata)
     if eps:
         vecs = np.stack([vecs_by[m.id] for m in eps])  # (turns, dim)
         from ..llm import LLMClient
-        llm = LLMClient.from_settings(store.settings)
+        llm = LLMClient.from_settings(engine.settings)
         try:
-            text, info = _summarize(store, summary.session or "?", eps, vecs, pol, llm)
+            text, info = _summarize(engine, summary.session or "?", eps, vecs, pol, llm)
         finally:
             if llm is not None:
                 llm.close()
@@ -225,11 +225,11 @@ def rederive(store: MemoryStore, user: str, summary: Memory, survivors: list[str
         text, info = summary.text, {}
     info["rederived"] = True
     meta[SUMMARY_KEY] = {**meta.get(SUMMARY_KEY, {}), **info}
-    vec = store._embed([text])[0]
-    updated = store.backend.update(summary.id, user, {"text": text, "sources": survivors,
+    vec = engine.embed([text])[0]
+    updated = engine.backend.update(summary.id, user, {"text": text, "sources": survivors,
                                                       "metadata": meta}, vec,
                                    event="rederived")
-    scrub = getattr(store.backend, "scrub_history", None)
+    scrub = getattr(engine.backend, "scrub_history", None)
     if scrub is not None:
         scrub(summary.id, user)
     return updated

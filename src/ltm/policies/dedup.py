@@ -22,7 +22,7 @@ from ..model import Memory
 from ..timeutil import now_us
 
 if TYPE_CHECKING:
-    from ..store import MemoryStore
+    from .base import Engine
 
 log = logging.getLogger(__name__)
 MAX_MERGE_SCOPE = 5000  # gc compares at most this many recent memories of one kind pairwise
@@ -34,7 +34,7 @@ def _current(mem: Memory | None, now: int) -> bool:
     return mem.expires_at is None or int(mem.expires_at.timestamp() * 1e6) > now
 
 
-def plan(store: MemoryStore, rows: Sequence[NewRow], vectors: np.ndarray,
+def plan(engine: Engine, rows: Sequence[NewRow], vectors: np.ndarray,
          thresholds: dict[str, float]) -> dict[int, Memory | int]:
     """For each row that duplicates something: the existing memory it reinforces, or the
     index of an earlier row of the same batch. Rows not in the result are stored."""
@@ -53,11 +53,11 @@ def plan(store: MemoryStore, rows: Sequence[NewRow], vectors: np.ndarray,
             if float(sims[j]) >= thr:
                 out[i] = earlier[j]
                 continue
-        hits = store.backend.dense_search(vectors[i], Filters(user=row.user, kinds=(row.kind,),
+        hits = engine.backend.dense_search(vectors[i], Filters(user=row.user, kinds=(row.kind,),
                                                               now=now), 5)
         dup = None
         if hits and hits[0][1] >= thr:
-            found = store.backend.get_many([h for h, s in hits if s >= thr], row.user)
+            found = engine.backend.get_many([h for h, s in hits if s >= thr], row.user)
             for mid, _ in hits:
                 if _current(found.get(mid), now):
                     dup = found[mid]
@@ -69,7 +69,7 @@ def plan(store: MemoryStore, rows: Sequence[NewRow], vectors: np.ndarray,
     return out
 
 
-def reinforce(store: MemoryStore, mem: Memory, rows: Sequence[NewRow]) -> Memory:
+def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
     """Strengthen ``mem`` with the duplicates ``rows``; returns the updated memory."""
     meta = dict(mem.metadata)
     meta["ltm_reinforced"] = int(meta.get("ltm_reinforced", 0)) + len(rows)
@@ -86,17 +86,17 @@ def reinforce(store: MemoryStore, mem: Memory, rows: Sequence[NewRow]) -> Memory
         # the caller pinned this content: the memory that now stands for it keeps the pin,
         # or retention could evict what was asked to be kept
         changes["pinned"] = True
-    updated = store.backend.update(mem.id, mem.user, changes, None, event="reinforced")
-    store.backend.touch([mem.id] * len(rows), now_us())
-    got = store.backend.get(mem.id, mem.user)
+    updated = engine.backend.update(mem.id, mem.user, changes, None, event="reinforced")
+    engine.backend.touch([mem.id] * len(rows), now_us())
+    got = engine.backend.get(mem.id, mem.user)
     return got if got is not None else updated
 
 
-def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float, *,
+def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                      exclude: set[str], dry_run: bool) -> dict[str, list[str]]:
     """Fold near-duplicate memories of one user and kind into the oldest (pinned ones are
     always kept). Derived memories that cited a merged one cite the survivor instead."""
-    items = [(m, v) for m, v in store.backend.iter_export(user, with_vectors=True)
+    items = [(m, v) for m, v in engine.backend.iter_export(user, with_vectors=True)
              if m.kind == kind and v is not None and m.id not in exclude
              and _current(m, now_us())]
     if len(items) < 2:
@@ -120,7 +120,7 @@ def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float,
     if dry_run or not out:
         return out
     rewrite: dict[str, str] = {g: k for k, gs in out.items() for g in gs}
-    with store.backend.atomic():
+    with engine.backend.atomic():
         for k, members in groups.items():
             keeper = items[k][0]
             gone = [items[i][0] for i in members]
@@ -129,38 +129,38 @@ def merge_duplicates(store: MemoryStore, user: str, kind: str, threshold: float,
                            recorded_at=0, valid_from=None, valid_to=None, superseded_by=None,
                            sources=list(g.sources), pinned=False, expires_at=None)
                     for g in gone]
-            reinforce(store, keeper, rows)
-        for m, _ in store.backend.iter_export(user, with_vectors=False):
+            reinforce(engine, keeper, rows)
+        for m, _ in engine.backend.iter_export(user, with_vectors=False):
             if any(s in rewrite for s in m.sources):
                 new = list(dict.fromkeys(rewrite.get(s, s) for s in m.sources if
                                          rewrite.get(s, s) != m.id))
-                store.backend.update(m.id, user, {"sources": new}, None, event="updated")
-        store.backend.forget(user, ids=list(rewrite), session=None,
+                engine.backend.update(m.id, user, {"sources": new}, None, event="updated")
+        engine.backend.forget(user, ids=list(rewrite), session=None,
                              before=None, compact=False)
     return out
 
 
-def write_deduplicated(store: MemoryStore, rows: list[NewRow], vectors: np.ndarray,
+def write_deduplicated(engine: Engine, rows: list[NewRow], vectors: np.ndarray,
                        thresholds: dict[str, float]) -> list[Memory]:
     """Store ``rows`` except near-duplicates, which reinforce what they repeat; returns one
     memory per row, in order (the reinforced one for a duplicate)."""
-    with store.backend.atomic():
-        dups = plan(store, rows, vectors, thresholds)
+    with engine.backend.atomic():
+        dups = plan(engine, rows, vectors, thresholds)
         keep = [i for i in range(len(rows)) if i not in dups]
         if keep:
-            store.backend.insert([rows[i] for i in keep], vectors[keep])
+            engine.backend.insert([rows[i] for i in keep], vectors[keep])
         by_user: dict[str, list[str]] = {}
         for i in keep:
             by_user.setdefault(rows[i].user, []).append(rows[i].id)
         stored: dict[str, Memory] = {}
         for user, ids in by_user.items():
-            stored.update(store.backend.get_many(ids, user))
+            stored.update(engine.backend.get_many(ids, user))
         # group the duplicates by the memory they reinforce
         groups: dict[str, tuple[Memory, list[NewRow]]] = {}
         for i, target in dups.items():
             mem = stored[rows[target].id] if isinstance(target, int) else target
             groups.setdefault(mem.id, (mem, []))[1].append(rows[i])
-        reinforced = {mid: reinforce(store, mem, dup_rows)
+        reinforced = {mid: reinforce(engine, mem, dup_rows)
                       for mid, (mem, dup_rows) in groups.items()}
     out = []
     for i, row in enumerate(rows):

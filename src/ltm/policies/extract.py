@@ -32,7 +32,7 @@ from .retention import US_PER_DAY
 
 if TYPE_CHECKING:
     from ..llm import LLMClient
-    from ..store import MemoryStore
+    from .base import Engine
 
 log = logging.getLogger(__name__)
 SIMILAR_MIN = 0.45  # below this cosine an existing fact is not worth asking the LLM about
@@ -58,27 +58,27 @@ class ProcessReport:
 
 
 # -- state (table extraction_state: SQLite migration 0002, PostgreSQL 0003) ---------------
-def _backend(store: MemoryStore) -> Backend:
-    backend = store.backend
+def _backend(engine: Engine) -> Backend:
+    backend = engine.backend
     if not hasattr(backend, "episodes_after"):
         raise StoreError(f"{type(backend).__name__} keeps no extraction state; process() "
                          "needs the SQLite or PostgreSQL backend")
     return backend
 
 
-def _state(store: MemoryStore, user: str, *, lock: bool = False) -> tuple[int, int, int]:
-    return _backend(store).extraction_state(user, lock=lock)
+def _state(engine: Engine, user: str, *, lock: bool = False) -> tuple[int, int, int]:
+    return _backend(engine).extraction_state(user, lock=lock)
 
 
-def pending(store: MemoryStore, user: str | None = None) -> dict[str, int]:
+def pending(engine: Engine, user: str | None = None) -> dict[str, int]:
     """Episodes not yet processed, per user."""
-    return _backend(store).extraction_pending(user)
+    return _backend(engine).extraction_pending(user)
 
 
-def _next_batch(store: MemoryStore, user: str, cursor: int, limit: int
+def _next_batch(engine: Engine, user: str, cursor: int, limit: int
                 ) -> list[tuple[int, Memory]]:
-    rows = _backend(store).episodes_after(user, cursor, limit)
-    mems = store.backend.get_many([i for _, i in rows], user)
+    rows = _backend(engine).episodes_after(user, cursor, limit)
+    mems = engine.backend.get_many([i for _, i in rows], user)
     return [(n, mems[i]) for n, i in rows if i in mems]
 
 
@@ -98,10 +98,10 @@ def _decide(llm: LLMClient, candidates: list[dict[str, Any]]) -> tuple[dict[int,
     return {int(d["n"]): d for d in data["decisions"]}, done.tokens
 
 
-def _similar(store: MemoryStore, user: str, vector: Any, now: int) -> list[tuple[Memory, float]]:
-    hits = store.backend.dense_search(vector, Filters(user=user, kinds=("fact",), now=now),
+def _similar(engine: Engine, user: str, vector: Any, now: int) -> list[tuple[Memory, float]]:
+    hits = engine.backend.dense_search(vector, Filters(user=user, kinds=("fact",), now=now),
                                       SIMILAR_K * 2)
-    found = store.backend.get_many([h for h, _ in hits], user)
+    found = engine.backend.get_many([h for h, _ in hits], user)
     out = []
     for mid, score in hits:
         m = found.get(mid)
@@ -121,7 +121,7 @@ def _valid_from(raw: object, fallback: int) -> int:
 
 
 # -- the run ------------------------------------------------------------------------------
-def process(store: MemoryStore, *, user: str | None = None, llm: LLMClient | None = None,
+def process(engine: Engine, *, user: str | None = None, llm: LLMClient | None = None,
             max_batches: int | None = None, now: Any = None) -> ProcessReport:
     """Extract facts from every user's (or one user's) unprocessed episodes. Raises
     ``InvalidInput`` when no LLM is configured and ``LLMUnavailable`` when the endpoint is down
@@ -130,7 +130,7 @@ def process(store: MemoryStore, *, user: str | None = None, llm: LLMClient | Non
 
     own = llm is None
     if llm is None:
-        llm = LLMClient.from_settings(store.settings)
+        llm = LLMClient.from_settings(engine.settings)
     if llm is None:
         raise InvalidInput("no LLM is configured: set llm_url (LTM_LLM_URL) to an "
                            "OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1; "
@@ -139,28 +139,28 @@ def process(store: MemoryStore, *, user: str | None = None, llm: LLMClient | Non
     report = ProcessReport()
     now_ = now_us() if now is None else to_us(now, field="now")
     try:
-        _backend(store).prune_extraction_state()  # forgotten users leave no trace
-        users = sorted(pending(store, user))
+        _backend(engine).prune_extraction_state()  # forgotten users leave no trace
+        users = sorted(pending(engine, user))
         for u in users:
             while max_batches is None or report.batches < max_batches:
-                if not _one_batch(store, llm, u, now_, report):
+                if not _one_batch(engine, llm, u, now_, report):
                     break
     except LLMUnavailable as exc:
-        left = sum(pending(store, user).values())
+        left = sum(pending(engine, user).values())
         raise LLMUnavailable(f"{exc}; {left} episodes stay queued for the next run "
                              "(they are stored and searchable)", url=exc.url) from exc
     finally:
         if own:
             llm.close()
-    report.pending = sum(pending(store, user).values())
+    report.pending = sum(pending(engine, user).values())
     return report
 
 
-def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
+def _one_batch(engine: Engine, llm: LLMClient, user: str, now: int,
                report: ProcessReport) -> bool:
     """Process the next batch of ``user``; False when there is nothing (or no budget) left."""
-    settings = store.settings
-    cursor, tokens, day = _state(store, user)
+    settings = engine.settings
+    cursor, tokens, day = _state(engine, user)
     today = now // US_PER_DAY
     if day != today:
         tokens = 0
@@ -168,7 +168,7 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         report.budget_exhausted.append(user)
         log.info("user %r is over today's extraction budget (%d tokens)", user, tokens)
         return False
-    batch = _next_batch(store, user, cursor, settings.extract_batch)
+    batch = _next_batch(engine, user, cursor, settings.extract_batch)
     if not batch:
         return False
     episodes = [m for _, m in batch]
@@ -183,11 +183,11 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         latest = max(to_us(by_id[s].time) for s in sources)
         candidates.append({"text": text, "sources": sources,
                            "valid_from": _valid_from(f.get("valid_from"), latest)})
-    vecs = store._embed([c["text"] for c in candidates]) if candidates else None
+    vecs = engine.embed([c["text"] for c in candidates]) if candidates else None
     ask: list[dict[str, Any]] = []
     for n, cand in enumerate(candidates):
         assert vecs is not None
-        cand["similar"] = _similar(store, user, vecs[n], now)
+        cand["similar"] = _similar(engine, user, vecs[n], now)
         if cand["similar"]:
             ask.append({"n": n, "text": cand["text"], "similar": [
                 {"id": m.id, "text": m.text,
@@ -198,19 +198,19 @@ def _one_batch(store: MemoryStore, llm: LLMClient, user: str, now: int,
         decisions, more = _decide(llm, ask)
         spent += more
     report.tokens += spent
-    with store.backend.atomic():
-        if _state(store, user, lock=True)[0] != cursor:
+    with engine.backend.atomic():
+        if _state(engine, user, lock=True)[0] != cursor:
             log.info("another worker processed this batch of %r; dropping ours", user)
             return True
         for n, cand in enumerate(candidates):
-            _apply(store, user, cand, decisions.get(n), report)
-        _backend(store).save_extraction_state(user, batch[-1][0], tokens + spent, today)
+            _apply(engine, user, cand, decisions.get(n), report)
+        _backend(engine).save_extraction_state(user, batch[-1][0], tokens + spent, today)
     report.batches += 1
     report.episodes += len(batch)
     return True
 
 
-def _apply(store: MemoryStore, user: str, cand: dict[str, Any], decision: dict[str, Any] | None,
+def _apply(engine: Engine, user: str, cand: dict[str, Any], decision: dict[str, Any] | None,
            report: ProcessReport) -> None:
     from ..prompts import DECIDE, EXTRACT_FACTS
 
@@ -229,15 +229,15 @@ def _apply(store: MemoryStore, user: str, cand: dict[str, Any], decision: dict[s
     if action == "update":
         assert target is not None
         sources = list(dict.fromkeys([*target.sources, *cand["sources"]]))
-        vec = store._embed([text])[0] if text != target.text else None
+        vec = engine.embed([text])[0] if text != target.text else None
         changes: dict[str, Any] = {"sources": sources}
         if text != target.text:
             changes["text"] = text
-        store.backend.update(target.id, user, changes, vec, event="updated")
+        engine.backend.update(target.id, user, changes, vec, event="updated")
         report.updated.append(target.id)
         return
     since = from_us(cand["valid_from"])
-    mem = store.add(text, user=user, kind="fact", time=since, valid_from=since,
+    mem = engine.add(text, user=user, kind="fact", time=since, valid_from=since,
                     sources=cand["sources"], metadata=meta,
                     supersedes=target.id if action == "supersede" and target else None)
     if action == "supersede" and target is not None:

@@ -40,7 +40,7 @@ from ..retention_rules import (  # the rules, re-exported for callers
 from ..timeutil import iso, now_us, to_us
 
 if TYPE_CHECKING:
-    from ..store import MemoryStore
+    from .base import Engine
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class GcReport:
         return out
 
 
-def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
+def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
        user: str | None = None) -> GcReport:
     """Apply the retention policies to every user (or one) at time ``now`` (default the
     present): expire, evict decayed memories, merge near-duplicates, consolidate old sessions,
@@ -86,13 +86,13 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
     from . import dedup as _dedup
 
     now_ = now_us() if now is None else to_us(now, field="now")
-    store._flush_access()  # access counts feed decay and utility
-    pols = policies(store.settings.retention)
+    engine.flush_access()  # access counts feed decay and utility
+    pols = policies(engine.settings.retention)
     report = GcReport(now=iso(now_), dry_run=dry_run)
-    users = [user] if user is not None else store.users()
+    users = [user] if user is not None else engine.users()
     for u in users:
         before = report.count
-        mems = [m for m, _ in store.backend.iter_export(u, with_vectors=False)]
+        mems = [m for m, _ in engine.backend.iter_export(u, with_vectors=False)]
         doomed: set[str] = set()
         # 1. expiry: explicit expires_at, then ttl per kind
         for m in mems:
@@ -115,12 +115,12 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
             if strength(m, now_, pol.decay_half_life_days) < pol.min_strength:
                 report.decayed.append(m.id)
                 doomed.add(m.id)
-        _delete(store, u, doomed, report, dry_run)
+        _delete(engine, u, doomed, report, dry_run)
         # 3. near-duplicates left over (imports, add_vectors, threshold changes)
         for kind, pol in pols.items():
             if pol.dedup_threshold is None:
                 continue
-            merged = _dedup.merge_duplicates(store, u, kind, pol.dedup_threshold,
+            merged = _dedup.merge_duplicates(engine, u, kind, pol.dedup_threshold,
                                              exclude=doomed, dry_run=dry_run)
             for keep, gone in merged.items():
                 report.merged[keep] = gone
@@ -129,10 +129,10 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
         for kind, pol in pols.items():
             if kind != "episode" or pol.consolidate_after_days is None:
                 continue
-            _consolidate.consolidate_old(store, u, now_, pol, report, exclude=doomed,
+            _consolidate.consolidate_old(engine, u, now_, pol, report, exclude=doomed,
                                          dry_run=dry_run)
         # 5. capacity
-        mems = [m for m, _ in store.backend.iter_export(u, with_vectors=False)
+        mems = [m for m, _ in engine.backend.iter_export(u, with_vectors=False)
                 if m.id not in doomed]
         evict: set[str] = set()
         for kind, pol in pols.items():
@@ -147,10 +147,10 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
             ranked = sorted(zip(scores, [m.id for m in free]))
             evict.update(i for _, i in ranked[:excess])
         report.evicted.extend(sorted(evict))
-        _delete(store, u, evict, report, dry_run)
+        _delete(engine, u, evict, report, dry_run)
         report.by_user[u] = {"changed": report.count - before}
-    if not dry_run and report.count and store.settings.erase == "full":
-        store.backend.compact()
+    if not dry_run and report.count and engine.settings.erase == "full":
+        engine.backend.compact()
     log.info("gc at %s%s: %d expired, %d decayed, %d evicted, %d merged, %d sessions "
              "consolidated", report.now, " (dry run)" if dry_run else "", len(report.expired),
              len(report.decayed), len(report.evicted),
@@ -158,12 +158,12 @@ def gc(store: MemoryStore, now: Any = None, *, dry_run: bool = False,
     return report
 
 
-def _delete(store: MemoryStore, user: str, ids: Iterable[str], report: GcReport,
+def _delete(engine: Engine, user: str, ids: Iterable[str], report: GcReport,
             dry_run: bool) -> None:
     ids = sorted(set(ids))
     if not ids or dry_run:
         return
-    receipt = store.backend.forget(user, ids=ids, session=None, before=None, compact=False)
-    cascaded = store._cascade(user, receipt)
+    receipt = engine.backend.forget(user, ids=ids, session=None, before=None, compact=False)
+    cascaded = engine.cascade(user, receipt)
     first = set(receipt.ids)
     report.cascaded.extend(i for i in cascaded.ids if i not in first)

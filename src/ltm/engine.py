@@ -1,0 +1,279 @@
+"""The engine: what the ``MemoryStore`` facade and the policies share.
+
+It holds the backend, the settings and the embedder, and does the work every write needs:
+building validated rows, embedding (large batches block by block on a worker thread), writing
+(with near-duplicate reinforcement and supersession), access counts, and the forget cascade.
+The facade (``ltm.store``) parses the public calls and delegates here; the policies
+(``ltm.policies``) receive the engine itself — typed by their own protocol,
+``ltm.policies.base.Engine`` — and never see the facade or its private parts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from . import ids as _ids
+from . import validate as check
+from .backends.base import Backend, NewRow
+from .config import Settings
+from .embed import Embedder
+from .errors import DimensionMismatch, InvalidInput, NotFound, StoreError
+from .model import ForgetReceipt, Memory
+from .retention_rules import policies
+from .timeutil import from_us, now_us, opt_dt, opt_us, to_us
+
+# Rows per embedding call when a large batch is embedded on the store's worker thread while
+# the caller's thread validates the following items and writes the rows already embedded.
+EMBED_BLOCK = 125
+
+
+class Embedding:
+    """The vectors of a batch, embedded block by block on the store's worker thread."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future[np.ndarray]] = []
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for f in self.futures:
+            vecs = f.result()
+            check_finite(vecs)
+            yield vecs
+
+    def matrix(self) -> np.ndarray:
+        return np.concatenate(list(self.blocks()))
+
+    def cancel(self) -> None:
+        for f in self.futures:
+            f.cancel()
+
+
+class Engine:
+    """Backend + settings + embedder, and the write path on top of them."""
+
+    def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
+        policies(settings.retention)  # a malformed policy is InvalidInput now, not at gc
+        self.backend = backend
+        self.settings = settings
+        self.embedder = embedder
+        self.closed = False
+        self._access: dict[str, int] = {}
+        self._access_lock = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
+        self._worker_lock = threading.Lock()
+        self._worker_closed = False
+        self._worker_pid = 0
+
+    def close(self) -> None:
+        """Flush pending access counts, stop the embedding worker, close the backend."""
+        if self.closed:
+            return
+        self.flush_access()
+        with self._worker_lock:
+            worker, self._worker, self._worker_closed = self._worker, None, True
+        if worker is not None:
+            worker.shutdown(wait=True)
+        self.backend.close()
+        self.closed = True
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise StoreError("the store is closed")
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One transaction around several calls (a savepoint when nested)."""
+        return self.backend.atomic()
+
+    def users(self) -> list[str]:
+        self.check_open()
+        return self.backend.users()
+
+    # -- writing --------------------------------------------------------------------------
+    def row(self, text: object, *, user: object, agent: object = None, session: object = None,
+             kind: object = "episode", time: object = None, metadata: object = None,
+             importance: object = None, pinned: object = False, expires_at: object = None,
+             valid_from: object = None, valid_to: object = None, sources: object = None,
+             id: object = None, now: int, time_us: int | None = None) -> NewRow:
+        new_id = check.new_id(id)
+        t = time_us if time_us is not None else (now if time is None else to_us(time))
+        if not isinstance(pinned, bool):
+            raise InvalidInput("pinned must be true or false", field="pinned")
+        kind_ = check.kind(kind)
+        vf = opt_us(valid_from, field="valid_from")
+        return NewRow(
+            id=new_id if new_id is not None else _ids.new_id(),
+            user=check.user(user), agent=check.opt_name(agent, "agent"),
+            session=check.opt_name(session, "session"), kind=kind_, text=check.text(text),
+            metadata=self.meta(metadata), importance=check.importance(importance), time=t,
+            recorded_at=now, valid_from=vf if vf is not None else t,
+            valid_to=opt_us(valid_to, field="valid_to"), superseded_by=None,
+            sources=check.sources(sources), pinned=pinned,
+            expires_at=opt_us(expires_at, field="expires_at"))
+
+    def meta(self, value: object) -> dict[str, Any]:
+        return check.metadata(value, max_bytes=self.settings.max_metadata_bytes,
+                              max_depth=self.settings.max_metadata_depth)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        if vecs.shape != (len(texts), self.embedder.dim):
+            raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
+        return vecs
+
+    def embed_later(self, rows: Sequence[NewRow], into: Embedding) -> None:
+        """Queue the embedding of ``rows`` (one block) on the worker thread."""
+        with self._worker_lock:
+            if self._worker_closed:
+                raise StoreError("the store is closed")
+            if self._worker is None or self._worker_pid != os.getpid():
+                # (a forked child inherits the executor but not its thread)
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
+                self._worker_pid = os.getpid()
+            texts = [embed_text(r.text, r.metadata) for r in rows]
+            into.futures.append(self._worker.submit(self.embed, texts))
+
+    def write(self, rows: list[NewRow], vectors: np.ndarray | Embedding | None = None, *,
+               dedup: bool = True) -> list[Memory]:
+        self.check_open()
+        if not rows:
+            return []
+        if vectors is None:
+            if getattr(self.embedder, "in_process", False) and len(rows) > EMBED_BLOCK:
+                # embedded block by block while the first blocks are written
+                vectors = Embedding()
+                for start in range(0, len(rows), EMBED_BLOCK):
+                    self.embed_later(rows[start:start + EMBED_BLOCK], vectors)
+            else:
+                vectors = self.embed([embed_text(r.text, r.metadata) for r in rows])
+        try:
+            check_unique(rows)
+            self.check_sources(rows)
+            if dedup:
+                thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
+                              .items() if p.dedup_threshold is not None}
+                if any(r.kind in thresholds for r in rows):
+                    from .policies.dedup import write_deduplicated
+                    if isinstance(vectors, Embedding):
+                        vectors = vectors.matrix()
+                    check_finite(vectors)
+                    return write_deduplicated(self, rows, vectors, thresholds)
+            if isinstance(vectors, Embedding):
+                # each block is written as it arrives: embedding overlaps the INSERTs
+                self.backend.insert(rows, vectors.blocks())
+            else:
+                check_finite(vectors)
+                self.backend.insert(rows, vectors)
+        except BaseException:
+            if isinstance(vectors, Embedding):
+                vectors.cancel()
+            raise
+        # what was written, without reading it back (the backend assigned ``seq``)
+        return [memory_of(r) for r in rows]
+
+    def check_sources(self, rows: list[NewRow]) -> None:
+        for r in rows:
+            if r.sources:
+                found = self.backend.get_many(r.sources, r.user)
+                batch = {x.id for x in rows if x.user == r.user}
+                missing = [s for s in r.sources if s not in found and s not in batch]
+                if missing:
+                    raise InvalidInput(f"sources {missing} are not memories of user {r.user!r}",
+                                       field="sources")
+
+    def add(self, text: str, *, user: str, agent: str | None = None,
+            session: str | None = None, kind: str = "episode", time: Any = None,
+            metadata: Mapping[str, Any] | None = None, importance: float | None = None,
+            pinned: bool = False, expires_at: Any = None, valid_from: Any = None,
+            sources: Sequence[str] | None = None, supersedes: str | None = None) -> Memory:
+        """Store one memory and return it. ``time`` is when it happened (default now).
+
+        ``valid_from`` is when a fact started to hold (default ``time``); ``sources`` the ids it
+        was derived from. ``supersedes`` names a current memory of the same user that this one
+        replaces: it gets ``valid_to`` = this one's ``valid_from`` and ``superseded_by``, stays
+        queryable with ``search(..., as_of=...)`` and ranks below its successor. A fact or
+        summary nearly identical to a current one of the same kind reinforces it instead of
+        being stored (see ``ltm.policies.dedup``); the reinforced memory is returned."""
+        row = self.row(text, user=user, agent=agent, session=session, kind=kind, time=time,
+                        metadata=metadata, importance=importance, pinned=pinned,
+                        expires_at=expires_at, valid_from=valid_from, sources=sources,
+                        now=now_us())
+        if supersedes is None:
+            return self.write([row])[0]
+        old = None
+        if isinstance(supersedes, str):
+            old = self.backend.get(check.memory_id(supersedes), row.user)
+            if old is None:
+                raise NotFound(supersedes, user=row.user)
+        if old is None:
+            raise InvalidInput("supersedes must be a memory id", field="supersedes")
+        if old.superseded_by is not None:
+            raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
+                               field="supersedes")
+        with self.backend.atomic():
+            mem = self.write([row], dedup=False)[0]
+            self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
+                                                   "superseded_by": mem.id}, None,
+                                event="superseded")
+        return mem
+
+    # -- access counts and forgetting -----------------------------------------------------
+    def note_access(self, ids: list[str]) -> None:
+        with self._access_lock:
+            for i in ids:
+                self._access[i] = self._access.get(i, 0) + 1
+            big = len(self._access) >= 2000
+        if big:
+            self.flush_access()
+
+    def flush_access(self) -> None:
+        with self._access_lock:
+            pending, self._access = self._access, {}
+        if pending:
+            self.backend.touch(list(pending), now_us())
+
+    def cascade(self, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
+        """Forget what was derived only from the memories ``receipt`` lists."""
+        from .policies.cascade import cascade
+        return cascade(self, user, receipt)
+
+
+def embed_text(text: str, metadata: Mapping[str, Any]) -> str:
+    """What the embedder sees: a conversation turn is embedded with its speaker ("Ana: I moved
+    to Lisbon"), so questions that name a person find what that person said."""
+    speaker = metadata.get("speaker")
+    return f"{speaker}: {text}" if isinstance(speaker, str) and speaker else text
+
+
+def check_unique(rows: Sequence[NewRow]) -> None:
+    """Ids chosen by the caller must not repeat inside one batch."""
+    if len({r.id for r in rows}) == len(rows):
+        return
+    first: dict[str, int] = {}
+    for n, r in enumerate(rows):
+        if r.id in first:
+            raise InvalidInput(f"item {n}: id {r.id} is also the id of item {first[r.id]}; "
+                               "ids are unique", field="id", item=n)
+        first[r.id] = n
+
+
+def check_finite(vectors: np.ndarray) -> None:
+    if not np.all(np.isfinite(vectors)):
+        raise InvalidInput("embedding contains NaN or infinity", field="embedding")
+
+
+def memory_of(row: NewRow) -> Memory:
+    """The Memory a freshly inserted row reads back as."""
+    return Memory(
+        id=row.id, user=row.user, agent=row.agent, session=row.session, kind=row.kind,
+        text=row.text, metadata=row.metadata, importance=row.importance,
+        time=from_us(row.time), recorded_at=from_us(row.recorded_at),
+        valid_from=opt_dt(row.valid_from), valid_to=opt_dt(row.valid_to),
+        superseded_by=row.superseded_by, sources=tuple(row.sources),
+        access_count=row.access_count, last_accessed=opt_dt(row.last_accessed),
+        pinned=row.pinned, expires_at=opt_dt(row.expires_at), seq=row.seq)
