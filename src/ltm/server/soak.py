@@ -37,8 +37,8 @@ import click
 from .load import WORDS, _pct, server_processes
 
 # relative weights of the operations a client picks from
-MIX = {"add": 28, "add_batch": 4, "search": 24, "get": 8, "list": 4, "forget_id": 28,
-       "forget_session": 3, "forget_user": 0.15}
+MIX = {"add": 24, "add_batch": 3, "search": 20, "get": 6, "list": 3, "forget_id": 40,
+       "forget_session": 3, "forget_user": 0.1}
 
 
 @dataclass
