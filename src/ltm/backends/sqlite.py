@@ -1481,9 +1481,12 @@ class SqliteBackend:
                 where += f" AND (m.time, m.id) {'<' if desc else '>'} (?, ?)"
                 params += [int(before[0]), str(before[1])]
             d = "DESC" if desc else "ASC"
+            # the page's row numbers first: filtered on user, session, time and expiry only,
+            # that walks the covering index memories_scope, not the rows; then its rows
             rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM memories m{index} WHERE {where} "
-                f"ORDER BY m.time {d}, m.id {d} LIMIT ?", [*params, int(limit)]).fetchall()
+                f"SELECT {_COLUMNS} FROM memories WHERE n IN (SELECT m.n FROM memories "
+                f"m{index} WHERE {where} ORDER BY m.time {d}, m.id {d} LIMIT ?) "
+                f"ORDER BY time {d}, id {d}", [*params, int(limit)]).fetchall()
         return [_row_to_memory(r) for r in rows]
 
     def user_counts(self, user: str, now: int | None = None
