@@ -99,3 +99,20 @@ def test_documents_round_trip_with_ltm_fields(tmp_path: Path) -> None:
         assert len(store.list("bob")) == 0
     finally:
         store.close()
+
+
+def test_many_ids_upsert_and_delete(tmp_path: Path) -> None:
+    store = ltm.open(tmp_path / "s", embedder="hash")
+    try:
+        vs = LtmVectorStore(store, user="bob")
+        ids = [f"doc-{i}" for i in range(40)]
+        vs.add_texts([f"first text {i}" for i in range(40)], ids=ids)
+        vs.add_texts([f"second text {i}" for i in range(40)], ids=ids)  # replaces all 40
+        docs = vs.get_by_ids(ids)
+        assert sorted(d.page_content for d in docs) == sorted(f"second text {i}"
+                                                              for i in range(40))
+        assert len(store.list("bob", limit=1000)) == 40
+        vs.delete(ids[:30])
+        assert sorted(d.id for d in vs.get_by_ids(ids)) == sorted(ids[30:])
+    finally:
+        store.close()

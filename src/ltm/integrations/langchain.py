@@ -14,7 +14,7 @@ The async forms use ``ltm.AsyncMemoryStore`` over the same store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,7 +89,15 @@ class LtmVectorStore(VectorStore):
     def _existing(self, doc_ids: Iterable[str]) -> dict[str, list[str]]:
         """LangChain id -> the ids of the memories that hold it."""
         out: dict[str, list[str]] = {}
-        for doc_id in dict.fromkeys(doc_ids):
+        wanted = list(dict.fromkeys(doc_ids))
+        if len(wanted) > 16:  # many ids: one walk over the user's documents
+            keep = set(wanted)
+            for mem in self._documents():
+                doc_id = mem.metadata.get(ID_KEY)
+                if doc_id in keep:
+                    out.setdefault(doc_id, []).append(mem.id)
+            return out
+        for doc_id in wanted:
             cursor = None
             while True:
                 page = self.store.list(self.user, kinds=[self.kind], limit=1000, cursor=cursor,
@@ -107,10 +115,11 @@ class LtmVectorStore(VectorStore):
         given = kwargs.get("ids")
         if given is not None and len(given) != len(documents):
             raise ValueError(f"{len(given)} ids for {len(documents)} documents")
-        ids = [(given[i] if given is not None else None) or d.id or _ids.new_id()
-               for i, d in enumerate(documents)]
+        named = [(given[i] if given is not None else None) or d.id
+                 for i, d in enumerate(documents)]
+        ids = [n or _ids.new_id() for n in named]
         latest = {doc_id: doc for doc_id, doc in zip(ids, documents, strict=True)}
-        existing = self._existing(latest)
+        existing = self._existing(n for n in named if n)  # new ids need no look-up
         new: list[dict[str, Any]] = []
         for doc_id, doc in latest.items():
             meta = {**doc.metadata, ID_KEY: doc_id}
@@ -157,14 +166,17 @@ class LtmVectorStore(VectorStore):
         return await asyncio.to_thread(self.delete, ids, **kwargs)
 
     def _all_ids(self) -> list[str]:
-        out: list[str] = []
+        return [m.id for m in self._documents()]
+
+    def _documents(self) -> Iterator[Memory]:
+        """Every document of this user, newest first."""
         cursor = None
         while True:
             page = self.store.list(self.user, kinds=[self.kind], limit=1000, cursor=cursor)
-            out += [m.id for m in page]
+            yield from page
             cursor = page.next_cursor
             if cursor is None:
-                return out
+                return
 
     # -- reading ----------------------------------------------------------------------------
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
