@@ -9,11 +9,11 @@ are only ever read from the environment and never written into a store.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 import json
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any

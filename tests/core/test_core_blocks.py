@@ -12,8 +12,8 @@ import pytest
 
 import ltm
 from ltm.embed.hashing import HashingEmbedder
-from ltm.errors import InvalidInput, StoreError
 from ltm.engine import EMBED_BLOCK as _EMBED_BLOCK
+from ltm.errors import InvalidInput, StoreError
 
 TOPICS = ["moving to Lisbon", "green tea", "a chess club", "the dentist", "a red bicycle"]
 
