@@ -11,12 +11,20 @@ from pathlib import Path
 import numpy as np
 
 import ltm
-from ltm.bench.faults import FaultReport, _check, _check_index, _leftovers, _Model, run_faults
+from ltm.bench.faults import (
+    FaultReport,
+    _check,
+    _check_index,
+    _erased_on_disk,
+    _leftovers,
+    _Model,
+    run_faults,
+)
 from ltm.index.exact import VectorIndex
 
 FAILURES = ("lost", "inconsistent_index", "orphan_files", "raw_errors", "resurrected",
             "wrong_content", "unsearchable", "missing_vectors", "fts_orphans", "fts_missing",
-            "integrity_failures", "open_failures")
+            "integrity_failures", "open_failures", "erased_vectors_on_disk", "reader_hung")
 
 
 def test_five_kills_lose_nothing(tmp_path: Path) -> None:
@@ -54,5 +62,15 @@ def test_the_checker_reports_lost_resurrected_and_index_faults(tmp_path: Path) -
     assert report.inconsistent_index == 1
     assert "another vector" in report.samples[-1] and "belongs to" in report.samples[-1]
 
-    (path / "index" / "vectors.npy.123.tmp").write_bytes(b"x")
-    assert _leftovers(path) == ["index/vectors.npy.123.tmp"]
+
+
+def test_the_checker_finds_leftovers_and_erased_vectors(tmp_path: Path) -> None:
+    gen = tmp_path / "index" / "gen-12"
+    gen.mkdir(parents=True)
+    (tmp_path / "index" / "gen-3").mkdir()
+    (tmp_path / "index" / "vectors.npy.123.tmp").write_bytes(b"x")
+    assert _leftovers(tmp_path) == ["index/gen-3/", "index/vectors.npy.123.tmp"]
+    mat = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    np.save(gen / "vectors.npy", mat)
+    assert _erased_on_disk(tmp_path, {mat[3].tobytes()}) == ["index/gen-12/vectors.npy row 3"]
+    assert _erased_on_disk(tmp_path, {np.zeros(8, np.float32).tobytes()}) == []

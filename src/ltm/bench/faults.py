@@ -21,8 +21,8 @@ with SIGKILL after a random delay, reopens the store in its own process and chec
   where it did not);
 * no temporary file is left in the store folder once it has been opened and closed again
   (``orphan_files``: distinct leftovers seen);
-* no vector of an erased memory is in the index files (``erased_vectors_on_disk``, searched
-  at every byte offset): before the reopen, none erased before this life or by this life's
+* no vector of an erased memory is a row of the index's vector files
+  (``erased_vectors_on_disk``): before the reopen, none erased before this life or by this life's
   acknowledged ``erase="full"`` forgets; after the reopen and close, none at all. A second
   process (``--reader``) keeps the store open and reading during each life and closes cleanly
   after the kill, so a stale process's write-back shows here and in the index check;
@@ -250,7 +250,7 @@ class _Model:
     recent: list[str] = field(default_factory=list)  # acknowledged in the last life
     seen_orphans: set[str] = field(default_factory=set)
     erased_texts: list[str] = field(default_factory=list)  # erased since the last check
-    erased_vectors: dict[int, list[bytes]] = field(default_factory=dict)  # erased before it
+    erased_vectors: set[bytes] = field(default_factory=set)  # erased before it
 
     def state(self) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {}
@@ -305,8 +305,14 @@ def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and any(mark in p.name for mark in _TEMP_MARKS))
+    """Temporary files, and index generations (``index/gen-<n>/``) older than the newest."""
+    out = [str(p.relative_to(folder)) for p in folder.rglob("*")
+           if p.is_file() and any(mark in p.name for mark in _TEMP_MARKS)]
+    gens = sorted((p for p in (folder / "index").glob("gen-*")
+                   if p.name.removeprefix("gen-").isdigit()),
+                  key=lambda p: int(p.name.removeprefix("gen-")))
+    out += [str(p.relative_to(folder)) + "/" for p in gens[:-1]]
+    return sorted(out)
 
 
 def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: int,
@@ -321,10 +327,8 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
     # before the store is reopened: what was erased before this life (the last check's close
     # rewrote the index files without it) and what this life erased under erase="full" (each
     # such forget rewrites them) must be in no index file, whatever process closed since
-    needles = dict(model.erased_vectors)
-    if full:
-        for key, raws in _vector_keys(embedder, model.erased_texts).items():
-            needles[key] = needles.get(key, []) + raws
+    needles = model.erased_vectors | (_vectors_of(embedder, model.erased_texts) if full
+                                      else set())
     found = _erased_on_disk(path, needles)
     if found:
         report.erased_vectors_on_disk += len(found)
@@ -365,8 +369,7 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
             report.raw_errors += 1
             report.note(when, f"close: {traceback.format_exc()[-1500:]}")
     # everything erased so far, now that the store was opened and closed again
-    for key, raws in _vector_keys(embedder, model.erased_texts).items():
-        model.erased_vectors.setdefault(key, []).extend(raws)
+    model.erased_vectors |= _vectors_of(embedder, model.erased_texts)
     model.erased_texts = []
     found = _erased_on_disk(path, model.erased_vectors)
     if found:
@@ -380,44 +383,42 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
         report.note(when, f"left over after reopen and close: {sorted(fresh)[:5]}")
 
 
-def _vector_keys(embedder: Any, texts: list[str]) -> dict[int, list[bytes]]:
-    """The vectors of ``texts`` as stored (float32 bytes), keyed by their first 8 bytes."""
+def _vectors_of(embedder: Any, texts: list[str]) -> set[bytes]:
+    """The vectors of ``texts`` as stored (float32 bytes)."""
     import numpy as np
 
     from ltm.store import embed_text
 
-    out: dict[int, list[bytes]] = {}
+    out: set[bytes] = set()
     for start in range(0, len(texts), 5_000):
         vecs = np.asarray(embedder.embed([embed_text(t, {}) for t in texts[start:start + 5_000]]),
                           dtype=np.float32)
-        for vec in vecs:
-            raw = vec.tobytes()
-            out.setdefault(int.from_bytes(raw[:8], "little"), []).append(raw)
+        out.update(vec.tobytes() for vec in vecs)
     return out
 
 
-def _erased_on_disk(path: Path, needles: dict[int, list[bytes]]) -> list[str]:
-    """Where in the index files (temporary files aside: counted as orphans) a vector of
-    ``needles`` lies, at any byte offset."""
+def _erased_on_disk(path: Path, needles: set[bytes]) -> list[str]:
+    """Which rows of the index's vector files (every ``.npy`` matrix under ``index/``,
+    temporary files aside: counted as orphans) are vectors in ``needles``."""
     import numpy as np
 
     if not needles or not (path / "index").is_dir():
         return []
-    keys = np.fromiter(needles, dtype=np.uint64)
+    dim = len(next(iter(needles))) // 4
     found = []
-    for file in sorted((path / "index").rglob("*")):
-        if not file.is_file() or any(mark in file.name for mark in _TEMP_MARKS):
+    for file in sorted((path / "index").rglob("*.npy")):
+        if any(mark in file.name for mark in _TEMP_MARKS):
             continue
-        data = file.read_bytes()
-        for shift in range(8):  # every byte offset, as 8-byte words
-            count = (len(data) - shift) // 8
-            if count <= 0:
-                continue
-            words = np.frombuffer(data, dtype=np.uint64, count=count, offset=shift)
-            for at in np.flatnonzero(np.isin(words, keys)).tolist():
-                begin = shift + at * 8
-                if any(data[begin:begin + len(raw)] == raw for raw in needles[int(words[at])]):
-                    found.append(f"{file.relative_to(path)}@{begin}")
+        try:
+            mat = np.load(file, mmap_mode="r")
+        except (OSError, ValueError):
+            continue  # not a matrix (or being replaced): the index check covers what is served
+        if mat.ndim != 2 or mat.shape[1] != dim or mat.dtype != np.float32:
+            continue
+        for start in range(0, len(mat), 65_536):
+            block = np.ascontiguousarray(mat[start:start + 65_536])
+            found += [f"{file.relative_to(path)} row {start + i}"
+                      for i, row in enumerate(block) if row.tobytes() in needles]
     return found
 
 
