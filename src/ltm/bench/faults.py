@@ -64,8 +64,8 @@ WORDS = (
     "insurance", "car", "bike", "train", "ticket", "concert", "museum", "beach", "mountain",
 )
 # the child's mix of operations (relative weights)
-OPS = {"add": 14, "add_many": 4, "forget_id": 60, "forget_session": 5, "forget_user": 1,
-       "compact": 3, "reopen": 5, "search": 5}
+OPS = {"add": 10, "add_many": 2, "forget_id": 75, "forget_session": 4, "forget_user": 1,
+       "compact": 2, "reopen": 4, "search": 2}
 _TEMP_MARKS = (".tmp", "tmp.", ".partial", ".old", ".bak", "-journal")
 _SAMPLES = 12  # failure messages kept in the report
 
