@@ -1,4 +1,5 @@
-"""Settings. Precedence: defaults < arguments in code < ``ltm.toml`` < ``LTM_*`` environment variables.
+"""Settings. Precedence: defaults < ``ltm.toml`` < ``LTM_*`` environment variables < arguments in
+code (what the caller wrote wins).
 
 ``ltm.toml`` is read from the path in ``LTM_CONFIG``, else from the store folder, else from the
 current directory; keys sit at the top level or under ``[ltm]``. Environment variables are the
@@ -30,7 +31,9 @@ class Settings:
     embedder: str | None = None
     embed_url: str | None = None
     embed_api_key_env: str = "LTM_EMBED_API_KEY"
-    # Retrieval: scores are z-normalised per query, then combined with these weights.
+    # Retrieval: each signal is calibrated against a fixed reference and a learned model
+    # (ltm.retrieval.ranker; `ltm train ranker`) turns them into `relevance`, a probability.
+    # The weights below switch signals on (> 0) or off (0); the model's own weights apply.
     text_weight: float = 1.0  # full-text (BM25)
     dense_weight: float = 0.5  # vector similarity
     # Episodes borrow relevance from their neighbours in the same session (conversation turns
@@ -69,6 +72,8 @@ class Settings:
     # memories inside it; "off" ignores time phrases.
     time_phrases: str = "boost"
     time_weight: float = 0.75
+    # context(): memories below this relevance are left out (the block may be empty).
+    context_min_relevance: float = 0.05
     # -- retention (see docs/time-and-retention.md) ---------------------------------------
     # Policies per kind as JSON (or a TOML table): {"episode": {"ttl_days": 365,
     # "decay_half_life_days": 90, "capacity": 100000, "dedup_threshold": null,
@@ -151,6 +156,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "extract_batch": (1, None), "extract_token_budget": (0, None),
     "worker_interval_s": (0, None), "gc_interval_s": (0, None),
     "max_metadata_bytes": (64, 2**31 - 1), "max_metadata_depth": (1, 10_000),
+    "context_min_relevance": (0, 1),
 }
 
 
