@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import postgres_support
 import pytest
+import store_locations
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import VectorStore
@@ -21,11 +23,28 @@ from langchain_tests.integration_tests import (
 import ltm
 from ltm.integrations.langchain import LangChainEmbedder, LtmRetriever, LtmVectorStore
 
+postgres_url = postgres_support.postgres_url  # fixtures: a fresh PostgreSQL schema per test
+new_location = store_locations.new_location
+
 
 class TestLtmVectorStore(VectorStoreIntegrationTests):
     @pytest.fixture()
     def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:  # type: ignore[override]
         store = ltm.open(tmp_path / "store", embedder=LangChainEmbedder(self.get_embeddings()))
+        try:
+            yield LtmVectorStore(store, user="alice")
+        finally:
+            store.close()
+
+
+@pytest.mark.postgres
+class TestLtmVectorStorePostgres(VectorStoreIntegrationTests):
+    """The same suite with the store in PostgreSQL (a fresh schema per test)."""
+
+    @pytest.fixture()
+    def vectorstore(self, new_location: Any) -> Iterator[VectorStore]:  # type: ignore[override]
+        store = ltm.open(new_location("postgres"),
+                         embedder=LangChainEmbedder(self.get_embeddings()))
         try:
             yield LtmVectorStore(store, user="alice")
         finally:
