@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -379,7 +380,11 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     app = FastAPI(title="ltm memory server", version=__version__, lifespan=lifespan,
                   description="Long-term memory for AI systems. Every route under "
                   "/v1/users/{user} acts for that user; send the API key as "
-                  "'Authorization: Bearer ltm_...'.", responses=_ERRORS)
+                  "'Authorization: Bearer ltm_...' (or in an X-API-Key header).",
+                  responses=_ERRORS, docs_url=None, redoc_url=None,
+                  generate_unique_id_function=_operation_id)
+    app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
+    _offline_docs(app)
     app.state.store = mem
     app.state.keys = keystore
     app.add_middleware(BodyGuard, limit=max_body_bytes)
@@ -541,7 +546,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in added], next_before=None)
 
     @app.patch(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"],
-               operation_id="update_memory")
+               operation_id="updateMemory")
     def update_memory(body: M.UpdateIn, memory_id: str = MemoryId,
                       user: str = Depends(write)) -> M.MemoryOut:
         """Change a memory in place; its previous values go into its history."""
@@ -563,13 +568,13 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                                       until=until, before=before, limit=limit))
 
     @app.get(U + "/memories/{memory_id}", response_model=M.MemoryOut, tags=["memories"],
-             operation_id="get_memory")
+             operation_id="getMemory")
     def get_memory(memory_id: str = MemoryId, user: str = Depends(read)) -> M.MemoryOut:
         """One memory."""
         return M.MemoryOut.of(_retry(lambda: mem.get(memory_id, user=user)))
 
     @app.get(U + "/memories/{memory_id}/history", response_model=M.HistoryOut,
-             tags=["memories"], operation_id="memory_history")
+             tags=["memories"], operation_id="getMemoryHistory")
     def memory_history(memory_id: str = MemoryId, user: str = Depends(read)) -> M.HistoryOut:
         """Every change to the memory (a deleted memory keeps only a content-free event)."""
         events = _retry(lambda: mem.history(memory_id, user=user))
@@ -609,7 +614,7 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
 
     # -- forgetting ---------------------------------------------------------------------------
     @app.delete(U + "/memories/{memory_id}", response_model=M.ReceiptOut, tags=["forgetting"],
-                operation_id="forget_memory")
+                operation_id="forgetMemory")
     def forget_memory(memory_id: str = MemoryId, user: str = Depends(write)) -> M.ReceiptOut:
         """Erase one memory (and derived memories whose every source is gone)."""
         return M.ReceiptOut.of(_retry(lambda: mem.forget(memory_id, user=user)))
@@ -647,6 +652,61 @@ def create_app_from_env() -> FastAPI:
     return create_app(os.environ.get("LTM_STORE", "ltm-data"), require_keys=require,
                       host=os.environ.get("LTM_SERVER_HOST", "127.0.0.1"),
                       mcp=os.environ.get("LTM_SERVER_NO_MCP", "") == "")
+
+
+# readable operation ids for generated clients; other routes get their name in camelCase
+_OPERATION_IDS = {"search": "searchMemories", "context": "buildContext",
+                  "forget_filter": "forgetMemories", "user_stats": "getUserStats",
+                  "store_stats": "getStoreStats", "health": "getHealth", "me": "getMe"}
+
+
+def _operation_id(route: APIRoute) -> str:
+    first, *rest = route.name.split("_")
+    return _OPERATION_IDS.get(route.name, first + "".join(w.title() for w in rest))
+
+
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "An API key from `ltm keys create`: Authorization: Bearer ltm_..."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "The same API key, in an X-API-Key header"},
+}
+
+
+def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
+    """The schema with its security schemes declared: every /v1 route but the health check
+    takes a key (a keyless loopback server accepts calls without one)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+        for path, ops in schema.get("paths", {}).items():
+            if path.startswith("/v1") and path != "/v1/health":
+                for op in ops.values():
+                    op["security"] = [{"bearer": []}, {"apiKey": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) served from the swagger-ui-bundle package: no CDN, works
+    offline. Skipped, with the schema still at /openapi.json, when the package is missing."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        log.info("swagger-ui-bundle is not installed: /docs is off (the schema is at "
+                 "/openapi.json)")
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ltm memory server",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
