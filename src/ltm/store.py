@@ -333,6 +333,8 @@ class MemoryStore:
         self._check_open()
         if user is not None:
             check.user(user)
+        if not callable(getattr(fp, "write", None)):
+            raise InvalidInput("export writes to a text file object (with write())", field="fp")
         fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": self.embedder.name,
                              "dim": self.embedder.dim}) + "\n")
         n = 0
