@@ -42,6 +42,7 @@ class HnswScope:
         self._removed: set[int] = set()
         self._path = ""
         self._sums: list[int] = []  # block checksums of the mapped file
+        self._block = checksum.BLOCK_BYTES  # the size of those blocks
 
     def _new_index(self) -> Any:
         from usearch.index import Index
@@ -135,7 +136,7 @@ class HnswScope:
                 raise OSError(f"cannot write {tmp}: {exc}") from exc
             with open(tmp, "rb") as fp:
                 os.fsync(fp.fileno())
-            sums = checksum.file_sums(tmp)
+            sums, self._block = checksum.file_sums(tmp), checksum.BLOCK_BYTES
             os.replace(tmp, path)
         elif str(path) != self._path:
             # the same graph under a new generation's folder: a second link to the file, or
@@ -157,7 +158,7 @@ class HnswScope:
         else:
             sums = self._sums
         meta = {"epoch": self.epoch, "count": len(self.index), "fingerprint": fingerprint,
-                "size": os.path.getsize(path), "block_sums": sums}
+                "size": os.path.getsize(path), "block": self._block, "block_sums": sums}
         tmp = path.with_suffix(".json.tmp")
         with open(tmp, "w") as fp:
             fp.write(json.dumps(meta))
@@ -197,13 +198,13 @@ class HnswScope:
             with open(path, "rb") as fp:
                 size = os.fstat(fp.fileno()).st_size
                 reason = "file of the wrong size" if size != meta["size"] else \
-                    checksum.verify(fp.fileno(), 0, size, checksum.BLOCK_BYTES, sums)
+                    checksum.verify(fp.fileno(), 0, size, int(meta["block"]), sums)
             if reason is not None:
                 log.warning("HNSW index %s unusable (%s); it will be rebuilt", path, reason)
                 return None
             scope = cls(dim, ef_search=ef_search)
             scope._map(path)
-            scope._sums = sums
+            scope._sums, scope._block = sums, int(meta["block"])
             if len(scope.index) != meta["count"] or scope.index.ndim != dim:
                 return None
             scope.epoch = int(meta["epoch"])
