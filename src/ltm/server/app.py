@@ -16,7 +16,6 @@ import re
 import threading
 import time as _time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +34,6 @@ from .. import __version__
 from ..errors import InvalidInput, LtmError, NotFound, ScopeError, StoreBusy, StoreError
 from ..store import MemoryStore
 from ..store import open as open_store
-from ..timeutil import to_us
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
 
@@ -187,52 +185,31 @@ def _has_lone_surrogate(data: Any) -> bool:
 def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | None,
             since: str | None, until: str | None, before: str | None,
             limit: int) -> M.MemoriesOut:
-    lo, hi = _time_us(since, "since"), _time_us(until, "until")
-    cursor: tuple[int, str] | None = None
+    """The page's timeline, newest first: ``MemoryStore.list`` (one indexed query)."""
+    _time_us(since, "since"), _time_us(until, "until")  # the API's own range checks
     if before is not None:
         head, _, mid = before.partition(".")
         if not re.fullmatch(r"[0-9]{1,20}", head) or not mid:
             raise InvalidInput("before must be a cursor from next_before", field="before")
-        cursor = (int(head), mid)
-    now = datetime.now(UTC)
-    rows: list[tuple[int, str, Any]] = []
-    for m, _ in store.backend.iter_export(user, with_vectors=False):
-        if (kind is not None and m.kind != kind) or (session is not None
-                                                     and m.session != session):
-            continue
-        if m.expires_at is not None and m.expires_at <= now:
-            continue
-        t = to_us(m.time)
-        if (lo is not None and t < lo) or (hi is not None and t > hi):
-            continue
-        if cursor is not None and (t, m.id) >= cursor:
-            continue
-        rows.append((t, m.id, m))
-    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    page = rows[:limit]
-    nxt = f"{page[-1][0]}.{page[-1][1]}" if len(rows) > limit else None
-    return M.MemoriesOut(memories=[M.MemoryOut.of(r[2]) for r in page], next_before=nxt)
+    try:
+        page = store.list(user, kinds=None if kind is None else [kind], session=session,
+                          since=since, until=until, limit=limit, cursor=before)
+    except InvalidInput as exc:
+        if exc.field == "cursor":
+            raise InvalidInput("before must be a cursor from next_before",
+                               field="before") from None
+        raise
+    return M.MemoriesOut(memories=[M.MemoryOut.of(m) for m in page.memories],
+                         next_before=page.next_cursor)
 
 
 def _user_stats(store: MemoryStore, user: str) -> M.UserStatsOut:
-    by_kind: dict[str, int] = {}
-    sessions: dict[str, list[Any]] = {}
-    days: dict[str, int] = {}
-    n = 0
-    for m, _ in store.backend.iter_export(user, with_vectors=False):
-        n += 1
-        by_kind[m.kind] = by_kind.get(m.kind, 0) + 1
-        day = m.time.strftime("%Y-%m-%d")
-        days[day] = days.get(day, 0) + 1
-        if m.session is not None:
-            s = sessions.setdefault(m.session, [0, m.time, m.time])
-            s[0] += 1
-            s[1], s[2] = min(s[1], m.time), max(s[2], m.time)
+    st = store.user_stats(user)
     return M.UserStatsOut(
-        user=user, memories=n, by_kind=by_kind,
-        sessions=[M.SessionOut(session=k, count=v[0], first=v[1], last=v[2])
-                  for k, v in sorted(sessions.items(), key=lambda kv: kv[1][2], reverse=True)],
-        per_day=[M.DayCount(day=d, count=c) for d, c in sorted(days.items())])
+        user=user, memories=st.memories, by_kind=st.by_kind,
+        sessions=[M.SessionOut(session=x.session, count=x.count, first=x.first, last=x.last)
+                  for x in st.sessions],
+        per_day=[M.DayCount(day=d, count=c) for d, c in st.per_day])
 
 
 class _QueueWriter:
