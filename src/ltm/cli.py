@@ -226,7 +226,8 @@ def main(store: str) -> None:
 @click.argument("text")
 @click.option("--session", help="Session the memory belongs to.")
 @click.option("--agent", help="Agent that recorded it.")
-@click.option("--kind", default="episode", show_default=True, help="episode, fact or summary.")
+@click.option("--kind", default="episode", show_default=True,
+              help="episode, fact, summary or any other lowercase word.")
 @click.option("--time", "time_", help="When it happened (ISO-8601); default now.")
 @click.option("--importance", type=float, help="0..1.")
 @click.option("--pinned", is_flag=True, help="Exempt from retention policies.")

@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const state = { key: sessionStorage.getItem("ltm-key") || "", user: "", before: null, current: null, timelineGen: 0 };
+const state = { key: sessionStorage.getItem("ltm-key") || "", user: "", before: null, current: null, timelineGen: 0,
+  userGen: 0, lastSearch: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -18,6 +19,13 @@ function status(text, isError = false) {
   const s = $("#status");
   s.textContent = text;
   s.className = isError ? "error" : "";
+}
+
+// A hint for a store or user with nothing in it yet (null hides it).
+function hint(...parts) {
+  const h = $("#hint");
+  h.replaceChildren(...parts.map((p) => (p instanceof Node ? p : document.createTextNode(p))));
+  h.hidden = !parts.length;
 }
 
 async function api(method, path, body) {
@@ -45,25 +53,54 @@ async function connect(ev) {
     if (me.users.includes("*")) users = (await api("GET", "/v1/users")).users;
     for (const u of users) list.append(el("option", { value: u }));
     status(`connected (${me.auth}); rights: ${me.rights.join(", ")}; ${users.length} user(s)`);
+    if (!users.length) {
+      hint("No memories here yet. Type a user name above and add a first memory below, or from a shell: ",
+        el("code", {}, 'ltm add "Dana is vegetarian" --user dana'), ".");
+    } else hint();
     if (users.length && !$("#user").value) $("#user").value = users[0];
     if ($("#user").value) await openUser();
   } catch (e) { status(e.message, true); }
 }
 
-async function openUser() {
-  state.user = $("#user").value.trim();
-  if (!state.user) return status("pick a user first", true);
+// Everything shown for a user: emptied before another user is opened, so a refused user
+// never leaves the previous user's chart, timeline, results or memory on screen.
+function clearUserView() {
+  state.userGen++;
+  state.timelineGen++;
+  state.before = null; state.current = null; state.lastSearch = null;
+  $("#total").textContent = "";
+  $("#chart").replaceChildren();
+  $("#chart-range").textContent = "";
+  $("#kind-filter").replaceChildren(el("option", { value: "" }, "all"));
+  $("#session-filter").replaceChildren(el("option", { value: "" }, "all"));
+  $("#forget-session").disabled = true;
+  $("#timeline").replaceChildren();
+  $("#more").hidden = true;
+  $("#results tbody").replaceChildren();
+  $("#results").hidden = true;
   $("#detail").hidden = true;
+}
+
+async function openUser() {
+  const user = $("#user").value.trim();
+  if (!user) return status("pick a user first", true);
+  clearUserView();
+  state.user = user;
+  const gen = state.userGen;
   try {
     await loadStats();
     await loadTimeline(true);
-    status(`user ${state.user}`);
-  } catch (e) { status(e.message, true); }
+    if (gen === state.userGen) status(`user ${state.user}`);
+  } catch (e) { if (gen === state.userGen) status(e.message, true); }
 }
 
 async function loadStats() {
+  const gen = state.userGen;
   const s = await api("GET", userPath("/stats"));
+  if (gen !== state.userGen) return;  // another user was opened meanwhile
   $("#total").textContent = `${s.memories} memories`;
+  if (!s.memories) hint(`${state.user} has no memories yet: add one below.`);
+  else hint();
   const kind = $("#kind-filter"), sess = $("#session-filter");
   const keepK = kind.value, keepS = sess.value;
   kind.replaceChildren(el("option", { value: "" }, "all"));
@@ -155,25 +192,70 @@ async function search(ev) {
   const query = $("#query").value.trim();
   if (!query || !state.user) return status("pick a user and type a query", true);
   try {
-    const res = await api("POST", userPath("/search"), { query, k: Number($("#k").value) || 10 });
-    const body = $("#results tbody");
-    body.replaceChildren();
-    for (const h of res.hits) {
-      const sig = Object.entries(h.signals).filter(([k]) => k !== "score")
-        .map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ");
-      body.append(el("tr", { "data-id": h.memory.id, onclick: () => showMemory(h.memory.id) },
-        el("td", { class: "score" }, h.score.toFixed(3)), el("td", { class: "signals" }, sig),
-        el("td", {}, ...memoryLine(h.memory))));
-    }
-    $("#results").hidden = false;
-    status(`${res.hits.length} result(s)`);
+    const n = await runSearch({ query, k: Number($("#k").value) || 10 });
+    if (n !== null) status(`${n} result(s)`);
+  } catch (e) { status(e.message, true); }
+}
+
+// Runs a search and fills the results; after a forget the last one runs again, so erased
+// memories leave the list. Returns the number of hits (null when another user was opened).
+async function runSearch(request) {
+  const gen = state.userGen;
+  const res = await api("POST", userPath("/search"), request);
+  if (gen !== state.userGen) return null;
+  state.lastSearch = request;
+  const body = $("#results tbody");
+  body.replaceChildren();
+  for (const h of res.hits) {
+    const sig = Object.entries(h.signals).filter(([k]) => k !== "score")
+      .map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ");
+    body.append(el("tr", { "data-id": h.memory.id, onclick: () => showMemory(h.memory.id) },
+      el("td", { class: "score" }, h.score.toFixed(3)), el("td", { class: "signals" }, sig),
+      el("td", {}, ...memoryLine(h.memory))));
+  }
+  $("#results").hidden = false;
+  return res.hits.length;
+}
+
+async function refreshAfterForget(receipt) {
+  const gone = new Set(Object.values(receipt.ids_by_kind).flat());
+  for (const row of $("#results tbody").querySelectorAll("tr")) if (gone.has(row.dataset.id)) row.remove();
+  if (state.current && gone.has(state.current.id)) { state.current = null; $("#detail").hidden = true; }
+  await loadStats();
+  await loadTimeline(true);
+  if (state.lastSearch) await runSearch(state.lastSearch);
+}
+
+async function addMemory(ev) {
+  ev.preventDefault();
+  const user = $("#user").value.trim();
+  const text = $("#add-text").value;
+  if (!user) return status("type a user name first (above)", true);
+  if (!text.trim()) return status("type the memory's text first", true);
+  const body = { text, kind: $("#add-kind").value.trim() || "episode" };
+  if ($("#add-session").value.trim()) body.session = $("#add-session").value.trim();
+  if ($("#add-time").value) {
+    const when = new Date($("#add-time").value);  // datetime-local: the browser's own time zone
+    if (Number.isNaN(when.getTime())) return status("the time is not a valid date", true);
+    body.time = when.toISOString();
+  }
+  try {
+    const m = await api("POST", `/v1/users/${encodeURIComponent(user)}/memories`, body);
+    $("#add-text").value = "";
+    if (![...$("#users").options].some((o) => o.value === user)) $("#users").append(el("option", { value: user }));
+    hint();
+    if (state.user !== user) await openUser();
+    else { await loadStats(); await loadTimeline(true); }
+    status(`added a ${m.kind} for ${user} at ${fmtTime(m.time)} UTC`);
   } catch (e) { status(e.message, true); }
 }
 
 async function showMemory(id) {
+  const gen = state.userGen;
   try {
     const [m, hist] = await Promise.all([api("GET", userPath(`/memories/${encodeURIComponent(id)}`)),
       api("GET", userPath(`/memories/${encodeURIComponent(id)}/history`))]);
+    if (gen !== state.userGen) return;
     state.current = m;
     $("#d-id").textContent = m.id;
     $("#d-text").textContent = m.text;
@@ -207,8 +289,7 @@ async function forgetOne() {
     const r = await api("DELETE", userPath(`/memories/${encodeURIComponent(m.id)}`));
     status(`forgot ${r.count} memory(ies)`);
     $("#detail").hidden = true;
-    await loadStats();
-    await loadTimeline(true);
+    await refreshAfterForget(r);
   } catch (e) { status(e.message, true); }
 }
 
@@ -220,8 +301,7 @@ async function forgetSession() {
     status(`forgot ${r.count} memories of session ${session}`);
     $("#session-filter").value = "";
     $("#detail").hidden = true;
-    await loadStats();
-    await loadTimeline(true);
+    await refreshAfterForget(r);
   } catch (e) { status(e.message, true); }
 }
 
@@ -237,4 +317,15 @@ $("#session-filter").addEventListener("change", () => {
 $("#more").addEventListener("click", () => loadTimeline(false).catch((e) => status(e.message, true)));
 $("#forget-one").addEventListener("click", forgetOne);
 $("#forget-session").addEventListener("click", forgetSession);
+$("#add-form").addEventListener("submit", addMemory);
 $("#key").value = state.key;
+
+// An open server (no keys, e.g. `ltm serve` on loopback) or a key kept from earlier in this
+// tab: connect at once, no click needed.
+(async () => {
+  try {
+    const health = await api("GET", "/v1/health");
+    if (health.auth === "open" || state.key) await connect();
+    else status("this server needs an API key: paste one and press Connect");
+  } catch (e) { status(e.message, true); }
+})();
