@@ -36,7 +36,7 @@ from ..index.hnsw import HnswScope
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
 from ..timeutil import from_us, now_us, opt_dt
-from .base import Filters, NewRow, row_blocks, scan_order
+from .base import Filters, NewRow, ids_taken, row_blocks, scan_order
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,14 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+# A scope's IDF counts at least this many memories, as if a background of unrelated ones
+# (holding none of the query's words) were always there: the IDF of three memories is noise
+# (a word in two of three is worth nothing, one absent from all worth everything), and the
+# calibrated full-text signal (ltm.retrieval.calibrate) should not move when a small store
+# grows by unrelated memories.
+IDF_MIN_DOCS = 1000
+
+
 def _idf(total: int, hits: int) -> float:
     """FTS5's BM25 IDF, clamped the same way. Counts read at different moments (another
     process wrote in between) may disagree: ``hits`` is held to ``0..total``, so the log's
@@ -292,6 +300,7 @@ class SqliteBackend:
         self._count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
         self._df_cache: dict[str, int] = {}  # term -> memories holding it, as of _df_mark
         self._df_mark: tuple[int, int] | None = None
+        self._scope_df_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]] = {}
         self._scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]] = {}
         self._averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None = None
         self._snap_pending: set[str] = set()  # users whose scope snapshot is to be written
@@ -806,7 +815,7 @@ class SqliteBackend:
         self._inserted += len(rows)
         direct = self._depth == 0  # an enclosing transaction may still roll back
         got: list[np.ndarray] = []
-        with self.atomic() as c:
+        with self._ids_unique(rows), self.atomic() as c:
             users = sorted({r.user for r in rows})
             self._snap_pending.update(users)
             for start in range(0, len(users), 900):  # their snapshots no longer hold them
@@ -839,6 +848,24 @@ class SqliteBackend:
         matrix = got[0] if len(got) == 1 else np.concatenate(got) if got else \
             np.zeros((0, self.dim or 0), dtype=np.float32)
         self._add_own_rows(rows, matrix, head, new_head, last, direct)
+
+    @contextmanager
+    def _ids_unique(self, rows: Sequence[NewRow]) -> Iterator[None]:
+        """An insert (already rolled back) that repeated an id is InvalidInput."""
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            if "memories.id" not in str(exc):
+                raise
+            ids = [r.id for r in rows]
+            held: list[str] = []
+            with self._lock:
+                for start in range(0, len(ids), 900):
+                    chunk = ids[start:start + 900]
+                    held += [i for (i,) in self.conn.execute(
+                        f"SELECT id FROM memories WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk)]
+            raise ids_taken(rows, held) from None
 
     def _insert_params(self, rows: Sequence[NewRow], vectors: np.ndarray,
                        seqs: dict[tuple[str, str], int]) -> list[Any]:
@@ -1015,7 +1042,7 @@ class SqliteBackend:
                                         n_scope, where, params, key="m.id")
                     if not got:
                         continue
-                    idf_scope = _idf(n_scope, len(got))
+                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
                     for mid, tf in got:
                         scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
             except sqlite3.OperationalError as exc:
@@ -1026,6 +1053,68 @@ class SqliteBackend:
                                  f"{exc}") from exc
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return ranked[:limit]
+
+    def text_ceiling(self, query: str, user: str) -> float:
+        """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
+        holding every query term once scores in ``text_search`` (the sum of the terms' IDFs as
+        it weighs them: the scope's for several terms in a scope up to ``hnsw_min_scope``,
+        else the store's). ``ltm.retrieval.calibrate`` divides BM25 by it."""
+        terms = query_terms(query)
+        if not terms:
+            return 0.0
+        with self._lock:
+            try:
+                n_scope = self._scope_count(user)
+                if n_scope == 0:
+                    return 0.0
+                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                    total = self._total_count()
+                    return sum(_idf(total, self._store_df(t, total)) for t in terms)
+                scope = "u" + user.encode().hex()
+                mark = self._write_mark()
+                out = 0.0
+                for t in terms:
+                    key = (user, t)
+                    hit = self._scope_df_cache.get(key)
+                    if hit is None or hit[1] != mark:
+                        df = int(self.conn.execute(
+                            "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?",
+                            (f'scope : "{scope}" AND {_phrase(t)}',)).fetchone()[0])
+                        if len(self._scope_df_cache) > 50_000:
+                            self._scope_df_cache.clear()
+                        hit = self._scope_df_cache[key] = (df, mark)
+                    out += _idf(max(n_scope, IDF_MIN_DOCS), hit[0])
+                return out
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return 0.0
+
+    def label_rows(self, query: str, user: str) -> tuple[np.ndarray, list[str]]:
+        """(row ids ``n``, words) of the user's memories whose labels (speaker, name, title,
+        caption: the full-text ``extra`` column) hold a content word of the query, and which
+        of the query's words those are: the speaker/entity match signal of
+        ``ltm.retrieval``."""
+        terms = query_terms(query)
+        empty = np.zeros(0, dtype=np.int64)
+        if not terms:
+            return empty, []
+        scope = "u" + user.encode().hex()
+        found: list[np.ndarray] = []
+        words: list[str] = []
+        with self._lock:
+            try:
+                for t in terms:
+                    rows = self.conn.execute(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+                        (f'scope : "{scope}" AND extra : {_phrase(t)}',)).fetchall()
+                    if rows:
+                        words.append(t)
+                        found.append(np.fromiter((r[0] for r in rows), np.int64,
+                                                 count=len(rows)))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return empty, []
+        return (np.unique(np.concatenate(found)) if found else empty), words
 
     def scope_count(self, user: str) -> int:
         """How many memories the user holds (cached until the next write)."""
@@ -1287,7 +1376,8 @@ class SqliteBackend:
                 if not keep.any():
                     continue
                 if per_scope:  # the term's IDF within the scope
-                    score[pos[keep]] += sc[keep] * _idf(n_scope, int(keep.sum()))
+                    score[pos[keep]] += sc[keep] * _idf(max(n_scope, IDF_MIN_DOCS),
+                                                        int(keep.sum()))
                 else:
                     score[pos[keep]] += sc[keep]
                 matched[pos[keep]] = True
