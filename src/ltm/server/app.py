@@ -564,14 +564,16 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     @app.post(U + "/search", response_model=M.SearchOut, tags=["retrieval"])
     def search(body: M.SearchIn, user: str = Depends(read)) -> M.SearchOut:
         """The k memories most relevant to the query, best first, with per-signal scores."""
-        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k, **_filters(body)))
+        hits = _retry(lambda: mem.search(body.query, user=user, k=body.k,
+                                         min_relevance=body.min_relevance, **_filters(body)))
         return M.SearchOut(hits=[M.HitOut.of(h) for h in hits])
 
     @app.post(U + "/context", response_model=M.ContextOut, tags=["retrieval"])
     def context(body: M.ContextIn, user: str = Depends(read)) -> M.ContextOut:
         """Relevant memories packed into a token budget, chronological, ready for a prompt."""
         text = _retry(lambda: mem.context(body.query, user=user, k=body.k,
-                                          budget_tokens=body.budget_tokens, **_filters(body)))
+                                          budget_tokens=body.budget_tokens,
+                                          min_relevance=body.min_relevance, **_filters(body)))
         return M.ContextOut(context=text)
 
     @app.get(U + "/stats", response_model=M.UserStatsOut, tags=["retrieval"])

@@ -119,12 +119,17 @@ class _Filters(_In):
 class SearchIn(_Filters):
     query: Text
     k: int = Field(10, ge=1, le=MAX_K)
+    min_relevance: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "Leave out memories whose relevance (probability, 0-1) is below this."))
 
 
 class ContextIn(_Filters):
     query: Text
     k: int = Field(50, ge=1, le=MAX_K)
     budget_tokens: int = Field(1000, ge=1, le=MAX_BUDGET_TOKENS)
+    min_relevance: float | None = Field(None, ge=0.0, le=1.0, description=(
+        "Leave out memories below this relevance (default: the store's "
+        "context_min_relevance); the context may then be empty."))
 
 
 class ForgetIn(_In):
@@ -174,6 +179,8 @@ class MemoriesOut(BaseModel):
 class HitOut(BaseModel):
     memory: MemoryOut
     score: float
+    relevance: float = Field(description=(
+        "Probability (0-1) that the memory is evidence for the query; hits are ranked by it."))
     signals: dict[str, float] = Field(description="Per-signal scores that made `score`.")
 
     @classmethod
@@ -181,6 +188,7 @@ class HitOut(BaseModel):
         def finite(x: float) -> float:
             return x if math.isfinite(x) else 0.0
         return cls(memory=MemoryOut.of(h.memory), score=finite(float(h.score)),
+                   relevance=min(1.0, max(0.0, finite(float(h.relevance)))),
                    signals={k: finite(float(v)) for k, v in h.signals.items()})
 
 
