@@ -709,7 +709,8 @@ def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordl
 @click.option("--reader/--no-reader", default=True, show_default=True,
               help="A second process that keeps the store open (reading) and closes after "
                    "each kill.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the workload and of the kill times (a run is repeatable).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Copy the store here after each check that found a failure.")
 def faults(kills: int, out: Path | None, store: Path | None, embedder: str, max_batch: int,
