@@ -195,16 +195,28 @@ class MemoryStore:
     def add_vectors(self, items: Sequence[Mapping[str, Any]], vectors: np.ndarray
                     ) -> list[Memory]:
         """Like ``add_many`` with precomputed vectors (unit length, the store's dimension)."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+            raise InvalidInput("items must be a list of dicts with text and user", field="items")
+        try:
+            vectors = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InvalidInput("vectors must be a matrix of numbers", field="embedding") from None
         if vectors.ndim != 2 or vectors.shape[0] != len(items):
             raise InvalidInput("vectors must have shape (len(items), dim)", field="embedding")
         if vectors.shape[1] != self.embedder.dim:
             raise DimensionMismatch(self.embedder.dim, int(vectors.shape[1]))
         now = now_us()
         rows = []
-        for item in items:
-            fields = dict(item)
-            rows.append(self.engine.row(fields.pop("text", None), now=now, **fields))
+        for n, item in enumerate(items):
+            with _numbered("item", n):
+                if not isinstance(item, Mapping):
+                    raise InvalidInput("each item must be a dict with text and user",
+                                       field="items")
+                unknown = set(item) - _ADD_FIELDS
+                if unknown:
+                    raise InvalidInput(f"unknown fields {sorted(unknown)}", field="items")
+                fields = dict(item)
+                rows.append(self.engine.row(fields.pop("text", None), now=now, **fields))
         return self.engine.write(rows, vectors)
 
     # -- reading --------------------------------------------------------------------------

@@ -214,3 +214,19 @@ def test_settings_are_checked_at_open(location: str, setting: str, value: object
     with pytest.raises(InvalidInput) as caught:
         ltm.open(location, embedder="hash", **{setting: value})
     assert setting in str(caught.value) or caught.value.field in (setting, "ttl_days")
+
+
+@pytest.mark.parametrize("items", [None, 5, "text", {"text": "x", "user": "u"}, [None],
+                                   [{"text": "x", "user": "u", "colour": "red"}]])
+def test_add_vectors_and_conversations_reject_what_is_not_a_list_of_items(
+        copen: Callable[..., ltm.MemoryStore], items: object) -> None:
+    store = copen(embedder="hash")
+    vecs = np.ones((1, store.embedder.dim), dtype=np.float32)
+    _rejected(store, lambda: store.add_vectors(items, vecs))  # type: ignore[arg-type]
+    if not isinstance(items, list) or items[0] is None:  # messages may carry any field
+        _rejected(store, lambda: store.add_conversation(items,  # type: ignore[arg-type]
+                                                        user="u", session="s"))
+    _rejected(store, lambda: store.add_vectors([{"text": "x", "user": "u"}],
+                                               "not vectors"))  # type: ignore[arg-type]
+    _rejected(store, lambda: store.add_conversation([{"content": "x"}], user="u", session="s",
+                                                    metadata=5))  # type: ignore[arg-type]
