@@ -76,6 +76,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.fill_between(grid, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
         threshold = r["threshold"]
     ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
+    lo, hi = ax.get_ylim()
+    pad = 0.05 * (hi - lo)
+    ax.set_ylim(min(lo, threshold - pad), max(hi, threshold + pad))
     ax.set_xlabel("env steps")
     ax.set_ylabel("return (mean of last 20 episodes)")
     ax.set_title(f"{result['env']}: mean over seeds, band = min..max")
