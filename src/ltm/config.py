@@ -73,7 +73,7 @@ class Settings:
     time_phrases: str = "boost"
     time_weight: float = 0.75
     # context(): memories below this relevance are left out (the block may be empty).
-    context_min_relevance: float = 0.05
+    context_min_relevance: float = 0.01
     # -- retention (see docs/time-and-retention.md) ---------------------------------------
     # Policies per kind as JSON (or a TOML table): {"episode": {"ttl_days": 365,
     # "decay_half_life_days": 90, "capacity": 100000, "dedup_threshold": null,

@@ -42,11 +42,15 @@ class Memory:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A search result: the memory, its final score, and the signals that made it."""
+    """A search result: the memory, its score (the ranking key, equal to ``relevance``), the
+    signals that made it, and ``relevance``: the calibrated probability, in [0, 1], that the
+    memory is evidence for the query (the same meaning in a store of 3 memories or 3
+    million; ``search(..., min_relevance=...)`` filters by it)."""
 
     memory: Memory
     score: float
     signals: dict[str, float] = field(default_factory=dict)
+    relevance: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

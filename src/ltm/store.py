@@ -34,8 +34,11 @@ from .errors import (
     ScopeError,
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
+from .retrieval.feedback import forget_feedback, record_feedback, stored_ranker
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
+from .retrieval.ranker import Ranker
+from .retrieval.ranker import shipped as shipped_ranker
 from .timeutil import from_us, iso, now_us, opt_us, to_us
 from .validate import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # re-exported
 
@@ -58,6 +61,7 @@ class MemoryStore:
 
     def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
         self.engine = Engine(backend, settings, embedder)
+        self._ranker: Ranker | None = None
 
     # the engine's parts, as users and tests reach them (``store.embedder = ...`` included)
     @property
@@ -280,10 +284,14 @@ class MemoryStore:
     def search(self, query: str, *, user: str, k: int = 10, agent: str | None = None,
                session: str | None = None, kinds: Sequence[str] | None = None,
                since: Any = None, until: Any = None, as_of: Any = None,
-               metadata: Mapping[str, Any] | None = None, now: Any = None) -> list[Hit]:
-        """The ``k`` memories of ``user`` most relevant to ``query``, best first."""
+               metadata: Mapping[str, Any] | None = None, now: Any = None,
+               min_relevance: float = 0.0) -> list[Hit]:
+        """The ``k`` memories of ``user`` most relevant to ``query``, best first; none whose
+        ``relevance`` (the calibrated probability that it is evidence for the query, in
+        [0, 1]) is below ``min_relevance``."""
         self._check_open()
         check.query(query)
+        floor = _min_relevance(min_relevance)
         now_ = now_us() if now is None else to_us(now, field="now")
         flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
         window = None
@@ -297,18 +305,47 @@ class MemoryStore:
                     until=min(window.end - 1, flt.until if flt.until is not None
                               else window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
-                       now=now_, window=window)
+                       now=now_, window=window, ranker=self.ranker, min_relevance=floor)
         self.engine.note_access([h.memory.id for h in hits])
         return hits
 
     def context(self, query: str, *, user: str, budget_tokens: int = 1000, k: int = 50,
-                **filters: Any) -> str:
+                min_relevance: float | None = None, **filters: Any) -> str:
         """The most relevant memories that fit ``budget_tokens``, as prompt-ready lines in
-        chronological order."""
+        chronological order; only memories with relevance at least ``min_relevance``
+        (default: the ``context_min_relevance`` setting), so the block is empty when nothing
+        stored is relevant."""
         if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) \
                 or budget_tokens < 1:
             raise InvalidInput("budget_tokens must be a positive integer", field="budget_tokens")
-        return pack_context(self.search(query, user=user, k=k, **filters), budget_tokens)
+        floor = self.settings.context_min_relevance if min_relevance is None else min_relevance
+        return pack_context(self.search(query, user=user, k=k, min_relevance=floor, **filters),
+                            budget_tokens)
+
+    # -- learned relevance -------------------------------------------------------------------
+    @property
+    def ranker(self) -> Ranker:
+        """The relevance model searches use: this store's own weights (``ltm train ranker
+        --store``, fitted from ``feedback``) when it holds them, else the shipped ones."""
+        if self._ranker is None:
+            self._ranker = stored_ranker(self.backend) or shipped_ranker()
+        return self._ranker
+
+    def feedback(self, query: str, memory_id: str, useful: bool, *, user: str,
+                 now: Any = None) -> None:
+        """Record whether ``memory_id`` was useful for ``query`` (a judgment ``ltm train ranker
+        --store`` fits this store's relevance weights from). Kept per user; erased with the
+        user."""
+        self._check_open()
+        check.query(query)
+        user = check.user(user)
+        mid = check.memory_id(memory_id)
+        if not isinstance(useful, bool):
+            raise InvalidInput("useful must be true or false", field="useful")
+        if self.backend.get(mid, user) is None:
+            raise NotFound(mid, user=user)
+        at = now_us() if now is None else to_us(now, field="now")
+        record_feedback(self.backend, user, query, mid, useful, at)
 
     def history(self, id: str, *, user: str) -> list[HistoryEvent]:
         self._check_open()
@@ -335,6 +372,8 @@ class MemoryStore:
         receipt = self.backend.forget(user, ids=[id] if id is not None else None,
                                       session=session, before=before_us, compact=False)
         receipt = self.engine.cascade(user, receipt)
+        if id is None and session is None and before_us is None:
+            forget_feedback(self.backend, user)  # the user's judgments hold their queries
         if compact and receipt.count:
             self.backend.compact()
         return receipt

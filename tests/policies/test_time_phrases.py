@@ -82,7 +82,7 @@ def test_search_boosts_the_window(hstore: Callable[..., ltm.MemoryStore]) -> Non
     ids = _diary(mem)
     hits = mem.search("who did I go hiking with last week", user="ana", now=NOW)
     assert hits[0].memory.id == ids["2026-03-04"]
-    assert hits[0].signals["time_window"] == pytest.approx(0.75)
+    assert hits[0].signals["time_window"] == pytest.approx(1.0)  # inside the window
     hits = mem.search("who did I go hiking with two years ago", user="ana", now=NOW)
     assert hits[0].memory.id == ids["2024-06-01"]
     assert len(hits) >= 3  # boost, not filter

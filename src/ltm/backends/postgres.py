@@ -801,22 +801,24 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             out.append((order, score[order]))
         return out
 
-    def label_rows(self, query: str, user: str) -> tuple[np.ndarray, list[str]]:
-        """(row ids ``n``, words) of the user's memories whose labels (speaker, name, title,
-        caption: the tsvector's weight-B part) hold a word of the query, and which of the
-        query's words those are: the speaker/entity match signal of ``ltm.retrieval``."""
+    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+        """For each word of the query that labels some of the user's memories (their speaker,
+        name, title or caption: the tsvector's weight-B part), the word and the row ids
+        (``n``) of those memories: the speaker/entity match signal of ``ltm.retrieval``."""
         words = query_words(query)
         if not words:
-            return np.zeros(0, dtype=np.int64), []
+            return []
         cfg = f"'{TEXT_CONFIG}'::regconfig"
         rows = self._read(
             f"SELECT w, m.n FROM unnest(%s::text[]) AS w CROSS JOIN LATERAL ("
             f"SELECT n FROM {self._m} WHERE user_id = %s AND numnode(plainto_tsquery({cfg}, w))"
             f" > 0 AND tsv @@ to_tsquery({cfg}, quote_literal(w) || ':B')) m",
             [words, user])
-        found = sorted({r[0] for r in rows}, key=words.index)
-        ids = np.unique(np.fromiter((r[1] for r in rows), np.int64, count=len(rows)))
-        return ids, found
+        by_word: dict[str, list[int]] = {}
+        for w, n in rows:
+            by_word.setdefault(w, []).append(int(n))
+        return [(w, np.sort(np.array(by_word[w], dtype=np.int64)))
+                for w in words if w in by_word]
 
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory

@@ -1089,18 +1089,16 @@ class SqliteBackend:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return 0.0
 
-    def label_rows(self, query: str, user: str) -> tuple[np.ndarray, list[str]]:
-        """(row ids ``n``, words) of the user's memories whose labels (speaker, name, title,
-        caption: the full-text ``extra`` column) hold a content word of the query, and which
-        of the query's words those are: the speaker/entity match signal of
+    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+        """For each content word of the query that labels some of the user's memories (their
+        speaker, name, title or caption: the full-text ``extra`` column), the word and the
+        row ids (``n``) of those memories: the speaker/entity match signal of
         ``ltm.retrieval``."""
         terms = query_terms(query)
-        empty = np.zeros(0, dtype=np.int64)
         if not terms:
-            return empty, []
+            return []
         scope = "u" + user.encode().hex()
-        found: list[np.ndarray] = []
-        words: list[str] = []
+        out: list[tuple[str, np.ndarray]] = []
         with self._lock:
             try:
                 for t in terms:
@@ -1108,13 +1106,12 @@ class SqliteBackend:
                         "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
                         (f'scope : "{scope}" AND extra : {_phrase(t)}',)).fetchall()
                     if rows:
-                        words.append(t)
-                        found.append(np.fromiter((r[0] for r in rows), np.int64,
-                                                 count=len(rows)))
+                        out.append((t, np.sort(np.fromiter((r[0] for r in rows), np.int64,
+                                                           count=len(rows)))))
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
-                return empty, []
-        return (np.unique(np.concatenate(found)) if found else empty), words
+                return []
+        return out
 
     def scope_count(self, user: str) -> int:
         """How many memories the user holds (cached until the next write)."""

@@ -1,17 +1,22 @@
-"""Hybrid retrieval: candidates -> normalised fusion -> session context -> time/importance -> MMR.
+"""Hybrid retrieval: candidates -> calibrated signals -> learned relevance -> time -> diversity.
 
-Each retriever (full-text BM25, dense vectors) proposes candidates. Their scores live on
-different scales, so each signal is z-normalised over the candidate pool before the weighted
-sum. Conversation turns rarely stand alone ("Yes, last May!" answers the turn before it), so an
-episode then borrows relevance from its best neighbour in the same session. Recency and
-importance add small, bounded bonuses; superseded facts are pushed below their successors.
-Every hit keeps the per-signal numbers that made its score.
+Each retriever (full-text BM25, dense vectors) proposes candidates. Their scores are put on
+fixed scales (``calibrate``: BM25 over the query's own ceiling, cosine against the embedder's
+background of unrelated pairs), never on the candidate pool's, and a small learned model
+(``ranker``) turns them, with conversation structure (a turn's neighbours and session),
+recency, importance, supersession and the fit to a time window named in the query, into
+``relevance``: the probability that the memory is evidence for the query. Results are ranked
+by it; two guarantees are enforced on the list itself: a superseded fact never ranks above its
+successor (unless the query's ``as_of`` or time window falls before the successor was valid),
+and the time window's weight is positive and additive. Every hit keeps the numbers that made
+its relevance.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +29,12 @@ from ..embed import Embedder
 from ..model import Hit, Memory
 from ..timeparse import TimeWindow
 from ..timeutil import to_us
+from .calibrate import dense_background, dense_z, text_ratio
+from .ranker import FULL, OWN, Ranker, RawPool, own_features, shipped, sigmoid
 
 _US_PER_DAY = 86_400 * 1_000_000
+_STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
+_FIT, _WINDOW = FULL.index("time_fit"), FULL.index("window")
 
 
 @dataclass
@@ -33,15 +42,6 @@ class _Pool:
     ids: list[str]
     text: np.ndarray
     dense: np.ndarray
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return x
-    std = float(x.std())
-    if std < 1e-9:
-        return np.zeros_like(x)
-    return (x - float(x.mean())) / std
 
 
 def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, float]],
@@ -71,125 +71,321 @@ def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, fl
 
 def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
            flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None,
-           window: TimeWindow | None = None) -> list[Hit]:
-    """``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds, half-open) adds
-    the bounded "time_window" bonus to memories whose own time falls inside it."""
+           window: TimeWindow | None = None, ranker: Ranker | None = None,
+           min_relevance: float = 0.0) -> list[Hit]:
+    """The ``k`` most relevant memories under ``flt``, best first, none below
+    ``min_relevance``. ``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds,
+    half-open) feeds the "time_window" signal: how well a memory's time fits it."""
+    pool = pool_for(backend, embedder, settings, query, flt, k, now=now,
+                    query_vector=query_vector, window=window)
+    if pool is None:
+        return []
+    return rank(backend, settings, ranker or shipped(), pool, flt, k, now=now, window=window,
+                min_relevance=min_relevance)
+
+
+@dataclass
+class Candidates:
+    """One query's candidate pool with its calibrated signals (``raw``) and what ranking needs
+    besides: ids, raw scores, times, the tie-break key."""
+
+    ids: Sequence[str]
+    bm25: np.ndarray
+    cosine: np.ndarray
+    times: np.ndarray
+    raw: RawPool
+    tie: np.ndarray | None  # rank of each id among the scope's (None: sort by the ids)
+    qv: np.ndarray | None
+    only: str | None = None  # "text" / "dense": one retriever and nothing else is switched on
+
+
+def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: str,
+             flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None,
+             window: TimeWindow | None = None) -> Candidates | None:
+    """The candidate pool of a query and its calibrated signals (None: no candidate). The
+    scope fast path and the general path compute the same pool and the same signals."""
     n_cand = max(settings.candidates, 3 * k)
     if flt.only_user and settings.mmr_lambda <= 0 and hasattr(backend, "scope_view"):
-        fast = _search_scope(backend, embedder, settings, query, flt, k, n_cand, now=now,
-                             query_vector=query_vector, window=window)
-        if fast is not None:
-            return fast
+        fast = _pool_scope(backend, embedder, settings, query, flt, n_cand, now=now,
+                           query_vector=query_vector, window=window)
+        if fast is not False:
+            return fast  # type: ignore[return-value]
     scope_count = getattr(backend, "scope_count", None)
     if scope_count is not None and scope_count(flt.user) >= settings.hnsw_min_scope:
         n_cand = max(min(settings.candidates, settings.large_scope_candidates), 3 * k)
-    text_hits = backend.text_search(query, flt, n_cand) if settings.text_weight > 0 else []
+    labelled = _labels(backend, settings, query, flt.user,
+                       scope_count(flt.user) if scope_count is not None else 0)
+    content = _content(query, labelled.speakers)
+    text_hits = backend.text_search(content, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
     dense_hits: list[tuple[str, float]] = []
     if settings.dense_weight > 0 or settings.mmr_lambda > 0:
-        qv = query_vector if query_vector is not None else embedder.embed([query])[0]
+        qv = _query_vector(embedder, content, query_vector)
         dense_hits = backend.dense_search(qv, flt, n_cand)
     if window is not None and settings.time_weight > 0:
-        text_hits, dense_hits = _window_candidates(backend, settings, query, qv, flt, window,
+        text_hits, dense_hits = _window_candidates(backend, settings, content, qv, flt, window,
                                                    n_cand, text_hits, dense_hits)
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
-        return []
+        return None
     structured = settings.context_weight > 0 or settings.session_weight > 0
     # (id, session, seq, time, importance, superseded_by) of the candidates and, when
     # conversation structure is on, of the other turns of their sessions (filters applied)
     rows = backend.light_rows(first, flt, whole_sessions=structured)
     if not rows:
-        return []
+        return None
     pool = _pool(backend, qv, text_hits, dense_hits, rows, flt.user)
     light = {r[0]: r for r in rows}
     keep = [j for j, i in enumerate(pool.ids) if i in light]
-    pool = _Pool([pool.ids[j] for j in keep], pool.text[keep], pool.dense[keep])
-    z_text = _zscore(pool.text) if text_hits else np.zeros(len(pool.ids))
-    z_dense = _zscore(pool.dense) if dense_hits else np.zeros(len(pool.ids))
-    fused = settings.text_weight * z_text + settings.dense_weight * z_dense
-    context = np.zeros(len(pool.ids))
-    if structured:
-        context = _structure(pool.ids, light, fused, settings)
-    scores = fused + context
+    ids = [pool.ids[j] for j in keep]
+    n = len(ids)
+    session = np.full(n, -1, dtype=np.int64)
+    seq = np.zeros(n, dtype=np.int64)
+    has_seq = np.zeros(n, dtype=bool)
+    codes: dict[str, int] = {}
+    for j, i in enumerate(ids):
+        row = light[i]
+        if row[1] is not None and row[2] is not None:
+            session[j] = codes.setdefault(row[1], len(codes))
+            seq[j] = row[2]
+            has_seq[j] = True
+    times = np.array([light[i][3] for i in ids], dtype=np.float64)
+    importance = np.array([0.5 if light[i][4] is None else light[i][4] for i in ids],
+                          dtype=np.float64)
+    superseded = np.array([light[i][5] is not None for i in ids], dtype=bool)
+    label = np.zeros(n)
+    if len(labelled.rows) and len(rows[0]) > 6:
+        rowid = np.array([light[i][6] for i in ids], dtype=np.int64)
+        label = np.isin(rowid, labelled.rows).astype(np.float64)
+    return _candidates(backend, embedder, settings, content, flt, now, window, ids,
+                       pool.text[keep], pool.dense[keep], session, seq, has_seq, times,
+                       importance, superseded, label, None, qv, bool(text_hits),
+                       bool(dense_hits))
+
+
+# a query word that labels at least this share of the scope's memories names a speaker of
+# the conversation rather than something in it: it counts as the "label" signal only, not as
+# content for the full-text and dense signals
+SPEAKER_SHARE = 0.1
+
+
+@dataclass
+class _Labels:
+    rows: np.ndarray  # row ids of the memories a query word labels
+    speakers: list[str]  # query words that name a speaker (see SPEAKER_SHARE)
+
+
+def _labels(backend: Any, settings: Settings, query: str, user: str, scope_size: int
+            ) -> _Labels:
+    """The user's memories whose labels (speaker, name, title, caption) hold a word of the
+    query, and which of those words name a speaker."""
+    label_rows = getattr(backend, "label_rows", None)
+    if label_rows is None or settings.text_weight <= 0:
+        return _Labels(np.zeros(0, dtype=np.int64), [])
+    got: list[tuple[str, np.ndarray]] = label_rows(query, user)
+    if not got:
+        return _Labels(np.zeros(0, dtype=np.int64), [])
+    speakers = [w for w, r in got if len(r) >= SPEAKER_SHARE * max(scope_size, 1)]
+    # the user's own name, in the user's own memories, tells none of them apart (their
+    # memories without a speaker are theirs too): it is content for no signal
+    rows = [r for w, r in got if w != user.lower()]
+    return _Labels(np.unique(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64),
+                   speakers)
+
+
+def _content(query: str, names: Sequence[str]) -> str:
+    """The query without the words that name a speaker (unchanged if nothing would remain):
+    otherwise "where does alice live?" is closest to whatever alice said, since her turns
+    are embedded as "alice: ..." and her name is in their full-text labels."""
+    query = re.sub(r"(?<=\w)['\u2019]s\b", "", query)  # "Priya's" asks about Priya
+    if not names:
+        return query
+    stripped = re.sub(r"\b(?:" + "|".join(re.escape(w) for w in names) + r")\b", " ", query,
+                      flags=re.IGNORECASE)
+    return " ".join(stripped.split()) if re.search(r"\w", stripped) else query
+
+
+def _query_vector(embedder: Embedder, text: str, given: np.ndarray | None) -> np.ndarray:
+    return given if given is not None else np.asarray(embedder.embed([text])[0])
+
+
+def _candidates(backend: Any, embedder: Embedder, settings: Settings, query: str,
+                flt: Filters, now: int, window: TimeWindow | None, ids: Sequence[str],
+                bm25: np.ndarray, cosine: np.ndarray, session: np.ndarray, seq: np.ndarray,
+                has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
+                superseded: np.ndarray, label: np.ndarray, tie: np.ndarray | None,
+                qv: np.ndarray | None, use_text: bool, use_dense: bool) -> Candidates:
+    """Calibrate the pool's signals (shared by both paths)."""
+    n = len(ids)
+    text = np.zeros(n)
+    if use_text:
+        ceiling_of = getattr(backend, "text_ceiling", None)
+        ceiling = ceiling_of(query, flt.user) if ceiling_of is not None else 0.0
+        text = text_ratio(bm25, ceiling) if ceiling > 0 else \
+            (bm25 > 0).astype(np.float64)
+    dense = dense_z(cosine, dense_background(backend, embedder)) if use_dense else np.zeros(n)
+    structured = settings.context_weight > 0 or settings.session_weight > 0
+    if not structured:
+        session = np.full(n, -1, dtype=np.int64)
+    recency = np.zeros(n)
     half_life = settings.recency_half_life_days * _US_PER_DAY
-    times = np.array([light[i][3] for i in pool.ids], dtype=np.float64)
-    recency = np.zeros(len(pool.ids))
     if settings.recency_weight and half_life > 0:
-        recency = settings.recency_weight * 0.5 ** (np.maximum(0.0, now - times) / half_life)
-    importance = np.zeros(len(pool.ids))
-    if settings.importance_weight:
-        imp = np.array([0.5 if light[i][4] is None else light[i][4] for i in pool.ids])
-        importance = settings.importance_weight * (imp - 0.5)
-    superseded = np.array([light[i][5] is not None for i in pool.ids], dtype=bool)
-    penalty = settings.superseded_penalty * superseded
-    in_window = np.zeros(len(pool.ids))
-    if window is not None and settings.time_weight:
+        recency = 0.5 ** (np.maximum(0.0, now - times) / half_life)
+    imp = importance - 0.5 if settings.importance_weight else np.zeros(n)
+    sup = superseded if settings.superseded_penalty else np.zeros(n, dtype=bool)
+    fit = np.zeros(n)
+    timed = window is not None and settings.time_weight > 0
+    if timed:
+        assert window is not None
         # 1 inside, halving with every window width (at least a day) outside
         dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
         width = max(window.end - window.start, _US_PER_DAY)
-        in_window = settings.time_weight * 0.5 ** (dist / width)
-    total = scores + recency + importance + in_window - penalty
-    order = np.lexsort((np.array(pool.ids), -total))  # best first, ties by id
+        fit = 0.5 ** (dist / width)
+    raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed)
+    only = None
+    if not structured and not settings.recency_weight and not settings.importance_weight:
+        # a single-signal baseline (``ltm bench``'s "BM25 alone", "dense alone"): its raw
+        # score orders the hits, the model still gives their relevance
+        only = "text" if use_text and not use_dense else "dense" if use_dense and not use_text \
+            else None
+    return Candidates(ids, bm25, np.nan_to_num(cosine), times, raw, tie, qv, only)
+
+
+def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
+         flt: Filters, k: int, *, now: int, window: TimeWindow | None,
+         min_relevance: float = 0.0) -> list[Hit]:
+    """Relevance of every candidate, the head adjusted with what needs whole memories, the
+    list's guarantees enforced, the best ``k`` at or above ``min_relevance``."""
+    raw = cand.raw
+    x = ranker.features(raw)
+    logit, _ = ranker.logits(x)
+    ids = cand.ids
+    tie = cand.tie if cand.tie is not None else np.array(ids)
+    key = logit if cand.only is None else cand.bm25 if cand.only == "text" else cand.cosine
+    order = np.argsort(-key, kind="stable")
+    ranked = key[order]
+    if bool(np.any(ranked[1:] == ranked[:-1])):
+        order = np.lexsort((tie, -key))  # ties by id
     want = max(4 * k, 20) if settings.mmr_lambda > 0 else k
-    top = order[:want]
     extra: dict[int, dict[str, float]] = {}
     if window is not None or _decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
-        top, extra = _time_and_retention(backend, flt.user, pool.ids, total, in_window, order,
-                                         want, now, window, settings)
-    memories = backend.get_many([pool.ids[j] for j in top], flt.user)
+        order, extra = _time_and_retention(backend, flt.user, ids, logit, x, order, want, now,
+                                           window, settings, ranker, tie)
+    top = order[:want]
+    memories = backend.get_many([ids[j] for j in top], flt.user)
+    own_x = own_features(raw.take(top)) if len(top) else np.zeros((0, len(OWN)))
     hits: list[Hit] = []
-    for j in top:
-        mem = memories.get(pool.ids[j])
+    resort = False
+    for r, j in enumerate(top):
+        mem = memories.get(ids[j])
         if mem is None:
             continue
-        signals = {"text": float(pool.text[j]), "dense": float(pool.dense[j]),
-                   "text_z": float(z_text[j]), "dense_z": float(z_dense[j]),
-                   "fused": float(fused[j]), "context": float(context[j]),
-                   "recency": float(recency[j]), "importance": float(importance[j])}
-        if window is not None:
-            signals["time_window"] = float(in_window[j])
-        if superseded[j]:
-            signals["superseded"] = -float(penalty[j])
+        signals = {"text": float(cand.bm25[j]), "dense": float(cand.cosine[j]),
+                   "text_rel": float(own_x[r, 0]), "dense_z": float(own_x[r, OWN.index("dense")]),
+                   "label": float(raw.label[j])}
+        signals.update({f: float(x[j, c]) for c, f in enumerate(FULL[:_STRUCTURE_END])})
+        signals["recency"] = float(raw.recency[j])
+        signals["importance"] = float(raw.importance[j])
+        if raw.window:
+            signals["time_window"] = float(x[j, _FIT])
+            # the time part of the logit: relevance without time is sigmoid(fused - time)
+            signals["time"] = float(ranker.full_w[_FIT] * x[j, _FIT]
+                                    + ranker.full_w[_WINDOW] * x[j, _WINDOW])
+        if raw.superseded[j]:
+            signals["superseded"] = ranker.superseded_weight  # its part of the logit
         signals.update(extra.get(int(j), {}))
         if settings.archived_penalty and mem.metadata.get("ltm_archived") \
                 and "archived" not in signals:
             # originals folded into a summary (ltm.policies.consolidate) rank below it
             signals["archived"] = -settings.archived_penalty
-            total[j] -= settings.archived_penalty
-        signals["score"] = float(total[j])
-        hits.append(Hit(mem, float(total[j]), signals))
-    if extra or settings.archived_penalty:
-        hits.sort(key=lambda h: (-h.score, h.memory.id))
-    if settings.mmr_lambda > 0 and qv is not None and len(hits) > k:
+            logit[j] -= settings.archived_penalty
+            resort = True
+        signals["fused"] = float(logit[j])
+        rel = float(sigmoid(np.array(logit[j])))
+        hits.append(Hit(mem, rel, signals, rel))
+    if resort:
+        hits.sort(key=lambda h: -h.relevance)  # stable: ties keep the id order
+    hits = _successors_first(hits, flt, window)
+    if settings.mmr_lambda > 0 and cand.qv is not None and len(hits) > k:
         hits = _mmr(backend, hits, flt.user, k, settings.mmr_lambda)
-    return hits[:k]
+    hits = hits[:k]
+    if min_relevance > 0:
+        hits = [h for h in hits if h.relevance >= min_relevance]
+    for h in hits:
+        h.signals["relevance"] = h.relevance
+        h.signals["score"] = h.score
+    return hits
 
 
-def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: str,
-                  flt: Filters, k: int, n_cand: int, *, now: int,
-                  query_vector: np.ndarray | None, window: TimeWindow | None
-                  ) -> list[Hit] | None:
-    """``search`` for a filter on the user alone, over the user's scoring columns as arrays
-    (``backend.scope_view``): the same candidates, pool and scores as the general path, with
-    no SQL but the full-text postings and the final hydration. None where it does not apply
-    (a scope served by HNSW)."""
+def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) -> list[Hit]:
+    """The supersession guarantee on one result list: a superseded fact ranks right below its
+    successor when it would rank above it (its relevance capped at the successor's), unless
+    the search's ``as_of``, or the end of its time window, falls before the successor became
+    valid (the older fact is then the answer)."""
+    pos = {h.memory.id: n for n, h in enumerate(hits)}
+    if not any(h.memory.superseded_by in pos for h in hits):
+        return hits
+
+    def exempt(succ: Memory) -> bool:
+        start = to_us(succ.valid_from if succ.valid_from is not None else succ.time)
+        if flt.as_of is not None and flt.as_of < start:
+            return True
+        return window is not None and window.end <= start
+
+    cap: dict[str, float] = {}
+    depth: dict[str, int] = {}
+
+    def settle(h: Hit, seen: frozenset[str]) -> tuple[float, int]:
+        mid = h.memory.id
+        if mid in cap:
+            return cap[mid], depth[mid]
+        rel, d = h.relevance, 0
+        nxt = h.memory.superseded_by
+        if nxt in pos and nxt not in seen and not exempt(hits[pos[nxt]].memory):
+            s_rel, s_d = settle(hits[pos[nxt]], seen | {mid})
+            if s_rel <= rel:
+                rel, d = s_rel, s_d + 1
+        cap[mid], depth[mid] = rel, d
+        return rel, d
+
+    for h in hits:
+        settle(h, frozenset())
+    out = []
+    for h in hits:
+        rel = cap[h.memory.id]
+        if rel != h.relevance:
+            sig = dict(h.signals, below_successor=1.0)
+            h = Hit(h.memory, rel, sig, rel)
+        out.append(h)
+    out.sort(key=lambda h: (-h.relevance, depth[h.memory.id], pos[h.memory.id]))
+    return out
+
+
+def _pool_scope(backend: Any, embedder: Embedder, settings: Settings, query: str,
+                flt: Filters, n_cand: int, *, now: int, query_vector: np.ndarray | None,
+                window: TimeWindow | None) -> Candidates | None | bool:
+    """``pool_for`` for a filter on the user alone, over the user's scoring columns as arrays
+    (``backend.scope_view``): the same candidates and signals as the general path, with no SQL
+    but the full-text postings and the final hydration. False where it does not apply (a
+    scope served by HNSW)."""
     view = backend.scope_view(flt.user)
     if view is None:
-        return None
+        return False
     m = len(view)
     if m == 0:
-        return []
+        return None
     qv = None
     dense_all = np.full(m, np.nan)
     use_dense = settings.dense_weight > 0
+    labelled = _labels(backend, settings, query, flt.user, m)
+    content = _content(query, labelled.speakers)
     if use_dense:
-        qv = query_vector if query_vector is not None else embedder.embed([query])[0]
+        qv = _query_vector(embedder, content, query_vector)
         got = backend.scope_dense(qv, view)
         if got is None:
-            return None
+            return False
         dense_all = got
     live = view.live(flt.now)
     has_vec = ~np.isnan(dense_all)
@@ -200,7 +396,7 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
         if since <= until:
             in_win = live & (view.time >= since) & (view.time <= until)
             masks.append((in_win, max(20, n_cand // 4)))
-    texts = backend.scope_text(query, view, masks) if settings.text_weight > 0 else []
+    texts = backend.scope_text(content, view, masks) if settings.text_weight > 0 else []
     text = np.zeros(m)
     is_text = np.zeros(m, dtype=bool)
     for pos, sc in reversed(texts):  # the main query's scores win over the window's
@@ -222,7 +418,7 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
             is_dense[wc] = True
         first |= is_dense
     if not first.any():
-        return []
+        return None
     structured = settings.context_weight > 0 or settings.session_weight > 0
     in_pool = first
     if structured:
@@ -230,66 +426,16 @@ def _search_scope(backend: Any, embedder: Embedder, settings: Settings, query: s
         in_pool = first | np.isin(view.session, sessions)
     p = np.flatnonzero(in_pool & live)  # pool: positions in the view
     if len(p) == 0:
-        return []
-    ptext = text[p]
-    pdense = np.nan_to_num(dense_all[p]) if use_dense else np.zeros(len(p))
-    z_text = _zscore(ptext) if is_text.any() else np.zeros(len(p))
-    z_dense = _zscore(pdense) if is_dense.any() else np.zeros(len(p))
-    fused = settings.text_weight * z_text + settings.dense_weight * z_dense
-    context = np.zeros(len(p))
-    if structured:
-        context = _structure_arrays(view.session[p], view.seq[p], view.has_seq[p], fused,
-                                    settings)
-    times = view.time[p]
-    recency = np.zeros(len(p))
-    half_life = settings.recency_half_life_days * _US_PER_DAY
-    if settings.recency_weight and half_life > 0:
-        recency = settings.recency_weight * 0.5 ** (np.maximum(0.0, now - times) / half_life)
-    importance = np.zeros(len(p))
-    if settings.importance_weight:
-        importance = settings.importance_weight * (view.importance[p] - 0.5)
-    superseded = view.superseded[p]
-    penalty = settings.superseded_penalty * superseded
-    in_window = np.zeros(len(p))
-    if window is not None and settings.time_weight:
-        dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
-        width = max(window.end - window.start, _US_PER_DAY)
-        in_window = settings.time_weight * 0.5 ** (dist / width)
-    total = fused + context + recency + importance + in_window - penalty
-    order = np.argsort(-total, kind="stable")  # best first ...
-    ranked = total[order]
-    if bool(np.any(ranked[1:] == ranked[:-1])):
-        order = np.lexsort((view.id_rank[p], -total))  # ... ties by id
-    ids = _Picked(view.ids, p)
-    top = order[:k]
-    extra: dict[int, dict[str, float]] = {}
-    if window is not None or _decay_policies(settings):
-        top, extra = _time_and_retention(backend, flt.user, ids, total, in_window, order, k,
-                                         now, window, settings, rank=view.id_rank[p])
-    memories = backend.get_many([ids[j] for j in top], flt.user)
-    hits: list[Hit] = []
-    for j in top:
-        mem = memories.get(ids[j])
-        if mem is None:
-            continue
-        signals = {"text": float(ptext[j]), "dense": float(pdense[j]),
-                   "text_z": float(z_text[j]), "dense_z": float(z_dense[j]),
-                   "fused": float(fused[j]), "context": float(context[j]),
-                   "recency": float(recency[j]), "importance": float(importance[j])}
-        if window is not None:
-            signals["time_window"] = float(in_window[j])
-        if superseded[j]:
-            signals["superseded"] = -float(penalty[j])
-        signals.update(extra.get(int(j), {}))
-        if settings.archived_penalty and mem.metadata.get("ltm_archived") \
-                and "archived" not in signals:
-            signals["archived"] = -settings.archived_penalty
-            total[j] -= settings.archived_penalty
-        signals["score"] = float(total[j])
-        hits.append(Hit(mem, float(total[j]), signals))
-    if extra or settings.archived_penalty:
-        hits.sort(key=lambda h: (-h.score, h.memory.id))
-    return hits[:k]
+        return None
+    pdense = dense_all[p] if use_dense else np.zeros(len(p))
+    label = np.zeros(len(p))
+    if len(labelled.rows):
+        label = np.isin(view.rowids[p], labelled.rows).astype(np.float64)
+    return _candidates(backend, embedder, settings, content, flt, now, window,
+                       _Picked(view.ids, p), text[p], pdense,
+                       view.session[p].astype(np.int64), view.seq[p], view.has_seq[p],
+                       view.time[p], view.importance[p], view.superseded[p], label,
+                       view.id_rank[p], qv, bool(is_text.any()), bool(is_dense.any()))
 
 
 class _Picked(Sequence[str]):
@@ -305,52 +451,6 @@ class _Picked(Sequence[str]):
         if isinstance(j, slice):
             return [self._items[i] for i in self._index[j]]
         return self._items[int(self._index[j])]
-
-
-def _structure_arrays(session: np.ndarray, seq: np.ndarray, has_seq: np.ndarray,
-                      fused: np.ndarray, settings: Settings) -> np.ndarray:
-    """``_structure`` over arrays: session codes (-1 none) and turn numbers of the pool."""
-    out = np.zeros(len(fused))
-    idx = np.flatnonzero((session >= 0) & has_seq)
-    if len(idx) == 0:
-        return out
-    idx = idx[np.lexsort((idx, seq[idx], session[idx]))]  # by session, then turn
-    sess, seqs, vals = session[idx], seq[idx], fused[idx]
-    if settings.session_weight:
-        best_of = np.full(int(sess.max()) + 1, -np.inf)
-        np.maximum.at(best_of, sess, vals)
-        out[idx] += settings.session_weight * best_of[sess]
-    win = settings.context_window
-    if settings.context_weight and win > 0 and len(idx) > 1:
-        best = np.full(len(idx), -np.inf)
-        for off in range(1, min(win, len(idx) - 1) + 1):
-            # neighbours `off` places away in the same session, if within the window
-            ok = (sess[off:] == sess[:-off]) & ((seqs[off:] - seqs[:-off]) <= win)
-            best[:-off] = np.where(ok, np.maximum(best[:-off], vals[off:]), best[:-off])
-            best[off:] = np.where(ok, np.maximum(best[off:], vals[:-off]), best[off:])
-        has = np.isfinite(best)
-        out[idx[has]] += settings.context_weight * best[has]
-    return out
-
-
-def _structure(ids: list[str], light: dict[str, tuple[Any, ...]], fused: np.ndarray,
-               settings: Settings) -> np.ndarray:
-    """Context from conversation structure: the best neighbour within ``context_window`` turns
-    and the best turn of the same session lend relevance (passage scores interpolated with
-    their surroundings'). The pool's sessions become codes and ``_structure_arrays`` does the
-    rest in a few array passes (a loop per session cost ~12 ms on a pool of thousands)."""
-    n = len(ids)
-    session = np.full(n, -1, dtype=np.int64)
-    seq = np.zeros(n, dtype=np.int64)
-    has_seq = np.zeros(n, dtype=bool)
-    codes: dict[str, int] = {}
-    for j, i in enumerate(ids):
-        row = light[i]
-        if row[1] is not None and row[2] is not None:
-            session[j] = codes.setdefault(row[1], len(codes))
-            seq[j] = row[2]
-            has_seq[j] = True
-    return _structure_arrays(session, seq, has_seq, fused, settings)
 
 
 def _window_candidates(backend: Backend, settings: Settings, query: str, qv: np.ndarray | None,
@@ -402,45 +502,47 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
             if p.decay_half_life_days}
 
 
-def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], total: np.ndarray,
-                        in_window: np.ndarray, order: np.ndarray, want: int, now: int,
-                        window: TimeWindow | None, settings: Settings,
-                        rank: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
-    """Adjust ``total`` (in place) over the head of the ranking (3x ``want``, at least 50):
-    a fact's or summary's time-window bonus follows its validity interval (and a superseded
-    fact valid in the window loses its penalty); decay with disuse and archived originals are
-    penalties. Returns the new top ``want`` and extra signals."""
+def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
+                        x: np.ndarray, order: np.ndarray, want: int, now: int,
+                        window: TimeWindow | None, settings: Settings, ranker: Ranker,
+                        tie: np.ndarray) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
+    """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
+    a fact's or summary's time fit follows its validity interval (and a superseded fact
+    valid in the window loses its penalty); decay with disuse and archived originals are
+    penalties. Returns the new order and extra signals."""
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
     head = order[:max(3 * want, 50)]
     mems = backend.get_many([ids[j] for j in head], user)
+    w_fit = ranker.time_fit_weight
+    col_fit = FULL.index("time_fit")
+    col_sup = FULL.index("superseded")
     for j in head:
         mem = mems.get(ids[j])
         if mem is None:
             continue
         sig: dict[str, float] = {}
         if window is not None and settings.time_weight and mem.kind != "episode":
-            tw = settings.time_weight * _closeness(window, mem)
-            total[j] += tw - in_window[j]
-            in_window[j] = tw
-            sig["time_window"] = tw
-            if mem.superseded_by is not None and tw >= settings.time_weight:
+            fit = _closeness(window, mem)
+            logit[j] += w_fit * (fit - x[j, col_fit])
+            x[j, col_fit] = fit
+            sig["time_window"] = fit
+            if mem.superseded_by is not None and fit >= 1.0 and x[j, col_sup]:
                 # it was still true in the window the query asks about: no penalty
-                total[j] += settings.superseded_penalty
+                logit[j] -= ranker.superseded_weight * x[j, col_sup]
+                x[j, col_sup] = 0.0
                 sig["superseded"] = 0.0
         if decay.get(mem.kind) and settings.decay_weight:
             from ..retention_rules import strength
             d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
             sig["decay"] = d
-            total[j] += d
+            logit[j] += d
         if settings.archived_penalty and mem.metadata.get("ltm_archived"):
             sig["archived"] = -settings.archived_penalty
-            total[j] -= settings.archived_penalty
+            logit[j] -= settings.archived_penalty
         if sig:
             extra[int(j)] = sig
-    order = np.lexsort((np.array(ids) if rank is None else rank, -total))
-    return order[:want], extra
+    return np.lexsort((tie, -logit)), extra
 
 
 def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> list[Hit]:
@@ -450,7 +552,7 @@ def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> li
     mat = np.stack([vecs.get(h.memory.id, np.zeros(1)) for h in pool]) if vecs else None
     if mat is None or mat.ndim != 2:
         return hits
-    rel = _zscore(np.array([h.score for h in pool]))
+    rel = np.array([h.relevance for h in pool])
     chosen: list[int] = []
     left = list(range(len(pool)))
     while left and len(chosen) < k:

@@ -1,0 +1,70 @@
+"""Relevance judgments (``MemoryStore.feedback``) and the per-store weights fitted from them.
+
+Judgments are kept per user in the store's meta (both backends have it, no migration), at
+most ``MAX_PER_USER`` (the newest); ``ltm train ranker --store PATH`` replays each judged query
+through the store, takes the judged memory's calibrated signals, and fits weights pulled
+toward the shipped ones (a few judgments move them a little, many move them more), saved in
+the meta under ``ranker.META_KEY`` and used by every later search of the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from .ranker import META_KEY, Ranker
+
+log = logging.getLogger(__name__)
+
+MAX_PER_USER = 5_000
+_PREFIX = "feedback:"
+_lock = threading.Lock()
+
+
+def _key(user: str) -> str:
+    return _PREFIX + user
+
+
+def load_feedback(backend: Any, user: str) -> list[dict[str, Any]]:
+    raw = backend.get_meta(_key(user))
+    if not raw:
+        return []
+    try:
+        got = json.loads(raw)
+    except ValueError:
+        return []
+    return got if isinstance(got, list) else []
+
+
+def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful: bool,
+                    at: int) -> None:
+    with _lock:
+        items = load_feedback(backend, user)
+        items.append({"query": query, "id": memory_id, "useful": bool(useful), "at": at})
+        backend.set_meta(_key(user), json.dumps(items[-MAX_PER_USER:]))
+
+
+def forget_feedback(backend: Any, user: str) -> None:
+    """Erase a user's judgments (they hold the user's queries)."""
+    with _lock:
+        if backend.get_meta(_key(user)) is not None:
+            backend.set_meta(_key(user), "[]")
+
+
+def stored_ranker(backend: Any) -> Ranker | None:
+    """The store's own weights, if it holds valid ones."""
+    raw = backend.get_meta(META_KEY)
+    if not raw:
+        return None
+    try:
+        return Ranker.from_dict(json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring the store's ranker weights: %s", exc)
+        return None
+
+
+def save_ranker(backend: Any, ranker: Ranker | None) -> None:
+    """Store (or, with None, drop) the store's own weights."""
+    backend.set_meta(META_KEY, "" if ranker is None else json.dumps(ranker.to_dict()))

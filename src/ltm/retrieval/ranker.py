@@ -1,0 +1,321 @@
+"""Learned relevance: calibrated signals -> the probability that a memory is evidence.
+
+Two logistic stages, pure numpy at inference:
+
+1. ``own``: a memory's own match, from its full-text ratio (BM25 over the query's ceiling) and
+   its dense z-score (cosine against the embedder's background), with an interaction.
+2. ``full``: the own logit, the best own logit among its neighbours within ``context_window``
+   turns of its session and the best in its session (conversation turns rarely stand alone),
+   recency, importance, supersession, and the time features (whether the query names a time
+   window, and how well the memory's time fits it).
+
+The time features enter the final logit additively with a positive weight, so that a memory
+inside the query's window outranks one outside whenever its relevance without time is at
+least as high. Weights ship in ``ranker.json`` with their provenance (``ltm train ranker``);
+a store may hold its own (fitted from ``feedback``), used when present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label",
+       "text_top", "dense_gap")
+FULL = ("own", "previous", "next", "near", "session", "session_lse", "recency", "importance",
+        "superseded", "window", "time_fit")
+TIME = ("window", "time_fit")
+# weights used where the training data never varies a feature (e.g. no superseded facts in
+# LoCoMo): a prior, not a fit
+PRIORS = {"recency": 0.3, "importance": 1.0, "superseded": -2.0, "time_fit": 1.5,
+          "window": 0.0}
+MIN_TIME_FIT = 0.25  # the time-fit weight is kept at least this (the window guarantee)
+META_KEY = "ranker_weights"
+
+
+@dataclass
+class RawPool:
+    """One query's candidates, each signal already calibrated (see ``calibrate``)."""
+
+    text: np.ndarray  # BM25 / the query's ceiling
+    dense: np.ndarray  # cosine z-score against the embedder's background
+    session: np.ndarray  # int codes, -1 = none
+    seq: np.ndarray  # turn number within the session
+    has_seq: np.ndarray  # bool
+    recency: np.ndarray  # 0.5 ** (age / half-life), 0..1
+    importance: np.ndarray  # importance - 0.5 (unset = 0)
+    superseded: np.ndarray  # bool
+    time_fit: np.ndarray  # 1 inside the query's window, halving per width outside; 0 none
+    label: np.ndarray  # 1 where the memory's labels (speaker, name, title, caption) hold a
+    # word of the query
+    window: bool = False  # the query names a time window
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def take(self, idx: np.ndarray) -> RawPool:
+        return RawPool(self.text[idx], self.dense[idx], self.session[idx], self.seq[idx],
+                       self.has_seq[idx], self.recency[idx], self.importance[idx],
+                       self.superseded[idx], self.time_fit[idx], self.label[idx],
+                       self.window)
+
+
+def own_features(pool: RawPool) -> np.ndarray:
+    """Stage-1 columns (``OWN``). ``text_top`` and ``dense_gap`` compare a memory with the best
+    candidate (a ratio and a difference on the calibrated scales, not a z-score): memories
+    unrelated to the query never change them, and a lone candidate gets 1 and 0."""
+    t = np.clip(pool.text, 0.0, 3.0)
+    d = np.clip(pool.dense, -5.0, 15.0)
+    t_max = float(t.max()) if len(t) else 0.0
+    top = t / t_max if t_max > 0 else np.zeros_like(t)
+    gap = np.maximum(d - (float(d.max()) if len(d) else 0.0), -10.0)
+    return np.column_stack([t, (t > 0).astype(np.float64), np.sqrt(t), d,
+                            np.maximum(d, 0.0), t * np.maximum(d, 0.0), pool.label, top, gap])
+
+
+def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.ndarray:
+    """Columns ``previous``, ``next``, ``near``, ``session``, ``session_lse`` from the own
+    logits of a memory's conversation: the turn before and after it, the best other turn
+    within ``window`` turns (2 or more away), the best and the log-sum-exp of its session
+    (``floor`` where it has none; a memory outside any conversation is its own session)."""
+    n = len(own)
+    out = np.full((n, 5), floor)
+    out[:, 3] = out[:, 4] = own  # a memory outside any conversation: a session of its own
+    idx = np.flatnonzero((pool.session >= 0) & pool.has_seq)
+    if len(idx) == 0:
+        return out
+    idx = idx[np.lexsort((idx, pool.seq[idx], pool.session[idx]))]  # by session, then turn
+    sess, seqs, vals = pool.session[idx], pool.seq[idx], own[idx]
+
+    def at(off: int) -> np.ndarray:
+        """The own logit of the turn ``off`` turns later (earlier if negative), or -inf."""
+        r = np.full(len(idx), -np.inf)
+        o = abs(off)
+        if o >= len(idx):
+            return r
+        ok = (sess[o:] == sess[:-o]) & ((seqs[o:] - seqs[:-o]) == o)
+        if off > 0:
+            r[:-o] = np.where(ok, vals[o:], -np.inf)
+        else:
+            r[o:] = np.where(ok, vals[:-o], -np.inf)
+        return r
+
+    res = np.full((len(idx), 5), floor)
+    prev, nxt = at(-1), at(1)
+    res[:, 0] = np.where(np.isfinite(prev), prev, floor)
+    res[:, 1] = np.where(np.isfinite(nxt), nxt, floor)
+    near = np.full(len(idx), -np.inf)
+    for off in range(2, window + 1):
+        near = np.maximum(near, np.maximum(at(off), at(-off)))
+    res[:, 2] = np.where(np.isfinite(near), near, floor)
+    best_of = np.full(int(sess.max()) + 1, -np.inf)
+    np.maximum.at(best_of, sess, vals)
+    res[:, 3] = best_of[sess]
+    total = np.zeros(int(sess.max()) + 1)
+    np.add.at(total, sess, np.exp(np.clip(vals - best_of[sess], -50.0, 0.0)))
+    res[:, 4] = best_of[sess] + np.log(total[sess])
+    out[idx] = res
+    return out
+
+
+@dataclass
+class Ranker:
+    own_w: np.ndarray
+    own_b: float
+    full_w: np.ndarray
+    full_b: float
+    context_window: int = 2
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    # -- inference -------------------------------------------------------------------------
+    def own_logit(self, pool: RawPool) -> np.ndarray:
+        return own_features(pool) @ self.own_w + self.own_b
+
+    def features(self, pool: RawPool) -> np.ndarray:
+        """The stage-2 feature matrix (columns ``FULL``)."""
+        own = self.own_logit(pool)
+        n = len(own)
+        return np.column_stack([own, structure(pool, own, self.context_window, self.floor),
+                                pool.recency, pool.importance,
+                                pool.superseded.astype(np.float64),
+                                np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
+
+    def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logit, its time part) for a ``features`` matrix."""
+        contrib = x * self.full_w
+        time_part = contrib[:, [FULL.index(f) for f in TIME]].sum(axis=1)
+        return contrib.sum(axis=1) + self.full_b, time_part
+
+    @property
+    def floor(self) -> float:
+        """The own logit of a memory that matches nothing (no text, background cosine, far
+        below the best candidate): what a turn without neighbours borrows."""
+        x = np.zeros(len(OWN))
+        x[OWN.index("dense_gap")] = -10.0
+        return float(x @ self.own_w + self.own_b)
+
+    @property
+    def time_fit_weight(self) -> float:
+        return float(self.full_w[FULL.index("time_fit")])
+
+    @property
+    def superseded_weight(self) -> float:
+        return float(self.full_w[FULL.index("superseded")])
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "context_window": self.context_window,
+                "own": {"features": list(OWN), "weights": [float(w) for w in self.own_w],
+                        "bias": float(self.own_b)},
+                "full": {"features": list(FULL), "weights": [float(w) for w in self.full_w],
+                         "bias": float(self.full_b)},
+                "provenance": self.provenance}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Ranker:
+        if d.get("version") != 1 or d["own"]["features"] != list(OWN) \
+                or d["full"]["features"] != list(FULL):
+            raise ValueError("ranker weights of another version or feature set")
+        own_w = np.array(d["own"]["weights"], dtype=np.float64)
+        full_w = np.array(d["full"]["weights"], dtype=np.float64)
+        values = [*own_w, *full_w, d["own"]["bias"], d["full"]["bias"]]
+        if not all(math.isfinite(float(v)) for v in values):
+            raise ValueError("ranker weights must be finite")
+        full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
+        return cls(own_w, float(d["own"]["bias"]), full_w, float(d["full"]["bias"]),
+                   int(d.get("context_window", 2)), dict(d.get("provenance", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ranker:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+_shipped: Ranker | None = None
+_shipped_lock = threading.Lock()
+
+
+def shipped() -> Ranker:
+    """The weights that ship in the package (``ranker.json``)."""
+    global _shipped
+    with _shipped_lock:
+        if _shipped is None:
+            text = resources.files("ltm.retrieval").joinpath("ranker.json").read_text()
+            _shipped = Ranker.from_dict(json.loads(text))
+        return _shipped
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+# -- fitting (numpy; used by ``ltm train ranker``) -------------------------------------------
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0,
+                 weight: np.ndarray | None = None, prior: np.ndarray | None = None,
+                 prior_b: float = 0.0, offset: np.ndarray | None = None, iters: int = 60
+                 ) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression by Newton's method; the penalty pulls
+    toward ``prior`` (zeros by default), the bias is not penalised; ``offset`` is a fixed part
+    of each logit."""
+    n, f = x.shape
+    off = np.zeros(n) if offset is None else offset
+    w_s = np.ones(n) if weight is None else weight
+    mu = np.zeros(f) if prior is None else prior
+    a = np.column_stack([x, np.ones(n)])
+    theta = np.append(mu, prior_b).astype(np.float64)
+    reg = np.full(f + 1, l2)
+    reg[-1] = 0.0
+    center = np.append(mu, 0.0)
+    for _ in range(iters):
+        p = sigmoid(a @ theta + off)
+        grad = a.T @ (w_s * (p - y)) + reg * (theta - center)
+        h = (a * (w_s * p * (1 - p))[:, None]).T @ a + np.diag(reg) + 1e-9 * np.eye(f + 1)
+        step = np.linalg.solve(h, grad)
+        theta -= step
+        if float(np.abs(step).max()) < 1e-7:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def fit_ranking(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, l2: float = 1.0,
+                weights: Sequence[float] | None = None, iters: int = 50) -> np.ndarray:
+    """Conditional logit: the weights that maximise, over every query, the log-probability of
+    its evidence under a softmax over its candidates (a ranking objective: constants of a
+    query cancel), L2-penalised, by Newton's method with step halving."""
+    f = xs[0].shape[1]
+    qw = [1.0] * len(xs) if weights is None else list(weights)
+    data = [(x, y, w) for x, y, w in zip(xs, ys, qw) if y.sum() > 0]
+
+    def loglik(w: np.ndarray) -> float:
+        total = -0.5 * l2 * float(w @ w)
+        for x, y, q in data:
+            s = x @ w
+            top = float(s.max())
+            total += q * float(y @ s - y.sum() * (top + np.log(np.exp(s - top).sum())))
+        return total
+
+    w = np.zeros(f)
+    current = loglik(w)
+    for _ in range(iters):
+        g = -l2 * w
+        h = l2 * np.eye(f)
+        for x, y, q in data:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            mean = p @ x
+            g += q * (y @ x - y.sum() * mean)
+            xc = x - mean
+            h += q * y.sum() * (xc * p[:, None]).T @ xc
+        step = np.linalg.solve(h + 1e-9 * np.eye(f), g)
+        t = 1.0
+        while True:
+            candidate = w + t * step
+            value = loglik(candidate)
+            if value >= current - 1e-9 or t < 1e-4:
+                break
+            t /= 2
+        w, current = candidate, value
+        if float(np.abs(t * step).max()) < 1e-6:
+            break
+    return w
+
+
+def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_window: int = 2,
+        l2: float = 1.0, weights: Sequence[float] | None = None) -> Ranker:
+    """Fit on labelled pools (one per query; label 1: the memory is evidence). Each stage's
+    weights by the ranking objective (``fit_ranking``); then the stage-2 score is calibrated
+    into a probability (Platt: a logistic regression of the labels on the score and the
+    query's window flag). Features the data never varies within a query (no superseded fact
+    in the data, say) keep their ``PRIORS`` weight. ``weights``: one per pool (to balance
+    data sets)."""
+    ys = [np.asarray(y, dtype=np.float64) for y in labels]
+    own_w = fit_ranking([own_features(p) for p in pools], ys, l2=l2, weights=weights)
+    stage = Ranker(own_w, 0.0, np.zeros(len(FULL)), 0.0, context_window)
+    x2 = [stage.features(p) for p in pools]
+    varies = np.zeros(len(FULL), dtype=bool)
+    for x in x2:
+        if len(x) > 1:
+            varies |= np.ptp(x, axis=0) > 1e-9
+    free = [j for j, f in enumerate(FULL) if f != "window" and (varies[j] or f not in PRIORS)]
+    w_free = fit_ranking([x[:, free] for x in x2], ys, l2=l2, weights=weights)
+    score = np.concatenate([x[:, free] @ w_free for x in x2])
+    window = np.concatenate([x[:, FULL.index("window")] for x in x2])
+    y = np.concatenate(ys)
+    sw = None if weights is None else \
+        np.concatenate([np.full(len(p), q) for p, q in zip(pools, weights)])
+    cols = [score] + ([window] if np.ptp(window) > 0 else [])
+    ab, bias = fit_logistic(np.column_stack(cols), y, l2=1e-6, weight=sw)
+    full_w = np.array([PRIORS.get(f, 0.0) for f in FULL])
+    full_w[free] = ab[0] * w_free
+    if len(cols) > 1:
+        full_w[FULL.index("window")] = ab[1]
+    full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
+    return Ranker(own_w, 0.0, full_w, bias, context_window)
