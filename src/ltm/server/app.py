@@ -36,6 +36,7 @@ from ..store import MemoryStore
 from ..store import open as open_store
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
+from .messages import plain_errors
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Malformed body (not JSON, not UTF-8)"), (401, "No valid API key"),
         (403, "The key does not reach this user or lacks the right"),
         (404, "No such memory for this user"), (413, "Request body too large"),
+        (415, "The body is not sent as JSON (Content-Type: application/json)"),
         (422, "Invalid input"), (503, "Store busy, retry")]}
 
 
@@ -392,20 +394,22 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
         return _error(503, "store_unavailable", str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if errors and errors[0].get("type") == "json_invalid":
             ctx = errors[0].get("ctx") or {}
             pos = errors[0].get("loc", ("body", "?"))[-1]
             return _error(400, "invalid_json", f"the body is not valid JSON: "
                           f"{ctx.get('error', 'decode error')} at position {pos}")
-        for err in errors[:5]:
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
-        first = exc.errors()[0].get("loc", ()) if exc.errors() else ()
-        field = ".".join(str(p) for p in first if p != "body") or None
-        return _error(422, "invalid_input", "; ".join(parts) or "invalid request", field)
+        if isinstance(exc.body, bytes) and any(tuple(e.get("loc", ())) == ("body",)
+                                               for e in errors):
+            # FastAPI hands the raw bytes on when the content type is not JSON
+            ctype = request.headers.get("content-type")
+            return _error(415, "unsupported_media_type", "the body must be JSON, sent with "
+                          "'Content-Type: application/json' "
+                          + (f"(got {ctype!r})" if ctype else "(no Content-Type was sent)"))
+        message, field = plain_errors(errors)
+        return _error(422, "invalid_input", message, field)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -616,6 +620,10 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if mcp_app is not None:

@@ -22,8 +22,11 @@ MAX_SOURCES = 100
 MAX_NAME = 256
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
-Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,31}$",
-                            description="episode, fact, summary, or another lowercase word")]
+KIND_PATTERN = r"^[a-z][a-z0-9_\-]{0,31}$"
+KIND_RULE = ("a lowercase word: a letter, then up to 31 letters, digits, '_' or '-' "
+             "(episode, fact, summary or any other)")
+META_KEY_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+Kind = Annotated[str, Field(pattern=KIND_PATTERN, description="Any " + KIND_RULE[2:] + ".")]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=r"\S")]
 def time_us(value: str | float, field: str = "time") -> int:
     """A time as the store will read it; the library's own parsing refuses what it could not
@@ -111,7 +114,7 @@ class _Filters(_In):
     since: TimeValue | None = None
     until: TimeValue | None = None
     as_of: TimeValue | None = Field(None, description="Only what was valid at this time.")
-    metadata: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")], MetaScalar] | None \
+    metadata: dict[Annotated[str, Field(pattern=META_KEY_PATTERN)], MetaScalar] | None \
         = Field(None, max_length=16, description="Exact matches on metadata keys.")
     now: TimeValue | None = Field(None, description="Reference time for recency; default now.")
 
