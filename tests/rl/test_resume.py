@@ -45,11 +45,11 @@ def _in_subprocess(steps: int, root: Path, resume: bool) -> None:
 
 
 def test_resume_in_a_new_process_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    _in_subprocess(300, tmp_path / "b", resume=False)  # one process trains and saves ...
+    _in_subprocess(250, tmp_path / "b", resume=False)  # one process trains and saves ...
     first = {a: json.loads((tmp_path / "b" / a / "metrics.json").read_text()) for a in AGENTS}
-    _in_subprocess(700, tmp_path / "b", resume=True)  # ... another resumes
+    _in_subprocess(500, tmp_path / "b", resume=True)  # ... another resumes
     for agent in AGENTS:
-        whole = run(settings_for("CartPole-v1", agent, 700, 3, overrides=_listed(FAST[agent])),
+        whole = run(settings_for("CartPole-v1", agent, 500, 3, overrides=_listed(FAST[agent])),
                     tmp_path / "a" / agent)
         resumed = json.loads((tmp_path / "b" / agent / "metrics.json").read_text())
         n = len(first[agent]["returns"])
@@ -57,7 +57,7 @@ def test_resume_in_a_new_process_equals_an_uninterrupted_run(tmp_path: Path) -> 
         assert resumed["returns"][:n] == first[agent]["returns"], agent
         # the episodes after the restart have the returns of the uninterrupted run
         assert resumed["returns"] == whole["returns"], agent
-        assert resumed["settings"]["steps"] == 700
+        assert resumed["settings"]["steps"] == 500
 
 
 def test_resume_refuses_other_settings(tmp_path: Path) -> None:
