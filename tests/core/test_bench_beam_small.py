@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ltm.bench.beam import flatten_ids, load_beam, parse_anchor
+from ltm.bench.beam import ask_at_end, flatten_ids, load_beam, parse_anchor
 from ltm.bench.labelled import MID
 from ltm.bench.locomo import load_labelled
 from ltm.bench.metrics import (
@@ -95,6 +95,9 @@ def test_beam_loader(tmp_path: Path) -> None:
     assert all(x.answerable for t, x in q.items() if t != "abstention")
     no_anchor = [it["time"] for it in convs[1].items]
     assert no_anchor[0] < no_anchor[1]  # synthetic times keep the order
+    assert all(x.now is None for x in one.questions)  # asked in the present by default
+    ask_at_end(convs)
+    assert {x.now for x in one.questions} == {times[-1].isoformat()}
 
 
 def test_beam_parsing_helpers() -> None:

@@ -159,19 +159,32 @@ def score(answers: list[Answer]) -> dict[str, Any]:
     }
 
 
+def ask_at_end(convs: list[LabelledConversation]) -> None:
+    """Ask every question as of its conversation's last message (the reference time for
+    recency and time phrases) instead of the present."""
+    for c in convs:
+        if c.items:
+            end = max(it["time"] for it in c.items).isoformat()
+            for q in c.questions:
+                q.now = end
+
+
 def run(data: str | Path, *, embedder: str | None = None, limit: int | None = None,
-        settings_overrides: dict[str, Any] | None = None, progress: bool = True
-        ) -> dict[str, Any]:
+        settings_overrides: dict[str, Any] | None = None, progress: bool = True,
+        now_end: bool = False) -> dict[str, Any]:
     convs = load_beam(data)
     if limit:
         convs = convs[:limit]
+    if now_end:
+        ask_at_end(convs)
     load_start = list(os.getloadavg())
     rep = replay(convs, embedder=embedder, settings_overrides=settings_overrides,
                  k=max(KS), progress=progress)
     return {
         "data": str(data), "embedder": rep["embedder"], "conversations": len(convs),
         "messages": rep["items"], "questions": sum(len(c.questions) for c in convs),
-        "abstention_signal": rep["signal"], "ingest_per_s": round(rep["items"] / rep["ingest_s"], 1),
+        "abstention_signal": rep["signal"], "now": "conversation end" if now_end else "present",
+        "ingest_per_s": round(rep["items"] / rep["ingest_s"], 1),
         "settings": rep["settings"],
         "systems": {name: score(ans) for name, ans in rep["answers"].items()},
         "cpu_count": os.cpu_count(), "load_average_at_start": load_start,
@@ -267,15 +280,19 @@ def markdown(result: dict[str, Any], plot_path: str | None = None) -> str:
 @click.option("--limit", type=int, default=None, help="Only the first N conversations.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a setting for this run (repeatable).")
+@click.option("--now-end", is_flag=True,
+              help="Ask each question as of its conversation's last message (the reference "
+                   "time for recency and time phrases) instead of the present.")
 def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out: str | None,
-         limit: int | None, sets: tuple[str, ...]) -> None:
+         limit: int | None, sets: tuple[str, ...], now_end: bool) -> None:
     """Retrieval quality on BEAM 100K: evidence recall@5/10/20 per question type for ltm, BM25
     alone and dense alone, newest-fact order on knowledge updates, abstention AUROC, latency."""
     from ltm.cli import errors_to_exit
 
     overrides = parse_sets(sets)
     with errors_to_exit():
-        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides)
+        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
+                     now_end=now_end)
     result["commit"] = git_commit()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
