@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from pydantic import Field
 
+from .. import __version__
 from ..errors import InvalidInput, LtmError, NotFound, ScopeError
 from ..store import MemoryStore
 from .auth import ALL_USERS, ApiKey
@@ -32,6 +34,22 @@ prompt block) before answering anything that may depend on earlier conversations
 preferences, plans, facts the user told you. Call `remember` for anything worth knowing next \
 time, one self-contained statement per call, with the time it happened when known. Call \
 `forget` when the user asks you to forget something."""
+
+
+# tool parameters shared by several tools, each with the description an agent reads
+UserArg = Annotated[str | None, Field(description=(
+    "The user whose memories to use. Leave it out when the server acts for one user "
+    "(`ltm mcp --user`, or an API key for exactly one user)."))]
+KindsArg = Annotated[list[str] | None, Field(description=(
+    "Only memories of these kinds, e.g. ['fact'] (episode, fact, summary or another "
+    "lowercase word)."))]
+SinceArg = Annotated[str | None, Field(description=(
+    "Only memories that happened at or after this time (ISO-8601, e.g. 2026-03-02 or "
+    "2026-03-02T10:00:00Z; no offset means UTC)."))]
+UntilArg = Annotated[str | None, Field(description=(
+    "Only memories that happened at or before this time (ISO-8601)."))]
+QueryArg = Annotated[str, Field(description=(
+    "What to look for, in plain words (a question or keywords)."))]
 
 
 def _headers(ctx: Context | None) -> Mapping[str, str] | None:
@@ -81,7 +99,7 @@ def _short(m: Any, score: float | None = None) -> dict[str, Any]:
     if m.metadata.get("speaker"):
         out["speaker"] = m.metadata["speaker"]
     if score is not None:
-        out["score"] = round(float(score), 4)
+        out["relevance"] = round(float(score), 4)
     return out
 
 
@@ -94,7 +112,8 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
               static_recent: bool = False) -> MCPServer:
     """An MCP server over ``store``; ``resolve`` authorises each call. ``static_recent`` adds
     ``memories://recent`` for a server that acts for one fixed user (stdio)."""
-    server: MCPServer = MCPServer(name, instructions=INSTRUCTIONS, log_level="WARNING")
+    server: MCPServer = MCPServer(name, instructions=INSTRUCTIONS, version=__version__,
+                                  log_level="WARNING")
 
     def who(ctx: Context | None, user: str | None, right: str) -> str:
         return _pick_user(resolve(_headers(ctx)), user, right)
@@ -105,10 +124,26 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         "fragment. `time` is when it happened (ISO-8601, default now); `kind` is 'episode' "
         "(something said or done) or 'fact' (a stable truth); `session` groups a conversation. "
         "Returns the new memory's id."))
-    def remember(text: str, user: str | None = None, session: str | None = None,
-                 kind: str = "episode", time: str | None = None,
-                 importance: float | None = None, metadata: dict[str, Any] | None = None,
-                 ctx: Context | None = None) -> dict[str, Any]:
+    def remember(
+        text: Annotated[str, Field(description=(
+            "The memory: one self-contained statement, e.g. 'Alice moved to Lisbon in "
+            "March 2026'."))],
+        user: UserArg = None,
+        session: Annotated[str | None, Field(description=(
+            "The conversation it belongs to (any label); recall and forget can narrow to "
+            "it."))] = None,
+        kind: Annotated[str, Field(description=(
+            "'episode' (something said or done), 'fact' (a stable truth), 'summary', or "
+            "another lowercase word."))] = "episode",
+        time: Annotated[str | None, Field(description=(
+            "When it happened (ISO-8601, e.g. 2026-03-02T10:00:00Z; no offset means UTC); "
+            "default now."))] = None,
+        importance: Annotated[float | None, Field(description=(
+            "How much it matters, 0 to 1 (higher ranks higher and is kept longer); default "
+            "unset."))] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=(
+            "Extra JSON fields kept with the memory, e.g. {\"speaker\": \"user\"}."))] = None,
+        ctx: Context | None = None) -> dict[str, Any]:
         u = who(ctx, user, "write")
         _times(time=time)
         try:
@@ -121,28 +156,50 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
     @server.tool(description=(
         "Search the user's memories for what is relevant to `query` (hybrid full-text + "
         "semantic search). Returns up to `k` memories, best first, each with id, text, time, "
-        "kind, session and score. Narrow with `session`, `kinds` (e.g. ['fact']), `since` / "
-        "`until` (ISO-8601). Use the ids with `forget`."))
-    def recall(query: str, user: str | None = None, k: int = 5, session: str | None = None,
-               kinds: list[str] | None = None, since: str | None = None,
-               until: str | None = None, ctx: Context | None = None) -> list[dict[str, Any]]:
+        "kind, session and relevance (the probability, 0-1, that it bears on the query). "
+        "Only memories with relevance >= `min_relevance` (default: the store's "
+        "context_min_relevance) are returned; when none is, the answer is one entry whose "
+        "`note` says that nothing stored is relevant. Narrow with `session`, `kinds` (e.g. "
+        "['fact']), `since` / `until` (ISO-8601). Use the ids with `forget`."))
+    def recall(
+        query: QueryArg,
+        user: UserArg = None,
+        k: Annotated[int, Field(description="How many memories at most, 1 to 50.")] = 5,
+        session: Annotated[str | None, Field(description=(
+            "Only memories of this conversation (the session given to remember)."))] = None,
+        kinds: KindsArg = None,
+        since: SinceArg = None,
+        until: UntilArg = None,
+        min_relevance: Annotated[float | None, Field(description=(
+            "Leave out memories whose relevance (0-1) is below this; default: the "
+            "store's context_min_relevance."))] = None,
+        ctx: Context | None = None) -> list[dict[str, Any]]:
         u = who(ctx, user, "read")
         if isinstance(k, bool) or not 1 <= k <= 50:
             raise ToolError("invalid input: k must be between 1 and 50")
         _times(since=since, until=until)
+        floor = store.settings.context_min_relevance if min_relevance is None \
+            else min_relevance
         try:
             hits = store.search(query, user=u, k=k, session=session, kinds=kinds, since=since,
-                                until=until)
+                                until=until, min_relevance=floor)
         except LtmError as exc:
             raise _fail(exc) from None
-        return [_short(h.memory, h.score) for h in hits]
+        if not hits:
+            return [{"note": "No stored memory is relevant to this query (none reached "
+                             f"relevance {floor:g})."}]
+        return [_short(h.memory, h.relevance) for h in hits]
 
     @server.tool(description=(
         "Get a prompt-ready block of the user's memories relevant to `query`, packed into "
         "`budget_tokens` tokens, in chronological order with dates and session labels. Paste "
         "it into your reasoning before answering."))
-    def context(query: str, user: str | None = None, budget_tokens: int = 800,
-                ctx: Context | None = None) -> str:
+    def context(
+        query: QueryArg,
+        user: UserArg = None,
+        budget_tokens: Annotated[int, Field(description=(
+            "The most tokens the block may take, 1 to 100000."))] = 800,
+        ctx: Context | None = None) -> str:
         u = who(ctx, user, "read")
         if isinstance(budget_tokens, bool) or not 1 <= budget_tokens <= 100_000:
             raise ToolError("invalid input: budget_tokens must be between 1 and 100000")
@@ -155,8 +212,13 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         "Erase memories of the user for good: one memory by `memory_id` (from `recall`), or "
         "a whole conversation by `session`. Give exactly one. The text is removed, only a "
         "content-free record of the deletion stays. Returns how many memories were erased."))
-    def forget(memory_id: str | None = None, session: str | None = None,
-               user: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
+    def forget(
+        memory_id: Annotated[str | None, Field(description=(
+            "The id of the memory to erase (from recall or recent)."))] = None,
+        session: Annotated[str | None, Field(description=(
+            "Erase every memory of this conversation instead."))] = None,
+        user: UserArg = None,
+        ctx: Context | None = None) -> dict[str, Any]:
         u = who(ctx, user, "write")
         if (memory_id is None) == (session is None):
             raise ToolError("invalid input: give exactly one of memory_id or session")
@@ -171,10 +233,17 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         "learned most recently. Up to `limit` (1-100) memories, each with id, text, time, "
         "kind and session; narrow with `session`, `kinds`, `since` / `until` (ISO-8601). "
         "Pass the returned `next_cursor` as `cursor` for older ones (null: no more)."))
-    def recent_tool(user: str | None = None, limit: int = 20, session: str | None = None,
-                    kinds: list[str] | None = None, since: str | None = None,
-                    until: str | None = None, cursor: str | None = None,
-                    ctx: Context | None = None) -> dict[str, Any]:
+    def recent_tool(
+        user: UserArg = None,
+        limit: Annotated[int, Field(description="How many memories at most, 1 to 100.")] = 20,
+        session: Annotated[str | None, Field(description=(
+            "Only memories of this conversation."))] = None,
+        kinds: KindsArg = None,
+        since: SinceArg = None,
+        until: UntilArg = None,
+        cursor: Annotated[str | None, Field(description=(
+            "The next_cursor of the previous answer, for older memories."))] = None,
+        ctx: Context | None = None) -> dict[str, Any]:
         u = who(ctx, user, "read")
         if isinstance(limit, bool) or not 1 <= limit <= 100:
             raise ToolError("invalid input: limit must be between 1 and 100")
