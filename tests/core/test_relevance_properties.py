@@ -235,3 +235,25 @@ def test_feedback_shifts_the_ranking(open_store: Callable[..., ltm.MemoryStore],
     mem = open_store()
     assert mem.ranker is not shipped()
     assert mem.search(q, user="u", now=NOW)[0].memory.id == loser.id
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 3), st.floats(0, 3), st.floats(-5, 15), st.floats(-5, 15),
+       st.booleans())
+def test_a_better_match_never_ranks_lower(t1: float, t2: float, d1: float, d2: float,
+                                          label: bool) -> None:
+    """The shipped model's own match is monotone: at least as much text and dense match
+    (same label) never gives a lower logit."""
+    import numpy as np
+
+    from ltm.retrieval.ranker import RawPool
+
+    lo_t, hi_t = sorted((t1, t2))
+    lo_d, hi_d = sorted((d1, d2))
+    n = 2
+    pool = RawPool(np.array([lo_t, hi_t]), np.array([lo_d, hi_d]), np.full(n, -1),
+                   np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), np.zeros(n),
+                   np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n),
+                   np.full(n, float(label)))
+    own = shipped().own_logit(pool)
+    assert own[1] >= own[0] - 1e-9

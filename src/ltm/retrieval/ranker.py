@@ -33,6 +33,9 @@ OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "lab
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "recency", "importance",
         "superseded", "window", "time_fit")
 TIME = ("window", "time_fit")
+# stage-1 weights kept >= 0, so that more match never lowers the logit (see ``fit``)
+MONOTONE = ("text", "text_any", "text_sqrt", "dense", "text_dense", "label", "text_top",
+            "dense_gap")
 # weights used where the training data never varies a feature (e.g. no superseded facts in
 # LoCoMo): a prior, not a fit
 PRIORS = {"recency": 0.3, "importance": 1.0, "superseded": -2.0, "time_fit": 1.5,
@@ -297,7 +300,22 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
     in the data, say) keep their ``PRIORS`` weight. ``weights``: one per pool (to balance
     data sets)."""
     ys = [np.asarray(y, dtype=np.float64) for y in labels]
-    own_w = fit_ranking([own_features(p) for p in pools], ys, l2=l2, weights=weights)
+    x1 = [own_features(p) for p in pools]
+    own_w = fit_ranking(x1, ys, l2=l2, weights=weights)
+    # a memory that matches better on every signal must never rank lower: a weight fitted
+    # negative (the signals overlap, so the fit may trade one against another) is dropped
+    # and the rest refitted without it, until none is
+    dropped: set[int] = set()
+    while True:
+        bad = {OWN.index(f) for f in MONOTONE if own_w[OWN.index(f)] < 0}
+        if own_w[OWN.index("dense")] + own_w[OWN.index("dense_pos")] < 0:
+            bad.add(OWN.index("dense_pos"))  # the slope above the background stays >= 0
+        if not bad:
+            break
+        dropped |= bad
+        keep = [j for j in range(len(OWN)) if j not in dropped]
+        own_w = np.zeros(len(OWN))
+        own_w[keep] = fit_ranking([x[:, keep] for x in x1], ys, l2=l2, weights=weights)
     stage = Ranker(own_w, 0.0, np.zeros(len(FULL)), 0.0, context_window)
     x2 = [stage.features(p) for p in pools]
     varies = np.zeros(len(FULL), dtype=bool)
