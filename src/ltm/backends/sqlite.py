@@ -1088,6 +1088,9 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return 0.0
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
+                                 f"{exc}") from exc
 
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
         """For each content word of the query that labels some of the user's memories (their
@@ -1111,6 +1114,9 @@ class SqliteBackend:
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
+                                 f"{exc}") from exc
         return out
 
     def scope_count(self, user: str) -> int:
