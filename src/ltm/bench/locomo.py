@@ -169,10 +169,14 @@ def systems_for(settings: Any) -> dict[str, Any]:
 
 def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None = None,
         limit: int | None = None, systems: tuple[str, ...] = ("ltm", "bm25", "dense"),
-        progress: bool = True, settings_overrides: dict[str, Any] | None = None,
+        progress: bool | None = None, settings_overrides: dict[str, Any] | None = None,
         prepare: Callable[[Any, list[Conversation]], None] | None = None,
         facts: bool = False, now_end: bool = False) -> dict[str, Any]:
     from tqdm import tqdm
+
+    from ..progress import on_terminal
+    if progress is None:  # bars on a terminal, not into pipes and logs
+        progress = on_terminal()
 
     import ltm
     from ltm.store import MemoryStore
