@@ -191,14 +191,8 @@ class Engine:
             metadata: Mapping[str, Any] | None = None, importance: float | None = None,
             pinned: bool = False, expires_at: Any = None, valid_from: Any = None,
             sources: Sequence[str] | None = None, supersedes: str | None = None) -> Memory:
-        """Store one memory and return it. ``time`` is when it happened (default now).
-
-        ``valid_from`` is when a fact started to hold (default ``time``); ``sources`` the ids it
-        was derived from. ``supersedes`` names a current memory of the same user that this one
-        replaces: it gets ``valid_to`` = this one's ``valid_from`` and ``superseded_by``, stays
-        queryable with ``search(..., as_of=...)`` and ranks below its successor. A fact or
-        summary nearly identical to a current one of the same kind reinforces it instead of
-        being stored (see ``ltm.policies.dedup``); the reinforced memory is returned."""
+        """``MemoryStore.add`` (documented there): one validated row, written with dedup, or
+        superseding ``supersedes`` in the same transaction."""
         row = self.row(text, user=user, agent=agent, session=session, kind=kind, time=time,
                         metadata=metadata, importance=importance, pinned=pinned,
                         expires_at=expires_at, valid_from=valid_from, sources=sources,
