@@ -63,7 +63,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder
         self.closed = False
-        self._access: dict[str, int] = {}
+        self._access: dict[tuple[str, str], int] = {}
         self._access_lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
         self._worker_lock = threading.Lock()
@@ -217,10 +217,12 @@ class Engine:
         return mem
 
     # -- access counts and forgetting -----------------------------------------------------
-    def note_access(self, ids: list[str]) -> None:
+    def note_access(self, ids: list[str], user: str) -> None:
+        """Count a retrieval of ``user``'s memories ``ids`` (written in batches)."""
         with self._access_lock:
             for i in ids:
-                self._access[i] = self._access.get(i, 0) + 1
+                key = (user, i)  # ids are per user on PostgreSQL
+                self._access[key] = self._access.get(key, 0) + 1
             big = len(self._access) >= 2000
         if big:
             self.flush_access()
@@ -228,8 +230,12 @@ class Engine:
     def flush_access(self) -> None:
         with self._access_lock:
             pending, self._access = self._access, {}
-        if pending:
-            self.backend.touch(list(pending), now_us())
+        by_user: dict[str, list[str]] = {}
+        for user, mid in pending:
+            by_user.setdefault(user, []).append(mid)
+        at = now_us()
+        for user, ids in by_user.items():
+            self.backend.touch(ids, at, user)
 
     def cascade(self, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
         """Forget what was derived only from the memories ``receipt`` lists."""

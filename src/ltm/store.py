@@ -306,7 +306,7 @@ class MemoryStore:
                               else window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
                        now=now_, window=window, ranker=self.ranker, min_relevance=floor)
-        self.engine.note_access([h.memory.id for h in hits])
+        self.engine.note_access([h.memory.id for h in hits], flt.user)
         return hits
 
     def context(self, query: str, *, user: str, budget_tokens: int = 1000, k: int = 50,

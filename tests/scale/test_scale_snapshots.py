@@ -74,7 +74,7 @@ def test_writes_remove_snapshots_and_searches_never_see_stale_ones(
     store = open_store(embedder="hash")
     assert len(_snapshots(store)) == 2
     first = store.search("where did I travel", user="user-00000", k=3)
-    store.backend.touch([first[0].memory.id], 1)  # type: ignore[attr-defined]
+    store.backend.touch([first[0].memory.id], 1, first[0].memory.user)  # type: ignore[attr-defined]
     assert len(_snapshots(store)) == 2  # access counts are not in a snapshot
     new = store.add("I travelled to Reykjavik by ferry", user="user-00000")
     assert sorted(_snapshots(store)) == ["user-00001"]  # in the insert's transaction

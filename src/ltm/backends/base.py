@@ -127,7 +127,8 @@ class Backend(Protocol):
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]: ...
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
-    def touch(self, ids: Sequence[str], at: int) -> None: ...
+    def touch(self, ids: Sequence[str], at: int, user: str) -> None:
+        """Count one retrieval of each of ``user``'s memories ``ids`` at ``at``."""
     def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
              before: tuple[int, str] | None = None) -> list[Memory]:
         """A page of the memories ``flt`` matches, ordered by (time, id) (``newest`` or

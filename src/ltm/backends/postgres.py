@@ -586,14 +586,15 @@ class PostgresBackend:
 
         return _row_to_memory(self._retry(work))
 
-    def touch(self, ids: Sequence[str], at: int) -> None:
+    def touch(self, ids: Sequence[str], at: int, user: str) -> None:
         if not ids:
             return
         ordered = sorted(set(ids))
 
         def work(conn: psycopg.Connection[Any]) -> None:
             conn.execute(f"UPDATE {self._m} SET access_count = access_count + 1, "
-                         f"last_accessed = %s WHERE id = ANY(%s::text[])", [at, ordered])
+                         f"last_accessed = %s WHERE user_id = %s AND id = ANY(%s::text[])",
+                         [at, user, ordered])
 
         self._retry(work)
 

@@ -961,7 +961,7 @@ class SqliteBackend:
                             (memory_id,)).fetchone()
         return _row_to_memory(new)
 
-    def touch(self, ids: Sequence[str], at: int) -> None:
+    def touch(self, ids: Sequence[str], at: int, user: str) -> None:
         if not ids:
             return
         with self._lock:
@@ -969,7 +969,8 @@ class SqliteBackend:
             try:
                 with self.atomic() as c:
                     c.executemany("UPDATE memories SET access_count = access_count + 1, "
-                                  "last_accessed = ? WHERE id = ?", [(at, i) for i in ids])
+                                  "last_accessed = ? WHERE id = ? AND user = ?",
+                                  [(at, i, user) for i in ids])
             finally:
                 self._access_only = False
 

@@ -87,7 +87,7 @@ def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
         # or retention could evict what was asked to be kept
         changes["pinned"] = True
     updated = engine.backend.update(mem.id, mem.user, changes, None, event="reinforced")
-    engine.backend.touch([mem.id] * len(rows), now_us())
+    engine.backend.touch([mem.id] * len(rows), now_us(), mem.user)
     got = engine.backend.get(mem.id, mem.user)
     return got if got is not None else updated
 
