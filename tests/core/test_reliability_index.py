@@ -230,10 +230,16 @@ def test_damaged_hnsw_graph_is_rebuilt(tmp_path: Path) -> None:
         fp.write(bytes(size // 5))
     with ltm.open(path, embedder="hash", hnsw_min_scope=300) as mem:
         backend: Any = mem.backend
-        for i in range(0, 400, 7):
+        ids = {m.text: m.id for m in mem.list("big", limit=1000)}
+        first = near = 0
+        for i in range(400):
             q = mem.embedder.embed([_text(0, i)])[0]
-            (best, score), *_ = backend.dense_search(q, ltm.store.Filters(user="big"), 5)
-            assert mem.get(best, user="big").text == _text(0, i) and score > 0.99
+            got = backend.dense_search(q, ltm.store.Filters(user="big"), 5)
+            near += ids[_text(0, i)] in [mid for mid, _ in got]
+            first += got[0][0] == ids[_text(0, i)] and got[0][1] > 0.99
+        # HNSW is approximate: in six probes a rebuilt graph missed 0-3 of the 400 from their
+        # own top 5, so requiring every one made the test flaky
+        assert near >= 0.97 * 400 and first >= 0.9 * 400, (near, first)
 
 
 # -- F6: a stale process never writes back what another erased ------------------------------
