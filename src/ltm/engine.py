@@ -63,7 +63,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder
         self.closed = False
-        self._access: dict[tuple[str, str], int] = {}
+        self._access: set[tuple[str, str]] = set()  # (user, id) retrieved since the last flush
         self._access_lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None  # embeds large batches block by block
         self._worker_lock = threading.Lock()
@@ -221,15 +221,14 @@ class Engine:
         """Count a retrieval of ``user``'s memories ``ids`` (written in batches)."""
         with self._access_lock:
             for i in ids:
-                key = (user, i)  # ids are per user on PostgreSQL
-                self._access[key] = self._access.get(key, 0) + 1
+                self._access.add((user, i))  # ids are per user on PostgreSQL
             big = len(self._access) >= 2000
         if big:
             self.flush_access()
 
     def flush_access(self) -> None:
         with self._access_lock:
-            pending, self._access = self._access, {}
+            pending, self._access = self._access, set()
         by_user: dict[str, list[str]] = {}
         for user, mid in pending:
             by_user.setdefault(user, []).append(mid)

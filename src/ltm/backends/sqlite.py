@@ -1050,10 +1050,14 @@ class SqliteBackend:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
+                raise self._fts_unreadable(exc) from exc
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         return ranked[:limit]
+
+    def _fts_unreadable(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """The typed error for a full-text index SQLite cannot read (damaged), raised by every
+        full-text query; open repairs it (``_check_fts``)."""
+        return StoreError(f"the full-text index of {self.folder} cannot be read: {exc}")
 
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
@@ -1090,8 +1094,7 @@ class SqliteBackend:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return 0.0
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
+                raise self._fts_unreadable(exc) from exc
 
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
         """For each content word of the query that labels some of the user's memories (their
@@ -1116,8 +1119,7 @@ class SqliteBackend:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
+                raise self._fts_unreadable(exc) from exc
         return out
 
     def scope_count(self, user: str) -> int:
@@ -1369,8 +1371,7 @@ class SqliteBackend:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the full-text index of {self.folder} cannot be read: "
-                                 f"{exc}") from exc
+                raise self._fts_unreadable(exc) from exc
         out = []
         for allowed, limit in masks:
             score = np.zeros(len(view), dtype=np.float64)
