@@ -45,8 +45,8 @@ def test_bars_follow_the_terminal_unless_asked() -> None:
 
 
 def test_the_commands_use_it() -> None:
-    from ltm.bench.scale import scale
-    from ltm.neural.cli import train
+    from ltm.cli.bench import scale
+    from ltm.cli.train import train
 
     opts = [p for p in scale.params if p.name == "progress"]
     assert opts and opts[0].callback is progress_default

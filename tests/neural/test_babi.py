@@ -20,7 +20,7 @@ from ltm.neural.babi import (
     vectorize,
 )
 from ltm.neural.babi_train import BabiTrainConfig, train_babi
-from ltm.neural.cli import train
+from ltm.cli.train import train
 
 torch.set_num_threads(1)
 

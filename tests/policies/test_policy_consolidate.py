@@ -165,7 +165,7 @@ def test_cli_gc(hstore: Open, tmp_path: object, args: list[str]) -> None:
 
     from click.testing import CliRunner
 
-    from ltm.policies.cli import gc
+    from ltm.cli.policies import gc
     mem = hstore(name="cli")
     mem.add("a", user="ana", expires_at=datetime.now(timezone.utc) + timedelta(seconds=1))
     folder = str(mem.backend.folder)  # type: ignore[attr-defined]
@@ -180,7 +180,7 @@ def test_cli_gc(hstore: Open, tmp_path: object, args: list[str]) -> None:
 def test_cli_process_without_llm_exits_2(hstore: Open) -> None:
     from click.testing import CliRunner
 
-    from ltm.policies.cli import process
+    from ltm.cli.policies import process
     mem = hstore(name="cli2")
     mem.add("a", user="ana")
     folder = str(mem.backend.folder)  # type: ignore[attr-defined]

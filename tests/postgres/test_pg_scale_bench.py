@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 import ltm
 from ltm.backends.base import Filters
-from ltm.bench.scale import scale
 from ltm.bench.scale_pg import KEYS, scale_postgres
+from ltm.cli.bench import scale
 from ltm.errors import StoreError
 
 pytestmark = pytest.mark.postgres

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ltm.replay.cli import replay
+from ltm.cli.bench import replay
 
 
 def test_cli_module_imports_only_click_and_stdlib() -> None:
     # numpy may come with `import ltm` itself; the replay code and torch must not load
-    code = ("import sys, ltm.replay.cli; "
+    code = ("import sys, ltm.cli.bench; "
             "sys.exit(any(m in sys.modules for m in ('ltm.replay.buffers', 'ltm.replay.bench', 'torch')))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

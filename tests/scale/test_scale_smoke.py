@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ltm.bench.peers import peers, run_peers
-from ltm.bench.scale import plot_scale, scale
+from ltm.bench.peers import run_peers
+from ltm.bench.scale import plot_scale
+from ltm.cli.bench import peers, scale
 
 KEYS = ("ingest_per_s", "scoped_search_ms_p50", "scoped_search_ms_p95", "scoped_search_ms_p99",
         "single_scope_ms_p95", "single_scope_recall_at_10", "reopen_first_query_s",

@@ -12,8 +12,8 @@ from server_support import Served
 
 from ltm.server.app import OPENAPI_PATH, openapi_text
 from ltm.server.auth import KeyStore
-from ltm.server.cli import keys as keys_cmd
-from ltm.server.cli import serve
+from ltm.cli.serve import keys as keys_cmd
+from ltm.cli.serve import serve
 
 
 def test_health_needs_no_key_and_reports_keys(served: Served) -> None:

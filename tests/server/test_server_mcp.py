@@ -30,7 +30,7 @@ def test_stdio_session_remember_recall_context_forget(tmp_path: Path) -> None:
     store = tmp_path / "store"
     ltm.open(store).close()  # create it (and its embedder choice) up front
     params = StdioServerParameters(command=sys.executable, args=[
-        "-m", "ltm.server.cli", "mcp", "--store", str(store), "--user", "alice"],
+        "-m", "ltm.cli", "mcp", "--store", str(store), "--user", "alice"],
         env={"TOKENIZERS_PARALLELISM": "false"})
 
     async def session() -> None:

@@ -23,8 +23,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import click
-
 from .evaluate import Answer, replay
 from .labelled import MID, LabelledConversation, LabelledQuestion
 from .metrics import auroc, evidence_recall, mean, update_first
@@ -263,60 +261,3 @@ def markdown(result: dict[str, Any], plot_path: str | None = None) -> str:
     if plot_path:
         lines += ["", f"![BEAM recall@10 by type]({plot_path})"]
     return head + "\n".join(lines) + "\n"
-
-
-@click.command()
-@click.option("--data", envvar="LTM_BEAM", required=True,
-              type=click.Path(exists=True, file_okay=False),
-              help="The BEAM 100K folder (<n>/chat.json, <n>/probing_questions.json; env "
-                   "LTM_BEAM).")
-@click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
-@click.option("--out", type=click.Path(dir_okay=False), default="benchmarks/results/beam.json",
-              show_default=True, help="JSON output.")
-@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the markdown section here (e.g. benchmarks/sections/beam.md).")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
-              help="Recall@10 plot (PNG); default: the JSON path with .png.")
-@click.option("--limit", type=int, default=None, help="Only the first N conversations.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a setting for this run (repeatable).")
-@click.option("--now-end", is_flag=True,
-              help="Ask each question as of its conversation's last message (the reference "
-                   "time for recency and time phrases) instead of the present.")
-def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out: str | None,
-         limit: int | None, sets: tuple[str, ...], now_end: bool) -> None:
-    """Retrieval quality on BEAM 100K: evidence recall@5/10/20 per question type for ltm, BM25
-    alone and dense alone, newest-fact order on knowledge updates, abstention AUROC, latency."""
-    from ltm.cli import errors_to_exit
-
-    overrides = parse_sets(sets)
-    with errors_to_exit():
-        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
-                     now_end=now_end)
-    result["commit"] = git_commit()
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
-    png = Path(plot_out) if plot_out else path.with_suffix(".png")
-    plot(result, png)
-    table = markdown(result, str(png))  # BENCHMARKS.md sits at the root: paths from there
-    if md_out:
-        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_out).write_text(table)
-    click.echo(table)
-    click.echo(f"wrote {path} and {png}", err=True)
-
-
-def parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` options as typed settings overrides."""
-    from ltm.config import Settings, _coerce
-
-    overrides: dict[str, Any] = {}
-    types = {f: str(t) for f, t in Settings.__annotations__.items()}
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or key not in types:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE with a known setting",
-                                     param_hint="--set")
-        overrides[key] = _coerce(key, value, types[key])
-    return overrides

@@ -30,8 +30,8 @@ with SIGKILL after a random delay, reopens the store in its own process and chec
   (``raw_errors``).
 
 Rows a kill left committed without an acknowledgement are adopted (they must then survive
-like any other), and a forget cut short settles as whatever the check finds. Only click and
-the standard library are imported at module level; the checker uses the SQLite backend's
+like any other), and a forget cut short settles as whatever the check finds. Only the standard
+library is imported at module level; the checker uses the SQLite backend's
 vector index read-only.
 """
 
@@ -52,8 +52,6 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import click
 
 USERS = tuple(f"fault-u{i}" for i in range(8))
 SESSIONS = 12
@@ -686,56 +684,27 @@ def run_faults(store: Path, *, kills: int, seed: int = 0, embedder: str = "wordl
     return report
 
 
-@click.command("faults")
-@click.option("--kills", type=click.IntRange(min=1), default=200, show_default=True,
-              help="SIGKILLs of the writing child.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report as JSON here (e.g. benchmarks/results/faults.json).")
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Store folder (default: a fresh temporary one).")
-@click.option("--embedder", default="wordllama", show_default=True,
-              help="Embedder of the store ('hashing' or 'hash': no model, fast start).")
-@click.option("--max-batch", type=click.IntRange(min=1), default=20_000, show_default=True,
-              help="Largest add_many (sizes are log-uniform from 1).")
-@click.option("--max-life", type=click.FloatRange(min=0), default=4.0, show_default=True,
-              help="Seconds a child works before its kill (uniform from 0).")
-@click.option("--max-rows", type=click.IntRange(min=1), default=30_000, show_default=True,
-              help="Above this many rows the child forgets its largest user.")
-@click.option("--fast-erase", type=click.FloatRange(0, 1), default=0.25, show_default=True,
-              help='Share of the lives whose store is opened with erase="fast" (no compaction '
-                   "after each forget).")
-@click.option("--sample", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Ids checked through get and search after each kill (recent + random).")
-@click.option("--reader/--no-reader", default=True, show_default=True,
-              help="A second process that keeps the store open (reading) and closes after "
-                   "each kill.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the workload and of the kill times (a run is repeatable).")
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Copy the store here after each check that found a failure.")
-def faults(kills: int, out: Path | None, store: Path | None, embedder: str, max_batch: int,
-           max_life: float, max_rows: int, fast_erase: float, sample: int, reader: bool,
-           seed: int, keep: Path | None) -> None:
-    """Kill -9 a writer at random moments and check the reopened store each time."""
+def faults_report(store: Path | None, *, kills: int, seed: int = 0,
+                  embedder: str = "wordllama", max_batch: int = 20_000, max_life: float = 4.0,
+                  max_rows: int = 30_000, fast_erase: float = 0.25, sample: int = 20,
+                  reader: bool = True, keep: Path | None = None,
+                  progress: bool = False) -> dict[str, Any]:
+    """``ltm bench faults``'s run: ``run_faults`` on ``store`` (default a fresh temporary
+    one), and its report as the JSON the command prints (with the settings, the machine and
+    the load average before)."""
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         report = run_faults(store or Path(tmp) / "store", kills=kills, seed=seed,
                             embedder=embedder, max_batch=max_batch, max_life=max_life,
                             max_rows=max_rows, fast_erase=fast_erase, sample=sample,
-                            reader=reader, keep=keep,
-                            progress=sys.stderr.isatty())
+                            reader=reader, keep=keep, progress=progress)
     data = asdict(report)
     data.update({"failures": report.failures, "load_average_before": load_before,
                  "max_batch": max_batch, "max_life_s": max_life, "max_rows_cap": max_rows,
                  "reader": reader, "fast_erase_share": fast_erase,
                  "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                  "sqlite": sqlite3.sqlite_version, "date": time.strftime("%Y-%m-%d")})
-    click.echo(json.dumps(data, indent=1))
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    if report.failures:
-        sys.exit(1)
+    return data
 
 
 if __name__ == "__main__":
@@ -743,5 +712,3 @@ if __name__ == "__main__":
         _child(json.loads(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "--reader":
         _reader(json.loads(sys.argv[2]))
-    else:
-        faults()

@@ -23,8 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
-
 from .labelled import MID, LabelledConversation, LabelledQuestion
 
 KS = (5, 10, 20)
@@ -333,55 +331,3 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{s['session_recall'][k]:.3f}"
                                                  for k in ("5", "10", "20")) + " |")
     return "\n".join(lines) + "\n"
-
-
-@click.command()
-@click.option("--data", envvar="LTM_LOCOMO", required=True,
-              type=click.Path(exists=True, dir_okay=False),
-              help="Path to locomo10.json (env LTM_LOCOMO).")
-@click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="JSON output (default benchmarks/results/locomo-<embedder>.json).")
-@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the markdown table here.")
-@click.option("--limit", type=int, default=None, help="Only the first N conversations.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a setting for this run (repeatable), e.g. --set dense_weight=0.7.")
-@click.option("--facts", is_flag=True,
-              help="Also ingest LoCoMo's per-session observations as facts with sources; a "
-                   "fact hit counts as hitting its source turns.")
-@click.option("--no-time-phrases", is_flag=True,
-              help="Ignore time phrases in questions (same as --set time_phrases=off).")
-@click.option("--now-end", is_flag=True,
-              help="Ask each question as of its conversation's last session (the reference "
-                   "time for 'last year', recency) instead of the present.")
-def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
-           limit: int | None, sets: tuple[str, ...], facts: bool, no_time_phrases: bool,
-           now_end: bool) -> None:
-    """Retrieval quality on LoCoMo: turn and session evidence recall@5/10/20 for ltm, BM25
-    alone and dense alone, per category, with latency."""
-    from ltm.cli import errors_to_exit
-    from ltm.config import Settings, _coerce
-
-    overrides: dict[str, Any] = {}
-    types = {f: str(t) for f, t in Settings.__annotations__.items()}
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or key not in types:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE with a known setting",
-                                     param_hint="--set")
-        overrides[key] = _coerce(key, value, types[key])
-    if no_time_phrases:
-        overrides["time_phrases"] = "off"
-    with errors_to_exit():
-        result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
-                     facts=facts, now_end=now_end)
-    name = result["embedder"].split(":")[0]
-    path = Path(out or f"benchmarks/results/locomo-{name}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
-    table = markdown(result)
-    if md_out:
-        Path(md_out).write_text(table)
-    click.echo(table)
-    click.echo(f"wrote {path}", err=True)

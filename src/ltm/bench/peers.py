@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import click
 
 from .corpus import Corpus
 from .stats import latency_summary, mean_recall, rate, ratio
@@ -310,51 +307,17 @@ def plot_peers(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-@click.command("peers")
-@click.option("--n", "n", type=click.IntRange(min=10), default=100_000, show_default=True,
-              help="Memories (vectors) loaded into every system.")
-@click.option("--users", type=click.IntRange(min=1), default=None,
-              help="Users the memories belong to [default: N / 1000, at least 1].")
-@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Scoped top-10 queries per system.")
-@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Vectors per ingest call.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Corpus seed.")
-@click.option("--only", multiple=True, type=click.Choice(sorted(PEERS)),
-              help="Measure only these systems (ltm is always included).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON result file [default: benchmarks/results/peers-N.json].")
-@click.option("--plot/--no-plot", default=True, show_default=True,
-              help="Write the PNG next to the JSON.")
-def peers(n: int, users: int | None, queries: int, batch: int, seed: int, only: tuple[str, ...],
-          out: Path | None, plot: bool) -> None:
-    """Load the same corpus and vectors into ltm, Chroma, LanceDB, sqlite-vec, hnswlib and
-    FAISS; report ingest and scoped top-10 latency as ratios to ltm, and recall@10."""
-    out = out or RESULTS / f"peers-{n}.json"
-    users = users or max(1, n // 1000)
+def measure_peers(n: int, users: int, out: Path, *, queries: int = 1000, batch: int = 1000,
+                  seed: int = 0, only: list[str] | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``ltm bench peers``'s run: every system in a temporary folder, the result written to
+    ``out`` and returned."""
     work = Path(tempfile.mkdtemp(prefix="ltm-peers-"))
     try:
         result = run_peers(n, users, workdir=work, queries=queries, batch=batch, seed=seed,
-                           only=list(only) or None,
-                           progress=lambda msg: click.echo(msg, err=True))
+                           only=only, progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(f"{'system':<11} {'ingest/s':>10} {'x ltm':>7} {'p50 ms':>8} {'p95 ms':>8} "
-               f"{'x ltm':>7} {'recall@10':>9}")
-    for name, r in result["systems"].items():
-        if "skipped" in r:
-            click.echo(f"{name:<11} skipped: {r['skipped']}")
-            continue
-        click.echo(f"{name:<11} {r['ingest_per_s']:>10.0f} {r['ingest_ratio']:>7.2f} "
-                   f"{r['query_ms_p50']:>8.3f} {r['query_ms_p95']:>8.3f} "
-                   f"{r['query_p50_ratio']:>7.2f} {r['recall_at_10']:>9.3f}")
-    click.echo(f"wrote {out}", err=True)
-    if plot:
-        png = plot_peers(result, out.with_suffix(".png"))
-        click.echo(f"wrote {png}", err=True)
-
-
-if __name__ == "__main__":
-    peers(sys.argv[1:])
+    return result

@@ -12,7 +12,7 @@ or memory runs in a fresh Python process, so its peak resident set is its own:
    latency and recall@10 against the exact scan of the same scope on the same queries.
 4. ``single-reopen``: reopen of that store and its first query (the HNSW file is loaded).
 
-Only click and the standard library are imported at module level.
+Only the standard library is imported at module level.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import click
-
-from ..progress import progress_default
 from .corpus import Corpus
 from .scale_common import (
     SINGLE_USER,
+    PhaseFailed,
     _bar,
     _rss_mb,
+    nothing_to_measure,
     single_reopen_first_query,
     timed_scoped_passes,
 )
@@ -246,7 +245,7 @@ def run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
                            json.dumps(args)], stdout=subprocess.PIPE, text=True,
                           env={**os.environ, "TOKENIZERS_PARALLELISM": "true"})
     if proc.returncode != 0:
-        raise click.ClickException(f"phase {name} failed (exit {proc.returncode})")
+        raise PhaseFailed(f"phase {name} failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result[f"{name.replace('-', '_')}_process_s"] = round(time.perf_counter() - t0, 3)
     return result
@@ -257,6 +256,7 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
               hnsw_min_scope: int | None = None, hybrid_queries: int = 200,
               multi_user: bool = True, ef_search: int | None = None) -> dict[str, Any]:
     """All phases; returns the merged result (the JSON written by the command)."""
+    nothing_to_measure(multi_user, single_scope)
     multi, single = workdir / "multi", workdir / "single"
     for p in (multi, single):
         shutil.rmtree(p, ignore_errors=True)
@@ -297,9 +297,6 @@ def run_scale(n: int, users: int, *, workdir: Path, queries: int = 1000, batch: 
                                                 "settings": settings}))
         rss += [out["single_ingest_peak_rss_mb"], out["single_peak_rss_mb"],
                 out["single_reopen_peak_rss_mb"]]
-    if not rss:
-        raise click.UsageError("nothing to measure: both the multi-user and the single-scope "
-                               "runs are switched off")
     out["peak_rss_mb"] = max(rss)
     out["load_average_at_end"] = list(os.getloadavg())
     return out
@@ -357,62 +354,16 @@ def plot_scale(results_dir: Path) -> Path | None:
     return path
 
 
-@click.command("scale")
-@click.option("--n", "n", type=click.IntRange(min=10), default=100_000, show_default=True,
-              help="Memories to generate and ingest.")
-@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Users the memories are spread over.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON result file [default: benchmarks/results/scale-N.json].")
-@click.option("--backend", type=click.Choice(["sqlite", "postgres"]), default="sqlite",
-              show_default=True, help="Storage backend to measure.")
-@click.option("--dsn", default=None, envvar="LTM_POSTGRES_URL",
-              help="PostgreSQL URL for --backend postgres [default: $LTM_POSTGRES_URL, else a "
-                   "temporary server started from pgserver].")
-@click.option("--queries", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Queries per latency measurement.")
-@click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Memories per add_many call.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Corpus seed.")
-@click.option("--single-scope/--no-single-scope", default=True, show_default=True,
-              help="Also measure one scope holding all N memories (HNSW).")
-@click.option("--multi-user/--no-multi-user", default=True, show_default=True,
-              help="Measure the N memories spread over --users (ingest, scoped search, "
-                   "reopen); --no-multi-user runs the single-scope phases alone.")
-@click.option("--ef-search", type=click.IntRange(min=1), default=None,
-              help="HNSW search breadth for the single scope [default: the store's setting].")
-@click.option("--hnsw-min-scope", type=click.IntRange(min=1), default=None,
-              help="Scope size from which HNSW is used [default: the store's setting].")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the stores are built [default: a temporary folder, removed after].")
-@click.option("--keep", is_flag=True, help="Keep the stores built in --workdir.")
-@click.option("--plot/--no-plot", default=True, show_default=True,
-              help="Redraw scale-vs-n.png from every scale-*.json next to the output.")
-@click.option("--progress/--no-progress", default=None, callback=progress_default,
-              help="Progress bars on stderr.")
-def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, queries: int,
-          batch: int, seed: int, single_scope: bool, multi_user: bool, ef_search: int | None,
-          hnsw_min_scope: int | None, workdir: Path | None, keep: bool, plot: bool,
-          progress: bool) -> None:
-    """Ingest N synthetic memories and measure ingest rate, user-scoped and one-scope search
-    latency (with HNSW recall@10 against exact), reopen time and peak memory."""
-    if backend == "postgres":
-        from .scale_pg import scale_postgres
-
-        scale_postgres(n, users, out or RESULTS / f"scale-postgres-{n}.json", dsn=dsn,
-                       queries=queries, batch=batch, seed=seed, single_scope=single_scope,
-                       hnsw_min_scope=hnsw_min_scope, keep=keep, progress=progress,
-                       multi_user=multi_user, ef_search=ef_search)
-        return
-    out = out or RESULTS / f"scale-{n}.json"
+def scale_sqlite(n: int, users: int, out: Path, *, workdir: Path | None = None,
+                 keep: bool = False, **kw: Any) -> dict[str, Any]:
+    """``ltm bench scale``'s run on SQLite: the stores in ``workdir`` (default a temporary
+    folder; built stores removed unless ``keep``), the result written to ``out`` and
+    returned. ``kw`` goes to ``run_scale``."""
     tmp = workdir is None
     work = Path(tempfile.mkdtemp(prefix="ltm-scale-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
-        result = run_scale(n, users, workdir=work, queries=queries, batch=batch, seed=seed,
-                           single_scope=single_scope, progress=progress,
-                           hnsw_min_scope=hnsw_min_scope, multi_user=multi_user,
-                           ef_search=ef_search)
+        result = run_scale(n, users, workdir=work, **kw)
     finally:
         if tmp or not keep:
             shutil.rmtree(work / "multi", ignore_errors=True)
@@ -421,15 +372,7 @@ def scale(n: int, users: int, out: Path | None, backend: str, dsn: str | None, q
                 shutil.rmtree(work, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(json.dumps({k: result[k] for k in (
-        "ingest_per_s", "scoped_search_ms_p50", "scoped_search_ms_p95", "scoped_search_ms_p99",
-        "single_scope_ms_p95", "single_scope_recall_at_10", "reopen_first_query_s",
-        "peak_rss_mb") if k in result}, indent=2))
-    click.echo(f"wrote {out}", err=True)
-    if plot:
-        png = plot_scale(out.parent)
-        if png:
-            click.echo(f"wrote {png}", err=True)
+    return result
 
 
 def _phase_main(argv: list[str]) -> None:
@@ -441,5 +384,3 @@ def _phase_main(argv: list[str]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_phase":
         _phase_main(sys.argv[2:])
-    else:
-        scale()

@@ -14,6 +14,17 @@ from .corpus import Corpus
 SINGLE_USER = "scope-all"
 
 
+class PhaseFailed(RuntimeError):
+    """A phase's own process exited with an error (its traceback is on stderr)."""
+
+
+def nothing_to_measure(multi_user: bool, single_scope: bool) -> None:
+    """Refuse a run with both halves switched off."""
+    if not (multi_user or single_scope):
+        raise ValueError("nothing to measure: both the multi-user and the single-scope runs "
+                         "are switched off")
+
+
 def _rss_mb() -> float:
     """Peak resident set of this process in MiB (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)

@@ -36,8 +36,10 @@ from typing import Any
 from .corpus import Corpus
 from .scale_common import (
     SINGLE_USER,
+    PhaseFailed,
     _bar,
     _rss_mb,
+    nothing_to_measure,
     single_reopen_first_query,
     timed_scoped_passes,
 )
@@ -295,14 +297,12 @@ PHASES = {"ingest": phase_ingest, "search": phase_search, "single": phase_single
 
 def run_phase(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run one phase in a fresh interpreter; its last stdout line is the JSON result."""
-    import click
-
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "ltm.bench.scale_pg", "_phase", name,
                            json.dumps(args)], check=False, stdout=subprocess.PIPE, text=True,
                           env={**os.environ, "TOKENIZERS_PARALLELISM": "true"})
     if proc.returncode != 0:
-        raise click.ClickException(f"phase {name} failed (exit {proc.returncode})")
+        raise PhaseFailed(f"phase {name} failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result[f"{name.replace('-', '_')}_process_s"] = round(time.perf_counter() - t0, 3)
     return result
@@ -315,10 +315,7 @@ def run_scale_pg(n: int, users: int, *, dsn: str | None = None, queries: int = 1
                  ef_search: int | None = None) -> dict[str, Any]:
     """All phases against one server; returns the merged result (the JSON of the command).
     ``ef_search`` sets the store's ``hnsw_ef_search`` for the one-scope phases."""
-    if not (multi_user or single_scope):
-        import click
-        raise click.UsageError("nothing to measure: both the multi-user and the single-scope "
-                               "runs are switched off")
+    nothing_to_measure(multi_user, single_scope)
     url, server = start_server(dsn)
     tag = secrets.token_hex(4)
     multi, single = f"bench_{tag}", f"bench1_{tag}"
@@ -388,9 +385,8 @@ def scale_postgres(n: int, users: int, out: Path, *, dsn: str | None, queries: i
                    batch: int, seed: int, single_scope: bool, hnsw_min_scope: int | None,
                    keep: bool, progress: bool, multi_user: bool = True,
                    ef_search: int | None = None) -> dict[str, Any]:
-    """The command's body for ``--backend postgres``: run, write ``out``, echo the summary."""
-    import click
-
+    """``ltm bench scale --backend postgres``'s run: the result written to ``out`` and
+    returned."""
     result = run_scale_pg(n, users, dsn=dsn, queries=queries, batch=batch, seed=seed,
                           single_scope=single_scope, progress=progress,
                           hnsw_min_scope=hnsw_min_scope, keep=keep, multi_user=multi_user,
@@ -407,8 +403,6 @@ def scale_postgres(n: int, users: int, out: Path, *, dsn: str | None, queries: i
         result["multi_user_null_reason"] = "not measured (--no-multi-user)"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    click.echo(json.dumps({k: result.get(k) for k in KEYS}, indent=2))
-    click.echo(f"wrote {out}", err=True)
     return result
 
 

@@ -21,15 +21,11 @@ answerable from unrelated questions.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import click
 
 from .evaluate import Answer, replay
 from .labelled import MID, LabelledConversation, LabelledQuestion
@@ -426,37 +422,3 @@ def markdown(result: dict[str, Any]) -> str:
             f"{st.get('chat', {}).get('p_at_1', float('nan')):.3f} | "
             f"{r['search_ms_p50']:.2f} | {r['search_ms_p95']:.2f} |")
     return "\n".join(lines) + "\n"
-
-
-@click.command()
-@click.option("--out", type=click.Path(dir_okay=False), default="benchmarks/results/small.json",
-              show_default=True, help="JSON output.")
-@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the markdown section here (e.g. benchmarks/sections/small.md).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Which generated stores (the benchmark reports seed 0; training uses others).")
-@click.option("--stores", type=int, default=40, show_default=True, help="How many stores.")
-@click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a setting for this run (repeatable).")
-def small(out: str, md_out: str | None, seed: int, stores: int, embedder: str | None,
-          sets: tuple[str, ...]) -> None:
-    """First use: P@1, MRR and abstention AUROC on small generated stores (3-50 memories) for
-    ltm, BM25 alone and dense alone."""
-    from ltm.cli import errors_to_exit
-
-    from .beam import git_commit, parse_sets
-
-    with errors_to_exit():
-        result = run(seed=seed, stores=stores, embedder=embedder,
-                     settings_overrides=parse_sets(sets))
-    result["commit"] = git_commit()
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
-    table = markdown(result)
-    if md_out:
-        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_out).write_text(table)
-    click.echo(table)
-    click.echo(f"wrote {path}", err=True)

@@ -2,7 +2,7 @@
 near-duplicate reinforcement, retention (TTL, decay, capacity), consolidation into summaries,
 and what ``forget`` does to derived memories.
 
-This package imports nothing heavy at import time (``ltm.policies.cli`` must stay fast); use
+This package imports nothing heavy at import time; use
 the submodules: ``retention``, ``dedup``, ``consolidate``, ``extract``, ``cascade``, ``worker``.
 """
 

@@ -12,12 +12,11 @@ The checks are schemathesis' full set except two, each by design:
   erased, reading that user's export or stats answers 200 with nothing in it (a user is a
   scope, not a resource).
 
-Only click and the standard library are imported at module level.
+Only the standard library is imported at module level.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -26,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import click
 
 CHECKS_EXCLUDED = ("positive_data_acceptance", "use_after_free")
 
@@ -81,18 +78,10 @@ def seed_store(store: Any) -> None:
     ])
 
 
-@click.command()
-@click.option("--max-examples", default=100, show_default=True,
-              help="Test cases per operation and phase.")
-@click.option("--phases", default="examples,coverage,fuzzing", show_default=True,
-              help="schemathesis phases.")
-@click.option("--seed", default=0, show_default=True, help="Random seed.")
-@click.option("--max-time", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write the summary as JSON (e.g. benchmarks/results/server-fuzz.json).")
-def fuzz(max_examples: int, phases: str, seed: int, max_time: float | None,
-         out: str | None) -> None:
-    """Fuzz the REST API with schemathesis against its own OpenAPI schema."""
+def fuzz_served(*, max_examples: int = 100, phases: str = "examples,coverage,fuzzing",
+                seed: int = 0, max_time: float | None = None) -> dict[str, Any]:
+    """``ltm bench fuzz``'s run: a fresh store with a few memories and an admin key, served on
+    loopback, fuzzed by ``run_fuzz``; the summary with the date."""
     from ..store import open as open_store
     from .app import create_app
     from .auth import KeyStore
@@ -111,15 +100,4 @@ def fuzz(max_examples: int, phases: str, seed: int, max_time: float | None,
             mem.close()
             keys.close()
     summary["date"] = time.strftime("%Y-%m-%d")
-    click.echo(json.dumps({k: v for k, v in summary.items() if k != "output_tail"}, indent=1))
-    if not summary["ok"]:
-        click.echo(summary["output_tail"], err=True)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    if not summary["ok"]:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    fuzz()
+    return summary

@@ -2,7 +2,7 @@
 on loopback, then a check that every acknowledged write is stored with its exact text.
 
 The server runs in its own process(es) (``ltm serve``), the clients are threads here, each with
-its own keep-alive connection. Only click and the standard library are imported at module level.
+its own keep-alive connection. Only the standard library is imported at module level.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import click
+from typing import Any
 
 WORDS = (
     "lisbon", "porto", "tokyo", "flight", "hotel", "sister", "cat", "miso", "tea", "jasmine",
@@ -196,44 +195,25 @@ def server_processes(store: str | Path, count: int = 1, *, workers: int = 1,
         logs.close()
 
 
-@click.command()
-@click.option("--clients", default=50, show_default=True, help="Concurrent HTTP clients.")
-@click.option("--requests", "requests_", default=20_000, show_default=True,
-              help="Requests in all (mixed add/search).")
-@click.option("--search-ratio", default=0.5, show_default=True, help="Share of searches.")
-@click.option("--servers", default=1, show_default=True,
-              help="Separate `ltm serve` processes on the same store.")
-@click.option("--workers", default=1, show_default=True,
-              help="uvicorn workers per server process.")
-@click.option("--store", type=click.Path(file_okay=False),
-              help="Store folder (default: a fresh temporary one).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write the report as JSON here (e.g. benchmarks/results/server-load.json).")
-def load(clients: int, requests_: int, search_ratio: float, servers: int, workers: int,
-         store: str | None, out: str | None) -> None:
-    """Load-test `ltm serve` on loopback and check that no acknowledged write is lost."""
+def load_report(*, clients: int = 50, requests: int = 20_000, search_ratio: float = 0.5,
+                servers: int = 1, workers: int = 1,
+                store: str | None = None) -> tuple[LoadReport, dict[str, Any]]:
+    """``ltm bench load``'s run: ``servers`` processes of ``ltm serve`` on ``store`` (default
+    a fresh temporary one) with an admin key, loaded by ``run_load``; the report and its JSON
+    (with the machine)."""
+    from ..store import open as open_store
     from .auth import KeyStore
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = store or str(Path(tmp) / "store")
-        from ..store import open as open_store
         open_store(folder).close()
         ks = KeyStore(folder)
         key, _ = ks.create(["*"], "read,write,admin", "ltm bench load")
         ks.close()
         with server_processes(folder, servers, workers=workers) as urls:
-            report = run_load(urls, key, clients=clients, requests=requests_,
+            report = run_load(urls, key, clients=clients, requests=requests,
                               search_ratio=search_ratio, server_processes=servers * workers)
     data = asdict(report)
     data.update({"cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                  "embedder": "wordllama (default)", "date": time.strftime("%Y-%m-%d")})
-    click.echo(json.dumps(data, indent=1))
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    if report.errors or report.lost_writes or report.wrong_content:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    load()
+    return report, data

@@ -15,7 +15,7 @@ moment it was acknowledged.
   answered 404 by a get);
 * ``errors_5xx``: responses with a 5xx status (transport errors count in ``errors_other``).
 
-Only click and the standard library are imported at module level.
+Only the standard library is imported at module level.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import click
 
 from .load import WORDS, _pct, server_processes
 
@@ -285,18 +283,11 @@ def run_soak(urls: Sequence[str], key: str | None, *, clients: int = 20,
         error_samples=shared.samples)
 
 
-@click.command("soak")
-@click.option("--clients", default=20, show_default=True, help="Concurrent HTTP clients.")
-@click.option("--seconds", default=300.0, show_default=True, help="How long the clients run.")
-@click.option("--users", default=10, show_default=True, help="Users the clients share.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the clients' request mix.")
-@click.option("--store", type=click.Path(file_okay=False),
-              help="Store folder (default: a fresh temporary one).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write the report as JSON here (e.g. benchmarks/results/soak.json).")
-def soak(clients: int, seconds: float, users: int, seed: int, store: str | None,
-         out: str | None) -> None:
-    """Soak `ltm serve` with adds, searches and forgets; check nothing is lost or comes back."""
+def soak_report(*, clients: int = 20, seconds: float = 300.0, users: int = 10, seed: int = 0,
+                store: str | None = None) -> tuple[SoakReport, dict[str, Any]]:
+    """``ltm bench soak``'s run: ``ltm serve`` on ``store`` (default a fresh temporary one)
+    with an admin key, soaked by ``run_soak``; the report and its JSON (with the machine, the
+    embedder and the load average before and after)."""
     from ..store import open as open_store
     from .auth import KeyStore
 
@@ -316,13 +307,4 @@ def soak(clients: int, seconds: float, users: int, seed: int, store: str | None,
                  "embedder": embedder, "load_average_before": load_before,
                  "load_average_after": [round(x, 2) for x in os.getloadavg()],
                  "date": time.strftime("%Y-%m-%d")})
-    click.echo(json.dumps(data, indent=1))
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    if report.errors_5xx or report.lost_writes or report.resurrected:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    soak()
+    return report, data

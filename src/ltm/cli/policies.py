@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _store_option(f: F) -> F:
-    from ..cli import store_option
-    return store_option(f)
+from .common import emit, errors_to_exit, opened, store_option
 
 
 @click.command()
-@_store_option
+@store_option
 @click.option("--user", "-u", help="Only this user (default: every user).")
 @click.option("--now", "now", help="Apply the policies as of this time (ISO-8601; default now).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
@@ -24,8 +16,6 @@ def _store_option(f: F) -> F:
 def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bool) -> None:
     """Apply retention policies now: expire (TTL), evict decayed memories and those over
     capacity, merge near-duplicates, consolidate old sessions into summaries."""
-    from ..cli import emit, errors_to_exit, opened
-
     with opened(store) as mem:
         with errors_to_exit():
             report = mem.gc(now=now, dry_run=dry_run, user=user)
@@ -48,15 +38,13 @@ def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bo
 
 
 @click.command()
-@_store_option
+@store_option
 @click.option("--user", "-u", help="Only this user (default: every user).")
 @click.option("--max-batches", type=int, help="Stop after this many batches.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def process(store: str, user: str | None, max_batches: int | None, as_json: bool) -> None:
     """Extract facts from stored episodes with the configured LLM (llm_url), resuming where
     the last run stopped, within the per-user token budget."""
-    from ..cli import emit, errors_to_exit, opened
-
     with opened(store) as mem:
         with errors_to_exit():
             report = mem.process(user=user, max_batches=max_batches)
@@ -68,14 +56,3 @@ def process(store: str, user: str | None, max_batches: int | None, as_json: bool
             + (f"; over budget: {', '.join(d['budget_exhausted'])}"
                if d["budget_exhausted"] else "")))
 
-
-@click.group()
-def main() -> None:
-    """Retention and extraction commands (wired into `ltm` as `ltm gc` / `ltm process`)."""
-
-
-main.add_command(gc)
-main.add_command(process)
-
-if __name__ == "__main__":
-    main()

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ..cli import errors_to_exit, store_option
+from .common import errors_to_exit, store_option
 
 _STORE = store_option
 
@@ -64,9 +64,9 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
     _need_server_extra()
     import uvicorn
 
+    from ..server.app import create_app
+    from ..server.auth import KeyStore, keys_folder
     from ..store import open as open_store
-    from .app import create_app
-    from .auth import KeyStore, keys_folder
 
     with _errors():
         mem = open_store(store)
@@ -113,9 +113,9 @@ def mcp(store: str, user: str | None, transport: str, host: str, port: int) -> N
                    "(MCP at /mcp, with API keys) to serve other hosts", err=True)
         sys.exit(2)
     _need_server_extra()
+    from ..server.auth import ALL_USERS, RIGHTS, ApiKey
+    from ..server.mcp_server import build_mcp
     from ..store import open as open_store
-    from .auth import ALL_USERS, RIGHTS, ApiKey
-    from .mcp_server import build_mcp
 
     principal = ApiKey("stdio", (user,) if user else (ALL_USERS,), frozenset(RIGHTS))
     with _errors(), contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol
@@ -147,7 +147,7 @@ def keys() -> None:
 def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | None,
                 as_json: bool) -> None:
     """Create a key; its secret is printed once and never stored."""
-    from .auth import KeyStore, keys_folder
+    from ..server.auth import KeyStore, keys_folder
 
     with _errors():
         ks = KeyStore(keys_folder(store))
@@ -171,7 +171,7 @@ def keys_list(store: str, as_json: bool) -> None:
     """List keys (ids, users, rights; never secrets)."""
     from datetime import datetime
 
-    from .auth import KeyStore, keys_folder
+    from ..server.auth import KeyStore, keys_folder
 
     with _errors():
         ks = KeyStore(keys_folder(store))
@@ -204,7 +204,7 @@ def keys_list(store: str, as_json: bool) -> None:
 @click.argument("key_id")
 def keys_revoke(store: str, key_id: str) -> None:
     """Revoke KEY_ID (or the full key text): it stops working at once."""
-    from .auth import KeyStore, keys_folder
+    from ..server.auth import KeyStore, keys_folder
 
     with _errors():
         ks = KeyStore(keys_folder(store))
@@ -214,6 +214,3 @@ def keys_revoke(store: str, key_id: str) -> None:
             ks.close()
     click.echo(f"revoked {key_id}", err=True)
 
-
-if __name__ == "__main__":
-    click.Group(commands={"serve": serve, "mcp": mcp, "keys": keys})()

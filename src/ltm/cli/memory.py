@@ -1,226 +1,34 @@
-"""The ``ltm`` command line: a thin layer over the library.
-
-Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or invalid input, 3 not found,
-4 store unusable (wrong embedder, unreadable folder, busy), 5 missing optional dependency,
-6 an external service (the LLM, a remote embedding server) failed.
+"""The memory commands: ``ltm add``, ``search``, ``context``, ``get``, ``forget``, ``history``,
+``list``, ``update``, ``import``, ``export`` and ``stats``. Each parses its options, calls
+``MemoryStore`` and prints (``--json`` for scripts); exit codes in ``ltm.cli``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-# Subcommands that live in other rooms, imported only when used (keeps `ltm --help` fast).
-_LAZY: dict[str, str] = {
-    "serve": "ltm.server.cli:serve",
-    "mcp": "ltm.server.cli:mcp",
-    "keys": "ltm.server.cli:keys",
-    "gc": "ltm.policies.cli:gc",
-    "process": "ltm.policies.cli:process",
-    "train": "ltm.neural.cli:train",
-}
-_LAZY_BENCH: dict[str, str] = {
-    "locomo": "ltm.bench.locomo:locomo",
-    "beam": "ltm.bench.beam:beam",
-    "small": "ltm.bench.small:small",
-    "scale": "ltm.bench.scale:scale",
-    "peers": "ltm.bench.peers:peers",
-    "replay": "ltm.replay.cli:replay",
-    "load": "ltm.server.load:load",
-    "fuzz": "ltm.server.fuzz:fuzz",
-    "faults": "ltm.bench.faults:faults",
-    "soak": "ltm.server.soak:soak",
-}
-_LAZY_TRAIN_EXTRA: dict[str, str] = {"continual": "ltm.continual.cli:continual",
-                                     "episodic": "ltm.rl.cli:episodic",
-                                     "ranker": "ltm.retrieval.train:ranker"}
+from .common import (
+    emit,
+    errors_to_exit,
+    json_option,
+    opened,
+    parse_json_arg,
+    store_option,
+    user_option,
+)
 
 
-class LazyGroup(click.Group):
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy = lazy or {}
-
-    def _available(self) -> dict[str, str]:
-        out = {}
-        for name, target in self.lazy.items():
-            module = target.split(":")[0]
-            try:
-                if importlib.util.find_spec(module) is not None:
-                    out[name] = target
-            except ModuleNotFoundError:
-                continue
-        return out
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._available()))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        cmd = super().get_command(ctx, name)
-        if cmd is not None:
-            return cmd
-        target = self._available().get(name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        try:
-            cmd = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise click.ClickException(f"command {name!r} is unavailable: {exc}") from None
-        if name == "train" and isinstance(cmd, click.Group):
-            for sub, sub_target in _LAZY_TRAIN_EXTRA.items():
-                if sub not in cmd.commands:
-                    smod, sattr = sub_target.split(":")
-                    try:
-                        cmd.add_command(getattr(importlib.import_module(smod), sattr), sub)
-                    except (ImportError, AttributeError):
-                        pass
-        return cmd
-
-
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
-    if as_json:
-        click.echo(json.dumps(_jsonable(obj), ensure_ascii=False))
-    else:
-        click.echo(human(obj))
-
-
-@contextmanager
-def errors_to_exit() -> Iterator[None]:
-    """Map library errors to one-line messages and exit codes."""
-    from .errors import (
-        EmbedderMismatch,
-        InvalidInput,
-        LtmError,
-        MissingDependency,
-        NotFound,
-        ScopeError,
-        StoreError,
-    )
-    try:
-        yield
-    except NotFound as exc:
-        _fail(str(exc), 3, type(exc).__name__)
-    except (InvalidInput, ScopeError) as exc:
-        _fail(str(exc), 2, type(exc).__name__)
-    except (EmbedderMismatch, StoreError) as exc:
-        _fail(str(exc), 4, type(exc).__name__)
-    except MissingDependency as exc:
-        _fail(str(exc), 5, type(exc).__name__)
-    except LtmError as exc:
-        # the rest: an external service (the LLM, a remote embedder) failed -> 6; else 1
-        from .embed.openai import EmbeddingServiceError
-        from .llm import LLMError
-        code = 6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1
-        _fail(str(exc), code, type(exc).__name__)
-
-
-def _wants_json() -> bool:
-    ctx = click.get_current_context(silent=True)
-    while ctx is not None:
-        if ctx.params.get("as_json"):
-            return True
-        ctx = ctx.parent
-    return False
-
-
-def _fail(message: str, code: int, kind: str) -> None:
-    """Print one error line (a JSON object on stderr when the command has --json) and exit."""
-    if _wants_json():
-        click.echo(json.dumps({"error": kind, "message": message, "exit_code": code},
-                              ensure_ascii=False), err=True)
-    else:
-        click.echo(f"ltm: {message}", err=True)
-    sys.exit(code)
-
-
-def _store_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """A command's own --store, else the one given before the command (``ltm --store X
-    stats``), which also reads LTM_STORE and defaults to ./ltm-data."""
-    if value is not None:
-        return value
-    root = ctx.find_root()
-    return str(root.params.get("store") or os.environ.get("LTM_STORE") or "ltm-data")
-
-
-def store_option(f: F) -> F:
-    return click.option("--store", "store", default=None, callback=_store_from_root,
-                        type=click.Path(file_okay=False),
-                        help="Store folder or PostgreSQL URL (default: the one given before "
-                        "the command, else env LTM_STORE, else ./ltm-data).")(f)
-
-
-def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print JSON for scripts.")(f)
-
-
-def user_option(f: F) -> F:
-    return click.option("--user", "-u", required=True, help="The user (scope) to act for.")(f)
-
-
-def _missing_store(store: str) -> bool:
-    """True when ``store`` names a folder that holds no store yet (URLs are never missing)."""
-    if "://" in store:
-        return False
-    from .backends.sqlite import DB_NAME
-    return not (Path(store) / DB_NAME).is_file()
-
-
-@contextmanager
-def opened(store: str, *, create: bool = True) -> Iterator[Any]:
-    """The store at ``store``; read-only commands pass ``create=False``: a missing store is
-    then an error (exit 4) and nothing is created."""
-    from .store import open as open_store
-    if not create and _missing_store(store):
-        _fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
-              "StoreError")
-    with errors_to_exit():
-        with open_store(store) as mem:
-            yield mem
-
-
-def _fmt_memory(m: Any) -> str:
+def fmt_memory(m: Any) -> str:
     extra = f" session={m.session}" if m.session else ""
     return f"{m.id}  {m.time:%Y-%m-%d %H:%M}  [{m.kind}{extra}]  {m.text}"
 
 
-@click.group(cls=LazyGroup, lazy=_LAZY, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ltm")
-@click.option("--store", "store", envvar="LTM_STORE", default="ltm-data", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Store folder or PostgreSQL URL for every command (env LTM_STORE); a "
-              "command's own --store wins.")
-def main(store: str) -> None:
-    """ltm: long-term memory for AI systems (embedded store, hybrid retrieval)."""
-
-
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("text")
@@ -237,7 +45,7 @@ def add(store: str, user: str, text: str, session: str | None, agent: str | None
         time_: str | None, importance: float | None, pinned: bool, metadata: str | None,
         as_json: bool) -> None:
     """Remember TEXT for a user."""
-    meta = _parse_json_arg(metadata, "--metadata")
+    meta = parse_json_arg(metadata, "--metadata")
     with opened(store) as mem:
         with errors_to_exit():
             m = mem.add(text, user=user, session=session, agent=agent, kind=kind, time=time_,
@@ -245,17 +53,7 @@ def add(store: str, user: str, text: str, session: str | None, agent: str | None
         emit(m, as_json, lambda m: m.id)
 
 
-def _parse_json_arg(value: str | None, name: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        click.echo(f"ltm: {name} is not valid JSON: {exc}", err=True)
-        sys.exit(2)
-
-
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("query")
@@ -280,7 +78,7 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
         def human(hits: Any) -> str:
             lines = []
             for h in hits:
-                lines.append(f"{h.score:7.3f}  {_fmt_memory(h.memory)}")
+                lines.append(f"{h.score:7.3f}  {fmt_memory(h.memory)}")
                 if explain:
                     lines.append("         " + "  ".join(f"{k}={v:.3f}"
                                                        for k, v in h.signals.items()))
@@ -288,7 +86,7 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
         emit(hits, as_json, human)
 
 
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("query")
@@ -303,7 +101,7 @@ def context(store: str, user: str, query: str, budget: int, as_json: bool) -> No
              as_json, lambda d: d["context"])
 
 
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("memory_id")
@@ -313,10 +111,10 @@ def get(store: str, user: str, memory_id: str, as_json: bool) -> None:
     with opened(store, create=False) as mem:
         with errors_to_exit():
             m = mem.get(memory_id, user=user)
-        emit(m, as_json, _fmt_memory)
+        emit(m, as_json, fmt_memory)
 
 
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("memory_id", required=False)
@@ -343,7 +141,7 @@ def forget(store: str, user: str, memory_id: str | None, session: str | None,
             f"\n  {kind}: {len(ids)}" for kind, ids in r.ids_by_kind.items()))
 
 
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("memory_id")
@@ -358,7 +156,7 @@ def history(store: str, user: str, memory_id: str, as_json: bool) -> None:
                                                      else "") for e in evs))
 
 
-@main.command("list")
+@click.command("list")
 @store_option
 @user_option
 @click.option("--session", help="Only this session.")
@@ -382,12 +180,12 @@ def list_cmd(store: str, user: str, session: str | None, agent: str | None,
         if as_json:
             emit({"memories": page.memories, "next_cursor": page.next_cursor}, True, str)
             return
-        click.echo("\n".join(_fmt_memory(m) for m in page) or "(no memories)")
+        click.echo("\n".join(fmt_memory(m) for m in page) or "(no memories)")
         if page.next_cursor:
             click.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
-@main.command()
+@click.command()
 @store_option
 @user_option
 @click.argument("memory_id")
@@ -406,16 +204,16 @@ def update(store: str, user: str, memory_id: str, text: str | None, kind: str | 
            importance: float | None, pinned: bool | None, expires_at: str | None,
            metadata: str | None, as_json: bool) -> None:
     """Change a memory in place (the previous values go into its history)."""
-    meta = _parse_json_arg(metadata, "--metadata")
+    meta = parse_json_arg(metadata, "--metadata")
     with opened(store) as mem:
         with errors_to_exit():
             m = mem.update(memory_id, user=user, text=text, kind=kind, session=session,
                            agent=agent, time=time_, importance=importance, pinned=pinned,
                            expires_at=expires_at, metadata=meta)
-        emit(m, as_json, _fmt_memory)
+        emit(m, as_json, fmt_memory)
 
 
-@main.command("import")
+@click.command("import")
 @store_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--user", "-u", help="For plain conversation files: the user they belong to.")
@@ -428,7 +226,7 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
     number) exits 2 and writes nothing."""
     from tqdm import tqdm
 
-    from .errors import InvalidInput
+    from ..errors import InvalidInput
 
     with opened(store) as mem:
         # bytes lines: each is decoded on its own, so a bad byte is named by its exact line
@@ -477,7 +275,7 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
                      lambda r: f"imported {r['imported']} turns into session {r['session']}")
 
 
-@main.command("export")
+@click.command("export")
 @store_option
 @click.option("--user", "-u", help="Only this user (default: the whole store).")
 @click.option("--no-embeddings", is_flag=True, help="Leave vectors out (smaller file).")
@@ -492,7 +290,7 @@ def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> N
         click.echo(f"exported {n} memories to {out}", err=True)
 
 
-@main.command()
+@click.command()
 @store_option
 @json_option
 def stats(store: str, as_json: bool) -> None:
@@ -522,12 +320,3 @@ def _fmt_stats(s: dict[str, Any]) -> str:
         else:
             lines.append(f"{label:<16}{num(value)}")
     return "\n".join(lines)
-
-
-@main.group(cls=LazyGroup, lazy=_LAZY_BENCH)
-def bench() -> None:
-    """Benchmarks (retrieval quality, scale, peers, replay)."""
-
-
-if __name__ == "__main__":
-    main()

@@ -1,11 +1,13 @@
-"""``ltm train ...``: the click group for neural-memory training runs.
+"""``ltm train ...``: training runs. Neural memory (MemN2N, NTM, DNC), continual learning,
+episodic control and the relevance model; the work lives in ``ltm.neural``,
+``ltm.continual``, ``ltm.rl`` and ``ltm.retrieval.train``.
 
     ltm train memn2n-babi --task 1 --data ../shared/data/babi/en --out runs/qa1
     ltm train ntm-copy --seed 0 --steps 2000 --out runs/ntm-copy
     ltm train dnc-copy --steps 400 --eval-memory-n 64 --eval-lengths 10,20 --out runs/dnc
 
-Each writes ``OUT/checkpoint.pt`` (weights + dataclass configs), ``OUT/metrics.json`` and
-``OUT/learning_curve.png``. Runnable standalone as ``python -m ltm.neural.cli``.
+The neural runs write ``OUT/checkpoint.pt`` (weights + dataclass configs), ``OUT/metrics.json`` and
+``OUT/learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from typing import Any
 import click
 
 from ..progress import progress_default
+from .common import LazyGroup
+
+# training commands whose code still lives beside its room (moved here next)
+_LAZY_TRAIN: dict[str, str] = {"continual": "ltm.continual.cli:continual",
+                               "episodic": "ltm.rl.cli:episodic",
+                               "ranker": "ltm.retrieval.train:ranker"}
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -39,7 +47,7 @@ SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@click.group(name="train")
+@click.group(name="train", cls=LazyGroup, lazy=_LAZY_TRAIN)
 def train() -> None:
     """Train neural long-term memory models (MemN2N, NTM, DNC)."""
 
@@ -115,7 +123,7 @@ def _seq_command(preset: str) -> Callable[..., None]:
     @click.option("--progress/--no-progress", default=None, callback=progress_default,
               help='show a progress bar (default: on a terminal)')
     def command(out_dir: str, eval_lengths: str, **kw: Any) -> None:
-        from .train import SeqTrainConfig, train_sequence_task
+        from ..neural.train import SeqTrainConfig, train_sequence_task
 
         cfg = SeqTrainConfig(preset=preset, eval_lengths=_lengths(eval_lengths), **kw)
         metrics = train_sequence_task(cfg, out_dir)
@@ -168,8 +176,8 @@ for _preset in SEQ_DEFAULTS:
               help='show a progress bar (default: on a terminal)')
 def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     """Train MemN2N on one bAbI task; writes test_error (0..1) to OUT/metrics.json."""
-    from .babi import resolve_data_dir
-    from .babi_train import BabiTrainConfig, train_babi
+    from ..neural.babi import resolve_data_dir
+    from ..neural.babi_train import BabiTrainConfig, train_babi
 
     try:
         resolved = resolve_data_dir(data_dir)
@@ -180,6 +188,3 @@ def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     click.echo(json.dumps({"task": metrics["task"], "test_error": metrics["test_error"],
                            "val_error": metrics["val_error"], "out": str(Path(out_dir))}))
 
-
-if __name__ == "__main__":
-    train()

@@ -1,0 +1,184 @@
+"""What every command shares: output (``--json``), the error-to-exit-code mapping, the
+``--store``/``--user``/``--json`` options, opening a store, and the lazily loading group.
+
+Only click and the standard library are imported here; the library loads when a command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands (``name -> "module:attribute"``) are imported only when used
+    (keeps ``ltm --help`` fast)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def _available(self) -> dict[str, str]:
+        out = {}
+        for name, target in self.lazy.items():
+            module = target.split(":")[0]
+            try:
+                if importlib.util.find_spec(module) is not None:
+                    out[name] = target
+            except ModuleNotFoundError:
+                continue
+        return out
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._available()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            return cmd
+        target = self._available().get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            found: click.Command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise click.ClickException(f"command {name!r} is unavailable: {exc}") from None
+        return found
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(_jsonable(obj), ensure_ascii=False))
+    else:
+        click.echo(human(obj))
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Map library errors to one-line messages and exit codes."""
+    from ..errors import (
+        EmbedderMismatch,
+        InvalidInput,
+        LtmError,
+        MissingDependency,
+        NotFound,
+        ScopeError,
+        StoreError,
+    )
+    try:
+        yield
+    except NotFound as exc:
+        fail(str(exc), 3, type(exc).__name__)
+    except (InvalidInput, ScopeError) as exc:
+        fail(str(exc), 2, type(exc).__name__)
+    except (EmbedderMismatch, StoreError) as exc:
+        fail(str(exc), 4, type(exc).__name__)
+    except MissingDependency as exc:
+        fail(str(exc), 5, type(exc).__name__)
+    except LtmError as exc:
+        # the rest: an external service (the LLM, a remote embedder) failed -> 6; else 1
+        from ..embed.openai import EmbeddingServiceError
+        from ..llm import LLMError
+        code = 6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1
+        fail(str(exc), code, type(exc).__name__)
+
+
+def _wants_json() -> bool:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def fail(message: str, code: int, kind: str) -> None:
+    """Print one error line (a JSON object on stderr when the command has --json) and exit."""
+    if _wants_json():
+        click.echo(json.dumps({"error": kind, "message": message, "exit_code": code},
+                              ensure_ascii=False), err=True)
+    else:
+        click.echo(f"ltm: {message}", err=True)
+    sys.exit(code)
+
+
+def _store_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """A command's own --store, else the one given before the command (``ltm --store X
+    stats``), which also reads LTM_STORE and defaults to ./ltm-data."""
+    if value is not None:
+        return value
+    root = ctx.find_root()
+    return str(root.params.get("store") or os.environ.get("LTM_STORE") or "ltm-data")
+
+
+def store_option(f: F) -> F:
+    return click.option("--store", "store", default=None, callback=_store_from_root,
+                        type=click.Path(file_okay=False),
+                        help="Store folder or PostgreSQL URL (default: the one given before "
+                        "the command, else env LTM_STORE, else ./ltm-data).")(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON for scripts.")(f)
+
+
+def user_option(f: F) -> F:
+    return click.option("--user", "-u", required=True, help="The user (scope) to act for.")(f)
+
+
+def _missing_store(store: str) -> bool:
+    """True when ``store`` names a folder that holds no store yet (URLs are never missing)."""
+    if "://" in store:
+        return False
+    from ..backends.sqlite import DB_NAME
+    return not (Path(store) / DB_NAME).is_file()
+
+
+@contextmanager
+def opened(store: str, *, create: bool = True) -> Iterator[Any]:
+    """The store at ``store``; read-only commands pass ``create=False``: a missing store is
+    then an error (exit 4) and nothing is created."""
+    from ..store import open as open_store
+    if not create and _missing_store(store):
+        fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
+             "StoreError")
+    with errors_to_exit():
+        with open_store(store) as mem:
+            yield mem
+
+
+def parse_json_arg(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        click.echo(f"ltm: {name} is not valid JSON: {exc}", err=True)
+        sys.exit(2)
