@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ltm.continual.cli import continual
+from ltm.cli.train import continual
 
 
 def test_cli_module_imports_no_torch() -> None:
-    code = ("import sys, ltm.continual.cli; "
+    code = ("import sys, ltm.cli.train; "
             "sys.exit(any(m in sys.modules for m in ('torch', 'sklearn', 'ltm.continual.train')))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ltm.rl.cli import episodic
+from ltm.cli.train import episodic
 from ltm.rl.train import auc, moving_mean, steps_to_threshold
 
 
@@ -37,7 +37,7 @@ def test_auc_is_the_mean_of_the_step_function() -> None:
 
 
 def test_cli_module_imports_no_torch_or_gymnasium() -> None:
-    code = ("import sys, ltm.rl.cli; "
+    code = ("import sys, ltm.cli.train; "
             "sys.exit(any(m in sys.modules for m in ('torch', 'gymnasium', 'ltm.rl.train')))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

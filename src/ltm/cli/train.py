@@ -13,6 +13,7 @@ The neural runs write ``OUT/checkpoint.pt`` (weights + dataclass configs), ``OUT
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,7 @@ import click
 from ..progress import progress_default
 from .common import LazyGroup
 
-# training commands whose code still lives beside its room (moved here next)
-_LAZY_TRAIN: dict[str, str] = {"continual": "ltm.continual.cli:continual",
-                               "episodic": "ltm.rl.cli:episodic",
-                               "ranker": "ltm.retrieval.train:ranker"}
+_LAZY_TRAIN: dict[str, str] = {"ranker": "ltm.retrieval.train:ranker"}
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -187,4 +185,175 @@ def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     metrics = train_babi(cfg, out_dir)
     click.echo(json.dumps({"task": metrics["task"], "test_error": metrics["test_error"],
                            "val_error": metrics["val_error"], "out": str(Path(out_dir))}))
+
+
+# -- continual learning (ltm.continual) ----------------------------------------------------
+SCENARIO_CHOICES = ("task", "domain", "class", "permuted")
+METHOD_CHOICES = ("finetune", "ewc", "online-ewc", "si", "er", "derpp", "joint")
+
+
+def _parse_seeds(value: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected a comma-separated list of seeds, got {value!r}") from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed")
+    return seeds
+
+
+@train.command("continual")
+@click.option("--scenario", type=click.Choice(SCENARIO_CHOICES), default="class", show_default=True,
+              help="task-, domain- or class-incremental Split-Digits, or Permuted-Digits.")
+@click.option("--method", type=click.Choice(METHOD_CHOICES), default="er", show_default=True,
+              help="Continual-learning strategy.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("benchmarks/results"), show_default=True,
+              help="Folder for the JSON result and the accuracy-matrix PNG.")
+@click.option("--grid", is_flag=True,
+              help="Run every scenario x method (the benchmark); writes continual.json and "
+                   "continual_<scenario>.png into --out.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override epochs per task.")
+@click.option("--buffer-size", type=click.IntRange(min=1), default=None,
+              help="Override the ER / DER++ buffer capacity.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
+              epochs: int | None, buffer_size: int | None, as_json: bool) -> None:
+    """Train a continual-learning strategy through 5 tasks and report average
+    accuracy, forgetting and backward transfer (mean +/- std over seeds)."""
+    from ..continual.train import (
+        default_config,
+        plot_matrices,
+        run_config,
+        run_grid,
+        with_overrides,
+    )
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    seed_list = _parse_seeds(seeds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if grid:
+        if epochs is not None or buffer_size is not None:
+            raise click.UsageError("--grid runs the benchmark settings; drop --epochs/--buffer-size")
+        result = run_grid(seeds=seed_list)
+        path = out_dir / "continual.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        for scn in SCENARIO_CHOICES:
+            plot_matrices(result["results"], scn, str(out_dir / f"continual_{scn}.png"))
+        if as_json:
+            click.echo(json.dumps(result, indent=1))
+        else:
+            click.echo(f"{'config':22s} {'avg acc':>15s} {'forgetting':>15s} {'BWT':>8s} {'wall s':>7s} {'cpu s':>6s}")
+            for key, r in result["results"].items():
+                a, f, b = r["average_accuracy"], r["forgetting"], r["backward_transfer"]
+                click.echo(f"{key:22s} {100 * a['mean']:6.1f} +/- {100 * a['std']:4.1f} "
+                           f"{100 * f['mean']:6.1f} +/- {100 * f['std']:4.1f} {100 * b['mean']:8.1f} "
+                           f"{r['seconds_all_seeds']:7.1f} {r['cpu_seconds_all_seeds']:6.1f}")
+            for name, ok in result["targets"].items():
+                click.echo(f"target {name}: {'met' if ok else 'NOT met' if ok is False else 'not run'}")
+            click.echo(f"wrote {path}")
+        return
+    cfg = with_overrides(default_config(scenario), epochs=epochs, buffer_size=buffer_size)
+    r = run_config(scenario, method, seed_list, cfg)
+    path = out_dir / f"continual_{scenario}_{method}.json"
+    path.write_text(json.dumps(r, indent=1) + "\n")
+    plot_matrices({f"{scenario}/{method}": r}, scenario, str(out_dir / f"continual_{scenario}_{method}.png"))
+    if as_json:
+        click.echo(json.dumps(r, indent=1))
+        return
+    a, f, b = r["average_accuracy"], r["forgetting"], r["backward_transfer"]
+    click.echo(f"{scenario}-IL / {method}, seeds {seed_list}")
+    click.echo(f"average accuracy  {100 * a['mean']:.1f} +/- {100 * a['std']:.1f} %")
+    click.echo(f"forgetting        {100 * f['mean']:.1f} +/- {100 * f['std']:.1f} points")
+    click.echo(f"backward transfer {100 * b['mean']:.1f} +/- {100 * b['std']:.1f} points")
+    click.echo("accuracy matrix (row: after task i; column: task j), mean of seeds:")
+    for row in r["acc_matrix_mean"]:
+        click.echo("  " + " ".join(f"{100 * v:5.1f}" for v in row))
+    click.echo(f"{r['seconds_all_seeds']:.1f}s wall, {r['cpu_seconds_all_seeds']:.1f}s CPU; wrote {path}")
+
+
+
+# -- episodic control (ltm.rl) -----------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return tuple(value) if isinstance(value, list) else value
+
+
+@train.command("episodic")
+@click.option("--env", "env_id", required=True,
+              help="gymnasium environment id: CartPole-v1, Acrobot-v1, LunarLander-v3, "
+                   "MiniGrid-DoorKey-5x5-v0, ...")
+@click.option("--agent", type=click.Choice(["mfec", "nec", "dqn"]), required=True,
+              help="model-free episodic control, neural episodic control, or DQN with replay")
+@click.option("--steps", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="env steps per run (the episode in progress is finished)")
+@click.option("--seeds", "first_seed", type=int, multiple=True,
+              help="seeds, space-separated after the option (--seeds 0 1 2); default 0")
+@click.argument("more_seeds", nargs=-1, type=int)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder: seed-<s>/metrics.json per seed, summary.json")
+@click.option("--replay", type=click.Choice(["uniform", "prioritized"]), default=None,
+              help="DQN's replay buffer (default uniform)")
+@click.option("--threshold", type=float, default=None,
+              help="solved return for steps_to_threshold (default: the environment's)")
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="override an agent setting, e.g. --set k=5 --set 'hidden=[128,128]'")
+@click.option("--resume", is_flag=True, help="continue each seed from its checkpoint in --out")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
+             more_seeds: tuple[int, ...], out_dir: Path, replay: str | None,
+             threshold: float | None, assignments: tuple[str, ...], resume: bool,
+             as_json: bool) -> None:
+    """Train an episodic-control agent (or the DQN baseline) for each seed; report
+    steps_to_threshold and auc per seed and their medians."""
+    from statistics import median
+
+    from ..rl.train import run, settings_for
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    seeds = [*first_seed, *more_seeds] or [0]
+    overrides: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--set")
+        overrides[name.strip()] = _parse_value(value)
+    if replay is not None:
+        if agent != "dqn":
+            raise click.UsageError("--replay applies to --agent dqn")
+        overrides["replay"] = replay
+    per_seed = []
+    for seed in seeds:
+        try:
+            settings = settings_for(env_id, agent, steps, seed, threshold=threshold,
+                                    overrides=overrides)
+            m = run(settings, out_dir / f"seed-{seed}", resume=resume)
+        except (ValueError, FileNotFoundError, ImportError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        per_seed.append({"seed": seed, "auc": m["auc"],
+                         "steps_to_threshold": m["steps_to_threshold"], "wall_s": m["wall_s"],
+                         "episodes": m["episodes"]})
+        if not as_json:
+            click.echo(f"{agent} {settings['env']} seed {seed}: auc {m['auc']:.2f}, "
+                       f"steps_to_threshold {m['steps_to_threshold']}, {m['wall_s']:.0f} s")
+    reached = [r["steps_to_threshold"] for r in per_seed]
+    summary = {"env": settings["env"], "agent": agent, "steps": steps, "seeds": seeds,
+               "auc_median": median(r["auc"] for r in per_seed),
+               # a seed that never reached the threshold counts as beyond the budget
+               "steps_to_threshold_median": median(float("inf") if s is None else s
+                                                   for s in reached),
+               "runs": per_seed, "settings": settings}
+    if summary["steps_to_threshold_median"] == float("inf"):
+        summary["steps_to_threshold_median"] = None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+    else:
+        click.echo(f"median auc {summary['auc_median']:.2f}, median steps_to_threshold "
+                   f"{summary['steps_to_threshold_median']}")
 

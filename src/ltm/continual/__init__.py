@@ -5,7 +5,7 @@ share one interface (:class:`ltm.continual.strategies.Strategy`); experience
 replay uses ``ltm.replay.ReservoirBuffer``. Split-Digits (task-, domain- and
 class-incremental) and Permuted-Digits come from scikit-learn's bundled digits.
 
-Names load on first use so that ``ltm.continual.cli`` imports neither numpy nor torch.
+Names load on first use so that ``ltm train`` (``ltm.cli.train``) imports neither numpy nor torch.
 """
 
 from __future__ import annotations

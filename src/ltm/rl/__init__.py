@@ -9,7 +9,7 @@
 
 The k-NN lookups run on ``ltm.index.knn.KnnIndex`` (ltm's exact scan; HNSW past a threshold).
 ``ltm train episodic`` runs them (see ``ltm.rl.train``). Names load on first use so that
-``ltm.rl.cli`` imports neither numpy nor torch.
+``ltm.cli.train`` imports neither numpy nor torch.
 """
 
 from __future__ import annotations
