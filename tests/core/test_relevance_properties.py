@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import ltm
 from ltm.bench.corpus import Corpus
+from ltm.cli.train import ranker as ranker_command
 from ltm.retrieval.feedback import stored_ranker
 from ltm.retrieval.ranker import shipped
 from ltm.retrieval.train import fit_store
-from ltm.retrieval.train import ranker as ranker_command
 
 NOW = "2024-07-01T12:00:00Z"
 _TOPICS = ["works at", "lives in", "plays", "studies", "drives a", "collects", "cooks",

@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from ltm.cli.train import train
 from ltm.neural.babi import (
     Vocab,
     load_task,
@@ -20,7 +21,6 @@ from ltm.neural.babi import (
     vectorize,
 )
 from ltm.neural.babi_train import BabiTrainConfig, train_babi
-from ltm.cli.train import train
 
 torch.set_num_threads(1)
 

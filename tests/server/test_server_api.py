@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from server_support import Served
 
-from ltm.server.app import OPENAPI_PATH, openapi_text
-from ltm.server.auth import KeyStore
 from ltm.cli.serve import keys as keys_cmd
 from ltm.cli.serve import serve
+from ltm.server.app import OPENAPI_PATH, openapi_text
+from ltm.server.auth import KeyStore
 
 
 def test_health_needs_no_key_and_reports_keys(served: Served) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,7 @@ from typing import Any
 import click
 
 from ..progress import progress_default
-from .common import LazyGroup
-
-_LAZY_TRAIN: dict[str, str] = {"ranker": "ltm.retrieval.train:ranker"}
+from .common import errors_to_exit
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -45,7 +44,7 @@ SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@click.group(name="train", cls=LazyGroup, lazy=_LAZY_TRAIN)
+@click.group(name="train")
 def train() -> None:
     """Train neural long-term memory models (MemN2N, NTM, DNC)."""
 
@@ -357,3 +356,55 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
         click.echo(f"median auc {summary['auc_median']:.2f}, median steps_to_threshold "
                    f"{summary['steps_to_threshold_median']}")
 
+
+# -- the relevance model (ltm.retrieval.train) --------------------------------------------
+@train.command("ranker")
+@click.option("--data", "data", multiple=True, metavar="NAME:PATH",
+              help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
+                   "(generated small stores, seeds 1-3).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the fitted weights (JSON).")
+@click.option("--store", "store", type=click.Path(), default=None,
+              help="Fit this store's own weights from its recorded feedback instead.")
+@click.option("--folds", default=5, show_default=True,
+              help="Cross-validation folds (grouped by conversation).")
+@click.option("--l2", type=float, default=None,
+              help="L2 strength (default: chosen on inner folds of each training split).")
+@click.option("--context-window", default=2, show_default=True,
+              help="Neighbouring turns on each side that lend relevance.")
+@click.option("--embedder", default=None, help="Embedder (default: wordllama).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="Also write the cross-validation report (JSON) here.")
+def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int,
+           l2: float | None, context_window: int, embedder: str | None,
+           report: str | None) -> None:
+    """Fit the relevance model: on labelled data (--data ... --out FILE, held-out metrics by
+    conversation), or a store's own weights from its feedback (--store PATH)."""
+    if store is not None:
+        from ..retrieval.feedback import save_ranker
+        from ..retrieval.train import fit_store
+        from ..store import open as open_store
+
+        with errors_to_exit(), open_store(store) as mem:
+            model, n = fit_store(mem)
+            if model is None:
+                click.echo("no usable feedback in the store: it keeps the shipped weights")
+                return
+            save_ranker(mem.backend, model)
+            click.echo(f"fitted this store's weights from {n} judgments")
+        return
+    if not data or out is None:
+        raise click.UsageError("give --data NAME:PATH (repeatable) and --out FILE, or --store")
+    from ..retrieval.train import UnknownData, fit_on_data
+
+    command = "ltm train ranker " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else ""
+    try:
+        model, cv = fit_on_data(data, folds=folds, l2=l2, context_window=context_window,
+                                embedder=embedder, command=command,
+                                note=lambda line: click.echo(line, err=True))
+    except UnknownData as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
+    Path(out).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
+    if report:
+        Path(report).write_text(json.dumps(cv, indent=2) + "\n")
+    click.echo(json.dumps(cv, indent=2))

@@ -1,5 +1,5 @@
-"""``ltm train ranker``: fit the relevance model on labelled conversations, or a store's
-weights on its feedback.
+"""What ``ltm train ranker`` runs: fit the relevance model on labelled conversations, or a
+store's weights on its feedback.
 
 With ``--data`` (repeatable, ``NAME:PATH``: ``locomo:locomo10.json``, ``beam:DIR``, ``small``)
 each conversation is stored as one user in a temporary store, every question's candidate pool
@@ -16,7 +16,6 @@ weights pulled toward the shipped ones are fitted and saved in the store.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -25,13 +24,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 from ..bench.labelled import MID, LabelledConversation, LabelledQuestion
 from .ranker import Ranker, RawPool, fit, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
+
+
+class UnknownData(ValueError):
+    """A ``NAME:PATH`` data source that is not ``locomo``, ``beam`` or ``small`` (or small's
+    seed 0, the benchmark's own)."""
 
 
 @dataclasses.dataclass
@@ -77,11 +80,10 @@ def load_data(spec: str) -> list[LabelledConversation]:
         first, _, last = (path or "1-3").partition("-")
         seeds = range(int(first), int(last or first) + 1)
         if 0 in seeds:
-            raise click.BadParameter("small seed 0 is the benchmark's; train on seeds >= 1",
-                                     param_hint="--data")
+            raise UnknownData("small seed 0 is the benchmark's; train on seeds >= 1")
         return [c for seed in seeds for c in make_small(seed)]
-    raise click.BadParameter(f"{spec!r}: expected locomo:PATH, beam:DIR or small[:SEEDS] "
-                             "(e.g. small:1-3)", param_hint="--data")
+    raise UnknownData(f"{spec!r}: expected locomo:PATH, beam:DIR or small[:SEEDS] "
+                     "(e.g. small:1-3)")
 
 
 def collect(convs: Iterable[LabelledConversation], *, embedder: str | None = None,
@@ -118,12 +120,13 @@ def collect(convs: Iterable[LabelledConversation], *, embedder: str | None = Non
                                           q.answerable and bool(ev), raw, label,
                                           len(ev - found)))
                 if progress:
-                    click.echo(f"\r{n + 1}/{len(convs)} conversations, {len(samples)} "
-                               "questions", nl=False, err=True)
+                    sys.stderr.write(f"\r{n + 1}/{len(convs)} conversations, "
+                                     f"{len(samples)} questions")
+                    sys.stderr.flush()
         finally:
             mem.close()
     if progress:
-        click.echo("", err=True)
+        sys.stderr.write("\n")
     return samples
 
 
@@ -316,60 +319,28 @@ def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     return Ranker.from_dict(model.to_dict()), int(len(y))  # the checks a loaded model gets
 
 
-@click.command("ranker")
-@click.option("--data", "data", multiple=True, metavar="NAME:PATH",
-              help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
-                   "(generated small stores, seeds 1-3).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the fitted weights (JSON).")
-@click.option("--store", "store", type=click.Path(), default=None,
-              help="Fit this store's own weights from its recorded feedback instead.")
-@click.option("--folds", default=5, show_default=True,
-              help="Cross-validation folds (grouped by conversation).")
-@click.option("--l2", type=float, default=None,
-              help="L2 strength (default: chosen on inner folds of each training split).")
-@click.option("--context-window", default=2, show_default=True,
-              help="Neighbouring turns on each side that lend relevance.")
-@click.option("--embedder", default=None, help="Embedder (default: wordllama).")
-@click.option("--report", type=click.Path(dir_okay=False), default=None,
-              help="Also write the cross-validation report (JSON) here.")
-def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int,
-           l2: float | None, context_window: int, embedder: str | None,
-           report: str | None) -> None:
-    """Fit the relevance model: on labelled data (--data ... --out FILE, held-out metrics by
-    conversation), or a store's own weights from its feedback (--store PATH)."""
-    from ..cli import errors_to_exit
-
-    if store is not None:
-        import ltm
-        with errors_to_exit(), ltm.open(store) as mem:
-            from .feedback import save_ranker
-            model, n = fit_store(mem)
-            if model is None:
-                click.echo("no usable feedback in the store: it keeps the shipped weights")
-                return
-            save_ranker(mem.backend, model)
-            click.echo(f"fitted this store's weights from {n} judgments")
-        return
-    if not data or out is None:
-        raise click.UsageError("give --data NAME:PATH (repeatable) and --out FILE, or --store")
+def fit_on_data(data: Iterable[str], *, folds: int = 5, l2: float | None = None,
+                context_window: int = 2, embedder: str | None = None, command: str = "",
+                note: Any = None) -> tuple[Ranker, dict[str, Any]]:
+    """``ltm train ranker --data ...``: collect every ``NAME:PATH`` source's questions, report
+    held-out quality by conversation, fit the final weights on everything; returns the model
+    (with its provenance) and the cross-validation report. ``note`` (a callable) hears
+    progress lines. Raises UnknownData for a source it does not know."""
+    data = list(data)
     t0 = time.time()
     convs: list[LabelledConversation] = []
     for spec in data:
         convs += load_data(spec)
     samples = collect(convs, embedder=embedder)
-    click.echo(f"collected {len(samples)} questions in {time.time() - t0:.0f} s", err=True)
+    if note is not None:
+        note(f"collected {len(samples)} questions in {time.time() - t0:.0f} s")
     cv = cross_validate(samples, folds=folds, window=context_window, l2=l2)
     lam = l2 if l2 is not None else choose_l2(samples, context_window)
     model = _fit(samples, lam, context_window)
     model.provenance = {
-        "data": list(data), "embedder": embedder or "wordllama",
+        "data": data, "embedder": embedder or "wordllama",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "ltm train ranker " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "",
-        "l2": lam, "questions": len(samples),
+        "command": command, "l2": lam, "questions": len(samples),
         "conversations": len({s.group for s in samples}),
         "cross_validation": cv}
-    Path(out).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
-    if report:
-        Path(report).write_text(json.dumps(cv, indent=2) + "\n")
-    click.echo(json.dumps(cv, indent=2))
+    return model, cv
