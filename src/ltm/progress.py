@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 
 def on_terminal() -> bool:
@@ -13,8 +12,3 @@ def on_terminal() -> bool:
     except (AttributeError, ValueError):  # replaced or closed stream
         return False
 
-
-def progress_default(ctx: Any, param: Any, value: bool | None) -> bool:
-    """Click callback for ``--progress/--no-progress`` with ``default=None``: bars on a
-    terminal unless asked otherwise."""
-    return on_terminal() if value is None else bool(value)

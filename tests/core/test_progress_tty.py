@@ -9,11 +9,11 @@ import sys
 
 import click
 
-from ltm.progress import progress_default
+from ltm.cli.common import progress_default
 
 PROBE = """
 import sys, click
-from ltm.progress import progress_default
+from ltm.cli.common import progress_default
 @click.command()
 @click.option("--progress/--no-progress", default=None, callback=progress_default)
 def main(progress):

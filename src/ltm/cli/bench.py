@@ -16,8 +16,7 @@ from typing import Any
 import click
 
 from ..bench.peers import PEERS
-from ..progress import progress_default
-from .common import errors_to_exit
+from .common import errors_to_exit, progress_default
 
 RESULTS = Path("benchmarks/results")
 PEER_NAMES = sorted(PEERS)

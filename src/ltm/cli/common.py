@@ -174,6 +174,13 @@ def opened(store: str, *, create: bool = True) -> Iterator[Any]:
             yield mem
 
 
+def progress_default(ctx: Any, param: Any, value: bool | None) -> bool:
+    """Click callback for ``--progress/--no-progress`` with ``default=None``: bars on a
+    terminal unless asked otherwise."""
+    from ..progress import on_terminal
+    return on_terminal() if value is None else bool(value)
+
+
 def parse_json_arg(value: str | None, name: str) -> Any:
     if value is None:
         return None

@@ -21,8 +21,7 @@ from typing import Any
 
 import click
 
-from ..progress import progress_default
-from .common import errors_to_exit
+from .common import errors_to_exit, progress_default
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
