@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ltm.continual.data import make_benchmark  # noqa: E402 (needs torch)
-from ltm.continual.strategies import EWC, SI, StrategyConfig  # noqa: E402 (needs torch)
+from ltm.continual.select import select_strengths  # noqa: E402 (needs torch)
+from ltm.continual.strategies import EWC, SI, OnlineEWC, StrategyConfig  # noqa: E402 (needs torch)
 from ltm.continual.train import default_config, make_model, metrics, run, with_overrides  # noqa: E402 (needs torch)
 from ltm.errors import InvalidInput  # noqa: E402 (needs torch)
 
@@ -29,6 +30,26 @@ def test_split_digits_scenarios() -> None:
     assert task.uses_task_mask and not cls.uses_task_mask
     total = sum(t.x_train.shape[0] + t.x_test.shape[0] for t in cls.tasks)
     assert total == 1797  # every digit image, train and test disjoint by construction
+
+
+def _rows(*arrays: np.ndarray) -> np.ndarray:
+    """The rows of ``arrays`` stacked and sorted, to compare them as multisets."""
+    a = np.concatenate(arrays)
+    return a[np.lexsort(a.T[::-1])]
+
+
+@pytest.mark.parametrize("scenario", ["class", "permuted"])
+def test_validation_split_is_carved_from_training_images(scenario: str) -> None:
+    test, val = make_benchmark(scenario, seed=1), make_benchmark(scenario, seed=1, split="validation")
+    assert test.split == "test" and val.split == "validation"
+    for t, v in zip(test.tasks, val.tasks):
+        # training + validation images of the validation benchmark are exactly the
+        # training images: no test image is trained on or evaluated while choosing settings
+        np.testing.assert_array_equal(_rows(v.x_train, v.x_test), _rows(t.x_train))
+        np.testing.assert_array_equal(np.sort(np.concatenate([v.y_train, v.y_test])), np.sort(t.y_train))
+        assert 0.15 < v.x_test.shape[0] / t.x_train.shape[0] < 0.25
+    with pytest.raises(InvalidInput):
+        make_benchmark("class", split="train")
 
 
 def test_permuted_digits_tasks_differ_only_by_permutation() -> None:
@@ -84,6 +105,24 @@ def test_ewc_penalty_is_zero_at_the_anchor_and_grows_away() -> None:
     assert ewc.extra_loss(z, z, z, z).item() > 0.0
 
 
+def test_online_ewc_has_its_own_strength() -> None:
+    bench = make_benchmark("class")
+    model = make_model(bench, 16)
+    z = torch.zeros(1)
+    pens = []
+    for cfg in (StrategyConfig(ewc_lambda=10.0, fisher_samples=50),
+                StrategyConfig(ewc_lambda=10.0, online_ewc_lambda=30.0, fisher_samples=50)):
+        torch.manual_seed(0)
+        model = make_model(bench, 16)
+        ewc = OnlineEWC(model, bench, cfg, _ce, seed=0)
+        ewc.after_task(0)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1)
+        pens.append(ewc.extra_loss(z, z, z, z).item())
+    assert pens[0] > 0 and pens[1] == pytest.approx(3 * pens[0], rel=1e-5)
+
+
 def test_si_importance_is_nonnegative_and_tracks_path() -> None:
     bench = make_benchmark("task")
     cfg = with_overrides(default_config("task"), epochs=1)
@@ -112,3 +151,18 @@ def test_er_beats_finetuning_in_class_il() -> None:
     assert er.forgetting < ft.forgetting - 0.25
     acc = np.array(er.acc_matrix)
     assert acc.shape == (5, 5) and np.all(np.triu(acc, 1) == 0)  # unseen classes never predicted
+
+
+def test_strengths_are_selected_on_validation() -> None:
+    sel = select_strengths(scenarios=("task",), methods=("si",), seeds=(100,),
+                           sweeps={"si": ("si_c", (0.1, 10.0))})
+    assert sel["split"] == "validation" and sel["seeds"] == [100]
+    res = sel["results"]["task/si"]
+    accs = {c["value"]: c["average_accuracy"]["mean"] for c in res["candidates"]}
+    assert set(accs) == {0.1, 10.0}
+    assert res["chosen"] == max(accs, key=lambda v: (accs[v], -v))
+    # a validation run measures the validation split, not the test split
+    ref = run("task", "si", 100, with_overrides(default_config("task"), si_c=10.0), split="validation")
+    assert ref.split == "validation" and accs[10.0] == pytest.approx(ref.average_accuracy)
+    with pytest.raises(InvalidInput):
+        select_strengths(methods=("er",))

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 class StrategyConfig:
     """Hyperparameters of every strategy (each reads its own)."""
 
-    ewc_lambda: float = 100.0  # EWC / online EWC penalty strength
+    ewc_lambda: float = 100.0  # EWC penalty strength (online EWC's too unless set below)
+    online_ewc_lambda: float | None = None  # online EWC penalty strength; None = ewc_lambda
     online_gamma: float = 1.0  # online EWC: decay of the running Fisher
     fisher_samples: int = 512  # examples per task for the Fisher diagonal
     si_c: float = 1.0  # SI penalty strength
@@ -132,6 +133,10 @@ class EWC(Strategy):
     def after_task(self, t: int) -> None:
         self.anchors.append((self.fisher(t), self._snapshot()))
 
+    @property
+    def strength(self) -> float:
+        return self.cfg.ewc_lambda
+
     def extra_loss(self, x: torch.Tensor, y: torch.Tensor, tid: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None:
         if not self.anchors:
             return None
@@ -139,13 +144,18 @@ class EWC(Strategy):
         pen = sum(
             (f[n] * (params[n] - star[n]) ** 2).sum() for f, star in self.anchors for n in params
         )
-        return 0.5 * self.cfg.ewc_lambda * pen  # type: ignore[return-value]
+        return 0.5 * self.strength * pen  # type: ignore[return-value]
 
 
 class OnlineEWC(EWC):
     """Online EWC: one running Fisher ``F <- gamma F + F_t`` and one anchor (the latest)."""
 
     name = "online-ewc"
+
+    @property
+    def strength(self) -> float:
+        lam = self.cfg.online_ewc_lambda
+        return self.cfg.ewc_lambda if lam is None else lam
 
     def after_task(self, t: int) -> None:
         f_t = self.fisher(t)

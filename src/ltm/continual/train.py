@@ -1,6 +1,7 @@
 """Training loop, metrics and the benchmark grid for continual learning.
 
-``R[i, j]`` is the test accuracy on task ``j`` after training task ``i``.
+``R[i, j]`` is the accuracy on task ``j``'s evaluation split (test, or validation
+while choosing settings) after training task ``i``.
 With ``T`` tasks:
 
 - average accuracy = mean_j R[T-1, j]
@@ -96,6 +97,7 @@ class RunResult:
     backward_transfer: float
     seconds: float  # wall clock
     cpu_seconds: float  # this process's CPU time (the run is single-threaded)
+    split: str = "test"  # where acc_matrix was measured: "test" or "validation"
 
 
 def metrics(acc: np.ndarray) -> tuple[float, float, float]:
@@ -109,8 +111,13 @@ def metrics(acc: np.ndarray) -> tuple[float, float, float]:
     return avg, forget, bwt
 
 
-def run(scenario: str, method: str, seed: int, cfg: TrainConfig | None = None) -> RunResult:
-    """Train ``method`` through the tasks of ``scenario`` with ``seed``; evaluate after each."""
+def run(
+    scenario: str, method: str, seed: int, cfg: TrainConfig | None = None, *, split: str = "test"
+) -> RunResult:
+    """Train ``method`` through the tasks of ``scenario`` with ``seed``; evaluate after each.
+
+    ``split="validation"`` trains on 80% of the training images and evaluates on the
+    other 20% (for choosing settings; see :mod:`ltm.continual.select`)."""
     torch = _torch()
     F = torch.nn.functional
     if method not in STRATEGIES:
@@ -119,7 +126,7 @@ def run(scenario: str, method: str, seed: int, cfg: TrainConfig | None = None) -
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     t0, c0 = time.perf_counter(), time.process_time()
-    bench = make_benchmark(scenario, seed=seed)
+    bench = make_benchmark(scenario, seed=seed, split=split)
     model = make_model(bench, cfg.hidden)
     mask = _output_mask(bench)
 
@@ -162,12 +169,12 @@ def run(scenario: str, method: str, seed: int, cfg: TrainConfig | None = None) -
     avg, forget, bwt = metrics(acc)
     return RunResult(
         scenario, method, seed, acc.tolist(), avg, forget, bwt,
-        time.perf_counter() - t0, time.process_time() - c0,
+        time.perf_counter() - t0, time.process_time() - c0, split,
     )
 
 
 def evaluate(model: Any, bench: Benchmark, mask: Any) -> np.ndarray:
-    """Test accuracy on every task (task-IL predicts among the task's own outputs)."""
+    """Accuracy on every task's evaluation split (task-IL predicts among the task's own outputs)."""
     torch = _torch()
     model.eval()
     out = np.zeros(len(bench.tasks))
@@ -189,6 +196,7 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
         "scenario": results[0].scenario,
         "method": results[0].method,
         "seeds": [r.seed for r in results],
+        "split": results[0].split,
         "acc_matrix_mean": acc.mean(0).round(4).tolist(),
     }
     for key in ("average_accuracy", "forgetting", "backward_transfer"):
@@ -199,8 +207,10 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
     return out
 
 
-def run_config(scenario: str, method: str, seeds: list[int], cfg: TrainConfig | None = None) -> dict[str, Any]:
-    res = [run(scenario, method, s, cfg) for s in seeds]
+def run_config(
+    scenario: str, method: str, seeds: list[int], cfg: TrainConfig | None = None, *, split: str = "test"
+) -> dict[str, Any]:
+    res = [run(scenario, method, s, cfg, split=split) for s in seeds]
     summary = summarize(res)
     summary["config"] = asdict(cfg or default_config(scenario))
     return summary
