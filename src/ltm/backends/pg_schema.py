@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from ..errors import InvalidInput
+from .common import FTS_METADATA_FIELDS
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TEXT_CONFIG = "english"  # full-text configuration (Snowball English stemmer + stop words)
@@ -110,7 +111,25 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
     ]), ("0005_memories_user_time", [
         # Backend.scan (MemoryStore.list): a user's memories by time, a page at a time
         f"CREATE INDEX memories_user_time ON {s}.memories (user_id, time, id)",
+    ]), ("0006_caption_full_text", [
+        # a photo's caption (metadata.caption) is full text, as on SQLite (common.extra_from):
+        # rows written before it was get their extra words again, and their users' BM25
+        # lengths (and cached scope views, through version) follow
+        f"UPDATE {s}.memories SET fts_extra = {_extra_sql('metadata')} "
+        f"WHERE json_typeof(metadata -> 'caption') = 'string'",
+        f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum(length(m.tsv)), 0) "
+        f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1 "
+        f"WHERE st.user_id IN (SELECT user_id FROM {s}.memories "
+        f"WHERE json_typeof(metadata -> 'caption') = 'string')",
     ])]
+
+
+def _extra_sql(column: str) -> str:
+    """``common.extra_from`` in SQL over a ``json`` column: the string values of the full-text
+    metadata fields, in order, joined by spaces (concat_ws skips the NULLs)."""
+    parts = [f"CASE WHEN json_typeof({column} -> '{k}') = 'string' "
+             f"THEN {column} ->> '{k}' END" for k in FTS_METADATA_FIELDS]
+    return f"concat_ws(' ', {', '.join(parts)})"
 
 
 def dim_migration(s: str, dim: int) -> tuple[str, list[str]]:

@@ -24,7 +24,6 @@ can append to one conversation at once.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import re
@@ -41,8 +40,19 @@ import numpy as np
 from ..errors import DimensionMismatch, InvalidInput, MissingDependency, NotFound, StoreError
 from ..index.scope import NO_EXPIRY, ScopeView
 from ..model import ForgetReceipt, HistoryEvent, Memory
-from ..timeutil import from_us, now_us, opt_dt
+from ..timeutil import from_us, now_us
 from .base import Filters, NewRow, ids_taken, row_blocks, scan_order
+from .common import (
+    BM25_B,
+    BM25_K1,
+    EXTRA_WEIGHT,
+    IDF_MIN_DOCS,
+    POSTGRES,
+    extra_from,
+    memory_from_columns,
+    user_hash,
+    where,
+)
 from .pg_schema import (
     TEXT_CONFIG,
     base_migrations,
@@ -61,10 +71,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFAULT_SCHEMA = "ltm"
-BM25_K1 = 1.2
-IDF_MIN_DOCS = 1000  # a scope's IDF counts at least this many rows (see backends.sqlite)
-BM25_B = 0.75
-EXTRA_WEIGHT = 0.5  # weight of speaker/name/title words against the text's own words
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 _RETRIES = 6
 # scopes up to this many rows answer full-text queries by testing their own rows (see
@@ -117,30 +123,10 @@ def query_words(text: str, limit: int = 64) -> list[str]:
     return list(dict.fromkeys(words))[:limit]
 
 
-def user_hash(user: str) -> str:
-    return hashlib.sha256(user.encode()).hexdigest()[:16]
-
-
-def _extra_from(metadata: dict[str, Any] | None) -> str:
-    """Words from metadata that full-text search should see (speaker, name, title)."""
-    if not metadata:
-        return ""
-    parts = [metadata.get(k) for k in ("speaker", "name", "title")]
-    return " ".join(p for p in parts if isinstance(p, str))
-
-
 def _row_to_memory(r: Sequence[Any]) -> Memory:
-    (user, mid, agent, session, kind, text, metadata, importance, time_, recorded_at,
-     valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
-     expires_at, seq) = r[:19]
-    return Memory(
-        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
-        metadata=dict(metadata) if metadata else {}, importance=importance,
-        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
-        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
-        sources=tuple(sources) if sources else (), access_count=access_count,
-        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
-        seq=seq)
+    """A ``Memory`` from the first 19 columns of a row read as ``_COLS`` (psycopg has decoded
+    the JSON metadata and the sources array already)."""
+    return memory_from_columns(*r[:19])
 
 
 def _import_psycopg() -> tuple[Any, Any]:
@@ -421,7 +407,7 @@ class PostgresBackend:
                                 row.importance, row.time, row.recorded_at, row.valid_from,
                                 row.valid_to, row.superseded_by, row.sources or None,
                                 row.access_count, row.last_accessed, bool(row.pinned),
-                                row.expires_at, row.seq, _extra_from(row.metadata), vec))
+                                row.expires_at, row.seq, extra_from(row.metadata), vec))
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
                     copy.set_types(["text", "text", "text", "int8"])
@@ -566,7 +552,7 @@ class PostgresBackend:
                 values["pinned"] = bool(values["pinned"])
             if "text" in values or "metadata" in values:
                 merged = changes["metadata"] if "metadata" in changes else before["metadata"]
-                values["fts_extra"] = _extra_from(merged)
+                values["fts_extra"] = extra_from(merged)
             if vector is not None:
                 values["embedding"] = np.ascontiguousarray(vector, np.float32)
             sets = ", ".join(f"{ident(k)} = %s" for k in values)
@@ -611,40 +597,8 @@ class PostgresBackend:
                           f"id = ANY(%s::text[])", [user, list(ids)])
         return {r[1]: _row_to_memory(r) for r in rows}
 
-    def _where(self, flt: Filters, a: str = "m.") -> tuple[str, list[Any]]:
-        sql = [f"{a}user_id = %s"]
-        params: list[Any] = [flt.user]
-        if flt.agent is not None:
-            sql.append(f"{a}agent = %s")
-            params.append(flt.agent)
-        if flt.session is not None:
-            sql.append(f"{a}session = %s")
-            params.append(flt.session)
-        if flt.kinds:
-            sql.append(f"{a}kind = ANY(%s::text[])")
-            params.append(list(flt.kinds))
-        if flt.since is not None:
-            sql.append(f"{a}time >= %s")
-            params.append(flt.since)
-        if flt.until is not None:
-            sql.append(f"{a}time <= %s")
-            params.append(flt.until)
-        if flt.as_of is not None:
-            # valid time: what held at as_of (facts back-dated with valid_from included)
-            sql.append(f"coalesce({a}valid_from, {a}time) <= %s AND "
-                       f"({a}valid_to IS NULL OR {a}valid_to > %s)")
-            params.extend([flt.as_of, flt.as_of])
-        if flt.now is not None:
-            sql.append(f"({a}expires_at IS NULL OR {a}expires_at > %s)")
-            params.append(flt.now)
-        for key, value in flt.metadata.items():
-            if value is None:
-                sql.append(f"coalesce({a}metadata::jsonb -> %s, 'null'::jsonb) = 'null'::jsonb")
-                params.append(key)
-            else:
-                sql.append(f"{a}metadata::jsonb @> %s")
-                params.append(self._jsonb({key: value}))
-        return " AND ".join(sql), params
+    def _where(self, flt: Filters) -> tuple[str, list[Any]]:
+        return where(flt, POSTGRES)
 
     def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
         words = query_words(query)

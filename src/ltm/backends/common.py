@@ -1,0 +1,156 @@
+"""What the SQLite and PostgreSQL backends share: the scope hash, the BM25 constants, the
+full-text words taken from metadata, the mapping of a row's columns to a ``Memory``, and the
+SQL conditions of a ``Filters`` in either engine's dialect.
+
+One copy of each, so that the two backends cannot drift apart (they once did: only SQLite
+indexed a photo's caption as full text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..model import Memory
+from ..timeutil import from_us, opt_dt
+from .base import Filters
+
+__all__ = ["BM25_B", "BM25_K1", "EXTRA_WEIGHT", "FTS_METADATA_FIELDS", "IDF_MIN_DOCS",
+           "POSTGRES", "SQLITE", "Dialect", "extra_from", "memory_from_columns", "user_hash",
+           "where"]
+
+# BM25's constants (SQLite FTS5's bm25() defaults; PostgreSQL computes the same formula)
+BM25_K1 = 1.2
+BM25_B = 0.75
+# A scope's IDF counts at least this many memories, as if a background of unrelated ones
+# (holding none of the query's words) were always there: the IDF of three memories is noise
+# (a word in two of three is worth nothing, one absent from all worth everything), and the
+# calibrated full-text signal (ltm.retrieval.calibrate) should not move when a small store
+# grows by unrelated memories.
+IDF_MIN_DOCS = 1000
+# weight of the metadata words (speaker, name, title, caption) against the text's own words
+EXTRA_WEIGHT = 0.5
+
+# Metadata fields that describe a memory in words and are searchable as full text (at half the
+# weight of the text itself): who said it, what it is called, what an attachment shows.
+FTS_METADATA_FIELDS = ("speaker", "name", "title", "caption")
+
+
+def user_hash(user: str) -> str:
+    """A short, stable, content-free name for a user's scope (index names, deletion log)."""
+    return hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+def extra_from(metadata: Mapping[str, Any] | None) -> str:
+    """The words of ``metadata`` that full-text search sees beside the text: the string
+    values of ``FTS_METADATA_FIELDS``, in that order, joined by spaces."""
+    if not metadata:
+        return ""
+    parts = [metadata.get(k) for k in FTS_METADATA_FIELDS]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def memory_from_columns(user: str, mid: str, agent: str | None, session: str | None, kind: str,
+                        text: str, metadata: Mapping[str, Any] | None, importance: float | None,
+                        time_: int, recorded_at: int, valid_from: int | None,
+                        valid_to: int | None, superseded_by: str | None,
+                        sources: Iterable[str] | None, access_count: int,
+                        last_accessed: int | None, pinned: Any, expires_at: int | None,
+                        seq: int | None) -> Memory:
+    """A ``Memory`` from its stored columns, once each backend has decoded its own forms
+    (metadata as a mapping, sources as a sequence; times in microseconds UTC)."""
+    return Memory(
+        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
+        metadata=dict(metadata) if metadata else {}, importance=importance,
+        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
+        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
+        sources=tuple(sources) if sources else (), access_count=access_count,
+        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
+        seq=seq)
+
+
+class Dialect:
+    """How one SQL engine spells the parts of a filter that differ: the parameter mark, the
+    user column's name, a kind list, a metadata test and a user named as a literal."""
+
+    mark = "?"
+    user_column = "user"
+
+    def kinds(self, column: str, kinds: tuple[str, ...]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join(self.mark * len(kinds))})", list(kinds)
+
+    def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        """``column``'s JSON object holds ``value`` under ``key`` (None: missing or null)."""
+        return f"json_extract({column}, ?) IS ?", [f'$."{key}"', value]
+
+    def user_literal(self, user: str) -> str:
+        """``user`` as an SQL literal that any string survives (quotes, NUL): its UTF-8
+        bytes as a blob, cast to text (the form a partial index's condition matches)."""
+        return f"CAST(X'{user.encode().hex()}' AS TEXT)"
+
+
+class _Postgres(Dialect):
+    mark = "%s"
+    user_column = "user_id"
+
+    def kinds(self, column: str, kinds: tuple[str, ...]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s::text[])", [list(kinds)]
+
+    def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        if value is None:
+            return f"coalesce({column}::jsonb -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
+        return f"{column}::jsonb @> %s::jsonb", [json.dumps({key: value})]
+
+    def user_literal(self, user: str) -> str:
+        raise NotImplementedError("PostgreSQL names the user as a parameter")
+
+
+SQLITE = Dialect()
+POSTGRES: Dialect = _Postgres()
+
+
+def where(flt: Filters, dialect: Dialect, alias: str = "m", *,
+          user_literal: bool = False) -> tuple[str, list[Any]]:
+    """The SQL conditions of ``flt`` on the table alias ``alias`` ("" for none), and their
+    parameters, in ``dialect``. ``user_literal`` names the user as a literal instead of a
+    parameter (SQLite: the form its partial indexes' conditions match)."""
+    a = alias + "." if alias else ""
+    p = dialect.mark
+    user = a + dialect.user_column
+    if user_literal:
+        sql = [f"{user} = {dialect.user_literal(flt.user)}"]
+        params: list[Any] = []
+    else:
+        sql = [f"{user} = {p}"]
+        params = [flt.user]
+    if flt.agent is not None:
+        sql.append(f"{a}agent = {p}")
+        params.append(flt.agent)
+    if flt.session is not None:
+        sql.append(f"{a}session = {p}")
+        params.append(flt.session)
+    if flt.kinds:
+        cond, args = dialect.kinds(f"{a}kind", flt.kinds)
+        sql.append(cond)
+        params.extend(args)
+    if flt.since is not None:
+        sql.append(f"{a}time >= {p}")
+        params.append(flt.since)
+    if flt.until is not None:
+        sql.append(f"{a}time <= {p}")
+        params.append(flt.until)
+    if flt.as_of is not None:
+        # valid time: what held at as_of (facts back-dated with valid_from included)
+        sql.append(f"coalesce({a}valid_from, {a}time) <= {p} AND "
+                   f"({a}valid_to IS NULL OR {a}valid_to > {p})")
+        params.extend([flt.as_of, flt.as_of])
+    if flt.now is not None:
+        sql.append(f"({a}expires_at IS NULL OR {a}expires_at > {p})")
+        params.append(flt.now)
+    for key, value in flt.metadata.items():
+        cond, args = dialect.metadata(f"{a}metadata", key, value)
+        sql.append(cond)
+        params.extend(args)
+    return " AND ".join(sql), params
