@@ -385,7 +385,7 @@ def _vectors_of(embedder: Any, texts: list[str]) -> set[bytes]:
     """The vectors of ``texts`` as stored (float32 bytes)."""
     import numpy as np
 
-    from ltm.store import embed_text
+    from ltm.engine import embed_text
 
     out: set[bytes] = set()
     for start in range(0, len(texts), 5_000):

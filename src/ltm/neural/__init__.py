@@ -6,7 +6,7 @@ Needs the optional extra ``ltm[neural]`` (PyTorch). Submodules:
 * :mod:`.ntm`, :mod:`.dnc`, :mod:`.memn2n` - the models
 * :mod:`.state` - external memory state that can be saved and restored across processes
 * :mod:`.tasks` - copy, repeat copy, associative recall; :mod:`.babi` - bAbI loader
-* :mod:`.train`, :mod:`.babi_train` - training loops; :mod:`.cli` - ``ltm train``
+* :mod:`.train`, :mod:`.babi_train` - training loops; ``ltm train`` (``ltm.cli.train``)
 """
 
 from .dnc import DNC, DNCConfig, DNCState

@@ -9,7 +9,7 @@ Example::
     batch = buf.sample(256)                       # batch.data, batch.weights
     buf.update_priorities(batch.indices, td_errors, batch.stamps)
 
-Names are loaded on first use so that ``ltm.replay.cli`` (and ``ltm --help``)
+Names are loaded on first use so that ``ltm bench`` (and ``ltm --help``)
 does not import numpy.
 """
 

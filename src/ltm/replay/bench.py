@@ -1,6 +1,6 @@
 """Replay-buffer benchmark: insert rate, prioritized sample+update rate, sampling accuracy.
 
-Run through ``ltm bench replay`` (or ``python -m ltm.replay.cli``). Everything
+Run through ``ltm bench replay`` (or ``python -m ltm.cli bench replay``). Everything
 runs in one process on one thread; the peer (TorchRL's prioritized buffer when
 it is importable, else a Python list sampled with ``random.choices``) runs the
 same workload in the same run so the ratios are like for like.

@@ -163,7 +163,7 @@ def server_processes(store: str | Path, count: int = 1, *, workers: int = 1,
         for _ in range(count):
             port = free_port()
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "ltm.server.cli", "serve", "--store", str(store),
+                [sys.executable, "-m", "ltm.cli", "serve", "--store", str(store),
                  "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                  "--no-mcp"], env=env, stdout=subprocess.DEVNULL, stderr=logs))
             urls.append(f"http://127.0.0.1:{port}")
