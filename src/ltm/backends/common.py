@@ -9,7 +9,6 @@ indexed a photo's caption as full text).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -101,7 +100,9 @@ class _Postgres(Dialect):
     def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
         if value is None:
             return f"coalesce({column}::jsonb -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
-        return f"{column}::jsonb @> %s::jsonb", [json.dumps({key: value})]
+        from psycopg.types.json import Jsonb  # only a PostgreSQL store gets here
+
+        return f"{column}::jsonb @> %s", [Jsonb({key: value})]
 
     def user_literal(self, user: str) -> str:
         raise NotImplementedError("PostgreSQL names the user as a parameter")
