@@ -140,11 +140,11 @@ def test_store_from_before_external_content_is_migrated(
         open_store: Callable[..., ltm.MemoryStore], monkeypatch: Any) -> None:
     """A store written with the contentless full-text index (migrations up to 0004) opens
     with its index rebuilt from the table (0005), and ranks as before."""
-    from ltm.backends import sqlite as backend_sqlite
+    from ltm.backends.sqlite import schema
 
-    earlier = [m for m in backend_sqlite.MIGRATIONS if not m[0].startswith("0005")]
-    assert len(earlier) == len(backend_sqlite.MIGRATIONS) - 1
-    monkeypatch.setattr(backend_sqlite, "MIGRATIONS", earlier)
+    earlier = [m for m in schema.MIGRATIONS if not m[0].startswith("0005")]
+    assert len(earlier) == len(schema.MIGRATIONS) - 1
+    monkeypatch.setattr(schema, "MIGRATIONS", earlier)
     old = open_store(embedder="hash")
     old.add_many(_items(300, 1))
     queries = ["dinner plans", "my sister's birthday", "the dentist appointment"]
@@ -169,8 +169,8 @@ def test_highlight_and_bm25_term_scoring_rank_alike(
         open_store: Callable[..., ltm.MemoryStore], monkeypatch: Any) -> None:
     """The two ways of scoring a term within a scope (highlight() where the store dwarfs the
     scope, bm25() otherwise) give the same scores, in the scope path and the general one."""
-    from ltm.backends import sqlite as backend_sqlite
     from ltm.backends.base import Filters
+    from ltm.backends.sqlite import fulltext
 
     store = open_store(embedder="hash")
     store.add_many(_items(900, 3))
@@ -179,7 +179,7 @@ def test_highlight_and_bm25_term_scoring_rank_alike(
     backend: Any = store.backend
     runs = []
     for ratio in (10**9, 0):  # bm25() always, highlight() always
-        monkeypatch.setattr(backend_sqlite, "_HIGHLIGHT_RATIO", ratio)
+        monkeypatch.setattr(fulltext, "_HIGHLIGHT_RATIO", ratio)
         scoped = [[(h.memory.id, round(h.score, 7)) for h in store.search(q, user=u, k=10)]
                   for u, q in queries]
         general = [[(mid, round(sc, 7)) for mid, sc in backend.text_search(

@@ -1,0 +1,208 @@
+"""What every part of the SQLite backend shares: one connection under one lock, its
+transactions (``atomic``), the migrations run on open, the meta rows, the write mark that the
+caches are keyed on, and the SQL conditions of a ``Filters``."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...errors import StoreBusy, StoreError
+from ...index.exact import VectorIndex
+from ...index.hnsw import HnswScope
+from ...index.scope import ScopeView
+from ...timeutil import now_us
+from ..base import Filters
+from . import schema
+from .schema import DB_NAME, _is_busy, _split_sql, _user_literal
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    """The connection and the state the parts of ``SqliteBackend`` keep on it (each part is
+    a class of its own module; ``SqliteBackend.__init__`` sets every attribute below)."""
+
+    folder: Path
+    conn: sqlite3.Connection
+    dim: int | None
+    hnsw_min_scope: int
+    hnsw_ef_search: int
+    _lock: threading.RLock
+    _depth: int  # transactions and savepoints open
+    _commits: int  # own commits that changed memories (part of the write mark)
+    _access_only: bool  # a commit of access counts only: caches stay valid
+    _wrote_vectors: bool
+    _inserted: int  # rows this connection inserted (full-text merge on close)
+    # caches, each valid while the write mark it was read under holds
+    _count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]]
+    _df_cache: dict[str, int]  # term -> memories holding it, as of _df_mark
+    _df_mark: tuple[int, int] | None
+    _scope_df_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]]
+    _scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]]
+    _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
+    _snap_pending: set[str]  # users whose scope snapshot is to be written
+    _time_indexes: set[str]  # large scopes' time indexes known to exist
+    # the vector index (vectors.py)
+    _index: VectorIndex | None
+    _hnsw: dict[str, HnswScope]
+    _hnsw_saved: dict[str, tuple[int, int]]  # user: (generation, epoch) on disk
+    _data_version: int
+
+    if TYPE_CHECKING:  # what the parts call of each other
+        def _vector_index(self) -> VectorIndex: ...
+        def _hnsw_scope(self, user: str, idx: VectorIndex) -> HnswScope | None: ...
+        def _scope_count(self, user: str) -> int: ...
+        def _allowed_rowids(self, flt: Filters) -> np.ndarray: ...
+        def _time_index(self, user: str) -> str | None: ...
+        def _merge_fts(self, c: sqlite3.Connection) -> None: ...
+        def flush(self) -> None: ...
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (BEGIN IMMEDIATE), or a savepoint when nested."""
+        with self._lock:
+            if self._depth == 0:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _is_busy(exc):
+                        raise StoreBusy("another process holds the store's write lock; "
+                                        "nothing was written, retry shortly") from exc
+                    raise StoreError(f"cannot start a transaction: {exc}") from exc
+            else:
+                self.conn.execute(f"SAVEPOINT sp{self._depth}")
+            self._depth += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                # SQLite has rolled the whole transaction back itself after some errors (a
+                # corrupt table, a full disk): rolling back again would only replace the error
+                if not self.conn.in_transaction:
+                    pass
+                elif self._depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{self._depth}")
+                    self.conn.execute(f"RELEASE sp{self._depth}")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("COMMIT")
+                if not self._access_only:  # own commits do not move PRAGMA data_version
+                    self._commits += 1
+                # PRAGMA data_version only moves for other connections' commits: make the
+                # next read catch the vector index up with this connection's own writes
+                self._data_version = -1
+            else:
+                self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations "
+                          "(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        for name, sql in schema.MIGRATIONS:
+            if name in done:
+                continue
+            with self.atomic() as c:
+                if c.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    continue  # another process applied it while we waited
+                for statement in _split_sql(sql):
+                    c.execute(statement)
+                c.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_us()))
+                log.info("applied migration %s", name)
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.atomic() as c:
+            c.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                      "SET value = excluded.value", (key, value))
+        if key == "dim":
+            self.dim = int(value)
+
+    @property
+    def fingerprint(self) -> str:
+        fp = self.get_meta("store_id")
+        if fp is None:
+            raise StoreError("store has no id")
+        return fp
+
+    def _write_mark(self) -> tuple[int, int]:
+        """Changes whenever this or another connection commits."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return (version, self._commits)
+
+    def _where(self, flt: Filters, alias: str = "m", *,
+               user_literal: bool = False) -> tuple[str, list[Any]]:
+        """SQL conditions for ``flt`` on table alias ``alias``. ``user_literal`` names the user
+        as a literal, the form a partial index's condition matches (see _time_index)."""
+        a = alias + "."
+        if user_literal:
+            sql = [f"{a}user = {_user_literal(flt.user)}"]
+            params: list[Any] = []
+        else:
+            sql = [f"{a}user = ?"]
+            params = [flt.user]
+        if flt.agent is not None:
+            sql.append(f"{a}agent = ?")
+            params.append(flt.agent)
+        if flt.session is not None:
+            sql.append(f"{a}session = ?")
+            params.append(flt.session)
+        if flt.kinds:
+            sql.append(f"{a}kind IN ({','.join('?' * len(flt.kinds))})")
+            params.extend(flt.kinds)
+        if flt.since is not None:
+            sql.append(f"{a}time >= ?")
+            params.append(flt.since)
+        if flt.until is not None:
+            sql.append(f"{a}time <= ?")
+            params.append(flt.until)
+        if flt.as_of is not None:
+            # valid time: what held at as_of (facts back-dated with valid_from included)
+            sql.append(f"coalesce({a}valid_from, {a}time) <= ? AND "
+                       f"({a}valid_to IS NULL OR {a}valid_to > ?)")
+            params.extend([flt.as_of, flt.as_of])
+        if flt.now is not None:
+            sql.append(f"({a}expires_at IS NULL OR {a}expires_at > ?)")
+            params.append(flt.now)
+        for key, value in flt.metadata.items():
+            sql.append(f"json_extract({a}metadata, ?) IS ?")
+            params.extend([f'$."{key}"', value])
+        return " AND ".join(sql), params
+
+    @contextmanager
+    def _typed_errors(self, what: str) -> Iterator[None]:
+        """SQLite's errors in ``what`` as ``ltm.errors`` types: StoreBusy for a lock held past
+        the busy timeout, StoreError for the rest (a damaged file, a full disk)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(f"{what}: another process holds the store's write lock; "
+                                f"retry shortly") from exc
+            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{what} failed in {self.folder / DB_NAME}: {exc}") from exc
+
+    @contextmanager
+    def _erasing(self) -> Iterator[None]:
+        """secure_delete ON for the enclosed writes: freed pages are zeroed as well."""
+        with self._lock:
+            self.conn.execute("PRAGMA secure_delete = ON")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA secure_delete = FAST")

@@ -1,0 +1,109 @@
+"""Erasure: forget (rows, their history's content, an audit row without content), the scrub of
+a rewritten memory's history, and compact, which leaves erased content in no page of the
+database and in no file of the vector index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ...model import ForgetReceipt
+from ...timeutil import from_us, now_us
+from .connection import Connection
+from .schema import user_hash
+
+
+class Erasure(Connection):
+    """Forgetting and compaction (a part of ``SqliteBackend``)."""
+
+    def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
+               before: int | None, compact: bool = True) -> ForgetReceipt:
+        sql = ["user = ?"]
+        params: list[Any] = [user]
+        if ids is not None:
+            sql.append(f"id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        if session is not None:
+            sql.append("session = ?")
+            params.append(session)
+        if before is not None:
+            sql.append("time < ?")
+            params.append(before)
+        where = " AND ".join(sql)
+        at = now_us()
+        self._snap_pending.add(user)
+        with self._typed_errors("forget"):
+            return self._forget(user, where, params, at, compact)
+
+    def _forget(self, user: str, where: str, params: list[Any], at: int,
+                compact: bool) -> ForgetReceipt:
+        with self._erasing(), self.atomic() as c:
+            victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
+                                params).fetchall()
+            by_kind: dict[str, list[str]] = {}
+            for _, mid, kind in victims:
+                by_kind.setdefault(kind, []).append(mid)
+            all_ids = [v[1] for v in victims]
+            for start in range(0, len(all_ids), 900):
+                chunk = all_ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                c.execute(f"DELETE FROM memories WHERE +user = ? AND id IN ({marks})",
+                          [user, *chunk])
+                # history keeps a content-free tombstone only
+                c.execute(f"DELETE FROM history WHERE user = ? AND memory_id IN ({marks})",
+                          [user, *chunk])
+                c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
+                              "VALUES (?, ?, 'deleted', ?, NULL)",
+                              [(mid, user, at) for mid in chunk])
+            if victims:
+                c.execute("INSERT INTO deletions (at, user_hash, count, ids) VALUES (?,?,?,?)",
+                          (at, user_hash(user), len(victims), json.dumps(by_kind)))
+        if victims:
+            with self._lock:
+                idx = self._vector_index()  # replays the deletions from the log
+                del idx
+                if compact:
+                    self.compact()
+        return ForgetReceipt(count=len(victims), ids_by_kind=by_kind, at=from_us(at))
+
+    def scrub_history(self, memory_id: str, user: str) -> None:
+        """Drop the earlier values recorded in a memory's history (keeping the events), for a
+        memory rewritten because content it was derived from was forgotten."""
+        with self._erasing(), self.atomic() as c:
+            c.execute("UPDATE history SET data = NULL WHERE memory_id = ? AND user = ?",
+                      (memory_id, user))
+
+    def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
+        """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
+        they held, which may include text erased since: they are taken off the freelist by
+        zero-filled blobs (which overwrite them), and freed again with secure_delete ON."""
+        if int(c.execute("PRAGMA freelist_count").fetchone()[0]) == 0:
+            return
+        page = int(c.execute("PRAGMA page_size").fetchone()[0])
+        c.execute("CREATE TABLE IF NOT EXISTS wipe_free_pages (b BLOB)")
+        for _ in range(1_000):  # each round takes up to 4,096 pages; a round adds at most 2
+            free = int(c.execute("PRAGMA freelist_count").fetchone()[0])
+            if free == 0:
+                break
+            c.execute("INSERT INTO wipe_free_pages VALUES (zeroblob(?))",
+                      (min(free, 4096) * (page - 8),))
+        c.execute("DROP TABLE wipe_free_pages")
+
+    def compact(self) -> None:
+        """Make erased content unrecoverable: merge the full-text segments (dropping deleted
+        entries), zero every free page, rewrite the derived index files, and checkpoint the WAL
+        into the database."""
+        with self._lock, self._typed_errors("compact"):
+            with self._erasing(), self.atomic() as c:
+                # first the pages ordinary writes freed (the merge below, under ON, zeroes
+                # what it frees itself: wiping after it would rewrite the old index twice)
+                self._wipe_free_pages(c)
+                self._merge_fts(c)
+            if self.dim is not None:
+                # caught up with every erasure, so that the generation the flush writes (and
+                # the removal of the older ones) leaves no erased vector in the index files
+                self._vector_index()
+            self.flush()
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,449 @@
+"""Full text: the tokenizer and stop words, BM25 as FTS5 computes it (with IDF taken within a
+user's scope), the searches over the FTS5 index (``text_search``, ``text_ceiling``,
+``label_rows``, ``scope_text``), and the upkeep of the index's structure (merge, repair)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import StoreError
+from ...index.scope import ScopeView
+from ..base import Filters, NewRow
+from .connection import Connection
+from .schema import _is_busy
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset("""a about above after again against all am an and any are as at be because
+been before being below between both but by can could did do does doing down during each few for
+from further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them themselves
+then there these they this those through to too under until up very was we were what when where
+which while who whom why will with would you your yours yourself yourselves""".split())
+
+
+
+def query_terms(text: str) -> list[str]:
+    """The query's content words (stop words dropped unless nothing else remains)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    content = [w for w in words if w not in _STOP] or words
+    return list(dict.fromkeys(content))[:32]
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+# A scope's IDF counts at least this many memories, as if a background of unrelated ones
+# (holding none of the query's words) were always there: the IDF of three memories is noise
+# (a word in two of three is worth nothing, one absent from all worth everything), and the
+# calibrated full-text signal (ltm.retrieval.calibrate) should not move when a small store
+# grows by unrelated memories.
+IDF_MIN_DOCS = 1000
+
+
+def _idf(total: int, hits: int) -> float:
+    """FTS5's BM25 IDF, clamped the same way. Counts read at different moments (another
+    process wrote in between) may disagree: ``hits`` is held to ``0..total``, so the log's
+    argument stays positive whatever they are."""
+    hits = min(max(hits, 0), max(total, 0))
+    value = math.log((total - hits + 0.5) / (hits + 0.5))
+    return value if value > 0 else 1e-6
+
+
+_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+# Per-term scope scoring takes term frequencies from highlight() (~4.5 us a matching row)
+# instead of bm25() (whose IDF pass costs ~0.02 us for each row of the whole store holding
+# the term) when the store holds this many times the scope's rows: a term is then rarer in
+# the scope than its store-wide postings are long. 1M rows / 1,000 a user: highlight();
+# LoCoMo (5,882 turns, ~600 a conversation): bm25().
+_HIGHLIGHT_RATIO = 200
+
+
+# FTS5's structure record: row 10 of memories_fts_data, a 4-byte cookie (then, in later
+# SQLite versions, the 4-byte marker of its second format), the number of levels, ...
+_FTS_STRUCTURE_ID = 10
+_FTS_STRUCTURE_V2 = b"\xff\x00\x00\x01"
+_FTS5_LEVEL_LIMIT = 2_000  # FTS5_MAX_SEGMENT: a record of more levels reads as corrupt
+# Levels the structure record may hold before a merge rebuilds the index instead (2 a forget
+# on SQLite 3.40; ~600 bytes): a rebuild costs ~7 merges, so once per ~127 forgets.
+_FTS_MAX_LEVELS = 256
+
+
+def _fts_levels(block: bytes | None) -> int | None:
+    """The number of levels in an FTS5 structure record; None if it is missing or garbled."""
+    if block is None or len(block) < 5:
+        return None
+    start = 8 if block[4:8] == _FTS_STRUCTURE_V2 else 4
+    values = _varints(block[start:start + 9])
+    return values[0] if values else None
+
+
+def _varints(buf: bytes) -> list[int]:
+    """SQLite varints (7 bits a byte, high bit = more; a 9th byte carries 8 bits)."""
+    out, value, width = [], 0, 0
+    for byte in buf:
+        width += 1
+        if width == 9:
+            out.append((value << 8) | byte)
+            value = width = 0
+            continue
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            out.append(value)
+            value = width = 0
+    return out
+
+
+# Metadata fields that describe a memory in words and are searchable as full text (at half the
+# weight of the text itself): who said it, what it is called, what an attachment shows.
+FTS_METADATA_FIELDS = ("speaker", "name", "title", "caption")
+
+
+def _extra_from(metadata: dict[str, Any] | None) -> str:
+    if not metadata:
+        return ""
+    parts = [metadata.get(k) for k in FTS_METADATA_FIELDS]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def _fts_extra(row: NewRow) -> str:
+    return _extra_from(row.metadata)
+
+
+class FullText(Connection):
+    """Searches over the FTS5 index and its upkeep (a part of ``SqliteBackend``)."""
+
+    def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
+        """BM25 over text (weight 1) and speaker/name (weight 0.5) within the user's scope.
+
+        FTS5 computes IDF over the whole table, i.e. across users: a name that is rare in the
+        store but said in every other turn of one user's memories would dominate that user's
+        ranking. For scopes up to ``hnsw_min_scope`` memories each query term is therefore
+        scored on its own and its IDF replaced by the IDF within the user's scope."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        scope = "u" + flt.user.encode().hex()
+        where, params = self._where(flt)
+        sql = (f"SELECT m.id, -bm25(memories_fts, 1.0, 0.0, 0.5) AS s FROM memories_fts "
+               f"JOIN memories m ON m.n = memories_fts.rowid "
+               f"WHERE memories_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?")
+        with self._lock:
+            try:
+                n_scope = self._scope_count(flt.user)
+                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                    match = " OR ".join(_phrase(t) for t in terms)
+                    rows = self.conn.execute(
+                        sql, [f'scope : "{scope}" AND ({match})', *params, limit]).fetchall()
+                    return [(r[0], float(r[1])) for r in rows]
+                scores: dict[str, float] = {}
+                for term in terms:
+                    got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
+                                        n_scope, where, params, key="m.id")
+                    if not got:
+                        continue
+                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
+                    for mid, tf in got:
+                        scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return []
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        return ranked[:limit]
+
+    def _fts_unreadable(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """The typed error for a full-text index SQLite cannot read (damaged), raised by every
+        full-text query; open repairs it (``_check_fts``)."""
+        return StoreError(f"the full-text index of {self.folder} cannot be read: {exc}")
+
+    def text_ceiling(self, query: str, user: str) -> float:
+        """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
+        holding every query term once scores in ``text_search`` (the sum of the terms' IDFs as
+        it weighs them: the scope's for several terms in a scope up to ``hnsw_min_scope``,
+        else the store's). ``ltm.retrieval.calibrate`` divides BM25 by it."""
+        terms = query_terms(query)
+        if not terms:
+            return 0.0
+        with self._lock:
+            try:
+                n_scope = self._scope_count(user)
+                if n_scope == 0:
+                    return 0.0
+                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                    total = self._total_count()
+                    return sum(_idf(total, self._store_df(t, total)) for t in terms)
+                scope = "u" + user.encode().hex()
+                mark = self._write_mark()
+                out = 0.0
+                for t in terms:
+                    key = (user, t)
+                    hit = self._scope_df_cache.get(key)
+                    if hit is None or hit[1] != mark:
+                        df = int(self.conn.execute(
+                            "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?",
+                            (f'scope : "{scope}" AND {_phrase(t)}',)).fetchone()[0])
+                        if len(self._scope_df_cache) > 50_000:
+                            self._scope_df_cache.clear()
+                        hit = self._scope_df_cache[key] = (df, mark)
+                    out += _idf(max(n_scope, IDF_MIN_DOCS), hit[0])
+                return out
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return 0.0
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+
+    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+        """For each content word of the query that labels some of the user's memories (their
+        speaker, name, title or caption: the full-text ``extra`` column), the word and the
+        row ids (``n``) of those memories: the speaker/entity match signal of
+        ``ltm.retrieval``."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        scope = "u" + user.encode().hex()
+        out: list[tuple[str, np.ndarray]] = []
+        with self._lock:
+            try:
+                for t in terms:
+                    rows = self.conn.execute(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+                        (f'scope : "{scope}" AND extra : {_phrase(t)}',)).fetchall()
+                    if rows:
+                        out.append((t, np.sort(np.fromiter((r[0] for r in rows), np.int64,
+                                                           count=len(rows)))))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return []
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+        return out
+
+    def _total_count(self) -> int:
+        stats = self._fts_averages()
+        if stats is not None:
+            return stats[0]
+        hit = self._count_cache.get(("total", ""))
+        if hit is not None and hit[1] == self._write_mark():
+            return hit[0]
+        n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+        self._count_cache[("total", "")] = (n, self._write_mark())
+        return n
+
+    def _fts_averages(self) -> tuple[int, float] | None:
+        """(rows, mean tokens per row over all columns) from the full-text index's averages
+        record, cached until the next write: the N and avgdl of its BM25, read instead of
+        counting a million index entries; None if unreadable or empty."""
+        mark = self._write_mark()
+        if self._averages_cache is not None and self._averages_cache[1] == mark:
+            return self._averages_cache[0]
+        stats = None
+        row = self.conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
+        if row is not None and isinstance(row[0], bytes) and row[0]:
+            values = _varints(row[0])
+            if values and values[0] > 0:
+                stats = (values[0], sum(values[1:]) / values[0])
+        self._averages_cache = (stats, mark)
+        return stats
+
+    def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
+                 params: Sequence[Any] = (), key: str = "memories_fts.rowid"
+                 ) -> list[tuple[Any, float]]:
+        """(key, BM25 term-frequency part) of the rows matching one term within a scope (the
+        caller multiplies by the scope's IDF): from highlight() where the store holds
+        ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF."""
+        total = self._total_count()
+        if total > _HIGHLIGHT_RATIO * n_scope:
+            rows = self._term_rows(match, where, params, key)
+            if rows is not None:
+                return rows
+        join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
+        got = self.conn.execute(
+            f"SELECT {key}, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts {join}"
+            f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
+            [match, *params]).fetchall()
+        idf = _idf(total, self._store_df(term, total))
+        return [(k, float(sc) / idf) for k, sc in got]
+
+    def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
+                   key: str = "memories_fts.rowid") -> list[tuple[Any, float]] | None:
+        """(key, BM25 term-frequency part) of the rows matching one term within a scope,
+        without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
+        comes from highlight(), the row length from the docsize table, avgdl from the
+        averages record. The caller multiplies by an IDF. None if the averages are unreadable
+        or the index holds no content (the caller falls back to bm25())."""
+        stats = self._fts_averages()
+        if stats is None:
+            return None
+        avgdl = stats[1]
+        # CROSS JOIN keeps the full-text match as the outer loop: otherwise the planner may
+        # walk the user's rows and probe the index once per row (35 ms instead of 0.3)
+        join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
+        rows = self.conn.execute(
+            f"SELECT {key}, highlight(memories_fts, 0, char(1), ''), "
+            "highlight(memories_fts, 2, char(1), ''), d.sz FROM memories_fts "
+            f"{join}CROSS JOIN memories_fts_docsize d ON d.id = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
+            [match, *params]).fetchall()
+        out = []
+        norm = _K1 * (1 - _B)
+        scale = _K1 * _B / avgdl
+        for k, text, extra, sz in rows:
+            if text is None:  # a contentless index (a store before 0005): no highlight()
+                return None
+            f = float(text.count("\x01"))
+            if extra:
+                f += 0.5 * extra.count("\x01")
+            length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+            out.append((k, f * (_K1 + 1) / (f + norm + scale * length)))
+        return out
+
+    def _store_df(self, term: str, total: int) -> int:
+        """How many memories in the whole store hold ``term``: cached until the next commit of
+        this or another connection (the write mark), since a forget or a text update lowers
+        it. ``_term_tf`` divides FTS5's bm25() by the IDF made of it, so it must be the count
+        FTS5 itself sees."""
+        mark = self._write_mark()
+        if self._df_mark != mark:
+            self._df_cache.clear()
+            self._df_mark = mark
+        hit = self._df_cache.get(term)
+        if hit is not None:
+            return hit
+        n = int(self.conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts "
+                                  "MATCH ?", (_phrase(term),)).fetchone()[0])
+        if len(self._df_cache) > 50_000:
+            self._df_cache.clear()
+        self._df_cache[term] = n
+        return n
+
+    def scope_text(self, query: str, view: ScopeView, masks: Sequence[tuple[np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``text_search`` over the view: for each (allowed rows, limit), the positions of the
+        best matching allowed rows and their scores, best first. Same scores as
+        ``text_search`` with the filter the mask stands for: per-scope IDF for each term
+        (scopes up to ``hnsw_min_scope``), plain BM25 for one term or a larger scope."""
+        terms = query_terms(query)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        if not terms or len(view) == 0:
+            return [empty for _ in masks]
+        scope = "u" + view.user.encode().hex()
+        sql = ("SELECT rowid, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts "
+               "WHERE memories_fts MATCH ?")
+        n_scope = len(view)
+        per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)
+        postings: list[tuple[np.ndarray, np.ndarray]] = []
+        with self._lock:
+            try:
+                if not per_scope:
+                    match = " OR ".join(_phrase(t) for t in terms)
+                    groups = [f'scope : "{scope}" AND ({match})']
+                else:
+                    groups = [f'scope : "{scope}" AND {_phrase(t)}' for t in terms]
+                for term, match in zip(terms, groups):
+                    rows = self._term_tf(term, match, n_scope) if per_scope else \
+                        self.conn.execute(sql, (match,)).fetchall()
+                    if not rows:
+                        continue
+                    pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
+                                                     count=len(rows)))
+                    sc = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+                    ok = pos >= 0
+                    postings.append((pos[ok], sc[ok]))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return [empty for _ in masks]
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+        out = []
+        for allowed, limit in masks:
+            score = np.zeros(len(view), dtype=np.float64)
+            matched = np.zeros(len(view), dtype=bool)
+            for pos, sc in postings:
+                keep = allowed[pos]
+                if not keep.any():
+                    continue
+                if per_scope:  # the term's IDF within the scope
+                    score[pos[keep]] += sc[keep] * _idf(max(n_scope, IDF_MIN_DOCS),
+                                                        int(keep.sum()))
+                else:
+                    score[pos[keep]] += sc[keep]
+                matched[pos[keep]] = True
+            hit = np.flatnonzero(matched)
+            order = hit[np.argsort(-score[hit], kind="stable")][:limit]
+            out.append((order, score[order]))
+        return out
+
+    # -- the full-text index's structure ----------------------------------------------------
+    def _merge_fts(self, c: sqlite3.Connection) -> None:
+        """Merge the full-text index into one segment, dropping the entries of deleted rows
+        (inside ``c``'s transaction; under ``_erasing`` the pages it frees are zeroed).
+
+        The FTS5 of SQLite 3.40 (this machine's; later versions cap the levels at 64) adds two
+        empty levels to its structure record (row 10 of ``memories_fts_data``) at each
+        'optimize' of an index whose segments sit on more than one level, which a delete
+        since the last merge always causes; past 2,000 levels FTS5 calls the table corrupt
+        (about 1,000 forgets). Once the record holds
+        ``_FTS_MAX_LEVELS`` levels the index is rebuilt from ``memories`` instead: the
+        same erasure, with a structure record of one or a few levels."""
+        levels = _fts_levels(self._fts_structure(c))
+        if levels is None or levels + 2 > _FTS_MAX_LEVELS:
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+        else:
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+
+    @staticmethod
+    def _fts_structure(c: sqlite3.Connection) -> bytes | None:
+        row = c.execute("SELECT block FROM memories_fts_data WHERE id = ?",
+                        (_FTS_STRUCTURE_ID,)).fetchone()
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def _fts_healthy(self) -> bool:
+        """Whether FTS5 can open the full-text index and its structure record is within
+        bounds (a store whose forgets grew it under an earlier version may be past them)."""
+        levels = _fts_levels(self._fts_structure(self.conn))
+        if levels is None or levels > _FTS_MAX_LEVELS:
+            return False
+        try:
+            self.conn.execute("SELECT rowid FROM memories_fts WHERE memories_fts MATCH "
+                              "'\"ltm\"' LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise
+            log.warning("the full-text index of %s cannot be read: %s", self.folder, exc)
+            return False
+        return True
+
+    def _check_fts(self) -> None:
+        """On open: rebuild a full-text index that FTS5 cannot open or whose structure record
+        has grown past ``_FTS_MAX_LEVELS`` levels, from the text in ``memories`` (the truth).
+        When FTS5 cannot even open it (past 2,000 levels: "vtable constructor failed"),
+        its structure record is first replaced by an empty one, which 'rebuild' rewrites
+        with everything else."""
+        if self._fts_healthy():
+            return
+        with self._erasing(), self.atomic() as c:
+            if self._fts_healthy():
+                return  # another process repaired it while we waited for the lock
+            log.warning("rebuilding the full-text index of %s from the memories table",
+                        self.folder)
+            block = self._fts_structure(c)
+            levels = _fts_levels(block)
+            if levels is None or levels > _FTS5_LEVEL_LIMIT:
+                cookie = block[:4] if block is not None and len(block) >= 4 else bytes(4)
+                c.execute("INSERT OR REPLACE INTO memories_fts_data (id, block) VALUES (?, ?)",
+                          (_FTS_STRUCTURE_ID, cookie + bytes(3)))
+            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+        self._averages_cache = None

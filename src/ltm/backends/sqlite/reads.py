@@ -1,0 +1,232 @@
+"""Reads outside the per-user fast path: rows by id, dense search over the vector index, the
+light rows and neighbours the retrieval pipeline ranks, history, export, paged scans and
+counts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import DimensionMismatch
+from ...model import HistoryEvent, Memory
+from ...timeutil import from_us
+from ..base import Filters, scan_order
+from .connection import Connection
+from .schema import _COLUMNS, _row_to_memory
+
+
+class Reads(Connection):
+    """Row and vector reads (a part of ``SqliteBackend``)."""
+
+    def get(self, memory_id: str, user: str) -> Memory | None:
+        with self._lock:
+            r = self.conn.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user = ?",
+                                  (memory_id, user)).fetchone()
+        return _row_to_memory(r) if r else None
+
+    def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
+        out: dict[str, Memory] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                for r in self.conn.execute(
+                        f"SELECT {_COLUMNS} FROM memories WHERE +user = ? AND id IN "
+                        f"({','.join('?' * len(chunk))})", [user, *chunk]):
+                    out[r[1]] = _row_to_memory(r)
+        return out
+
+    def dense_search(self, vector: np.ndarray, flt: Filters,
+                     limit: int) -> list[tuple[str, float]]:
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return []
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            plain = flt.only_user  # expiry is applied when candidates are hydrated
+            scope = self._hnsw_scope(flt.user, idx)
+            if scope is not None:
+                want = limit if plain else limit * 8
+                rowids, scores = scope.search(vector, want)
+                if not plain:
+                    allowed = self._allowed_rowids(flt)
+                    keep = np.isin(rowids, allowed)
+                    if keep.sum() < min(limit, len(allowed)):
+                        # the filter is too selective for the graph: scan what it allows
+                        rowids, scores = idx.search(flt.user, vector, limit, allowed)
+                    else:
+                        rowids, scores = rowids[keep][:limit], scores[keep][:limit]
+            else:
+                rowids, scores = idx.search(flt.user, vector, limit,
+                                            None if plain else self._allowed_rowids(flt))
+            return self._ids_for(rowids, scores)
+
+    def _ids_for(self, rowids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+        if len(rowids) == 0:
+            return []
+        ids = dict(self.conn.execute(
+            f"SELECT n, id FROM memories WHERE n IN ({','.join('?' * len(rowids))})",
+            [int(r) for r in rowids]).fetchall())
+        return [(ids[int(r)], float(s)) for r, s in zip(rowids, scores) if int(r) in ids]
+
+    def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        with self._lock:
+            idx = self._vector_index()
+            rows = []
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                rows += self.conn.execute(
+                    f"SELECT id, n FROM memories WHERE +user = ? AND id IN "
+                    f"({','.join('?' * len(chunk))})", [user, *chunk]).fetchall()
+            if not rows or self.dim is None:
+                return {}
+            vecs = idx.vectors_of(np.asarray([r[1] for r in rows], dtype=np.int64))
+        return {r[0]: vecs[i] for i, r in enumerate(rows)}
+
+    def scores_at(self, rowids: np.ndarray, vector: np.ndarray, user: str) -> np.ndarray:
+        """Inner products of ``vector`` with the vectors of ``rowids`` (row ids of ``user``
+        that ``light_rows`` returned; 0 for a row without one), for the pool's rows that
+        neither retriever scored."""
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return np.zeros(len(rowids))
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            vecs = idx.vectors_of(np.asarray(rowids, dtype=np.int64))
+        return np.einsum("ij,j->i", vecs, vector.astype(np.float32, copy=False)
+                         ).astype(np.float64)
+
+    def light_rows(self, ids: Sequence[str], flt: Filters, *,
+                   whole_sessions: bool) -> list[tuple[Any, ...]]:
+        """(id, session, seq, time, importance, superseded_by, row id) of the given memories,
+        and with ``whole_sessions`` of every memory in their sessions, that pass the filters.
+        The row id lets ``scores_at`` score session mates without looking their ids up."""
+        if not ids:
+            return []
+        where, params = self._where(flt)
+        cols = "m.id, m.session, m.seq, m.time, m.importance, m.superseded_by, m.n"
+        out: list[tuple[Any, ...]] = []
+        sessions: set[str] = set()
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                marks = ",".join("?" * len(chunk))
+                # '+m.user': look the ids up by their own index, not by walking the user's rows
+                sql = (f"SELECT {cols} FROM memories m WHERE +{where} AND m.id IN ({marks})")
+                out += self.conn.execute(sql, [*params, *chunk]).fetchall()
+                if whole_sessions:
+                    # the sessions of the candidates, whether or not they pass the filters
+                    sessions.update(r[0] for r in self.conn.execute(
+                        f"SELECT DISTINCT session FROM memories WHERE +user = ? AND id IN "
+                        f"({marks}) AND session IS NOT NULL", [flt.user, *chunk]))
+            # One statement per side: an OR of the two made SQLite walk every row of the user
+            # (the whole scope: a second per query at a million memories).
+            listed = sorted(sessions)
+            for start in range(0, len(listed), 900):
+                chunk = listed[start:start + 900]
+                out += self.conn.execute(
+                    f"SELECT {cols} FROM memories m WHERE {where} AND m.session IN "
+                    f"({','.join('?' * len(chunk))})", [*params, *chunk]).fetchall()
+        return list({r[0]: r for r in out}.values())
+
+    def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]:
+        """For each episode id, the ids of the episodes within ``window`` turns of it in the
+        same session (excluding itself)."""
+        if not ids or window <= 0:
+            return {}
+        with self._lock:
+            sql = (f"SELECT c.id, n.id FROM memories c JOIN memories n ON n.user = c.user AND "
+                   f"n.session = c.session AND n.seq BETWEEN c.seq - ? AND c.seq + ? AND "
+                   f"n.n != c.n WHERE c.user = ? AND c.session IS NOT NULL AND c.seq IS NOT NULL"
+                   f" AND c.id IN ({','.join('?' * len(ids))})")
+            out: dict[str, list[str]] = {}
+            for cid, nid in self.conn.execute(sql, [window, window, user, *ids]):
+                out.setdefault(cid, []).append(nid)
+        return out
+
+    def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT event, at, data FROM history WHERE memory_id = ? AND user = ? "
+                "ORDER BY n", (memory_id, user)).fetchall()
+        return [HistoryEvent(memory_id, e, from_us(at), json.loads(d) if d else None)
+                for e, at, d in rows]
+
+    def iter_export(self, user: str | None,
+                    with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
+        sql = f"SELECT {_COLUMNS}, embedding FROM memories"
+        params: list[Any] = []
+        if user is not None:
+            sql += " WHERE user = ?"
+            params.append(user)
+        sql += " ORDER BY n"
+        with self._lock:
+            rows = self.conn.execute(sql, params).fetchall()
+        for r in rows:
+            vec = np.frombuffer(r[-1], dtype=np.float32) if (with_vectors and r[-1]) else None
+            yield _row_to_memory(r[:-1]), vec
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``
+        first, at most ``limit``, starting past the key ``before`` (the last (time, id) of
+        the previous page). A large scope walks its own time index (``_time_index``)."""
+        desc = scan_order(order)
+        with self._lock:
+            index = ""
+            name = self._time_index(flt.user)
+            if name is not None:
+                index = f" INDEXED BY {name}"
+            where, params = self._where(flt, user_literal=bool(index))
+            if before is not None:
+                where += f" AND (m.time, m.id) {'<' if desc else '>'} (?, ?)"
+                params += [int(before[0]), str(before[1])]
+            d = "DESC" if desc else "ASC"
+            # the page's row numbers first: filtered on user, session, time and expiry only,
+            # that walks the covering index memories_scope, not the rows; then its rows
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE n IN (SELECT m.n FROM memories "
+                f"m{index} WHERE {where} ORDER BY m.time {d}, m.id {d} LIMIT ?) "
+                f"ORDER BY time {d}, id {d}", [*params, int(limit)]).fetchall()
+        return [_row_to_memory(r) for r in rows]
+
+    def user_counts(self, user: str, now: int | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
+                               list[tuple[int, int]]]:
+        """``user``'s memories counted (those expired at ``now`` left out): by kind, by
+        session (session, count, first time, last time) and by UTC day (day number, count)."""
+        flt = Filters(user=user, now=now)
+        where, params = self._where(flt)
+        with self._lock:
+            kinds = self.conn.execute(f"SELECT kind, count(*) FROM memories m WHERE {where} "
+                                      f"GROUP BY kind", params).fetchall()
+            sessions = self.conn.execute(
+                f"SELECT session, count(*), min(time), max(time) FROM memories m WHERE {where} "
+                f"AND session IS NOT NULL GROUP BY session", params).fetchall()
+            days = self.conn.execute(
+                f"SELECT time / 86400000000 - (time % 86400000000 < 0) AS day, count(*) "
+                f"FROM memories m WHERE {where} GROUP BY day ORDER BY day", params).fetchall()
+        return ({k: int(c) for k, c in kinds}, [tuple(r) for r in sessions],
+                [(int(d), int(c)) for d, c in days])
+
+    def users(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT user FROM memories ORDER BY user")]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            kinds = dict(self.conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
+            users = self.conn.execute("SELECT count(DISTINCT user) FROM memories").fetchone()[0]
+            deletions = self.conn.execute("SELECT coalesce(sum(count), 0) FROM deletions"
+                                          ).fetchone()[0]
+        size = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return {"memories": sum(kinds.values()), "by_kind": kinds, "users": users,
+                "deleted_total": deletions, "bytes_on_disk": size, "dim": self.dim,
+                "hnsw_scopes": len(self._hnsw)}

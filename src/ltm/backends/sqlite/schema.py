@@ -1,0 +1,226 @@
+"""The store's file and schema: the migrations that build it (each named, recorded, and run in
+its own transaction by ``Connection._migrate``), the row columns and their mapping to
+``Memory``, and the SQL helpers every part uses (identifier quoting, multi-row INSERTs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from typing import Any
+
+from ...model import Memory
+from ...timeutil import from_us, opt_dt
+
+DB_NAME = "memories.db"
+INDEX_DIR = "index"
+
+# The full-text index follows the table through triggers (and feeds the vector index's log).
+# One text for migration 0001, which created them, and 0005, which recreated them around the
+# rebuilt index.
+_FTS_TRIGGERS = """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (new.n, 'i');
+END;
+CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO index_log(n, op) VALUES (old.n, 'd');
+END;
+CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope, extra)
+        VALUES ('delete', old.n, old.text, 'u' || hex(old.user), old.fts_extra);
+    INSERT INTO memories_fts(rowid, text, scope, extra)
+        VALUES (new.n, new.text, 'u' || hex(new.user), new.fts_extra);
+END;
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE memories (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    agent TEXT,
+    session TEXT,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    fts_extra TEXT NOT NULL DEFAULT '',
+    metadata TEXT,
+    importance REAL,
+    time INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    valid_from INTEGER,
+    valid_to INTEGER,
+    superseded_by TEXT,
+    sources TEXT,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    last_accessed INTEGER,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER,
+    seq INTEGER,
+    embedding BLOB
+);
+CREATE INDEX memories_user_time ON memories(user, time);
+CREATE INDEX memories_user_session ON memories(user, session, seq);
+CREATE INDEX memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, scope, extra, content='', tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE index_log (epoch INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,
+                        op TEXT NOT NULL);
+""" + _FTS_TRIGGERS + """CREATE TRIGGER memories_au_vec AFTER UPDATE OF embedding ON memories BEGIN
+    INSERT INTO index_log(n, op) VALUES (new.n, 'u');
+END;
+CREATE TABLE history (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id TEXT NOT NULL,
+    user TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT
+);
+CREATE INDEX history_memory ON history(memory_id);
+CREATE INDEX history_user ON history(user);
+CREATE TABLE deletions (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    user_hash TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    ids TEXT NOT NULL
+);
+"""),
+    # ltm.policies.extract: per-user position in the episode stream (memories.n) and LLM
+    # tokens spent today, so extraction resumes where it stopped and stays within budget.
+    ("0002_extraction_state", """
+CREATE TABLE extraction_state (
+    user TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    day INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER
+);
+"""),
+    # ltm.index.scope: one user's scoring columns in one contiguous range of an index (no
+    # table rows, whose pages also hold the embedding blobs, are read to rank). It extends
+    # (user, session, seq), which it replaces, so writes maintain no extra index.
+    ("0003_scope_columns_index", """
+DROP INDEX IF EXISTS memories_user_light;
+CREATE INDEX memories_scope ON memories(user, session, seq, n, id, time, importance,
+                                        superseded_by, expires_at);
+DROP INDEX memories_user_session;
+"""),
+    # ltm.index.scope snapshots: one user's scoring columns as one blob, so that a scope not
+    # in this process's cache is one row read, not a walk over the user's index entries.
+    # Any write that changes what a snapshot holds deletes it in its transaction (triggers
+    # on delete and update; ``insert`` once per batch and user, cheaper than a trigger per
+    # row); writers rebuild the snapshots of the users they wrote when they flush, readers
+    # those they missed.
+    ("0004_scope_snapshots", """
+CREATE TABLE scope_snap (user TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TRIGGER scope_snap_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM scope_snap WHERE user = old.user;
+END;
+CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, importance,
+        superseded_by, expires_at ON memories BEGIN
+    DELETE FROM scope_snap WHERE user = old.user;
+    DELETE FROM scope_snap WHERE user = new.user;
+END;
+"""),
+    # The full-text index reads its content from the table (through a view) instead of being
+    # contentless, so that per-term scoring within a scope takes term frequencies from
+    # highlight() and row lengths from the docsize table: FTS5's bm25() first counts every
+    # row of the whole store that holds each query term, a cost that grows with the store.
+    ("0005_fts_external_content", """
+DROP TRIGGER memories_ai;
+DROP TRIGGER memories_ad;
+DROP TRIGGER memories_au_text;
+DROP TABLE memories_fts;
+CREATE VIEW memories_fts_src AS
+    SELECT n, text, 'u' || hex(user) AS scope, fts_extra AS extra FROM memories;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, scope, extra, content='memories_fts_src', content_rowid='n',
+    tokenize='porter unicode61 remove_diacritics 2');
+""" + _FTS_TRIGGERS + """INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+INSERT INTO memories_fts(memories_fts) VALUES ('optimize');
+"""),
+    # Every read of history names the memory (history_memory serves it); an index by user
+    # only cost ingest: a batch spread over many users dirtied one of its pages per user
+    # (at 1M rows ~410 of the ~2,170 pages a batch of 1,000 wrote to the WAL).
+    ("0006_drop_history_user_index", """
+DROP INDEX IF EXISTS history_user;
+"""),
+    # Time-range reads of a scope up to hnsw_min_scope rows use its snapshot or walk its
+    # rows in memories_scope (which holds time); a larger scope gets an index of its own on
+    # first use (SqliteBackend._time_index). An index over every user's times cost ingest
+    # ~8% at a million rows: each batch dirtied one of its pages per user it touched.
+    ("0007_drop_user_time_index", """
+DROP INDEX IF EXISTS memories_user_time;
+"""),
+]
+
+_COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
+            "valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned, "
+            "expires_at, seq")
+_UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "time",
+              "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at",
+              "fts_extra"}
+_WAL_CHECKPOINT_PAGES = 20_000  # WAL pages (4 KiB) before a commit checkpoints it
+_PAGE_CACHE_KIB = 64 * 1024  # SQLite page cache per connection (grows as pages are read)
+_ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (the only place identifiers are built from strings)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def user_hash(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+def _user_literal(user: str) -> str:
+    """``user`` as an SQL literal that any string survives (quotes, NUL): its UTF-8 bytes
+    as a blob, cast to text."""
+    return f"CAST(X'{user.encode().hex()}' AS TEXT)"
+
+
+def _row_to_memory(r: sqlite3.Row | tuple[Any, ...]) -> Memory:
+    (_, mid, user, agent, session, kind, text, metadata, importance, time_, recorded_at,
+     valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
+     expires_at, seq) = r
+    return Memory(
+        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
+        metadata=json.loads(metadata) if metadata else {}, importance=importance,
+        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
+        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
+        sources=tuple(json.loads(sources)) if sources else (), access_count=access_count,
+        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
+        seq=seq)
+
+
+
+def _multi_insert(table_and_columns: str, width: int, rows: int) -> str:
+    """``INSERT INTO <table (columns)> VALUES (?,..),(?,..)...`` for ``rows`` rows."""
+    one = "(" + ",".join("?" * width) + ")"
+    return f"INSERT INTO {table_and_columns} VALUES " + ",".join([one] * rows)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    if "".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements

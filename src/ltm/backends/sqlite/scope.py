@@ -1,0 +1,168 @@
+"""One user's scope as arrays (``ltm.retrieval.pipeline``'s fast path): the scope's row count,
+its scoring columns cached per write mark and kept as snapshot rows (``scope_snap``), its
+dense scores, and the rows a filter allows (through a large scope's own time index)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import numpy as np
+
+from ...errors import DimensionMismatch, StoreError
+from ...index.scope import NO_EXPIRY, ScopeView
+from ..base import Filters
+from .connection import Connection
+from .schema import _user_literal, user_hash
+
+log = logging.getLogger(__name__)
+
+_SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a snapshot
+_SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
+
+
+class ScopeCache(Connection):
+    """Per-user scope reads and their caches (a part of ``SqliteBackend``)."""
+
+    def scope_count(self, user: str) -> int:
+        """How many memories the user holds (cached until the next write)."""
+        with self._lock:
+            return self._scope_count(user)
+
+    def _scope_count(self, user: str) -> int:
+        key = ("scope", user)
+        hit = self._count_cache.get(key)
+        if hit is not None and hit[1] == self._write_mark():
+            return hit[0]
+        n = int(self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
+                                  (user,)).fetchone()[0])
+        self._count_cache[key] = (n, self._write_mark())
+        return n
+
+    def scope_view(self, user: str) -> ScopeView | None:
+        """The user's scoring columns (cached until the next write to the store); None for a
+        scope larger than ``hnsw_min_scope`` (served by HNSW and the general path). Read from
+        the user's snapshot (``scope_snap``) where one is current, else from the covering
+        index; a scope of ``_SNAPSHOT_MIN`` rows or more read that way is queued for a
+        snapshot."""
+        with self._lock:
+            mark = self._write_mark()
+            hit = self._scope_cache.get(user)
+            if hit is not None and hit[1] == mark:
+                return hit[0]
+            view = None
+            snap = self.conn.execute("SELECT data FROM scope_snap WHERE user = ?",
+                                     (user,)).fetchone()
+            if snap is not None:
+                view = ScopeView.from_bytes(user, snap[0])
+            if view is None:
+                if self._scope_count(user) > self.hnsw_min_scope:
+                    return None
+                view = self._read_scope(user)
+                if len(view) >= _SNAPSHOT_MIN:
+                    self._snap_pending.add(user)
+                    if len(self._snap_pending) >= _SNAPSHOT_BATCH:
+                        self._persist_snapshots(wait=False)
+            if len(view) > self.hnsw_min_scope:
+                return None
+            if len(self._scope_cache) >= 256 or (self._scope_cache and next(
+                    iter(self._scope_cache.values()))[1] != mark):
+                self._scope_cache.clear()
+            self._scope_cache[user] = (view, mark)
+            self._count_cache[("scope", user)] = (len(view), mark)
+            return view
+
+    def _read_scope(self, user: str) -> ScopeView:
+        rows = self.conn.execute(
+            "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
+            "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
+            f"coalesce(expires_at, {NO_EXPIRY}) FROM memories INDEXED BY memories_scope "
+            "WHERE user = ?", (user,)).fetchall()
+        return ScopeView.from_rows(user, rows)
+
+    def _persist_snapshots(self, *, wait: bool) -> None:
+        """Write the snapshots of the queued users, each read afresh inside the write
+        transaction (so a snapshot always matches the rows committed with it). ``wait=False``
+        (from a read): give up at once if another connection holds the write lock."""
+        with self._lock:
+            if not self._snap_pending or self._depth > 0:
+                return
+            users = sorted(self._snap_pending)
+            timeout = None
+            if not wait:
+                timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.conn.execute("PRAGMA busy_timeout = 0")
+            self._access_only = True  # no memory changes: this process's caches stay valid
+            try:
+                with self.atomic() as c:
+                    for user in users:
+                        if not _SNAPSHOT_MIN <= self._scope_count(user) <= self.hnsw_min_scope:
+                            continue  # too small to gain, or served by HNSW
+                        c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
+                                  "VALUES (?, ?)", (user, self._read_scope(user).to_bytes()))
+                self._snap_pending.clear()
+            except (sqlite3.OperationalError, StoreError) as exc:  # StoreBusy: the lock is held
+                if wait:
+                    raise
+                # a read never fails for a snapshot (a busy or read-only store): it is retried
+                # with the next batch, and readers rebuild scopes from rows meanwhile
+                log.debug("scope snapshots not written (%s)", exc)
+                if len(self._snap_pending) > 4 * _SNAPSHOT_BATCH:
+                    self._snap_pending.clear()
+            finally:
+                self._access_only = False
+                if timeout is not None:
+                    self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+    def scope_dense(self, vector: np.ndarray, view: ScopeView) -> np.ndarray | None:
+        """Dot products of ``vector`` with every row of the view (NaN where a row has no
+        vector); None when the scope is served by HNSW (too large for an exact scan)."""
+        with self._lock:
+            idx = self._vector_index()
+            if self.dim is None:
+                return np.full(len(view), np.nan)
+            if vector.shape != (self.dim,):
+                raise DimensionMismatch(self.dim, int(vector.shape[-1]))
+            if idx.count(view.user) >= self.hnsw_min_scope:
+                return None
+            rowids, scores = idx.scores_all(view.user, vector)
+        out = np.full(len(view), np.nan, dtype=np.float64)
+        pos = view.positions(rowids)
+        ok = pos >= 0
+        out[pos[ok]] = scores[ok]
+        return out
+
+    def _allowed_rowids(self, flt: Filters) -> np.ndarray:
+        index = ""
+        if flt.since is not None or flt.until is not None:
+            name = self._time_index(flt.user)
+            if name is not None:
+                index = f" INDEXED BY {name}"
+        where, params = self._where(flt, user_literal=bool(index))
+        rows = self.conn.execute(f"SELECT m.n FROM memories m{index} WHERE {where}",
+                                 params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def _time_index(self, user: str) -> str | None:
+        """The name of ``user``'s own index on (time, expires_at), made on first use, for a
+        scope of at least ``hnsw_min_scope`` rows (smaller ones walk their rows); None for a
+        smaller scope, or when it cannot be made now (inside a transaction, store busy)."""
+        name = "memories_time_" + user_hash(user)
+        if name in self._time_indexes:
+            return name
+        if self._scope_count(user) < self.hnsw_min_scope:
+            return None
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                             (name,)).fetchone() is None:
+            if self._depth:
+                return None
+            try:
+                with self.atomic() as c:
+                    # a partial index: only this user's rows, so no other user's writes pay
+                    c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON memories(time, expires_at) "
+                              f"WHERE user = {_user_literal(user)}")
+            except sqlite3.OperationalError as exc:
+                log.info("no time index for a large scope yet (%s): rows are walked", exc)
+                return None
+        self._time_indexes.add(name)
+        return name
