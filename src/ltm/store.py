@@ -6,16 +6,12 @@ across users; ``export(user=None)`` and ``stats()`` are the only whole-store ope
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -23,37 +19,32 @@ import numpy as np
 from . import ids as _ids
 from . import validate as check
 from .backends.base import Backend, Filters, NewRow, check_metadata_filter
-from .config import Settings, load_settings
-from .embed import Embedder, load_embedder
+from .config import Settings
+from .embed import Embedder
 from .engine import EMBED_BLOCK, Embedding, Engine, embed_text
 from .errors import (
     DimensionMismatch,
-    EmbedderMismatch,
     InvalidInput,
     NotFound,
-    ScopeError,
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
+from .registry import open_backend, store_embedder
 from .retrieval.feedback import forget_feedback, record_feedback, stored_ranker
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
 from .retrieval.ranker import Ranker
 from .retrieval.ranker import shipped as shipped_ranker
-from .timeutil import from_us, iso, now_us, opt_us, to_us
+from .timeutil import from_us, now_us, opt_us, to_us
+from .transfer import EXPORT_FORMAT as EXPORT_FORMAT  # re-exported
+from .transfer import ImportReport, export_jsonl, import_jsonl
+from .transfer import memory_from_json as memory_from_json  # re-exported
+from .transfer import memory_to_json as memory_to_json  # re-exported
 from .validate import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # re-exported
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    imported: int
-    skipped: int
-    reembedded: int
 
 
 class MemoryStore:
@@ -382,17 +373,7 @@ class MemoryStore:
     def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
         """Write memories as JSON Lines (a header line, then one memory per line)."""
         self._check_open()
-        if user is not None:
-            check.user(user)
-        if not callable(getattr(fp, "write", None)):
-            raise InvalidInput("export writes to a text file object (with write())", field="fp")
-        fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": self.embedder.name,
-                             "dim": self.embedder.dim}) + "\n")
-        n = 0
-        for mem, vec in self.backend.iter_export(user, with_vectors=embeddings):
-            fp.write(json.dumps(memory_to_json(mem, vec), ensure_ascii=False) + "\n")
-            n += 1
-        return n
+        return export_jsonl(self.engine, fp, user=user, embeddings=embeddings)
 
     def import_(self, fp: Iterable[str] | Iterable[bytes], *,
                 progress: Callable[[int], None] | None = None,
@@ -404,91 +385,7 @@ class MemoryStore:
         unit length). All or nothing: one transaction, and a bad line (``InvalidInput``
         naming its number) leaves the store as it was."""
         self._check_open()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInput("batch_size must be a positive integer", field="batch_size")
-        if isinstance(fp, (str, bytes)) or not isinstance(fp, Iterable):
-            raise InvalidInput("import_ reads a file object or an iterable of lines",
-                               field="file")
-        lines = _decoded_lines(fp)
-        first = next(lines, None)
-        try:
-            header = json.loads(first[1]) if first is not None else None
-            if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
-                raise ValueError
-        except (ValueError, RecursionError):
-            raise InvalidInput("not an ltm export: the first line must be the export header",
-                               field="file", item=1) from None
-        same = header.get("embedder") == self.embedder.name
-        dim = self.embedder.dim
-        limits = {"max_bytes": self.settings.max_metadata_bytes,
-                  "max_depth": self.settings.max_metadata_depth}
-        imported = skipped = reembedded = 0
-        batch: list[tuple[int, NewRow, np.ndarray | None]] = []
-        seen: set[str] = set()  # ids of this file: one may not come twice
-
-        def flush() -> None:
-            nonlocal imported, reembedded, skipped
-            if not batch:
-                return
-            present: set[tuple[str, str]] = set()
-            for user in {row.user for _, row, _ in batch}:
-                ids = [row.id for _, row, _ in batch if row.user == user]
-                present.update((user, i) for i in self.backend.get_many(ids, user))
-            fresh = [(n, row, vec) for n, row, vec in batch if (row.user, row.id) not in present]
-            skipped += len(batch) - len(fresh)
-            vecs = np.zeros((len(fresh), dim), dtype=np.float32)
-            given = [(i, n, v) for i, (n, _, v) in enumerate(fresh) if v is not None]
-            for _, n, v in given:
-                if len(v) != dim:
-                    raise InvalidInput(f"line {n}: embedding has dimension {len(v)}, the store "
-                                       f"uses {dim}", field="embedding", item=n)
-            if given:
-                matrix = np.stack([v for _, _, v in given])
-                bad = ~np.isfinite(matrix).all(axis=1)
-                if bad.any():
-                    n = given[int(np.argmax(bad))][1]
-                    raise InvalidInput(f"line {n}: embedding contains NaN or infinity",
-                                       field="embedding", item=n)
-                vecs[[i for i, _, _ in given]] = check.unit_vectors(matrix, dim)
-            missing = [i for i, (_, _, v) in enumerate(fresh) if v is None]
-            if missing:
-                vecs[missing] = self.engine.embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
-                                             for i in missing])
-                reembedded += len(missing)
-            if fresh:
-                try:
-                    self.backend.insert([row for _, row, _ in fresh], vecs)
-                except InvalidInput as exc:
-                    if exc.item is None or not 0 <= exc.item < len(fresh):
-                        raise
-                    n = fresh[exc.item][0]
-                    raise InvalidInput(f"line {n}: {exc}", field=exc.field, item=n) from None
-            imported += len(fresh)
-            if progress:
-                progress(len(batch))
-            batch.clear()
-
-        with self.backend.atomic():
-            for lineno, line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    row, vec = memory_from_json(json.loads(line), **limits)
-                except KeyError as exc:
-                    raise InvalidInput(f"line {lineno}: no {exc.args[0]!r}", field="file",
-                                       item=lineno) from None
-                except (ValueError, TypeError, RecursionError, ScopeError) as exc:
-                    raise InvalidInput(f"line {lineno}: {exc}", field="file",
-                                       item=lineno) from None
-                if row.id in seen:
-                    raise InvalidInput(f"line {lineno}: id {row.id} comes twice in the file; "
-                                       "ids are unique", field="id", item=lineno)
-                seen.add(row.id)
-                batch.append((lineno, row, vec if same else None))
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
-        return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
+        return import_jsonl(self.engine, fp, progress=progress, batch_size=batch_size)
 
     # -- policies (ltm.policies) -----------------------------------------------------------
     def process(self, *, user: str | None = None, max_batches: int | None = None,
@@ -606,90 +503,6 @@ def _numbered(what: str, n: int) -> Iterator[None]:
         raise InvalidInput(f"{what} {n}: {exc}", field=exc.field, item=n) from None
 
 
-def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, str]]:
-    """The lines of ``fp`` numbered from 1; text that is not UTF-8 is InvalidInput naming the
-    line (``bytes`` lines are decoded here, exactly; a text stream decodes blocks ahead, so
-    there the bad byte is at or after the line named)."""
-    it = iter(fp)
-    n = 0
-    while True:
-        try:
-            line = next(it)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"line {n + 1} or later is not UTF-8 text ({exc.reason})",
-                               field="file", item=n + 1) from None
-        n += 1
-        if isinstance(line, bytes):
-            try:
-                line = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidInput(f"line {n} is not UTF-8 text ({exc.reason} at byte "
-                                   f"{exc.start})", field="file", item=n) from None
-        if not isinstance(line, str):
-            raise InvalidInput(f"line {n} is not text", field="file", item=n)
-        yield n, line
-
-
-def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:
-    def t(d: Any) -> str | None:
-        return None if d is None else iso(to_us(d))
-
-    data: dict[str, Any] = {
-        "id": mem.id, "user": mem.user, "agent": mem.agent, "session": mem.session,
-        "kind": mem.kind, "text": mem.text, "metadata": mem.metadata,
-        "importance": mem.importance, "time": t(mem.time), "recorded_at": t(mem.recorded_at),
-        "valid_from": t(mem.valid_from), "valid_to": t(mem.valid_to),
-        "superseded_by": mem.superseded_by, "sources": list(mem.sources),
-        "access_count": mem.access_count, "last_accessed": t(mem.last_accessed),
-        "pinned": mem.pinned, "expires_at": t(mem.expires_at), "seq": mem.seq,
-    }
-    if vec is not None:
-        data["embedding_f32"] = base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode()
-    return data
-
-
-def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_BYTES,
-                     max_depth: int = check.MAX_METADATA_DEPTH
-                     ) -> tuple[NewRow, np.ndarray | None]:
-    """One exported memory as a row to insert and its vector (None: none exported);
-    ``max_bytes`` and ``max_depth`` limit its metadata. ValueError (InvalidInput) when the
-    record is malformed."""
-    if not isinstance(d, dict):
-        raise ValueError("each line must be a JSON object")
-    if not _ids.is_id(d.get("id")):
-        raise ValueError(f"id {d.get('id')!r} is not a ULID")
-    vec = None
-    if d.get("embedding_f32"):
-        vec = np.frombuffer(base64.b64decode(d["embedding_f32"]), dtype=np.float32).copy()
-    seq = d.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)
-                            or not 0 <= seq < 2**31):
-        raise ValueError("seq must be an integer in [0, 2**31)")
-    access = d.get("access_count", 0)
-    if isinstance(access, bool) or not isinstance(access, int) or not 0 <= access < 2**31:
-        raise ValueError("access_count must be an integer in [0, 2**31)")
-    if not isinstance(d.get("pinned", False), bool):
-        raise ValueError("pinned must be true or false")
-    superseded = d.get("superseded_by")
-    if superseded is not None and not _ids.is_id(superseded):
-        raise ValueError("superseded_by must be a memory id")
-    row = NewRow(
-        id=d["id"], user=check.user(d.get("user")), agent=check.opt_name(d.get("agent"), "agent"),
-        session=check.opt_name(d.get("session"), "session"), kind=check.kind(d.get("kind", "episode")),
-        text=check.text(d.get("text")),
-        metadata=check.metadata(d.get("metadata"), max_bytes=max_bytes, max_depth=max_depth),
-        importance=check.importance(d.get("importance")), time=to_us(d["time"]),
-        recorded_at=to_us(d["recorded_at"], field="recorded_at"),
-        valid_from=opt_us(d.get("valid_from"), field="valid_from"),
-        valid_to=opt_us(d.get("valid_to"), field="valid_to"), superseded_by=superseded,
-        sources=check.sources(d.get("sources")), pinned=d.get("pinned", False),
-        expires_at=opt_us(d.get("expires_at"), field="expires_at"), access_count=access,
-        last_accessed=opt_us(d.get("last_accessed"), field="last_accessed"), seq=seq)
-    return row, vec
-
-
 def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder | None = None,
          **settings: Any) -> MemoryStore:
     """Open (or create) the store in folder ``path`` (default ``$LTM_STORE`` or ./ltm-data).
@@ -700,52 +513,13 @@ def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder
     ``embed()``. A store remembers its embedder: opening it with another raises
     ``EmbedderMismatch``.
     """
-    from .backends.sqlite import SqliteBackend
-
     # PostgreSQL: a "postgresql://" / "postgres://" path, or backend="postgres" with dsn=...
     # (optional schema=..., also as ?schema= in the URL); see docs/postgres.md
-    kind = settings.pop("backend", None)
-    dsn = settings.pop("dsn", None)
-    pg_schema = settings.pop("schema", None)
-    target = os.fspath(path if path is not None
-                       else dsn or os.environ.get("LTM_STORE", "ltm-data"))
     if isinstance(embedder, str):
         settings["embedder"] = embedder
-    backend: Backend
-    if kind == "postgres" or dsn is not None or \
-            str(target).startswith(("postgresql://", "postgres://")):
-        from .backends.postgres import PostgresBackend
-
-        cfg = load_settings(None, **settings)
-        backend = PostgresBackend(str(dsn or target), schema=pg_schema,
-                                  hnsw_min_scope=cfg.hnsw_min_scope,
-                                  hnsw_ef_search=cfg.hnsw_ef_search)
-    elif kind not in (None, "sqlite"):
-        raise InvalidInput(f"unknown backend {kind!r}: 'sqlite' or 'postgres'", field="backend")
-    else:
-        folder = Path(target)
-        cfg = load_settings(folder, **settings)
-        backend = SqliteBackend(folder, busy_timeout_ms=cfg.busy_timeout_ms,
-                                hnsw_min_scope=cfg.hnsw_min_scope,
-                                hnsw_ef_search=cfg.hnsw_ef_search)
+    backend, cfg = open_backend(path, settings)
     try:
-        stored = backend.get_meta("embedder")
-        spec: str | Embedder
-        if embedder is not None and not isinstance(embedder, str):
-            spec = embedder
-        else:
-            spec = cfg.embedder or backend.get_meta("embedder_spec") or "wordllama"
-        emb = load_embedder(spec, cfg)
-        if stored is None:
-            if backend.get_meta("store_id") is None:
-                backend.set_meta("store_id", _ids.new_id())
-            backend.set_meta("embedder", emb.name)
-            if isinstance(spec, str):
-                backend.set_meta("embedder_spec", spec)
-            backend.set_meta("dim", str(emb.dim))
-        elif stored != emb.name:
-            raise EmbedderMismatch(stored, emb.name)
-        return MemoryStore(backend, cfg, emb)
+        return MemoryStore(backend, cfg, store_embedder(backend, embedder, cfg))
     except BaseException:
         backend.close()
         raise

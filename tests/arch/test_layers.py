@@ -4,10 +4,11 @@ from a higher layer, lazily inside a function or not, and the package has no imp
 Layers, lowest first (a module may import its own layer and those below):
   0 base       errors, model, timeutil, timeparse, ids, progress, prompts, config,
                retention_rules (the per-kind policy data)
-  1 parts      backends, index, embed, llm, validate (argument checks)
+  1 parts      backends, index, embed, llm, validate (argument checks), registry (opening a
+               store's backend and embedder)
   2 policy     retrieval, policies
   3 engine     engine
-  4 facade     store, aio
+  4 facade     store, aio, transfer (export/import)
   5 faces      cli (every command), server, integrations, bench, __main__, the package root
 Beside the store: replay, neural, continual, rl (layer 2: they may use index/embed and each
 other's lower parts, never the store's faces).
@@ -31,10 +32,10 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ltm"
 LAYERS: dict[str, int] = {
     "errors": 0, "model": 0, "timeutil": 0, "timeparse": 0, "ids": 0, "progress": 0,
     "prompts": 0, "config": 0, "retention_rules": 0,
-    "backends": 1, "index": 1, "embed": 1, "llm": 1, "validate": 1,
+    "backends": 1, "index": 1, "embed": 1, "llm": 1, "validate": 1, "registry": 1,
     "retrieval": 2, "policies": 2, "replay": 2, "neural": 2, "continual": 2, "rl": 2,
     "engine": 3,
-    "store": 4, "aio": 4,
+    "store": 4, "aio": 4, "transfer": 4,
     "server": 5, "cli": 5, "integrations": 5, "bench": 5, "__main__": 5, "__init__": 5,
 }
 # Modules above their room's layer, each with its reason.

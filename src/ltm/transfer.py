@@ -1,0 +1,232 @@
+"""Export and import: a store's memories as JSON Lines and back.
+
+An export is a header line (``{"ltm_export": 1, "embedder": ..., "dim": ...}``) and one
+memory per line (every field, times in ISO-8601 UTC, the vector as base64 float32 in
+``embedding_f32`` unless left out). An import keeps ids and times, skips ids the same user
+already has, reuses the vectors when the export was made with the store's embedder, and is all
+or nothing (one transaction; a bad line is ``InvalidInput`` naming its number).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from . import ids as _ids
+from . import validate as check
+from .backends.base import NewRow
+from .engine import Engine, embed_text
+from .errors import InvalidInput, ScopeError
+from .model import Memory
+from .timeutil import iso, opt_us, to_us
+
+EXPORT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: int
+    skipped: int
+    reembedded: int
+
+
+def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
+                 embeddings: bool = True) -> int:
+    """Write memories as JSON Lines (a header line, then one memory per line); returns how
+    many (``MemoryStore.export``)."""
+    if user is not None:
+        check.user(user)
+    if not callable(getattr(fp, "write", None)):
+        raise InvalidInput("export writes to a text file object (with write())", field="fp")
+    fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": engine.embedder.name,
+                         "dim": engine.embedder.dim}) + "\n")
+    n = 0
+    for mem, vec in engine.backend.iter_export(user, with_vectors=embeddings):
+        fp.write(json.dumps(memory_to_json(mem, vec), ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
+                 progress: Callable[[int], None] | None = None,
+                 batch_size: int = 1000) -> ImportReport:
+    """Read an export: a text stream, or any iterable of its lines (``bytes`` lines are
+    decoded as UTF-8). Memories keep their ids and times; ids already present for the
+    same user are skipped. Embeddings are reused when the export was made with this
+    store's embedder (checked as the store keeps them: the store's dimension, finite,
+    unit length). All or nothing: one transaction, and a bad line (``InvalidInput``
+    naming its number) leaves the store as it was."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInput("batch_size must be a positive integer", field="batch_size")
+    if isinstance(fp, (str, bytes)) or not isinstance(fp, Iterable):
+        raise InvalidInput("import_ reads a file object or an iterable of lines",
+                           field="file")
+    lines = _decoded_lines(fp)
+    first = next(lines, None)
+    try:
+        header = json.loads(first[1]) if first is not None else None
+        if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
+            raise ValueError
+    except (ValueError, RecursionError):
+        raise InvalidInput("not an ltm export: the first line must be the export header",
+                           field="file", item=1) from None
+    same = header.get("embedder") == engine.embedder.name
+    dim = engine.embedder.dim
+    limits = {"max_bytes": engine.settings.max_metadata_bytes,
+              "max_depth": engine.settings.max_metadata_depth}
+    imported = skipped = reembedded = 0
+    batch: list[tuple[int, NewRow, np.ndarray | None]] = []
+    seen: set[str] = set()  # ids of this file: one may not come twice
+
+    def flush() -> None:
+        nonlocal imported, reembedded, skipped
+        if not batch:
+            return
+        present: set[tuple[str, str]] = set()
+        for user in {row.user for _, row, _ in batch}:
+            ids = [row.id for _, row, _ in batch if row.user == user]
+            present.update((user, i) for i in engine.backend.get_many(ids, user))
+        fresh = [(n, row, vec) for n, row, vec in batch if (row.user, row.id) not in present]
+        skipped += len(batch) - len(fresh)
+        vecs = np.zeros((len(fresh), dim), dtype=np.float32)
+        given = [(i, n, v) for i, (n, _, v) in enumerate(fresh) if v is not None]
+        for _, n, v in given:
+            if len(v) != dim:
+                raise InvalidInput(f"line {n}: embedding has dimension {len(v)}, the store "
+                                   f"uses {dim}", field="embedding", item=n)
+        if given:
+            matrix = np.stack([v for _, _, v in given])
+            bad = ~np.isfinite(matrix).all(axis=1)
+            if bad.any():
+                n = given[int(np.argmax(bad))][1]
+                raise InvalidInput(f"line {n}: embedding contains NaN or infinity",
+                                   field="embedding", item=n)
+            vecs[[i for i, _, _ in given]] = check.unit_vectors(matrix, dim)
+        missing = [i for i, (_, _, v) in enumerate(fresh) if v is None]
+        if missing:
+            vecs[missing] = engine.embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
+                                         for i in missing])
+            reembedded += len(missing)
+        if fresh:
+            try:
+                engine.backend.insert([row for _, row, _ in fresh], vecs)
+            except InvalidInput as exc:
+                if exc.item is None or not 0 <= exc.item < len(fresh):
+                    raise
+                n = fresh[exc.item][0]
+                raise InvalidInput(f"line {n}: {exc}", field=exc.field, item=n) from None
+        imported += len(fresh)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    with engine.backend.atomic():
+        for lineno, line in lines:
+            if not line.strip():
+                continue
+            try:
+                row, vec = memory_from_json(json.loads(line), **limits)
+            except KeyError as exc:
+                raise InvalidInput(f"line {lineno}: no {exc.args[0]!r}", field="file",
+                                   item=lineno) from None
+            except (ValueError, TypeError, RecursionError, ScopeError) as exc:
+                raise InvalidInput(f"line {lineno}: {exc}", field="file",
+                                   item=lineno) from None
+            if row.id in seen:
+                raise InvalidInput(f"line {lineno}: id {row.id} comes twice in the file; "
+                                   "ids are unique", field="id", item=lineno)
+            seen.add(row.id)
+            batch.append((lineno, row, vec if same else None))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
+
+
+def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, str]]:
+    """The lines of ``fp`` numbered from 1; text that is not UTF-8 is InvalidInput naming the
+    line (``bytes`` lines are decoded here, exactly; a text stream decodes blocks ahead, so
+    there the bad byte is at or after the line named)."""
+    it = iter(fp)
+    n = 0
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"line {n + 1} or later is not UTF-8 text ({exc.reason})",
+                               field="file", item=n + 1) from None
+        n += 1
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(f"line {n} is not UTF-8 text ({exc.reason} at byte "
+                                   f"{exc.start})", field="file", item=n) from None
+        if not isinstance(line, str):
+            raise InvalidInput(f"line {n} is not text", field="file", item=n)
+        yield n, line
+
+
+def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]:
+    def t(d: Any) -> str | None:
+        return None if d is None else iso(to_us(d))
+
+    data: dict[str, Any] = {
+        "id": mem.id, "user": mem.user, "agent": mem.agent, "session": mem.session,
+        "kind": mem.kind, "text": mem.text, "metadata": mem.metadata,
+        "importance": mem.importance, "time": t(mem.time), "recorded_at": t(mem.recorded_at),
+        "valid_from": t(mem.valid_from), "valid_to": t(mem.valid_to),
+        "superseded_by": mem.superseded_by, "sources": list(mem.sources),
+        "access_count": mem.access_count, "last_accessed": t(mem.last_accessed),
+        "pinned": mem.pinned, "expires_at": t(mem.expires_at), "seq": mem.seq,
+    }
+    if vec is not None:
+        data["embedding_f32"] = base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode()
+    return data
+
+
+def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_BYTES,
+                     max_depth: int = check.MAX_METADATA_DEPTH
+                     ) -> tuple[NewRow, np.ndarray | None]:
+    """One exported memory as a row to insert and its vector (None: none exported);
+    ``max_bytes`` and ``max_depth`` limit its metadata. ValueError (InvalidInput) when the
+    record is malformed."""
+    if not isinstance(d, dict):
+        raise ValueError("each line must be a JSON object")
+    if not _ids.is_id(d.get("id")):
+        raise ValueError(f"id {d.get('id')!r} is not a ULID")
+    vec = None
+    if d.get("embedding_f32"):
+        vec = np.frombuffer(base64.b64decode(d["embedding_f32"]), dtype=np.float32).copy()
+    seq = d.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)
+                            or not 0 <= seq < 2**31):
+        raise ValueError("seq must be an integer in [0, 2**31)")
+    access = d.get("access_count", 0)
+    if isinstance(access, bool) or not isinstance(access, int) or not 0 <= access < 2**31:
+        raise ValueError("access_count must be an integer in [0, 2**31)")
+    if not isinstance(d.get("pinned", False), bool):
+        raise ValueError("pinned must be true or false")
+    superseded = d.get("superseded_by")
+    if superseded is not None and not _ids.is_id(superseded):
+        raise ValueError("superseded_by must be a memory id")
+    row = NewRow(
+        id=d["id"], user=check.user(d.get("user")), agent=check.opt_name(d.get("agent"), "agent"),
+        session=check.opt_name(d.get("session"), "session"), kind=check.kind(d.get("kind", "episode")),
+        text=check.text(d.get("text")),
+        metadata=check.metadata(d.get("metadata"), max_bytes=max_bytes, max_depth=max_depth),
+        importance=check.importance(d.get("importance")), time=to_us(d["time"]),
+        recorded_at=to_us(d["recorded_at"], field="recorded_at"),
+        valid_from=opt_us(d.get("valid_from"), field="valid_from"),
+        valid_to=opt_us(d.get("valid_to"), field="valid_to"), superseded_by=superseded,
+        sources=check.sources(d.get("sources")), pinned=d.get("pinned", False),
+        expires_at=opt_us(d.get("expires_at"), field="expires_at"), access_count=access,
+        last_accessed=opt_us(d.get("last_accessed"), field="last_accessed"), seq=seq)
+    return row, vec
