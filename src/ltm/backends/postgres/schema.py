@@ -11,19 +11,36 @@ several processes opening a new store at once apply each exactly once; applied n
 recorded in ``migrations``. The embedding column gets its dimension (and its HNSW index) from a
 second migration, run when the store first learns its embedder's dimension. HNSW indexes are
 partial, one per large scope (see ``scope_index_sql``), built when a user outgrows exact scans.
+The columns a ``Memory`` is read from (``_COLS``, ``_row_to_memory``) are here too.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import InvalidInput
-from .common import FTS_METADATA_FIELDS
+from ...errors import DimensionMismatch, InvalidInput, StoreError
+from ...model import Memory
+from ...timeutil import now_us
+from ..common import FTS_METADATA_FIELDS, memory_from_columns
+from .connection import Connection
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TEXT_CONFIG = "english"  # full-text configuration (Snowball English stemmer + stop words)
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128  # 64 gave recall@10 0.926 at ef_search 128 over 100k (0.955 with 128)
+
+# the columns a Memory is read from, in the order _row_to_memory takes them
+_COLS = ("user_id, id, agent, session, kind, text, metadata, importance, time, recorded_at, "
+         "valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned, "
+         "expires_at, seq")
 
 
 def ident(name: str) -> str:
@@ -139,6 +156,12 @@ def dim_migration(s: str, dim: int) -> tuple[str, list[str]]:
     ])
 
 
+def _row_to_memory(r: Sequence[Any]) -> Memory:
+    """A ``Memory`` from the first 19 columns of a row read as ``_COLS`` (psycopg has decoded
+    the JSON metadata and the sources array already)."""
+    return memory_from_columns(*r[:19])
+
+
 def scope_index_name(user_hash: str) -> str:
     return f"memories_hnsw_{user_hash}"
 
@@ -153,3 +176,56 @@ def scope_index_sql(s: str, name: str, user_literal: str) -> str:
     return (f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ident(name)} ON {s}.memories USING hnsw "
             f"(embedding vector_ip_ops) WITH (m = {HNSW_M}, "
             f"ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE user_id = {user_literal}")
+
+
+class Schema(Connection):
+    """Applying the migrations above: on open, and the dimension's when the store learns it."""
+
+    def _bootstrap(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            self._lock_key(conn, "ltm-bootstrap")
+            have = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+            if not have:
+                try:
+                    with conn.transaction():
+                        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except self._psycopg.errors.InsufficientPrivilege:
+                    raise StoreError("the pgvector extension is missing and this role may not "
+                                     "create it: run CREATE EXTENSION vector as a superuser"
+                                     ) from None
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self._s}.migrations "
+                         f"(name text PRIMARY KEY, applied_at bigint NOT NULL)")
+        for name, statements in base_migrations(self._s):
+            self._apply(conn, name, statements)
+
+    def _apply(self, conn: psycopg.Connection[Any], name: str, statements: list[str]) -> None:
+        """Apply one migration in its own transaction, once, whoever gets there first."""
+        with conn.transaction():
+            self._lock_key(conn, "ltm-migrate:" + self.schema)
+            done = conn.execute(f"SELECT 1 FROM {self._s}.migrations WHERE name = %s",
+                                [name]).fetchone()
+            if done:
+                return
+            for statement in statements:
+                conn.execute(cast(Any, statement))
+            conn.execute(f"INSERT INTO {self._s}.migrations VALUES (%s, %s)", [name, now_us()])
+            log.info("applied migration %s to schema %s", name, self.schema)
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in order."""
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(
+                f"SELECT name FROM {self._s}.migrations ORDER BY name")]
+
+    def set_meta(self, key: str, value: str) -> None:
+        if key == "dim":
+            dim = int(value)
+            if self.dim is not None and dim != self.dim:
+                raise DimensionMismatch(self.dim, dim)
+            with self._conn() as conn:
+                self._apply(conn, *dim_migration(self._s, dim))
+            self.dim = dim
+        with self._tx() as conn:
+            conn.execute(f"INSERT INTO {self._s}.meta VALUES (%s, %s) ON CONFLICT (key) "
+                         f"DO UPDATE SET value = excluded.value", [key, value])

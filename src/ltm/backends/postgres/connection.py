@@ -1,0 +1,203 @@
+"""What every part of the PostgreSQL backend shares: psycopg (imported lazily) and its vector
+adapters, the connection pool, transactions (``atomic``, retried work), meta rows and the SQL
+conditions of a ``Filters``."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import threading
+import time as _time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import numpy as np
+
+from ...errors import MissingDependency, StoreError
+from ...index.scope import ScopeView
+from ..base import Filters
+from ..common import POSTGRES, where
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+T = TypeVar("T")
+_RETRIES = 6
+
+
+def _import_psycopg() -> tuple[Any, Any]:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        raise MissingDependency("psycopg", "postgres") from None
+    return psycopg, psycopg_pool
+
+
+def _register_vector(conn: psycopg.Connection[Any]) -> None:
+    """Adapt numpy float32 arrays to and from pgvector's ``vector`` (binary and text)."""
+    from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import Format
+    from psycopg.types import TypeInfo
+
+    info = TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise StoreError("the pgvector extension is not installed in this database")
+    info.register(conn)
+    vector_oid = info.oid
+
+    class VecDumper(Dumper):
+        format = Format.BINARY
+        oid = vector_oid
+
+        def dump(self, obj: Any) -> bytes:
+            arr = np.asarray(obj, dtype=">f4").ravel()
+            return struct.pack(">HH", arr.shape[0], 0) + arr.tobytes()
+
+    class VecTextDumper(Dumper):
+        oid = vector_oid
+
+        def dump(self, obj: Any) -> bytes:
+            arr = np.asarray(obj, dtype=np.float32).ravel()
+            return ("[" + ",".join(repr(float(x)) for x in arr) + "]").encode()
+
+    class VecLoader(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> np.ndarray:
+            return np.frombuffer(bytes(data)[4:], dtype=">f4").astype(np.float32)
+
+    class VecTextLoader(Loader):
+        def load(self, data: Any) -> np.ndarray:
+            return np.array(bytes(data).decode()[1:-1].split(","), dtype=np.float32)
+
+    conn.adapters.register_dumper(np.ndarray, VecTextDumper)
+    conn.adapters.register_dumper(np.ndarray, VecDumper)
+    conn.adapters.register_loader(info.oid, VecTextLoader)
+    conn.adapters.register_loader(info.oid, VecLoader)
+
+
+
+class Connection:
+    """The pool and the state the parts of ``PostgresBackend`` keep (each part is a class of
+    its own module; ``PostgresBackend.__init__`` sets every attribute below)."""
+
+    _psycopg: Any  # the psycopg module
+    dsn: str
+    schema: str
+    pool: ConnectionPool[Any]
+    dim: int | None
+    hnsw_min_scope: int
+    hnsw_ef_search: int
+    hnsw_build_mem: str  # maintenance_work_mem while building a scope's index
+    # quoted names: the schema, memories, history, user_stats
+    _s: str
+    _m: str
+    _h: str
+    _st: str
+    _local: threading.local  # .conn: this thread's open atomic() block; .grown: its scopes
+    _cursors: itertools.count[int]  # names of server-side cursors
+    # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
+    _views: dict[str, tuple[ScopeView, int, int, int]]
+    _views_lock: threading.Lock
+    _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
+    _deferred: set[str] | None  # inside bulk_load(): scopes to index on exit
+    _defer_lock: threading.Lock
+
+    if TYPE_CHECKING:  # what the parts call of each other
+        def _index_grown(self, users: Iterable[str]) -> None: ...
+
+    def _where(self, flt: Filters) -> tuple[str, list[Any]]:
+        return where(flt, POSTGRES)
+
+    def _lock_key(self, conn: psycopg.Connection[Any], key: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection of this thread's open ``atomic()`` block, else one from the pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction around several backend calls made by this thread (a savepoint when
+        nested): what the store and policies use to group writes."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.transaction():
+                yield conn
+            return
+        self._local.grown = set()
+        with self.pool.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+        self._index_grown(self._local.grown)  # committed: scopes that outgrew exact scans
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._conn() as conn, conn.transaction():
+            yield conn
+
+    def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``work`` in one transaction; start over on deadlock / serialization failure
+        (only at the outermost level: inside ``atomic()`` the caller's transaction is lost)."""
+        errors = self._psycopg.errors
+        if getattr(self._local, "conn", None) is not None:
+            with self._tx() as conn:
+                return work(conn)
+        for attempt in range(_RETRIES):
+            try:
+                with self._tx() as conn:
+                    return work(conn)
+            except (errors.DeadlockDetected, errors.SerializationFailure):
+                if attempt == _RETRIES - 1:
+                    raise
+                _time.sleep(0.005 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _read(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+              ) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            cur = conn.cursor(binary=binary)
+            return cur.execute(cast(Any, sql), params).fetchall()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def flush(self) -> None:
+        """Nothing to persist: the database is the index."""
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read(f"SELECT value FROM {self._s}.meta WHERE key = %s", [key])
+        return rows[0][0] if rows else None
+
+    @property
+    def fingerprint(self) -> str:
+        fp = self.get_meta("store_id")
+        if fp is None:
+            raise StoreError("store has no id")
+        return fp
+
+    def _jsonb(self, value: Any) -> Any:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+
+    def _json(self, value: Any) -> Any:
+        from psycopg.types.json import Json
+
+        return Json(value)
+
+    def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
+        row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
+        return int(row[0]) if row else 0

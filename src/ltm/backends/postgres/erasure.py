@@ -1,0 +1,98 @@
+"""Erasure: ``forget`` deletes rows and leaves content-free tombstones, ``scrub_history`` drops
+a rewritten memory's earlier values, ``compact`` makes erased content unreachable in the
+database files (VACUUM, GIN rebuild; VACUUM FULL on request)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from ...model import ForgetReceipt
+from ...timeutil import from_us, now_us
+from ..common import user_hash
+from .connection import Connection
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+
+class Erasure(Connection):
+    """Forgetting for real."""
+
+    def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
+               before: int | None, compact: bool = True) -> ForgetReceipt:
+        sql = ["user_id = %s"]
+        params: list[Any] = [user]
+        if ids is not None:
+            sql.append("id = ANY(%s::text[])")
+            params.append(list(ids))
+        if session is not None:
+            sql.append("session = %s")
+            params.append(session)
+        if before is not None:
+            sql.append("time < %s")
+            params.append(before)
+        where = " AND ".join(sql)
+        at = now_us()
+
+        def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+            victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
+                                   f"RETURNING n, id, kind, length(tsv)", params).fetchall()
+            victims.sort()
+            by_kind: dict[str, list[str]] = {}
+            for _, mid, kind, _ in victims:
+                by_kind.setdefault(kind, []).append(mid)
+            if not victims:
+                return by_kind
+            gone = [v[1] for v in victims]
+            # history keeps a content-free tombstone only
+            conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND "
+                         f"memory_id = ANY(%s::text[])", [user, gone])
+            conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
+                         f"SELECT %s, i, 'deleted', %s FROM unnest(%s::text[]) AS i",
+                         [user, at, gone])
+            conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
+                         f"version = version + 1 WHERE user_id = %s",
+                         [len(victims), sum(int(v[3] or 0) for v in victims), user])
+            conn.execute(f"INSERT INTO {self._s}.deletions (at, user_hash, count, ids) "
+                         f"VALUES (%s, %s, %s, %s)",
+                         [at, user_hash(user), len(victims), self._jsonb(by_kind)])
+            return by_kind
+
+        by_kind = self._retry(work)
+        count = sum(len(v) for v in by_kind.values())
+        if count and compact:
+            self.compact()
+        return ForgetReceipt(count=count, ids_by_kind=by_kind, at=from_us(at))
+
+    def scrub_history(self, memory_id: str, user: str) -> None:
+        """Drop the earlier values recorded in a memory's history (keeping the events), for a
+        memory rewritten because content it was derived from was forgotten."""
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"UPDATE {self._h} SET data = NULL WHERE user_id = %s AND "
+                         f"memory_id = %s", [user, memory_id])
+
+        self._retry(work)
+
+    def compact(self, full: bool = False) -> None:
+        """Make erased content unreachable: VACUUM removes the deleted tuples from the tables
+        and B-tree indexes, and the full-text GIN index is rebuilt (REINDEX CONCURRENTLY; GIN
+        never drops a word's entry, so the words of erased text would stay in it). Neither
+        blocks readers or writers. VACUUM frees a dead tuple's space without zeroing it, so
+        its bytes can stay in a table page until reused; ``full=True`` rewrites the tables
+        (VACUUM FULL: new files, but an exclusive lock for the duration). WAL, backups and
+        replicas: see docs/postgres.md."""
+        if getattr(self._local, "conn", None) is not None:
+            return  # cannot run inside a transaction; the next compact() or gc does it
+        with self.pool.connection() as conn:
+            if full:
+                conn.execute(cast(Any, f"VACUUM FULL {self._m}, {self._h}"))
+                return
+            conn.execute(cast(Any, f"VACUUM {self._m}, {self._h}"))
+            try:
+                conn.execute(cast(Any, f"REINDEX INDEX CONCURRENTLY {self._s}.memories_tsv"))
+            except self._psycopg.Error as exc:  # e.g. another process reindexes right now
+                log.warning("rebuilding the full-text index failed: %s", exc)

@@ -1,0 +1,105 @@
+"""Reads of whole memories: by id, history, export, pages (``scan``), counts and stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from ...model import HistoryEvent, Memory
+from ...timeutil import from_us
+from ..base import Filters, scan_order
+from .connection import Connection
+from .schema import _COLS, _row_to_memory
+
+
+class Reads(Connection):
+    """Memories, their history and the store's counts."""
+
+    def get(self, memory_id: str, user: str) -> Memory | None:
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} WHERE user_id = %s AND id = %s",
+                          [user, memory_id])
+        return _row_to_memory(rows[0]) if rows else None
+
+    def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
+        if not ids:
+            return {}
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} WHERE user_id = %s AND "
+                          f"id = ANY(%s::text[])", [user, list(ids)])
+        return {r[1]: _row_to_memory(r) for r in rows}
+
+    def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
+        rows = self._read(f"SELECT event, at, data FROM {self._h} WHERE user_id = %s AND "
+                          f"memory_id = %s ORDER BY n", [user, memory_id])
+        return [HistoryEvent(memory_id, e, from_us(at), dict(d) if d is not None else None)
+                for e, at, d in rows]
+
+    def iter_export(self, user: str | None, with_vectors: bool = True
+                    ) -> Iterator[tuple[Memory, np.ndarray | None]]:
+        """Every memory (of ``user``, or of all), in insertion order, streamed through a
+        server-side cursor."""
+        vec = "embedding" if with_vectors else "NULL::vector"
+        sql = f"SELECT {_COLS}, {vec} FROM {self._m}"
+        params: list[Any] = []
+        if user is not None:
+            sql += " WHERE user_id = %s"
+            params.append(user)
+        sql += " ORDER BY n"
+        with self._tx() as conn:
+            cur = conn.cursor(name=f"ltm_export_{next(self._cursors)}", binary=True)
+            cur.itersize = 1000
+            cur.execute(cast(Any, sql), params)
+            for r in cur:
+                yield _row_to_memory(r), r[-1]
+            cur.close()
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``
+        first, at most ``limit``, starting past the key ``before`` (the last (time, id) of
+        the previous page); walks the (user_id, time, id) index."""
+        desc = scan_order(order)
+        where, params = self._where(flt)
+        if before is not None:
+            where += f" AND (m.time, m.id) {'<' if desc else '>'} (%s, %s)"
+            params += [int(before[0]), str(before[1])]
+        d = "DESC" if desc else "ASC"
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} m WHERE {where} "
+                          f"ORDER BY m.time {d}, m.id {d} LIMIT %s", [*params, int(limit)])
+        return [_row_to_memory(r) for r in rows]
+
+    def user_counts(self, user: str, now: int | None = None
+                    ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
+                               list[tuple[int, int]]]:
+        """``user``'s memories counted (those expired at ``now`` left out): by kind, by
+        session (session, count, first time, last time) and by UTC day (day number, count)."""
+        where, params = self._where(Filters(user=user, now=now))
+        kinds = self._read(f"SELECT kind, count(*) FROM {self._m} m WHERE {where} "
+                           f"GROUP BY kind", params)
+        sessions = self._read(
+            f"SELECT session, count(*), min(time), max(time) FROM {self._m} m WHERE {where} "
+            f"AND session IS NOT NULL GROUP BY session", params)
+        days = self._read(
+            f"SELECT floor(time / 86400000000.0)::bigint AS day, count(*) FROM {self._m} m "
+            f"WHERE {where} GROUP BY day ORDER BY day", params)
+        return ({k: int(c) for k, c in kinds},
+                [(str(s), int(c), int(a), int(b)) for s, c, a, b in sessions],
+                [(int(d), int(c)) for d, c in days])
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self._read(
+            f"SELECT user_id FROM {self._st} WHERE docs > 0 ORDER BY user_id")]
+
+    def stats(self) -> dict[str, Any]:
+        kinds = dict(self._read(f"SELECT kind, count(*) FROM {self._m} GROUP BY kind"))
+        users = self._read(f"SELECT count(*) FROM {self._st} WHERE docs > 0")[0][0]
+        deleted = self._read(f"SELECT coalesce(sum(count), 0) FROM {self._s}.deletions")[0][0]
+        size = self._read(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'", [self.schema])[0][0]
+        return {"memories": sum(int(v) for v in kinds.values()),
+                "by_kind": {k: int(v) for k, v in kinds.items()}, "users": int(users),
+                "deleted_total": int(deleted), "bytes_on_disk": int(size), "dim": self.dim,
+                "backend": "postgres", "schema": self.schema}
