@@ -20,21 +20,12 @@ rebuild), ``scope`` (per-user scope cache and fast path), ``reads``, ``extractio
 """
 
 from .backend import SqliteBackend
-from .fulltext import (
-    _FTS_MAX_LEVELS,
-    _HIGHLIGHT_RATIO,
-    FTS_METADATA_FIELDS,
-    IDF_MIN_DOCS,
-    _fts_levels,
-    _idf,
-    _phrase,
-    query_terms,
-)
-from .schema import DB_NAME, INDEX_DIR, MIGRATIONS, quote_ident, user_hash
+from .fulltext import _FTS_MAX_LEVELS, _fts_levels, _idf, _phrase
+from .schema import DB_NAME, MIGRATIONS
 from .scope import _SNAPSHOT_BATCH
 
-# The private names are imported from here by tests. A test that monkeypatches a constant
-# patches it in the module that reads it (e.g. ``fulltext._HIGHLIGHT_RATIO``).
-__all__ = ["DB_NAME", "FTS_METADATA_FIELDS", "IDF_MIN_DOCS", "INDEX_DIR", "MIGRATIONS",
-           "SqliteBackend", "_FTS_MAX_LEVELS", "_HIGHLIGHT_RATIO", "_SNAPSHOT_BATCH",
-           "_fts_levels", "_idf", "_phrase", "query_terms", "quote_ident", "user_hash"]
+# What other modules and the tests import from here (the private names: tests). A test that
+# monkeypatches a constant patches it in the module that reads it (``fulltext._HIGHLIGHT_RATIO``,
+# ``schema.MIGRATIONS``).
+__all__ = ["DB_NAME", "MIGRATIONS", "SqliteBackend", "_FTS_MAX_LEVELS", "_SNAPSHOT_BATCH",
+           "_fts_levels", "_idf", "_phrase"]

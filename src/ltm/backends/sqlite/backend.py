@@ -18,9 +18,10 @@ from ...errors import StoreError
 from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
+from ..common import extra_from
 from .erasure import Erasure
 from .extraction import ExtractionState
-from .fulltext import FullText, _extra_from, _fts_extra
+from .fulltext import FullText
 from .reads import Reads
 from .schema import (
     _COLUMNS,
@@ -223,7 +224,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 seqs[key] += 1
                 row.seq = seqs[key]
             out += (row.id, row.user, row.agent, row.session, row.kind, row.text,
-                    _fts_extra(row), json.dumps(row.metadata) if row.metadata else None,
+                    extra_from(row.metadata), json.dumps(row.metadata) if row.metadata else None,
                     row.importance, row.time, row.recorded_at, row.valid_from, row.valid_to,
                     row.superseded_by, json.dumps(row.sources) if row.sources else None,
                     row.access_count, row.last_accessed, int(row.pinned), row.expires_at,
@@ -252,7 +253,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             if "text" in values or "metadata" in values:
                 merged = json.loads(values.get("metadata") or "null") if "metadata" in values \
                     else json.loads(before["metadata"] or "null")
-                values["fts_extra"] = _extra_from(merged)
+                values["fts_extra"] = extra_from(merged)
             if vector is not None:
                 self._wrote_vectors = True
                 values["embedding"] = np.ascontiguousarray(vector, np.float32).tobytes()

@@ -20,8 +20,9 @@ from ...index.hnsw import HnswScope
 from ...index.scope import ScopeView
 from ...timeutil import now_us
 from ..base import Filters
+from ..common import SQLITE, where
 from . import schema
-from .schema import DB_NAME, _is_busy, _split_sql, _user_literal
+from .schema import DB_NAME, _is_busy, _split_sql
 
 log = logging.getLogger(__name__)
 
@@ -148,40 +149,7 @@ class Connection:
                user_literal: bool = False) -> tuple[str, list[Any]]:
         """SQL conditions for ``flt`` on table alias ``alias``. ``user_literal`` names the user
         as a literal, the form a partial index's condition matches (see _time_index)."""
-        a = alias + "."
-        if user_literal:
-            sql = [f"{a}user = {_user_literal(flt.user)}"]
-            params: list[Any] = []
-        else:
-            sql = [f"{a}user = ?"]
-            params = [flt.user]
-        if flt.agent is not None:
-            sql.append(f"{a}agent = ?")
-            params.append(flt.agent)
-        if flt.session is not None:
-            sql.append(f"{a}session = ?")
-            params.append(flt.session)
-        if flt.kinds:
-            sql.append(f"{a}kind IN ({','.join('?' * len(flt.kinds))})")
-            params.extend(flt.kinds)
-        if flt.since is not None:
-            sql.append(f"{a}time >= ?")
-            params.append(flt.since)
-        if flt.until is not None:
-            sql.append(f"{a}time <= ?")
-            params.append(flt.until)
-        if flt.as_of is not None:
-            # valid time: what held at as_of (facts back-dated with valid_from included)
-            sql.append(f"coalesce({a}valid_from, {a}time) <= ? AND "
-                       f"({a}valid_to IS NULL OR {a}valid_to > ?)")
-            params.extend([flt.as_of, flt.as_of])
-        if flt.now is not None:
-            sql.append(f"({a}expires_at IS NULL OR {a}expires_at > ?)")
-            params.append(flt.now)
-        for key, value in flt.metadata.items():
-            sql.append(f"json_extract({a}metadata, ?) IS ?")
-            params.extend([f'$."{key}"', value])
-        return " AND ".join(sql), params
+        return where(flt, SQLITE, alias, user_literal=user_literal)
 
     @contextmanager
     def _typed_errors(self, what: str) -> Iterator[None]:

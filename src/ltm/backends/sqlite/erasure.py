@@ -11,8 +11,8 @@ from typing import Any
 
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
+from ..common import user_hash
 from .connection import Connection
-from .schema import user_hash
 
 
 class Erasure(Connection):

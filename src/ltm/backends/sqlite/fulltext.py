@@ -15,7 +15,8 @@ import numpy as np
 
 from ...errors import StoreError
 from ...index.scope import ScopeView
-from ..base import Filters, NewRow
+from ..base import Filters
+from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from .connection import Connection
 from .schema import _is_busy
 
@@ -31,7 +32,6 @@ then there these they this those through to too under until up very was we were 
 which while who whom why will with would you your yours yourself yourselves""".split())
 
 
-
 def query_terms(text: str) -> list[str]:
     """The query's content words (stop words dropped unless nothing else remains)."""
     words = [w.lower() for w in _TOKEN.findall(text)]
@@ -43,14 +43,6 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-# A scope's IDF counts at least this many memories, as if a background of unrelated ones
-# (holding none of the query's words) were always there: the IDF of three memories is noise
-# (a word in two of three is worth nothing, one absent from all worth everything), and the
-# calibrated full-text signal (ltm.retrieval.calibrate) should not move when a small store
-# grows by unrelated memories.
-IDF_MIN_DOCS = 1000
-
-
 def _idf(total: int, hits: int) -> float:
     """FTS5's BM25 IDF, clamped the same way. Counts read at different moments (another
     process wrote in between) may disagree: ``hits`` is held to ``0..total``, so the log's
@@ -60,7 +52,8 @@ def _idf(total: int, hits: int) -> float:
     return value if value > 0 else 1e-6
 
 
-_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+# FTS5's bm25() over text (weight 1), the scope tag (0) and the metadata words (EXTRA_WEIGHT)
+_BM25 = f"-bm25(memories_fts, 1.0, 0.0, {EXTRA_WEIGHT})"
 # Per-term scope scoring takes term frequencies from highlight() (~4.5 us a matching row)
 # instead of bm25() (whose IDF pass costs ~0.02 us for each row of the whole store holding
 # the term) when the store holds this many times the scope's rows: a term is then rarer in
@@ -104,22 +97,6 @@ def _varints(buf: bytes) -> list[int]:
     return out
 
 
-# Metadata fields that describe a memory in words and are searchable as full text (at half the
-# weight of the text itself): who said it, what it is called, what an attachment shows.
-FTS_METADATA_FIELDS = ("speaker", "name", "title", "caption")
-
-
-def _extra_from(metadata: dict[str, Any] | None) -> str:
-    if not metadata:
-        return ""
-    parts = [metadata.get(k) for k in FTS_METADATA_FIELDS]
-    return " ".join(p for p in parts if isinstance(p, str))
-
-
-def _fts_extra(row: NewRow) -> str:
-    return _extra_from(row.metadata)
-
-
 class FullText(Connection):
     """Searches over the FTS5 index and its upkeep (a part of ``SqliteBackend``)."""
 
@@ -135,7 +112,7 @@ class FullText(Connection):
             return []
         scope = "u" + flt.user.encode().hex()
         where, params = self._where(flt)
-        sql = (f"SELECT m.id, -bm25(memories_fts, 1.0, 0.0, 0.5) AS s FROM memories_fts "
+        sql = (f"SELECT m.id, {_BM25} AS s FROM memories_fts "
                f"JOIN memories m ON m.n = memories_fts.rowid "
                f"WHERE memories_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?")
         with self._lock:
@@ -271,7 +248,7 @@ class FullText(Connection):
                 return rows
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
         got = self.conn.execute(
-            f"SELECT {key}, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts {join}"
+            f"SELECT {key}, {_BM25} FROM memories_fts {join}"
             f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
             [match, *params]).fetchall()
         idf = _idf(total, self._store_df(term, total))
@@ -298,16 +275,16 @@ class FullText(Connection):
             f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
             [match, *params]).fetchall()
         out = []
-        norm = _K1 * (1 - _B)
-        scale = _K1 * _B / avgdl
+        norm = BM25_K1 * (1 - BM25_B)
+        scale = BM25_K1 * BM25_B / avgdl
         for k, text, extra, sz in rows:
             if text is None:  # a contentless index (a store before 0005): no highlight()
                 return None
             f = float(text.count("\x01"))
             if extra:
-                f += 0.5 * extra.count("\x01")
+                f += EXTRA_WEIGHT * extra.count("\x01")
             length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            out.append((k, f * (_K1 + 1) / (f + norm + scale * length)))
+            out.append((k, f * (BM25_K1 + 1) / (f + norm + scale * length)))
         return out
 
     def _store_df(self, term: str, total: int) -> int:
@@ -340,7 +317,7 @@ class FullText(Connection):
         if not terms or len(view) == 0:
             return [empty for _ in masks]
         scope = "u" + view.user.encode().hex()
-        sql = ("SELECT rowid, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts "
+        sql = (f"SELECT rowid, {_BM25} FROM memories_fts "
                "WHERE memories_fts MATCH ?")
         n_scope = len(view)
         per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)

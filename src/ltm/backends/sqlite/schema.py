@@ -4,13 +4,12 @@ its own transaction by ``Connection._migrate``), the row columns and their mappi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from typing import Any
 
 from ...model import Memory
-from ...timeutil import from_us, opt_dt
+from ..common import memory_from_columns
 
 DB_NAME = "memories.db"
 INDEX_DIR = "index"
@@ -181,28 +180,15 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def user_hash(user: str) -> str:
-    return hashlib.sha256(user.encode()).hexdigest()[:16]
-
-
-def _user_literal(user: str) -> str:
-    """``user`` as an SQL literal that any string survives (quotes, NUL): its UTF-8 bytes
-    as a blob, cast to text."""
-    return f"CAST(X'{user.encode().hex()}' AS TEXT)"
-
-
 def _row_to_memory(r: sqlite3.Row | tuple[Any, ...]) -> Memory:
     (_, mid, user, agent, session, kind, text, metadata, importance, time_, recorded_at,
      valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
      expires_at, seq) = r
-    return Memory(
-        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
-        metadata=json.loads(metadata) if metadata else {}, importance=importance,
-        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
-        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
-        sources=tuple(json.loads(sources)) if sources else (), access_count=access_count,
-        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
-        seq=seq)
+    return memory_from_columns(
+        user, mid, agent, session, kind, text, json.loads(metadata) if metadata else None,
+        importance, time_, recorded_at, valid_from, valid_to, superseded_by,
+        json.loads(sources) if sources else None, access_count, last_accessed, pinned,
+        expires_at, seq)
 
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from ...errors import DimensionMismatch, StoreError
 from ...index.scope import NO_EXPIRY, ScopeView
 from ..base import Filters
+from ..common import SQLITE, user_hash
 from .connection import Connection
-from .schema import _user_literal, user_hash
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class ScopeCache(Connection):
                 with self.atomic() as c:
                     # a partial index: only this user's rows, so no other user's writes pay
                     c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON memories(time, expires_at) "
-                              f"WHERE user = {_user_literal(user)}")
+                              f"WHERE user = {SQLITE.user_literal(user)}")
             except sqlite3.OperationalError as exc:
                 log.info("no time index for a large scope yet (%s): rows are walked", exc)
                 return None

@@ -26,8 +26,9 @@ from ...errors import StoreError
 from ...index.exact import IndexWriter, VectorIndex
 from ...index.hnsw import HnswScope
 from ..base import NewRow
+from ..common import user_hash
 from .connection import Connection
-from .schema import INDEX_DIR, user_hash
+from .schema import INDEX_DIR
 
 log = logging.getLogger(__name__)
 
