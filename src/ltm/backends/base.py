@@ -7,12 +7,15 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import DimensionMismatch, InvalidInput
 from ..model import ForgetReceipt, HistoryEvent, Memory
+
+if TYPE_CHECKING:
+    from ..index.scope import ScopeView
 
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -120,7 +123,20 @@ class Backend(Protocol):
     def vectors(self, ids: Sequence[str], user: str) -> dict[str, np.ndarray]: ...
     def neighbors(self, ids: Sequence[str], user: str, window: int) -> dict[str, list[str]]: ...
     def light_rows(self, ids: Sequence[str], flt: Filters, *,
-                   whole_sessions: bool) -> list[tuple[Any, ...]]: ...
+                   whole_sessions: bool) -> list[tuple[Any, ...]]:
+        """(id, session, seq, time, importance, superseded_by, row id) of the memories
+        ``ids`` and, with ``whole_sessions``, of the rest of their sessions, that pass
+        ``flt``."""
+    def scores_at(self, rowids: np.ndarray, vector: np.ndarray, user: str) -> np.ndarray:
+        """Inner products of ``vector`` with ``user``'s rows ``rowids`` (``light_rows``'
+        row ids; 0 for a row without a vector)."""
+    def scope_count(self, user: str) -> int:
+        """How many memories ``user`` holds."""
+    def text_ceiling(self, query: str, user: str) -> float:
+        """The query's own BM25 ceiling in ``user``'s scope (``ltm.retrieval.calibrate``)."""
+    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+        """Each query word that labels some of ``user``'s memories (speaker, name, title,
+        caption), with those memories' row ids."""
     def compact(self) -> None: ...
     def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
                before: int | None, compact: bool = True) -> ForgetReceipt: ...
@@ -146,6 +162,23 @@ class Backend(Protocol):
     def extraction_pending(self, user: str | None = None) -> dict[str, int]: ...
     def episodes_after(self, user: str, cursor: int, limit: int) -> list[tuple[int, str]]: ...
     def prune_extraction_state(self) -> None: ...
+
+
+@runtime_checkable
+class ScopeReader(Protocol):
+    """What a backend offers besides ``Backend`` for the user-scope fast path of
+    ``ltm.retrieval.pipeline``: one user's scoring columns as arrays and the two retrievers
+    over them. The pipeline checks for it once per backend class, not per query."""
+
+    def scope_view(self, user: str) -> ScopeView | None:
+        """``user``'s scoring columns; None where the scope is served otherwise (HNSW)."""
+    def scope_dense(self, vector: np.ndarray, view: ScopeView) -> np.ndarray | None:
+        """``vector``'s inner product with every row of ``view`` (NaN: no vector); None
+        where the scope is too large for an exact scan."""
+    def scope_text(self, query: str, view: ScopeView, masks: Sequence[tuple[np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each (allowed rows, limit): the positions in ``view`` of the best full-text
+        matches among the allowed rows and their BM25 scores, best first."""
 
 
 def scan_order(order: str) -> bool:

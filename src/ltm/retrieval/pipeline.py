@@ -15,15 +15,16 @@ its relevance.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends.base import Backend, Filters
+from ..backends.base import Backend, Filters, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
@@ -55,12 +56,11 @@ def _pool(backend: Backend, qv: np.ndarray | None, text_hits: list[tuple[str, fl
     dense = np.array([dmap.get(i, math.nan) for i in ids], dtype=np.float64)
     gap = np.flatnonzero(np.isnan(dense))
     if len(gap) and qv is not None:
-        scores_at = getattr(backend, "scores_at", None)
         key = {r[0]: r[6] for r in rows} if rows and len(rows[0]) > 6 else {}
-        if scores_at is not None and all(ids[j] in key for j in gap):
+        if all(ids[j] in key for j in gap):
             # the light rows carry their row ids: score the gap without looking ids up
-            dense[gap] = scores_at(np.fromiter((key[ids[j]] for j in gap), np.int64,
-                                               count=len(gap)), qv, user)
+            dense[gap] = backend.scores_at(np.fromiter((key[ids[j]] for j in gap), np.int64,
+                                                       count=len(gap)), qv, user)
         else:
             vecs = backend.vectors([ids[j] for j in gap], user)
             for j in gap:
@@ -105,16 +105,16 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
     """The candidate pool of a query and its calibrated signals (None: no candidate). The
     scope fast path and the general path compute the same pool and the same signals."""
     n_cand = max(settings.candidates, 3 * k)
-    if flt.only_user and settings.mmr_lambda <= 0 and hasattr(backend, "scope_view"):
-        fast = _pool_scope(backend, embedder, settings, query, flt, n_cand, now=now,
+    reader = scope_reader(backend)
+    if reader is not None and flt.only_user and settings.mmr_lambda <= 0:
+        fast = _pool_scope(backend, reader, embedder, settings, query, flt, n_cand, now=now,
                            query_vector=query_vector, window=window)
-        if fast is not False:
-            return fast  # type: ignore[return-value]
-    scope_count = getattr(backend, "scope_count", None)
-    if scope_count is not None and scope_count(flt.user) >= settings.hnsw_min_scope:
+        if fast is not _Path.GENERAL:
+            return fast
+    scope_size = backend.scope_count(flt.user)
+    if scope_size >= settings.hnsw_min_scope:
         n_cand = max(min(settings.candidates, settings.large_scope_candidates), 3 * k)
-    labelled = _labels(backend, settings, query, flt.user,
-                       scope_count(flt.user) if scope_count is not None else 0)
+    labelled = _labels(backend, settings, query, flt.user, scope_size)
     content = _content(query, labelled.speakers)
     text_hits = backend.text_search(content, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
@@ -175,14 +175,13 @@ class _Labels:
     speakers: list[str]  # query words that name a speaker (see SPEAKER_SHARE)
 
 
-def _labels(backend: Any, settings: Settings, query: str, user: str, scope_size: int
+def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_size: int
             ) -> _Labels:
     """The user's memories whose labels (speaker, name, title, caption) hold a word of the
     query, and which of those words name a speaker."""
-    label_rows = getattr(backend, "label_rows", None)
-    if label_rows is None or settings.text_weight <= 0:
+    if settings.text_weight <= 0:
         return _Labels(np.zeros(0, dtype=np.int64), [])
-    got: list[tuple[str, np.ndarray]] = label_rows(query, user)
+    got = backend.label_rows(query, user)
     if not got:
         return _Labels(np.zeros(0, dtype=np.int64), [])
     speakers = [w for w, r in got if len(r) >= SPEAKER_SHARE * max(scope_size, 1)]
@@ -209,7 +208,7 @@ def _query_vector(embedder: Embedder, text: str, given: np.ndarray | None) -> np
     return given if given is not None else np.asarray(embedder.embed([text])[0])
 
 
-def _candidates(backend: Any, embedder: Embedder, settings: Settings, query: str,
+def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query: str,
                 flt: Filters, now: int, window: TimeWindow | None, ids: Sequence[str],
                 bm25: np.ndarray, cosine: np.ndarray, session: np.ndarray, seq: np.ndarray,
                 has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
@@ -219,8 +218,7 @@ def _candidates(backend: Any, embedder: Embedder, settings: Settings, query: str
     n = len(ids)
     text = np.zeros(n)
     if use_text:
-        ceiling_of = getattr(backend, "text_ceiling", None)
-        ceiling = ceiling_of(query, flt.user) if ceiling_of is not None else 0.0
+        ceiling = backend.text_ceiling(query, flt.user)
         text = text_ratio(bm25, ceiling) if ceiling > 0 else \
             (bm25 > 0).astype(np.float64)
     dense = dense_z(cosine, dense_background(backend, embedder)) if use_dense else np.zeros(n)
@@ -363,16 +361,34 @@ def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) 
     return out
 
 
-def _pool_scope(backend: Any, embedder: Embedder, settings: Settings, query: str,
-                flt: Filters, n_cand: int, *, now: int, query_vector: np.ndarray | None,
-                window: TimeWindow | None) -> Candidates | None | bool:
+class _Path(enum.Enum):
+    GENERAL = "general"  # the scope fast path does not apply: take the general one
+
+
+_SCOPE_READERS: dict[type, bool] = {}
+
+
+def scope_reader(backend: Backend) -> ScopeReader | None:
+    """``backend`` as a ``ScopeReader`` (the user-scope fast path) when its class is one,
+    else None; the protocol is checked once per class, not per query."""
+    cls = type(backend)
+    known = _SCOPE_READERS.get(cls)
+    if known is None:
+        known = _SCOPE_READERS[cls] = isinstance(backend, ScopeReader)
+    return cast(ScopeReader, backend) if known else None
+
+
+def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, settings: Settings,
+                query: str, flt: Filters, n_cand: int, *, now: int,
+                query_vector: np.ndarray | None, window: TimeWindow | None
+                ) -> Candidates | None | Literal[_Path.GENERAL]:
     """``pool_for`` for a filter on the user alone, over the user's scoring columns as arrays
-    (``backend.scope_view``): the same candidates and signals as the general path, with no SQL
-    but the full-text postings and the final hydration. False where it does not apply (a
-    scope served by HNSW)."""
-    view = backend.scope_view(flt.user)
+    (``reader.scope_view``; ``reader`` is ``backend``): the same candidates and signals as the
+    general path, with no SQL but the full-text postings and the final hydration.
+    ``_Path.GENERAL`` where it does not apply (a scope served by HNSW)."""
+    view = reader.scope_view(flt.user)
     if view is None:
-        return False
+        return _Path.GENERAL
     m = len(view)
     if m == 0:
         return None
@@ -383,9 +399,9 @@ def _pool_scope(backend: Any, embedder: Embedder, settings: Settings, query: str
     content = _content(query, labelled.speakers)
     if use_dense:
         qv = _query_vector(embedder, content, query_vector)
-        got = backend.scope_dense(qv, view)
+        got = reader.scope_dense(qv, view)
         if got is None:
-            return False
+            return _Path.GENERAL
         dense_all = got
     live = view.live(flt.now)
     has_vec = ~np.isnan(dense_all)
@@ -396,7 +412,7 @@ def _pool_scope(backend: Any, embedder: Embedder, settings: Settings, query: str
         if since <= until:
             in_win = live & (view.time >= since) & (view.time <= until)
             masks.append((in_win, max(20, n_cand // 4)))
-    texts = backend.scope_text(content, view, masks) if settings.text_weight > 0 else []
+    texts = reader.scope_text(content, view, masks) if settings.text_weight > 0 else []
     text = np.zeros(m)
     is_text = np.zeros(m, dtype=bool)
     for pos, sc in reversed(texts):  # the main query's scores win over the window's
