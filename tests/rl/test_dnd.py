@@ -75,3 +75,45 @@ def test_nec_loss_trains_the_embedding() -> None:
     assert agent.updates > 0 and len(agent.replay) > 0
     moved = [not torch.equal(a, b) for a, b in zip(before, agent.net.parameters())]
     assert all(moved)
+
+
+def test_write_within_tolerance_updates_the_held_key() -> None:
+    dnd = DND(2, 10, k=1, lr=0.5, write_tol=0.01)
+    slot = dnd.write(np.array([[1.0, 0.0]], np.float32), [2.0])[0]
+    dnd.write(np.array([[1.05, 0.0]], np.float32), [4.0])  # squared distance 0.0025 <= 0.01
+    assert len(dnd) == 1 and dnd.values[slot] == pytest.approx(3.0)
+    dnd.write(np.array([[1.2, 0.0]], np.float32), [4.0])  # 0.04 > 0.01: a new key
+    assert len(dnd) == 2 and dnd.values[slot] == pytest.approx(3.0)
+
+
+def test_nec_normalises_states_and_re_embeds_the_stored_ones() -> None:
+    agent = NECAgent(3, 2, NECConfig(learning_starts=10_000, normalize_steps=40, nstep=5),
+                     seed=0)
+    rng = np.random.default_rng(3)
+    seen = []
+    for t in range(60):
+        obs = (rng.standard_normal(3) * [1.0, 10.0, 0.1] + [0.0, 5.0, -1.0]).astype(np.float32)
+        if t < 40:
+            seen.append(obs)
+        a = agent.act(obs)
+        agent.observe(obs, a, 1.0, obs, t % 20 == 19, False)
+        if t % 20 == 19:
+            agent.end_episode()
+    seen_arr = np.array(seen, np.float64)
+    np.testing.assert_allclose(agent.shift, seen_arr.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(agent.scale, seen_arr.std(0), rtol=1e-4)
+    for dnd, states in zip(agent.dnds, agent.states):
+        slots = np.flatnonzero(dnd.index.filled)
+        assert len(slots)
+        np.testing.assert_allclose(dnd.index.vectors[slots], agent.embed(states[slots]),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_estimate_is_read_without_gradients() -> None:
+    rng = np.random.default_rng(4)
+    dnd = DND(5, 200, k=7, delta=1e-2)
+    dnd.write(rng.standard_normal((150, 5)).astype(np.float32), rng.uniform(-3, 3, 150))
+    q = rng.standard_normal((6, 5)).astype(np.float32)
+    want = dnd.read(torch.from_numpy(q)).numpy()
+    np.testing.assert_allclose(dnd.estimate(q), want, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(DND(5, 10, k=3).estimate(q), np.zeros(6))

@@ -33,11 +33,11 @@ class DND(SlotTable):
     """One action's dictionary: ``capacity`` keys of ``dim`` floats with scalar values."""
 
     def __init__(self, dim: int, capacity: int, k: int, *, delta: float = 1e-3, lr: float = 0.1,
-                 hnsw_threshold: int = 100_000) -> None:
+                 write_tol: float = 0.0, hnsw_threshold: int = 100_000) -> None:
         super().__init__(dim, capacity, hnsw_threshold=hnsw_threshold)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        self.k, self.delta, self.lr = k, delta, lr
+        self.k, self.delta, self.lr, self.write_tol = k, delta, lr, write_tol
 
     def read(self, h: torch.Tensor) -> torch.Tensor:
         """Q estimates ``(m,)`` for query embeddings ``h`` ``(m, dim)``, differentiable in ``h``;
@@ -50,14 +50,26 @@ class DND(SlotTable):
         values = torch.from_numpy(self.values[slots]).to(h.dtype)  # (m, k')
         return kernel_read(h, keys, values, self.delta)
 
+    def estimate(self, keys: np.ndarray) -> np.ndarray:
+        """``read`` without gradients, in numpy: Q estimates ``(m,)`` of keys ``(m, dim)``
+        (the kernel on the index's own squared distances); zeros while empty."""
+        keys = np.asarray(keys, np.float32).reshape(-1, self.dim)
+        if len(self) == 0:
+            return np.zeros(len(keys))
+        slots, d2 = self.index.search(keys, self.k)  # (m, k')
+        self.touch(slots)
+        w = 1.0 / (d2.astype(np.float64) + self.delta)  # (m, k')
+        return np.asarray((w * self.values[slots]).sum(axis=1) / w.sum(axis=1))
+
     def write(self, keys: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Tabular update of held keys, insertion of new ones (duplicates in one batch: the
-        first insertion holds the key, later ones update it); returns each key's slot."""
+        """Tabular update of held keys (a key within squared distance ``write_tol`` of a held
+        one counts as held), insertion of new ones (duplicates in one batch: the first
+        insertion holds the key, later ones update it); returns each key's slot."""
         keys = np.asarray(keys, np.float32).reshape(-1, self.dim)
         targets = np.asarray(targets, np.float64).reshape(-1)
         out = np.zeros(len(keys), np.int64)
         for i, (key, target) in enumerate(zip(keys, targets)):
-            held = int(self.match(key[None, :])[0])
+            held = int(self.match(key[None, :], self.write_tol)[0])
             if held >= 0:
                 self.values[held] += self.lr * (target - self.values[held])
                 self.touch(np.array([held]))

@@ -48,6 +48,12 @@ class NECConfig:
     eps_end: float = 0.01
     eps_steps: int = 5_000
     obs_scale: float = 1.0
+    # >0: after this many env steps, states enter the network as (x - mean) / std of the states
+    # seen so far (the stored states are re-embedded then); 0: as they come, times obs_scale
+    normalize_steps: int = 0
+    # a written key within this squared distance of a held key updates that key's value
+    # (v += dnd_lr (target - v)) instead of being inserted; 0: exact duplicates only
+    write_tol: float = 0.0
     hnsw_threshold: int = 100_000
 
 
@@ -62,7 +68,8 @@ class NECAgent:
         self.net = mlp([obs_dim, *cfg.hidden, cfg.key_dim])
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.dnds = [DND(cfg.key_dim, cfg.capacity, cfg.k, delta=cfg.delta, lr=cfg.dnd_lr,
-                         hnsw_threshold=cfg.hnsw_threshold) for _ in range(n_actions)]
+                         write_tol=cfg.write_tol, hnsw_threshold=cfg.hnsw_threshold)
+                     for _ in range(n_actions)]
         self.states = [np.zeros((cfg.capacity, obs_dim), np.float32) for _ in range(n_actions)]
         schema = {"obs": ((obs_dim,), "float32"), "action": ((), "int64"),
                   "target": ((), "float32")}
@@ -72,6 +79,31 @@ class NECAgent:
         # the episode's steps whose N-step target is not known yet: (obs, key, action, reward)
         self._pending: deque[list[Any]] = deque()
         self._last_next_obs: np.ndarray | None = None
+        # input normalisation: shift and scale (0 and 1 until normalize_steps states are seen)
+        self.shift = np.zeros(obs_dim, np.float32)
+        self.scale = np.ones(obs_dim, np.float32)
+        self._moments = np.zeros((3, obs_dim))  # count, sum, sum of squares
+
+    def _inputs(self, obs: np.ndarray) -> torch.Tensor:
+        x = (np.asarray(obs, np.float32).reshape(-1, self.obs_dim) - self.shift) / self.scale
+        return torch.from_numpy(np.ascontiguousarray(x * self.cfg.obs_scale, np.float32))
+
+    def _observe_moments(self, obs: np.ndarray) -> None:
+        n = self.cfg.normalize_steps
+        if n and self.steps <= n:
+            x = np.asarray(obs, np.float64).reshape(-1)
+            self._moments += [np.ones_like(x), x, x * x]
+            if self.steps == n:
+                count, s1, s2 = self._moments
+                mean = s1 / count
+                std = np.sqrt(np.maximum(s2 / count - mean ** 2, 0.0))
+                self.shift = mean.astype(np.float32)
+                self.scale = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+                self.refresh_keys()
+                if self._pending:  # the episode's steps not yet written take new keys too
+                    keys = self.embed(np.array([p[0] for p in self._pending]))
+                    for p, key in zip(self._pending, keys):
+                        p[1] = key
 
     def epsilon(self) -> float:
         c = self.cfg
@@ -79,14 +111,10 @@ class NECAgent:
 
     @torch.no_grad()
     def embed(self, obs: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(obs, np.float32).reshape(-1, self.obs_dim)
-                             * self.cfg.obs_scale)  # (m, obs)
-        return np.asarray(self.net(x).numpy(), np.float32)  # (m, key_dim)
+        return np.asarray(self.net(self._inputs(obs)).numpy(), np.float32)  # (m, key_dim)
 
-    @torch.no_grad()
     def q_values(self, key: np.ndarray) -> np.ndarray:
-        h = torch.from_numpy(key[None, :])  # (1, key_dim)
-        return np.array([float(d.read(h)[0]) for d in self.dnds])
+        return np.array([float(d.estimate(key[None, :])[0]) for d in self.dnds])
 
     def act(self, obs: np.ndarray) -> int:
         key = self.embed(obs)[0]
@@ -105,6 +133,7 @@ class NECAgent:
         self._pending[-1][3] = reward
         self._last_next_obs = None if terminated else np.asarray(next_obs, np.float32)
         self.steps += 1
+        self._observe_moments(obs)
         c = self.cfg
         if self.steps >= c.learning_starts and self.steps % c.train_every == 0 \
                 and len(self.replay) >= c.batch_size:
@@ -135,7 +164,7 @@ class NECAgent:
         c = self.cfg
         batch = self.replay.sample(c.batch_size)
         d = batch.data
-        h = self.net(torch.from_numpy(d["obs"] * c.obs_scale))  # (B, key_dim)
+        h = self.net(self._inputs(d["obs"]))  # (B, key_dim)
         actions = d["action"]
         q = torch.zeros(len(actions))
         for a, dnd in enumerate(self.dnds):
@@ -163,6 +192,8 @@ class NECAgent:
         return {"config": asdict(self.cfg), "steps": self.steps, "updates": self.updates,
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "net": self.net.state_dict(), "opt": self.opt.state_dict(),
+                "shift": self.shift.copy(), "scale": self.scale.copy(),
+                "moments": self._moments.copy(),
                 "dnds": [d.state() for d in self.dnds],
                 "states": [s[:d.index.high].copy() for s, d in zip(self.states, self.dnds)]}
 
@@ -171,6 +202,8 @@ class NECAgent:
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         self.net.load_state_dict(state["net"])
+        self.shift, self.scale = state["shift"].copy(), state["scale"].copy()
+        self._moments = state["moments"].copy()
         self.opt.load_state_dict(state["opt"])
         for dnd, saved, states, saved_states in zip(self.dnds, state["dnds"], self.states,
                                                      state["states"]):
