@@ -34,7 +34,7 @@ def test_captions_written_before_they_were_full_text_become_searchable(
     with ltm.open(pg_store_url, embedder="hash", dense_weight=0.0) as store:
         backend = store.backend
         assert isinstance(backend, PostgresBackend)
-        assert backend.migrations()[-1] == "0006_caption_full_text"
+        assert "0006_caption_full_text" in backend.migrations()
         hits = {h.memory.text: h.signals["text"] for h in store.search("kayak", user="u", k=5)}
         assert hits[texts[0]] > 0
         assert hits.get(texts[1], 0.0) == hits.get(texts[2], 0.0) == 0

@@ -143,6 +143,9 @@ class Backend(Protocol):
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]: ...
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
+    def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
+        """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order (the
+        forget cascade's read: its cost follows the user's derived memories, not the user)."""
     def touch(self, ids: Sequence[str], at: int, user: str) -> None:
         """Count one retrieval of each of ``user``'s memories ``ids`` at ``at``."""
     def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,

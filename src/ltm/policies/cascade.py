@@ -27,14 +27,17 @@ log = logging.getLogger(__name__)
 
 
 def cascade(engine: Engine, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
+    """Forget what ``receipt``'s erasure orphaned and flag or rebuild what it thinned. Reads
+    only the derived memories that name an erased id (``Backend.derived_from``) and their
+    other sources, never the whole user."""
     by_kind = {k: list(v) for k, v in receipt.ids_by_kind.items()}
     gone: set[str] = set(receipt.ids)
     frontier = set(gone)
     while frontier:
-        mems = [m for m, _ in engine.backend.iter_export(user, with_vectors=False)]
-        alive = {m.id for m in mems}
-        orphans = [m.id for m in mems if m.sources and any(s in frontier for s in m.sources)
-                   and not any(s in alive for s in m.sources)]
+        derived = engine.backend.derived_from(sorted(frontier), user)
+        named = sorted({s for m in derived for s in m.sources})
+        alive = set(engine.backend.get_many(named, user)) if named else set()
+        orphans = [m.id for m in derived if not any(s in alive for s in m.sources)]
         if not orphans:
             break
         more = engine.backend.forget(user, ids=orphans, session=None,
@@ -45,10 +48,9 @@ def cascade(engine: Engine, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
             by_kind.setdefault(k, []).extend(v)
     policy = engine.settings.derived_on_source_loss
     if gone and policy != "keep":
-        for m, _ in list(engine.backend.iter_export(user, with_vectors=False)):
-            if m.sources and any(s in gone for s in m.sources):
-                _partial(engine, user, m, [s for s in m.sources if s not in gone],
-                         sum(1 for s in m.sources if s in gone), policy)
+        for m in engine.backend.derived_from(sorted(gone), user):
+            _partial(engine, user, m, [s for s in m.sources if s not in gone],
+                     sum(1 for s in m.sources if s in gone), policy)
     count = sum(len(v) for v in by_kind.values())
     return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
 

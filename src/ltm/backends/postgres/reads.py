@@ -54,6 +54,15 @@ class Reads(Connection):
                 yield _row_to_memory(r), r[-1]
             cur.close()
 
+    def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
+        """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order
+        (found through the GIN index ``memories_sources``)."""
+        if not ids:
+            return []
+        rows = self._read(f"SELECT {_COLS} FROM {self._m} WHERE user_id = %s AND "
+                          f"sources && %s::text[] ORDER BY n", [user, list(ids)])
+        return [_row_to_memory(r) for r in rows]
+
     def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
              before: tuple[int, str] | None = None) -> list[Memory]:
         """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``

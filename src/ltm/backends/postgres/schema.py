@@ -138,6 +138,11 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
         f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1 "
         f"WHERE st.user_id IN (SELECT user_id FROM {s}.memories "
         f"WHERE json_typeof(metadata -> 'caption') = 'string')",
+    ]), ("0007_memories_sources", [
+        # Backend.derived_from (the forget cascade): the memories whose sources name an id,
+        # without reading the user's other memories; rows without sources have no entry
+        f"CREATE INDEX memories_sources ON {s}.memories USING gin (sources) "
+        f"WHERE sources IS NOT NULL",
     ])]
 
 

@@ -172,6 +172,20 @@ class Reads(Connection):
             vec = np.frombuffer(r[-1], dtype=np.float32) if (with_vectors and r[-1]) else None
             yield _row_to_memory(r[:-1]), vec
 
+    def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
+        """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order. Walks
+        the user's derived memories only (the partial index ``memories_derived``); the ids go
+        in as one JSON array, so there is no limit on how many."""
+        if not ids:
+            return []
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user = ? AND sources IS NOT NULL AND "
+                "EXISTS (SELECT 1 FROM json_each(memories.sources) AS s WHERE s.value IN "
+                "(SELECT value FROM json_each(?))) ORDER BY n",
+                (user, json.dumps(list(ids)))).fetchall()
+        return [_row_to_memory(r) for r in rows]
+
     def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
              before: tuple[int, str] | None = None) -> list[Memory]:
         """A page of the memories ``flt`` matches, by (time, id): ``newest`` or ``oldest``

@@ -157,6 +157,11 @@ DROP INDEX IF EXISTS history_user;
     ("0007_drop_user_time_index", """
 DROP INDEX IF EXISTS memories_user_time;
 """),
+    # The forget cascade reads a user's derived memories (those with sources) through this
+    # index instead of every memory of the user. Episodes (no sources) add no entry to it.
+    ("0008_derived_index", """
+CREATE INDEX memories_derived ON memories(user) WHERE sources IS NOT NULL;
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
