@@ -14,6 +14,7 @@ how many other memories are candidates.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -34,9 +35,16 @@ _cache: dict[tuple[str, int], tuple[float, float]] = {}
 
 def background_pairs() -> tuple[list[str], list[str], int]:
     """(questions, statements, version) of the shipped unrelated topics."""
+    questions, statements, version = _shipped_pairs()
+    return list(questions), list(statements), version
+
+
+@functools.cache
+def _shipped_pairs() -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """``background.json``, read once per process (every search asks for its version)."""
     data = json.loads(resources.files("ltm.retrieval").joinpath("background.json").read_text())
     topics = data["topics"]
-    return [t[0] for t in topics], [t[1] for t in topics], int(data["version"])
+    return tuple(t[0] for t in topics), tuple(t[1] for t in topics), int(data["version"])
 
 
 def measure_background(embedder: Embedder) -> tuple[float, float]:
@@ -55,7 +63,7 @@ def measure_background(embedder: Embedder) -> tuple[float, float]:
 def dense_background(backend: Any, embedder: Embedder) -> tuple[float, float]:
     """(mean, sd) of unrelated pairs for ``embedder``: from this process's cache, else the
     store's meta, else measured now and recorded there."""
-    _, _, version = background_pairs()
+    version = _shipped_pairs()[2]
     key = (embedder.name, version)
     with _lock:
         hit = _cache.get(key)
