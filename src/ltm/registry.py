@@ -5,8 +5,8 @@ with (recorded on first open, checked on every other).
 A factory takes the target (a folder, or a URL / connection string), the settings the caller
 gave and the options of ``ltm.open`` that only a backend reads (``schema``); it loads the
 settings (a folder's own ``ltm.toml`` included) and returns the open backend with them. The
-backend parses its own target: PostgreSQL's URL (``?schema=``) is read by
-``ltm.backends.postgres``, not here.
+backend parses its own target: PostgreSQL's URL is recognised and parsed (``?schema=``) by
+``ltm.backends.postgres.dsn``, not here.
 """
 
 from __future__ import annotations
@@ -46,34 +46,40 @@ def _postgres(target: str, settings: dict[str, Any],
                            hnsw_ef_search=cfg.hnsw_ef_search), cfg
 
 
+def _postgres_url(target: str) -> bool:
+    from .backends.postgres.dsn import is_postgres_url
+    return is_postgres_url(target)
+
+
 DEFAULT_BACKEND = "sqlite"
 BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "postgres": _postgres}
-# a target "<scheme>://..." opens with this backend
-URL_SCHEMES: dict[str, str] = {"postgresql": "postgres", "postgres": "postgres"}
+# backends that claim a URL target ("<scheme>://..."): name -> does it name one of its stores
+URL_BACKENDS: dict[str, Callable[[str], bool]] = {"postgres": _postgres_url}
 # ``ltm.open(dsn=...)`` opens with this backend
 DSN_BACKEND = "postgres"
 
 
 def register_backend(name: str, factory: BackendFactory, *,
-                     schemes: tuple[str, ...] = ()) -> None:
-    """Add a backend: ``ltm.open(path, backend=name)`` and targets ``<scheme>://...`` then
-    open with ``factory``."""
+                     claims_url: Callable[[str], bool] | None = None) -> None:
+    """Add a backend: ``ltm.open(path, backend=name)`` then opens with ``factory``, and so
+    does every URL target ``claims_url`` accepts."""
     BACKENDS[name] = factory
-    for scheme in schemes:
-        URL_SCHEMES[scheme] = name
+    if claims_url is not None:
+        URL_BACKENDS[name] = claims_url
 
 
 def backend_name(target: str, kind: str | None, dsn: str | None) -> str:
     """Which backend opens ``target``: a registered ``backend=`` other than the default, else
-    PostgreSQL when a ``dsn`` is given, else the one its URL scheme names, else the default
+    PostgreSQL when a ``dsn`` is given, else the backend that claims its URL, else the default
     (an unknown ``backend=`` is InvalidInput)."""
     if kind is not None and kind != DEFAULT_BACKEND and kind in BACKENDS:
         return kind
     if dsn is not None:
         return DSN_BACKEND
-    scheme, sep, _ = target.partition("://")
-    if sep and scheme in URL_SCHEMES:
-        return URL_SCHEMES[scheme]
+    if "://" in target:
+        for name, claims in URL_BACKENDS.items():
+            if claims(target):
+                return name
     if kind not in (None, DEFAULT_BACKEND):
         names = " or ".join(repr(n) for n in BACKENDS)
         raise InvalidInput(f"unknown backend {kind!r}: {names}", field="backend")
