@@ -438,15 +438,21 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
     structured = settings.context_weight > 0 or settings.session_weight > 0
     in_pool = first
     if structured:
-        sessions = np.unique(view.session[first & (view.session >= 0)])
-        in_pool = first | np.isin(view.session, sessions)
+        # whole sessions of the first candidates: a lookup by session code (-1: none -> 0)
+        hit = np.zeros(int(view.session.max()) + 2, dtype=bool)
+        hit[view.session[first] + 1] = True
+        hit[0] = False
+        in_pool = first | hit[view.session + 1]
     p = np.flatnonzero(in_pool & live)  # pool: positions in the view
     if len(p) == 0:
         return None
     pdense = dense_all[p] if use_dense else np.zeros(len(p))
     label = np.zeros(len(p))
     if len(labelled.rows):
-        label = np.isin(view.rowids[p], labelled.rows).astype(np.float64)
+        at = view.positions(labelled.rows)
+        labelled_here = np.zeros(m, dtype=bool)
+        labelled_here[at[at >= 0]] = True
+        label = labelled_here[p].astype(np.float64)
     return _candidates(backend, embedder, settings, content, flt, now, window,
                        _Picked(view.ids, p), text[p], pdense,
                        view.session[p].astype(np.int64), view.seq[p], view.has_seq[p],

@@ -68,6 +68,9 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._scope_df_cache = {}
         self._scope_cache = {}
         self._averages_cache = None
+        self._postings_cache = {}
+        self._postings_mark = None
+        self._postings_rows = 0
         self._snap_pending = set()
         self._time_indexes = set()
         self._access_only = False

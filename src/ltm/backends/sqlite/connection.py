@@ -49,6 +49,10 @@ class Connection:
     _scope_df_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]]
     _scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]]
     _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
+    # (kind, user, term or terms) -> a user's postings of query terms (fulltext._postings)
+    _postings_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...]]
+    _postings_mark: tuple[int, int] | None
+    _postings_rows: int
     _snap_pending: set[str]  # users whose scope snapshot is to be written
     _time_indexes: set[str]  # large scopes' time indexes known to exist
     # the vector index (vectors.py)

@@ -62,6 +62,11 @@ _BM25 = f"-bm25(memories_fts, 1.0, 0.0, {EXTRA_WEIGHT})"
 _HIGHLIGHT_RATIO = 200
 
 
+# Rows of postings the cache of query terms' postings holds (``FullText._postings``; ~16
+# bytes a row) before it starts afresh
+_POSTINGS_MAX_ROWS = 1_000_000
+
+
 # FTS5's structure record: row 10 of memories_fts_data, a 4-byte cookie (then, in later
 # SQLite versions, the 4-byte marker of its second format), the number of levels, ...
 _FTS_STRUCTURE_ID = 10
@@ -163,8 +168,13 @@ class FullText(Connection):
                     return sum(_idf(total, self._store_df(t, total)) for t in terms)
                 scope = "u" + user.encode().hex()
                 mark = self._write_mark()
+                cache = self._postings(mark)
                 out = 0.0
                 for t in terms:
+                    held = cache.get(("tf", user, t))
+                    if held is not None:  # scope_text read the term's rows: count them
+                        out += _idf(max(n_scope, IDF_MIN_DOCS), len(held[0]))
+                        continue
                     key = (user, t)
                     hit = self._scope_df_cache.get(key)
                     if hit is None or hit[1] != mark:
@@ -194,13 +204,26 @@ class FullText(Connection):
         out: list[tuple[str, np.ndarray]] = []
         with self._lock:
             try:
+                cache = self._postings(self._write_mark())
+                cold = [t for t in terms if ("label", user, t) not in cache]
+                if len(cold) > 1 and not self.conn.execute(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT 1",
+                        (f'scope : "{scope}" AND extra : ('
+                         + " OR ".join(_phrase(t) for t in cold) + ")",)).fetchone():
+                    # most words label nothing (labels are names, titles, captions): one
+                    # probe for all the words not seen yet, one query a word only if it hits
+                    for t in cold:
+                        self._keep_postings(("label", user, t), np.zeros(0, np.int64))
                 for t in terms:
-                    rows = self.conn.execute(
-                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
-                        (f'scope : "{scope}" AND extra : {_phrase(t)}',)).fetchall()
-                    if rows:
-                        out.append((t, np.sort(np.fromiter((r[0] for r in rows), np.int64,
-                                                           count=len(rows)))))
+                    held = cache.get(("label", user, t))
+                    if held is None:
+                        rows = self.conn.execute(
+                            "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+                            (f'scope : "{scope}" AND extra : {_phrase(t)}',)).fetchall()
+                        held = self._keep_postings(("label", user, t), np.sort(np.fromiter(
+                            (r[0] for r in rows), np.int64, count=len(rows))))
+                    if len(held[0]):
+                        out.append((t, held[0]))
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
@@ -324,21 +347,26 @@ class FullText(Connection):
         postings: list[tuple[np.ndarray, np.ndarray]] = []
         with self._lock:
             try:
+                cache = self._postings(self._write_mark())
                 if not per_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
-                    groups = [f'scope : "{scope}" AND ({match})']
+                    groups = [("bm25", f'scope : "{scope}" AND ({match})', " ".join(terms))]
                 else:
-                    groups = [f'scope : "{scope}" AND {_phrase(t)}' for t in terms]
-                for term, match in zip(terms, groups):
-                    rows = self._term_tf(term, match, n_scope) if per_scope else \
-                        self.conn.execute(sql, (match,)).fetchall()
-                    if not rows:
+                    groups = [("tf", f'scope : "{scope}" AND {_phrase(t)}', t) for t in terms]
+                for kind, match, term in groups:
+                    key = (kind, view.user, term)
+                    held = cache.get(key)
+                    if held is None:
+                        rows = self._term_tf(term, match, n_scope) if per_scope else \
+                            self.conn.execute(sql, (match,)).fetchall()
+                        held = self._keep_postings(key, np.fromiter(
+                            (r[0] for r in rows), np.int64, count=len(rows)), np.fromiter(
+                            (r[1] for r in rows), np.float64, count=len(rows)))
+                    if not len(held[0]):
                         continue
-                    pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
-                                                     count=len(rows)))
-                    sc = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+                    pos = view.positions(held[0])
                     ok = pos >= 0
-                    postings.append((pos[ok], sc[ok]))
+                    postings.append((pos[ok], held[1][ok]))
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
@@ -362,6 +390,31 @@ class FullText(Connection):
             order = hit[np.argsort(-score[hit], kind="stable")][:limit]
             out.append((order, score[order]))
         return out
+
+    def _postings(self, mark: tuple[int, int]) -> dict[tuple[str, str, str],
+                                                       tuple[np.ndarray, ...]]:
+        """The cache of users' postings of query terms (row ids, and for ``scope_text`` their
+        BM25 term-frequency parts) as of the write mark ``mark``, emptied when it moved: a
+        search reads each term's rows once for ``label_rows``, ``scope_text`` and
+        ``text_ceiling``, and a user's searches share their names and topics."""
+        if self._postings_mark != mark:
+            self._postings_cache.clear()
+            self._postings_rows = 0
+            self._postings_mark = mark
+        return self._postings_cache
+
+    def _keep_postings(self, key: tuple[str, str, str], *arrays: np.ndarray
+                       ) -> tuple[np.ndarray, ...]:
+        """Hold ``arrays`` (read-only) under ``key`` in the postings cache; returns them."""
+        for a in arrays:
+            a.flags.writeable = False
+        rows = len(arrays[0])
+        if self._postings_rows + rows > _POSTINGS_MAX_ROWS:
+            self._postings_cache.clear()
+            self._postings_rows = 0
+        self._postings_cache[key] = arrays
+        self._postings_rows += rows
+        return arrays
 
     # -- the full-text index's structure ----------------------------------------------------
     def _merge_fts(self, c: sqlite3.Connection) -> None:
