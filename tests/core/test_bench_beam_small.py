@@ -233,3 +233,20 @@ def test_bench_small_end_to_end(tmp_path: Path) -> None:
         assert 0.0 <= s["p_at_1"] <= s["mrr"] <= 1.0
         assert 0.0 <= s["abstention_auroc"] <= 1.0
     assert "| dense |" in res.output
+
+
+def test_make_small_updates_are_later_and_asked_as_current() -> None:
+    """Some facts change: a later memory about the same person and topic with another value;
+    its questions have the update as their only evidence and name the original."""
+    convs = make_small(0)
+    updates = [(c, q) for c in convs for q in c.questions if q.qtype == "update"]
+    assert len(updates) >= 30 and len(updates) % 3 == 0
+    for c, q in updates:
+        at = {it["metadata"][MID]: it for it in c.items}
+        (old,), (new,) = q.extra["original_info"], q.extra["updated_info"]
+        assert q.evidence == {new} and old in at and new in at
+        assert at[new]["time"] > at[old]["time"] and at[new]["text"] != at[old]["text"]
+        assert q.extra["person"] in q.text
+    # the rest of each store is what it was without updates (their own random generator)
+    plain = [it for c in convs for it in c.items if ":u" not in it["metadata"][MID]]
+    assert len(plain) == sum(len(c.items) for c in convs) - len(updates) // 3

@@ -29,7 +29,7 @@ from typing import Any
 
 from .evaluate import Answer, replay
 from .labelled import MID, LabelledConversation, LabelledQuestion
-from .metrics import auroc, mean, precision_at_1, reciprocal_rank
+from .metrics import auroc, mean, precision_at_1, reciprocal_rank, update_first
 from .stats import percentile
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -315,8 +315,18 @@ def _store(rng: random.Random, name: str) -> LabelledConversation:
         session = f"chat-{j // 10 + 1}" if style == "chat" else "notes"
         items.append({"text": text, "user": name, "session": session, "time": when,
                       "metadata": {MID: mid, **meta}})
+    updated = _updates(name, style, owner, relation, facts, items, mid_of_fact)
     questions: list[LabelledQuestion] = []
     for i, (person, topic, _, _) in enumerate(facts):
+        if i in updated:  # asked about the current value: the update is the evidence
+            for a, ask in enumerate(topic.asks):
+                questions.append(LabelledQuestion(
+                    qid=f"{name}:{i}:{a}", text=ask.format(name=person), qtype="update",
+                    evidence=frozenset({updated[i]}),
+                    extra={"topic": topic.key, "ask": a, "person": person, "style": style,
+                           "original_info": [mid_of_fact[i]],
+                           "updated_info": [updated[i]]}))
+            continue
         for a, ask in enumerate(topic.asks):
             questions.append(LabelledQuestion(
                 qid=f"{name}:{i}:{a}", text=ask.format(name=person), qtype="fact",
@@ -335,6 +345,47 @@ def _store(rng: random.Random, name: str) -> LabelledConversation:
             qtype="unrelated_absent", evidence=frozenset(), answerable=False,
             extra={"topic": topic.key, "person": person, "style": style}))
     return LabelledConversation(name, items, questions, source="small")
+
+
+# topics whose value changes over a life (a move, a new job, a new car); each such fact is
+# updated with UPDATE_SHARE probability
+CHANGEABLE = ("home", "job", "diet", "hobby", "vehicle", "drink", "team", "music")
+UPDATE_SHARE = 0.25
+
+
+def _updates(name: str, style: str, owner: str, relation: dict[str, str],
+             facts: list[tuple[str, Topic, str, dict[str, Any]]], items: list[dict[str, Any]],
+             mid_of_fact: dict[int, str]) -> dict[int, str]:
+    """Facts that change: for some facts on a ``CHANGEABLE`` topic, a later memory (20-400
+    days on) says the same kind of thing with another value, in the same voice and with no
+    word that marks it as a change; only time tells which is current. Appended to ``items``;
+    returns fact index -> the update's id. Drawn from their own generator (seeded by the
+    store's name), so the rest of the store is what it was without updates."""
+    rng = random.Random(f"{name}:updates")
+    at = {it["metadata"][MID]: it for it in items}
+    out: dict[int, str] = {}
+    for i, (person, topic, _, _) in enumerate(facts):
+        if topic.key not in CHANGEABLE or rng.random() >= UPDATE_SHARE:
+            continue
+        old = at[mid_of_fact[i]]
+        value = _fill(rng.choice(topic.values), rng)
+        if value in old["text"]:
+            continue
+        about, by_self = rng.choice(topic.said)
+        if style == "chat" and person == owner:
+            text, meta = _fill(by_self, rng, v=value), {"speaker": owner}
+        else:
+            text = _fill(about, rng, name=person, v=value)
+            meta = {"speaker": owner} if style == "chat" else {}
+            if style == "chat":
+                text = relation[person] + text
+        mid = f"{name}:u{i}"
+        items.append({"text": text, "user": name, "session": items[-1]["session"],
+                      "time": old["time"] + timedelta(days=rng.randint(20, 400),
+                                                      minutes=rng.randint(0, 600)),
+                      "metadata": {MID: mid, **meta}})
+        out[i] = mid
+    return out
 
 
 def make_small(seed: int = 0, stores: int = 40) -> list[LabelledConversation]:
@@ -363,6 +414,13 @@ def score(answers: list[Answer]) -> dict[str, Any]:
     styles = {s: [a for a in answers if a.question.extra.get("style") == s]
               for s in ("notes", "chat")}
     out["by_style"] = {s: quality(sub) for s, sub in styles.items() if sub}
+    upd = [a for a in answers if a.question.qtype == "update"]
+    orders = [update_first(a.ranked, a.question.extra["original_info"],
+                           a.question.extra["updated_info"]) for a in upd]
+    out["update_order"] = round(mean([1.0 if o else 0.0 for o in orders if o is not None]), 4)
+    out["update_questions"] = len(upd)
+    out["p_at_1_fact"] = round(mean([precision_at_1(a.ranked, a.question.evidence)
+                                     for a in answers if a.question.qtype == "fact"]), 4)
     ok = [a for a in answers if a.question.answerable]
     general = [a.top if a.top is not None else float("-inf") for a in answers
                if a.question.qtype == "unrelated_general"]

@@ -289,8 +289,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         if raw.window:
             signals["time_window"] = float(x[j, _FIT])
             # the time part of the logit: relevance without time is sigmoid(fused - time)
-            signals["time"] = float(ranker.full_w[_FIT] * x[j, _FIT]
-                                    + ranker.full_w[_WINDOW] * x[j, _WINDOW])
+            signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
+                                                    + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
         if raw.superseded[j]:
             signals["superseded"] = ranker.superseded_weight  # its part of the logit
         signals.update(extra.get(int(j), {}))

@@ -9,6 +9,9 @@ Two logistic stages, pure numpy at inference:
    recency, importance, supersession, and the time features (whether the query names a time
    window, and how well the memory's time fits it).
 
+A last calibration step (``context``) maps the stage-2 logit, with the competition from the
+candidates ranked above it, to the probability; it never changes the order.
+
 The time features enter the final logit additively with a positive weight, so that a memory
 inside the query's window outranks one outside whenever its relevance without time is at
 least as high. Weights ship in ``ranker.json`` with their provenance (``ltm train ranker``);
@@ -32,6 +35,8 @@ OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "lab
        "text_top", "dense_gap")
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "recency", "importance",
         "superseded", "window", "time_fit")
+# the last calibration step (see ``context_features``)
+CONTEXT = ("logit", "above")
 TIME = ("window", "time_fit")
 # stage-1 weights kept >= 0, so that more match never lowers the logit (see ``fit``)
 MONOTONE = ("text", "text_any", "text_sqrt", "dense", "text_dense", "label", "text_top",
@@ -129,6 +134,25 @@ def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.n
     return out
 
 
+def context_features(logit: np.ndarray) -> np.ndarray:
+    """``CONTEXT`` columns for one query's logits: the logit itself and ``above``, log(1 +
+    the summed odds of the candidates ranked above it relative to its own): competition, 0
+    for the best candidate, falling as a logit rises. A question has few evidence memories,
+    so a candidate below several strong ones is less likely to be one of them than its own
+    logit says; candidates below it (unrelated memories among them) change nothing."""
+    n = len(logit)
+    out = np.zeros((n, len(CONTEXT)))
+    if n == 0:
+        return out
+    order = np.argsort(-logit, kind="stable")
+    ranked = logit[order]
+    odds = np.exp(np.clip(ranked - float(ranked[0]), -60.0, 0.0))
+    before = np.concatenate([[0.0], np.cumsum(odds)[:-1]])  # summed odds ranked above
+    out[:, 0] = logit
+    out[order, 1] = np.log1p(before / odds)
+    return out
+
+
 @dataclass
 class Ranker:
     own_w: np.ndarray
@@ -137,6 +161,9 @@ class Ranker:
     full_b: float
     context_window: int = 2
     provenance: dict[str, Any] = field(default_factory=dict)
+    # a last calibration over ``context_features`` (None: none)
+    context_w: np.ndarray | None = None
+    context_b: float = 0.0
 
     # -- inference -------------------------------------------------------------------------
     def own_logit(self, pool: RawPool) -> np.ndarray:
@@ -152,10 +179,16 @@ class Ranker:
                                 np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(logit, its time part) for a ``features`` matrix."""
+        """(logit, its time part) for one query's ``features`` matrix. The last calibration
+        step (``context_features``) keeps the order: its logit weight is positive and its
+        competition weight at most 0."""
         contrib = x * self.full_w
         time_part = contrib[:, [FULL.index(f) for f in TIME]].sum(axis=1)
-        return contrib.sum(axis=1) + self.full_b, time_part
+        logit = contrib.sum(axis=1) + self.full_b
+        if self.context_w is None or len(logit) == 0:
+            return logit, time_part
+        return context_features(logit) @ self.context_w + self.context_b, \
+            time_part * self.context_w[0]
 
     @property
     def floor(self) -> float:
@@ -166,21 +199,34 @@ class Ranker:
         return float(x @ self.own_w + self.own_b)
 
     @property
+    def scale(self) -> float:
+        """What one unit of the stage-2 logit is worth in the final one."""
+        return 1.0 if self.context_w is None else float(self.context_w[0])
+
+    @property
     def time_fit_weight(self) -> float:
-        return float(self.full_w[FULL.index("time_fit")])
+        """The time fit's part of the final logit per unit of fit."""
+        return self.scale * float(self.full_w[FULL.index("time_fit")])
 
     @property
     def superseded_weight(self) -> float:
-        return float(self.full_w[FULL.index("superseded")])
+        """The superseded penalty's part of the final logit."""
+        return self.scale * float(self.full_w[FULL.index("superseded")])
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "context_window": self.context_window,
-                "own": {"features": list(OWN), "weights": [float(w) for w in self.own_w],
-                        "bias": float(self.own_b)},
-                "full": {"features": list(FULL), "weights": [float(w) for w in self.full_w],
-                         "bias": float(self.full_b)},
-                "provenance": self.provenance}
+        d: dict[str, Any] = {
+            "version": 1, "context_window": self.context_window,
+            "own": {"features": list(OWN), "weights": [float(w) for w in self.own_w],
+                    "bias": float(self.own_b)},
+            "full": {"features": list(FULL), "weights": [float(w) for w in self.full_w],
+                     "bias": float(self.full_b)}}
+        if self.context_w is not None:
+            d["context"] = {"features": list(CONTEXT),
+                            "weights": [float(w) for w in self.context_w],
+                            "bias": float(self.context_b)}
+        d["provenance"] = self.provenance
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Ranker:
@@ -190,11 +236,22 @@ class Ranker:
         own_w = np.array(d["own"]["weights"], dtype=np.float64)
         full_w = np.array(d["full"]["weights"], dtype=np.float64)
         values = [*own_w, *full_w, d["own"]["bias"], d["full"]["bias"]]
+        full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
+        context_w, context_b = None, 0.0
+        if d.get("context") is not None:
+            c = d["context"]
+            if c["features"] != list(CONTEXT) or len(c["weights"]) != len(CONTEXT):
+                raise ValueError("ranker weights of another version or feature set")
+            context_w = np.array(c["weights"], dtype=np.float64)
+            context_b = float(c["bias"])
+            if context_w[0] <= 0 or context_w[1] > 0:
+                raise ValueError("the context calibration must keep the order")
+            values += [*context_w, context_b]
         if not all(math.isfinite(float(v)) for v in values):
             raise ValueError("ranker weights must be finite")
-        full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
         return cls(own_w, float(d["own"]["bias"]), full_w, float(d["full"]["bias"]),
-                   int(d.get("context_window", 2)), dict(d.get("provenance", {})))
+                   int(d.get("context_window", 2)), dict(d.get("provenance", {})), context_w,
+                   context_b)
 
     @classmethod
     def load(cls, path: str | Path) -> Ranker:
@@ -336,4 +393,11 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
     if len(cols) > 1:
         full_w[FULL.index("window")] = ab[1]
     full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
-    return Ranker(own_w, 0.0, full_w, bias, context_window)
+    model = Ranker(own_w, 0.0, full_w, bias, context_window)
+    # the last calibration: competition from the candidates ranked above (kept only if it
+    # keeps the order: a positive logit weight, a competition weight at most 0)
+    c = np.concatenate([context_features(model.logits(x)[0]) for x in x2])
+    cw, cb = fit_logistic(c, y, l2=1e-3, weight=sw)
+    if cw[0] > 0 and cw[1] <= 0:
+        model.context_w, model.context_b = cw, cb
+    return model

@@ -46,6 +46,8 @@ class Sample:
     pool: RawPool
     label: np.ndarray  # 1 where the candidate is evidence
     missing: int  # evidence items not in the pool at all (count as misses)
+    # an update question's (original, updated) pool positions (``metrics.update_first``)
+    update: tuple[np.ndarray, np.ndarray] | None = None
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -116,9 +118,15 @@ def collect(convs: Iterable[LabelledConversation], *, embedder: str | None = Non
                         found = {m for m in mids if m in ev}
                     if raw is None:
                         continue
+                    update = None
+                    upd = set(q.extra.get("updated_info") or [])
+                    orig = set(q.extra.get("original_info") or []) - upd
+                    if upd and orig:
+                        update = (np.array([j for j, m in enumerate(mids) if m in orig]),
+                                  np.array([j for j, m in enumerate(mids) if m in upd]))
                     samples.append(Sample(c.name, c.source, q.qtype,
                                           q.answerable and bool(ev), raw, label,
-                                          len(ev - found)))
+                                          len(ev - found), update))
                 if progress:
                     sys.stderr.write(f"\r{n + 1}/{len(convs)} conversations, "
                                      f"{len(samples)} questions")
@@ -149,9 +157,10 @@ def evaluate(model: Ranker, samples: list[Sample]) -> dict[str, Any]:
 
 
 def evaluate_pairs(pairs: list[tuple[Sample, Ranker]]) -> dict[str, Any]:
-    """Each sample scored by its model: recall@k over the pool (evidence outside the pool counts as missed), expected
-    calibration error of the top 10 and of every candidate, abstention AUROC of the top
-    relevance (where unanswerable questions exist)."""
+    """Each sample scored by its model: recall@k over the pool (evidence outside the pool
+    counts as missed), expected calibration error of the top 10 and of every candidate,
+    abstention AUROC of the top relevance (where unanswerable questions exist), and on
+    update questions the share whose best updated memory ranks above every original one."""
     recall: dict[str, list[float]] = {"5": [], "10": [], "20": []}
     top_p: list[np.ndarray] = []
     top_y: list[np.ndarray] = []
@@ -159,6 +168,7 @@ def evaluate_pairs(pairs: list[tuple[Sample, Ranker]]) -> dict[str, Any]:
     all_y: list[np.ndarray] = []
     best: list[tuple[float, bool]] = []
     p1: list[float] = []
+    newest_first: list[float] = []
     for s, model in pairs:
         logit, _ = model.logits(model.features(s.pool))
         p = sigmoid(logit)
@@ -173,6 +183,12 @@ def evaluate_pairs(pairs: list[tuple[Sample, Ranker]]) -> dict[str, Any]:
         all_p.append(p)
         all_y.append(s.label)
         best.append((float(p[order[0]]) if len(p) else 0.0, s.answerable))
+        if s.update is not None:
+            rank = np.empty(len(p), dtype=np.int64)
+            rank[order] = np.arange(len(p))
+            orig, upd = s.update
+            newest_first.append(float(len(upd) > 0 and (
+                len(orig) == 0 or rank[upd].min() < rank[orig].min())))
     out: dict[str, Any] = {
         "questions": len(pairs),
         "recall": {k: round(float(np.mean(v)), 4) if v else None for k, v in recall.items()},
@@ -180,6 +196,8 @@ def evaluate_pairs(pairs: list[tuple[Sample, Ranker]]) -> dict[str, Any]:
         "ece_top10": round(ece(np.concatenate(top_p), np.concatenate(top_y)), 4),
         "ece_all": round(ece(np.concatenate(all_p), np.concatenate(all_y)), 4),
     }
+    if newest_first:
+        out["update_order"] = round(float(np.mean(newest_first)), 4)
     if any(not a for _, a in best) and any(a for _, a in best):
         out["abstention_auroc"] = round(auroc([b for b, a in best if a],
                                               [b for b, a in best if not a]), 4)
@@ -315,7 +333,8 @@ def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     model = Ranker(base.own_w.copy(), base.own_b, w, b, base.context_window,
                    {"fitted_from": "feedback", "judgments": int(len(y)),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "l2_toward_shipped": l2})
+                    "l2_toward_shipped": l2},
+                   None if base.context_w is None else base.context_w.copy(), base.context_b)
     return Ranker.from_dict(model.to_dict()), int(len(y))  # the checks a loaded model gets
 
 
