@@ -7,6 +7,7 @@ plot per environment (mean and min-max spread over seeds of the 20-episode movin
     done
     python benchmarks/rl_episodic.py --runs runs/rl --env CartPole-v1
 
+(``--merge`` keeps the agents of the existing results file that the runs folder lacks.)
 Prints the markdown table rows (median over seeds of steps_to_threshold and auc per agent).
 """
 
@@ -35,7 +36,7 @@ def _curve(returns: list[dict[str, float]], grid: np.ndarray, window: int) -> np
 
 def collect(runs: Path, env: str) -> dict[str, Any]:
     out: dict[str, Any] = {"env": env, "agents": {}}
-    for agent_dir in sorted((runs / env).iterdir()):
+    for agent_dir in sorted((runs / env).iterdir()) if (runs / env).is_dir() else []:
         seeds = sorted(agent_dir.glob("seed-*/metrics.json"))
         if not seeds:
             continue
@@ -105,10 +106,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, required=True, help="folder of <env>/<agent>/seed-*")
     ap.add_argument("--env", action="append", required=True, help="environment id (repeat)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the agents of the existing results file that --runs lacks")
     args = ap.parse_args()
     for env in args.env:
         result = collect(args.runs, env)
         slug = env.split("-v")[0].lower()
+        old = RESULTS / f"rl-{slug}.json"
+        if args.merge and old.exists():
+            kept = json.loads(old.read_text())["agents"]
+            result["agents"] = {**{k: v for k, v in kept.items()
+                                   if k not in result["agents"]}, **result["agents"]}
         (RESULTS / f"rl-{slug}.json").write_text(json.dumps(result) + "\n")
         plot(result, RESULTS / f"rl-{slug}.png")
         print("\n".join(table_rows(result)))

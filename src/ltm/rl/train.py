@@ -38,7 +38,9 @@ WINDOW = 20  # episodes in the moving mean of steps_to_threshold and auc
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "CartPole-v1": {
         "mfec": {"gamma": 0.99, "k": 11, "normalize_steps": 1_000},
-        "nec": {"obs_scale": 1.0},
+        # the paper's k = 50; Adam 1e-4 on the embedding with the stored states re-embedded
+        # every 25 updates (1e-3 / every 200: auc 182 over 30k steps on seed 100)
+        "nec": {"k": 50, "lr": 1e-4, "refresh_every": 25, "capacity": 100_000},
         "dqn": {"lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1_000,
                 "gamma": 0.99, "target_update": 10, "train_freq": 256, "gradient_steps": 128,
                 "eps_steps": 8_000, "eps_end": 0.04, "hidden": (256, 256)},
