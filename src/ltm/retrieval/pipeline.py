@@ -266,26 +266,35 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         order = np.lexsort((tie, -key))  # ties by id
     want = max(4 * k, 20) if settings.mmr_lambda > 0 else k
     extra: dict[int, dict[str, float]] = {}
+    memories: dict[str, Memory] = {}
     if window is not None or _decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
-        order, extra = _time_and_retention(backend, flt.user, ids, logit, x, order, want, now,
-                                           window, settings, ranker, tie)
+        order, extra, memories = _time_and_retention(backend, flt.user, ids, logit, x, order,
+                                                     want, now, window, settings, ranker, tie)
     top = order[:want]
-    memories = backend.get_many([ids[j] for j in top], flt.user)
+    top_ids = [ids[j] for j in top]
+    missing = [i for i in top_ids if i not in memories]
+    if missing:
+        memories.update(backend.get_many(missing, flt.user))
     own_x = own_features(raw.take(top)) if len(top) else np.zeros((0, len(OWN)))
+    # the head's numbers as Python floats, read once (the same values float() gives)
+    head = np.column_stack([cand.bm25[top], cand.cosine[top], own_x[:, 0],
+                            own_x[:, OWN.index("dense")], raw.label[top], raw.recency[top],
+                            raw.importance[top], x[top, :_STRUCTURE_END]]).tolist()
     hits: list[Hit] = []
+    fused: list[float] = []
     resort = False
     for r, j in enumerate(top):
-        mem = memories.get(ids[j])
+        mem = memories.get(top_ids[r])
         if mem is None:
             continue
-        signals = {"text": float(cand.bm25[j]), "dense": float(cand.cosine[j]),
-                   "text_rel": float(own_x[r, 0]), "dense_z": float(own_x[r, OWN.index("dense")]),
-                   "label": float(raw.label[j])}
-        signals.update({f: float(x[j, c]) for c, f in enumerate(FULL[:_STRUCTURE_END])})
-        signals["recency"] = float(raw.recency[j])
-        signals["importance"] = float(raw.importance[j])
+        h = head[r]
+        signals = {"text": h[0], "dense": h[1], "text_rel": h[2], "dense_z": h[3],
+                   "label": h[4]}
+        signals.update(zip(FULL[:_STRUCTURE_END], h[7:]))
+        signals["recency"] = h[5]
+        signals["importance"] = h[6]
         if raw.window:
             signals["time_window"] = float(x[j, _FIT])
             # the time part of the logit: relevance without time is sigmoid(fused - time)
@@ -301,8 +310,10 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             logit[j] -= settings.archived_penalty
             resort = True
         signals["fused"] = float(logit[j])
-        rel = float(sigmoid(np.array(logit[j])))
-        hits.append(Hit(mem, rel, signals, rel))
+        fused.append(signals["fused"])
+        hits.append(Hit(mem, 0.0, signals, 0.0))
+    rels = sigmoid(np.array(fused)).tolist()
+    hits = [Hit(h.memory, rel, h.signals, rel) for h, rel in zip(hits, rels)]
     if resort:
         hits.sort(key=lambda h: -h.relevance)  # stable: ties keep the id order
     hits = _successors_first(hits, flt, window)
@@ -527,11 +538,12 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
 def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
                         x: np.ndarray, order: np.ndarray, want: int, now: int,
                         window: TimeWindow | None, settings: Settings, ranker: Ranker,
-                        tie: np.ndarray) -> tuple[np.ndarray, dict[int, dict[str, float]]]:
+                        tie: np.ndarray
+                        ) -> tuple[np.ndarray, dict[int, dict[str, float]], dict[str, Memory]]:
     """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
     a fact's or summary's time fit follows its validity interval (and a superseded fact
     valid in the window loses its penalty); decay with disuse and archived originals are
-    penalties. Returns the new order and extra signals."""
+    penalties. Returns the new order, extra signals and the head's memories."""
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
     head = order[:max(3 * want, 50)]
@@ -564,7 +576,7 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
             logit[j] -= settings.archived_penalty
         if sig:
             extra[int(j)] = sig
-    return np.lexsort((tie, -logit)), extra
+    return np.lexsort((tie, -logit)), extra, mems
 
 
 def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> list[Hit]:

@@ -359,14 +359,15 @@ class FullText(Connection):
                     if held is None:
                         rows = self._term_tf(term, match, n_scope) if per_scope else \
                             self.conn.execute(sql, (match,)).fetchall()
-                        held = self._keep_postings(key, np.fromiter(
-                            (r[0] for r in rows), np.int64, count=len(rows)), np.fromiter(
-                            (r[1] for r in rows), np.float64, count=len(rows)))
-                    if not len(held[0]):
-                        continue
-                    pos = view.positions(held[0])
-                    ok = pos >= 0
-                    postings.append((pos[ok], held[1][ok]))
+                        rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+                        tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+                        # the rows' positions in the view: the same in any view of the user
+                        # read under this write mark (rows in row-id order)
+                        pos = view.positions(rowids)
+                        ok = pos >= 0
+                        held = self._keep_postings(key, rowids, tf, pos[ok], tf[ok])
+                    if len(held[2]):
+                        postings.append((held[2], held[3]))
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
