@@ -50,6 +50,8 @@ def test_validation_split_is_carved_from_training_images(scenario: str) -> None:
         assert 0.15 < v.x_test.shape[0] / t.x_train.shape[0] < 0.25
     with pytest.raises(InvalidInput):
         make_benchmark("class", split="train")
+    with pytest.raises(InvalidInput):
+        run("nope", "ewc", 0)
 
 
 def test_permuted_digits_tasks_differ_only_by_permutation() -> None:
