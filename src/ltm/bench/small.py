@@ -464,13 +464,15 @@ def markdown(result: dict[str, Any]) -> str:
              f"seed={result['seed']})` (people's facts as notes or as a chat, each fact asked "
              "three ways, plus unrelated questions), the three systems on one ingest in one "
              f"run{at}. {result['questions']} questions. P@1 and MRR over the answerable "
-             "questions; AUROC: the top hit's "
+             "questions; update order: the share of the "
+             f"{s[next(iter(s))].get('update_questions', 0)} questions about a fact that "
+             "changed whose newest memory ranks above the original; AUROC: the top hit's "
              f"{result.get('abstention_signal', 'score')} separating answerable from unrelated "
              "questions (general ones, and ones about a stored person on a topic never "
              "mentioned).", "",
              "| system | P@1 | MRR | AUROC | AUROC general | AUROC absent topic | "
-             "P@1 notes | P@1 chat | search p50 ms | p95 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "P@1 notes | P@1 chat | update order | search p50 ms | p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in s.items():
         st = r.get("by_style", {})
         lines.append(
@@ -478,5 +480,6 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['abstention_auroc_general']:.3f} | {r['abstention_auroc_absent_topic']:.3f} | "
             f"{st.get('notes', {}).get('p_at_1', float('nan')):.3f} | "
             f"{st.get('chat', {}).get('p_at_1', float('nan')):.3f} | "
+            f"{r.get('update_order', float('nan')):.3f} | "
             f"{r['search_ms_p50']:.2f} | {r['search_ms_p95']:.2f} |")
     return "\n".join(lines) + "\n"
