@@ -15,9 +15,8 @@ other's lower parts, never the store's faces).
 
 ``bench`` is a face by nature: its runners drive the whole library from the outside (they open
 stores through ``ltm.open``, serve them, kill writers, compare peers) exactly as a user would,
-and only ``ltm bench`` (``ltm.cli.bench``) calls them. Whole rooms are faces; a module is
-above its room only when it says why in ``ABOVE_ITS_ROOM``, and then nothing below the faces
-may import it.
+and only the commands (``ltm.cli``) call them. A module's layer is its room's: none sits above
+it.
 """
 
 from __future__ import annotations
@@ -38,20 +37,10 @@ LAYERS: dict[str, int] = {
     "store": 4, "aio": 4, "transfer": 4,
     "server": 5, "cli": 5, "integrations": 5, "bench": 5, "__main__": 5, "__init__": 5,
 }
-# Modules above their room's layer, each with its reason.
-ABOVE_ITS_ROOM: dict[str, int] = {
-    # fitting the relevance model on labelled conversations: it loads them with ltm.bench's
-    # loaders and stores each through ltm.open to collect the candidate pools search sees;
-    # only `ltm train ranker` (ltm.cli.train) imports it
-    "ltm.retrieval.train": 5,
-}
 
 
 def _layer_of(module: str) -> int | None:
     """The layer of a module (or of the module a name is imported from); None outside ltm."""
-    for above, layer in ABOVE_ITS_ROOM.items():
-        if module == above or module.startswith(above + "."):
-            return layer
     return LAYERS.get(_room(module))
 
 
@@ -89,10 +78,6 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-def _is_face(path: Path) -> bool:
-    return (_layer_of(_module_name(path)) or 0) >= 5
-
-
 def _violations() -> list[str]:
     bad = []
     for path in sorted(SRC.rglob("*.py")):
@@ -101,12 +86,10 @@ def _violations() -> list[str]:
         if room not in LAYERS:
             bad.append(f"{mod}: room {room!r} has no layer (add it to LAYERS and the docs)")
             continue
-        own = _layer_of(mod) or LAYERS[room]
+        own = LAYERS[room]
         for line, target in _imports(path):
             layer = _layer_of(target)
-            if layer is None or (_room(target) == room and layer <= own):
-                continue
-            if layer > own:
+            if layer is not None and layer > own:
                 bad.append(f"{mod}:{line} imports {target} (layer {layer} > {own})")
     return bad
 
@@ -118,8 +101,6 @@ def test_no_module_imports_a_higher_layer() -> None:
 def test_no_import_cycles_between_rooms_below_the_faces() -> None:
     graph: dict[str, set[str]] = {}
     for path in SRC.rglob("*.py"):
-        if _is_face(path):
-            continue
         mod = _module_name(path)
         room = _room(mod)
         if LAYERS.get(room, 5) >= 5:

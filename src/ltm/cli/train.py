@@ -1,6 +1,6 @@
 """``ltm train ...``: training runs. Neural memory (MemN2N, NTM, DNC), continual learning,
 episodic control and the relevance model; the work lives in ``ltm.neural``,
-``ltm.continual``, ``ltm.rl`` and ``ltm.retrieval.train``.
+``ltm.continual``, ``ltm.rl``, ``ltm.bench.ranker_data`` and ``ltm.retrieval.train``.
 
     ltm train memn2n-babi --task 1 --data ../shared/data/babi/en --out runs/qa1
     ltm train ntm-copy --seed 0 --steps 2000 --out runs/ntm-copy
@@ -356,7 +356,7 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
                    f"{summary['steps_to_threshold_median']}")
 
 
-# -- the relevance model (ltm.retrieval.train) --------------------------------------------
+# -- the relevance model (ltm.bench.ranker_data, ltm.retrieval.train) ----------------------
 @train.command("ranker")
 @click.option("--data", "data", multiple=True, metavar="NAME:PATH",
               help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
@@ -394,7 +394,7 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
         return
     if not data or out is None:
         raise click.UsageError("give --data NAME:PATH (repeatable) and --out FILE, or --store")
-    from ..retrieval.train import UnknownData, fit_on_data
+    from ..bench.ranker_data import UnknownData, fit_on_data
 
     command = "ltm train ranker " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else ""
     try:

@@ -1,40 +1,24 @@
-"""What ``ltm train ranker`` runs: fit the relevance model on labelled conversations, or a
-store's weights on its feedback.
+"""Fitting the relevance model from candidate pools and their evidence labels: the held-out
+quality of a fit (group cross-validation by conversation, the L2 strength chosen inside each
+training split on its own inner folds), the metrics it is judged by, and a store's own weights
+fitted on its recorded judgments (``MemoryStore.feedback``), pulled toward the shipped ones.
 
-With ``--data`` (repeatable, ``NAME:PATH``: ``locomo:locomo10.json``, ``beam:DIR``, ``small``)
-each conversation is stored as one user in a temporary store, every question's candidate pool
-is collected with its calibrated signals (the same code the search runs), and the two logistic
-stages are fitted. Quality is reported only on held-out conversations: group cross-validation
-by conversation (a fold never holds a conversation the model was fitted on), the L2 strength
-chosen inside each training split on its own inner folds. The final weights are fitted on
-everything and written with their provenance (data, date, command, the held-out metrics).
-
-With ``--store PATH`` the store's recorded judgments (``MemoryStore.feedback``) are replayed and
-weights pulled toward the shipped ones are fitted and saved in the store.
+The pools of ``ltm train ranker --data`` are collected by ``ltm.bench.ranker_data``, which
+stores labelled conversations and runs the search code over them; this module sees only the
+pools and labels.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-import tempfile
-import time
-from collections.abc import Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..bench.labelled import MID, LabelledConversation, LabelledQuestion
 from .ranker import Ranker, RawPool, fit, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
-
-
-class UnknownData(ValueError):
-    """A ``NAME:PATH`` data source that is not ``locomo``, ``beam`` or ``small`` (or small's
-    seed 0, the benchmark's own)."""
 
 
 @dataclasses.dataclass
@@ -48,107 +32,6 @@ class Sample:
     missing: int  # evidence items not in the pool at all (count as misses)
     # an update question's (original, updated) pool positions (``metrics.update_first``)
     update: tuple[np.ndarray, np.ndarray] | None = None
-
-
-# -- data ------------------------------------------------------------------------------------
-def locomo_labelled(path: str | Path) -> list[LabelledConversation]:
-    from ..bench.locomo import CATEGORIES, load
-
-    out = []
-    for c in load(path):
-        items = []
-        for t in c.turns:
-            item = dict(t)
-            item["metadata"] = dict(t["metadata"], **{MID: t["metadata"]["dia_id"]})
-            items.append(item)
-        qs = [LabelledQuestion(f"{c.user}:{n}", q["question"],
-                               CATEGORIES.get(q["category"], str(q["category"])),
-                               frozenset(q["evidence"]))
-              for n, q in enumerate(c.questions)]
-        out.append(LabelledConversation(c.user, items, qs, source="locomo"))
-    return out
-
-
-def load_data(spec: str) -> list[LabelledConversation]:
-    name, _, path = spec.partition(":")
-    if name == "locomo":
-        return locomo_labelled(path)
-    if name == "beam":
-        from ..bench.beam import load_beam
-        return load_beam(path)
-    if name == "small":
-        # the project's generated small stores; seed 0 is the benchmark's: never trained on
-        from ..bench.small import make_small
-        first, _, last = (path or "1-3").partition("-")
-        seeds = range(int(first), int(last or first) + 1)
-        if 0 in seeds:
-            raise UnknownData("small seed 0 is the benchmark's; train on seeds >= 1")
-        return [c for seed in seeds for c in make_small(seed)]
-    raise UnknownData(f"{spec!r}: expected locomo:PATH, beam:DIR or small[:SEEDS] "
-                     "(e.g. small:1-3)")
-
-
-def collect(convs: Iterable[LabelledConversation], *, embedder: str | None = None,
-            progress: bool = True) -> list[Sample]:
-    """Store each conversation (one user each) and collect every question's candidate pool
-    with its calibrated signals and evidence labels."""
-    import ltm
-
-    from .pipeline import pool_for
-
-    convs = list(convs)
-    samples: list[Sample] = []
-    with tempfile.TemporaryDirectory(prefix="ltm-train-") as tmp:
-        mem = ltm.open(Path(tmp) / "store", embedder=embedder)
-        try:
-            for n, c in enumerate(convs):
-                stored = mem.add_many([dict(it, user=c.name) for it in c.items])
-                mid_of = {m.id: str(m.metadata.get(MID)) for m in stored}
-                for q in c.questions:
-                    pool = _pool(mem, q, c.name, pool_for)
-                    ev = set(q.evidence)
-                    if pool is None:
-                        label = np.zeros(0)
-                        raw = None
-                        found: set[str] = set()
-                    else:
-                        mids = [mid_of.get(i, "") for i in pool.ids]
-                        label = np.array([m in ev for m in mids], dtype=np.float64)
-                        raw = pool.raw
-                        found = {m for m in mids if m in ev}
-                    if raw is None:
-                        continue
-                    update = None
-                    upd = set(q.extra.get("updated_info") or [])
-                    orig = set(q.extra.get("original_info") or []) - upd
-                    if upd and orig:
-                        update = (np.array([j for j, m in enumerate(mids) if m in orig]),
-                                  np.array([j for j, m in enumerate(mids) if m in upd]))
-                    samples.append(Sample(c.name, c.source, q.qtype,
-                                          q.answerable and bool(ev), raw, label,
-                                          len(ev - found), update))
-                if progress:
-                    sys.stderr.write(f"\r{n + 1}/{len(convs)} conversations, "
-                                     f"{len(samples)} questions")
-                    sys.stderr.flush()
-        finally:
-            mem.close()
-    if progress:
-        sys.stderr.write("\n")
-    return samples
-
-
-def _pool(mem: Any, q: LabelledQuestion, user: str, pool_for: Any) -> Any:
-    from ..timeutil import now_us, to_us
-
-    now = now_us() if q.now is None else to_us(q.now)
-    flt = mem._filters(user, None, None, None, None, None, None, None, now)
-    window = None
-    if mem.settings.time_phrases != "off":
-        from ..timeparse import parse_time_window
-        window = parse_time_window(q.text, now)
-    return pool_for(mem.backend, mem.embedder, mem.settings, q.text, flt, 20, now=now,
-                    window=window)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -236,7 +119,8 @@ def _weights(samples: list[Sample]) -> list[float]:
     return [len(samples) / (len(count) * count[s.source]) for s in samples]
 
 
-def _fit(samples: list[Sample], l2: float, window: int) -> Ranker:
+def fit_samples(samples: list[Sample], l2: float, window: int) -> Ranker:
+    """The two stages fitted on these samples, each source weighted equally."""
     return fit([s.pool for s in samples], [s.label for s in samples], context_window=window,
                l2=l2, weights=_weights(samples))
 
@@ -258,7 +142,7 @@ def choose_l2(samples: list[Sample], window: int, k: int = 3) -> float:
             test = [s for s in samples if s.group in held]
             if not train or not test:
                 continue
-            r.append(evaluate(_fit(train, l2, window), test)["recall"]["10"] or 0.0)
+            r.append(evaluate(fit_samples(train, l2, window), test)["recall"]["10"] or 0.0)
         score = float(np.mean(r)) if r else 0.0
         if score > best_r + 1e-4:
             best, best_r = l2, score
@@ -275,7 +159,7 @@ def cross_validate(samples: list[Sample], *, folds: int, window: int,
         train = [s for s in samples if s.group not in held]
         lam = l2 if l2 is not None else choose_l2(train, window)
         chosen.append(lam)
-        model = _fit(train, lam, window)
+        model = fit_samples(train, lam, window)
         scored += [(s, model) for s in samples if s.group in held]
     out: dict[str, Any] = {"folds": len(parts), "l2_chosen": chosen, "by_source": {}}
     sources = sorted({s.source for s, _ in scored})
@@ -294,6 +178,7 @@ def cross_validate(samples: list[Sample], *, folds: int, window: int,
 def store_samples(mem: Any) -> tuple[np.ndarray, np.ndarray]:
     """Stage-2 features (shipped stage 1, each computed in its query's own pool) and labels of
     the judged memories that are still candidates for their queries."""
+    from ..backends.base import Filters
     from ..timeparse import parse_time_window
     from .feedback import load_feedback
     from .pipeline import pool_for
@@ -303,7 +188,7 @@ def store_samples(mem: Any) -> tuple[np.ndarray, np.ndarray]:
     for user in mem.users():
         for fb in load_feedback(mem.backend, user):
             at = int(fb["at"])
-            flt = mem._filters(user, None, None, None, None, None, None, None, at)
+            flt = Filters(user=user, now=at)  # a stored user: already a valid name
             window = parse_time_window(fb["query"], at) \
                 if mem.settings.time_phrases != "off" else None
             cand = pool_for(mem.backend, mem.embedder, mem.settings, fb["query"], flt, 20,
@@ -336,30 +221,3 @@ def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
                     "l2_toward_shipped": l2},
                    None if base.context_w is None else base.context_w.copy(), base.context_b)
     return Ranker.from_dict(model.to_dict()), int(len(y))  # the checks a loaded model gets
-
-
-def fit_on_data(data: Iterable[str], *, folds: int = 5, l2: float | None = None,
-                context_window: int = 2, embedder: str | None = None, command: str = "",
-                note: Any = None) -> tuple[Ranker, dict[str, Any]]:
-    """``ltm train ranker --data ...``: collect every ``NAME:PATH`` source's questions, report
-    held-out quality by conversation, fit the final weights on everything; returns the model
-    (with its provenance) and the cross-validation report. ``note`` (a callable) hears
-    progress lines. Raises UnknownData for a source it does not know."""
-    data = list(data)
-    t0 = time.time()
-    convs: list[LabelledConversation] = []
-    for spec in data:
-        convs += load_data(spec)
-    samples = collect(convs, embedder=embedder)
-    if note is not None:
-        note(f"collected {len(samples)} questions in {time.time() - t0:.0f} s")
-    cv = cross_validate(samples, folds=folds, window=context_window, l2=l2)
-    lam = l2 if l2 is not None else choose_l2(samples, context_window)
-    model = _fit(samples, lam, context_window)
-    model.provenance = {
-        "data": data, "embedder": embedder or "wordllama",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command, "l2": lam, "questions": len(samples),
-        "conversations": len({s.group for s in samples}),
-        "cross_validation": cv}
-    return model, cv
