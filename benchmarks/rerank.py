@@ -187,9 +187,11 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
     from ltm.bench import beam, small
     from ltm.bench.locomo import load_labelled
-    from ltm.bench.metrics import evidence_recall, mean
+    from ltm.bench.metrics import evidence_recall, expected_calibration_error, mean
     from ltm.bench.stats import percentile
 
     def lat(ans: list[Any]) -> dict[str, float]:
@@ -197,7 +199,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return {"search_ms_p50": round(percentile(ms, 50), 2),
                 "search_ms_p95": round(percentile(ms, 95), 2)}
 
-    out: dict[str, Any] = {"load_average_at_start": list(os.getloadavg())}
+    out: dict[str, Any] = {"load_average_at_start": list(os.getloadavg()),
+                           "torch_threads": torch.get_num_threads()}
     sets: list[tuple[str, list[Any]]] = [("small", small.make_small(0, args.small_stores))]
     if args.locomo:
         sets.append(("locomo", load_labelled(args.locomo)[:args.locomo_limit]))
@@ -223,6 +226,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 q = {"recall_10": sc["recall"]["all"]["10"],
                      "knowledge_update_order": sc["knowledge_update_order"],
                      "abstention_auroc": sc["abstention_auroc"]}
+            q["ece_top10"] = round(expected_calibration_error(
+                [h.relevance for a in ans if a.question.answerable for h in a.hits[:10]],
+                [str(h.memory.metadata.get("mid")) in a.question.evidence
+                 for a in ans if a.question.answerable for h in a.hits[:10]]), 4)
             res[variant] = {**q, **lat(ans)}
             print(name, variant, res[variant], file=sys.stderr)
         out[name] = res

@@ -48,14 +48,14 @@ class Blend:
 
 # fitted by `benchmarks/rerank.py --fit` (logistic regression of "is evidence" on the first
 # stage's logit, the MiniLM cosine and its gap to the head's best, over the first stage's top
-# 20) on validation data only: the small stores of seeds 1-3 (3,183 questions); never seed 0, never a LoCoMo or
-# BEAM conversation. Held out by seed it lifts P@1 0.52-0.55 -> 0.70-0.78 with top-10 ECE
-# 0.08 -> 0.02; on LoCoMo validation conversations it hurts at every scope measured (their
-# first 20 turns to all of them), hence the default reranker "none" (see
-# benchmarks/sections/rerank.md)
+# 20) on validation data only: the small stores of seeds 1-3 (2,703 answerable questions);
+# never seed 0, never a LoCoMo or BEAM conversation. Held out by seed it lifts P@1 0.52-0.55
+# -> 0.70-0.78 with top-10 ECE 0.08 -> 0.02; on LoCoMo validation conversations it hurts at
+# every scope measured (their first 20 turns to all of them), hence the default reranker
+# "none" (see benchmarks/sections/rerank.md)
 MINILM_BLEND = Blend(scale=0.115, weight=1.782, gap_weight=28.494, offset=0.079,
-                     provenance="benchmarks/rerank.py --fit at f10f0a6: small stores of "
-                                "seeds 1-3 (3,183 questions); results/rerank-fit.json")
+                     provenance="benchmarks/rerank.py --fit at 10440fb: small stores of "
+                                "seeds 1-3; benchmarks/results/rerank-fit.json")
 
 
 class Reranker:
