@@ -3,9 +3,9 @@ quality of a fit (group cross-validation by conversation, the L2 strength chosen
 training split on its own inner folds), the metrics it is judged by, and a store's own weights
 fitted on its recorded judgments (``MemoryStore.feedback``), pulled toward the shipped ones.
 
-The pools of ``ltm train ranker --data`` are collected by ``ltm.bench.ranker_data``, which
-stores labelled conversations and runs the search code over them; this module sees only the
-pools and labels.
+The pools of ``ltm train ranker --data`` are collected by ``ltm.bench.ranker_data`` (which
+stores labelled conversations and runs the search code over them) and handed here as
+``Sample``s.
 """
 
 from __future__ import annotations
