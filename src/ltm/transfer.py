@@ -55,12 +55,8 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
 def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
                  progress: Callable[[int], None] | None = None,
                  batch_size: int = 1000) -> ImportReport:
-    """Read an export: a text stream, or any iterable of its lines (``bytes`` lines are
-    decoded as UTF-8). Memories keep their ids and times; ids already present for the
-    same user are skipped. Embeddings are reused when the export was made with this
-    store's embedder (checked as the store keeps them: the store's dimension, finite,
-    unit length). All or nothing: one transaction, and a bad line (``InvalidInput``
-    naming its number) leaves the store as it was."""
+    """The work behind ``MemoryStore.import_`` (its docstring is the contract): validate
+    every line, then write the batches in one transaction."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInput("batch_size must be a positive integer", field="batch_size")
     if isinstance(fp, (str, bytes)) or not isinstance(fp, Iterable):

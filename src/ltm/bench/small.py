@@ -258,6 +258,20 @@ _UNRELATED = (
 _RELATIONS = ("My friend ", "My colleague ", "My neighbour ", "My cousin ", "")
 
 
+def _statement(topic: Topic, person: str, value: str, style: str, owner: str,
+               relation: dict[str, str], rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """One memory stating ``person``'s ``value`` on ``topic``: the owner in their own voice
+    in a chat, otherwise about the person (in a chat, said by the owner naming the friend by
+    relation)."""
+    about, by_self = rng.choice(topic.said)
+    if style == "chat" and person == owner:
+        return _fill(by_self, rng, v=value), {"speaker": owner}
+    text = _fill(about, rng, name=person, v=value)
+    if style != "chat":
+        return text, {}
+    return relation[person] + text, {"speaker": owner}
+
+
 def _fill(template: str, rng: random.Random, **known: str) -> str:
     slots = {
         "month": rng.choice(_MONTHS), "year": str(rng.randint(2008, 2024)),
@@ -280,14 +294,7 @@ def _store(rng: random.Random, name: str) -> LabelledConversation:
     for person in people:
         for topic in rng.sample(TOPICS, rng.randint(2, 6)):
             value = _fill(rng.choice(topic.values), rng)
-            about, by_self = rng.choice(topic.said)
-            if style == "chat" and person == owner:
-                text, meta = _fill(by_self, rng, v=value), {"speaker": owner}
-            else:
-                text = _fill(about, rng, name=person, v=value)
-                meta = {"speaker": owner} if style == "chat" else {}
-                if style == "chat":
-                    text = relation[person] + text
+            text, meta = _statement(topic, person, value, style, owner, relation, rng)
             facts.append((person, topic, text, meta))
     n_fill = rng.randint(0, max(0, min(50 - len(facts), 3 * len(facts))))
     fill: list[tuple[str, dict[str, Any]]]  # drawn without repeats: no duplicate texts
@@ -371,14 +378,7 @@ def _updates(name: str, style: str, owner: str, relation: dict[str, str],
         value = _fill(rng.choice(topic.values), rng)
         if value in old["text"]:
             continue
-        about, by_self = rng.choice(topic.said)
-        if style == "chat" and person == owner:
-            text, meta = _fill(by_self, rng, v=value), {"speaker": owner}
-        else:
-            text = _fill(about, rng, name=person, v=value)
-            meta = {"speaker": owner} if style == "chat" else {}
-            if style == "chat":
-                text = relation[person] + text
+        text, meta = _statement(topic, person, value, style, owner, relation, rng)
         mid = f"{name}:u{i}"
         items.append({"text": text, "user": name, "session": items[-1]["session"],
                       "time": old["time"] + timedelta(days=rng.randint(20, 400),
