@@ -26,6 +26,9 @@ class MFECConfig:
     eps_start: float = 1.0  # epsilon-greedy exploration, linear from eps_start ...
     eps_end: float = 0.01  # ... to eps_end ...
     eps_steps: int = 5_000  # ... over this many env steps
+    # an exploratory action (epsilon's, or a tie of every action while the tables know
+    # nothing) is held for this many steps (temporally extended epsilon-greedy)
+    eps_repeat: int = 1
     hnsw_threshold: int = 100_000  # keys per table past which the k-NN index is an HNSW graph
     bootstrap_truncated: bool = True  # an episode cut by a time limit ends on its estimate
     # write nothing of an episode cut by a time limit: with negative rewards its returns are
@@ -55,6 +58,7 @@ class MFECAgent:
         self._actions: list[int] = []
         self._rewards: list[float] = []
         self._cut_at: np.ndarray | None = None  # last state of an episode cut by a time limit
+        self._held, self._hold = 0, 0  # exploratory action held, steps it is still held
 
     def embed(self, obs: np.ndarray) -> np.ndarray:
         """Keys of states: ``(obs_dim,) -> (dim,)`` or ``(m, obs_dim) -> (m, dim)``."""
@@ -98,12 +102,17 @@ class MFECAgent:
     def act(self, obs: np.ndarray) -> int:
         key = self.embed(np.asarray(obs, np.float32).reshape(-1))
         self._obs.append(np.asarray(obs, np.float32).reshape(-1))
-        if self.rng.random() < self.epsilon():
+        if self._hold > 0:
+            action, self._hold = self._held, self._hold - 1
+        elif self.rng.random() < self.epsilon():
             action = int(self.rng.integers(self.n_actions))
+            self._held, self._hold = action, self.cfg.eps_repeat - 1
         else:
             q = self.q_values(key)
             best = np.flatnonzero(q == q.max())
             action = int(best[self.rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+            if len(best) == self.n_actions:  # nothing known here: explore
+                self._held, self._hold = action, self.cfg.eps_repeat - 1
         self._actions.append(action)
         return action
 
@@ -115,6 +124,7 @@ class MFECAgent:
         self._observe_moments(obs)
 
     def end_episode(self) -> None:
+        self._hold = 0
         if self._cut_at is not None and self.cfg.skip_truncated:
             self._obs, self._actions, self._rewards, self._cut_at = [], [], [], None
             return
