@@ -268,6 +268,15 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
     return out
 
 
+# Each pattern above needs one of these (checked first: most queries name no time). The
+# relative ones, matched on the lowercased query, need a word of the first; the absolute ones
+# a month (every name and abbreviation starts with one of these), a season or a year.
+_MAYBE_RELATIVE = re.compile(r"today|tonight|yesterday|this|ago|back|earlier|last|past|"
+                             r"previous|recently|lately|these|other")
+_MAYBE_ABSOLUTE = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|spring|summer|"
+                             r"fall|autumn|winter|(?:19|20)\d\d", re.IGNORECASE)
+
+
 def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
     """The window the time phrases of ``query`` name, resolved against ``now`` (a datetime,
     ISO string, epoch seconds or microseconds int; default the present). None when the query
@@ -278,6 +287,8 @@ def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
         now_dt = from_us(now)
     else:
         now_dt = from_us(to_us(now, field="now"))
+    if _MAYBE_RELATIVE.search(query.lower()) is None and _MAYBE_ABSOLUTE.search(query) is None:
+        return None
     today = now_dt.date()
     found = _relative(query, today, now_dt)
     taken = [(a, b) for a, b, _, _ in found]

@@ -40,3 +40,54 @@ def test_sqlite_is_a_scope_reader_and_a_wrapper_without_it_is_not(tmp_path: Path
             store.backend = real
         assert [h.memory.id for h in fast] == [h.memory.id for h in general] != []
         assert [h.relevance for h in fast] == pytest.approx([h.relevance for h in general])
+
+
+def test_kinds_reads_kind_and_whether_a_metadata_key_may_be_set(tmp_path: Path) -> None:
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        ep = store.add("we met at the station", user="alice", metadata={"topic": "travel"})
+        fact = store.add("alice lives in Lisbon", user="alice", kind="fact",
+                         metadata={"other": 1})
+        bare = store.add("no metadata here", user="alice")
+        bob = store.add("bob's own memory", user="bob", metadata={"topic": "x"})
+        got = store.backend.kinds([ep.id, fact.id, bare.id, bob.id, "missing"], "alice",
+                                  "topic")  # type: ignore[attr-defined]
+        assert got == {ep.id: ("episode", True), fact.id: ("fact", False),
+                       bare.id: ("episode", False)}
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_timed_search_reads_whole_only_what_it_adjusts_and_ranks_as_the_general_path(
+        tmp_path: Path, k: int) -> None:
+    """Under a time phrase the fast path reads whole only the head's memories a time fit
+    (facts), decay or the archived penalty applies to; the general path reads every one of
+    them. Same ranking, same signals."""
+    turns = [("ana", "We finally booked the trip to Kyoto for April"),
+             ("bo", "Nice, how long will you stay in Kyoto?"),
+             ("ana", "Two weeks, and we will visit the temples in Kyoto"),
+             ("bo", "My cat knocked over a plant today")]
+    with ltm.open(tmp_path / "s", embedder="hash",
+                  retention='{"episode": {"originals": "archive"}}') as store:
+        store.add_conversation([{"speaker": s, "content": t} for s, t in turns], user="ana",
+                               session="s1", time="2024-06-25T10:00")
+        store.add_conversation([{"speaker": s, "content": t} for s, t in turns], user="ana",
+                               session="s2", time="2024-03-02T10:00")
+        assert store.consolidate("s1", user="ana") is not None
+        store.add("Ana plans a Kyoto trip for April", user="ana", kind="fact",
+                  time="2024-03-01", valid_from="2024-06-24")
+        query, now = "what did Ana say about Kyoto last week", "2024-07-01T12:00:00Z"
+        fast = store.search(query, user="ana", k=k, now=now)
+        real = store.backend
+        store.backend = _NoScope(real)  # type: ignore[assignment]
+        try:
+            general = store.search(query, user="ana", k=k, now=now)
+        finally:
+            store.backend = real
+    assert [h.memory.id for h in fast] == [h.memory.id for h in general]
+    for a, b in zip(fast, general):
+        assert a.signals.keys() == b.signals.keys()
+        assert [a.signals[s] for s in a.signals] == pytest.approx(
+            [b.signals[s] for s in a.signals])
+    if k == 10:
+        assert any(h.signals.get("archived", 0) < 0 for h in fast)
+        fact = [h for h in fast if h.memory.kind == "fact"]
+        assert fact and fact[0].signals["time_window"] == 1.0  # its validity meets last week

@@ -182,6 +182,10 @@ class ScopeReader(Protocol):
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each (allowed rows, limit): the positions in ``view`` of the best full-text
         matches among the allowed rows and their BM25 scores, best first."""
+    def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
+        """The kind of each of ``ids`` (absent: no such memory) and whether its metadata may
+        hold a value under ``key`` (False only where it surely holds none): which memories
+        of a ranking's head need reading whole."""
 
 
 def scan_order(order: str) -> bool:

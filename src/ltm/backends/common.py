@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ..model import Memory
-from ..timeutil import from_us, opt_dt
+from ..timeutil import from_us
 from .base import Filters
 
 __all__ = ["BM25_B", "BM25_K1", "EXTRA_WEIGHT", "FTS_METADATA_FIELDS", "IDF_MIN_DOCS",
@@ -63,11 +64,28 @@ def memory_from_columns(user: str, mid: str, agent: str | None, session: str | N
     return Memory(
         id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
         metadata=dict(metadata) if metadata else {}, importance=importance,
-        time=from_us(time_), recorded_at=from_us(recorded_at), valid_from=opt_dt(valid_from),
-        valid_to=opt_dt(valid_to), superseded_by=superseded_by,
+        time=_datetime(time_), recorded_at=_datetime(recorded_at),
+        valid_from=None if valid_from is None else _datetime(valid_from),
+        valid_to=None if valid_to is None else _datetime(valid_to), superseded_by=superseded_by,
         sources=tuple(sources) if sources else (), access_count=access_count,
-        last_accessed=opt_dt(last_accessed), pinned=bool(pinned), expires_at=opt_dt(expires_at),
+        last_accessed=None if last_accessed is None else _datetime(last_accessed),
+        pinned=bool(pinned), expires_at=None if expires_at is None else _datetime(expires_at),
         seq=seq)
+
+
+# datetimes of recently read times (immutable, so shared): the memories of a session share
+# their time, and a search reads the same memories again
+_DATETIMES: dict[int, datetime] = {}
+_DATETIMES_MAX = 65_536
+
+
+def _datetime(us: int) -> datetime:
+    value = _DATETIMES.get(us)
+    if value is None:
+        if len(_DATETIMES) >= _DATETIMES_MAX:
+            _DATETIMES.clear()
+        value = _DATETIMES[us] = from_us(us)
+    return value
 
 
 class Dialect:

@@ -174,7 +174,7 @@ SPEAKER_SHARE = 0.1
 
 @dataclass
 class _Labels:
-    rows: np.ndarray  # row ids of the memories a query word labels
+    rows: np.ndarray  # row ids of the memories a query word labels (one may repeat)
     speakers: list[str]  # query words that name a speaker (see SPEAKER_SHARE)
 
 
@@ -191,8 +191,7 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     # the user's own name, in the user's own memories, tells none of them apart (their
     # memories without a speaker are theirs too): it is content for no signal
     rows = [r for w, r in got if w != user.lower()]
-    return _Labels(np.unique(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64),
-                   speakers)
+    return _Labels(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), speakers)
 
 
 def _content(query: str, names: Sequence[str]) -> str:
@@ -468,18 +467,24 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
     p = np.flatnonzero(in_pool & live)  # pool: positions in the view
     if len(p) == 0:
         return None
-    pdense = dense_all[p] if use_dense else np.zeros(len(p))
+    whole = len(p) == m  # the whole scope (a conversation's turns): no row to pick
+
+    def pick(a: np.ndarray) -> np.ndarray:
+        return a if whole else a[p]
+
+    pdense = pick(dense_all) if use_dense else np.zeros(len(p))
     label = np.zeros(len(p))
     if len(labelled.rows):
         at = view.positions(labelled.rows)
         labelled_here = np.zeros(m, dtype=bool)
         labelled_here[at[at >= 0]] = True
-        label = labelled_here[p].astype(np.float64)
+        label = pick(labelled_here).astype(np.float64)
     return _candidates(backend, embedder, settings, content, flt, now, window,
-                       _Picked(view.ids, p), text[p], pdense,
-                       view.session[p].astype(np.int64), view.seq[p], view.has_seq[p],
-                       view.time[p], view.importance[p], view.superseded[p], label,
-                       view.id_rank[p], qv, bool(is_text.any()), bool(is_dense.any()))
+                       view.ids if whole else _Picked(view.ids, p), pick(text), pdense,
+                       pick(view.session).astype(np.int64), pick(view.seq),
+                       pick(view.has_seq), pick(view.time), pick(view.importance),
+                       pick(view.superseded), label, pick(view.id_rank), qv,
+                       bool(is_text.any()), bool(is_dense.any()))
 
 
 class _Picked(Sequence[str]):
@@ -558,7 +563,16 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
     head = order[:max(3 * want, 50)]
-    mems = backend.get_many([ids[j] for j in head], user)
+    head_ids = [ids[j] for j in head]
+    reader = scope_reader(backend)
+    if reader is not None:
+        # read whole only what an adjustment below can apply to (the rest keep their logit)
+        timed = window is not None and bool(settings.time_weight)
+        head_ids = [i for i, (kind, archived) in
+                    reader.kinds(head_ids, user, "ltm_archived").items()
+                    if (timed and kind != "episode") or decay.get(kind)
+                    or (archived and settings.archived_penalty)]
+    mems = backend.get_many(head_ids, user) if head_ids else {}
     w_fit = ranker.time_fit_weight
     col_fit = FULL.index("time_fit")
     col_sup = FULL.index("superseded")

@@ -377,16 +377,18 @@ class FullText(Connection):
         for allowed, limit in masks:
             score = np.zeros(len(view), dtype=np.float64)
             matched = np.zeros(len(view), dtype=bool)
+            every = bool(allowed.all())  # no row filtered out (the usual main query)
             for pos, sc in postings:
-                keep = allowed[pos]
-                if not keep.any():
-                    continue
+                if not every:
+                    keep = allowed[pos]
+                    if not keep.any():
+                        continue
+                    if not keep.all():
+                        pos, sc = pos[keep], sc[keep]
                 if per_scope:  # the term's IDF within the scope
-                    score[pos[keep]] += sc[keep] * _idf(max(n_scope, IDF_MIN_DOCS),
-                                                        int(keep.sum()))
-                else:
-                    score[pos[keep]] += sc[keep]
-                matched[pos[keep]] = True
+                    sc = sc * _idf(max(n_scope, IDF_MIN_DOCS), len(pos))
+                score[pos] += sc
+                matched[pos] = True
             hit = np.flatnonzero(matched)
             order = hit[np.argsort(-score[hit], kind="stable")][:limit]
             out.append((order, score[order]))

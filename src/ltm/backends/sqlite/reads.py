@@ -38,6 +38,21 @@ class Reads(Connection):
                     out[r[1]] = _row_to_memory(r)
         return out
 
+    def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
+        path = f'$."{key}"'
+        out: dict[str, tuple[str, bool]] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                # metadata is JSON written by the store; anything else may hold anything
+                for mid, kind, held in self.conn.execute(
+                        "SELECT id, kind, CASE WHEN metadata IS NULL THEN 0 WHEN "
+                        "json_valid(metadata) THEN json_extract(metadata, ?) IS NOT NULL "
+                        "ELSE 1 END FROM memories WHERE +user = ? AND id IN "
+                        f"({','.join('?' * len(chunk))})", [path, user, *chunk]):
+                    out[mid] = (kind, bool(held))
+        return out
+
     def dense_search(self, vector: np.ndarray, flt: Filters,
                      limit: int) -> list[tuple[str, float]]:
         with self._lock:

@@ -21,6 +21,15 @@ _SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a sn
 _SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
 
 
+def _read_only(view: ScopeView) -> ScopeView:
+    """``view`` with its arrays made read-only: a cached view is shared by every search until
+    the next write (the pipeline ranks a pool that is the whole scope on its arrays)."""
+    for a in (view.rowids, view.session, view.seq, view.has_seq, view.time, view.importance,
+              view.superseded, view.expires, view.id_rank):
+        a.flags.writeable = False
+    return view
+
+
 class ScopeCache(Connection):
     """Per-user scope reads and their caches (a part of ``SqliteBackend``)."""
 
@@ -68,7 +77,7 @@ class ScopeCache(Connection):
             if len(self._scope_cache) >= 256 or (self._scope_cache and next(
                     iter(self._scope_cache.values()))[1] != mark):
                 self._scope_cache.clear()
-            self._scope_cache[user] = (view, mark)
+            self._scope_cache[user] = (_read_only(view), mark)
             self._count_cache[("scope", user)] = (len(view), mark)
             return view
 
