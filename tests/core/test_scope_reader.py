@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import ltm
@@ -91,3 +92,33 @@ def test_timed_search_reads_whole_only_what_it_adjusts_and_ranks_as_the_general_
         assert any(h.signals.get("archived", 0) < 0 for h in fast)
         fact = [h for h in fast if h.memory.kind == "fact"]
         assert fact and fact[0].signals["time_window"] == 1.0  # its validity meets last week
+
+
+def test_full_text_over_a_row_id_range_keeps_to_the_user(tmp_path: Path) -> None:
+    """Two users whose memories alternate: each one's rows fill half of their row-id range,
+    so the full-text reads go by range and meet the other user's rows inside it. Labels,
+    postings and scores stay the user's own (as text_search, which reads by scope token,
+    computes them)."""
+    from ltm.backends.base import Filters
+
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        for n in range(12):
+            for user, speaker in (("alice", "Carol"), ("bob", "Carol")):
+                store.add(f"{user} went hiking in the Alps, trip {n}" if n % 3 else
+                          f"{user} bakes bread on day {n}", user=user,
+                          metadata={"speaker": speaker if n % 2 else "Dan"})
+        backend = store.backend
+        view = backend.scope_view("alice")  # type: ignore[attr-defined]
+        assert view is not None and view.rowids[-1] - view.rowids[0] < 2 * len(view)
+        mine = {int(r) for r in view.rowids}
+        labels = dict(backend.label_rows("carol hiking", "alice"))
+        carol = {int(r) for r in labels["carol"]}
+        assert carol and carol <= mine and len(carol) == 6  # alice's odd turns only
+        live = np.ones(len(view), dtype=bool)
+        (pos, scores), = backend.scope_text(  # type: ignore[attr-defined]
+            "hiking bread alps", view, [(live, 50)])
+        by_id = backend.text_search("hiking bread alps", Filters(user="alice"), 50)
+        assert [view.ids[p] for p in pos] == [i for i, _ in by_id]
+        assert list(scores) == pytest.approx([s for _, s in by_id])
+        assert backend.text_ceiling("hiking bread alps", "alice") == pytest.approx(
+            backend.text_ceiling("hiking bread alps", "bob"))  # the same counts per user

@@ -64,16 +64,15 @@ class WordLlamaEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
         tok: Any = self.tokenizer
         if len(texts) == 1:  # a query: the same sum without the batch's bookkeeping
             one = tok.encode(texts[0], add_special_tokens=False).ids
-            if 0 < len(one) <= _LONG:
-                ids1 = np.clip(np.asarray(one, dtype=np.int64), 0, self.matrix.shape[0] - 1)
-                out[0] = self.matrix[ids1[None, :]].sum(axis=1)[0]  # (1, tokens, dim) -> dim
-                return normalize_rows(out)
+            if 0 < len(one) <= _LONG and max(one) < self.matrix.shape[0]:
+                # (tokens, dim) -> (1, dim), rows added in order as the batch's gather does
+                return normalize_rows(self.matrix[one].sum(axis=0, keepdims=True))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
         # encode_batch_fast skips the character offsets we never use (tokenizers >= 0.20)
         encode = getattr(tok, "encode_batch_fast", None) or tok.encode_batch
         token_lists = [e.ids for e in encode(texts, add_special_tokens=False)]

@@ -103,4 +103,5 @@ def dense_z(cosine: np.ndarray, background: tuple[float, float]) -> np.ndarray:
     """Cosine as standard deviations above the background of unrelated pairs (a row without
     a vector counts as background: 0)."""
     mean, sd = background
-    return np.nan_to_num((cosine - mean) / sd)
+    z = (cosine - mean) / sd
+    return z if bool(np.isfinite(z).all()) else np.nan_to_num(z)

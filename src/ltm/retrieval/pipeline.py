@@ -248,7 +248,8 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
         # score orders the hits, the model still gives their relevance
         only = "text" if use_text and not use_dense else "dense" if use_dense and not use_text \
             else None
-    return Candidates(ids, bm25, np.nan_to_num(cosine), times, raw, tie, qv, only)
+    cosine = cosine if bool(np.isfinite(cosine).all()) else np.nan_to_num(cosine)
+    return Candidates(ids, bm25, cosine, times, raw, tie, qv, only)
 
 
 def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,

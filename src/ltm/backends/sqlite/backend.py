@@ -67,6 +67,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._df_mark = None
         self._scope_df_cache = {}
         self._scope_cache = {}
+        self._dense_places = {}
         self._averages_cache = None
         self._postings_cache = {}
         self._postings_mark = None

@@ -48,6 +48,10 @@ class Connection:
     _df_mark: tuple[int, int] | None
     _scope_df_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]]
     _scope_cache: dict[str, tuple[ScopeView, tuple[int, int]]]
+    # user -> (view, the index's row ids of the user, their places in the view, which are in
+    # it, the index order of each view row or None): see ScopeCache.scope_dense
+    _dense_places: dict[str, tuple[ScopeView, np.ndarray, np.ndarray, np.ndarray,
+                                   np.ndarray | None]]
     _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
     # (kind, user, term or terms) -> a user's postings of query terms (fulltext._postings)
     _postings_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...]]

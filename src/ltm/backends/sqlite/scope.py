@@ -135,10 +135,26 @@ class ScopeCache(Connection):
             if idx.count(view.user) >= self.hnsw_min_scope:
                 return None
             rowids, scores = idx.scores_all(view.user, vector)
+            # where the index's rows of the user sit in the view: the same for every query
+            # while the view and the index's rows are
+            held = self._dense_places.get(view.user)
+            if held is None or held[0] is not view or not np.array_equal(held[1], rowids):
+                pos = view.positions(rowids)
+                ok = pos >= 0
+                order: np.ndarray | None = None
+                if len(rowids) == len(view) and bool(ok.all()):  # a vector for every row?
+                    order = np.full(len(view), -1, dtype=np.int64)
+                    order[pos] = np.arange(len(view))
+                    if not bool((order >= 0).all()):
+                        order = None  # a row twice in the index: not a permutation
+                if len(self._dense_places) >= 256:
+                    self._dense_places.clear()
+                held = self._dense_places[view.user] = (view, rowids, pos[ok], ok, order)
+        _, _, places, ok, order = held
+        if order is not None:
+            return scores[order].astype(np.float64)
         out = np.full(len(view), np.nan, dtype=np.float64)
-        pos = view.positions(rowids)
-        ok = pos >= 0
-        out[pos[ok]] = scores[ok]
+        out[places] = scores[ok]
         return out
 
     def _allowed_rowids(self, flt: Filters) -> np.ndarray:
