@@ -121,7 +121,12 @@ def test_term_scores_equal_fts5_bm25(open_store: Callable[..., ltm.MemoryStore])
     compared = 0
     for term in ["anna", "runs", "dinner", "friends", "week", "marathon"]:
         match = f'scope : "{scope}" AND {_phrase(term)}'
-        ours = dict(backend._term_rows(match))
+        rows = backend._term_rows(match)
+        ours = {k: tf for k, tf, _ in rows}
+        labelled = {r[0] for r in backend.conn.execute(
+            "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+            (f'scope : "{scope}" AND extra : {_phrase(term)}',))}
+        assert {k for k, _, lab in rows if lab} == labelled, term  # the labels' flag
         bm25 = dict(backend.conn.execute(
             "SELECT rowid, -bm25(memories_fts, 1.0, 0.0, 0.5) FROM memories_fts "
             "WHERE memories_fts MATCH ?", (match,)).fetchall())

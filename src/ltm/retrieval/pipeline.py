@@ -290,7 +290,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     head = np.column_stack([cand.bm25[top], cand.cosine[top], own_x[:, 0],
                             own_x[:, OWN.index("dense")], raw.label[top], raw.recency[top],
                             raw.importance[top], x[top, :_STRUCTURE_END]]).tolist()
-    hits: list[Hit] = []
+    chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
     resort = False
     for r, j in enumerate(top):
@@ -319,12 +319,12 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             resort = True
         signals["fused"] = float(logit[j])
         fused.append(signals["fused"])
-        hits.append(Hit(mem, 0.0, signals, 0.0))
-    if rr is not None and hits:
-        rerank.apply(rr, cand.query, hits, fused)
+        chosen.append((mem, signals))
+    if rr is not None and chosen:
+        rerank.apply(rr, cand.query, [Hit(m, 0.0, sig, 0.0) for m, sig in chosen], fused)
         resort = True
     rels = sigmoid(np.array(fused)).tolist()
-    hits = [Hit(h.memory, rel, h.signals, rel) for h, rel in zip(hits, rels)]
+    hits = [Hit(m, rel, sig, rel) for (m, sig), rel in zip(chosen, rels)]
     if resort:
         hits.sort(key=lambda h: -h.relevance)  # stable: ties keep the id order
     hits = _successors_first(hits, flt, window)

@@ -152,7 +152,7 @@ class FullText(Connection):
                     if not got:
                         continue
                     idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
-                    for mid, tf in got:
+                    for mid, tf, _ in got:
                         scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
@@ -239,6 +239,12 @@ class FullText(Connection):
                         f"AND rowid BETWEEN ? AND ?{limit}", (inner, *span)).fetchall()
 
                 cold = [t for t in terms if ("label", user, t) not in cache]
+                if view is not None and len(view) <= self.hnsw_min_scope:
+                    # a scope searched by term (scope_text): one read a word gives its
+                    # postings and its labels, the read the search makes next anyway
+                    for t in cold:
+                        self._term_postings(view, t, span)
+                    cold = []
                 if len(cold) > 1 and not matching(
                         "extra : (" + " OR ".join(_phrase(t) for t in cold) + ")", " LIMIT 1"):
                     # most words label nothing (labels are names, titles, captions): one
@@ -292,9 +298,10 @@ class FullText(Connection):
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
-                 span: tuple[int, int] | None = None) -> list[tuple[Any, float]]:
-        """(key, BM25 term-frequency part) of the rows matching one term within a scope (the
-        caller multiplies by the scope's IDF): from highlight() where the store holds
+                 span: tuple[int, int] | None = None) -> list[tuple[Any, float, bool]]:
+        """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
+        matching one term within a scope (the caller multiplies the part by the scope's IDF):
+        from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
         of those ``match`` names; the caller then drops other users' rows."""
@@ -304,22 +311,25 @@ class FullText(Connection):
             if rows is not None:
                 return rows
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
+        # bm25() weighing the labels alone is 0 exactly where they do not hold the term
+        cols = f"{key}, {_BM25}, bm25(memories_fts, 0.0, 0.0, 1.0)"
         if span is not None and not where:
             # the same scores: the scope phrase of ``match`` adds exactly 0 to bm25()
             got = self.conn.execute(
-                f"SELECT {key}, {_BM25} FROM memories_fts WHERE memories_fts MATCH ? "
+                f"SELECT {cols} FROM memories_fts WHERE memories_fts MATCH ? "
                 "AND memories_fts.rowid BETWEEN ? AND ?", [_phrase(term), *span]).fetchall()
         else:
             got = self.conn.execute(
-                f"SELECT {key}, {_BM25} FROM memories_fts {join}"
+                f"SELECT {cols} FROM memories_fts {join}"
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
         idf = _idf(total, self._store_df(term, total))
-        return [(k, float(sc) / idf) for k, sc in got]
+        return [(k, float(sc) / idf, lab != 0) for k, sc, lab in got]
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
-                   key: str = "memories_fts.rowid") -> list[tuple[Any, float]] | None:
-        """(key, BM25 term-frequency part) of the rows matching one term within a scope,
+                   key: str = "memories_fts.rowid") -> list[tuple[Any, float, bool]] | None:
+        """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
+        matching one term within a scope,
         without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
         comes from highlight(), the row length from the docsize table, avgdl from the
         averages record. The caller multiplies by an IDF. None if the averages are unreadable
@@ -344,10 +354,11 @@ class FullText(Connection):
             if text is None:  # a contentless index (a store before 0005): no highlight()
                 return None
             f = float(text.count("\x01"))
-            if extra:
+            labelled = bool(extra) and "\x01" in extra
+            if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
             length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            out.append((k, f * (BM25_K1 + 1) / (f + norm + scale * length)))
+            out.append((k, f * (BM25_K1 + 1) / (f + norm + scale * length), labelled))
         return out
 
     def _store_df(self, term: str, total: int) -> int:
@@ -384,7 +395,8 @@ class FullText(Connection):
                "WHERE memories_fts MATCH ?")
         n_scope = len(view)
         per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)
-        postings: list[tuple[np.ndarray, np.ndarray]] = []
+        idf_docs = max(n_scope, IDF_MIN_DOCS)
+        postings: list[tuple[np.ndarray, ...]] = []
         with self._lock:
             try:
                 cache = self._postings(self._write_mark())
@@ -397,21 +409,17 @@ class FullText(Connection):
                 for kind, match, term in groups:
                     key = (kind, view.user, term)
                     held = cache.get(key)
-                    if held is None:
-                        rows = self._term_tf(term, match, n_scope, span=span) if per_scope \
-                            else self.conn.execute(sql, (match,)).fetchall()
+                    if held is None and per_scope:
+                        held = self._term_postings(view, term, span)
+                    elif held is None:
+                        rows = self.conn.execute(sql, (match,)).fetchall()
                         rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
                         tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
-                        # the rows' positions in the view: the same in any view of the user
-                        # read under this write mark (rows in row-id order)
                         pos = view.positions(rowids)
                         ok = pos >= 0
-                        pos, tf_in = pos[ok], tf[ok]
-                        if per_scope and span is not None:  # other users' rows in the span
-                            rowids, tf = rowids[ok], tf_in
-                        held = self._keep_postings(key, rowids, tf, pos, tf_in)
+                        held = self._keep_postings(key, rowids, tf, pos[ok], tf[ok], tf[ok])
                     if len(held[2]):
-                        postings.append((held[2], held[3]))
+                        postings.append(held[2:])
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return [empty for _ in masks]
@@ -419,24 +427,51 @@ class FullText(Connection):
                 raise self._fts_unreadable(exc) from exc
         out = []
         for allowed, limit in masks:
-            score = np.zeros(len(view), dtype=np.float64)
-            matched = np.zeros(len(view), dtype=bool)
             every = bool(allowed.all())  # no row filtered out (the usual main query)
-            for pos, sc in postings:
+            places, parts = [], []
+            for pos, sc, w in postings:
                 if not every:
                     keep = allowed[pos]
                     if not keep.any():
                         continue
-                    if not keep.all():
-                        pos, sc = pos[keep], sc[keep]
-                if per_scope:  # the term's IDF within the scope
-                    sc = sc * _idf(max(n_scope, IDF_MIN_DOCS), len(pos))
-                score[pos] += sc
-                matched[pos] = True
-            hit = np.flatnonzero(matched)
+                    if not keep.all():  # the term's IDF within the allowed rows
+                        pos = pos[keep]
+                        w = sc[keep] * _idf(idf_docs, len(pos)) if per_scope else sc[keep]
+                places.append(pos)
+                parts.append(w)
+            if not places:
+                out.append(empty)
+                continue
+            at = np.concatenate(places)
+            # a row's score: its terms' parts added in the terms' order (bincount's order)
+            score = np.bincount(at, weights=np.concatenate(parts), minlength=len(view))
+            hit = np.unique(at)
             order = hit[np.argsort(-score[hit], kind="stable")][:limit]
             out.append((order, score[order]))
         return out
+
+    def _term_postings(self, view: ScopeView, term: str, span: tuple[int, int] | None
+                       ) -> tuple[np.ndarray, ...]:
+        """Read one term's rows in ``view``'s scope (a scope up to ``hnsw_min_scope``) into
+        the postings cache: as ("tf", user, term) their row ids, BM25 term-frequency parts,
+        positions in the view (the same in any view of the user read under this write mark:
+        rows in row-id order), those rows' parts and their scores with the term's IDF within
+        the scope; as ("label", user, term) the rows whose labels hold it (``label_rows``).
+        Returns the first."""
+        user = view.user
+        rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
+                             len(view), span=span)
+        rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+        tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+        labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))
+        pos = view.positions(rowids)
+        ok = pos >= 0
+        pos, tf_in = pos[ok], tf[ok]
+        if span is not None:  # other users' rows in the range
+            rowids, tf, labelled = rowids[ok], tf_in, labelled[ok]
+        self._keep_postings(("label", user, term), rowids[labelled])
+        return self._keep_postings(("tf", user, term), rowids, tf, pos, tf_in,
+                                   tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
 
     def _postings(self, mark: tuple[int, int]) -> dict[tuple[str, str, str],
                                                        tuple[np.ndarray, ...]]:
