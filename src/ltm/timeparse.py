@@ -270,11 +270,12 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
 
 # Each pattern above needs one of these (checked first: most queries name no time). The
 # relative ones, matched on the lowercased query, need a word of the first; the absolute ones
-# a month (every name and abbreviation starts with one of these), a season or a year.
-_MAYBE_RELATIVE = re.compile(r"today|tonight|yesterday|this|ago|back|earlier|last|past|"
-                             r"previous|recently|lately|these|other")
-_MAYBE_ABSOLUTE = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|spring|summer|"
-                             r"fall|autumn|winter|(?:19|20)\d\d", re.IGNORECASE)
+# a month's name or abbreviation before a non-letter, a season or a year.
+_MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|this|ago|back|earlier|last|past|"
+                             r"previous|recently|lately)\b|these\s+days|other\s+day")
+_MAYBE_ABSOLUTE = re.compile(r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True))
+                             + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d",
+                             re.IGNORECASE)
 
 
 def parse_time_window(query: str, now: object = None) -> TimeWindow | None:

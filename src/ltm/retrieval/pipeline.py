@@ -459,7 +459,7 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         return None
     structured = settings.context_weight > 0 or settings.session_weight > 0
     in_pool = first
-    if structured:
+    if structured and not first.all():  # (every row a candidate: no session to add)
         # whole sessions of the first candidates: a lookup by session code (-1: none -> 0)
         hit = np.zeros(int(view.session.max()) + 2, dtype=bool)
         hit[view.session[first] + 1] = True

@@ -177,14 +177,14 @@ class FullText(Connection):
             return 0.0
         with self._lock:
             try:
-                n_scope = self._scope_count(user)
+                mark = self._write_mark()
+                n_scope = self._scope_count(user, mark)
                 if n_scope == 0:
                     return 0.0
                 if n_scope > self.hnsw_min_scope or len(terms) == 1:
-                    total = self._total_count()
-                    return sum(_idf(total, self._store_df(t, total)) for t in terms)
+                    total = self._total_count(mark)
+                    return sum(_idf(total, self._store_df(t, total, mark)) for t in terms)
                 scope = "u" + user.encode().hex()
-                mark = self._write_mark()
                 cache = self._postings(mark)
                 out = 0.0
                 for t in terms:
@@ -243,7 +243,7 @@ class FullText(Connection):
                     # a scope searched by term (scope_text): one read a word gives its
                     # postings and its labels, the read the search makes next anyway
                     for t in cold:
-                        self._term_postings(view, t, span)
+                        self._term_postings(view, t, span, mark)
                     cold = []
                 if len(cold) > 1 and not matching(
                         "extra : (" + " OR ".join(_phrase(t) for t in cold) + ")", " LIMIT 1"):
@@ -269,22 +269,23 @@ class FullText(Connection):
                 raise self._fts_unreadable(exc) from exc
         return out
 
-    def _total_count(self) -> int:
-        stats = self._fts_averages()
+    def _total_count(self, mark: tuple[int, int] | None = None) -> int:
+        mark = mark or self._write_mark()  # (a caller's mark: the same read)
+        stats = self._fts_averages(mark)
         if stats is not None:
             return stats[0]
         hit = self._count_cache.get(("total", ""))
-        if hit is not None and hit[1] == self._write_mark():
+        if hit is not None and hit[1] == mark:
             return hit[0]
         n = int(self.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
-        self._count_cache[("total", "")] = (n, self._write_mark())
+        self._count_cache[("total", "")] = (n, mark)
         return n
 
-    def _fts_averages(self) -> tuple[int, float] | None:
+    def _fts_averages(self, mark: tuple[int, int] | None = None) -> tuple[int, float] | None:
         """(rows, mean tokens per row over all columns) from the full-text index's averages
         record, cached until the next write: the N and avgdl of its BM25, read instead of
         counting a million index entries; None if unreadable or empty."""
-        mark = self._write_mark()
+        mark = mark or self._write_mark()
         if self._averages_cache is not None and self._averages_cache[1] == mark:
             return self._averages_cache[0]
         stats = None
@@ -298,14 +299,17 @@ class FullText(Connection):
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
-                 span: tuple[int, int] | None = None) -> list[tuple[Any, float, bool]]:
+                 span: tuple[int, int] | None = None, mark: tuple[int, int] | None = None
+                 ) -> list[tuple[Any, float, bool]]:
         """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
         matching one term within a scope (the caller multiplies the part by the scope's IDF):
         from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
-        of those ``match`` names; the caller then drops other users' rows."""
-        total = self._total_count()
+        of those ``match`` names; the caller then drops other users' rows. ``mark``: the
+        caller's write mark."""
+        mark = mark or self._write_mark()
+        total = self._total_count(mark)
         if total > _HIGHLIGHT_RATIO * n_scope:
             rows = self._term_rows(match, where, params, key)
             if rows is not None:
@@ -323,7 +327,7 @@ class FullText(Connection):
                 f"SELECT {cols} FROM memories_fts {join}"
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
-        idf = _idf(total, self._store_df(term, total))
+        idf = _idf(total, self._store_df(term, total, mark))
         return [(k, float(sc) / idf, lab != 0) for k, sc, lab in got]
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
@@ -361,12 +365,12 @@ class FullText(Connection):
             out.append((k, f * (BM25_K1 + 1) / (f + norm + scale * length), labelled))
         return out
 
-    def _store_df(self, term: str, total: int) -> int:
+    def _store_df(self, term: str, total: int, mark: tuple[int, int] | None = None) -> int:
         """How many memories in the whole store hold ``term``: cached until the next commit of
         this or another connection (the write mark), since a forget or a text update lowers
         it. ``_term_tf`` divides FTS5's bm25() by the IDF made of it, so it must be the count
         FTS5 itself sees."""
-        mark = self._write_mark()
+        mark = mark or self._write_mark()
         if self._df_mark != mark:
             self._df_cache.clear()
             self._df_mark = mark
@@ -399,7 +403,8 @@ class FullText(Connection):
         postings: list[tuple[np.ndarray, ...]] = []
         with self._lock:
             try:
-                cache = self._postings(self._write_mark())
+                mark = self._write_mark()
+                cache = self._postings(mark)
                 if not per_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
                     groups = [("bm25", f'scope : "{scope}" AND ({match})', " ".join(terms))]
@@ -410,7 +415,7 @@ class FullText(Connection):
                     key = (kind, view.user, term)
                     held = cache.get(key)
                     if held is None and per_scope:
-                        held = self._term_postings(view, term, span)
+                        held = self._term_postings(view, term, span, mark)
                     elif held is None:
                         rows = self.conn.execute(sql, (match,)).fetchall()
                         rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
@@ -450,8 +455,8 @@ class FullText(Connection):
             out.append((order, score[order]))
         return out
 
-    def _term_postings(self, view: ScopeView, term: str, span: tuple[int, int] | None
-                       ) -> tuple[np.ndarray, ...]:
+    def _term_postings(self, view: ScopeView, term: str, span: tuple[int, int] | None,
+                       mark: tuple[int, int]) -> tuple[np.ndarray, ...]:
         """Read one term's rows in ``view``'s scope (a scope up to ``hnsw_min_scope``) into
         the postings cache: as ("tf", user, term) their row ids, BM25 term-frequency parts,
         positions in the view (the same in any view of the user read under this write mark:
@@ -460,7 +465,7 @@ class FullText(Connection):
         Returns the first."""
         user = view.user
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
-                             len(view), span=span)
+                             len(view), span=span, mark=mark)
         rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
         tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
         labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))

@@ -38,14 +38,15 @@ class ScopeCache(Connection):
         with self._lock:
             return self._scope_count(user)
 
-    def _scope_count(self, user: str) -> int:
+    def _scope_count(self, user: str, mark: tuple[int, int] | None = None) -> int:
+        mark = mark or self._write_mark()  # (a caller's mark: the same read)
         key = ("scope", user)
         hit = self._count_cache.get(key)
-        if hit is not None and hit[1] == self._write_mark():
+        if hit is not None and hit[1] == mark:
             return hit[0]
         n = int(self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
                                   (user,)).fetchone()[0])
-        self._count_cache[key] = (n, self._write_mark())
+        self._count_cache[key] = (n, mark)
         return n
 
     def scope_view(self, user: str) -> ScopeView | None:
@@ -65,7 +66,7 @@ class ScopeCache(Connection):
             if snap is not None:
                 view = ScopeView.from_bytes(user, snap[0])
             if view is None:
-                if self._scope_count(user) > self.hnsw_min_scope:
+                if self._scope_count(user, mark) > self.hnsw_min_scope:
                     return None
                 view = self._read_scope(user)
                 if len(view) >= _SNAPSHOT_MIN:
