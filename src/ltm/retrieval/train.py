@@ -119,10 +119,25 @@ def _weights(samples: list[Sample]) -> list[float]:
     return [len(samples) / (len(count) * count[s.source]) for s in samples]
 
 
+def _matchable(s: Sample) -> tuple[RawPool, np.ndarray]:
+    """A sample's pool and labels for fitting, an update question's original memories left
+    out: they match the question as well as its update does (the same words, the same
+    meaning), so as negatives they would teach the model that matching matters less. What is
+    newer is the time features' and the supersession's part (their priors), not the match's."""
+    if s.update is None or len(s.update[0]) == 0:
+        return s.pool, s.label
+    keep = np.ones(len(s.label), dtype=bool)
+    keep[s.update[0]] = False
+    keep[s.update[1]] = True
+    idx = np.flatnonzero(keep)
+    return s.pool.take(idx), s.label[idx]
+
+
 def fit_samples(samples: list[Sample], l2: float, window: int) -> Ranker:
     """The two stages fitted on these samples, each source weighted equally."""
-    return fit([s.pool for s in samples], [s.label for s in samples], context_window=window,
-               l2=l2, weights=_weights(samples))
+    pairs = [_matchable(s) for s in samples]
+    return fit([p for p, _ in pairs], [y for _, y in pairs], context_window=window, l2=l2,
+               weights=_weights(samples))
 
 
 def _folds(groups: list[str], k: int) -> list[set[str]]:

@@ -1,0 +1,80 @@
+"""Stage-2 features added in issue 15's sixth pass: the full-text ratio of the turn before and
+after a memory (``previous_text``, ``next_text``), the query's level (``best_text``,
+``best_dense``: constants of a query, so they never change its order), and weights stored
+before those features existed (a store's own, fitted from feedback) still load."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ltm.retrieval.ranker import ADDED, FULL, LEVEL, OWN, Ranker, RawPool, shipped
+
+
+def _pool(text: list[float], dense: list[float], session: list[int], seq: list[int]) -> RawPool:
+    n = len(text)
+    return RawPool(np.array(text, dtype=float), np.array(dense, dtype=float),
+                   np.array(session, dtype=np.int64), np.array(seq, dtype=np.int64),
+                   np.array([s >= 0 for s in session], dtype=bool), np.zeros(n), np.zeros(n),
+                   np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
+
+
+def test_neighbour_text_is_the_turn_before_and_after() -> None:
+    # session 0: turns 1, 2, 4 (3 missing); session 1: turn 2; one memory outside any session
+    pool = _pool([1.0, 0.2, 5.0, 0.7, 0.9], [0.0] * 5, [0, 0, 0, 1, -1], [1, 2, 4, 2, 0])
+    x = shipped().features(pool)
+    prev, nxt = x[:, FULL.index("previous_text")], x[:, FULL.index("next_text")]
+    assert prev.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]  # turn 4's turn before (3) is absent
+    assert nxt.tolist() == [0.2, 0.0, 0.0, 0.0, 0.0]
+    # clipped as the memory's own ratio is (own_features): at most 3
+    assert x[1, FULL.index("next_text")] == 0.0 and x[2, FULL.index("previous_text")] == 0.0
+    pool = _pool([0.0, 7.0], [0.0, 0.0], [0, 0], [1, 2])
+    assert shipped().features(pool)[0, FULL.index("next_text")] == 3.0
+
+
+def test_level_is_the_best_candidate() -> None:
+    pool = _pool([0.5, 2.0, 0.0], [1.0, -2.0, 6.0], [-1, -1, -1], [0, 0, 0])
+    x = shipped().features(pool)
+    assert np.all(x[:, FULL.index("best_text")] == 2.0)
+    assert np.all(x[:, FULL.index("best_dense")] == 6.0)
+    empty = shipped().features(_pool([], [], [], []))
+    assert empty.shape == (0, len(FULL))
+
+
+@given(st.lists(st.tuples(st.floats(0, 4), st.floats(-4, 14)), min_size=1, max_size=30),
+       st.floats(-5, 5), st.floats(-5, 5))
+def test_level_weights_never_change_the_order(rows: list[tuple[float, float]], wt: float,
+                                              wd: float) -> None:
+    pool = _pool([r[0] for r in rows], [r[1] for r in rows], [-1] * len(rows), [0] * len(rows))
+    base = shipped()
+    d = base.to_dict()
+    for f, w in zip(LEVEL, (wt, wd)):
+        d["full"]["weights"][FULL.index(f)] = w
+    other = Ranker.from_dict(d)
+    a, _ = base.logits(base.features(pool))
+    b, _ = other.logits(other.features(pool))
+    # the level shifts every candidate of the query by the same amount
+    assert np.allclose(b - a, (b - a)[0])
+
+
+def test_weights_from_before_the_added_features_load() -> None:
+    d = json.loads(resources.files("ltm.retrieval").joinpath("ranker.json").read_text())
+    names = [f for f in FULL if f not in ADDED]
+    d["full"] = {"features": names,
+                 "weights": [d["full"]["weights"][FULL.index(f)] for f in names],
+                 "bias": d["full"]["bias"]}
+    old = Ranker.from_dict(d)
+    for f in ADDED:
+        assert old.full_w[FULL.index(f)] == 0.0
+    assert old.full_w[FULL.index("own")] == shipped().full_w[FULL.index("own")]
+    # unknown names, a reordered set, a missing original feature: refused
+    for bad in (names + ["nonsense"], names[::-1], names[1:]):
+        d["full"] = {"features": bad, "weights": [0.0] * len(bad), "bias": 0.0}
+        with pytest.raises(ValueError):
+            Ranker.from_dict(d)
+    assert len(OWN) == len(shipped().own_w)
