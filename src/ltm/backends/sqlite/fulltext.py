@@ -466,14 +466,17 @@ class FullText(Connection):
         user = view.user
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
                              len(view), span=span, mark=mark)
-        rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
-        tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
-        labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))
+        cols = np.array(rows, dtype=np.float64).reshape(len(rows), 3)  # (rows, 3)
+        rowids = cols[:, 0].astype(np.int64)  # (row ids are exact in a float64)
+        tf = np.ascontiguousarray(cols[:, 1])
+        labelled = cols[:, 2] != 0
         pos = view.positions(rowids)
         ok = pos >= 0
-        pos, tf_in = pos[ok], tf[ok]
-        if span is not None:  # other users' rows in the range
-            rowids, tf, labelled = rowids[ok], tf_in, labelled[ok]
+        tf_in = tf
+        if not ok.all():
+            pos, tf_in = pos[ok], tf[ok]
+            if span is not None:  # other users' rows in the range
+                rowids, tf, labelled = rowids[ok], tf_in, labelled[ok]
         self._keep_postings(("label", user, term), rowids[labelled])
         return self._keep_postings(("tf", user, term), rowids, tf, pos, tf_in,
                                    tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
