@@ -1,6 +1,6 @@
 """Stage-2 features added in issue 15's sixth pass: the full-text ratio of the turn before and
-after a memory (``previous_text``, ``next_text``), the query's level (``best_text``,
-``best_dense``: constants of a query, so they never change its order), and weights stored
+after a memory (``previous_text``, ``next_text``), the query's level (``best_text``: a
+constant of the query, so it never changes its order), and weights stored
 before those features existed (a store's own, fitted from feedback) still load."""
 
 from __future__ import annotations
@@ -41,20 +41,21 @@ def test_level_is_the_best_candidate() -> None:
     pool = _pool([0.5, 2.0, 0.0], [1.0, -2.0, 6.0], [-1, -1, -1], [0, 0, 0])
     x = shipped().features(pool)
     assert np.all(x[:, FULL.index("best_text")] == 2.0)
-    assert np.all(x[:, FULL.index("best_dense")] == 6.0)
+    pool = _pool([0.5, 9.0], [1.0, 6.0], [-1, -1], [0, 0])
+    assert np.all(shipped().features(pool)[:, FULL.index("best_text")] == 3.0)  # clipped
     empty = shipped().features(_pool([], [], [], []))
     assert empty.shape == (0, len(FULL))
 
 
 @given(st.lists(st.tuples(st.floats(0, 4), st.floats(-4, 14)), min_size=1, max_size=30),
-       st.floats(-5, 5), st.floats(-5, 5))
-def test_level_weights_never_change_the_order(rows: list[tuple[float, float]], wt: float,
-                                              wd: float) -> None:
+       st.floats(-5, 5))
+def test_level_weights_never_change_the_order(rows: list[tuple[float, float]],
+                                              wt: float) -> None:
     pool = _pool([r[0] for r in rows], [r[1] for r in rows], [-1] * len(rows), [0] * len(rows))
     base = shipped()
     d = base.to_dict()
-    for f, w in zip(LEVEL, (wt, wd)):
-        d["full"]["weights"][FULL.index(f)] = w
+    for f in LEVEL:
+        d["full"]["weights"][FULL.index(f)] = wt
     other = Ranker.from_dict(d)
     a, _ = base.logits(base.features(pool))
     b, _ = other.logits(other.features(pool))

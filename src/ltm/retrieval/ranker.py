@@ -9,9 +9,8 @@ Two logistic stages, pure numpy at inference:
    the full-text ratio of the turn before and of the turn after it (a question's words are
    often in the turn that asks, its answer in the reply), recency, importance, supersession,
    the time features (whether the query names a time window, and how well the memory's time
-   fits it), and the query's level (its best candidate's full-text ratio and dense z-score:
-   constants of the query, fitted with the probability, so the order is the ranking
-   objective's alone).
+   fits it), and the query's level (its best candidate's full-text ratio: a constant of the
+   query, fitted with the probability, so the order is the ranking objective's alone).
 
 An optional last calibration step (``context``, off by default: see ``_fit_context``) maps
 the stage-2 logit, with the competition from the candidates ranked above it, to the
@@ -39,21 +38,23 @@ import numpy as np
 OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label",
        "text_top", "dense_gap")
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
-        "next_text", "recency", "importance", "superseded", "window", "time_fit", "best_text",
-        "best_dense")
+        "next_text", "recency", "importance", "superseded", "window", "time_fit", "best_text")
 # stage-2 features added after weights were first fitted and stored (see ``Ranker.from_dict``)
-ADDED = frozenset({"previous_text", "next_text", "best_text", "best_dense"})
-# the query's level: its best candidate's full-text ratio and dense z-score, the same for every
-# candidate of a query, so they never change the order; they tell how well anything stored
-# matches (the ranking objective cannot see a query's constants: they are fitted with the
-# probability, see ``fit``)
-LEVEL = ("best_text", "best_dense")
+ADDED = frozenset({"previous_text", "next_text", "best_text"})
+# the query's level: its best candidate's full-text ratio, the same for every candidate of a
+# query, so it never changes the order (the ranking objective cannot see a query's constants:
+# it is fitted with the probability, see ``fit``). Fitted negative: where the query's words are
+# all found, a candidate's score overstates its chance (BEAM's unanswerable questions name a
+# topic the conversation discussed). The best dense z-score was tried as a level too: it
+# separates unrelated questions a little (small-store AUROC) but fitted positive it lowered
+# BEAM's abstention AUROC 0.680 -> 0.649, so it is not one.
+LEVEL: tuple[str, ...] = ("best_text",)
 # the last calibration step (see ``context_features``)
 CONTEXT = ("logit", "above")
 CALIBRATE_TOP = 20  # the context step is fitted on each query's best candidates
 TIME = ("window", "time_fit")
 # stage-1 weights kept >= 0, so that more match never lowers the logit (see ``fit``)
-MONOTONE = ("text", "text_any", "text_sqrt", "dense", "text_dense", "label", "text_top",
+MONOTONE = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label", "text_top",
             "dense_gap")
 # weights used where the training data never varies a feature (e.g. no superseded facts in
 # LoCoMo): a prior, not a fit
@@ -201,12 +202,11 @@ class Ranker:
         own = x1 @ self.own_w + self.own_b
         n = len(own)
         t = float(x1[:, OWN.index("text")].max()) if n else 0.0
-        d = float(x1[:, OWN.index("dense")].max()) if n else 0.0
         return np.column_stack([own, structure(pool, own, self.context_window, self.floor),
                                 pool.recency, pool.importance,
                                 pool.superseded.astype(np.float64),
                                 np.full(n, 1.0 if pool.window else 0.0), pool.time_fit,
-                                np.full(n, t), np.full(n, d)])
+                                np.full(n, t)])
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logit, its time part) for one query's ``features`` matrix. The last calibration
@@ -398,9 +398,8 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
     weights by the ranking objective (``fit_ranking``); then the stage-2 score is calibrated
     into a probability (Platt: a logistic regression of the labels on the score, the query's
     window flag and its level, ``LEVEL``), fitted on each query's best ``CALIBRATE_TOP``
-    candidates, where a probability is read (fitted on every candidate, the level learned the
-    average candidate: top-10 calibration error held out LoCoMo 0.035 / small stores 0.055,
-    against 0.018 / 0.043). Features the data never varies within a query (no superseded fact
+    candidates, where a probability is read (fitted on every candidate, held out top-10
+    calibration error LoCoMo 0.035 / small stores 0.055 against 0.013 / 0.040). Features the data never varies within a query (no superseded fact
     in the data, say) keep their ``PRIORS`` weight. ``weights``: one per pool (to balance
     data sets)."""
     ys = [np.asarray(y, dtype=np.float64) for y in labels]
