@@ -26,6 +26,15 @@ class _NoScope:
         return getattr(self._inner, name)
 
 
+class _Whole(_NoScope):
+    """... nor the head's kind probe (``KindReader``): reads the ranking's head whole."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "kinds":
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+
 def test_sqlite_is_a_scope_reader_and_a_wrapper_without_it_is_not(tmp_path: Path) -> None:
     with ltm.open(tmp_path / "s", embedder="hash") as store:
         store.add("I moved to Lisbon in March", user="alice")
@@ -60,8 +69,8 @@ def test_kinds_reads_kind_and_whether_a_metadata_key_may_be_set(tmp_path: Path) 
 def test_timed_search_reads_whole_only_what_it_adjusts_and_ranks_as_the_general_path(
         tmp_path: Path, k: int) -> None:
     """Under a time phrase the fast path reads whole only the head's memories a time fit
-    (facts), decay or the archived penalty applies to; the general path reads every one of
-    them. Same ranking, same signals."""
+    (facts), decay or the archived penalty applies to; a backend without the kind probe (and
+    the fast path) reads every one of them. Same ranking, same signals."""
     turns = [("ana", "We finally booked the trip to Kyoto for April"),
              ("bo", "Nice, how long will you stay in Kyoto?"),
              ("ana", "Two weeks, and we will visit the temples in Kyoto"),
@@ -78,7 +87,7 @@ def test_timed_search_reads_whole_only_what_it_adjusts_and_ranks_as_the_general_
         query, now = "what did Ana say about Kyoto last week", "2024-07-01T12:00:00Z"
         fast = store.search(query, user="ana", k=k, now=now)
         real = store.backend
-        store.backend = _NoScope(real)  # type: ignore[assignment]
+        store.backend = _Whole(real)  # type: ignore[assignment]
         try:
             general = store.search(query, user="ana", k=k, now=now)
         finally:
@@ -124,3 +133,14 @@ def test_full_text_over_a_row_id_range_keeps_to_the_user(tmp_path: Path, users: 
         assert list(scores) == pytest.approx([s for _, s in by_id])
         assert backend.text_ceiling("hiking bread alps", "alice") == pytest.approx(
             backend.text_ceiling("hiking bread alps", "bob"))  # the same counts per user
+
+
+def test_both_backends_keep_the_fast_path() -> None:
+    """The head's kind probe is a protocol of its own: a backend without it (PostgreSQL)
+    still takes the user-scope fast path and reads the head whole."""
+    from ltm.backends.base import KindReader
+    from ltm.backends.postgres.backend import PostgresBackend
+    from ltm.backends.sqlite.backend import SqliteBackend
+
+    assert issubclass(SqliteBackend, ScopeReader) and issubclass(SqliteBackend, KindReader)
+    assert issubclass(PostgresBackend, ScopeReader)

@@ -182,10 +182,16 @@ class ScopeReader(Protocol):
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each (allowed rows, limit): the positions in ``view`` of the best full-text
         matches among the allowed rows and their BM25 scores, best first."""
+
+
+@runtime_checkable
+class KindReader(Protocol):
+    """What a backend may offer so that ``ltm.retrieval.pipeline`` reads whole only the
+    memories of a ranking's head that an adjustment needs (without it: all of them)."""
+
     def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
         """The kind of each of ``ids`` (absent: no such memory) and whether its metadata may
-        hold a value under ``key`` (False only where it surely holds none): which memories
-        of a ranking's head need reading whole."""
+        hold a value under ``key`` (False only where it surely holds none)."""
 
 
 def scan_order(order: str) -> bool:

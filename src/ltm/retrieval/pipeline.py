@@ -24,7 +24,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends.base import Backend, Filters, ScopeReader
+from ..backends.base import Backend, Filters, KindReader, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
@@ -565,12 +565,13 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
     decay = _decay_policies(settings)
     head = order[:max(3 * want, 50)]
     head_ids = [ids[j] for j in head]
-    reader = scope_reader(backend)
-    if reader is not None:
+    # (asked per call, not per class: a wrapper may forward it for one backend, not another)
+    kinds = backend if isinstance(backend, KindReader) else None
+    if kinds is not None:
         # read whole only what an adjustment below can apply to (the rest keep their logit)
         timed = window is not None and bool(settings.time_weight)
         head_ids = [i for i, (kind, archived) in
-                    reader.kinds(head_ids, user, "ltm_archived").items()
+                    kinds.kinds(head_ids, user, "ltm_archived").items()
                     if (timed and kind != "episode") or decay.get(kind)
                     or (archived and settings.archived_penalty)]
     mems = backend.get_many(head_ids, user) if head_ids else {}
