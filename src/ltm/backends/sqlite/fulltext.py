@@ -327,6 +327,8 @@ class FullText(Connection):
                 f"SELECT {cols} FROM memories_fts {join}"
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
+        if not got:
+            return []  # (no row to score: the store-wide count is not needed)
         idf = _idf(total, self._store_df(term, total, mark))
         return [(k, float(sc) / idf, lab != 0) for k, sc, lab in got]
 
