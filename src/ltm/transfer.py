@@ -47,9 +47,18 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
                          "dim": engine.embedder.dim}) + "\n")
     n = 0
     for mem, vec in engine.backend.iter_export(user, with_vectors=embeddings):
-        fp.write(json.dumps(memory_to_json(mem, vec), ensure_ascii=False) + "\n")
+        fp.write(_one_line(json.dumps(memory_to_json(mem, vec), ensure_ascii=False)) + "\n")
         n += 1
     return n
+
+
+# characters JSON leaves raw in a string that str.splitlines() (and other readers) take for a
+# line break: escaped, so one memory stays one line whatever reads the file
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _one_line(text: str) -> str:
+    return text.translate(_LINE_BREAKS)
 
 
 def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
