@@ -406,7 +406,11 @@ class FullText(Connection):
         with self._lock:
             try:
                 mark = self._write_mark()
-                cache = self._postings(mark)
+                current = self._scope_cache.get(view.user)
+                # the cache holds positions in the user's view of this write mark: a view read
+                # before another thread or connection wrote is scored without it
+                keep = current is not None and current[0] is view and current[1] == mark
+                cache = self._postings(mark) if keep else {}
                 if not per_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
                     groups = [("bm25", f'scope : "{scope}" AND ({match})', " ".join(terms))]
@@ -417,14 +421,15 @@ class FullText(Connection):
                     key = (kind, view.user, term)
                     held = cache.get(key)
                     if held is None and per_scope:
-                        held = self._term_postings(view, term, span, mark)
+                        held = self._term_postings(view, term, span, mark, keep=keep)
                     elif held is None:
                         rows = self.conn.execute(sql, (match,)).fetchall()
                         rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
                         tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
                         pos = view.positions(rowids)
                         ok = pos >= 0
-                        held = self._keep_postings(key, rowids, tf, pos[ok], tf[ok], tf[ok])
+                        got = (rowids, tf, pos[ok], tf[ok], tf[ok])
+                        held = self._keep_postings(key, *got) if keep else got
                     if len(held[2]):
                         postings.append(held[2:])
             except sqlite3.OperationalError as exc:
@@ -458,13 +463,15 @@ class FullText(Connection):
         return out
 
     def _term_postings(self, view: ScopeView, term: str, span: tuple[int, int] | None,
-                       mark: tuple[int, int]) -> tuple[np.ndarray, ...]:
+                       mark: tuple[int, int], *, keep: bool = True
+                       ) -> tuple[np.ndarray, ...]:
         """Read one term's rows in ``view``'s scope (a scope up to ``hnsw_min_scope``) into
         the postings cache: as ("tf", user, term) their row ids, BM25 term-frequency parts,
         positions in the view (the same in any view of the user read under this write mark:
         rows in row-id order), those rows' parts and their scores with the term's IDF within
         the scope; as ("label", user, term) the rows whose labels hold it (``label_rows``).
-        Returns the first."""
+        Returns the first. ``keep=False``: ``view`` was read under an earlier write mark, so
+        its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
                              len(view), span=span, mark=mark)
@@ -479,9 +486,11 @@ class FullText(Connection):
             pos, tf_in = pos[ok], tf[ok]
             if span is not None:  # other users' rows in the range
                 rowids, tf, labelled = rowids[ok], tf_in, labelled[ok]
+        got = (rowids, tf, pos, tf_in, tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
+        if not keep:  # ``view`` is not the user's view of ``mark``: nothing to share
+            return got
         self._keep_postings(("label", user, term), rowids[labelled])
-        return self._keep_postings(("tf", user, term), rowids, tf, pos, tf_in,
-                                   tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
+        return self._keep_postings(("tf", user, term), *got)
 
     def _postings(self, mark: tuple[int, int]) -> dict[tuple[str, str, str],
                                                        tuple[np.ndarray, ...]]:
