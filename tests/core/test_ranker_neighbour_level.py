@@ -26,12 +26,21 @@ def test_neighbour_text_is_the_turn_before_and_after() -> None:
     pool = _pool([1.0, 0.2, 5.0, 0.7, 0.9], [0.0] * 5, [0, 0, 0, 1, -1], [1, 2, 4, 2, 0])
     x = shipped().features(pool)
     prev, nxt = x[:, FULL.index("previous_text")], x[:, FULL.index("next_text")]
-    assert prev.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]  # turn 4's turn before (3) is absent
-    assert nxt.tolist() == [0.2, 0.0, 0.0, 0.0, 0.0]
-    # clipped as the memory's own ratio is (own_features): at most 3
-    assert x[1, FULL.index("next_text")] == 0.0 and x[2, FULL.index("previous_text")] == 0.0
+    # relative to the best candidate's ratio, clipped at 3 as in own_features (5.0 -> 3)
+    assert prev.tolist() == pytest.approx([0.0, 1.0 / 3, 0.0, 0.0, 0.0])  # turn 3 absent
+    assert nxt.tolist() == pytest.approx([0.2 / 3, 0.0, 0.0, 0.0, 0.0])
     pool = _pool([0.0, 7.0], [0.0, 0.0], [0, 0], [1, 2])
-    assert shipped().features(pool)[0, FULL.index("next_text")] == 3.0
+    assert shipped().features(pool)[0, FULL.index("next_text")] == 1.0
+    # a uniform change of every BM25 score (the store-wide length average moving) changes
+    # nothing
+    base = [1.0, 0.2, 1.5, 0.7, 0.9]
+    cols = [FULL.index("previous_text"), FULL.index("next_text")]
+    shape = ([0.0] * 5, [0, 0, 0, 1, -1], [1, 2, 4, 2, 0])
+    before = shipped().features(_pool(base, *shape))[:, cols]
+    after = shipped().features(_pool([1.1 * t for t in base], *shape))[:, cols]
+    assert before[1, 0] > 0 and np.allclose(after, before)
+    empty = shipped().features(_pool([], [], [], []))
+    assert empty.shape == (0, len(FULL))
 
 
 def test_weights_from_before_the_added_features_load() -> None:

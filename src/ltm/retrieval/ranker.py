@@ -6,8 +6,8 @@ Two logistic stages, pure numpy at inference:
    its dense z-score (cosine against the embedder's background), with an interaction.
 2. ``full``: the own logit, the best own logit among its neighbours within ``context_window``
    turns of its session and the best in its session (conversation turns rarely stand alone),
-   the full-text ratio of the turn before and of the turn after it (a question's words are
-   often in the turn that asks, its answer in the reply), recency, importance, supersession,
+   the full-text ratio of the turn before and of the turn after it over the best candidate's
+   (a question's words are often in the turn that asks, its answer in the reply), recency, importance, supersession,
    the time features (whether the query names a time window, and how well the memory's time
    fits it).
 
@@ -104,8 +104,9 @@ def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.n
     ``previous_text``, ``next_text`` from a memory's conversation: the own logits of the turn
     before and after it, the best other turn within ``window`` turns (2 or more away), the best
     and the log-sum-exp of its session (``floor`` where it has none; a memory outside any
-    conversation is its own session), and the full-text ratio (clipped as in ``own_features``)
-    of the turn before and after it (0 where there is none)."""
+    conversation is its own session), and the full-text ratio of the turn before and after
+    it relative to the best candidate's (``text_top`` of ``own_features``; 0 where there is
+    none)."""
     n = len(own)
     out = np.full((n, 7), floor)
     out[:, 3] = out[:, 4] = own  # a memory outside any conversation: a session of its own
@@ -115,7 +116,12 @@ def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.n
         return out
     idx = idx[np.lexsort((idx, pool.seq[idx], pool.session[idx]))]  # by session, then turn
     sess, seqs, vals = pool.session[idx], pool.seq[idx], own[idx]
-    text = np.clip(pool.text[idx], 0.0, 3.0)
+    # the neighbours' full-text ratio over the best candidate's (``text_top``): a ratio of two
+    # BM25 scores of one store, so the store-wide length average SQLite's BM25 uses (which
+    # other users' memories move) cancels out
+    clipped = np.clip(pool.text, 0.0, 3.0)
+    best = float(clipped.max())
+    text = clipped[idx] / best if best > 0 else np.zeros(len(idx))
 
     def at(off: int, of: np.ndarray = vals) -> np.ndarray:
         """``of`` (the own logit) at the turn ``off`` turns later (earlier if negative), or
