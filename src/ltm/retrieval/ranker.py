@@ -99,14 +99,16 @@ def own_features(pool: RawPool) -> np.ndarray:
                             np.maximum(d, 0.0), t * np.maximum(d, 0.0), pool.label, top, gap])
 
 
-def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.ndarray:
+def structure(pool: RawPool, own: np.ndarray, top: np.ndarray, window: int,
+              floor: float) -> np.ndarray:
     """Columns ``previous``, ``next``, ``near``, ``session``, ``session_lse``,
     ``previous_text``, ``next_text`` from a memory's conversation: the own logits of the turn
     before and after it, the best other turn within ``window`` turns (2 or more away), the best
     and the log-sum-exp of its session (``floor`` where it has none; a memory outside any
-    conversation is its own session), and the full-text ratio of the turn before and after
-    it relative to the best candidate's (``text_top`` of ``own_features``; 0 where there is
-    none)."""
+    conversation is its own session), and ``top`` (the full-text ratio relative to the best
+    candidate's: ``text_top`` of ``own_features``) of the turn before and after it (0 where
+    there is none). ``top`` is a ratio of two BM25 scores of one store, so the store-wide
+    length average SQLite's BM25 uses (which other users' memories move) cancels out."""
     n = len(own)
     out = np.full((n, 7), floor)
     out[:, 3] = out[:, 4] = own  # a memory outside any conversation: a session of its own
@@ -116,12 +118,7 @@ def structure(pool: RawPool, own: np.ndarray, window: int, floor: float) -> np.n
         return out
     idx = idx[np.lexsort((idx, pool.seq[idx], pool.session[idx]))]  # by session, then turn
     sess, seqs, vals = pool.session[idx], pool.seq[idx], own[idx]
-    # the neighbours' full-text ratio over the best candidate's (``text_top``): a ratio of two
-    # BM25 scores of one store, so the store-wide length average SQLite's BM25 uses (which
-    # other users' memories move) cancels out
-    clipped = np.clip(pool.text, 0.0, 3.0)
-    best = float(clipped.max())
-    text = clipped[idx] / best if best > 0 else np.zeros(len(idx))
+    text = top[idx]
 
     def at(off: int, of: np.ndarray = vals) -> np.ndarray:
         """``of`` (the own logit) at the turn ``off`` turns later (earlier if negative), or
@@ -195,9 +192,11 @@ class Ranker:
 
     def features(self, pool: RawPool) -> np.ndarray:
         """The stage-2 feature matrix (columns ``FULL``)."""
-        own = self.own_logit(pool)
+        x1 = own_features(pool)
+        own = x1 @ self.own_w + self.own_b
         n = len(own)
-        return np.column_stack([own, structure(pool, own, self.context_window, self.floor),
+        top = x1[:, OWN.index("text_top")]
+        return np.column_stack([own, structure(pool, own, top, self.context_window, self.floor),
                                 pool.recency, pool.importance,
                                 pool.superseded.astype(np.float64),
                                 np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
