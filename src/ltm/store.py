@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import re
+import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
@@ -29,9 +30,10 @@ from .errors import (
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .registry import open_backend, store_embedder
-from .retrieval.feedback import forget_feedback, record_feedback, stored_ranker
+from .retrieval.feedback import forget_feedback, ranker_from_meta, record_feedback
 from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
+from .retrieval.ranker import META_KEY as _RANKER_KEY
 from .retrieval.ranker import Ranker
 from .retrieval.ranker import shipped as shipped_ranker
 from .timeutil import from_us, now_us, opt_us, to_us
@@ -43,6 +45,10 @@ from .validate import MAX_TEXT_CHARS as MAX_TEXT_CHARS  # re-exported
 
 log = logging.getLogger(__name__)
 
+# how often (seconds) an open store looks for weights another process fitted or dropped
+# (``ltm train ranker --store``): one meta read, ~7 us on SQLite, ~0.15 ms on PostgreSQL
+RANKER_RECHECK_S = 1.0
+
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
 
@@ -53,6 +59,8 @@ class MemoryStore:
     def __init__(self, backend: Backend, settings: Settings, embedder: Embedder) -> None:
         self.engine = Engine(backend, settings, embedder)
         self._ranker: Ranker | None = None
+        self._ranker_raw: str | None = None  # the meta value it was read from
+        self._ranker_checked = 0.0  # time.monotonic() of that read
 
     # the engine's parts, as users and tests reach them (``store.embedder = ...`` included)
     @property
@@ -317,9 +325,16 @@ class MemoryStore:
     @property
     def ranker(self) -> Ranker:
         """The relevance model searches use: this store's own weights (``ltm train ranker
-        --store``, fitted from ``feedback``) when it holds them, else the shipped ones."""
-        if self._ranker is None:
-            self._ranker = stored_ranker(self.backend) or shipped_ranker()
+        --store``, fitted from ``feedback``) when it holds them, else the shipped ones. Looked
+        up again at most every ``RANKER_RECHECK_S`` seconds, so weights fitted (or dropped) by
+        another process reach a store that stays open, such as ``ltm serve``'s."""
+        at = _time.monotonic()
+        if self._ranker is None or at - self._ranker_checked >= RANKER_RECHECK_S:
+            raw = self.backend.get_meta(_RANKER_KEY) or ""
+            if self._ranker is None or raw != self._ranker_raw:
+                self._ranker = ranker_from_meta(raw) or shipped_ranker()
+                self._ranker_raw = raw
+            self._ranker_checked = at
         return self._ranker
 
     def feedback(self, query: str, memory_id: str, useful: bool, *, user: str,

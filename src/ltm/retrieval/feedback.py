@@ -55,7 +55,11 @@ def forget_feedback(backend: Any, user: str) -> None:
 
 def stored_ranker(backend: Any) -> Ranker | None:
     """The store's own weights, if it holds valid ones."""
-    raw = backend.get_meta(META_KEY)
+    return ranker_from_meta(backend.get_meta(META_KEY))
+
+
+def ranker_from_meta(raw: str | None) -> Ranker | None:
+    """The weights a store's meta value ``ranker.META_KEY`` holds (None: none, or invalid)."""
     if not raw:
         return None
     try:
