@@ -106,13 +106,17 @@ class Engine:
             raise InvalidInput("pinned must be true or false", field="pinned")
         kind_ = check.kind(kind)
         vf = opt_us(valid_from, field="valid_from")
+        vt = opt_us(valid_to, field="valid_to")
+        if vt is not None and vt < (vf if vf is not None else t):
+            raise InvalidInput("valid_to must not be before valid_from (default: time)",
+                               field="valid_to")
         return NewRow(
             id=new_id if new_id is not None else _ids.new_id(),
             user=check.user(user), agent=check.opt_name(agent, "agent"),
             session=check.opt_name(session, "session"), kind=kind_, text=check.text(text),
             metadata=self.meta(metadata), importance=check.importance(importance), time=t,
             recorded_at=now, valid_from=vf if vf is not None else t,
-            valid_to=opt_us(valid_to, field="valid_to"), superseded_by=None,
+            valid_to=vt, superseded_by=None,
             sources=check.sources(sources), pinned=pinned,
             expires_at=opt_us(expires_at, field="expires_at"))
 
@@ -209,6 +213,13 @@ class Engine:
         if old.superseded_by is not None:
             raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
                                field="supersedes")
+        old_from = to_us(old.valid_from if old.valid_from is not None else old.time)
+        if row.valid_from is not None and row.valid_from < old_from:
+            # the old fact would get valid_to < valid_from: never valid for as_of, and inside
+            # every time window that holds its valid_from
+            raise InvalidInput(
+                f"valid_from must not be before that of memory {old.id}, which it supersedes "
+                f"({from_us(old_from).isoformat()})", field="valid_from")
         with self.backend.atomic():
             mem = self.write([row], dedup=False)[0]
             self.backend.update(old.id, row.user, {"valid_to": row.valid_from,

@@ -237,6 +237,10 @@ def _apply(engine: Engine, user: str, cand: dict[str, Any], decision: dict[str, 
         report.updated.append(target.id)
         return
     since = from_us(cand["valid_from"])
+    if action == "supersede" and target is not None:
+        # a successor starts no earlier than what it supersedes (the model may date the new
+        # fact before the old one's valid_from: "since 2019")
+        since = max(since, target.valid_from or target.time)
     mem = engine.add(text, user=user, kind="fact", time=since, valid_from=since,
                     sources=cand["sources"], metadata=meta,
                     supersedes=target.id if action == "supersede" and target else None)
