@@ -69,6 +69,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._scope_cache = {}
         self._dense_places = {}
         self._averages_cache = None
+        self._scope_avgdl_cache = {}
         self._postings_cache = {}
         self._postings_mark = None
         self._postings_rows = 0

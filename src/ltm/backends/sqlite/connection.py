@@ -53,6 +53,8 @@ class Connection:
     _dense_places: dict[str, tuple[ScopeView, np.ndarray, np.ndarray, np.ndarray,
                                    np.ndarray | None]]
     _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
+    # user -> (mean tokens per row of the user's memories, the write mark it was read under)
+    _scope_avgdl_cache: dict[str, tuple[float | None, tuple[int, int]]]
     # (kind, user, term or terms) -> a user's postings of query terms (fulltext._postings)
     _postings_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...]]
     _postings_mark: tuple[int, int] | None

@@ -1,5 +1,5 @@
-"""Full text: the tokenizer and stop words, BM25 as FTS5 computes it (with IDF taken within a
-user's scope), the searches over the FTS5 index (``text_search``, ``text_ceiling``,
+"""Full text: the tokenizer and stop words, BM25 as FTS5 computes it (with IDF and the average
+memory length taken within a user's scope), the searches over the FTS5 index (``text_search``, ``text_ceiling``,
 ``label_rows``, ``scope_text``), and the upkeep of the index's structure (merge, repair)."""
 
 from __future__ import annotations
@@ -108,6 +108,23 @@ def _varints(buf: bytes) -> list[int]:
     return out
 
 
+def _row_length(sz: bytes) -> int:
+    """A row's length in tokens, all columns (FTS5's docsize record: a varint per column)."""
+    return sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+
+
+def _tf_part(f: float, length: float, avgdl: float) -> float:
+    """BM25's term-frequency part of a term counted ``f`` times (weighted) in a row of
+    ``length`` tokens, with the average length ``avgdl``."""
+    return f * (BM25_K1 + 1) / (f + BM25_K1 * (1 - BM25_B) + BM25_K1 * BM25_B / avgdl * length)
+
+
+# bm25()'s weighted count of a term is a whole number of these (text 1, labels EXTRA_WEIGHT):
+# ``_rescaled`` rounds the count it gives back to it, so that a score made under one average
+# length and one made under another give the same bits once both are rescaled
+_F_STEP = EXTRA_WEIGHT if (1 / EXTRA_WEIGHT).is_integer() else None
+
+
 def _span(view: ScopeView | None) -> tuple[int, int] | None:
     """The row-id range of a user's rows where they fill at least half of it (a conversation
     stored at once: all of it), else None. FTS5 reads a term's rows in a row-id range about
@@ -119,16 +136,29 @@ def _span(view: ScopeView | None) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo < 2 * len(view) else None
 
 
+def _rescaled(part: float, length: int, avgdl_store: float, avgdl: float) -> float:
+    """bm25()'s term-frequency ``part`` of a row of ``length`` tokens (made with the store's
+    average length) made again with ``avgdl``: the weighted count it stands for, part * K /
+    (k1 + 1 - part) with K = k1 (1 - b + b length / avgdl_store), rounded to ``_F_STEP``."""
+    k = BM25_K1 * (1 - BM25_B + BM25_B * length / avgdl_store)
+    f = part * k / max(BM25_K1 + 1 - part, 1e-12)
+    if _F_STEP is not None:
+        f = max(round(f / _F_STEP), 1) * _F_STEP
+    return _tf_part(f, length, avgdl)
+
+
 class FullText(Connection):
     """Searches over the FTS5 index and its upkeep (a part of ``SqliteBackend``)."""
 
     def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
         """BM25 over text (weight 1) and speaker/name (weight 0.5) within the user's scope.
 
-        FTS5 computes IDF over the whole table, i.e. across users: a name that is rare in the
-        store but said in every other turn of one user's memories would dominate that user's
-        ranking. For scopes up to ``hnsw_min_scope`` memories each query term is therefore
-        scored on its own and its IDF replaced by the IDF within the user's scope."""
+        FTS5 computes IDF and the average memory length over the whole table, i.e. across
+        users: a name that is rare in the store but said in every other turn of one user's
+        memories would dominate that user's ranking, and another user's long memories would
+        move this user's scores and their order. For scopes up to ``hnsw_min_scope`` memories
+        each query term is therefore scored on its own, with the IDF and the average length
+        within the user's scope (``_scope_avgdl``): another user's memories change nothing."""
         terms = query_terms(query)
         if not terms:
             return []
@@ -139,16 +169,19 @@ class FullText(Connection):
                f"WHERE memories_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?")
         with self._lock:
             try:
-                n_scope = self._scope_count(flt.user)
-                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                mark = self._write_mark()
+                n_scope = self._scope_count(flt.user, mark)
+                if n_scope > self.hnsw_min_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
                     rows = self.conn.execute(
                         sql, [f'scope : "{scope}" AND ({match})', *params, limit]).fetchall()
                     return [(r[0], float(r[1])) for r in rows]
+                avgdl = self._scope_avgdl(flt.user, mark)
                 scores: dict[str, float] = {}
                 for term in terms:
                     got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
-                                        n_scope, where, params, key="m.id")
+                                        n_scope, where, params, key="m.id", mark=mark,
+                                        avgdl=avgdl)
                     if not got:
                         continue
                     idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
@@ -170,8 +203,7 @@ class FullText(Connection):
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
         holding every query term once scores in ``text_search`` (the sum of the terms' IDFs as
-        it weighs them: the scope's for several terms in a scope up to ``hnsw_min_scope``,
-        else the store's). ``ltm.retrieval.calibrate`` divides BM25 by it."""
+        it weighs them: the scope's in a scope up to ``hnsw_min_scope``, else the store's). ``ltm.retrieval.calibrate`` divides BM25 by it."""
         terms = query_terms(query)
         if not terms:
             return 0.0
@@ -181,7 +213,7 @@ class FullText(Connection):
                 n_scope = self._scope_count(user, mark)
                 if n_scope == 0:
                     return 0.0
-                if n_scope > self.hnsw_min_scope or len(terms) == 1:
+                if n_scope > self.hnsw_min_scope:
                     total = self._total_count(mark)
                     return sum(_idf(total, self._store_df(t, total, mark)) for t in terms)
                 scope = "u" + user.encode().hex()
@@ -299,28 +331,33 @@ class FullText(Connection):
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
-                 span: tuple[int, int] | None = None, mark: tuple[int, int] | None = None
-                 ) -> list[tuple[Any, float, bool]]:
+                 span: tuple[int, int] | None = None, mark: tuple[int, int] | None = None,
+                 avgdl: float | None = None) -> list[tuple[Any, float, bool]]:
         """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
         matching one term within a scope (the caller multiplies the part by the scope's IDF):
         from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
         of those ``match`` names; the caller then drops other users' rows. ``mark``: the
-        caller's write mark."""
+        caller's write mark. ``avgdl``: the average length to score with (the scope's, see
+        ``_scope_avgdl``) instead of the store's that FTS5 uses."""
         mark = mark or self._write_mark()
         total = self._total_count(mark)
         if total > _HIGHLIGHT_RATIO * n_scope:
-            rows = self._term_rows(match, where, params, key)
+            rows = self._term_rows(match, where, params, key, avgdl)
             if rows is not None:
                 return rows
+        stats = self._fts_averages(mark) if avgdl is not None else None
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
         # bm25() weighing the labels alone is 0 exactly where they do not hold the term
         cols = f"{key}, {_BM25}, bm25(memories_fts, 0.0, 0.0, 1.0)"
+        if stats is not None:  # the rows' lengths, to rescore with ``avgdl``
+            cols += ", d.sz"
+            join += "CROSS JOIN memories_fts_docsize d ON d.id = memories_fts.rowid "
         if span is not None and not where:
             # the same scores: the scope phrase of ``match`` adds exactly 0 to bm25()
             got = self.conn.execute(
-                f"SELECT {cols} FROM memories_fts WHERE memories_fts MATCH ? "
+                f"SELECT {cols} FROM memories_fts {join}WHERE memories_fts MATCH ? "
                 "AND memories_fts.rowid BETWEEN ? AND ?", [_phrase(term), *span]).fetchall()
         else:
             got = self.conn.execute(
@@ -330,20 +367,26 @@ class FullText(Connection):
         if not got:
             return []  # (no row to score: the store-wide count is not needed)
         idf = _idf(total, self._store_df(term, total, mark))
-        return [(k, float(sc) / idf, lab != 0) for k, sc, lab in got]
+        if stats is None or avgdl is None:
+            return [(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got]
+        return [(k, _rescaled(float(sc) / idf, _row_length(sz), stats[1], avgdl), lab != 0)
+                for k, sc, lab, sz in got]
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
-                   key: str = "memories_fts.rowid") -> list[tuple[Any, float, bool]] | None:
+                   key: str = "memories_fts.rowid", avgdl: float | None = None
+                   ) -> list[tuple[Any, float, bool]] | None:
         """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
         matching one term within a scope,
         without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
         comes from highlight(), the row length from the docsize table, avgdl from the
-        averages record. The caller multiplies by an IDF. None if the averages are unreadable
-        or the index holds no content (the caller falls back to bm25())."""
-        stats = self._fts_averages()
-        if stats is None:
-            return None
-        avgdl = stats[1]
+        averages record (or ``avgdl``: the scope's). The caller multiplies by an IDF. None if
+        the averages are unreadable or the index holds no content (the caller falls back to
+        bm25())."""
+        if avgdl is None:
+            stats = self._fts_averages()
+            if stats is None:
+                return None
+            avgdl = stats[1]
         # CROSS JOIN keeps the full-text match as the outer loop: otherwise the planner may
         # walk the user's rows and probe the index once per row (35 ms instead of 0.3)
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
@@ -354,8 +397,6 @@ class FullText(Connection):
             f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
             [match, *params]).fetchall()
         out = []
-        norm = BM25_K1 * (1 - BM25_B)
-        scale = BM25_K1 * BM25_B / avgdl
         for k, text, extra, sz in rows:
             if text is None:  # a contentless index (a store before 0005): no highlight()
                 return None
@@ -363,9 +404,28 @@ class FullText(Connection):
             labelled = bool(extra) and "\x01" in extra
             if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
-            length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            out.append((k, f * (BM25_K1 + 1) / (f + norm + scale * length), labelled))
+            out.append((k, _tf_part(f, _row_length(sz), avgdl), labelled))
         return out
+
+    def _scope_avgdl(self, user: str, mark: tuple[int, int]) -> float | None:
+        """The mean length (tokens in all columns, as FTS5 counts them) of ``user``'s
+        memories: the average length of BM25 within the user's scope (the PostgreSQL backend
+        keeps it in user_stats). FTS5's bm25() takes it over the whole table, so other users'
+        memories would move a user's scores and even their order. Read from the docsize table
+        (~1 us a row), cached until the next write; None for an empty scope."""
+        hit = self._scope_avgdl_cache.get(user)
+        if hit is not None and hit[1] == mark:
+            return hit[0]
+        rows = self.conn.execute(
+            "SELECT d.sz FROM memories m INDEXED BY memories_scope "
+            "CROSS JOIN memories_fts_docsize d ON d.id = m.n WHERE m.user = ?",
+            (user,)).fetchall()
+        total = sum(_row_length(r[0]) for r in rows)
+        value = total / len(rows) if rows and total > 0 else None
+        if len(self._scope_avgdl_cache) > 10_000:
+            self._scope_avgdl_cache.clear()
+        self._scope_avgdl_cache[user] = (value, mark)
+        return value
 
     def _store_df(self, term: str, total: int, mark: tuple[int, int] | None = None) -> int:
         """How many memories in the whole store hold ``term``: cached until the next commit of
@@ -400,7 +460,7 @@ class FullText(Connection):
         sql = (f"SELECT rowid, {_BM25} FROM memories_fts "
                "WHERE memories_fts MATCH ?")
         n_scope = len(view)
-        per_scope = not (n_scope > self.hnsw_min_scope or len(terms) == 1)
+        per_scope = n_scope <= self.hnsw_min_scope
         idf_docs = max(n_scope, IDF_MIN_DOCS)
         postings: list[tuple[np.ndarray, ...]] = []
         with self._lock:
@@ -474,7 +534,8 @@ class FullText(Connection):
         its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
-                             len(view), span=span, mark=mark)
+                             len(view), span=span, mark=mark,
+                             avgdl=self._scope_avgdl(user, mark))
         cols = np.array(rows, dtype=np.float64).reshape(len(rows), 3)  # (rows, 3)
         rowids = cols[:, 0].astype(np.int64)  # (row ids are exact in a float64)
         tf = np.ascontiguousarray(cols[:, 1])
