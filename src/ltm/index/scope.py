@@ -8,7 +8,7 @@ are computed over the candidate pool without SQL. Rows are in row-id order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,9 @@ class ScopeView:
     superseded: np.ndarray  # (m,) bool
     expires: np.ndarray  # (m,) int64, NO_EXPIRY where unset
     _id_rank: np.ndarray | None = None
+    # what upper layers derive from the arrays alone (``ltm.retrieval``'s conversation order),
+    # kept as long as the view: a view never changes (a write gives a new one)
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def id_rank(self) -> np.ndarray:

@@ -32,7 +32,7 @@ from ..timeparse import TimeWindow
 from ..timeutil import to_us
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
-from .ranker import FULL, OWN, Ranker, RawPool, own_features, shipped, sigmoid
+from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 
 _US_PER_DAY = 86_400 * 1_000_000
 _STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
@@ -100,6 +100,8 @@ class Candidates:
     qv: np.ndarray | None
     only: str | None = None  # "text" / "dense": one retriever and nothing else is switched on
     query: str = ""  # the query as asked (what a reranker reads; set by search)
+    turns: Turns | None = None  # where the pool's turns sit in their conversations (None:
+    # the ranker finds out)
 
 
 def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: str,
@@ -215,7 +217,8 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
                 bm25: np.ndarray, cosine: np.ndarray, session: np.ndarray, seq: np.ndarray,
                 has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
                 superseded: np.ndarray, label: np.ndarray, tie: np.ndarray | None,
-                qv: np.ndarray | None, use_text: bool, use_dense: bool) -> Candidates:
+                qv: np.ndarray | None, use_text: bool, use_dense: bool,
+                turns: Turns | None = None) -> Candidates:
     """Calibrate the pool's signals (shared by both paths)."""
     n = len(ids)
     text = np.zeros(n)
@@ -249,7 +252,8 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
         only = "text" if use_text and not use_dense else "dense" if use_dense and not use_text \
             else None
     cosine = cosine if bool(np.isfinite(cosine).all()) else np.nan_to_num(cosine)
-    return Candidates(ids, bm25, cosine, times, raw, tie, qv, only)
+    return Candidates(ids, bm25, cosine, times, raw, tie, qv, only,
+                      turns=turns if structured else None)
 
 
 def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
@@ -258,7 +262,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     """Relevance of every candidate, the head adjusted with what needs whole memories, the
     list's guarantees enforced, the best ``k`` at or above ``min_relevance``."""
     raw = cand.raw
-    x = ranker.features(raw)
+    x1, x = ranker.stages(raw, cand.turns)
     logit, _ = ranker.logits(x)
     ids = cand.ids
     tie = cand.tie if cand.tie is not None else np.array(ids)
@@ -285,10 +289,9 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     missing = [i for i in top_ids if i not in memories]
     if missing:
         memories.update(backend.get_many(missing, flt.user))
-    own_x = own_features(raw.take(top)) if len(top) else np.zeros((0, len(OWN)))
     # the head's numbers as Python floats, read once (the same values float() gives)
-    head = np.column_stack([cand.bm25[top], cand.cosine[top], own_x[:, 0],
-                            own_x[:, OWN.index("dense")], raw.label[top], raw.recency[top],
+    head = np.column_stack([cand.bm25[top], cand.cosine[top], x1[top, 0],
+                            x1[top, OWN.index("dense")], raw.label[top], raw.recency[top],
                             raw.importance[top], x[top, :_STRUCTURE_END]]).tolist()
     chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
@@ -474,6 +477,16 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         return a if whole else a[p]
 
     pdense = pick(dense_all) if use_dense else np.zeros(len(p))
+    session = pick(view.session).astype(np.int64)
+    turns = None
+    if structured:
+        # where each turn sits in its conversation: the view's, kept with it (a view never
+        # changes: a write gives a new one), or that of the pool's rows of it
+        turns = view.memo.get("turns")
+        if turns is None:
+            turns = view.memo["turns"] = Turns.of(view.session, view.seq, view.has_seq)
+        if not whole:
+            turns = turns.within(p, m, session, view.seq[p])
     label = np.zeros(len(p))
     if len(labelled.rows):
         at = view.positions(labelled.rows)
@@ -482,10 +495,10 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         label = pick(labelled_here).astype(np.float64)
     return _candidates(backend, embedder, settings, content, flt, now, window,
                        view.ids if whole else _Picked(view.ids, p), pick(text), pdense,
-                       pick(view.session).astype(np.int64), pick(view.seq),
+                       session, pick(view.seq),
                        pick(view.has_seq), pick(view.time), pick(view.importance),
                        pick(view.superseded), label, pick(view.id_rank), qv,
-                       bool(is_text.any()), bool(is_dense.any()))
+                       bool(is_text.any()), bool(is_dense.any()), turns)
 
 
 class _Picked(Sequence[str]):

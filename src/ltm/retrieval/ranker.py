@@ -99,8 +99,65 @@ def own_features(pool: RawPool) -> np.ndarray:
                             np.maximum(d, 0.0), t * np.maximum(d, 0.0), pool.label, top, gap])
 
 
+class Turns:
+    """Where each turn of a pool sits in its conversation, for ``structure``: the pool
+    positions of the turns (a session and a turn number set) ordered by session, then turn,
+    then position; where each session's run starts; and for each offset the turn that many
+    turns later in the same session. It depends only on the pool's ``session``, ``seq`` and
+    ``has_seq``, so a pool that is a whole cached scope view shares one with every search of
+    that view (see ``ltm.retrieval.pipeline``); the neighbours are computed on first use."""
+
+    def __init__(self, idx: np.ndarray, session: np.ndarray, seq: np.ndarray) -> None:
+        self.idx = idx  # pool positions of the turns, by session, then turn, then position
+        self.sess = session[idx]
+        self.seqs = seq[idx]
+        k = len(idx)
+        # the sessions' runs in ``idx``: where each starts, and each turn's run
+        self.starts = np.flatnonzero(np.r_[True, self.sess[1:] != self.sess[:-1]]) if k \
+            else np.zeros(0, dtype=np.intp)
+        self.run = np.cumsum(np.r_[True, self.sess[1:] != self.sess[:-1]]) - 1 if k \
+            else np.zeros(0, dtype=np.intp)
+        self._at: dict[tuple[int, ...], np.ndarray] = {}
+
+    @classmethod
+    def of(cls, session: np.ndarray, seq: np.ndarray, has_seq: np.ndarray) -> Turns:
+        idx = np.flatnonzero((session >= 0) & has_seq)
+        if len(idx):
+            idx = idx[np.lexsort((idx, seq[idx], session[idx]))]
+        return cls(idx, session, seq)
+
+    def within(self, p: np.ndarray, m: int, session: np.ndarray, seq: np.ndarray) -> Turns:
+        """The turns of the pool made of positions ``p`` (ascending) of this one's ``m``
+        rows, in the same order (``session``, ``seq``: the smaller pool's), without a sort."""
+        inv = np.full(m, -1, dtype=np.int64)
+        inv[p] = np.arange(len(p))
+        at = inv[self.idx]
+        return Turns(at[at >= 0], session, seq)
+
+    def at(self, *offsets: int) -> np.ndarray:
+        """For each turn (in ``idx`` order, one row each), the index in ``idx`` of the turn
+        ``off`` turns later in its session (earlier if negative) for each of ``offsets`` (one
+        column each), or ``len(idx)`` where there is none."""
+        got = self._at.get(offsets)
+        if got is None:
+            k = len(self.idx)
+            got = np.full((k, len(offsets)), k, dtype=np.intp)
+            for c, off in enumerate(offsets):
+                o = abs(off)
+                if not 0 < o < k:
+                    continue
+                ok = (self.sess[o:] == self.sess[:-o]) & ((self.seqs[o:] - self.seqs[:-o]) == o)
+                if off > 0:
+                    got[:-o, c] = np.where(ok, np.arange(o, k), k)
+                else:
+                    got[o:, c] = np.where(ok, np.arange(k - o), k)
+            got.flags.writeable = False
+            self._at[offsets] = got  # (two threads may both compute it: the same array)
+        return got
+
+
 def structure(pool: RawPool, own: np.ndarray, top: np.ndarray, window: int,
-              floor: float) -> np.ndarray:
+              floor: float, turns: Turns | None = None) -> np.ndarray:
     """Columns ``previous``, ``next``, ``near``, ``session``, ``session_lse``,
     ``previous_text``, ``next_text`` from a memory's conversation: the own logits of the turn
     before and after it, the best other turn within ``window`` turns (2 or more away), the best
@@ -108,49 +165,45 @@ def structure(pool: RawPool, own: np.ndarray, top: np.ndarray, window: int,
     conversation is its own session), and ``top`` (the full-text ratio relative to the best
     candidate's: ``text_top`` of ``own_features``) of the turn before and after it (0 where
     there is none). ``top`` is a ratio of two BM25 scores of one store, so the store-wide
-    length average SQLite's BM25 uses (which other users' memories move) cancels out."""
+    length average SQLite's BM25 uses (which other users' memories move) cancels out.
+    ``turns``: the pool's ``Turns`` where the caller holds them (else made here)."""
     n = len(own)
-    out = np.full((n, 7), floor)
-    out[:, 3] = out[:, 4] = own  # a memory outside any conversation: a session of its own
-    out[:, 5:] = 0.0
-    idx = np.flatnonzero((pool.session >= 0) & pool.has_seq)
-    if len(idx) == 0:
+    if turns is None:
+        turns = Turns.of(pool.session, pool.seq, pool.has_seq)
+    idx = turns.idx
+    k = len(idx)
+    out = np.empty((n, 7))
+    if k < n:  # memories outside any conversation: a session of their own
+        out[:, :3] = floor
+        out[:, 3] = out[:, 4] = own
+        out[:, 5:] = 0.0
+    if k == 0:
         return out
-    idx = idx[np.lexsort((idx, pool.seq[idx], pool.session[idx]))]  # by session, then turn
-    sess, seqs, vals = pool.session[idx], pool.seq[idx], own[idx]
-    text = top[idx]
-
-    def at(off: int, of: np.ndarray = vals) -> np.ndarray:
-        """``of`` (the own logit) at the turn ``off`` turns later (earlier if negative), or
-        -inf."""
-        r = np.full(len(idx), -np.inf)
-        o = abs(off)
-        if o >= len(idx):
-            return r
-        ok = (sess[o:] == sess[:-o]) & ((seqs[o:] - seqs[:-o]) == o)
-        if off > 0:
-            r[:-o] = np.where(ok, of[o:], -np.inf)
-        else:
-            r[o:] = np.where(ok, of[:-o], -np.inf)
-        return r
-
-    res = np.full((len(idx), 7), floor)
-    prev_t, next_t = at(-1, text), at(1, text)
-    res[:, 5] = np.where(np.isfinite(prev_t), prev_t, 0.0)
-    res[:, 6] = np.where(np.isfinite(next_t), next_t, 0.0)
-    prev, nxt = at(-1), at(1)
-    res[:, 0] = np.where(np.isfinite(prev), prev, floor)
-    res[:, 1] = np.where(np.isfinite(nxt), nxt, floor)
-    near = np.full(len(idx), -np.inf)
-    for off in range(2, window + 1):
-        near = np.maximum(near, np.maximum(at(off), at(-off)))
-    res[:, 2] = np.where(np.isfinite(near), near, floor)
-    best_of = np.full(int(sess.max()) + 1, -np.inf)
-    np.maximum.at(best_of, sess, vals)
-    res[:, 3] = best_of[sess]
-    total = np.zeros(int(sess.max()) + 1)
-    np.add.at(total, sess, np.exp(np.clip(vals - best_of[sess], -50.0, 0.0)))
-    res[:, 4] = best_of[sess] + np.log(total[sess])
+    # each turn's own logit and ``top`` in conversation order, then what a turn without the
+    # neighbour asked for reads (``Turns.at`` points there)
+    vals = np.empty(k + 1)
+    vals[:k] = own[idx]
+    vals[k] = floor
+    text = np.empty(k + 1)
+    text[:k] = top[idx]
+    text[k] = 0.0
+    side = turns.at(-1, 1)  # (k, 2): the turn before, the turn after
+    res = np.empty((k, 7))
+    res[:, :2] = vals[side]
+    res[:, 5:] = text[side]
+    if window >= 2:
+        vals[k] = -np.inf
+        near = vals[turns.at(*[o for d in range(2, window + 1) for o in (d, -d)])].max(axis=1)
+        res[:, 2] = np.where(np.isfinite(near), near, floor)
+    else:
+        res[:, 2] = floor
+    own_sorted = vals[:k]
+    run = turns.run
+    best = np.maximum.reduceat(own_sorted, turns.starts)[run]  # the best of each session
+    res[:, 3] = best
+    # (bincount adds in order, as a loop would)
+    total = np.bincount(run, weights=np.exp(np.clip(own_sorted - best, -50.0, 0.0)))
+    res[:, 4] = best + np.log(total)[run]
     out[idx] = res
     return out
 
@@ -190,16 +243,23 @@ class Ranker:
     def own_logit(self, pool: RawPool) -> np.ndarray:
         return own_features(pool) @ self.own_w + self.own_b
 
-    def features(self, pool: RawPool) -> np.ndarray:
+    def features(self, pool: RawPool, turns: Turns | None = None) -> np.ndarray:
         """The stage-2 feature matrix (columns ``FULL``)."""
+        return self.stages(pool, turns)[1]
+
+    def stages(self, pool: RawPool, turns: Turns | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(the stage-1 matrix ``own_features``, the stage-2 one ``features``). ``turns``: the
+        pool's ``Turns`` where the caller holds them."""
         x1 = own_features(pool)
         own = x1 @ self.own_w + self.own_b
         n = len(own)
         top = x1[:, OWN.index("text_top")]
-        return np.column_stack([own, structure(pool, own, top, self.context_window, self.floor),
-                                pool.recency, pool.importance,
-                                pool.superseded.astype(np.float64),
-                                np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
+        return x1, np.column_stack([own, structure(pool, own, top, self.context_window,
+                                                   self.floor, turns),
+                                    pool.recency, pool.importance,
+                                    pool.superseded.astype(np.float64),
+                                    np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logit, its time part) for one query's ``features`` matrix. The last calibration
