@@ -38,15 +38,20 @@ def test_inverted_intervals_are_refused(copen: Callable[..., ltm.MemoryStore]) -
 
 
 def test_a_dated_successor_of_a_reinforced_fact(copen: Callable[..., ltm.MemoryStore]) -> None:
-    """Near-duplicate reinforcement returns the existing fact, with its own valid_from: a
-    successor dated before it is refused rather than inverting the interval, so as_of keeps
-    answering with the fact that held then."""
+    """Near-duplicate reinforcement returns the existing fact; said to hold since earlier, it
+    holds since then, so a successor dated between the two starts supersedes it with a sound
+    interval and as_of answers with the fact that held at each time."""
     mem = copen()
     kept = mem.add("I cook ramen", user="u", kind="fact", valid_from="2024-05-10")
     again = mem.add("I cook ramen", user="u", kind="fact", valid_from="2023-06-01")
     assert again.id == kept.id  # reinforced, not stored
-    with pytest.raises(ltm.InvalidInput):
-        mem.add("I cook pho", user="u", kind="fact", valid_from="2023-09-05",
-                supersedes=again.id)
-    hits = mem.search("what do I cook", user="u", as_of="2024-06-01")
-    assert [h.memory.id for h in hits] == [kept.id]
+    new = mem.add("I cook pho", user="u", kind="fact", valid_from="2023-09-05",
+                  supersedes=again.id)
+    old = mem.get(kept.id, user="u")
+    assert old.valid_from is not None and old.valid_to is not None
+    assert old.valid_from < old.valid_to == new.valid_from
+    for at, want in (("2023-07-01", kept.id), ("2024-06-01", new.id)):
+        assert [h.memory.id for h in mem.search("what do I cook", user="u", as_of=at)] == [want]
+    with pytest.raises(ltm.InvalidInput):  # before even the earlier start: refused
+        mem.add("I cook tacos", user="u", kind="fact", valid_from="2020-01-01",
+                supersedes=new.id)

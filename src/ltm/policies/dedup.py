@@ -3,8 +3,10 @@ user and kind strengthens that memory instead of adding a copy.
 
 On write (``MemoryStore.add`` / ``add_many``) a new memory whose cosine similarity to a current
 memory (not superseded, not expired) reaches the kind's ``dedup_threshold`` is not stored: the
-existing one gets the new sources, the higher importance, one more access and a
-``ltm_reinforced`` count in its metadata, and a ``reinforced`` history event. Duplicates within
+existing one gets the new sources, the higher importance, the earlier ``valid_from`` (the
+same fact, said to hold since before: it holds since then, and a successor dated after that
+start may supersede it), one more access and a ``ltm_reinforced`` count in its metadata, and a
+``reinforced`` history event. Duplicates within
 one batch fold into the first. ``gc`` merges duplicates that got in by other paths (import,
 ``add_vectors``, a lowered threshold).
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from ..backends.base import Filters, NewRow
 from ..model import Memory
-from ..timeutil import now_us
+from ..timeutil import now_us, to_us
 
 if TYPE_CHECKING:
     from .base import Engine
@@ -82,6 +84,9 @@ def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
     imps = [r.importance for r in rows if r.importance is not None]
     if imps and max(imps) > (mem.importance if mem.importance is not None else -1.0):
         changes["importance"] = max(imps)
+    starts = [r.valid_from for r in rows if r.valid_from is not None]
+    if starts and mem.valid_from is not None and min(starts) < to_us(mem.valid_from):
+        changes["valid_from"] = min(starts)
     if not mem.pinned and any(r.pinned for r in rows):
         # the caller pinned this content: the memory that now stands for it keeps the pin,
         # or retention could evict what was asked to be kept
