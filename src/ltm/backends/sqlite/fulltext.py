@@ -10,7 +10,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -113,22 +113,9 @@ def _row_length(sz: bytes) -> int:
     return sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
 
 
-def _row_lengths(sizes: Sequence[bytes]) -> np.ndarray:
-    """``_row_length`` of each docsize record, at once where every column's count is under
-    128 (each record then one byte a column)."""
-    joined = b"".join(sizes)
-    width = len(sizes[0]) if sizes else 0
-    if width and len(joined) == width * len(sizes) and max(joined) < 0x80:
-        return np.frombuffer(joined, np.uint8).reshape(len(sizes), width).sum(axis=1)
-    return np.fromiter((_row_length(sz) for sz in sizes), np.int64, count=len(sizes))
-
-
-_Num = TypeVar("_Num", float, np.ndarray)
-
-
-def _tf_part(f: _Num, length: _Num, avgdl: float) -> _Num:
+def _tf_part(f: float, length: float, avgdl: float) -> float:
     """BM25's term-frequency part of a term counted ``f`` times (weighted) in a row of
-    ``length`` tokens, with the average length ``avgdl`` (elementwise for arrays)."""
+    ``length`` tokens, with the average length ``avgdl``."""
     return f * (BM25_K1 + 1) / (f + BM25_K1 * (1 - BM25_B) + BM25_K1 * BM25_B / avgdl * length)
 
 
@@ -149,17 +136,36 @@ def _span(view: ScopeView | None) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo < 2 * len(view) else None
 
 
-def _rescaled(part: np.ndarray, length: np.ndarray, avgdl_store: float, avgdl: float
-              ) -> np.ndarray:
-    """bm25()'s term-frequency ``part`` of rows of ``length`` tokens (made with the store's
+def _rescaled(part: float, length: int, avgdl_store: float, avgdl: float) -> float:
+    """bm25()'s term-frequency ``part`` of a row of ``length`` tokens (made with the store's
     average length) made again with ``avgdl``: the weighted count it stands for, part * K /
-    (k1 + 1 - part) with K = k1 (1 - b + b length / avgdl_store), rounded to ``_F_STEP``
-    (half to even)."""
+    (k1 + 1 - part) with K = k1 (1 - b + b length / avgdl_store), rounded to ``_F_STEP``."""
     k = BM25_K1 * (1 - BM25_B + BM25_B * length / avgdl_store)
-    f = part * k / np.maximum(BM25_K1 + 1 - part, 1e-12)
+    f = part * k / max(BM25_K1 + 1 - part, 1e-12)
     if _F_STEP is not None:
-        f = np.maximum(np.round(f / _F_STEP), 1) * _F_STEP
+        f = max(round(f / _F_STEP), 1) * _F_STEP
     return _tf_part(f, length, avgdl)
+
+
+def _rescaled_rows(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
+                   avgdl_store: float, avgdl: float) -> list[tuple[Any, float, bool]]:
+    """(key, ``_rescaled`` BM25 term-frequency part, whether the labels hold the term) of
+    (key, bm25(), the labels' bm25(), docsize record) rows, bm25() divided by ``idf``: the
+    operations of ``_rescaled``, ``_tf_part`` and ``_row_length`` in their order, in one loop
+    (a cold query term's rows are rescored on every search that meets it)."""
+    k1, b, step = BM25_K1, BM25_B, _F_STEP
+    k1_1 = k1 + 1
+    tf_k = k1 * (1 - b)  # _tf_part's k1 (1 - b) and k1 b / avgdl
+    tf_len = k1 * b / avgdl
+    out = []
+    for key, sc, lab, sz in rows:
+        length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+        part = float(sc) / idf
+        f = part * (k1 * (1 - b + b * length / avgdl_store)) / max(k1_1 - part, 1e-12)
+        if step is not None:
+            f = max(round(f / step), 1) * step
+        out.append((key, f * k1_1 / (f + tf_k + tf_len * length), lab != 0))
+    return out
 
 
 class FullText(Connection):
@@ -194,13 +200,13 @@ class FullText(Connection):
                 avgdl = self._scope_avgdl(flt.user, mark)
                 scores: dict[str, float] = {}
                 for term in terms:
-                    keys, parts, _ = self._term_tf(
-                        term, f'scope : "{scope}" AND {_phrase(term)}', n_scope, where, params,
-                        key="m.id", mark=mark, avgdl=avgdl)
-                    if not keys:
+                    got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
+                                        n_scope, where, params, key="m.id", mark=mark,
+                                        avgdl=avgdl)
+                    if not got:
                         continue
-                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(keys))
-                    for mid, tf in zip(keys, parts.tolist()):
+                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
+                    for mid, tf, _ in got:
                         scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
@@ -347,10 +353,9 @@ class FullText(Connection):
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
                  span: tuple[int, int] | None = None, mark: tuple[int, int] | None = None,
-                 avgdl: float | None = None
-                 ) -> tuple[list[Any], np.ndarray, np.ndarray]:
-        """(keys, BM25 term-frequency parts, whether the row's labels hold the term) of the
-        rows matching one term within a scope (the caller multiplies a part by the scope's IDF):
+                 avgdl: float | None = None) -> list[tuple[Any, float, bool]]:
+        """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
+        matching one term within a scope (the caller multiplies the part by the scope's IDF):
         from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
@@ -362,8 +367,7 @@ class FullText(Connection):
         if total > _HIGHLIGHT_RATIO * n_scope:
             rows = self._term_rows(match, where, params, key, avgdl)
             if rows is not None:
-                return [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.float64), \
-                    np.array([r[2] for r in rows], dtype=bool)
+                return rows
         stats = self._fts_averages(mark) if avgdl is not None else None
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
         # bm25() weighing the labels alone is 0 exactly where they do not hold the term
@@ -381,14 +385,12 @@ class FullText(Connection):
                 f"SELECT {cols} FROM memories_fts {join}"
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
-        if not got:  # (no row to score: the store-wide count is not needed)
-            return [], np.zeros(0, dtype=np.float64), np.zeros(0, dtype=bool)
+        if not got:
+            return []  # (no row to score: the store-wide count is not needed)
         idf = _idf(total, self._store_df(term, total, mark))
-        keys, scores, labels, *sizes = zip(*got)
-        part = np.array(scores, dtype=np.float64) / idf
-        if stats is not None and avgdl is not None:
-            part = _rescaled(part, _row_lengths(sizes[0]), stats[1], avgdl)
-        return list(keys), part, np.array(labels, dtype=np.float64) != 0
+        if stats is None or avgdl is None:
+            return [(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got]
+        return _rescaled_rows(got, idf, stats[1], avgdl)
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
                    key: str = "memories_fts.rowid", avgdl: float | None = None
@@ -551,10 +553,13 @@ class FullText(Connection):
         Returns the first. ``keep=False``: ``view`` was read under an earlier write mark, so
         its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
-        keys, tf, labelled = self._term_tf(
-            term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}', len(view), span=span,
-            mark=mark, avgdl=self._scope_avgdl(user, mark))
-        rowids = np.array(keys, dtype=np.int64)
+        rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
+                             len(view), span=span, mark=mark,
+                             avgdl=self._scope_avgdl(user, mark))
+        cols = np.array(rows, dtype=np.float64).reshape(len(rows), 3)  # (rows, 3)
+        rowids = cols[:, 0].astype(np.int64)  # (row ids are exact in a float64)
+        tf = np.ascontiguousarray(cols[:, 1])
+        labelled = cols[:, 2] != 0
         pos = view.positions(rowids)
         ok = pos >= 0
         tf_in = tf
