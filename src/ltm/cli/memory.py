@@ -64,16 +64,19 @@ def add(store: str, user: str, text: str, session: str | None, agent: str | None
 @click.option("--since", help="Only memories at or after this time.")
 @click.option("--until", help="Only memories at or before this time.")
 @click.option("--as-of", "as_of", help="What was valid at this time.")
+@click.option("--min-relevance", "min_relevance", type=float, default=0.0, show_default=True,
+              help="Leave out memories whose relevance (0-1) is below this.")
 @click.option("--explain", is_flag=True, help="Show the per-signal scores.")
 @json_option
 def search(store: str, user: str, query: str, k: int, session: str | None, agent: str | None,
            kinds: tuple[str, ...], since: str | None, until: str | None, as_of: str | None,
-           explain: bool, as_json: bool) -> None:
+           min_relevance: float, explain: bool, as_json: bool) -> None:
     """Find a user's memories relevant to QUERY."""
     with opened(store, create=False) as mem:
         with errors_to_exit():
             hits = mem.search(query, user=user, k=k, session=session, agent=agent,
-                              kinds=list(kinds) or None, since=since, until=until, as_of=as_of)
+                              kinds=list(kinds) or None, since=since, until=until, as_of=as_of,
+                              min_relevance=min_relevance)
 
         def human(hits: Any) -> str:
             lines = []
@@ -91,12 +94,17 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
 @user_option
 @click.argument("query")
 @click.option("--budget", "budget", default=1000, show_default=True, help="Token budget.")
+@click.option("--min-relevance", "min_relevance", type=float, default=None,
+              help="Leave out memories whose relevance (0-1) is below this (default: the "
+              "context_min_relevance setting); the block may then be empty.")
 @json_option
-def context(store: str, user: str, query: str, budget: int, as_json: bool) -> None:
+def context(store: str, user: str, query: str, budget: int, min_relevance: float | None,
+            as_json: bool) -> None:
     """Print a prompt-ready block of a user's memories relevant to QUERY."""
     with opened(store, create=False) as mem:
         with errors_to_exit():
-            block = mem.context(query, user=user, budget_tokens=budget)
+            block = mem.context(query, user=user, budget_tokens=budget,
+                                min_relevance=min_relevance)
         emit({"query": query, "user": user, "budget_tokens": budget, "context": block},
              as_json, lambda d: d["context"])
 
