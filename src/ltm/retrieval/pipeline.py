@@ -267,10 +267,6 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     ids = cand.ids
     tie = cand.tie if cand.tie is not None else np.array(ids)
     key = logit if cand.only is None else cand.bm25 if cand.only == "text" else cand.cosine
-    order = np.argsort(-key, kind="stable")
-    ranked = key[order]
-    if bool(np.any(ranked[1:] == ranked[:-1])):
-        order = np.lexsort((tie, -key))  # ties by id
     want = max(4 * k, 20) if settings.mmr_lambda > 0 else k
     # the optional second stage (a single-signal baseline keeps its own order)
     rr = rerank.for_settings(settings, backend.scope_count(flt.user)) \
@@ -282,8 +278,11 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     if window is not None or _decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
+        order = _head(key, tie, _time_head(want))
         order, extra, memories = _time_and_retention(backend, flt.user, ids, logit, x, order,
                                                      want, now, window, settings, ranker, tie)
+    else:
+        order = _head(key, tie, want)
     top = order[:want]
     top_ids = [ids[j] for j in top]
     missing = [i for i in top_ids if i not in memories]
@@ -340,6 +339,18 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         h.signals["relevance"] = h.relevance
         h.signals["score"] = h.score
     return hits
+
+
+def _head(key: np.ndarray, tie: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` positions of the ranking by ``key`` (highest first), ties by
+    ``tie`` (``np.lexsort((tie, -key))[:count]``), without sorting the rest: the rows at or
+    above the ``count``-th highest key, sorted."""
+    neg = -key
+    if 0 < count < len(neg):
+        kth = np.partition(neg, count - 1)[count - 1]
+        at = np.flatnonzero(neg <= kth)  # (every row tied with the count-th one too)
+        return at[np.lexsort((tie[at], neg[at]))][:count]
+    return np.lexsort((tie, neg))
 
 
 def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) -> list[Hit]:
@@ -565,6 +576,11 @@ def _decay_policies(settings: Settings) -> dict[str, float]:
             if p.decay_half_life_days}
 
 
+def _time_head(want: int) -> int:
+    """How many of the best candidates ``_time_and_retention`` adjusts."""
+    return max(3 * want, 50)
+
+
 def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
                         x: np.ndarray, order: np.ndarray, want: int, now: int,
                         window: TimeWindow | None, settings: Settings, ranker: Ranker,
@@ -576,7 +592,7 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
     penalties. Returns the new order, extra signals and the head's memories."""
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
-    head = order[:max(3 * want, 50)]
+    head = order[:_time_head(want)]
     head_ids = [ids[j] for j in head]
     # (asked per call, not per class: a wrapper may forward it for one backend, not another)
     kinds = backend if isinstance(backend, KindReader) else None

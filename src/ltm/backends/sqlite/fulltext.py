@@ -537,7 +537,9 @@ class FullText(Connection):
             at = np.concatenate(places)
             # a row's score: its terms' parts added in the terms' order (bincount's order)
             score = np.bincount(at, weights=np.concatenate(parts), minlength=len(view))
-            hit = np.unique(at)
+            seen = np.zeros(len(view), dtype=bool)  # the rows hit, ascending (np.unique's
+            seen[at] = True  # answer without its sort: ~5 instead of ~30 us)
+            hit = np.flatnonzero(seen)
             order = hit[np.argsort(-score[hit], kind="stable")][:limit]
             out.append((order, score[order]))
         return out
