@@ -103,6 +103,10 @@ def _short(m: Any, score: float | None = None) -> dict[str, Any]:
     return out
 
 
+def _nothing_relevant(floor: float) -> str:
+    return f"No stored memory is relevant to this query (none reached relevance {floor:g})."
+
+
 def recent(store: MemoryStore, user: str, limit: int = 20) -> list[Any]:
     """The user's ``limit`` most recent memories (by time), newest first."""
     return store.list(user, limit=limit).memories
@@ -186,27 +190,40 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         except LtmError as exc:
             raise _fail(exc) from None
         if not hits:
-            return [{"note": "No stored memory is relevant to this query (none reached "
-                             f"relevance {floor:g})."}]
+            return [{"note": _nothing_relevant(floor)}]
         return [_short(h.memory, h.relevance) for h in hits]
 
     @server.tool(description=(
         "Get a prompt-ready block of the user's memories relevant to `query`, packed into "
         "`budget_tokens` tokens, in chronological order with dates and session labels. Paste "
-        "it into your reasoning before answering."))
+        "it into your reasoning before answering. Only memories with relevance >= "
+        "`min_relevance` (default: the store's context_min_relevance) go in; when none does, "
+        "the answer is a one-line note saying that nothing stored is relevant."))
     def context(
         query: QueryArg,
         user: UserArg = None,
         budget_tokens: Annotated[int, Field(description=(
             "The most tokens the block may take, 1 to 100000."))] = 800,
+        min_relevance: Annotated[float | None, Field(description=(
+            "Leave out memories whose relevance (0-1) is below this; default: the "
+            "store's context_min_relevance."))] = None,
         ctx: Context | None = None) -> str:
         u = who(ctx, user, "read")
         if isinstance(budget_tokens, bool) or not 1 <= budget_tokens <= 100_000:
             raise ToolError("invalid input: budget_tokens must be between 1 and 100000")
+        floor = store.settings.context_min_relevance if min_relevance is None \
+            else min_relevance
         try:
-            return store.context(query, user=u, budget_tokens=budget_tokens)
+            block = store.context(query, user=u, budget_tokens=budget_tokens,
+                                  min_relevance=floor)
+            if block:
+                return block
+            if store.search(query, user=u, k=1, min_relevance=floor):
+                return (f"The relevant memories do not fit in {budget_tokens} tokens; ask "
+                        "again with a larger budget_tokens.")
         except LtmError as exc:
             raise _fail(exc) from None
+        return _nothing_relevant(floor)
 
     @server.tool(description=(
         "Erase memories of the user for good: one memory by `memory_id` (from `recall`), or "

@@ -1,0 +1,59 @@
+"""MCP abstention (issue 15, item 4) through the official SDK client: ``context`` accepts
+``min_relevance`` as ``recall`` does, and where no memory goes into the block it says why in
+plain words (nothing stored is relevant, or the relevant memories do not fit the budget)
+instead of answering an empty string an agent cannot read; a floor outside [0, 1] is a tool
+error naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+import ltm
+from ltm.server.auth import RIGHTS, ApiKey
+from ltm.server.mcp_server import build_mcp
+
+UNRELATED = "what's the weather in Tokyo"
+
+
+def test_context_and_recall_say_when_nothing_is_relevant(tmp_path: Path) -> None:
+    with ltm.open(tmp_path / "store") as mem:
+        mem.add("Priya has been vegetarian since 2019 and avoids eggs", user="p", kind="fact")
+        mem.add("Priya works as a nurse at the city hospital", user="p", kind="fact")
+        principal = ApiKey("test", ("p",), frozenset(RIGHTS))
+        server = build_mcp(mem, lambda _headers: principal)
+
+        async def session() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            async with Client(server) as client:
+                async def text(tool: str, args: dict[str, Any]) -> tuple[bool, str]:
+                    r = await client.call_tool(tool, args)
+                    return r.is_error, r.content[0].text if r.content else ""
+
+                out["recall"] = await text("recall", {"query": UNRELATED})
+                out["context"] = await text("context", {"query": UNRELATED})
+                out["context_floor_0"] = await text("context", {"query": UNRELATED,
+                                                                "min_relevance": 0})
+                out["related"] = await text("context", {"query": "is Priya vegetarian?"})
+                out["too_small"] = await text("context", {"query": "is Priya vegetarian?",
+                                                          "budget_tokens": 2})
+                out["bad"] = await text("context", {"query": UNRELATED, "min_relevance": 1.5})
+            return out
+
+        got = anyio.run(session)
+    error, note = got["recall"]
+    assert not error and "relevant" in json.loads(note)["note"]
+    error, block = got["context"]
+    assert not error and block.startswith("No stored memory is relevant")
+    error, block = got["context_floor_0"]
+    assert not error and "vegetarian" in block and "nurse" in block
+    error, block = got["related"]
+    assert not error and "vegetarian" in block
+    error, block = got["too_small"]
+    assert not error and "budget_tokens" in block and "relevant" in block
+    error, message = got["bad"]
+    assert error and "min_relevance" in message
