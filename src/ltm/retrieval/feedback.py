@@ -1,9 +1,9 @@
 """Relevance judgments (``MemoryStore.feedback``) and the per-store weights fitted from them.
 
-Judgments are kept per user in the store's meta (both backends have it, no migration), at
-most ``MAX_PER_USER`` (the newest); ``ltm train ranker --store PATH`` replays each judged query
-through the store, takes the judged memory's calibrated signals, and fits weights pulled
-toward the shipped ones (a few judgments move them a little, many move them more), saved in
+Judgments are kept per user in the store's meta (both backends have it, no migration), the
+newest ``MAX_PER_USER`` within ``MAX_BYTES_PER_USER``; ``ltm train ranker --store PATH``
+replays each judged query through the store, takes the judged memory's calibrated signals,
+and fits weights pulled toward the shipped ones (a few judgments move them a little, many move them more), saved in
 the meta under ``ranker.META_KEY`` and used by every later search of the store.
 """
 
@@ -19,6 +19,9 @@ from .ranker import META_KEY, Ranker
 log = logging.getLogger(__name__)
 
 MAX_PER_USER = 5_000
+# ... and at most this many bytes of them (the newest that fit): a judgment holds its query,
+# up to 100,000 characters, and every judgment rewrites the user's list
+MAX_BYTES_PER_USER = 2_000_000
 _PREFIX = "feedback:"
 _lock = threading.Lock()
 
@@ -43,7 +46,13 @@ def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful:
     with _lock:
         items = load_feedback(backend, user)
         items.append({"query": query, "id": memory_id, "useful": bool(useful), "at": at})
-        backend.set_meta(_key(user), json.dumps(items[-MAX_PER_USER:]))
+        items = items[-MAX_PER_USER:]
+        sizes = [len(json.dumps(it)) + 2 for it in items]
+        total, start = sum(sizes), 0
+        while total > MAX_BYTES_PER_USER and start < len(items) - 1:
+            total -= sizes[start]
+            start += 1
+        backend.set_meta(_key(user), json.dumps(items[start:]))
 
 
 def forget_feedback(backend: Any, user: str) -> None:
