@@ -517,7 +517,7 @@ class FullText(Connection):
                 return [empty for _ in masks]
             except sqlite3.DatabaseError as exc:
                 raise self._fts_unreadable(exc) from exc
-        out = []
+        out: list[tuple[np.ndarray, np.ndarray]] = []
         for allowed, limit in masks:
             every = bool(allowed.all())  # no row filtered out (the usual main query)
             places, parts = [], []
