@@ -1,0 +1,47 @@
+"""Per-store weights (issue 15, item 2) from one-sided feedback keep relevance meaningful. A
+user who only ever marks results useful gives judgments that are all positive; the fitted
+bias was not pulled toward the shipped one, so it ran off (+26 against the shipped -5.4 on
+120 judgments) and every memory got relevance 1.0 for every query: an unrelated question
+filled the context, and no floor could abstain any more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import ltm
+from ltm.retrieval.feedback import save_ranker
+from ltm.retrieval.train import fit_store
+
+FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
+         "Priya works as a nurse at the city hospital",
+         "Priya's sister Anika lives in Toronto",
+         "Priya runs five kilometres every morning",
+         "Priya is allergic to cats",
+         "Priya drives an old blue Volkswagen"]
+ASKED = ["what does Priya eat?", "where does Priya work", "who is Priya's sister",
+         "does Priya exercise", "is Priya allergic to anything", "what car does Priya drive"]
+UNRELATED = "what's the weather in Tokyo"
+
+
+@pytest.mark.xfail(strict=True, reason="fit_store (retrieval/train.py) fits a free logistic "
+                   "on the judged memories alone: all-positive judgments drive the bias (and, "
+                   "with the bias held, the structure weights) up until everything is 1.0; "
+                   "needs negatives (the pool's other candidates) or a ranking-only refit")
+def test_only_useful_judgments_do_not_make_everything_relevant(
+        open_store: Callable[..., ltm.MemoryStore]) -> None:
+    store = open_store()
+    for f in FACTS:
+        store.add(f, user="p", kind="fact")
+    assert store.context(UNRELATED, user="p") == ""
+    for q in ASKED:  # a happy user: the top two of every search were useful
+        for h in store.search(q, user="p", k=2):
+            store.feedback(q, h.memory.id, True, user="p")
+    model, judged = fit_store(store)
+    if model is not None:  # (declining to fit one-sided judgments would be an answer too)
+        save_ranker(store.backend, model)
+    store.close()
+    mem = open_store()
+    assert mem.search(UNRELATED, user="p", k=1)[0].relevance < 0.5
+    assert mem.context(UNRELATED, user="p") == ""
