@@ -44,3 +44,12 @@ def test_search_and_context_abstain(tmp_path: Path) -> None:
     assert cli("context", UNRELATED) == (0, "\n")  # the setting's floor: an empty block
     code, out = cli("context", UNRELATED, "--min-relevance", "0", "--json")
     assert code == 0 and "vegetarian" in json.loads(out)["context"]
+
+
+def test_train_ranker_on_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    """``ltm train ranker --store TYPO`` is an error (exit 4) like every command that reads a
+    store; it created an empty store there and said it had no feedback (exit 0)."""
+    typo = tmp_path / "no-such-store"
+    got = CliRunner().invoke(main, ["train", "ranker", "--store", str(typo)])
+    assert got.exit_code == 4 and "no store at" in got.output, got.output
+    assert not typo.exists()

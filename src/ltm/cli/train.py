@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .common import errors_to_exit, progress_default
+from .common import errors_to_exit, opened, progress_default
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -382,9 +382,8 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
     if store is not None:
         from ..retrieval.feedback import save_ranker
         from ..retrieval.train import fit_store
-        from ..store import open as open_store
 
-        with errors_to_exit(), open_store(store) as mem:
+        with opened(store, create=False) as mem, errors_to_exit():
             model, n = fit_store(mem)
             if model is None:
                 click.echo("no usable feedback in the store: it keeps the shipped weights")
