@@ -73,6 +73,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._postings_cache = {}
         self._postings_mark = None
         self._postings_rows = 0
+        self._held_cache = {}
+        self._held_mark = None
         self._snap_pending = set()
         self._time_indexes = set()
         self._access_only = False
@@ -284,3 +286,5 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                                   [(at, i, user) for i in ids])
             finally:
                 self._access_only = False
+                for i in ids:  # (rolled back or not: read again)
+                    self._held_cache.pop((user, i), None)

@@ -59,6 +59,9 @@ class Connection:
     _postings_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...]]
     _postings_mark: tuple[int, int] | None
     _postings_rows: int
+    # (user, id) -> a memory's row, decoded (reads._held), as of _held_mark (Reads.get_many)
+    _held_cache: dict[tuple[str, str], tuple[tuple[Any, ...], Any, Any]]
+    _held_mark: tuple[int, int] | None
     _snap_pending: set[str]  # users whose scope snapshot is to be written
     _time_indexes: set[str]  # large scopes' time indexes known to exist
     # the vector index (vectors.py)

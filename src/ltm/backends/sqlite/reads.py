@@ -14,8 +14,41 @@ from ...errors import DimensionMismatch
 from ...model import HistoryEvent, Memory
 from ...timeutil import from_us
 from ..base import Filters, scan_order
+from ..common import memory_from_columns
 from .connection import Connection
 from .schema import _COLUMNS, _row_to_memory
+
+_HELD_MAX = 20_000  # memories the hydration cache holds (``Reads._held``) before it starts afresh
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _held(r: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, Any]:
+    """A memories row with its metadata and sources decoded, where they hold no container
+    (a copy of each is then a whole copy); None where they do (decoded again when read)."""
+    meta = json.loads(r[7]) if r[7] else None
+    if isinstance(meta, dict) and not all(isinstance(v, _SCALARS) for v in meta.values()):
+        meta = None
+    sources = json.loads(r[14]) if r[14] else None
+    if isinstance(sources, list) and not all(isinstance(v, _SCALARS) for v in sources):
+        sources = None
+    return r, meta, sources
+
+
+def _from_held(held: tuple[tuple[Any, ...], Any, Any]) -> Memory:
+    """A new ``Memory`` from a ``_held`` row: what ``_row_to_memory`` makes of the row."""
+    r, meta, sources = held
+    (_, mid, user, agent, session, kind, text, metadata, importance, time_, recorded_at,
+     valid_from, valid_to, superseded_by, raw_sources, access_count, last_accessed, pinned,
+     expires_at, seq) = r
+    if meta is None and metadata:
+        meta = json.loads(metadata)
+    if sources is None and raw_sources:
+        sources = json.loads(raw_sources)
+    # (memory_from_columns copies the metadata mapping and the sources into a tuple)
+    return memory_from_columns(
+        user, mid, agent, session, kind, text, meta, importance, time_, recorded_at,
+        valid_from, valid_to, superseded_by, sources, access_count, last_accessed, pinned,
+        expires_at, seq)
 
 
 class Reads(Connection):
@@ -28,15 +61,45 @@ class Reads(Connection):
         return _row_to_memory(r) if r else None
 
     def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
+        """The user's memories among ``ids`` (by id, in id order). Rows read since the last
+        write are decoded again from the hydration cache (``_held``) instead of read: a user's
+        searches return many of the same memories."""
         out: dict[str, Memory] = {}
         with self._lock:
-            for start in range(0, len(ids), 900):
-                chunk = list(ids[start:start + 900])
+            held = self._held_rows()
+            todo = ids
+            if held is not None:
+                todo = []
+                for i in ids:
+                    got = held.get((user, i))
+                    if got is None:
+                        todo.append(i)
+                    else:
+                        out[i] = _from_held(got)
+            for start in range(0, len(todo), 900):
+                chunk = list(todo[start:start + 900])
                 for r in self.conn.execute(
                         f"SELECT {_COLUMNS} FROM memories WHERE +user = ? AND id IN "
                         f"({','.join('?' * len(chunk))})", [user, *chunk]):
-                    out[r[1]] = _row_to_memory(r)
-        return out
+                    if held is None:
+                        out[r[1]] = _row_to_memory(r)
+                    else:
+                        got = held[(user, r[1])] = _held(r)
+                        out[r[1]] = _from_held(got)
+        # in id order, as one read by id gives them
+        return out if len(todo) == len(ids) else dict(sorted(out.items()))
+
+    def _held_rows(self) -> dict[tuple[str, str], tuple[tuple[Any, ...], Any, Any]] | None:
+        """The hydration cache: (user, id) -> the memory's row (``_held``) as of the write
+        mark, emptied when it moves; a commit of access counts (``touch``) drops the rows it
+        changed. None inside a transaction (its writes are not committed yet)."""
+        if self._depth:
+            return None
+        mark = self._write_mark()
+        if self._held_mark != mark or len(self._held_cache) >= _HELD_MAX:
+            self._held_cache.clear()
+            self._held_mark = mark
+        return self._held_cache
 
     def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
         path = f'$."{key}"'
