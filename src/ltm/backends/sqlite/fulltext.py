@@ -431,21 +431,32 @@ class FullText(Connection):
         """The mean length (tokens in all columns, as FTS5 counts them) of ``user``'s
         memories: the average length of BM25 within the user's scope (the PostgreSQL backend
         keeps it in user_stats). FTS5's bm25() takes it over the whole table, so other users'
-        memories would move a user's scores and even their order. Read from the docsize table
-        (~1 us a row), cached until the next write; None for an empty scope."""
+        memories would move a user's scores and even their order. The token count comes from
+        the user's snapshot (``scope_snap``, current wherever it exists) or is read from the
+        docsize table (~1 us a row); cached until the next write. None for an empty scope."""
         hit = self._scope_avgdl_cache.get(user)
         if hit is not None and hit[1] == mark:
             return hit[0]
-        rows = self.conn.execute(
-            "SELECT d.sz FROM memories m INDEXED BY memories_scope "
-            "CROSS JOIN memories_fts_docsize d ON d.id = m.n WHERE m.user = ?",
-            (user,)).fetchall()
-        total = sum(_row_length(r[0]) for r in rows)
-        value = total / len(rows) if rows and total > 0 else None
+        n = self._scope_count(user, mark)
+        value = None
+        if n > 0:
+            row = self.conn.execute("SELECT tokens FROM scope_snap WHERE user = ?",
+                                    (user,)).fetchone()
+            tokens = row[0] if row is not None and row[0] is not None \
+                else self._count_tokens(user)
+            value = tokens / n if tokens > 0 else None
         if len(self._scope_avgdl_cache) > 10_000:
             self._scope_avgdl_cache.clear()
         self._scope_avgdl_cache[user] = (value, mark)
         return value
+
+    def _count_tokens(self, user: str) -> int:
+        """The tokens of all of ``user``'s memories in the full-text index (docsize)."""
+        rows = self.conn.execute(
+            "SELECT d.sz FROM memories m INDEXED BY memories_scope "
+            "CROSS JOIN memories_fts_docsize d ON d.id = m.n WHERE m.user = ?",
+            (user,)).fetchall()
+        return sum(_row_length(r[0]) for r in rows)
 
     def _store_df(self, term: str, total: int, mark: tuple[int, int] | None = None) -> int:
         """How many memories in the whole store hold ``term``: cached until the next commit of

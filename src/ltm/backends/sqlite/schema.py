@@ -122,7 +122,7 @@ CREATE TRIGGER scope_snap_ad AFTER DELETE ON memories BEGIN
     DELETE FROM scope_snap WHERE user = old.user;
 END;
 CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, importance,
-        superseded_by, expires_at ON memories BEGIN
+        superseded_by, expires_at, text, fts_extra ON memories BEGIN
     DELETE FROM scope_snap WHERE user = old.user;
     DELETE FROM scope_snap WHERE user = new.user;
 END;
@@ -161,6 +161,18 @@ DROP INDEX IF EXISTS memories_user_time;
     # index instead of every memory of the user. Episodes (no sources) add no entry to it.
     ("0008_derived_index", """
 CREATE INDEX memories_derived ON memories(user) WHERE sources IS NOT NULL;
+"""),
+    # A snapshot also holds its user's token count (the full-text index's lengths of the
+    # user's rows: BM25's average length within the scope, ``FullText._scope_avgdl``), so a
+    # change of the indexed text (text, labels) makes it stale too.
+    ("0009_scope_snap_tokens", """
+ALTER TABLE scope_snap ADD COLUMN tokens INTEGER;
+DROP TRIGGER scope_snap_au;
+CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, importance,
+        superseded_by, expires_at, text, fts_extra ON memories BEGIN
+    DELETE FROM scope_snap WHERE user = old.user;
+    DELETE FROM scope_snap WHERE user = new.user;
+END;
 """),
 ]
 

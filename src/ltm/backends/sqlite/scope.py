@@ -108,8 +108,9 @@ class ScopeCache(Connection):
                     for user in users:
                         if not _SNAPSHOT_MIN <= self._scope_count(user) <= self.hnsw_min_scope:
                             continue  # too small to gain, or served by HNSW
-                        c.execute("INSERT OR REPLACE INTO scope_snap (user, data) "
-                                  "VALUES (?, ?)", (user, self._read_scope(user).to_bytes()))
+                        c.execute("INSERT OR REPLACE INTO scope_snap (user, data, tokens) "
+                                  "VALUES (?, ?, ?)", (user, self._read_scope(user).to_bytes(),
+                                                       self._count_tokens(user)))
                 self._snap_pending.clear()
             except (sqlite3.OperationalError, StoreError) as exc:  # StoreBusy: the lock is held
                 if wait:
