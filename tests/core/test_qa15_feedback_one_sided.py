@@ -2,13 +2,12 @@
 user who only ever marks results useful gives judgments that are all positive; the fitted
 bias was not pulled toward the shipped one, so it ran off (+26 against the shipped -5.4 on
 120 judgments) and every memory got relevance 1.0 for every query: an unrelated question
-filled the context, and no floor could abstain any more."""
+filled the context, and no floor could abstain any more. The unjudged candidates of a judged
+query now count as weak negatives (``train.UNJUDGED_WEIGHT``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import pytest
 
 import ltm
 from ltm.retrieval.feedback import save_ranker
@@ -25,10 +24,6 @@ ASKED = ["what does Priya eat?", "where does Priya work", "who is Priya's sister
 UNRELATED = "what's the weather in Tokyo"
 
 
-@pytest.mark.xfail(strict=True, reason="fit_store (retrieval/train.py) fits a free logistic "
-                   "on the judged memories alone: all-positive judgments drive the bias (and, "
-                   "with the bias held, the structure weights) up until everything is 1.0; "
-                   "needs negatives (the pool's other candidates) or a ranking-only refit")
 def test_only_useful_judgments_do_not_make_everything_relevant(
         open_store: Callable[..., ltm.MemoryStore]) -> None:
     store = open_store()

@@ -401,26 +401,29 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0,
 
 
 def fit_ranking(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, l2: float = 1.0,
-                weights: Sequence[float] | None = None, iters: int = 50) -> np.ndarray:
+                weights: Sequence[float] | None = None, iters: int = 50,
+                prior: np.ndarray | None = None) -> np.ndarray:
     """Conditional logit: the weights that maximise, over every query, the log-probability of
     its evidence under a softmax over its candidates (a ranking objective: constants of a
-    query cancel), L2-penalised, by Newton's method with step halving."""
+    query cancel), L2-penalised toward ``prior`` (zeros by default), by Newton's method with
+    step halving."""
     f = xs[0].shape[1]
     qw = [1.0] * len(xs) if weights is None else list(weights)
     data = [(x, y, w) for x, y, w in zip(xs, ys, qw) if y.sum() > 0]
+    center = np.zeros(f) if prior is None else np.asarray(prior, dtype=np.float64)
 
     def loglik(w: np.ndarray) -> float:
-        total = -0.5 * l2 * float(w @ w)
+        total = -0.5 * l2 * float((w - center) @ (w - center))
         for x, y, q in data:
             s = x @ w
             top = float(s.max())
             total += q * float(y @ s - y.sum() * (top + np.log(np.exp(s - top).sum())))
         return total
 
-    w = np.zeros(f)
+    w = center.copy()
     current = loglik(w)
     for _ in range(iters):
-        g = -l2 * w
+        g = -l2 * (w - center)
         h = l2 * np.eye(f)
         for x, y, q in data:
             s = x @ w

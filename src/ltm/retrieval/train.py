@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .ranker import Ranker, RawPool, fit, shipped, sigmoid
+from .ranker import Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -190,49 +190,69 @@ def cross_validate(samples: list[Sample], *, folds: int, window: int,
 
 
 # -- per-store weights from feedback ---------------------------------------------------------
-def store_samples(mem: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Stage-2 features (shipped stage 1, each computed in its query's own pool) and labels of
-    the judged memories that are still candidates for their queries."""
+JUDGED_TOP = 20  # a judged query's candidates the refit ranks its judged memories among
+
+
+def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """For each judged query (at its latest judgment's time): the stage-2 features (shipped
+    stage 1) of its best ``JUDGED_TOP`` candidates by the shipped weights and of its judged
+    memories that are still candidates, with each one's count of "useful" judgments; and the
+    number of judgments on those memories."""
     from ..backends.base import Filters
     from ..timeparse import parse_time_window
     from .feedback import load_feedback
     from .pipeline import pool_for
 
     base = shipped()
-    xs, ys = [], []
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    judged = 0
     for user in mem.users():
+        queries: dict[str, list[dict[str, Any]]] = {}
         for fb in load_feedback(mem.backend, user):
-            at = int(fb["at"])
+            queries.setdefault(fb["query"], []).append(fb)
+        for query, fbs in queries.items():
+            at = max(int(fb["at"]) for fb in fbs)
             flt = Filters(user=user, now=at)  # a stored user: already a valid name
-            window = parse_time_window(fb["query"], at) \
+            window = parse_time_window(query, at) \
                 if mem.settings.time_phrases != "off" else None
-            cand = pool_for(mem.backend, mem.embedder, mem.settings, fb["query"], flt, 20,
+            cand = pool_for(mem.backend, mem.embedder, mem.settings, query, flt, JUDGED_TOP,
                             now=at, window=window)
             if cand is None:
                 continue
-            hit = [j for j, i in enumerate(cand.ids) if i == fb["id"]]
-            if hit:
-                xs.append(base.features(cand.raw)[hit[0]])
-                ys.append(1.0 if fb["useful"] else 0.0)
-    if not xs:
-        return np.zeros((0, 0)), np.zeros(0)
-    return np.stack(xs), np.array(ys)
+            x = base.features(cand.raw)
+            place = {i: j for j, i in enumerate(cand.ids)}
+            useful = np.zeros(len(cand.ids))
+            keep = np.zeros(len(cand.ids), dtype=bool)
+            for fb in fbs:
+                j = place.get(fb["id"])
+                if j is not None:
+                    keep[j] = True
+                    useful[j] += 1.0 if fb["useful"] else 0.0
+                    judged += 1
+            if not keep.any():
+                continue
+            logit, _ = base.logits(x)
+            keep[np.argsort(-logit, kind="stable")[:JUDGED_TOP]] = True
+            groups.append((x[keep], useful[keep]))
+    return groups, judged
 
 
 def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
-    """Weights for this store from its judgments: the stage-2 weights refitted, pulled toward
-    the shipped ones with strength ``l2`` (the stage-1 weights stay the shipped ones); None
-    when it holds no usable judgment."""
-    from .ranker import fit_logistic
-
-    x, y = store_samples(mem)
-    if len(y) == 0:
+    """Weights for this store from its judgments: the stage-2 weights refitted by the ranking
+    objective (``fit_ranking``: each judged query's useful memories against its other
+    candidates) and pulled toward the shipped ones with strength ``l2``; the stage-1 weights,
+    the bias and the calibration stay the shipped ones. Judgments say which memories a user
+    prefers for a query, not how many of a store's memories are relevant: a free logistic
+    fit on them alone (most users only ever say "useful") lifted every memory's relevance to 1
+    for every query. None when the store holds no usable judgment."""
+    groups, judged = store_samples(mem)
+    if judged == 0:
         return None, 0
     base = shipped()
-    w, b = fit_logistic(x, y, l2=l2, prior=base.full_w, prior_b=base.full_b)
-    model = Ranker(base.own_w.copy(), base.own_b, w, b, base.context_window,
-                   {"fitted_from": "feedback", "judgments": int(len(y)),
+    w = fit_ranking([x for x, _ in groups], [y for _, y in groups], l2=l2, prior=base.full_w)
+    model = Ranker(base.own_w.copy(), base.own_b, w, base.full_b, base.context_window,
+                   {"fitted_from": "feedback", "judgments": judged,
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "l2_toward_shipped": l2},
+                    "l2_toward_shipped": l2, "objective": "ranking"},
                    None if base.context_w is None else base.context_w.copy(), base.context_b)
-    return Ranker.from_dict(model.to_dict()), int(len(y))  # the checks a loaded model gets
+    return Ranker.from_dict(model.to_dict()), judged  # the checks a loaded model gets
