@@ -36,6 +36,9 @@ from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 
 _US_PER_DAY = 86_400 * 1_000_000
 _STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
+# a hit's first signals, in order: the columns of ``rank``'s ``head``
+_HEAD_SIGNALS = ("text", "dense", "text_rel", "dense_z", "label", *FULL[:_STRUCTURE_END],
+                 "recency", "importance")
 _FIT, _WINDOW = FULL.index("time_fit"), FULL.index("window")
 
 
@@ -290,8 +293,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         memories.update(backend.get_many(missing, flt.user))
     # the head's numbers as Python floats, read once (the same values float() gives)
     head = np.column_stack([cand.bm25[top], cand.cosine[top], x1[top, 0],
-                            x1[top, OWN.index("dense")], raw.label[top], raw.recency[top],
-                            raw.importance[top], x[top, :_STRUCTURE_END]]).tolist()
+                            x1[top, OWN.index("dense")], raw.label[top], x[top, :_STRUCTURE_END],
+                            raw.recency[top], raw.importance[top]]).tolist()
     chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
     resort = False
@@ -299,12 +302,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         mem = memories.get(top_ids[r])
         if mem is None:
             continue
-        h = head[r]
-        signals = {"text": h[0], "dense": h[1], "text_rel": h[2], "dense_z": h[3],
-                   "label": h[4]}
-        signals.update(zip(FULL[:_STRUCTURE_END], h[7:]))
-        signals["recency"] = h[5]
-        signals["importance"] = h[6]
+        signals = dict(zip(_HEAD_SIGNALS, head[r]))
         if raw.window:
             signals["time_window"] = float(x[j, _FIT])
             # the time part of the logit: relevance without time is sigmoid(fused - time)

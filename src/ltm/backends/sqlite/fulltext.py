@@ -120,7 +120,7 @@ def _tf_part(f: float, length: float, avgdl: float) -> float:
 
 
 # bm25()'s weighted count of a term is a whole number of these (text 1, labels EXTRA_WEIGHT):
-# ``_rescaled`` rounds the count it gives back to it, so that a score made under one average
+# ``_rescaled_rows`` rounds the count it gives back to it, so that a score made under one average
 # length and one made under another give the same bits once both are rescaled
 _F_STEP = EXTRA_WEIGHT if (1 / EXTRA_WEIGHT).is_integer() else None
 
@@ -136,23 +136,15 @@ def _span(view: ScopeView | None) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo < 2 * len(view) else None
 
 
-def _rescaled(part: float, length: int, avgdl_store: float, avgdl: float) -> float:
-    """bm25()'s term-frequency ``part`` of a row of ``length`` tokens (made with the store's
-    average length) made again with ``avgdl``: the weighted count it stands for, part * K /
-    (k1 + 1 - part) with K = k1 (1 - b + b length / avgdl_store), rounded to ``_F_STEP``."""
-    k = BM25_K1 * (1 - BM25_B + BM25_B * length / avgdl_store)
-    f = part * k / max(BM25_K1 + 1 - part, 1e-12)
-    if _F_STEP is not None:
-        f = max(round(f / _F_STEP), 1) * _F_STEP
-    return _tf_part(f, length, avgdl)
-
-
 def _rescaled_rows(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
                    avgdl_store: float, avgdl: float) -> list[tuple[Any, float, bool]]:
-    """(key, ``_rescaled`` BM25 term-frequency part, whether the labels hold the term) of
-    (key, bm25(), the labels' bm25(), docsize record) rows, bm25() divided by ``idf``: the
-    operations of ``_rescaled``, ``_tf_part`` and ``_row_length`` in their order, in one loop
-    (a cold query term's rows are rescored on every search that meets it)."""
+    """(key, BM25 term-frequency part with ``avgdl``, whether the labels hold the term) of
+    (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25() over
+    ``idf``, made with the store's average length ``avgdl_store``) gives back the weighted
+    count it stands for, part * K / (k1 + 1 - part) with K = k1 (1 - b + b length /
+    avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl`` (the
+    operations of ``_tf_part`` and ``_row_length`` in their order, in one loop: a cold query
+    term's rows are rescored on every search that meets it)."""
     k1, b, step = BM25_K1, BM25_B, _F_STEP
     k1_1 = k1 + 1
     tf_k = k1 * (1 - b)  # _tf_part's k1 (1 - b) and k1 b / avgdl
