@@ -2,15 +2,14 @@
 query's time window that a fact also valid in the window superseded. The supersession cap
 lowers the old fact to its successor's relevance, below a memory outside the window whose
 relevance without time is lower: "where did Mara work in 2023" puts a 2024 remark first and
-Initech (Mara's employer until September 2023) under it. Raising the successor to the old
-fact's relevance instead (when the successor is inside the window) keeps both guarantees.
-On both backends."""
+Initech (Mara's employer until September 2023) under it. The successor, inside the window, is
+now raised to the old fact's relevance instead, which keeps both guarantees. On both
+backends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from postgres_support import postgres_url
 from relevance_guarantees import assert_inside_window_first, assert_successors_first
 from store_locations import backend_kind, copen, location, new_location
@@ -20,9 +19,6 @@ import ltm
 __all__ = ["backend_kind", "copen", "location", "new_location", "postgres_url"]
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline._successors_first caps the superseded fact "
-                   "below an outside-window memory; it should raise an inside-window successor "
-                   "instead (fix belongs in src/ltm/retrieval/pipeline.py)")
 def test_superseded_fact_valid_in_the_window(copen: Callable[..., ltm.MemoryStore]) -> None:
     mem = copen()
     old = mem.add("Mara works at Initech as a software engineer", user="u", kind="fact",

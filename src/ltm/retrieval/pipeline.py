@@ -353,9 +353,12 @@ def _head(key: np.ndarray, tie: np.ndarray, count: int) -> np.ndarray:
 
 def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) -> list[Hit]:
     """The supersession guarantee on one result list: a superseded fact ranks right below its
-    successor when it would rank above it (its relevance capped at the successor's), unless
-    the search's ``as_of``, or the end of its time window, falls before the successor became
-    valid (the older fact is then the answer)."""
+    successor when it would rank above it, unless the search's ``as_of``, or the end of its
+    time window, falls before the successor became valid (the older fact is then the answer).
+    A successor inside the query's time window is raised to the older fact's relevance (it
+    holds in the window too, and capping the older fact would put both under memories
+    outside the window whose relevance without time is lower: the window guarantee);
+    otherwise the older fact's relevance is capped at its successor's."""
     pos = {h.memory.id: n for n, h in enumerate(hits)}
     if not any(h.memory.superseded_by in pos for h in hits):
         return hits
@@ -365,6 +368,24 @@ def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) 
         if flt.as_of is not None and flt.as_of < start:
             return True
         return window is not None and window.end <= start
+
+    if window is not None:  # successors inside the window take their predecessors' relevance
+        hits = list(hits)
+        for _ in range(len(hits)):  # a chain raises one link a pass
+            raised = False
+            for h in hits:
+                nxt = h.memory.superseded_by
+                if nxt not in pos:
+                    continue
+                s = hits[pos[nxt]]
+                if s.relevance < h.relevance and s.signals.get("time_window", 0.0) >= 1.0 \
+                        and not exempt(s.memory):
+                    hits[pos[nxt]] = Hit(s.memory, h.relevance,
+                                         dict(s.signals, raised_to_predecessor=1.0),
+                                         h.relevance)
+                    raised = True
+            if not raised:
+                break
 
     cap: dict[str, float] = {}
     depth: dict[str, int] = {}
