@@ -14,7 +14,7 @@ from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from .connection import Connection
-from .schema import TEXT_CONFIG
+from .schema import TEXT_CONFIG, fold
 
 # scopes up to this many rows answer full-text queries by testing their own rows (see
 # text_search): at 1,000 rows ~1 ms whatever the store's size
@@ -23,9 +23,9 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def query_words(text: str, limit: int = 64) -> list[str]:
-    """The distinct lower-cased words of a query (letters, digits, underscore only: safe to
-    quote into a tsquery)."""
-    words = [w.lower() for w in _TOKEN.findall(text)]
+    """The distinct lower-cased words of a query, diacritics folded as in the full-text column
+    (letters, digits, underscore only: safe to quote into a tsquery)."""
+    words = [w.lower() for w in _TOKEN.findall(fold(text))]
     return list(dict.fromkeys(words))[:limit]
 
 
