@@ -1,7 +1,8 @@
 """Supersession (issue 15, guarantee (a)) whatever ``k`` is. The cap that keeps a superseded
 fact below its successor is applied to the first ``k`` hits only, so with a small ``k`` the
 successor is cut first and the outdated fact is returned as the answer (with a relevance the
-same search with k=10 would not give it). On both backends."""
+same search with k=10 would not give it); a superseded fact in the head now brings its
+successor into it before the cut. On both backends."""
 
 from __future__ import annotations
 
@@ -18,9 +19,6 @@ __all__ = ["backend_kind", "copen", "location", "new_location", "postgres_url"]
 OLD = "Mara works at Initech as a senior software engineer in the Austin office"
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.rank caps superseded facts after cutting the "
-                   "list to k: the successor must be brought into the head first (fix belongs "
-                   "in src/ltm/retrieval/pipeline.py)")
 def test_top_hit_is_never_a_superseded_fact_whatever_k(
         copen: Callable[..., ltm.MemoryStore]) -> None:
     mem = copen()

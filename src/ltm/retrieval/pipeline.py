@@ -287,6 +287,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     else:
         order = _head(key, tie, want)
     top = order[:want]
+    if bool(raw.superseded[top].any()):
+        top = _with_successors(backend, flt.user, ids, top, memories)
     top_ids = [ids[j] for j in top]
     missing = [i for i in top_ids if i not in memories]
     if missing:
@@ -349,6 +351,37 @@ def _head(key: np.ndarray, tie: np.ndarray, count: int) -> np.ndarray:
         at = np.flatnonzero(neg <= kth)  # (every row tied with the count-th one too)
         return at[np.lexsort((tie[at], neg[at]))][:count]
     return np.lexsort((tie, neg))
+
+
+def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.ndarray,
+                     memories: dict[str, Memory]) -> np.ndarray:
+    """``top`` (candidate positions, best first) with the successors of its superseded facts
+    that are candidates too, and theirs, appended: the supersession guarantee
+    (``_successors_first``) then holds on the list whatever ``k`` cuts it to, instead of the
+    outdated fact standing alone when its successor ranked just below the cut. ``memories``
+    receives the memories read."""
+    place: dict[str, int] | None = None
+    out = [int(j) for j in top]
+    seen = set(out)
+    at = 0
+    while at < len(out):
+        todo = [ids[j] for j in out[at:] if ids[j] not in memories]
+        if todo:
+            memories.update(backend.get_many(todo, user))
+        nxt_round = []
+        for j in out[at:]:
+            m = memories.get(ids[j])
+            if m is None or m.superseded_by is None:
+                continue
+            if place is None:
+                place = {i: n for n, i in enumerate(ids)}
+            s = place.get(m.superseded_by)
+            if s is not None and s not in seen:
+                seen.add(s)
+                nxt_round.append(s)
+        at = len(out)
+        out += nxt_round
+    return np.array(out, dtype=np.int64)
 
 
 def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) -> list[Hit]:
