@@ -380,6 +380,9 @@ class MemoryStore:
         receipt = self.engine.cascade(user, receipt)
         if id is None and session is None and before_us is None:
             forget_feedback(self.backend, user)  # the user's judgments hold their queries
+        elif receipt.count:
+            # judgments of an erased memory: their queries may quote it
+            forget_feedback(self.backend, user, receipt.ids)
         if compact and receipt.count:
             self.backend.compact()
         return receipt

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from .ranker import META_KEY, Ranker
@@ -55,11 +56,20 @@ def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful:
         backend.set_meta(_key(user), json.dumps(items[start:]))
 
 
-def forget_feedback(backend: Any, user: str) -> None:
-    """Erase a user's judgments (they hold the user's queries)."""
+def forget_feedback(backend: Any, user: str, ids: Collection[str] | None = None) -> None:
+    """Erase a user's judgments (they hold the user's queries): all of them, or (``ids``)
+    those naming one of these memories, whose queries may quote what was erased."""
     with _lock:
-        if backend.get_meta(_key(user)) is not None:
+        if backend.get_meta(_key(user)) is None:
+            return
+        if ids is None:
             backend.set_meta(_key(user), "[]")
+            return
+        gone = set(ids)
+        items = load_feedback(backend, user)
+        kept = [it for it in items if not (isinstance(it, dict) and it.get("id") in gone)]
+        if len(kept) != len(items):
+            backend.set_meta(_key(user), json.dumps(kept))
 
 
 def stored_ranker(backend: Any) -> Ranker | None:
