@@ -9,7 +9,7 @@ indexed a photo's caption as full text).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -173,3 +173,21 @@ def where(flt: Filters, dialect: Dialect, alias: str = "m", *,
         sql.append(cond)
         params.extend(args)
     return " AND ".join(sql), params
+
+
+def successor_relinks(victims: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """(erased id, its successor) for each erased memory that was superseded, the successor
+    being the first memory after it in its supersession chain that is not erased too: the
+    memories naming an erased one as ``superseded_by`` are relinked to it in the same
+    transaction, so that forgetting the middle of a chain keeps the oldest fact superseded by
+    the newest (guarantee (a) of the search) instead of naming a memory that is gone."""
+    nxt = {mid: succ for mid, succ in victims}
+    out = []
+    for mid, succ in victims:
+        seen = {mid}
+        while succ is not None and succ in nxt and succ not in seen:
+            seen.add(succ)
+            succ = nxt[succ]
+        if succ is not None and succ not in nxt:
+            out.append((mid, succ))
+    return out

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
-from ..common import user_hash
+from ..common import successor_relinks, user_hash
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -40,13 +40,21 @@ class Erasure(Connection):
 
         def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
             victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
-                                   f"RETURNING n, id, kind, length(tsv)", params).fetchall()
+                                   f"RETURNING n, id, kind, length(tsv), superseded_by",
+                                   params).fetchall()
             victims.sort()
             by_kind: dict[str, list[str]] = {}
-            for _, mid, kind, _ in victims:
+            for _, mid, kind, _, _ in victims:
                 by_kind.setdefault(kind, []).append(mid)
             if not victims:
                 return by_kind
+            # a chain's links to an erased fact go to its first successor that stays
+            relinks = successor_relinks([(v[1], v[4]) for v in victims])
+            if relinks:
+                with conn.cursor() as cur:
+                    cur.executemany(f"UPDATE {self._m} SET superseded_by = %s WHERE "
+                                    f"user_id = %s AND superseded_by = %s",
+                                    [(succ, user, mid) for mid, succ in relinks])
             gone = [v[1] for v in victims]
             # history keeps a content-free tombstone only
             conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND "

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
-from ..common import user_hash
+from ..common import successor_relinks, user_hash
 from .connection import Connection
 
 
@@ -40,11 +40,16 @@ class Erasure(Connection):
     def _forget(self, user: str, where: str, params: list[Any], at: int,
                 compact: bool) -> ForgetReceipt:
         with self._erasing(), self.atomic() as c:
-            victims = c.execute(f"SELECT n, id, kind FROM memories WHERE {where}",
-                                params).fetchall()
+            victims = c.execute(f"SELECT n, id, kind, superseded_by FROM memories "
+                                f"WHERE {where}", params).fetchall()
             by_kind: dict[str, list[str]] = {}
-            for _, mid, kind in victims:
+            for _, mid, kind, _ in victims:
                 by_kind.setdefault(kind, []).append(mid)
+            # a chain's links to an erased fact go to its first successor that stays
+            c.executemany("UPDATE memories SET superseded_by = ? WHERE user = ? "
+                          "AND superseded_by = ?",
+                          [(succ, user, mid) for mid, succ in
+                           successor_relinks([(v[1], v[3]) for v in victims])])
             all_ids = [v[1] for v in victims]
             for start in range(0, len(all_ids), 900):
                 chunk = all_ids[start:start + 900]
