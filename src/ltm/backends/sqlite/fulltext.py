@@ -34,14 +34,17 @@ which while who whom why will with would you your yours yourself yourselves""".s
 
 
 def query_terms(text: str) -> list[str]:
-    """The query's content words (stop words dropped unless nothing else remains)."""
+    """The query's content words: stop words dropped, also when nothing else remains (a query
+    of stop words alone names nothing to match, as PostgreSQL's english configuration has
+    it; BM25 over the query's own ceiling would give every memory holding "the" the ratio of
+    one holding every query word)."""
     return list(_query_terms(text))
 
 
 @functools.lru_cache(maxsize=1024)  # a search reads its query's words three times
 def _query_terms(text: str) -> tuple[str, ...]:
     words = [w.lower() for w in _TOKEN.findall(text)]
-    content = [w for w in words if w not in _STOP] or words
+    content = [w for w in words if w not in _STOP]
     return tuple(dict.fromkeys(content))[:32]
 
 
