@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -203,12 +204,21 @@ def _content(query: str, names: Sequence[str]) -> str:
     """The query without the words that name a speaker (unchanged if nothing would remain):
     otherwise "where does alice live?" is closest to whatever alice said, since her turns
     are embedded as "alice: ..." and her name is in their full-text labels."""
-    query = re.sub(r"(?<=\w)['\u2019]s\b", "", query)  # "Priya's" asks about Priya
+    query = _POSSESSIVE.sub("", query)  # "Priya's" asks about Priya
     if not names:
         return query
-    stripped = re.sub(r"\b(?:" + "|".join(re.escape(w) for w in names) + r")\b", " ", query,
-                      flags=re.IGNORECASE)
-    return " ".join(stripped.split()) if re.search(r"\w", stripped) else query
+    stripped = _names(tuple(names)).sub(" ", query)
+    return " ".join(stripped.split()) if _WORD.search(stripped) else query
+
+
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
+_WORD = re.compile(r"\w")
+
+
+@functools.lru_cache(maxsize=256)
+def _names(names: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``names`` as a whole word, any case (a user's speakers: compiled once)."""
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in names) + r")\b", re.IGNORECASE)
 
 
 def _query_vector(embedder: Embedder, text: str, given: np.ndarray | None) -> np.ndarray:
