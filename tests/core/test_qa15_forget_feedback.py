@@ -6,6 +6,7 @@ words stayed in the store's files. Only forgetting the whole user dropped judgme
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from postgres_support import postgres_url
@@ -45,3 +46,16 @@ def test_the_query_of_a_forgotten_memory_is_in_no_file(store_path: Path) -> None
     raw = b"".join(p.read_bytes() for p in sorted(store_path.rglob("*")) if p.is_file())
     for needle in (b"Zanzibar", b"recovery phrase"):
         assert needle not in raw, needle
+
+
+def test_memories_gc_expires_lose_their_judgments(
+        open_store: Callable[..., ltm.MemoryStore]) -> None:
+    """The same for what retention erases (``gc``: time to live, capacity)."""
+    mem = open_store(retention='{"episode": {"ttl_days": 30}}')
+    secret = mem.add(SECRET, user="u")
+    kept = mem.add("a fact kept forever", user="u", kind="fact")
+    mem.feedback("what is my Zanzibar recovery phrase", secret.id, True, user="u")
+    mem.feedback("which fact is kept", kept.id, True, user="u")
+    later = datetime.now(timezone.utc) + timedelta(days=400)
+    assert mem.gc(now=later).expired == [secret.id]
+    assert [j["id"] for j in load_feedback(mem.backend, "u")] == [kept.id]

@@ -165,5 +165,7 @@ def _delete(engine: Engine, user: str, ids: Iterable[str], report: GcReport,
         return
     receipt = engine.backend.forget(user, ids=ids, session=None, before=None, compact=False)
     cascaded = engine.cascade(user, receipt)
+    from ..retrieval.feedback import forget_feedback
+    forget_feedback(engine.backend, user, cascaded.ids)  # their queries may quote them
     first = set(receipt.ids)
     report.cascaded.extend(i for i in cascaded.ids if i not in first)
