@@ -51,6 +51,10 @@ def _from_held(held: tuple[tuple[Any, ...], Any, Any]) -> Memory:
         expires_at, seq)
 
 
+# a filtered dense search in a scope served by HNSW scans the rows the filter allows exactly
+# when they are this few (a time window, a session)
+_EXACT_ALLOWED = 10_000
+
 class Reads(Connection):
     """Row and vector reads (a part of ``SqliteBackend``)."""
 
@@ -126,11 +130,15 @@ class Reads(Connection):
                 raise DimensionMismatch(self.dim, int(vector.shape[-1]))
             plain = flt.only_user  # expiry is applied when candidates are hydrated
             scope = self._hnsw_scope(flt.user, idx)
-            if scope is not None:
+            allowed = None if plain else self._allowed_rowids(flt)
+            if scope is not None and allowed is not None and len(allowed) <= _EXACT_ALLOWED:
+                # a filter that leaves this few rows: an exact scan of them costs about what
+                # the graph does, and its answer does not depend on how the graph was built
+                rowids, scores = idx.search(flt.user, vector, limit, allowed)
+            elif scope is not None:
                 want = limit if plain else limit * 8
                 rowids, scores = scope.search(vector, want)
-                if not plain:
-                    allowed = self._allowed_rowids(flt)
+                if allowed is not None:
                     keep = np.isin(rowids, allowed)
                     if keep.sum() < min(limit, len(allowed)):
                         # the filter is too selective for the graph: scan what it allows
@@ -138,8 +146,7 @@ class Reads(Connection):
                     else:
                         rowids, scores = rowids[keep][:limit], scores[keep][:limit]
             else:
-                rowids, scores = idx.search(flt.user, vector, limit,
-                                            None if plain else self._allowed_rowids(flt))
+                rowids, scores = idx.search(flt.user, vector, limit, allowed)
             return self._ids_for(rowids, scores)
 
     def _ids_for(self, rowids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
