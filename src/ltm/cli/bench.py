@@ -7,16 +7,18 @@ Only click and the standard library are imported at module level.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..bench.peers import PEERS
-from .common import errors_to_exit, progress_default
+from .common import errors_to_exit, fail, progress_default
 
 RESULTS = Path("benchmarks/results")
 PEER_NAMES = sorted(PEERS)
@@ -35,6 +37,15 @@ def parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
                                      param_hint="--set")
         overrides[key] = _coerce(key, value, types[key])
     return overrides
+
+
+@contextlib.contextmanager
+def _missing_data() -> Iterator[None]:
+    """A data folder or file the benchmark cannot find in it: one line, exit code 2."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        fail(str(exc), 2, "InvalidInput")
 
 
 @click.command()
@@ -106,7 +117,7 @@ def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out
     from ..bench.beam import git_commit, markdown, plot, run
 
     overrides = parse_sets(sets)
-    with errors_to_exit():
+    with errors_to_exit(), _missing_data():
         result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
                      now_end=now_end)
     result["commit"] = git_commit()

@@ -402,6 +402,8 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
                                 note=lambda line: click.echo(line, err=True))
     except UnknownData as exc:
         raise click.BadParameter(str(exc), param_hint="--data") from None
+    except FileNotFoundError as exc:  # locomo:PATH or beam:DIR that holds no such data
+        raise click.BadParameter(str(exc), param_hint="--data") from None
     Path(out).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
     if report:
         Path(report).write_text(json.dumps(cv, indent=2) + "\n")
