@@ -37,10 +37,6 @@ def test_top_hit_is_never_a_superseded_fact_whatever_k(
                for h in mem.search(OLD, user="u", k=1, min_relevance=floor))
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.rank brings successors into the head but not "
-                   "the candidates below it: a superseded fact capped under its successor "
-                   "leaves a place the next candidate should take (extend the head by the "
-                   "number of superseded facts in it, repeating while that grows)")
 def test_a_small_k_is_the_head_of_a_larger_one(copen: Callable[..., ltm.MemoryStore]) -> None:
     """A superseded fact first by its own match drops under its weakly matching successor:
     the candidate that came second by its own match becomes the best hit, whatever k is."""

@@ -298,7 +298,17 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         order = _head(key, tie, want)
     top = order[:want]
     if bool(raw.superseded[top].any()):
-        top = _with_successors(backend, flt.user, ids, top, memories)
+        # each superseded fact may drop under its successor and leave its place to the next
+        # candidate: the head holds as many more as it holds superseded facts
+        size = want
+        while True:
+            grown = want + int(raw.superseded[order[:size]].sum())
+            if grown <= size or grown > len(key):
+                break
+            if len(order) < grown:
+                order = _head(key, tie, grown)
+            size = grown
+        top = _with_successors(backend, flt.user, ids, order[:size], memories)
     top_ids = [ids[j] for j in top]
     missing = [i for i in top_ids if i not in memories]
     if missing:
