@@ -42,6 +42,11 @@ def test_context_and_recall_say_when_nothing_is_relevant(tmp_path: Path) -> None
                 out["too_small"] = await text("context", {"query": "is Priya vegetarian?",
                                                           "budget_tokens": 2})
                 out["bad"] = await text("context", {"query": UNRELATED, "min_relevance": 1.5})
+                # an agent often names one kind as a plain string
+                out["kind_str"] = await text("recall", {"query": "is Priya vegetarian?",
+                                                        "kinds": "fact", "min_relevance": 0})
+                out["kind_other"] = await text("recall", {"query": "is Priya vegetarian?",
+                                                          "kinds": "summary"})
             return out
 
         got = anyio.run(session)
@@ -57,3 +62,7 @@ def test_context_and_recall_say_when_nothing_is_relevant(tmp_path: Path) -> None
     assert not error and "budget_tokens" in block and "relevant" in block
     error, message = got["bad"]
     assert error and "min_relevance" in message
+    error, found = got["kind_str"]
+    assert not error and json.loads(found)["kind"] == "fact" and "vegetarian" in found
+    error, found = got["kind_other"]
+    assert not error and "relevant" in json.loads(found)["note"]

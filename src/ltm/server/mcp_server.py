@@ -40,9 +40,9 @@ time, one self-contained statement per call, with the time it happened when know
 UserArg = Annotated[str | None, Field(description=(
     "The user whose memories to use. Leave it out when the server acts for one user "
     "(`ltm mcp --user`, or an API key for exactly one user)."))]
-KindsArg = Annotated[list[str] | None, Field(description=(
-    "Only memories of these kinds, e.g. ['fact'] (episode, fact, summary or another "
-    "lowercase word)."))]
+KindsArg = Annotated[list[str] | str | None, Field(description=(
+    "Only memories of these kinds, e.g. ['fact'] or 'fact' (episode, fact, summary or "
+    "another lowercase word)."))]
 SinceArg = Annotated[str | None, Field(description=(
     "Only memories that happened at or after this time (ISO-8601, e.g. 2026-03-02 or "
     "2026-03-02T10:00:00Z; no offset means UTC)."))]
