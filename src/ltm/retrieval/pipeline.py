@@ -41,6 +41,7 @@ _STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure c
 _HEAD_SIGNALS = ("text", "dense", "text_rel", "dense_z", "label", *FULL[:_STRUCTURE_END],
                  "recency", "importance")
 _FIT, _WINDOW = FULL.index("time_fit"), FULL.index("window")
+_SUP = FULL.index("superseded")
 
 
 @dataclass
@@ -320,6 +321,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
     resort = False
+    at = flt.as_of if flt.as_of is not None else now  # the moment the search is about
     for r, j in enumerate(top):
         mem = memories.get(top_ids[r])
         if mem is None:
@@ -332,6 +334,13 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
                                                     + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
         if raw.superseded[j]:
             signals["superseded"] = ranker.superseded_weight  # its part of the logit
+            if mem.valid_to is not None and to_us(mem.valid_to) > at \
+                    and extra.get(int(j), {}).get("superseded") != 0.0:
+                # its successor holds only from a later time: as of the search (``as_of``,
+                # else now) this fact is still the current one, so it carries no penalty
+                logit[j] -= ranker.superseded_weight * x[j, _SUP]
+                signals["superseded"] = 0.0
+                resort = True
         signals.update(extra.get(int(j), {}))
         if settings.archived_penalty and mem.metadata.get("ltm_archived") \
                 and "archived" not in signals:
@@ -349,7 +358,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     hits = [Hit(m, rel, sig, rel) for (m, sig), rel in zip(chosen, rels)]
     if resort:
         hits.sort(key=lambda h: -h.relevance)  # stable: ties keep the id order
-    hits = _successors_first(hits, flt, window)
+    hits = _successors_first(hits, at, window)
     if settings.mmr_lambda > 0 and cand.qv is not None and len(hits) > k:
         hits = _mmr(backend, hits, flt.user, k, settings.mmr_lambda)
     hits = hits[:k]
@@ -404,10 +413,11 @@ def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.nd
     return np.array(out, dtype=np.int64)
 
 
-def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) -> list[Hit]:
+def _successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> list[Hit]:
     """The supersession guarantee on one result list: a superseded fact ranks right below its
-    successor when it would rank above it, unless the search's ``as_of``, or the end of its
-    time window, falls before the successor became valid (the older fact is then the answer).
+    successor when it would rank above it, unless the moment the search is about (``at``: its
+    ``as_of``, else now), or the end of its time window, falls before the successor became
+    valid (the older fact is then the answer).
     A successor inside the query's time window is raised to the older fact's relevance (it
     holds in the window too, and capping the older fact would put both under memories
     outside the window whose relevance without time is lower: the window guarantee);
@@ -418,7 +428,7 @@ def _successors_first(hits: list[Hit], flt: Filters, window: TimeWindow | None) 
 
     def exempt(succ: Memory) -> bool:
         start = to_us(succ.valid_from if succ.valid_from is not None else succ.time)
-        if flt.as_of is not None and flt.as_of < start:
+        if at < start:
             return True
         return window is not None and window.end <= start
 
