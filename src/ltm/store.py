@@ -13,6 +13,7 @@ import re
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import timezone
 from typing import IO, Any
 
 import numpy as np
@@ -295,8 +296,12 @@ class MemoryStore:
         flt = self._filters(user, agent, session, kinds, since, until, as_of, metadata, now_)
         window = None
         if self.settings.time_phrases != "off":
-            from .timeparse import parse_time_window
-            window = parse_time_window(query, now_)
+            from .timeparse import parse_time_window, utc_offset
+            # the calendar of now's own UTC offset, when it carries one ("yesterday" at
+            # 10:00-05:00 is the day before in UTC-5)
+            offset = utc_offset(now)
+            window = parse_time_window(query, now_ if not offset else
+                                       from_us(now_).astimezone(timezone(offset)))
             if window is not None and self.settings.time_phrases == "filter":
                 flt = dataclasses.replace(
                     flt, since=max(window.start, flt.since if flt.since is not None

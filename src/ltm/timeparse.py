@@ -9,13 +9,24 @@ week" is the Monday-to-Sunday week before ``now``'s, "in May" the most recent Ma
 begun, "two years ago" the calendar year two before ``now``'s. Several phrases in one query
 give the window that covers them all. What is understood:
 
-- today, tonight, yesterday, the day before yesterday, this morning/afternoon/evening
-- last/past/previous/this week|weekend|month|year, last <weekday>, last <season>
+- today, tonight, yesterday, last night, the day before yesterday, this morning/afternoon/
+  evening
+- last/past/previous/this week|weekend|month|year, last <weekday>, on <weekday>, last <season>
+  ("the last week of the project" names no window)
 - N days|weeks|months|years ago (N in digits or words: a, one ... twelve, a couple of, a few)
-- in the last/past N days|weeks|months|years, recently, lately, earlier this week|month|year
+- in the last/past N days|weeks|months|years, in the last/past week|month|year (rolling up to
+  now), recently, lately, earlier this week|month|year
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
-  2023-05-08, 2023-05
-- since/after/before any of the absolute forms above
+  2023-05-08 (also 2023-05-08T10:00), 2023-05
+- Christmas (Eve, Day), New Year's Eve, New Year's Day, Halloween, Valentine's Day,
+  Thanksgiving, with or without a year
+- since/after/before/until any of the forms above ("since Monday", "since last week",
+  "before Christmas")
+
+Calendar days are those of ``now``'s own UTC offset when it carries one (an aware datetime or
+ISO text with an offset): asked at 10:00-05:00 on a Monday, "yesterday" is that Sunday from
+00:00-05:00, so a memory at 23:30-05:00 on Sunday (04:30 UTC Monday) is inside it. Without an
+offset the days are UTC's.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from .errors import InvalidInput
 from .timeutil import from_us, to_us
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
@@ -38,6 +50,15 @@ _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 
             "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
             "several": 3}
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+# holidays: (month, day) of the day that names the year, then the window's first day relative
+# to it and its length in days; Thanksgiving (the fourth Thursday of November) is computed
+_HOLIDAYS = {"christmas eve": (12, 24, 0, 1), "christmas day": (12, 25, 0, 1),
+             "christmas": (12, 25, -1, 3), "xmas": (12, 25, -1, 3),
+             "new year's eve": (12, 31, 0, 1), "new years eve": (12, 31, 0, 1),
+             "new year's day": (1, 1, 0, 1), "new years day": (1, 1, 0, 1),
+             "halloween": (10, 31, 0, 1), "valentine's day": (2, 14, 0, 1),
+             "valentines day": (2, 14, 0, 1), "thanksgiving": (11, 0, 0, 1)}
+_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)  # the start of an open "before ..." window
 
 _MON = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(
@@ -47,6 +68,9 @@ _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _WD = r"(?P<wd>" + "|".join(_WEEKDAYS) + r")"
 _SEASON = r"(?P<season>" + "|".join(_SEASONS) + r")"
+_HOL = r"(?P<hol>" + "|".join(re.escape(h).replace("'", "[\'\u2019]?").replace(r"\ ", r"\s+")
+                              for h in sorted(_HOLIDAYS, key=len, reverse=True)) + r")"
+_MOD = re.compile(r"\b(?P<mod>since|after|before|until)\s+$")
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,20 @@ Span = tuple[datetime, datetime]
 
 def _absolute(m: re.Match[str], today: date) -> Span | None:
     g = m.groupdict()
+    if g.get("hol"):
+        name = re.sub(r"\s+", " ", g["hol"].lower().replace("\u2019", "'"))
+        month, day, first, days = _HOLIDAYS[name]
+
+        def on(year: int) -> date:
+            if month == 11 and day == 0:  # Thanksgiving: the fourth Thursday of November
+                nov1 = date(year, 11, 1)
+                return nov1 + timedelta(days=(3 - nov1.weekday()) % 7 + 21)
+            return date(year, month, day)
+        year = int(g["year"]) if g.get("year") else today.year
+        if not g.get("year") and on(year) + timedelta(days=first) > today:
+            year -= 1  # the most recent one that has begun
+        begin = _dt(on(year) + timedelta(days=first))
+        return begin, begin + timedelta(days=days)
     if g.get("iso_y"):
         y, mo = int(g["iso_y"]), int(g["iso_m"])
         if not 1 <= mo <= 12:
@@ -190,7 +228,8 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 
 # Absolute forms, most specific first. Named groups are read by _absolute.
 _ABS = [
-    r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d))?\b",
+    r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
+    r"(?:(?:on|at|over|for|during)\s+)?" + _HOL + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b",
     _DAY + r"\s+(?:of\s+)?" + _MON + r",?\s+" + _YEAR,
     _MON + r"\s+" + _DAY + r"(?:,\s*|\s+)" + _YEAR,
     _DAY + r"\s+(?:of\s+)?" + _MON + r"(?![a-z])",
@@ -208,19 +247,38 @@ _ABS_RE.append(re.compile(r"(?<![\w-])(?P<mod>since|after|before|until)\s+" + _Y
                           re.IGNORECASE))
 
 
+def _modified(mod: str, span: Span, now: datetime) -> Span:
+    """The window "since/after/before/until <span>" names."""
+    if mod == "since":
+        return span[0], max(now, span[1])
+    if mod == "after":
+        return span[1], max(now, span[1] + timedelta(days=1))
+    if mod in ("before", "until"):
+        return _FLOOR, span[0] if mod == "before" else span[1]
+    return span
+
+
 def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Span, str]]:
     out: list[tuple[int, int, Span, str]] = []
     low = text.lower()
 
-    def add(m: re.Match[str], span: Span) -> None:
-        out.append((m.start(), m.end(), span, m.group(0)))
+    def add(m: re.Match[str], span: Span, mod: str = "") -> None:
+        start = m.start()
+        if not mod:  # "since last week", "before yesterday"
+            pre = _MOD.search(low, 0, start)
+            if pre is not None:
+                mod, start = pre.group("mod"), pre.start()
+        out.append((start, m.end(), _modified(mod, span, now), low[start:m.end()]))
 
     for m in re.finditer(r"\b(?:the\s+day\s+before\s+yesterday)\b", low):
         add(m, _span_day(today - timedelta(days=2)))
     for m in re.finditer(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b", low):
         add(m, _span_day(today))
-    for m in re.finditer(r"(?<!before )\byesterday\b", low):
+    for m in re.finditer(r"(?<!day before )\byesterday\b", low):
         add(m, _span_day(today - timedelta(days=1)))
+    for m in re.finditer(r"\blast\s+night\b", low):  # yesterday's evening and the night after
+        noon = _dt(today - timedelta(days=1)) + timedelta(hours=12)
+        add(m, (noon, noon + timedelta(hours=20)))
     for m in re.finditer(r"\b" + _NUM + r"\s+" + _UNIT + r"\s+(?:ago|back|earlier)\b", low):
         n = _count(m.group("num"))
         if n is not None and n < 1000:
@@ -230,18 +288,21 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
         n = _count(m.group("num"))
         if n is not None and n < 1000:
             add(m, (_dt(_shift(today, m.group("unit"), n)), now))
+    # "the last week of the project" is a week of something else, not a calendar week
     for m in re.finditer(r"\b(?:last|past|previous|this)\s+(?P<unit>week|month|year|decade|"
-                         r"weekend)\b(?!s)", low):
+                         r"weekend)\b(?!s|\s+of\b)", low):
         unit = m.group("unit")
         this = m.group(0).startswith("this")
+        rolling = re.search(r"\b(?:in|over|during|within)\s+the\s+$", low[:m.start()])
         if unit == "weekend":
             sat = _week_start(today) + timedelta(days=5)
-            if not this and sat >= today:
+            if not this and sat + timedelta(days=2) > today:  # this weekend is not over
                 sat -= timedelta(days=7)
             add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
         elif this:
             add(m, _unit_span(unit, today))
-        elif m.group(0).startswith("past"):
+        elif m.group(0).startswith("past") or (rolling and unit != "decade"):
+            # "in the last week": the seven days up to now, as "in the past week"
             add(m, (_dt(_shift(today, unit, 1)), now))
         else:
             add(m, _unit_span(unit, _shift(today, unit, 1)))
@@ -251,6 +312,11 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
         if m.group(0).startswith("this"):
             back = (today.weekday() - wd) % 7
         add(m, _span_day(today - timedelta(days=back)))
+    # "on Monday", "since Monday": the most recent one before today ("on Mondays" is a habit)
+    for m in re.finditer(r"\b(?P<pre>on|since|after|before|until)\s+" + _WD + r"\b(?!s)", low):
+        back = (today.weekday() - _WEEKDAYS[m.group("wd")]) % 7 or 7
+        pre = m.group("pre")
+        add(m, _span_day(today - timedelta(days=back)), "" if pre == "on" else pre)
     for m in re.finditer(r"\b(?:last|this)\s+" + _SEASON + r"\b", low):
         month = _SEASONS[m.group("season")]
         start = _month_start(today.year, month)
@@ -272,10 +338,27 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
 # relative ones, matched on the lowercased query, need a word of the first; the absolute ones
 # a month's name or abbreviation before a non-letter, a season or a year.
 _MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|this|ago|back|earlier|last|past|"
-                             r"previous|recently|lately)\b|these\s+days|other\s+day")
+                             r"previous|recently|lately|(?:mon|tues|wednes|thurs|fri|satur|sun)"
+                             r"day)\b|these\s+days|other\s+day")
 _MAYBE_ABSOLUTE = re.compile(r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True))
-                             + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d",
+                             + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d"
+                             r"|christmas|xmas|new\s+year|halloween|valentine|thanksgiving",
                              re.IGNORECASE)
+
+
+def utc_offset(value: object) -> timedelta:
+    """The UTC offset a time carries: an aware datetime's, or that written in ISO-8601 text
+    ("2026-03-09T10:00-05:00"); zero for anything else (naive, epoch numbers, unparseable)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z"))
+                                           else text)
+        except ValueError:
+            return timedelta(0)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.utcoffset() or timedelta(0)
+    return timedelta(0)
 
 
 def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
@@ -290,6 +373,14 @@ def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
         now_dt = from_us(to_us(now, field="now"))
     if _MAYBE_RELATIVE.search(query.lower()) is None and _MAYBE_ABSOLUTE.search(query) is None:
         return None
+    try:
+        return _window(query, now_dt, utc_offset(now))
+    except (ValueError, OverflowError, InvalidInput):
+        return None  # a window that would leave the years datetime holds (now near 1 or 9999)
+
+
+def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | None:
+    now_dt += offset  # the wall clock of now's offset: its calendar days, shifted back below
     today = now_dt.date()
     found = _relative(query, today, now_dt)
     taken = [(a, b) for a, b, _, _ in found]
@@ -300,14 +391,7 @@ def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
             span = _absolute(m, today)
             if span is None:
                 continue
-            mod = (m.group("mod") or "").lower()
-            if mod == "since":
-                span = (span[0], max(now_dt, span[1]))
-            elif mod == "after":
-                span = (span[1], max(now_dt, span[1] + timedelta(days=1)))
-            elif mod in ("before", "until"):
-                span = (datetime(1, 1, 2, tzinfo=timezone.utc), span[0] if mod == "before"
-                        else span[1])
+            span = _modified((m.group("mod") or "").lower(), span, now_dt)
             found.append((m.start(), m.end(), span, m.group(0)))
             taken.append((m.start(), m.end()))
     if not found:
@@ -317,5 +401,7 @@ def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
     end = max(f[2][1] for f in found)
     if end <= start:
         end = start + timedelta(days=1)
+    if offset:
+        start, end = max(start - offset, _FLOOR), end - offset
     phrase = " / ".join(f[3].strip() for f in found)
     return TimeWindow(to_us(start), to_us(end), phrase)
