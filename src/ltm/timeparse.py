@@ -58,7 +58,8 @@ _HOLIDAYS = {"christmas eve": (12, 24, 0, 1), "christmas day": (12, 25, 0, 1),
              "new year's day": (1, 1, 0, 1), "new years day": (1, 1, 0, 1),
              "halloween": (10, 31, 0, 1), "valentine's day": (2, 14, 0, 1),
              "valentines day": (2, 14, 0, 1), "thanksgiving": (11, 0, 0, 1)}
-_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)  # the start of an open "before ..." window
+_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)  # the start of an open "before ..." window
 
 _MON = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(
@@ -80,6 +81,14 @@ class TimeWindow:
     start: int
     end: int
     phrase: str
+    scale: int = 0  # the span the phrase named, before since/until/... opened it (0: the window)
+
+    @property
+    def width(self) -> int:
+        """How far outside the window a memory's closeness halves (microseconds): the window's
+        width, or for an open window ("before 2020", "since last week") the width of the span
+        its phrase names, not the decades back to year 1."""
+        return self.scale or self.end - self.start
 
     @property
     def start_dt(self) -> datetime:
@@ -258,8 +267,12 @@ def _modified(mod: str, span: Span, now: datetime) -> Span:
     return span
 
 
-def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Span, str]]:
-    out: list[tuple[int, int, Span, str]] = []
+Found = tuple[int, int, Span, str, timedelta | None]  # where, the window, the phrase, and
+# for an opened span (since/after/before/until) the width of the span the phrase named
+
+
+def _relative(text: str, today: date, now: datetime) -> list[Found]:
+    out: list[Found] = []
     low = text.lower()
 
     def add(m: re.Match[str], span: Span, mod: str = "") -> None:
@@ -268,7 +281,8 @@ def _relative(text: str, today: date, now: datetime) -> list[tuple[int, int, Spa
             pre = _MOD.search(low, 0, start)
             if pre is not None:
                 mod, start = pre.group("mod"), pre.start()
-        out.append((start, m.end(), _modified(mod, span, now), low[start:m.end()]))
+        out.append((start, m.end(), _modified(mod, span, now), low[start:m.end()],
+                    span[1] - span[0] if mod else None))
 
     for m in re.finditer(r"\b(?:the\s+day\s+before\s+yesterday)\b", low):
         add(m, _span_day(today - timedelta(days=2)))
@@ -383,7 +397,7 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
     now_dt += offset  # the wall clock of now's offset: its calendar days, shifted back below
     today = now_dt.date()
     found = _relative(query, today, now_dt)
-    taken = [(a, b) for a, b, _, _ in found]
+    taken = [(a, b) for a, b, _, _, _ in found]
     for rx in _ABS_RE:
         for m in rx.finditer(query):
             if any(a < m.end() and m.start() < b for a, b in taken):
@@ -391,8 +405,9 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
             span = _absolute(m, today)
             if span is None:
                 continue
-            span = _modified((m.group("mod") or "").lower(), span, now_dt)
-            found.append((m.start(), m.end(), span, m.group(0)))
+            mod = (m.group("mod") or "").lower()
+            found.append((m.start(), m.end(), _modified(mod, span, now_dt), m.group(0),
+                          span[1] - span[0] if mod else None))
             taken.append((m.start(), m.end()))
     if not found:
         return None
@@ -404,4 +419,7 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
     if offset:
         start, end = max(start - offset, _FLOOR), end - offset
     phrase = " / ".join(f[3].strip() for f in found)
-    return TimeWindow(to_us(start), to_us(end), phrase)
+    opened = [f[4] for f in found if f[4] is not None]
+    scale = 0 if not opened else max(
+        [*opened, *(f[2][1] - f[2][0] for f in found if f[4] is None)]) // _US
+    return TimeWindow(to_us(start), to_us(end), phrase, scale)
