@@ -6,6 +6,7 @@ backends."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 from postgres_support import postgres_url
 from relevance_guarantees import assert_successors_first
@@ -33,3 +34,41 @@ def test_a_successor_from_a_later_date_waits_for_it(
     assert [h.memory.id for h in later][:2] == [berlin.id, paris.id]
     assert later[1].signals["superseded"] < 0
     assert_successors_first(later)
+
+
+def test_a_small_k_is_the_head_of_a_larger_one_as_of_a_past_moment(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    """The penalty comes off before the head is chosen: as of a moment when a superseded fact
+    was still current, k=1 gives the start of the k=10 list (a random probe found k=1
+    answering 'I studies astronomy' while k=10 put the then-current 'I studies Lisbon now'
+    first)."""
+    mem = copen()
+    now = datetime(2024, 7, 1, 12, tzinfo=timezone.utc)
+    mem.add_many([{"text": t, "user": "u", "kind": kind, "time": now - timedelta(days=d),
+                   "session": session} for t, kind, d, session in _PROBE_ITEMS])
+    prev = None
+    for text, days in (("I works at chess now", 400), ("I studies Lisbon now", 300),
+                       ("I plays Acme now", 200)):
+        when = now - timedelta(days=days)
+        prev = mem.add(text, user="u", kind="fact", valid_from=when, time=when,
+                       supersedes=None if prev is None else prev.id)
+    q, as_of = "what did I studies last month", now - timedelta(days=250)
+    full = mem.search(q, user="u", k=30, now=now, as_of=as_of)
+    assert full[0].memory.text == "I studies Lisbon now"
+    assert full[0].signals["superseded"] == 0.0
+    for k in (1, 2, 3):
+        part = mem.search(q, user="u", k=k, now=now, as_of=as_of)
+        assert [h.memory.id for h in part] == [h.memory.id for h in full[:k]], k
+
+
+_PROBE_ITEMS = [
+    ("I drives a Lisbon", "episode", 177, "s2"), ("I cooks Acme", "fact", 201, None),
+    ("I reads about tennis", "episode", 433, None), ("I reads about stamps", "fact", 43, "s2"),
+    ("I studies astronomy", "summary", 428, None), ("I cooks tennis", "episode", 222, "s2"),
+    ("I cooks Volvo", "episode", 278, "s1"), ("I cooks astronomy", "episode", 419, "s2"),
+    ("I drives a Volvo", "episode", 385, "s2"), ("I lives in stamps", "summary", 203, None),
+    ("I collects Lisbon", "fact", 76, "s2"), ("I cooks tennis", "summary", 83, "s2"),
+    ("I drives a Porto", "summary", 238, "s2"), ("I studies tennis", "episode", 164, "s1"),
+    ("I works at ramen", "episode", 497, "s1"), ("I plays Volvo", "episode", 223, None),
+    ("I works at tennis", "episode", 370, "s1"), ("I works at Acme", "episode", 3, "s2"),
+    ("I plays astronomy", "episode", 77, "s1"), ("I works at biology", "episode", 33, "s1")]

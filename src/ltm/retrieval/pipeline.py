@@ -289,6 +289,9 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         want = max(want, settings.rerank_top)
     extra: dict[int, dict[str, float]] = {}
     memories: dict[str, Memory] = {}
+    at = flt.as_of if flt.as_of is not None else now  # the moment the search is about
+    if bool(raw.superseded.any()):
+        _lift_current(backend, flt.user, ids, x, logit, ranker, at, memories)
     if window is not None or _decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
@@ -321,7 +324,6 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
     resort = False
-    at = flt.as_of if flt.as_of is not None else now  # the moment the search is about
     for r, j in enumerate(top):
         mem = memories.get(top_ids[r])
         if mem is None:
@@ -333,14 +335,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
                                                     + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
         if raw.superseded[j]:
-            signals["superseded"] = ranker.superseded_weight  # its part of the logit
-            if mem.valid_to is not None and to_us(mem.valid_to) > at \
-                    and extra.get(int(j), {}).get("superseded") != 0.0:
-                # its successor holds only from a later time: as of the search (``as_of``,
-                # else now) this fact is still the current one, so it carries no penalty
-                logit[j] -= ranker.superseded_weight * x[j, _SUP]
-                signals["superseded"] = 0.0
-                resort = True
+            # its part of the logit (none where ``_lift_current`` took the penalty off)
+            signals["superseded"] = ranker.superseded_weight if x[j, _SUP] else 0.0
         signals.update(extra.get(int(j), {}))
         if settings.archived_penalty and mem.metadata.get("ltm_archived") \
                 and "archived" not in signals:
@@ -380,6 +376,26 @@ def _head(key: np.ndarray, tie: np.ndarray, count: int) -> np.ndarray:
         at = np.flatnonzero(neg <= kth)  # (every row tied with the count-th one too)
         return at[np.lexsort((tie[at], neg[at]))][:count]
     return np.lexsort((tie, neg))
+
+
+def _lift_current(backend: Backend, user: str, ids: Sequence[str], x: np.ndarray,
+                  logit: np.ndarray, ranker: Ranker, at: int,
+                  memories: dict[str, Memory]) -> None:
+    """Take the superseded penalty off the candidates whose successor holds only from after
+    ``at`` (the moment the search is about: ``as_of``, else now): until then each is still
+    the current fact. Done on the whole pool before the head is chosen (so a small ``k`` is
+    the start of a larger one's list), in ``logit`` and in the feature column (so that
+    nothing takes it off twice). ``memories`` receives the memories read."""
+    sup = np.flatnonzero(x[:, _SUP] != 0)
+    if not len(sup):
+        return
+    got = backend.get_many([ids[int(j)] for j in sup], user)
+    memories.update(got)
+    for j in sup:
+        m = got.get(ids[int(j)])
+        if m is not None and m.valid_to is not None and to_us(m.valid_to) > at:
+            logit[j] -= ranker.superseded_weight * x[j, _SUP]
+            x[j, _SUP] = 0.0
 
 
 def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.ndarray,
