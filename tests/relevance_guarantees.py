@@ -1,6 +1,7 @@
-"""Shared by the relevance-guarantee property tests with and without the optional reranker
-(issue 15, guarantees (a) and (b)): how each scenario is written into a store, and the
-check of a result list against the guarantee."""
+"""Shared by the relevance tests (issue 15): the six facts about Priya the abstention, reranker
+and feedback tests store; and for the guarantee property tests with and without the optional
+reranker (guarantees (a) and (b)), how each scenario is written into a store and the check of
+a result list against the guarantee."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import ltm
+
+# six facts about one person, each asked about in plain words by the tests that store them
+PRIYA_FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
+               "Priya works as a nurse at the city hospital",
+               "Priya's sister Anika lives in Toronto",
+               "Priya runs five kilometres every morning",
+               "Priya is allergic to cats",
+               "Priya drives an old blue Volkswagen"]
 
 
 def add_supersession_chain(store: ltm.MemoryStore, user: str,

