@@ -31,8 +31,8 @@ from .errors import (
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .registry import open_backend, store_embedder
+from .retrieval.context import pack_context
 from .retrieval.feedback import forget_feedback, ranker_from_meta, record_feedback
-from .retrieval.pipeline import pack_context
 from .retrieval.pipeline import search as _search
 from .retrieval.ranker import META_KEY as _RANKER_KEY
 from .retrieval.ranker import Ranker

@@ -752,34 +752,3 @@ def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> li
         chosen.append(best)
         left.remove(best)
     return [pool[i] for i in chosen]
-
-
-def pack_context(hits: Sequence[Hit], budget_tokens: int) -> str:
-    """The best hits that fit the token budget, in chronological order, one per line with
-    date, session and speaker labels."""
-    chosen: list[tuple[Memory, str]] = []
-    used = 0
-    for hit in hits:
-        m = hit.memory
-        label = m.time.strftime("%Y-%m-%d %H:%M")
-        if m.session:
-            label += f" · session {m.session}"
-        if m.kind != "episode":
-            label += f" · {m.kind}"
-        speaker = m.speaker
-        line = f"[{label}] " + (f"{speaker}: " if speaker else "") + m.text
-        caption = m.metadata.get("caption")
-        if isinstance(caption, str) and caption and caption not in m.text:
-            line += f" [photo: {caption}]"
-        cost = estimate_tokens(line)
-        if used + cost > budget_tokens:
-            continue
-        used += cost
-        chosen.append((m, line))
-    chosen.sort(key=lambda p: (p[0].time, p[0].seq or 0, p[0].id))
-    return "\n".join(line for _, line in chosen)
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate (about 4 characters per token for English)."""
-    return max(1, math.ceil(len(text) / 3.5))
