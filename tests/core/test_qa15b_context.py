@@ -84,3 +84,26 @@ def test_dates_of_any_year_are_written_in_full(tmp_path: Path) -> None:
         assert block == "[0999-05-01 08:05] The abbey's oak was planted"
     finally:
         mem.close()
+
+
+def test_facts_are_dated_by_their_validity(tmp_path: Path) -> None:
+    """Both facts of a supersession chain were dated by when they were recorded (today, the
+    same minute), the outdated one with no sign of it: an agent reading the block could not
+    tell where Ana works now."""
+    mem = ltm.open(tmp_path / "s")
+    try:
+        old = mem.add("Ana works at Initech as an engineer", user="u", kind="fact",
+                      valid_from="2021-01-01")
+        mem.add("Ana works at Hooli as an engineer", user="u", kind="fact",
+                valid_from="2024-06-01", supersedes=old.id)
+        mem.add("Ana told me she loves her new job", user="u", session="s1",
+                time="2024-07-01T18:30Z")
+        block = mem.context("where does Ana work?", user="u", min_relevance=0.0)
+        assert block.splitlines() == [
+            "[2021-01-01 00:00 · fact · until 2024-06-01 00:00] Ana works at Initech as an "
+            "engineer",
+            "[2024-06-01 00:00 · fact] Ana works at Hooli as an engineer",
+            "[2024-07-01 18:30 · session s1] Ana told me she loves her new job"]
+        assert mem.context("where does Ana work?", user="u", min_relevance=0.0) == block
+    finally:
+        mem.close()

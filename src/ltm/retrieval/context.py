@@ -3,7 +3,9 @@
 Hits are taken best first while they fit whole; what budget is then left goes to the best hit
 that did not fit, cut at a word and ended with "…" (when at least ``MIN_CUT_TOKENS`` of its
 text fit), so one long memory neither empties the block nor is dropped for shorter, less
-relevant ones. The lines are then put in chronological order. Tokens are estimated per
+relevant ones. The lines are then put in chronological order, each dated by when it happened:
+an episode's time, a fact's or summary's ``valid_from`` (with "until" its ``valid_to`` when it
+was superseded or ended), not when it was recorded. Tokens are estimated per
 character class, so the budget holds for digits, punctuation and text outside ASCII too
 (Chinese, Arabic, emoji: a character there is one or more tokens, not a third of one).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from ..model import Hit, Memory
 
@@ -53,13 +56,24 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(dense + rest - 1e-9))
 
 
+def _when(m: Memory) -> datetime:
+    """The time a line is dated and ordered by: an episode's time; for a fact or summary the
+    start of its validity (its time is when it was recorded, often long after)."""
+    return m.valid_from if m.kind != "episode" and m.valid_from is not None else m.time
+
+
+def _stamp(t: datetime) -> str:
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
+
+
 def _label(m: Memory) -> str:
-    t = m.time
-    label = f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
+    label = _stamp(_when(m))
     if m.session:
         label += f" · session {m.session}"
     if m.kind != "episode":
         label += f" · {m.kind}"
+        if m.valid_to is not None:  # superseded or ended: say until when it held
+            label += f" · until {_stamp(m.valid_to)}"
     return f"[{label}] " + (f"{m.speaker}: " if m.speaker else "")
 
 
@@ -118,5 +132,5 @@ def pack_context(hits: Sequence[Hit], budget_tokens: int) -> str:
         cut = _cut(_label(m), _body(m), budget_tokens - used)
         if cut is not None:
             chosen.append((m, cut))
-    chosen.sort(key=lambda p: (p[0].time, p[0].seq or 0, p[0].id))
+    chosen.sort(key=lambda p: (_when(p[0]), p[0].seq or 0, p[0].id))
     return "\n".join(line for _, line in chosen)
