@@ -48,6 +48,10 @@ SinceArg = Annotated[str | None, Field(description=(
     "2026-03-02T10:00:00Z; no offset means UTC)."))]
 UntilArg = Annotated[str | None, Field(description=(
     "Only memories that happened at or before this time (ISO-8601)."))]
+NowArg = Annotated[str | None, Field(description=(
+    "Your current time with its UTC offset (ISO-8601, e.g. 2026-03-09T21:00:00-05:00): time "
+    "phrases in the query ('yesterday', 'last week') are read in its calendar. Default: the "
+    "server's clock, in UTC."))]
 QueryArg = Annotated[str, Field(description=(
     "What to look for, in plain words (a question or keywords)."))]
 
@@ -177,16 +181,17 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         min_relevance: Annotated[float | None, Field(description=(
             "Leave out memories whose relevance (0-1) is below this; default: the "
             "store's context_min_relevance."))] = None,
+        now: NowArg = None,
         ctx: Context | None = None) -> list[dict[str, Any]]:
         u = who(ctx, user, "read")
         if isinstance(k, bool) or not 1 <= k <= 50:
             raise ToolError("invalid input: k must be between 1 and 50")
-        _times(since=since, until=until)
+        _times(since=since, until=until, now=now)
         floor = store.settings.context_min_relevance if min_relevance is None \
             else min_relevance
         try:
             hits = store.search(query, user=u, k=k, session=session, kinds=kinds, since=since,
-                                until=until, min_relevance=floor)
+                                until=until, min_relevance=floor, now=now)
         except LtmError as exc:
             raise _fail(exc) from None
         if not hits:
@@ -207,18 +212,20 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         min_relevance: Annotated[float | None, Field(description=(
             "Leave out memories whose relevance (0-1) is below this; default: the "
             "store's context_min_relevance."))] = None,
+        now: NowArg = None,
         ctx: Context | None = None) -> str:
         u = who(ctx, user, "read")
         if isinstance(budget_tokens, bool) or not 1 <= budget_tokens <= 100_000:
             raise ToolError("invalid input: budget_tokens must be between 1 and 100000")
+        _times(now=now)
         floor = store.settings.context_min_relevance if min_relevance is None \
             else min_relevance
         try:
             block = store.context(query, user=u, budget_tokens=budget_tokens,
-                                  min_relevance=floor)
+                                  min_relevance=floor, now=now)
             if block:
                 return block
-            if store.search(query, user=u, k=1, min_relevance=floor):
+            if store.search(query, user=u, k=1, min_relevance=floor, now=now):
                 return (f"The relevant memories do not fit in {budget_tokens} tokens; ask "
                         "again with a larger budget_tokens.")
         except LtmError as exc:
