@@ -116,7 +116,9 @@ class _Filters(_In):
     as_of: TimeValue | None = Field(None, description="Only what was valid at this time.")
     metadata: dict[Annotated[str, Field(pattern=META_KEY_PATTERN)], MetaScalar] | None \
         = Field(None, max_length=16, description="Exact matches on metadata keys.")
-    now: TimeValue | None = Field(None, description="Reference time for recency; default now.")
+    now: TimeValue | None = Field(None, description=(
+        "Reference time for recency and time phrases in the query, default now; with a UTC "
+        "offset (2026-03-09T21:00:00-05:00), 'yesterday' is read in its calendar."))
 
 
 class SearchIn(_Filters):
