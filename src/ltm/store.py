@@ -318,13 +318,15 @@ class MemoryStore:
         """The most relevant memories that fit ``budget_tokens``, as prompt-ready lines in
         chronological order; only memories with relevance at least ``min_relevance``
         (default: the ``context_min_relevance`` setting), so the block is empty when nothing
-        stored is relevant."""
+        stored is relevant. Lines are dated in UTC, or in the UTC offset ``now`` carries
+        (``now="2026-03-09T10:00-05:00"``: the user's own calendar, as time phrases are)."""
         if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) \
                 or budget_tokens < 1:
             raise InvalidInput("budget_tokens must be a positive integer", field="budget_tokens")
         floor = self.settings.context_min_relevance if min_relevance is None else min_relevance
+        from .timeparse import utc_offset
         return pack_context(self.search(query, user=user, k=k, min_relevance=floor, **filters),
-                            budget_tokens)
+                            budget_tokens, utc_offset(filters.get("now")))
 
     # -- learned relevance -------------------------------------------------------------------
     @property

@@ -107,3 +107,22 @@ def test_facts_are_dated_by_their_validity(tmp_path: Path) -> None:
         assert mem.context("where does Ana work?", user="u", min_relevance=0.0) == block
     finally:
         mem.close()
+
+
+def test_lines_are_dated_in_the_calendar_of_nows_offset(tmp_path: Path) -> None:
+    """Asked at 10:00-05:00 on Monday what was done "yesterday", the block dated the film seen
+    at 23:30-05:00 on Sunday "2026-03-09 04:30" (UTC, Monday): an agent reading it would say
+    nothing happened on Sunday. Dates follow now's offset, as the time phrase does."""
+    mem = ltm.open(tmp_path / "s")
+    try:
+        mem.add("We watched a film at the cinema downtown", user="u", session="sun",
+                time="2026-03-08T23:30:00-05:00")
+        asked = "which film did we watch at the cinema yesterday?"
+        local = mem.context(asked, user="u", now="2026-03-09T10:00:00-05:00",
+                            min_relevance=0.0)
+        assert local == "[2026-03-08 23:30 · session sun] We watched a film at the cinema " \
+            "downtown"
+        utc = mem.context(asked, user="u", now="2026-03-09T15:00:00Z", min_relevance=0.0)
+        assert utc.startswith("[2026-03-09 04:30 · session sun]")
+    finally:
+        mem.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..model import Hit, Memory
 
@@ -62,18 +62,23 @@ def _when(m: Memory) -> datetime:
     return m.valid_from if m.kind != "episode" and m.valid_from is not None else m.time
 
 
-def _stamp(t: datetime) -> str:
+def _stamp(t: datetime, offset: timedelta) -> str:
+    if offset:  # the wall clock of that offset (the user's, from now's offset)
+        try:
+            t = t + offset
+        except OverflowError:
+            pass
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
 
 
-def _label(m: Memory) -> str:
-    label = _stamp(_when(m))
+def _label(m: Memory, offset: timedelta) -> str:
+    label = _stamp(_when(m), offset)
     if m.session:
         label += f" · session {m.session}"
     if m.kind != "episode":
         label += f" · {m.kind}"
         if m.valid_to is not None:  # superseded or ended: say until when it held
-            label += f" · until {_stamp(m.valid_to)}"
+            label += f" · until {_stamp(m.valid_to, offset)}"
     return f"[{label}] " + (f"{m.speaker}: " if m.speaker else "")
 
 
@@ -111,15 +116,18 @@ def _cut(head: str, body: str, budget: int) -> str | None:
     return line
 
 
-def pack_context(hits: Sequence[Hit], budget_tokens: int) -> str:
+def pack_context(hits: Sequence[Hit], budget_tokens: int,
+                 offset: timedelta = timedelta(0)) -> str:
     """The best hits that fit the token budget (the best one that did not fit cut into what
-    is left), in chronological order, one per line with date, session and speaker labels."""
+    is left), in chronological order, one per line with date, session and speaker labels;
+    dates are UTC's, or the wall clock of ``offset`` (the UTC offset of the search's
+    ``now``)."""
     chosen: list[tuple[Memory, str]] = []
     used = 0
     skipped: Hit | None = None
     for hit in hits:
         m = hit.memory
-        line = _label(m) + _body(m)
+        line = _label(m, offset) + _body(m)
         cost = estimate_tokens(line)
         if used + cost > budget_tokens:
             if skipped is None:
@@ -129,7 +137,7 @@ def pack_context(hits: Sequence[Hit], budget_tokens: int) -> str:
         chosen.append((m, line))
     if skipped is not None:
         m = skipped.memory
-        cut = _cut(_label(m), _body(m), budget_tokens - used)
+        cut = _cut(_label(m, offset), _body(m), budget_tokens - used)
         if cut is not None:
             chosen.append((m, cut))
     chosen.sort(key=lambda p: (_when(p[0]), p[0].seq or 0, p[0].id))
