@@ -22,6 +22,19 @@ from .common import (
     user_option,
 )
 
+now_option = click.option(
+    "--now", help="The time to read time phrases ('yesterday', 'last week') against, ISO-8601 "
+    "with its UTC offset; default: this machine's clock in its local time zone.")
+
+
+def _now(value: str | None) -> Any:
+    """--now as given, else the present with the machine's UTC offset, so 'yesterday' is the
+    user's yesterday rather than UTC's."""
+    if value is not None:
+        return value
+    from datetime import datetime
+    return datetime.now().astimezone()
+
 
 def fmt_memory(m: Any) -> str:
     extra = f" session={m.session}" if m.session else ""
@@ -66,17 +79,18 @@ def add(store: str, user: str, text: str, session: str | None, agent: str | None
 @click.option("--as-of", "as_of", help="What was valid at this time.")
 @click.option("--min-relevance", "min_relevance", type=float, default=0.0, show_default=True,
               help="Leave out memories whose relevance (0-1) is below this.")
+@now_option
 @click.option("--explain", is_flag=True, help="Show the per-signal scores.")
 @json_option
 def search(store: str, user: str, query: str, k: int, session: str | None, agent: str | None,
            kinds: tuple[str, ...], since: str | None, until: str | None, as_of: str | None,
-           min_relevance: float, explain: bool, as_json: bool) -> None:
+           min_relevance: float, now: str | None, explain: bool, as_json: bool) -> None:
     """Find a user's memories relevant to QUERY."""
     with opened(store, create=False) as mem:
         with errors_to_exit():
             hits = mem.search(query, user=user, k=k, session=session, agent=agent,
                               kinds=list(kinds) or None, since=since, until=until, as_of=as_of,
-                              min_relevance=min_relevance)
+                              min_relevance=min_relevance, now=_now(now))
 
         def human(hits: Any) -> str:
             lines = []
@@ -97,14 +111,15 @@ def search(store: str, user: str, query: str, k: int, session: str | None, agent
 @click.option("--min-relevance", "min_relevance", type=float, default=None,
               help="Leave out memories whose relevance (0-1) is below this (default: the "
               "context_min_relevance setting); the block may then be empty.")
+@now_option
 @json_option
 def context(store: str, user: str, query: str, budget: int, min_relevance: float | None,
-            as_json: bool) -> None:
+            now: str | None, as_json: bool) -> None:
     """Print a prompt-ready block of a user's memories relevant to QUERY."""
     with opened(store, create=False) as mem:
         with errors_to_exit():
             block = mem.context(query, user=user, budget_tokens=budget,
-                                min_relevance=min_relevance)
+                                min_relevance=min_relevance, now=_now(now))
         emit({"query": query, "user": user, "budget_tokens": budget, "context": block},
              as_json, lambda d: d["context"])
 
