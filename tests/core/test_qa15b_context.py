@@ -126,3 +126,20 @@ def test_lines_are_dated_in_the_calendar_of_nows_offset(tmp_path: Path) -> None:
         assert utc.startswith("[2026-03-09 04:30 · session sun]")
     finally:
         mem.close()
+
+
+def test_one_memory_is_one_line(tmp_path: Path) -> None:
+    """A multi-line note made several lines of the block, the later ones without a date, as if
+    they were other memories."""
+    mem = ltm.open(tmp_path / "s", embedder="hash")
+    try:
+        mem.add("Shopping list for the party:\n- eggs\n- milk\r\n\n- birthday candles\u2028done",
+                user="u", time="2026-01-02")
+        mem.add("Bought candles for the party", user="u", time="2026-01-03")
+        block = mem.context("party candles", user="u", min_relevance=0.0)
+        assert block.splitlines() == [
+            "[2026-01-02 00:00] Shopping list for the party: - eggs - milk - birthday candles "
+            "done",
+            "[2026-01-03 00:00] Bought candles for the party"]
+    finally:
+        mem.close()

@@ -79,14 +79,23 @@ def _label(m: Memory, offset: timedelta) -> str:
         label += f" · {m.kind}"
         if m.valid_to is not None:  # superseded or ended: say until when it held
             label += f" · until {_stamp(m.valid_to, offset)}"
-    return f"[{label}] " + (f"{m.speaker}: " if m.speaker else "")
+    return f"[{label}] " + (f"{_one_line(m.speaker)}: " if m.speaker else "")
+
+
+_BREAKS = re.compile("[ \t]*[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+\\s*")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks (and the blanks around them) as one space each: a
+    multi-line note would otherwise read as several undated memories."""
+    return _BREAKS.sub(" ", text).strip() if not text.isprintable() else text
 
 
 def _body(m: Memory) -> str:
     caption = m.metadata.get("caption")
     if isinstance(caption, str) and caption and caption not in m.text:
-        return m.text + f" [photo: {caption}]"
-    return m.text
+        return _one_line(m.text + f" [photo: {caption}]")
+    return _one_line(m.text)
 
 
 def _cut(head: str, body: str, budget: int) -> str | None:
