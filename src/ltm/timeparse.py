@@ -11,7 +11,8 @@ give the window that covers them all. What is understood:
 
 - today, tonight, yesterday, last night, the day before yesterday, this morning/afternoon/
   evening
-- last/past/previous/this week|weekend|month|year, last <weekday>, on <weekday>, last <season>
+- last/past/previous/this week|weekend|month|year, last <weekday>, on <weekday>, last <season>,
+  this <season> (the one under way, else the nearest: "this summer" asked in March is coming)
   ("the last week of the project" names no window)
 - N days|weeks|months|years ago (N in digits or words: a, one ... twelve, a couple of, a few)
 - in the last/past N days|weeks|months|years, in the last/past week|month|year (rolling up to
@@ -338,8 +339,12 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
             # the most recent such season that has ended
             while start + timedelta(days=92) > now:
                 start = _month_start(start.year - 1, month)
-        elif start > now:
-            start = _month_start(start.year - 1, month)
+        else:  # the one we are in, else the nearest: "this summer" asked in March is the
+            # coming one, "this winter" asked in March the one just ended
+            def away(begin: datetime) -> timedelta:
+                end = _month_start(begin.year, begin.month + 3)
+                return max(begin - now, now - end, timedelta(0))
+            start = min((_month_start(today.year + d, month) for d in (-1, 0, 1)), key=away)
         add(m, (start, _month_start(start.year, start.month + 3)))
     for m in re.finditer(r"\b(?:recently|lately|these\s+days|the\s+other\s+day)\b", low):
         add(m, (now - timedelta(days=30), now))

@@ -38,6 +38,8 @@ SUN = datetime(2026, 3, 15, 15, 0, tzinfo=timezone.utc)
     ("gifts before Christmas 2023", THU, date(1, 1, 2), date(2023, 12, 24)),
     ("Thanksgiving 2025", THU, date(2025, 11, 27), date(2025, 11, 28)),
     ("the last week of May 2023", THU, date(2023, 5, 1), date(2023, 6, 1)),
+    ("what are our plans for this summer?", THU, date(2026, 6, 1), date(2026, 9, 1)),
+    ("this winter", THU, date(2025, 12, 1), date(2026, 3, 1)),  # the one just ended
 ])
 def test_windows(query: str, now: datetime, start: date, end: date | datetime) -> None:
     w = parse_time_window(query, now)
