@@ -63,6 +63,9 @@ def test_readme_example_ranks_lisbon_first(store: ltm.MemoryStore) -> None:
     assert hits[0].memory.text == "I moved to Lisbon in March"
     assert all(0.0 <= h.relevance <= 1.0 and h.score == h.relevance for h in hits)
     assert [h.relevance for h in hits] == sorted((h.relevance for h in hits), reverse=True)
+    # the README's context call gets the cat conversation, and nothing else
+    block = store.context("what does alice's cat look like?", user="alice", budget_tokens=800)
+    assert "Orange with white paws" in block and "Lisbon" not in block
 
 
 def test_unrelated_question_abstains(store: ltm.MemoryStore) -> None:
