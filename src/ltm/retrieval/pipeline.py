@@ -394,8 +394,15 @@ def _lift_current(backend: Backend, user: str, ids: Sequence[str], x: np.ndarray
     for j in sup:
         m = got.get(ids[int(j)])
         if m is not None and m.valid_to is not None and to_us(m.valid_to) > at:
-            logit[j] -= ranker.superseded_weight * x[j, _SUP]
-            x[j, _SUP] = 0.0
+            _drop_superseded_penalty(logit, x, int(j), ranker)
+
+
+def _drop_superseded_penalty(logit: np.ndarray, x: np.ndarray, j: int, ranker: Ranker) -> None:
+    """Candidate ``j`` carries no superseded penalty (it is still true when the search is
+    about): off its logit, and off its feature column, which tells the hit's ``superseded``
+    signal and keeps anything from taking it off twice."""
+    logit[j] -= ranker.superseded_weight * x[j, _SUP]
+    x[j, _SUP] = 0.0
 
 
 def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.ndarray,
@@ -408,13 +415,13 @@ def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.nd
     place: dict[str, int] | None = None
     out = [int(j) for j in top]
     seen = set(out)
-    at = 0
-    while at < len(out):
-        todo = [ids[j] for j in out[at:] if ids[j] not in memories]
+    done = 0  # ``out[:done]``: looked at already
+    while done < len(out):
+        todo = [ids[j] for j in out[done:] if ids[j] not in memories]
         if todo:
             memories.update(backend.get_many(todo, user))
         nxt_round = []
-        for j in out[at:]:
+        for j in out[done:]:
             m = memories.get(ids[j])
             if m is None or m.superseded_by is None:
                 continue
@@ -424,7 +431,7 @@ def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.nd
             if s is not None and s not in seen:
                 seen.add(s)
                 nxt_round.append(s)
-        at = len(out)
+        done = len(out)
         out += nxt_round
     return np.array(out, dtype=np.int64)
 
@@ -704,7 +711,6 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
     mems = backend.get_many(head_ids, user) if head_ids else {}
     w_fit = ranker.time_fit_weight
     col_fit = FULL.index("time_fit")
-    col_sup = FULL.index("superseded")
     for j in head:
         mem = mems.get(ids[j])
         if mem is None:
@@ -715,11 +721,9 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
             logit[j] += w_fit * (fit - x[j, col_fit])
             x[j, col_fit] = fit
             sig["time_window"] = fit
-            if mem.superseded_by is not None and fit >= 1.0 and x[j, col_sup]:
+            if mem.superseded_by is not None and fit >= 1.0 and x[j, _SUP]:
                 # it was still true in the window the query asks about: no penalty
-                logit[j] -= ranker.superseded_weight * x[j, col_sup]
-                x[j, col_sup] = 0.0
-                sig["superseded"] = 0.0
+                _drop_superseded_penalty(logit, x, int(j), ranker)
         if decay.get(mem.kind) and settings.decay_weight:
             from ..retention_rules import strength
             d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))

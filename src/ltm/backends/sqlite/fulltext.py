@@ -1,6 +1,7 @@
 """Full text: the tokenizer and stop words, BM25 as FTS5 computes it (with IDF and the average
-memory length taken within a user's scope), the searches over the FTS5 index (``text_search``, ``text_ceiling``,
-``label_rows``, ``scope_text``), and the upkeep of the index's structure (merge, repair)."""
+memory length taken within a user's scope), the searches over the FTS5 index (``text_search``,
+``text_ceiling``, ``label_rows``, ``scope_text``), and the upkeep of the index's structure
+(merge, repair)."""
 
 from __future__ import annotations
 
@@ -219,7 +220,8 @@ class FullText(Connection):
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope: what an average-length memory
         holding every query term once scores in ``text_search`` (the sum of the terms' IDFs as
-        it weighs them: the scope's in a scope up to ``hnsw_min_scope``, else the store's). ``ltm.retrieval.calibrate`` divides BM25 by it."""
+        it weighs them: the scope's in a scope up to ``hnsw_min_scope``, else the store's).
+        ``ltm.retrieval.calibrate`` divides BM25 by it."""
         terms = query_terms(query)
         if not terms:
             return 0.0
