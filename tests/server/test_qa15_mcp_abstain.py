@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import anyio
-from mcp import Client
+from server_support import mcp_tool_texts
 
 import ltm
-from ltm.server.auth import RIGHTS, ApiKey
-from ltm.server.mcp_server import build_mcp
 
 UNRELATED = "what's the weather in Tokyo"
 
@@ -24,32 +20,17 @@ def test_context_and_recall_say_when_nothing_is_relevant(tmp_path: Path) -> None
     with ltm.open(tmp_path / "store") as mem:
         mem.add("Priya has been vegetarian since 2019 and avoids eggs", user="p", kind="fact")
         mem.add("Priya works as a nurse at the city hospital", user="p", kind="fact")
-        principal = ApiKey("test", ("p",), frozenset(RIGHTS))
-        server = build_mcp(mem, lambda _headers: principal)
-
-        async def session() -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            async with Client(server) as client:
-                async def text(tool: str, args: dict[str, Any]) -> tuple[bool, str]:
-                    r = await client.call_tool(tool, args)
-                    return r.is_error, r.content[0].text if r.content else ""
-
-                out["recall"] = await text("recall", {"query": UNRELATED})
-                out["context"] = await text("context", {"query": UNRELATED})
-                out["context_floor_0"] = await text("context", {"query": UNRELATED,
-                                                                "min_relevance": 0})
-                out["related"] = await text("context", {"query": "is Priya vegetarian?"})
-                out["too_small"] = await text("context", {"query": "is Priya vegetarian?",
-                                                          "budget_tokens": 2})
-                out["bad"] = await text("context", {"query": UNRELATED, "min_relevance": 1.5})
-                # an agent often names one kind as a plain string
-                out["kind_str"] = await text("recall", {"query": "is Priya vegetarian?",
-                                                        "kinds": "fact", "min_relevance": 0})
-                out["kind_other"] = await text("recall", {"query": "is Priya vegetarian?",
-                                                          "kinds": "summary"})
-            return out
-
-        got = anyio.run(session)
+        got = mcp_tool_texts(mem, "p", {
+            "recall": ("recall", {"query": UNRELATED}),
+            "context": ("context", {"query": UNRELATED}),
+            "context_floor_0": ("context", {"query": UNRELATED, "min_relevance": 0}),
+            "related": ("context", {"query": "is Priya vegetarian?"}),
+            "too_small": ("context", {"query": "is Priya vegetarian?", "budget_tokens": 2}),
+            "bad": ("context", {"query": UNRELATED, "min_relevance": 1.5}),
+            # an agent often names one kind as a plain string
+            "kind_str": ("recall", {"query": "is Priya vegetarian?", "kinds": "fact",
+                                    "min_relevance": 0}),
+            "kind_other": ("recall", {"query": "is Priya vegetarian?", "kinds": "summary"})})
     error, note = got["recall"]
     assert not error and "relevant" in json.loads(note)["note"]
     error, block = got["context"]

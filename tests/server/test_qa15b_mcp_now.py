@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import anyio
-from mcp import Client
+from server_support import mcp_tool_texts
 
 import ltm
-from ltm.server.auth import RIGHTS, ApiKey
-from ltm.server.mcp_server import build_mcp
 
 ASKED = "which film did we watch at the cinema yesterday?"
 NOW = "2026-03-09T10:00:00-05:00"
@@ -27,24 +23,10 @@ def test_recall_and_context_read_time_phrases_in_the_agents_calendar(tmp_path: P
                          time="2026-03-08T23:30:00-05:00")
         mem.add("We watched a film at the cinema downtown", user="p", session="sat",
                 time="2026-03-07T20:00:00-05:00")
-        principal = ApiKey("test", ("p",), frozenset(RIGHTS))
-        server = build_mcp(mem, lambda _headers: principal)
-
-        async def session() -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            async with Client(server) as client:
-                async def text(tool: str, args: dict[str, Any]) -> tuple[bool, str]:
-                    r = await client.call_tool(tool, args)
-                    return r.is_error, r.content[0].text if r.content else ""
-
-                out["recall"] = await text("recall", {"query": ASKED, "k": 1, "now": NOW,
-                                                      "min_relevance": 0})
-                out["context"] = await text("context", {"query": ASKED, "now": NOW,
-                                                        "min_relevance": 0})
-                out["bad"] = await text("recall", {"query": ASKED, "now": "Monday morning"})
-            return out
-
-        got = anyio.run(session)
+        got = mcp_tool_texts(mem, "p", {
+            "recall": ("recall", {"query": ASKED, "k": 1, "now": NOW, "min_relevance": 0}),
+            "context": ("context", {"query": ASKED, "now": NOW, "min_relevance": 0}),
+            "bad": ("recall", {"query": ASKED, "now": "Monday morning"})})
     error, found = got["recall"]
     assert not error and json.loads(found)["id"] == sunday.id
     error, block = got["context"]
