@@ -36,6 +36,7 @@ from .calibrate import dense_background, dense_z, text_ratio
 from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 
 _US_PER_DAY = 86_400 * 1_000_000
+_OPEN_MIN = 7 * _US_PER_DAY  # an open window's time fit halves no faster than weekly
 _STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
 # a hit's first signals, in order: the columns of ``rank``'s ``head``
 _HEAD_SIGNALS = ("text", "dense", "text_rel", "dense_z", "label", *FULL[:_STRUCTURE_END],
@@ -254,10 +255,9 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
     timed = window is not None and settings.time_weight > 0
     if timed:
         assert window is not None
-        # 1 inside, halving with every window width (at least a day) outside
+        # 1 inside, halving with every window width (_halving) outside
         dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
-        width = max(window.end - window.start, _US_PER_DAY)
-        fit = 0.5 ** (dist / width)
+        fit = 0.5 ** (dist / _halving(window))
     raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed)
     only = None
     if not structured and not settings.recency_weight and not settings.importance_weight:
@@ -668,8 +668,17 @@ def _closeness(window: TimeWindow, mem: Memory) -> float:
             min(window.distance(start), window.distance(end - 1))
     if dist == 0:
         return 1.0
-    width = max(window.end - window.start, _US_PER_DAY)
-    return float(0.5 ** (dist / width))
+    return float(0.5 ** (dist / _halving(window)))
+
+
+def _halving(window: TimeWindow) -> int:
+    """How far outside ``window`` (microseconds) the time fit halves: the window's width, at
+    least a day. An open window ("before 2020", "since last week") halves by the span its
+    phrase names (not the centuries back to year 1, which made every memory fit), at least a
+    week: "the week before August 3" is told on August 3, just outside its window."""
+    if window.scale:
+        return max(window.scale, _OPEN_MIN)
+    return max(window.end - window.start, _US_PER_DAY)
 
 
 def _decay_policies(settings: Settings) -> dict[str, float]:
