@@ -163,8 +163,9 @@ def _missing_store(store: str) -> bool:
 
 @contextmanager
 def opened(store: str, *, create: bool = True) -> Iterator[Any]:
-    """The store at ``store``; read-only commands pass ``create=False``: a missing store is
-    then an error (exit 4) and nothing is created."""
+    """The store at ``store``; commands that only read or change what is there (search, list,
+    update, forget, ...) pass ``create=False``: a missing store is then an error (exit 4) and
+    nothing is created."""
     from ..store import open as open_store
     if not create and _missing_store(store):
         fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
@@ -187,5 +188,4 @@ def parse_json_arg(value: str | None, name: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        click.echo(f"ltm: {name} is not valid JSON: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{name} is not valid JSON: {exc}", 2, "InvalidInput")

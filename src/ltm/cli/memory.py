@@ -15,6 +15,7 @@ import click
 from .common import (
     emit,
     errors_to_exit,
+    fail,
     json_option,
     opened,
     parse_json_arg,
@@ -150,14 +151,12 @@ def forget(store: str, user: str, memory_id: str | None, session: str | None,
            before: str | None, everything: bool, yes: bool, as_json: bool) -> None:
     """Erase memories for real: one by id, a session, before a time, or --all."""
     if not (memory_id or session or before or everything):
-        click.echo("ltm: say what to forget: an id, --session, --before or --all", err=True)
-        sys.exit(2)
+        fail("say what to forget: an id, --session, --before or --all", 2, "InvalidInput")
     if everything and (memory_id or session or before):
-        click.echo("ltm: --all cannot be combined with an id, --session or --before", err=True)
-        sys.exit(2)
+        fail("--all cannot be combined with an id, --session or --before", 2, "InvalidInput")
     if everything and not yes and not click.confirm(f"Erase every memory of {user!r}?"):
         sys.exit(1)
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             receipt = mem.forget(memory_id, user=user, session=session, before=before)
         emit(receipt, as_json, lambda r: f"forgot {r.count} memories" + "".join(
@@ -195,7 +194,7 @@ def list_cmd(store: str, user: str, session: str | None, agent: str | None,
              kinds: tuple[str, ...], since: str | None, until: str | None, limit: int,
              cursor: str | None, oldest: bool, as_json: bool) -> None:
     """List a user's memories by time, newest first, a page at a time."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             page = mem.list(user, session=session, agent=agent, kinds=list(kinds) or None,
                             since=since, until=until, limit=limit, cursor=cursor,
@@ -228,7 +227,7 @@ def update(store: str, user: str, memory_id: str, text: str | None, kind: str | 
            metadata: str | None, as_json: bool) -> None:
     """Change a memory in place (the previous values go into its history)."""
     meta = parse_json_arg(metadata, "--metadata")
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             m = mem.update(memory_id, user=user, text=text, kind=kind, session=session,
                            agent=agent, time=time_, importance=importance, pinned=pinned,

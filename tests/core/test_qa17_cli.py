@@ -1,0 +1,54 @@
+"""QA of issue 17's command line as a new user meets it: `ltm list` (a read-only command the
+issue names) and the commands that change an existing memory must not create a store where
+there is none, and under --json every error is a JSON object on stderr, including a bad
+--metadata and a forget that names nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ltm.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in [n for n in __import__("os").environ if n.startswith("LTM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LTM_EMBEDDER", "hash")
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+@pytest.mark.parametrize("args", [
+    ["list", "-u", "alice"],
+    ["list", "-u", "alice", "--json"],
+    ["update", "-u", "alice", "01ABC", "--text", "hi"],
+    ["forget", "-u", "alice", "01ABC"],
+])
+def test_commands_on_a_missing_store_create_nothing(cli: CliRunner, tmp_path: Path,
+                                                    args: list[str]) -> None:
+    r = cli.invoke(main, args)
+    assert r.exit_code == 4, (args, r.output, r.stderr)
+    assert "no store at 'ltm-data'" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["add", "-u", "alice", "hello", "--metadata", "{bad", "--json"],
+    ["update", "-u", "alice", "01ABC", "--metadata", "{bad", "--json"],
+    ["forget", "-u", "alice", "--json"],
+    ["forget", "-u", "alice", "--all", "--session", "s1", "--yes", "--json"],
+])
+def test_usage_errors_are_json_under_json(cli: CliRunner, args: list[str]) -> None:
+    r = cli.invoke(main, args)
+    assert r.exit_code == 2, (args, r.output, r.stderr)
+    err = json.loads(r.stderr)
+    assert err["exit_code"] == 2 and err["error"] == "InvalidInput" and err["message"]
+    assert r.stdout == ""
+    # without --json the same error is one plain line
+    plain = cli.invoke(main, [a for a in args if a != "--json"])
+    assert plain.exit_code == 2 and plain.stderr.startswith("ltm: ")
