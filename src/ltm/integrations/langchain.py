@@ -4,8 +4,10 @@ embedder adapter.
 ``LtmVectorStore`` keeps each ``Document`` as one memory of one ltm user (kind ``document``):
 the page content is the memory's text, the document's metadata its metadata, and the
 document's id (any string; a new ULID when it has none) is kept in the metadata under
-``langchain_id``, so adding a document again under the same id replaces it. Search is ltm's
-hybrid retrieval (full text + vectors), best first; ``filter`` is an ltm metadata filter
+``langchain_id``, so adding a document again under the same id replaces it (the memory has an
+id of its own, so one user's documents can be added to another user's store as they are; a
+document memory written by ltm itself goes by its memory id). Search is ltm's hybrid retrieval
+(full text + vectors), best first; ``k=0`` gives nothing; ``filter`` is an ltm metadata filter
 (key -> scalar). ``LtmRetriever`` returns a user's memories of any kind for a query.
 
 The async forms use ``ltm.AsyncMemoryStore`` over the same store.
@@ -62,11 +64,16 @@ class LangChainEmbedder:
         return normalize_rows(vecs.reshape(len(texts), self.dim))
 
 
+def _doc_id(mem: Memory) -> str:
+    """A memory's document id: its LangChain id, else (written by ltm itself) its own id."""
+    doc_id = mem.metadata.get(ID_KEY)
+    return doc_id if isinstance(doc_id, str) else mem.id
+
+
 def _document(mem: Memory) -> Document:
     meta = dict(mem.metadata)
-    doc_id = meta.pop(ID_KEY, None)
-    return Document(page_content=mem.text, metadata=meta,
-                    id=doc_id if isinstance(doc_id, str) else mem.id)
+    meta.pop(ID_KEY, None)
+    return Document(page_content=mem.text, metadata=meta, id=_doc_id(mem))
 
 
 class LtmVectorStore(VectorStore):
@@ -87,26 +94,32 @@ class LtmVectorStore(VectorStore):
 
     # -- writing ----------------------------------------------------------------------------
     def _existing(self, doc_ids: Iterable[str]) -> dict[str, list[str]]:
-        """LangChain id -> the ids of the memories that hold it."""
+        """LangChain id -> the ids of the memories that hold it (a document memory written
+        without a LangChain id, by ltm itself, goes by its memory id, as ``_document`` says)."""
         out: dict[str, list[str]] = {}
         wanted = list(dict.fromkeys(doc_ids))
         if len(wanted) > 16:  # many ids: one walk over the user's documents
             keep = set(wanted)
             for mem in self._documents():
-                doc_id = mem.metadata.get(ID_KEY)
+                doc_id = _doc_id(mem)
                 if doc_id in keep:
                     out.setdefault(doc_id, []).append(mem.id)
             return out
+        unnamed = [i for i in wanted if isinstance(i, str) and _ids.is_id(i)]
+        for mem in self.store.backend.get_many(unnamed, self.user).values():
+            if mem.kind == self.kind and _doc_id(mem) == mem.id:
+                out[mem.id] = [mem.id]
         for doc_id in wanted:
+            held = out.setdefault(doc_id, [])
             cursor = None
             while True:
                 page = self.store.list(self.user, kinds=[self.kind], limit=1000, cursor=cursor,
                                        metadata={ID_KEY: doc_id})
-                out.setdefault(doc_id, []).extend(m.id for m in page)
+                held += [m.id for m in page if m.id not in held]
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-            if not out[doc_id]:
+            if not held:
                 del out[doc_id]
         return out
 
@@ -129,12 +142,11 @@ class LtmVectorStore(VectorStore):
                     self.store.forget(extra, user=self.user)
                 self.store.update(first, user=self.user, text=doc.page_content, metadata=meta)
             else:
-                item: dict[str, Any] = {"text": doc.page_content, "user": self.user,
-                                        "kind": self.kind, "metadata": meta,
-                                        "session": self.session}
-                if _ids.is_id(doc_id):
-                    item["id"] = doc_id
-                new.append(item)
+                # the memory gets an id of its own: a ULID given as the document's id may be
+                # taken by another memory (another user's copy of the document, an episode),
+                # and ltm's ids are unique across the store
+                new.append({"text": doc.page_content, "user": self.user, "kind": self.kind,
+                            "metadata": meta, "session": self.session})
         if new:
             self.store.add_many(new)
         return ids
@@ -193,12 +205,16 @@ class LtmVectorStore(VectorStore):
     def similarity_search_with_score(self, query: str, k: int = 4,
                                      filter: dict[str, Any] | None = None,
                                      **kwargs: Any) -> list[tuple[Document, float]]:
+        if k == 0:
+            return []
         hits = self.store.search(query, **self._search_args(k, filter))
         return [(_document(h.memory), float(h.score)) for h in hits]
 
     async def asimilarity_search_with_score(self, query: str, k: int = 4,
                                             filter: dict[str, Any] | None = None,
                                             **kwargs: Any) -> list[tuple[Document, float]]:
+        if k == 0:
+            return []
         hits = await self.astore.search(query, **self._search_args(k, filter))
         return [(_document(h.memory), float(h.score)) for h in hits]
 
@@ -214,11 +230,15 @@ class LtmVectorStore(VectorStore):
 
     def _similarity_search_with_relevance_scores(self, query: str, k: int = 4,
                                                  **kwargs: Any) -> list[tuple[Document, float]]:
+        if k == 0:
+            return []
         hits = self.store.search(query, **self._search_args(k, kwargs.get("filter")))
         return [(_document(h.memory), _relevance(h)) for h in hits]
 
     async def _asimilarity_search_with_relevance_scores(
             self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
+        if k == 0:
+            return []
         hits = await self.astore.search(query, **self._search_args(k, kwargs.get("filter")))
         return [(_document(h.memory), _relevance(h)) for h in hits]
 
@@ -263,13 +283,18 @@ class LtmRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, **kwargs: Any) -> list[Document]:
-        return [_hit_document(h) for h in self.store.search(query,
-                                                            **self._hits_args(k, kwargs))]
+        args = self._hits_args(k, kwargs)
+        if args["k"] == 0:
+            return []
+        return [_hit_document(h) for h in self.store.search(query, **args)]
 
     async def _aget_relevant_documents(self, query: str, *,
                                        run_manager: AsyncCallbackManagerForRetrieverRun,
                                        k: int | None = None, **kwargs: Any) -> list[Document]:
-        hits = await AsyncMemoryStore(self.store).search(query, **self._hits_args(k, kwargs))
+        args = self._hits_args(k, kwargs)
+        if args["k"] == 0:
+            return []
+        hits = await AsyncMemoryStore(self.store).search(query, **args)
         return [_hit_document(h) for h in hits]
 
 

@@ -1,0 +1,72 @@
+"""QA of the LangChain VectorStore as a new user meets it: documents read from one user's store
+can be added to another's (the ids a store hands out are ULIDs, and ULIDs are unique across the
+whole ltm store), a document memory that ltm itself wrote is reachable by the id search gives
+it, and k=0 asks for nothing rather than raising (as LangChain's InMemoryVectorStore)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+import ltm
+from ltm.integrations.langchain import LangChainEmbedder, LtmRetriever, LtmVectorStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ltm.MemoryStore]:
+    mem = ltm.open(tmp_path / "s", embedder=LangChainEmbedder(DeterministicFakeEmbedding(
+        size=16)))
+    try:
+        yield mem
+    finally:
+        mem.close()
+
+
+def test_documents_copied_to_another_user(store: ltm.MemoryStore) -> None:
+    alice, bob = LtmVectorStore(store, user="alice"), LtmVectorStore(store, user="bob")
+    ids = alice.add_texts(["Alice moved to Lisbon", "The cat is orange"])
+    docs = alice.get_by_ids(ids)
+    assert bob.add_documents(docs) == [d.id for d in docs]
+    assert sorted(d.page_content for d in bob.get_by_ids(ids)) == [
+        "Alice moved to Lisbon", "The cat is orange"]
+    bob.delete([ids[0]])  # bob's copy goes; alice's stays
+    assert [d.id for d in bob.get_by_ids(ids)] == [ids[1]]
+    assert sorted(d.id for d in alice.get_by_ids(ids)) == sorted(ids)
+
+
+def test_document_id_of_another_memory(store: ltm.MemoryStore) -> None:
+    episode = store.add("we talked about tea", user="alice")
+    vs = LtmVectorStore(store, user="alice")
+    assert vs.add_documents([Document(id=episode.id, page_content="a doc")]) == [episode.id]
+    assert [d.page_content for d in vs.get_by_ids([episode.id])] == ["a doc"]
+    assert store.get(episode.id, user="alice").text == "we talked about tea"
+
+
+def test_documents_written_by_ltm_are_found_by_their_id(store: ltm.MemoryStore) -> None:
+    mem = store.add("Lisbon is in Portugal", user="alice", kind="document")
+    vs = LtmVectorStore(store, user="alice")
+    found = vs.similarity_search("Lisbon", k=1)
+    assert [d.id for d in found] == [mem.id]
+    assert [d.page_content for d in vs.get_by_ids([mem.id])] == ["Lisbon is in Portugal"]
+    vs.add_documents([Document(id=mem.id, page_content="Lisbon is the capital")])
+    assert [m.text for m in store.list("alice")] == ["Lisbon is the capital"]
+    vs.delete([mem.id])
+    assert store.list("alice").memories == []
+
+
+def test_k_zero_asks_for_nothing(store: ltm.MemoryStore) -> None:
+    vs = LtmVectorStore(store, user="alice")
+    vs.add_texts(["Alice moved to Lisbon"])
+    assert vs.similarity_search("Lisbon", k=0) == []
+    assert vs.similarity_search_with_score("Lisbon", k=0) == []
+    assert vs.similarity_search_with_relevance_scores("Lisbon", k=0) == []
+    assert asyncio.run(vs.asimilarity_search("Lisbon", k=0)) == []
+    assert LtmRetriever(store=store, user="alice", k=0).invoke("Lisbon") == []
+    assert asyncio.run(LtmRetriever(store=store, user="alice").ainvoke("Lisbon", k=0)) == []
+    with pytest.raises(ltm.InvalidInput):
+        vs.similarity_search("Lisbon", k=-1)
