@@ -3,10 +3,14 @@
 ``LtmSession(session_id, store, user=...)`` stores each conversation item as an episode of
 ``user`` in session ``session_id``: its text is what the item says (a message's text, else the
 item as JSON), its speaker the message's role, and the item itself is kept in the metadata
-(key ``agents_item``) and given back unchanged. The conversation is therefore also ordinary
-ltm memory: searchable, listed, exported and erased with the user. The calls are those of the
-SDK's ``SQLiteSession`` (``get_items``, ``add_items``, ``pop_item``, ``clear_session``), with
-the same results; they await ``ltm.AsyncMemoryStore``.
+(key ``agents_item``) and given back unchanged, so an item's JSON must fit the store's
+``max_metadata_bytes`` (65,536 by default; a larger item is refused with ``InvalidInput`` and
+nothing of the call is written: open the store with a larger limit for big tool outputs). An
+episode of the session that ltm wrote itself (an imported conversation) is read as a message
+``{"role": <its speaker, else "user">, "content": <its text>}``. The conversation is
+therefore also ordinary ltm memory: searchable, listed, exported and erased with the user. The
+calls are those of the SDK's ``SQLiteSession`` (``get_items``, ``add_items``, ``pop_item``,
+``clear_session``), with the same results; they await ``ltm.AsyncMemoryStore``.
 """
 
 from __future__ import annotations
@@ -27,23 +31,46 @@ from ..aio import AsyncMemoryStore  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..timeutil import from_us, now_us, to_us  # noqa: E402
+from ..validate import MAX_TEXT_CHARS, has_content  # noqa: E402
 
 ITEM_KEY = "agents_item"
 _PAGE = 1000
 
 
+def _searchable(text: str) -> str:
+    """``text`` as an ltm memory's text can hold it: no NUL, no lone surrogate, at most
+    ``MAX_TEXT_CHARS`` characters ("" when nothing visible is left). The item itself is kept
+    unchanged in the metadata; the text only serves search."""
+    text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    text = text[:MAX_TEXT_CHARS]
+    return text if has_content(text) else ""
+
+
 def _text(item: Any) -> str:
-    """What an item says, for full-text and semantic search."""
+    """What an item says, for full-text and semantic search (else the item as JSON)."""
     if isinstance(item, dict):
         content = item.get("content")
-        if isinstance(content, str) and content.strip():
-            return content
+        if isinstance(content, str) and _searchable(content):
+            return _searchable(content)
         if isinstance(content, list):
             parts = [p.get("text") or p.get("refusal") for p in content if isinstance(p, dict)]
-            text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+            text = _searchable("\n".join(p for p in parts if isinstance(p, str) and p.strip()))
             if text:
                 return text
-    return json.dumps(item, ensure_ascii=False, sort_keys=True)
+    return _searchable(json.dumps(item, ensure_ascii=False, sort_keys=True))
+
+
+#: The roles an episode's speaker keeps when it becomes a message (other speakers: "user").
+_ROLES = ("user", "assistant", "system", "developer")
+
+
+def _item(mem: Memory) -> Any:
+    """The item a memory holds; an episode ltm wrote itself (an imported conversation, an
+    ``add``) is read as a message of its speaker's role."""
+    if ITEM_KEY in mem.metadata:
+        return mem.metadata[ITEM_KEY]
+    speaker = mem.metadata.get("speaker")
+    return {"role": speaker if speaker in _ROLES else "user", "content": mem.text}
 
 
 class LtmSession(SessionABC):
@@ -79,7 +106,7 @@ class LtmSession(SessionABC):
             n = None
         if n == 0:
             return []
-        return [m.metadata[ITEM_KEY] for m in await self._newest(n)]
+        return [_item(m) for m in await self._newest(n)]
 
     async def add_items(self, items: list[Any]) -> None:
         if not items:
@@ -106,7 +133,7 @@ class LtmSession(SessionABC):
             if not newest:
                 return None
             await self.store.forget(newest[0].id, user=self.user)
-            return newest[0].metadata[ITEM_KEY]
+            return _item(newest[0])
 
     async def clear_session(self) -> None:
         async with self._lock:
