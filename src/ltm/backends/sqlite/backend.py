@@ -80,6 +80,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._access_only = False
         self._wrote_vectors = False
         self._inserted = 0
+        self._index_in_txn = False
         try:
             self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
                                         check_same_thread=False,

@@ -69,6 +69,9 @@ class Connection:
     _hnsw: dict[str, HnswScope]
     _hnsw_saved: dict[str, tuple[int, int]]  # user: (generation, epoch) on disk
     _data_version: int
+    # the vector index was loaded or caught up inside the open transaction, so it may hold
+    # that transaction's uncommitted writes (dropped if it rolls back)
+    _index_in_txn: bool
 
     if TYPE_CHECKING:  # what the parts call of each other
         def _vector_index(self) -> VectorIndex: ...
@@ -101,17 +104,21 @@ class Connection:
                 self._depth -= 1
                 # SQLite has rolled the whole transaction back itself after some errors (a
                 # corrupt table, a full disk): rolling back again would only replace the error
-                if not self.conn.in_transaction:
-                    pass
-                elif self._depth == 0:
-                    self.conn.execute("ROLLBACK")
-                else:
-                    self.conn.execute(f"ROLLBACK TO sp{self._depth}")
-                    self.conn.execute(f"RELEASE sp{self._depth}")
+                try:
+                    if not self.conn.in_transaction:
+                        pass
+                    elif self._depth == 0:
+                        self.conn.execute("ROLLBACK")
+                    else:
+                        self.conn.execute(f"ROLLBACK TO sp{self._depth}")
+                        self.conn.execute(f"RELEASE sp{self._depth}")
+                finally:
+                    self._drop_uncommitted()
                 raise
             self._depth -= 1
             if self._depth == 0:
                 self.conn.execute("COMMIT")
+                self._index_in_txn = False
                 if not self._access_only:  # own commits do not move PRAGMA data_version
                     self._commits += 1
                 # PRAGMA data_version only moves for other connections' commits: make the
@@ -119,6 +126,20 @@ class Connection:
                 self._data_version = -1
             else:
                 self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _drop_uncommitted(self) -> None:
+        """After a rollback: what this connection read inside the transaction may hold its
+        writes, which are gone. The caches keyed on the write mark are invalidated, and a
+        vector index loaded or caught up inside it (from log entries that no longer exist,
+        whose positions and row ids the next writes take again) is loaded afresh."""
+        self._commits += 1
+        self._data_version = -1
+        if self._index_in_txn:
+            self._index = None
+            self._hnsw.clear()
+            self._dense_places.clear()
+            if self._depth == 0:
+                self._index_in_txn = False
 
     def _migrate(self) -> None:
         self.conn.execute("CREATE TABLE IF NOT EXISTS migrations "

@@ -121,6 +121,8 @@ class VectorIndexUpkeep(Connection):
             version = self.conn.execute("PRAGMA data_version").fetchone()[0]
             if self._index is not None and version == self._data_version:
                 return self._index
+            if self._depth > 0:  # what it reads now includes the transaction's own writes
+                self._index_in_txn = True
             if self.dim is None:
                 self.dim = int(self.get_meta("dim") or 0) or None
             if self.dim is None:
