@@ -15,7 +15,12 @@ What differs from LangGraph's ``InMemoryStore`` (the same calls give the same it
   that were only read or whose items were deleted);
 - TTL is supported (``ttl`` minutes -> the memory's ``expires_at``; refreshed on read unless
   ``refresh_ttl=False``); expired items are never returned;
-- ``created_at`` is when the item was first put (``InMemoryStore`` resets it on every put).
+- ``created_at`` is when the item was first put (``InMemoryStore`` resets it on every put);
+- a value must be JSON (``InvalidInput`` otherwise), as in LangGraph's PostgreSQL store;
+  a query with nothing but whitespace lists the items as a search without a query does.
+
+The writes of one ``LtmStore`` run one at a time, so parallel nodes putting the same key leave
+one item; a put or delete also removes any second copy another process may have written.
 
 ``index={"embed": ..., "dims": ..., "fields": [...]}`` picks the embedder of a store opened
 by ``LtmStore.open`` (a LangChain ``Embeddings``, a function, or a ``provider:model`` string)
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,9 +60,11 @@ from langgraph.store.base import (  # noqa: E402
 )
 from langgraph.store.memory import _compare_values, _does_match  # noqa: E402
 
+from ..errors import InvalidInput  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
+from ..validate import has_content  # noqa: E402
 from .langchain import LangChainEmbedder  # noqa: E402
 
 KIND = "item"
@@ -90,6 +98,9 @@ class LtmStore(BaseStore):
         self.ttl_config = ttl
         fields = (index or {}).get("fields") or ["$"]
         self._fields = [(f, tokenize_path(f) if f != "$" else f) for f in fields]
+        # writes of one store object one at a time: a put looks its item up, then writes it,
+        # so two threads putting the same new key (parallel graph nodes) would each add one
+        self._writing = threading.Lock()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *,
@@ -125,6 +136,13 @@ class LtmStore(BaseStore):
         page = self.store.list(user, kinds=[KIND], limit=1,
                                metadata={**_path_filter(path, exact=True), "lg_key": key})
         return page.memories[0] if page.memories else None
+
+    def _copies(self, user: str, path: tuple[str, ...], key: str) -> list[Memory]:
+        """Every memory that holds the item, newest first (more than one only when another
+        process put the same new key at the same moment)."""
+        page = self.store.list(user, kinds=[KIND], limit=1000,
+                               metadata={**_path_filter(path, exact=True), "lg_key": key})
+        return page.memories
 
     @staticmethod
     def _item(mem: Memory, score: float | None = None, *,
@@ -162,11 +180,13 @@ class LtmStore(BaseStore):
             users = [first]
         want = op.offset + op.limit
         found: list[tuple[Memory, float | None]] = []
+        # a query with nothing to search for (only whitespace) lists, as without a query
+        query = op.query if op.query and has_content(op.query) else None
         for user in users:
             meta = _path_filter(path, exact=False)
-            if op.query:
+            if query:
                 k = _MAX_K if op.filter else min(_MAX_K, max(want, 1))
-                hits = self.store.search(op.query, user=user, k=k, kinds=[KIND],
+                hits = self.store.search(query, user=user, k=k, kinds=[KIND],
                                          metadata=meta)
                 found += [(h.memory, float(h.score)) for h in hits]
             else:
@@ -182,7 +202,7 @@ class LtmStore(BaseStore):
             found = [(m, s) for m, s in found if all(
                 _compare_values(m.metadata[_META]["value"].get(key), want_value)
                 for key, want_value in op.filter.items())]
-        if op.query:
+        if query:
             found.sort(key=lambda ms: -(ms[1] or 0.0))
         else:
             found.sort(key=lambda ms: (ms[0].metadata[_META]["updated"], ms[0].id),
@@ -215,12 +235,20 @@ class LtmStore(BaseStore):
 
     def _put(self, op: PutOp) -> None:
         user, path = _locate(op.namespace)
-        old = self._find(user, path, op.key)
+        copies = self._copies(user, path, op.key)
+        for extra in copies[1:]:
+            self.store.forget(extra.id, user=user)
+        old = copies[0] if copies else None
         if op.value is None:
             if old is not None:
                 self.store.forget(old.id, user=user)
             return
         value = dict(op.value)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"the value of {op.key!r} must be JSON: {exc}",
+                               field="value") from None
         now = datetime.now(UTC)
         meta = {**_path_filter(path, exact=True), "lg_key": op.key,
                 _META: {"ns": list(path), "key": op.key, "value": value, "ttl": op.ttl,
@@ -256,8 +284,9 @@ class LtmStore(BaseStore):
                 results.append(None)
             else:
                 raise ValueError(f"unknown operation {type(op).__name__}")
-        for op in puts.values():
-            self._put(op)
+        with self._writing:
+            for op in puts.values():
+                self._put(op)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:

@@ -1,0 +1,75 @@
+"""QA of the LangGraph store as a new user meets it: parallel nodes writing the same key leave
+one item (they left several, and a delete then removed only one of them), a value that is not
+JSON is refused with ltm's InvalidInput (it was a raw TypeError), and a query made only of
+whitespace searches as InMemoryStore does (it raised)."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langgraph.store.memory import InMemoryStore
+
+import ltm
+from ltm.integrations.langgraph import LtmStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LtmStore]:
+    s = LtmStore.open(tmp_path / "s", embedder="hash")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_parallel_puts_of_one_key_leave_one_item(store: LtmStore) -> None:
+    ns = ("alice", "memories")
+    for round_ in range(8):
+        key = f"k{round_}"
+        barrier = threading.Barrier(6)
+
+        def write(i: int, key: str = key, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            store.put(ns, key, {"text": f"value {i}"})
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        held = [i for i in store.search(ns, limit=1000) if i.key == key]
+        assert len(held) == 1, (round_, [i.value for i in held])
+        assert len(store.store.list("alice", limit=1000)) == round_ + 1
+    store.delete(ns, "k0")
+    assert store.get(ns, "k0") is None
+    assert "k0" not in {i.key for i in store.search(ns, limit=1000)}
+
+
+def test_a_value_that_is_not_json_is_invalid_input(store: LtmStore) -> None:
+    for value in ({"when": datetime.datetime(2020, 1, 1)}, {"x": float("nan")},
+                  {"s": {1, 2}}):
+        with pytest.raises(ltm.InvalidInput):
+            store.put(("alice",), "k", value)
+    assert store.store.list("alice").memories == []
+
+
+def test_a_whitespace_query_searches_like_in_memory_store(tmp_path: Path) -> None:
+    index: Any = {"dims": 16, "embed": DeterministicFakeEmbedding(size=16), "fields": ["text"]}
+    ours = LtmStore.open(tmp_path / "s", index=index)
+    ref = InMemoryStore(index=index)
+    try:
+        for s in (ours, ref):
+            s.put(("alice", "m"), "a", {"text": "tea at noon"})
+            s.put(("alice", "m"), "b", {"text": "a walk by the river"})
+        for query in ("   ", "\n\t", "\u200b"):
+            got = ours.search(("alice",), query=query, limit=10)
+            want = ref.search(("alice",), query=query, limit=10)
+            assert sorted(i.key for i in got) == sorted(i.key for i in want) == ["a", "b"]
+    finally:
+        ours.close()
