@@ -222,6 +222,8 @@ def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_B
     superseded = d.get("superseded_by")
     if superseded is not None and not _ids.is_id(superseded):
         raise ValueError("superseded_by must be a memory id")
+    if superseded == d["id"]:
+        raise ValueError("a memory cannot be superseded by itself")
     row = NewRow(
         id=d["id"], user=check.user(d.get("user")), agent=check.opt_name(d.get("agent"), "agent"),
         session=check.opt_name(d.get("session"), "session"), kind=check.kind(d.get("kind", "episode")),
@@ -234,4 +236,8 @@ def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_B
         sources=check.sources(d.get("sources")), pinned=d.get("pinned", False),
         expires_at=opt_us(d.get("expires_at"), field="expires_at"), access_count=access,
         last_accessed=opt_us(d.get("last_accessed"), field="last_accessed"), seq=seq)
+    if row.valid_to is not None and row.valid_to < (row.valid_from if row.valid_from is not None
+                                                    else row.time):
+        # as add() refuses: an interval that ends before it starts is never valid
+        raise ValueError("valid_to must not be before valid_from (default: time)")
     return row, vec
