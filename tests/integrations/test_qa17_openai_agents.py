@@ -91,3 +91,18 @@ def test_episodes_written_by_ltm_read_as_messages(tmp_path: Path) -> None:
         asyncio.run(main())
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("session_id", [None, "", "   ", 5])
+def test_a_session_needs_an_id(tmp_path: Path, session_id: Any) -> None:
+    """Without a session id, clear_session would have been forget(user=...) with no session:
+    every memory of the user erased."""
+    store = ltm.open(tmp_path / "s", embedder="hash")
+    try:
+        store.add("Alice's cat Miso is orange", user="alice", kind="fact")
+        with pytest.raises(ltm.InvalidInput):
+            session = LtmSession(session_id, store, user="alice")
+            asyncio.run(session.clear_session())
+        assert len(store.list("alice").memories) == 1
+    finally:
+        store.close()

@@ -28,10 +28,11 @@ from agents.memory import SessionABC  # noqa: E402
 from agents.memory.session_settings import SessionSettings, resolve_session_limit  # noqa: E402
 
 from ..aio import AsyncMemoryStore  # noqa: E402
+from ..errors import InvalidInput  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..timeutil import from_us, now_us, to_us  # noqa: E402
-from ..validate import MAX_TEXT_CHARS, has_content  # noqa: E402
+from ..validate import MAX_TEXT_CHARS, has_content, opt_name  # noqa: E402
 
 ITEM_KEY = "agents_item"
 _PAGE = 1000
@@ -78,7 +79,12 @@ class LtmSession(SessionABC):
 
     def __init__(self, session_id: str, store: MemoryStore | AsyncMemoryStore, *, user: str,
                  session_settings: SessionSettings | None = None) -> None:
-        self.session_id = session_id
+        # a session of None would be every episode of the user (and clear_session a forget
+        # of the whole user), so the id is checked here
+        checked = opt_name(session_id, "session_id")
+        if checked is None:
+            raise InvalidInput("session_id must name the session", field="session_id")
+        self.session_id: str = checked
         self.user = user
         self.store = store if isinstance(store, AsyncMemoryStore) else AsyncMemoryStore(store)
         self.session_settings = session_settings or SessionSettings()
