@@ -163,9 +163,13 @@ def _delete(engine: Engine, user: str, ids: Iterable[str], report: GcReport,
     ids = sorted(set(ids))
     if not ids or dry_run:
         return
-    receipt = engine.backend.forget(user, ids=ids, session=None, before=None, compact=False)
-    cascaded = engine.cascade(user, receipt)
     from ..retrieval.feedback import forget_feedback
-    forget_feedback(engine.backend, user, cascaded.ids)  # their queries may quote them
+    # one transaction: a kill between the steps would leave the rows gone but what quotes
+    # them (a summary to rebuild, their judgments) in place, with nothing left to retry
+    with engine.backend.atomic():
+        receipt = engine.backend.forget(user, ids=ids, session=None, before=None,
+                                        compact=False)
+        cascaded = engine.cascade(user, receipt)
+        forget_feedback(engine.backend, user, cascaded.ids)  # their queries may quote them
     first = set(receipt.ids)
     report.cascaded.extend(i for i in cascaded.ids if i not in first)
