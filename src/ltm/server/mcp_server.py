@@ -71,6 +71,9 @@ def _pick_user(principal: ApiKey, user: str | None, right: str) -> str:
         if len(named) != 1 or ALL_USERS in principal.users:
             raise ToolError("say which user: this server serves more than one, pass `user`")
         user = named[0]
+    if user == ALL_USERS:  # as in REST: '*' stands for every user in keys, it names none
+        raise ToolError("invalid input: '*' is not a user name: it stands for every user in "
+                        "API keys")
     if not principal.covers(user):
         raise ToolError(f"no access to user {user!r}")
     if right not in principal.rights:
