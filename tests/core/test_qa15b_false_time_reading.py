@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 import ltm
 
 NOW = datetime(2026, 3, 12, 9, tzinfo=timezone.utc)
@@ -22,8 +20,6 @@ FILLERS = ["I had pasta for dinner", "We talked about the budget at work", "My s
            "I went for a run in the park", "The weather was rainy", "We played board games"]
 
 
-@pytest.mark.xfail(strict=True, reason="a memory's own text naming the asked time does not "
-                   "count as inside the window (retrieval/pipeline.py)")
 def test_a_date_that_names_the_content_does_not_hide_it(tmp_path: Path) -> None:
     mem = ltm.open(tmp_path / "s")
     try:

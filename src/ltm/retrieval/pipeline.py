@@ -29,7 +29,7 @@ from ..backends.base import Backend, Filters, KindReader, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
-from ..timeparse import TimeWindow
+from ..timeparse import TimeWindow, parse_time_window
 from ..timeutil import to_us
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
@@ -297,7 +297,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         # full memories: adjust the head of the ranking, where they can change the top
         order = _head(key, tie, _time_head(want))
         order, extra, memories = _time_and_retention(backend, flt.user, ids, logit, x, order,
-                                                     want, now, window, settings, ranker, tie)
+                                                     want, now, window, settings, ranker, tie,
+                                                     raw.text)
     else:
         order = _head(key, tie, want)
     top = order[:want]
@@ -671,6 +672,41 @@ def _closeness(window: TimeWindow, mem: Memory) -> float:
     return float(0.5 ** (dist / _halving(window)))
 
 
+def _names_time_in(window: TimeWindow, mem: Memory) -> bool:
+    """Whether the memory's own text names a date (read as of the memory's time) that meets
+    ``window``: it is evidence about that time, whenever it was recorded. Only for a phrase
+    with a number ("2023-05-08", "May 2019"), and read only where the text holds each of
+    its numbers and one of its naming words (``_phrase_marks``): parsing every candidate's
+    text would cost more than the rest of a search."""
+    numbers, words = _phrase_marks(window.phrase)
+    if not numbers:
+        return False
+    low = mem.text.lower()
+    if not all(n.search(low) for n in numbers) or (words and not any(w in low for w in words)):
+        return False
+    named = parse_time_window(mem.text, mem.time)
+    return named is not None and named.start < window.end and named.end > window.start
+
+
+_MARK = re.compile(r"\d+|[^\W\d_]{3,}")
+_NOT_MARKS = frozenset(("the", "and", "last", "this", "next", "past", "previous", "before",
+                        "after", "since", "until", "till", "from", "between", "during", "ago",
+                        "early", "late", "end", "start", "beginning", "first", "second",
+                        "third", "fourth", "fifth", "couple", "few", "several", "one", "two",
+                        "three", "four", "five", "six", "seven", "eight", "nine", "ten"))
+
+
+@functools.lru_cache(maxsize=256)
+def _phrase_marks(phrase: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    """The numbers (each as a pattern for the whole number) and the naming words (not "last",
+    "before", ...) of a time phrase: a text naming the same date holds every number and one
+    of the words."""
+    found = _MARK.findall(phrase.lower())
+    return (tuple(re.compile(rf"(?<!\d){int(m)}(?!\d)|(?<!\d){m}(?!\d)")
+                  for m in dict.fromkeys(found) if m.isdigit()),
+            tuple(m for m in dict.fromkeys(found) if not m.isdigit() and m not in _NOT_MARKS))
+
+
 def _halving(window: TimeWindow) -> int:
     """How far outside ``window`` (microseconds) the time fit halves: the window's width, at
     least a day. An open window ("before 2020", "since last week") halves by the span its
@@ -698,35 +734,46 @@ def _time_head(want: int) -> int:
 def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
                         x: np.ndarray, order: np.ndarray, want: int, now: int,
                         window: TimeWindow | None, settings: Settings, ranker: Ranker,
-                        tie: np.ndarray
+                        tie: np.ndarray, text: np.ndarray
                         ) -> tuple[np.ndarray, dict[int, dict[str, float]], dict[str, Memory]]:
     """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
     a fact's or summary's time fit follows its validity interval (and a superseded fact
-    valid in the window loses its penalty); decay with disuse and archived originals are
-    penalties. Returns the new order, extra signals and the head's memories."""
+    valid in the window loses its penalty); a memory outside the window whose words match
+    the query's (``text`` > 0) and whose own text names a time inside it ("the 2023-05-08
+    report", "last week" told the week after) fits it; decay with disuse and archived
+    originals are penalties. Returns the new order, extra signals and the head's memories."""
     extra: dict[int, dict[str, float]] = {}
     decay = _decay_policies(settings)
     head = order[:_time_head(want)]
     head_ids = [ids[j] for j in head]
+    timed = window is not None and bool(settings.time_weight)
+    col_fit = FULL.index("time_fit")
+    told: set[str] = set()
+    if timed and window is not None and _phrase_marks(window.phrase)[0]:
+        # outside the window, sharing words with the query, and able to reach the best
+        # ``want`` if it fitted: its text may name the asked time
+        bar = logit[head[min(want, len(head)) - 1]] if len(head) else 0.0
+        gain = ranker.time_fit_weight * (1.0 - x[head, col_fit])
+        told = {ids[j] for j in head[(gain > 0) & (text[head] > 0) & (logit[head] + gain >= bar)]}
     # (asked per call, not per class: a wrapper may forward it for one backend, not another)
     kinds = backend if isinstance(backend, KindReader) else None
     if kinds is not None:
         # read whole only what an adjustment below can apply to (the rest keep their logit)
-        timed = window is not None and bool(settings.time_weight)
         head_ids = [i for i, (kind, archived) in
                     kinds.kinds(head_ids, user, "ltm_archived").items()
-                    if (timed and kind != "episode") or decay.get(kind)
+                    if (timed and (kind != "episode" or i in told)) or decay.get(kind)
                     or (archived and settings.archived_penalty)]
     mems = backend.get_many(head_ids, user) if head_ids else {}
     w_fit = ranker.time_fit_weight
-    col_fit = FULL.index("time_fit")
     for j in head:
         mem = mems.get(ids[j])
         if mem is None:
             continue
         sig: dict[str, float] = {}
-        if window is not None and settings.time_weight and mem.kind != "episode":
-            fit = _closeness(window, mem)
+        if window is not None and timed and (mem.kind != "episode" or mem.id in told):
+            fit = _closeness(window, mem) if mem.kind != "episode" else float(x[j, col_fit])
+            if fit < 1.0 and mem.id in told and _names_time_in(window, mem):
+                fit = 1.0
             logit[j] += w_fit * (fit - x[j, col_fit])
             x[j, col_fit] = fit
             sig["time_window"] = fit
