@@ -126,16 +126,20 @@ def consolidate_session(engine: Engine, user: str, session: str, *,
         meta = dict(existing.metadata)
         meta[SUMMARY_KEY] = info
         vec = engine.embed([text])[0]
-        summary = engine.backend.update(existing.id, user, {"text": text, "sources": sources,
-                                                           "metadata": meta,
-                                                           "time": to_us(episodes[-1].time)},
-                                       vec, event="updated")
-    else:
-        summary = engine.add(text, user=user, session=session, kind="summary",
-                            time=episodes[-1].time, valid_from=episodes[0].time,
-                            agent=episodes[0].agent, sources=sources,
-                            metadata={SUMMARY_KEY: info})
-    _apply_originals(engine, user, episodes, pol.originals)
+    # the summary and what happens to its originals: one transaction, so a kill leaves both
+    # or neither (gc also finishes the originals of a session a summary folds already)
+    with engine.backend.atomic():
+        if existing is not None:
+            summary = engine.backend.update(existing.id, user,
+                                            {"text": text, "sources": sources, "metadata": meta,
+                                             "time": to_us(episodes[-1].time)},
+                                            vec, event="updated")
+        else:
+            summary = engine.add(text, user=user, session=session, kind="summary",
+                                time=episodes[-1].time, valid_from=episodes[0].time,
+                                agent=episodes[0].agent, sources=sources,
+                                metadata={SUMMARY_KEY: info})
+        _apply_originals(engine, user, episodes, pol.originals)
     return summary
 
 
@@ -180,6 +184,10 @@ def consolidate_old(engine: Engine, user: str, now: int, pol: KindPolicy,
                 continue
             new = [m for m in eps if m.id not in folded.get(session, set())]
             if not new:
+                # folded already: by a consolidation a kill may have cut short before its
+                # originals policy applied (else this finds nothing)
+                _finish_originals(engine, user, [m for m in eps if m.id in folded[session]],
+                                  pol.originals, report, dry_run=dry_run)
                 continue
             if dry_run:
                 report.consolidated[f"(would summarise {len(eps)} turns)"
@@ -200,6 +208,23 @@ def consolidate_old(engine: Engine, user: str, now: int, pol: KindPolicy,
     finally:
         if llm is not None:
             llm.close()
+
+
+def _finish_originals(engine: Engine, user: str, folded: list[Memory], originals: str,
+                      report: GcReport, *, dry_run: bool) -> None:
+    """Apply ``originals`` to the turns of a session that its summary folds already and that
+    still stand as they were (not archived; not removed)."""
+    if originals == "archive":
+        left = [m for m in folded if not m.pinned and not m.metadata.get("ltm_archived")]
+        report.archived.extend(m.id for m in left)
+    elif originals == "remove":
+        left = [m for m in folded if not m.pinned]
+        report.removed.extend(m.id for m in left)
+    else:
+        return
+    if left and not dry_run:
+        with engine.backend.atomic():
+            _apply_originals(engine, user, left, originals)
 
 
 def rederive(engine: Engine, user: str, summary: Memory, survivors: list[str]) -> Memory:
