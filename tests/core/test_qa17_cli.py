@@ -52,3 +52,30 @@ def test_usage_errors_are_json_under_json(cli: CliRunner, args: list[str]) -> No
     # without --json the same error is one plain line
     plain = cli.invoke(main, [a for a in args if a != "--json"])
     assert plain.exit_code == 2 and plain.stderr.startswith("ltm: ")
+
+
+@pytest.mark.parametrize("args", [
+    ["list", "--json"],                              # a required option missing
+    ["search", "-u", "alice", "q", "-k", "abc", "--json"],  # a bad option value
+    ["list", "-u", "alice", "--no-such-option", "--json"],
+    ["nosuchcommand", "--json"],
+])
+def test_click_usage_errors_are_json_under_json(cli: CliRunner, args: list[str]) -> None:
+    r = cli.invoke(main, args)
+    assert r.exit_code == 2, (args, r.output)
+    err = json.loads(r.stderr)
+    assert err == {"error": "UsageError", "message": err["message"], "exit_code": 2}
+    assert err["message"] and "Usage:" not in err["message"]
+    plain = cli.invoke(main, [a for a in args if a != "--json"])
+    assert plain.exit_code == 2 and "Usage:" in plain.stderr
+
+
+def test_lines_of_list_and_search_are_one_memory_each(cli: CliRunner) -> None:
+    assert cli.invoke(main, ["add", "-u", "alice", "first line\nsecond line\r\nthird"]
+                      ).exit_code == 0
+    assert cli.invoke(main, ["add", "-u", "alice", "another memory"]).exit_code == 0
+    listed = cli.invoke(main, ["list", "-u", "alice"])
+    assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == 2
+    assert "first line second line third" in listed.stdout
+    found = cli.invoke(main, ["search", "-u", "alice", "second line", "-k", "1"])
+    assert found.exit_code == 0 and len(found.stdout.splitlines()) == 1

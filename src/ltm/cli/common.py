@@ -42,6 +42,21 @@ class LazyGroup(click.Group):
                 continue
         return out
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # noted before parsing: a usage error of a subcommand (a missing or bad option, an
+        # unknown command) is then printed as JSON when the command line asked for --json
+        if "--json" in args:
+            ctx.meta["ltm_json"] = True
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if not ctx.meta.get("ltm_json"):
+                raise
+            fail(exc.format_message(), exc.exit_code, "UsageError", as_json=True)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._available()))
 
@@ -118,9 +133,10 @@ def _wants_json() -> bool:
     return False
 
 
-def fail(message: str, code: int, kind: str) -> None:
-    """Print one error line (a JSON object on stderr when the command has --json) and exit."""
-    if _wants_json():
+def fail(message: str, code: int, kind: str, *, as_json: bool | None = None) -> None:
+    """Print one error line (a JSON object on stderr when the command has --json, or when
+    ``as_json``) and exit."""
+    if _wants_json() if as_json is None else as_json:
         click.echo(json.dumps({"error": kind, "message": message, "exit_code": code},
                               ensure_ascii=False), err=True)
     else:

@@ -38,8 +38,10 @@ def _now(value: str | None) -> Any:
 
 
 def fmt_memory(m: Any) -> str:
+    """One line per memory (line breaks in its text become spaces, as in context())."""
     extra = f" session={m.session}" if m.session else ""
-    return f"{m.id}  {m.time:%Y-%m-%d %H:%M}  [{m.kind}{extra}]  {m.text}"
+    text = " ".join(m.text.split())
+    return f"{m.id}  {m.time:%Y-%m-%d %H:%M}  [{m.kind}{extra}]  {text}"
 
 
 @click.command()
