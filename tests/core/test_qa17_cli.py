@@ -28,6 +28,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     ["list", "-u", "alice", "--json"],
     ["update", "-u", "alice", "01ABC", "--text", "hi"],
     ["forget", "-u", "alice", "01ABC"],
+    ["gc", "--dry-run"],
+    ["gc", "--json"],
+    ["process"],
+    ["keys", "list"],
 ])
 def test_commands_on_a_missing_store_create_nothing(cli: CliRunner, tmp_path: Path,
                                                     args: list[str]) -> None:

@@ -177,15 +177,21 @@ def _missing_store(store: str) -> bool:
     return not (Path(store) / DB_NAME).is_file()
 
 
+def missing_store_exit(store: str) -> None:
+    """Exit 4, creating nothing, when ``store`` names a folder that holds no store."""
+    if _missing_store(store):
+        fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
+             "StoreError")
+
+
 @contextmanager
 def opened(store: str, *, create: bool = True) -> Iterator[Any]:
     """The store at ``store``; commands that only read or change what is there (search, list,
     update, forget, ...) pass ``create=False``: a missing store is then an error (exit 4) and
     nothing is created."""
     from ..store import open as open_store
-    if not create and _missing_store(store):
-        fail(f"no store at {store!r} (nothing was created; give --store or set LTM_STORE)", 4,
-             "StoreError")
+    if not create:
+        missing_store_exit(store)
     with errors_to_exit():
         with open_store(store) as mem:
             yield mem

@@ -16,7 +16,7 @@ from .common import emit, errors_to_exit, opened, store_option
 def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bool) -> None:
     """Apply retention policies now: expire (TTL), evict decayed memories and those over
     capacity, merge near-duplicates, consolidate old sessions into summaries."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             report = mem.gc(now=now, dry_run=dry_run, user=user)
 
@@ -45,7 +45,7 @@ def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bo
 def process(store: str, user: str | None, max_batches: int | None, as_json: bool) -> None:
     """Extract facts from stored episodes with the configured LLM (llm_url), resuming where
     the last run stopped, within the per-user token budget."""
-    with opened(store) as mem:
+    with opened(store, create=False) as mem:
         with errors_to_exit():
             report = mem.process(user=user, max_batches=max_batches)
         emit(report.to_dict(), as_json, lambda d: (

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .common import errors_to_exit, store_option
+from .common import errors_to_exit, missing_store_exit, store_option
 
 _STORE = store_option
 
@@ -173,6 +173,7 @@ def keys_list(store: str, as_json: bool) -> None:
 
     from ..server.auth import KeyStore, keys_folder
 
+    missing_store_exit(store)
     with _errors():
         ks = KeyStore(keys_folder(store))
         try:
