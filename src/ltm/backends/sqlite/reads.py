@@ -285,7 +285,8 @@ class Reads(Connection):
             where, params = self._where(flt, user_literal=bool(index))
             if before is not None:
                 where += f" AND (m.time, m.id) {'<' if desc else '>'} (?, ?)"
-                params += [int(before[0]), str(before[1])]
+                # (a time past 64 bits is past every stored one: clamped, SQLite's range)
+                params += [min(max(int(before[0]), -2**63), 2**63 - 1), str(before[1])]
             d = "DESC" if desc else "ASC"
             # the page's row numbers first: filtered on user, session, time and expiry only,
             # that walks the covering index memories_scope, not the rows; then its rows
