@@ -70,3 +70,24 @@ def test_k_zero_asks_for_nothing(store: ltm.MemoryStore) -> None:
     assert asyncio.run(LtmRetriever(store=store, user="alice").ainvoke("Lisbon", k=0)) == []
     with pytest.raises(ltm.InvalidInput):
         vs.similarity_search("Lisbon", k=-1)
+
+
+def test_parallel_upserts_of_one_id_leave_one_document(store: ltm.MemoryStore) -> None:
+    import threading
+
+    vs = LtmVectorStore(store, user="alice")
+    for round_ in range(6):
+        doc_id = f"doc-{round_}"
+        barrier = threading.Barrier(6)
+
+        def write(i: int, doc_id: str = doc_id, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            vs.add_texts([f"version {i} of the note"], ids=[doc_id])
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(vs.get_by_ids([doc_id])) == 1, round_
+    assert len(store.list("alice", limit=1000)) == 6

@@ -16,6 +16,7 @@ The async forms use ``ltm.AsyncMemoryStore`` over the same store.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -86,6 +87,9 @@ class LtmVectorStore(VectorStore):
         self.user = user
         self.kind = kind
         self.session = session
+        # an upsert looks its ids up, then writes: two threads adding the same new id would
+        # each add a document, so the writes of one vector store run one at a time
+        self._writing = threading.Lock()
 
     @property
     def embeddings(self) -> Embeddings | None:
@@ -125,6 +129,10 @@ class LtmVectorStore(VectorStore):
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Add documents, or replace those whose id is already stored; returns their ids."""
+        with self._writing:
+            return self._add_documents(documents, **kwargs)
+
+    def _add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         given = kwargs.get("ids")
         if given is not None and len(given) != len(documents):
             raise ValueError(f"{len(given)} ids for {len(documents)} documents")
@@ -166,12 +174,13 @@ class LtmVectorStore(VectorStore):
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Erase the documents with these ids (unknown ids are ignored); with no ids, every
         document of this user's kind."""
-        if ids is None:
-            found = self._all_ids()
-        else:
-            found = [m for ms in self._existing(ids).values() for m in ms]
-        for memory_id in found:
-            self.store.forget(memory_id, user=self.user)
+        with self._writing:
+            if ids is None:
+                found = self._all_ids()
+            else:
+                found = [m for ms in self._existing(ids).values() for m in ms]
+            for memory_id in found:
+                self.store.forget(memory_id, user=self.user)
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
