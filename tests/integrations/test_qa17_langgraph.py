@@ -73,3 +73,28 @@ def test_a_whitespace_query_searches_like_in_memory_store(tmp_path: Path) -> Non
             assert sorted(i.key for i in got) == sorted(i.key for i in want) == ["a", "b"]
     finally:
         ours.close()
+
+
+def test_a_batch_with_a_bad_value_writes_nothing(store: LtmStore) -> None:
+    from langgraph.store.base import PutOp
+
+    ops = [PutOp(("alice", "m"), "good", {"text": "fine"}),
+           PutOp(("alice", "m"), "bad", {"when": datetime.date(2020, 1, 1)})]
+    with pytest.raises(ltm.InvalidInput):
+        store.batch(ops)
+    assert store.get(("alice", "m"), "good") is None
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\u200b", "x" * 120_000])
+def test_values_whose_text_ltm_cannot_hold_are_kept(tmp_path: Path, text: str) -> None:
+    """InMemoryStore keeps these values; the item's text only serves search, the value is
+    given back whole."""
+    s = LtmStore.open(tmp_path / "s", embedder="hash", index={"fields": ["text"]},
+                      max_metadata_bytes=1_000_000)
+    try:
+        s.put(("alice", "m"), "k", {"text": text, "n": 1})
+        got = s.get(("alice", "m"), "k")
+        assert got is not None and got.value == {"text": text, "n": 1}
+        assert [i.key for i in s.search(("alice",), query="a x")] == ["k"]
+    finally:
+        s.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import MissingDependency
+from ..validate import MAX_TEXT_CHARS, has_content
 
 
 def require(module: str, extra: str) -> None:
@@ -23,3 +24,12 @@ def require(module: str, extra: str) -> None:
         importlib.import_module(module)
     except ImportError:
         raise MissingDependency(module.split(".")[0], extra) from None
+
+
+def searchable_text(text: str) -> str:
+    """``text`` as an ltm memory's text can hold it: no NUL, no lone surrogate, at most
+    ``MAX_TEXT_CHARS`` characters ("" when nothing visible is left). The adapters keep what
+    the framework gave them whole in the metadata; the memory's text only serves search."""
+    text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    text = text[:MAX_TEXT_CHARS]
+    return text if has_content(text) else ""

@@ -36,9 +36,9 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from . import require
+from . import require, searchable_text
 
 require("langgraph.store.base", "langgraph")
 
@@ -65,11 +65,24 @@ from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
 from ..validate import has_content  # noqa: E402
+from ..validate import metadata as check_metadata  # noqa: E402
+from ..validate import user as check_user  # noqa: E402
 from .langchain import LangChainEmbedder  # noqa: E402
 
 KIND = "item"
 _META = "langgraph"  # the metadata key that holds path, key, value, ttl, updated
 _MAX_K = 1000
+
+
+class _Write(NamedTuple):
+    """One put of a batch, checked: its item's metadata and text (None: a delete)."""
+
+    op: PutOp
+    user: str
+    path: tuple[str, ...]
+    meta: dict[str, Any] | None
+    text: str
+    now: datetime
 
 
 def _locate(namespace: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -129,8 +142,9 @@ class LtmStore(BaseStore):
                     texts.append(json.dumps(value, ensure_ascii=False))
                 else:
                     texts += get_text_at_path(value, tokens)
-        text = "\n".join(t for t in texts if t and t.strip())
-        return text or json.dumps(value, ensure_ascii=False)
+        # the text only serves search (the value is kept whole): cleaned to what ltm holds
+        text = searchable_text("\n".join(t for t in texts if t and t.strip()))
+        return text or searchable_text(json.dumps(value, ensure_ascii=False))
 
     def _find(self, user: str, path: tuple[str, ...], key: str) -> Memory | None:
         page = self.store.list(user, kinds=[KIND], limit=1,
@@ -233,16 +247,13 @@ class LtmStore(BaseStore):
             names = list({ns[:op.max_depth] for ns in names})
         return sorted(names)[op.offset:op.offset + op.limit]
 
-    def _put(self, op: PutOp) -> None:
+    def _prepare(self, op: PutOp) -> _Write:
+        """What ``op`` writes, checked before any put of the batch is applied, so a bad value
+        or user refuses the whole batch (``InvalidInput`` / ``ScopeError``)."""
         user, path = _locate(op.namespace)
-        copies = self._copies(user, path, op.key)
-        for extra in copies[1:]:
-            self.store.forget(extra.id, user=user)
-        old = copies[0] if copies else None
+        check_user(user)
         if op.value is None:
-            if old is not None:
-                self.store.forget(old.id, user=user)
-            return
+            return _Write(op, user, path, None, "", datetime.now(UTC))
         value = dict(op.value)
         try:
             json.dumps(value, allow_nan=False)
@@ -253,7 +264,21 @@ class LtmStore(BaseStore):
         meta = {**_path_filter(path, exact=True), "lg_key": op.key,
                 _META: {"ns": list(path), "key": op.key, "value": value, "ttl": op.ttl,
                         "updated": now.isoformat()}}
-        text = self._text(value, op.index)
+        settings = self.store.settings
+        check_metadata(meta, max_bytes=settings.max_metadata_bytes,
+                       max_depth=settings.max_metadata_depth)
+        return _Write(op, user, path, meta, self._text(value, op.index), now)
+
+    def _put(self, write: _Write) -> None:
+        op, user, path, meta, text, now = write
+        copies = self._copies(user, path, op.key)
+        for extra in copies[1:]:
+            self.store.forget(extra.id, user=user)
+        old = copies[0] if copies else None
+        if meta is None:
+            if old is not None:
+                self.store.forget(old.id, user=user)
+            return
         expires = _expiry(op.ttl) if op.ttl is not None else None
         if old is not None and old.expires_at is not None and expires is None:
             # a TTL taken away: update() cannot clear expires_at, so the item is written anew
@@ -284,9 +309,10 @@ class LtmStore(BaseStore):
                 results.append(None)
             else:
                 raise ValueError(f"unknown operation {type(op).__name__}")
+        writes = [self._prepare(op) for op in puts.values()]
         with self._writing:
-            for op in puts.values():
-                self._put(op)
+            for write in writes:
+                self._put(write)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:

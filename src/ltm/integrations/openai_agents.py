@@ -20,7 +20,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from . import require
+from . import require, searchable_text
 
 require("agents.memory", "openai-agents")
 
@@ -32,33 +32,24 @@ from ..errors import InvalidInput  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..timeutil import from_us, now_us, to_us  # noqa: E402
-from ..validate import MAX_TEXT_CHARS, has_content, opt_name  # noqa: E402
+from ..validate import opt_name  # noqa: E402
 
 ITEM_KEY = "agents_item"
 _PAGE = 1000
-
-
-def _searchable(text: str) -> str:
-    """``text`` as an ltm memory's text can hold it: no NUL, no lone surrogate, at most
-    ``MAX_TEXT_CHARS`` characters ("" when nothing visible is left). The item itself is kept
-    unchanged in the metadata; the text only serves search."""
-    text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
-    text = text[:MAX_TEXT_CHARS]
-    return text if has_content(text) else ""
 
 
 def _text(item: Any) -> str:
     """What an item says, for full-text and semantic search (else the item as JSON)."""
     if isinstance(item, dict):
         content = item.get("content")
-        if isinstance(content, str) and _searchable(content):
-            return _searchable(content)
+        if isinstance(content, str) and searchable_text(content):
+            return searchable_text(content)
         if isinstance(content, list):
             parts = [p.get("text") or p.get("refusal") for p in content if isinstance(p, dict)]
-            text = _searchable("\n".join(p for p in parts if isinstance(p, str) and p.strip()))
+            text = searchable_text("\n".join(p for p in parts if isinstance(p, str) and p.strip()))
             if text:
                 return text
-    return _searchable(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    return searchable_text(json.dumps(item, ensure_ascii=False, sort_keys=True))
 
 
 #: The roles an episode's speaker keeps when it becomes a message (other speakers: "user").
