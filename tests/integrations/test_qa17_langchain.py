@@ -91,3 +91,17 @@ def test_parallel_upserts_of_one_id_leave_one_document(store: ltm.MemoryStore) -
             t.join()
         assert len(vs.get_by_ids([doc_id])) == 1, round_
     assert len(store.list("alice", limit=1000)) == 6
+
+
+def test_retriever_takes_k_from_search_kwargs(store: ltm.MemoryStore) -> None:
+    """As LangChain's VectorStoreRetriever: search_kwargs={"k": n} asks for n documents (it
+    was silently replaced by the retriever's default k=4)."""
+    for i in range(8):
+        store.add(f"note {i} about tea", user="alice")
+    assert len(LtmRetriever(store=store, user="alice", search_kwargs={"k": 6}).invoke("tea")) == 6
+    assert len(asyncio.run(LtmRetriever(store=store, user="alice", search_kwargs={"k": 6})
+                           .ainvoke("tea"))) == 6
+    # an explicit k, or k at invoke time, still wins
+    assert len(LtmRetriever(store=store, user="alice", k=2).invoke("tea")) == 2
+    assert len(LtmRetriever(store=store, user="alice", search_kwargs={"k": 6})
+               .invoke("tea", k=3)) == 3

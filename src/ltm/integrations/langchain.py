@@ -276,8 +276,8 @@ def _relevance(hit: Hit) -> float:
 class LtmRetriever(BaseRetriever):
     """A LangChain retriever over one user's memories (any kind): ltm's hybrid search, the
     ``k`` best as ``Document``s with the memory's metadata plus ``ltm`` (id, kind, session,
-    time, score). ``search_kwargs`` go to ``MemoryStore.search`` (``kinds``, ``session``,
-    ``since``, ``until``, ``metadata``, ...)."""
+    time, score). ``search_kwargs`` go to ``MemoryStore.search`` (``k``, ``kinds``,
+    ``session``, ``since``, ``until``, ``metadata``, ...); an explicit ``k`` wins over theirs."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -287,8 +287,11 @@ class LtmRetriever(BaseRetriever):
     search_kwargs: dict[str, Any] = {}
 
     def _hits_args(self, k: int | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {**self.search_kwargs, **kwargs, "user": self.user,
-                "k": self.k if k is None else k}
+        # k at invoke time, else the k given to the retriever, else search_kwargs' k (as in
+        # LangChain's VectorStoreRetriever), else the default
+        if k is None:
+            k = self.k if "k" in self.model_fields_set else self.search_kwargs.get("k", self.k)
+        return {**self.search_kwargs, **kwargs, "user": self.user, "k": k}
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, **kwargs: Any) -> list[Document]:
