@@ -105,3 +105,17 @@ def test_retriever_takes_k_from_search_kwargs(store: ltm.MemoryStore) -> None:
     assert len(LtmRetriever(store=store, user="alice", k=2).invoke("tea")) == 2
     assert len(LtmRetriever(store=store, user="alice", search_kwargs={"k": 6})
                .invoke("tea", k=3)) == 3
+
+
+def test_a_refused_document_writes_nothing_of_the_call(store: ltm.MemoryStore) -> None:
+    vs = LtmVectorStore(store, user="alice")
+    vs.add_texts(["the first version"], ids=["a"])
+    bad = [Document(id="a", page_content="the second version"),
+           Document(id="b", page_content="fine"),
+           Document(id="c", page_content="   ")]
+    with pytest.raises(ltm.InvalidInput):
+        vs.add_documents(bad)
+    with pytest.raises(ltm.InvalidInput):
+        vs.add_documents(bad[:2] + [Document(id="d", page_content="x",
+                                             metadata={"big": "y" * 70_000})])
+    assert [d.page_content for d in vs.get_by_ids(["a", "b", "c", "d"])] == ["the first version"]

@@ -39,9 +39,12 @@ from pydantic import ConfigDict  # noqa: E402
 from .. import ids as _ids  # noqa: E402
 from ..aio import AsyncMemoryStore  # noqa: E402
 from ..embed import normalize_rows  # noqa: E402
+from ..errors import InvalidInput  # noqa: E402
 from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
+from ..validate import metadata as check_metadata  # noqa: E402
+from ..validate import text as check_text  # noqa: E402
 
 #: The metadata key that holds a document's LangChain id.
 ID_KEY = "langchain_id"
@@ -140,10 +143,22 @@ class LtmVectorStore(VectorStore):
                  for i, d in enumerate(documents)]
         ids = [n or _ids.new_id() for n in named]
         latest = {doc_id: doc for doc_id, doc in zip(ids, documents, strict=True)}
+        # every document is checked before the first write: a refused one writes nothing
+        settings = self.store.settings
+        metas: dict[str, dict[str, Any]] = {}
+        for n, (doc_id, doc) in enumerate(latest.items()):
+            try:
+                check_text(doc.page_content)
+                metas[doc_id] = check_metadata({**doc.metadata, ID_KEY: doc_id},
+                                               max_bytes=settings.max_metadata_bytes,
+                                               max_depth=settings.max_metadata_depth)
+            except InvalidInput as exc:
+                raise InvalidInput(f"document {n} ({doc_id!r}): {exc}", field=exc.field,
+                                   item=n) from None
         existing = self._existing(n for n in named if n)  # new ids need no look-up
         new: list[dict[str, Any]] = []
         for doc_id, doc in latest.items():
-            meta = {**doc.metadata, ID_KEY: doc_id}
+            meta = metas[doc_id]
             if doc_id in existing:
                 first, *rest = existing[doc_id]
                 for extra in rest:
