@@ -54,3 +54,28 @@ def test_a_date_named_outside_the_window_does_not_fit(tmp_path: Path) -> None:
         assert hits[same.id].relevance > hits[other.id].relevance
     finally:
         mem.close()
+
+
+def test_a_smaller_k_is_the_start_of_a_larger_one_with_dates_named(tmp_path: Path) -> None:
+    """Which memories get their text read for a date does not depend on ``k`` beyond what a
+    smaller k reaches: each list is the start of the next larger one's."""
+    import random
+    rng = random.Random(3)
+    mem = ltm.open(tmp_path / "s")
+    try:
+        days = ["2023-05-08", "2023-05-09", "2022-05-08", "May 8, 2023", "2024-01-02"]
+        mem.add_many([{"text": f"The {rng.choice(days)} {rng.choice(['report', 'memo', 'call'])}"
+                               f" said {rng.choice(FILLERS).lower()} ({i})",
+                       "user": "u", "time": NOW - timedelta(days=rng.randint(1, 900))}
+                      for i in range(60)])
+        for asked in ["what did the 2023-05-08 report say?", "the memo of May 8, 2023",
+                      "what happened on 2023-05-09?"]:
+            lists = [[h.memory.id for h in mem.search(asked, user="u", k=k, now=NOW)]
+                     for k in range(1, 16)]
+            named = [h for h in mem.search(asked, user="u", k=15, now=NOW)
+                     if h.signals["time_window"] == 1.0]
+            assert named, asked  # memories naming the date were read as inside the window
+            for small, large in zip(lists, lists[1:]):
+                assert large[:len(small)] == small, asked
+    finally:
+        mem.close()
