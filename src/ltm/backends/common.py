@@ -43,6 +43,12 @@ def user_hash(user: str) -> str:
     return hashlib.sha256(user.encode()).hexdigest()[:16]
 
 
+def tombstone_user(user: str) -> str:
+    """How a 'deleted' history event names its user: a hash, not the name, so that a user
+    forgotten whole leaves no trace of it (``history(id, user=...)`` looks both up)."""
+    return "erased:" + hashlib.sha256(user.encode()).hexdigest()
+
+
 def extra_from(metadata: Mapping[str, Any] | None) -> str:
     """The words of ``metadata`` that full-text search sees beside the text: the string
     values of ``FTS_METADATA_FIELDS``, in that order, joined by spaces."""

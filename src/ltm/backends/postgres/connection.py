@@ -103,6 +103,7 @@ class Connection:
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
+    _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
     _deferred: set[str] | None  # inside bulk_load(): scopes to index on exit
     _defer_lock: threading.Lock
 

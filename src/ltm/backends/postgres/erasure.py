@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
-from ..common import successor_relinks, user_hash
+from ..common import successor_relinks, tombstone_user, user_hash
 from .connection import Connection
+from .schema import ident, scope_index_name
 
 if TYPE_CHECKING:
     import psycopg
@@ -37,6 +38,7 @@ class Erasure(Connection):
             params.append(before)
         where = " AND ".join(sql)
         at = now_us()
+        emptied: list[str] = []  # the user, when this forget left it no memory
 
         def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
             victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
@@ -56,12 +58,19 @@ class Erasure(Connection):
                                     f"user_id = %s AND superseded_by = %s",
                                     [(succ, user, mid) for mid, succ in relinks])
             gone = [v[1] for v in victims]
-            # history keeps a content-free tombstone only
-            conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND "
-                         f"memory_id = ANY(%s::text[])", [user, gone])
+            tomb = tombstone_user(user)
+            # history keeps a content-free tombstone only, naming the user by a hash
+            conn.execute(f"DELETE FROM {self._h} WHERE user_id = ANY(%s::text[]) AND "
+                         f"memory_id = ANY(%s::text[])", [[user, tomb], gone])
             conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
                          f"SELECT %s, i, 'deleted', %s FROM unnest(%s::text[]) AS i",
-                         [user, at, gone])
+                         [tomb, at, gone])
+            if conn.execute(f"SELECT 1 FROM {self._m} WHERE user_id = %s LIMIT 1",
+                            [user]).fetchone() is None:
+                # no memory left: tombstones written before they were hashed name it too
+                conn.execute(f"UPDATE {self._h} SET user_id = %s WHERE user_id = %s",
+                             [tomb, user])
+                emptied.append(user)
             conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
                          f"version = version + 1 WHERE user_id = %s",
                          [len(victims), sum(int(v[3] or 0) for v in victims), user])
@@ -72,9 +81,31 @@ class Erasure(Connection):
 
         by_kind = self._retry(work)
         count = sum(len(v) for v in by_kind.values())
+        if emptied:
+            self._drop_scope_index(user)
         if count and compact:
             self.compact()
         return ForgetReceipt(count=count, ids_by_kind=by_kind, at=from_us(at))
+
+    def _drop_scope_index(self, user: str) -> None:
+        """The HNSW index of a scope that no longer holds a memory (its condition holds the
+        user's name). DROP INDEX CONCURRENTLY cannot run in a transaction: inside ``atomic()``
+        it is left to the next ``compact()``."""
+        self._indexed.discard(user)
+        if getattr(self._local, "conn", None) is not None:
+            self._empty_scopes.add(user)
+            return
+        self._empty_scopes.discard(user)
+        name = scope_index_name(user_hash(user))
+        with self.pool.connection() as conn:
+            if conn.execute(f"SELECT 1 FROM {self._m} WHERE user_id = %s LIMIT 1",
+                            [user]).fetchone() is not None:
+                return  # written again meanwhile
+            try:
+                conn.execute(cast(Any, f"DROP INDEX CONCURRENTLY IF EXISTS {self._s}."
+                                       f"{ident(name)}"))
+            except self._psycopg.Error as exc:  # e.g. another process builds it right now
+                log.warning("dropping the HNSW index of an emptied scope failed: %s", exc)
 
     def scrub_history(self, memory_id: str, user: str) -> None:
         """Drop the earlier values recorded in a memory's history (keeping the events), for a
@@ -95,6 +126,8 @@ class Erasure(Connection):
         replicas: see docs/postgres.md."""
         if getattr(self._local, "conn", None) is not None:
             return  # cannot run inside a transaction; the next compact() or gc does it
+        for user in sorted(self._empty_scopes):
+            self._drop_scope_index(user)
         with self.pool.connection() as conn:
             if full:
                 conn.execute(cast(Any, f"VACUUM FULL {self._m}, {self._h}"))

@@ -10,6 +10,7 @@ import numpy as np
 from ...model import HistoryEvent, Memory
 from ...timeutil import from_us
 from ..base import Filters, scan_order
+from ..common import tombstone_user
 from .connection import Connection
 from .schema import _COLS, _row_to_memory
 
@@ -30,8 +31,9 @@ class Reads(Connection):
         return {r[1]: _row_to_memory(r) for r in rows}
 
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
-        rows = self._read(f"SELECT event, at, data FROM {self._h} WHERE user_id = %s AND "
-                          f"memory_id = %s ORDER BY n", [user, memory_id])
+        rows = self._read(f"SELECT event, at, data FROM {self._h} WHERE user_id = ANY(%s) "
+                          f"AND memory_id = %s ORDER BY n", [[user, tombstone_user(user)],
+                                                             memory_id])
         return [HistoryEvent(memory_id, e, from_us(at), dict(d) if d is not None else None)
                 for e, at, d in rows]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
-from ..common import successor_relinks, user_hash
+from ..common import successor_relinks, tombstone_user, user_hash
 from .connection import Connection
 
 
@@ -51,20 +51,24 @@ class Erasure(Connection):
                           [(succ, user, mid) for mid, succ in
                            successor_relinks([(v[1], v[3]) for v in victims])])
             all_ids = [v[1] for v in victims]
+            tomb = tombstone_user(user)
             for start in range(0, len(all_ids), 900):
                 chunk = all_ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
                 c.execute(f"DELETE FROM memories WHERE +user = ? AND id IN ({marks})",
                           [user, *chunk])
-                # history keeps a content-free tombstone only
-                c.execute(f"DELETE FROM history WHERE user = ? AND memory_id IN ({marks})",
-                          [user, *chunk])
+                # history keeps a content-free tombstone only, naming the user by a hash
+                c.execute(f"DELETE FROM history WHERE user IN (?, ?) AND memory_id IN "
+                          f"({marks})", [user, tomb, *chunk])
                 c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
                               "VALUES (?, ?, 'deleted', ?, NULL)",
-                              [(mid, user, at) for mid in chunk])
+                              [(mid, tomb, at) for mid in chunk])
             if victims:
                 c.execute("INSERT INTO deletions (at, user_hash, count, ids) VALUES (?,?,?,?)",
                           (at, user_hash(user), len(victims), json.dumps(by_kind)))
+                if c.execute("SELECT 1 FROM memories WHERE user = ? LIMIT 1",
+                             (user,)).fetchone() is None:
+                    self._forget_scope(c, user, tomb)
         if victims:
             with self._lock:
                 idx = self._vector_index()  # replays the deletions from the log
@@ -72,6 +76,15 @@ class Erasure(Connection):
                 if compact:
                     self.compact()
         return ForgetReceipt(count=len(victims), ids_by_kind=by_kind, at=from_us(at))
+
+    def _forget_scope(self, c: sqlite3.Connection, user: str, tomb: str) -> None:
+        """The user has no memory left: what names it goes too. Tombstones written before
+        they were hashed (a scan of the history, which has no index by user), and the time
+        index of a large scope, whose condition holds the name."""
+        c.execute("UPDATE history SET user = ? WHERE user = ?", (tomb, user))
+        name = "memories_time_" + user_hash(user)
+        c.execute(f"DROP INDEX IF EXISTS {name}")
+        self._time_indexes.discard(name)
 
     def scrub_history(self, memory_id: str, user: str) -> None:
         """Drop the earlier values recorded in a memory's history (keeping the events), for a

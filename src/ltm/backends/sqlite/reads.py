@@ -14,7 +14,7 @@ from ...errors import DimensionMismatch
 from ...model import HistoryEvent, Memory
 from ...timeutil import from_us
 from ..base import Filters, scan_order
-from ..common import memory_from_columns
+from ..common import memory_from_columns, tombstone_user
 from .connection import Connection
 from .schema import _COLUMNS, _row_to_memory
 
@@ -238,8 +238,8 @@ class Reads(Connection):
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
         with self._lock:
             rows = self.conn.execute(
-                "SELECT event, at, data FROM history WHERE memory_id = ? AND user = ? "
-                "ORDER BY n", (memory_id, user)).fetchall()
+                "SELECT event, at, data FROM history WHERE memory_id = ? AND user IN (?, ?) "
+                "ORDER BY n", (memory_id, user, tombstone_user(user))).fetchall()
         return [HistoryEvent(memory_id, e, from_us(at), json.loads(d) if d else None)
                 for e, at, d in rows]
 
