@@ -382,14 +382,17 @@ class MemoryStore:
         if id is not None:
             self.get(id, user=user)
         compact = self.settings.erase == "full"
-        receipt = self.backend.forget(user, ids=[id] if id is not None else None,
-                                      session=session, before=before_us, compact=False)
-        receipt = self.engine.cascade(user, receipt)
-        if id is None and session is None and before_us is None:
-            forget_feedback(self.backend, user)  # the user's judgments hold their queries
-        elif receipt.count:
-            # judgments of an erased memory: their queries may quote it
-            forget_feedback(self.backend, user, receipt.ids)
+        # one transaction: a kill between the steps would leave the rows gone but what quotes
+        # them (a summary to rebuild, their judgments) in place, and a retry answers NotFound
+        with self.engine.atomic():
+            receipt = self.backend.forget(user, ids=[id] if id is not None else None,
+                                          session=session, before=before_us, compact=False)
+            receipt = self.engine.cascade(user, receipt)
+            if id is None and session is None and before_us is None:
+                forget_feedback(self.backend, user)  # the user's judgments hold their queries
+            elif receipt.count:
+                # judgments of an erased memory: their queries may quote it
+                forget_feedback(self.backend, user, receipt.ids)
         if compact and receipt.count:
             self.backend.compact()
         return receipt

@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import ltm
 from ltm.retrieval.feedback import load_feedback
 
@@ -89,9 +87,6 @@ def test_kill_in_the_cascade_of_gc_leaves_all_or_nothing(tmp_path: Path) -> None
     assert _files_holding(path, "zqxsecret") == [] and _files_holding(path, "zqxjudged") == []
 
 
-@pytest.mark.xfail(strict=True, reason="MemoryStore.forget runs backend.forget, the cascade "
-                   "and forget_feedback in three transactions (src/ltm/store.py, not in "
-                   "this change): one engine.atomic() around them fixes it")
 def test_kill_in_the_cascade_of_forget_leaves_all_or_nothing(tmp_path: Path) -> None:
     path = tmp_path / "s"
     secret = _build(path)
