@@ -68,8 +68,11 @@ class Erasure(Connection):
             if conn.execute(f"SELECT 1 FROM {self._m} WHERE user_id = %s LIMIT 1",
                             [user]).fetchone() is None:
                 # no memory left: tombstones written before they were hashed name it too
-                conn.execute(f"UPDATE {self._h} SET user_id = %s WHERE user_id = %s",
-                             [tomb, user])
+                # (moved, not updated: user_id is the distribution column on Citus)
+                conn.execute(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
+                             f"SELECT %s, memory_id, event, at FROM {self._h} "
+                             f"WHERE user_id = %s ORDER BY n", [tomb, user])
+                conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s", [user])
                 emptied.append(user)
             conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
                          f"version = version + 1 WHERE user_id = %s",
