@@ -119,3 +119,25 @@ def test_a_refused_document_writes_nothing_of_the_call(store: ltm.MemoryStore) -
         vs.add_documents(bad[:2] + [Document(id="d", page_content="x",
                                              metadata={"big": "y" * 70_000})])
     assert [d.page_content for d in vs.get_by_ids(["a", "b", "c", "d"])] == ["the first version"]
+
+
+class _ModelEmbeddings(DeterministicFakeEmbedding):
+    """A LangChain Embeddings that names its model, as OpenAIEmbeddings(model=...) does."""
+
+    model: str = "small"
+
+
+def test_a_store_refuses_another_model_of_the_same_embeddings_class(tmp_path: Path) -> None:
+    """Two models of one provider class with one dimension give different vectors; the store
+    must tell them apart (it recorded 'langchain:<class>:<dim>' only, so the second model's
+    vectors were mixed into the first's without a word)."""
+    first = LangChainEmbedder(_ModelEmbeddings(size=16, model="small"))
+    ltm.open(tmp_path / "s", embedder=first).close()
+    ltm.open(tmp_path / "s", embedder=LangChainEmbedder(_ModelEmbeddings(size=16, model="small"))
+             ).close()
+    with pytest.raises(ltm.EmbedderMismatch):
+        ltm.open(tmp_path / "s",
+                 embedder=LangChainEmbedder(_ModelEmbeddings(size=16, model="large")))
+    # embeddings that name no model keep the name stores already recorded
+    assert LangChainEmbedder(DeterministicFakeEmbedding(size=16)).name == \
+        "langchain:DeterministicFakeEmbedding:16"

@@ -51,15 +51,26 @@ ID_KEY = "langchain_id"
 KIND = "document"
 
 
+#: The attributes that name an Embeddings' model, in the classes LangChain ships.
+_MODEL_ATTRS = ("model", "model_name", "model_id", "deployment")
+
+
 class LangChainEmbedder:
-    """A LangChain ``Embeddings`` as an ltm embedder (rows normalised to unit length)."""
+    """A LangChain ``Embeddings`` as an ltm embedder (rows normalised to unit length), named
+    ``langchain:<class>[:<model>]:<dim>`` for the store to record and check."""
 
     in_process = False
 
     def __init__(self, embeddings: Embeddings, name: str | None = None) -> None:
         self.embeddings = embeddings
         self.dim = len(embeddings.embed_query("dimension probe"))
-        self.name = name or f"langchain:{type(embeddings).__name__}:{self.dim}"
+        # the model is part of the name where the class names one (OpenAIEmbeddings(model=
+        # ...), HuggingFaceEmbeddings(model_name=...)): two models of one class and dimension
+        # give different vectors, and the store refuses an embedder of another name
+        model = next((v for v in (getattr(embeddings, a, None) for a in _MODEL_ATTRS)
+                      if isinstance(v, str) and v), None)
+        self.name = name or ":".join(["langchain", type(embeddings).__name__,
+                                      *([model] if model else []), str(self.dim)])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
