@@ -93,3 +93,33 @@ def test_forget_user_with_judgments_leaves_no_trace(copen: Callable[..., ltm.Mem
     mem = copen(embedder="hash")
     traces = _sqlite_traces(mem) if backend_kind == "sqlite" else _postgres_rows_naming(mem)
     assert traces == []
+
+
+def test_tombstones_of_an_older_version_go_with_the_user(
+        copen: Callable[..., ltm.MemoryStore], backend_kind: str) -> None:
+    """A store written before tombstones were hashed holds 'deleted' events naming the user;
+    forgetting the user's last memory rewrites them (history still finds them)."""
+    mem = copen(embedder="hash")
+    made = mem.add_many([{"text": f"note {i}", "user": VICTIM} for i in range(2)])
+    old_id = "01M97X3CVFASMJPYJ4S6GNF64S"
+    if backend_kind == "sqlite":
+        import sqlite3
+        db = sqlite3.connect(pathlib.Path(mem.backend.folder) / "memories.db")  # type: ignore[attr-defined]
+        with db:
+            db.execute("INSERT INTO history (memory_id, user, event, at, data) "
+                       "VALUES (?, ?, 'deleted', 1, NULL)", (old_id, VICTIM))
+        db.close()
+    else:
+        backend = mem.backend
+        with backend.pool.connection() as conn:  # type: ignore[attr-defined]
+            conn.execute(f'INSERT INTO "{backend.schema}".history (user_id, memory_id, '  # type: ignore[attr-defined]
+                         f"event, at) VALUES (%s, %s, 'deleted', 1)", [VICTIM, old_id])
+    assert [e.event for e in mem.history(old_id, user=VICTIM)] == ["deleted"]
+    mem.forget(made[0].id, user=VICTIM)
+    mem.forget(made[1].id, user=VICTIM)  # the last one
+    assert [e.event for e in mem.history(old_id, user=VICTIM)] == ["deleted"]
+    assert [e.event for e in mem.history(made[0].id, user=VICTIM)] == ["deleted"]
+    mem.close()
+    mem = copen(embedder="hash")
+    traces = _sqlite_traces(mem) if backend_kind == "sqlite" else _postgres_traces(mem)
+    assert traces == []
