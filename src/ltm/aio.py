@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .embed import Embedder
@@ -48,13 +48,17 @@ class _Awaitable:
 
 class AsyncMemoryStore:
     """An awaitable face of a ``MemoryStore`` (``sync``): the same calls, the same
-    arguments, the same results and errors; ``async with`` closes it."""
+    arguments, the same results and errors, and its attributes (``settings``, ``embedder``,
+    ...) as they are; ``async with`` closes it."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.sync = store
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        # only reached for names that are not MemoryStore methods (those are descriptors)
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names that are not MemoryStore methods (those are descriptors):
+        # the store's attributes (settings, embedder, backend, ranker) read as on it
+        if isinstance(getattr(MemoryStore, name, None), property):
+            return getattr(self.sync, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     async def close(self) -> None:
