@@ -141,3 +141,12 @@ def test_a_store_refuses_another_model_of_the_same_embeddings_class(tmp_path: Pa
     # embeddings that name no model keep the name stores already recorded
     assert LangChainEmbedder(DeterministicFakeEmbedding(size=16)).name == \
         "langchain:DeterministicFakeEmbedding:16"
+
+
+def test_a_document_id_with_a_nul_is_refused_not_lost(store: ltm.MemoryStore) -> None:
+    vs = LtmVectorStore(store, user="alice")
+    for _ in range(2):
+        with pytest.raises(ltm.InvalidInput):
+            vs.add_texts(["some text"], ids=["doc\x00"])
+    assert store.list("alice").memories == []
+    assert vs.get_by_ids(["doc\x00"]) == []

@@ -98,3 +98,14 @@ def test_values_whose_text_ltm_cannot_hold_are_kept(tmp_path: Path, text: str) -
         assert [i.key for i in s.search(("alice",), query="a x")] == ["k"]
     finally:
         s.close()
+
+
+def test_a_key_with_a_nul_is_refused_not_lost(store: LtmStore) -> None:
+    """The item could be written but never found again (the metadata filter does not match a
+    NUL), so each put added another copy; LangGraph refuses NUL in namespace labels, and its
+    PostgreSQL store cannot hold one in a key either."""
+    for _ in range(2):
+        with pytest.raises(ltm.InvalidInput):
+            store.put(("alice", "m"), "k\x00", {"text": "v"})
+    assert store.store.list("alice").memories == []
+    assert store.get(("alice", "m"), "k\x00") is None

@@ -43,6 +43,7 @@ from ..errors import InvalidInput  # noqa: E402
 from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
+from ..validate import is_encodable  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
 from ..validate import text as check_text  # noqa: E402
 
@@ -159,6 +160,10 @@ class LtmVectorStore(VectorStore):
         metas: dict[str, dict[str, Any]] = {}
         for n, (doc_id, doc) in enumerate(latest.items()):
             try:
+                if not isinstance(doc_id, str) or "\x00" in doc_id or not is_encodable(doc_id):
+                    # such an id could be written but never found again by its metadata filter
+                    raise InvalidInput("the id must be a string without NUL characters or "
+                                       "lone surrogates", field="id")
                 check_text(doc.page_content)
                 metas[doc_id] = check_metadata({**doc.metadata, ID_KEY: doc_id},
                                                max_bytes=settings.max_metadata_bytes,

@@ -64,7 +64,7 @@ from ..errors import InvalidInput  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
-from ..validate import has_content  # noqa: E402
+from ..validate import has_content, is_encodable  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
 from ..validate import user as check_user  # noqa: E402
 from .langchain import LangChainEmbedder  # noqa: E402
@@ -252,6 +252,10 @@ class LtmStore(BaseStore):
         or user refuses the whole batch (``InvalidInput`` / ``ScopeError``)."""
         user, path = _locate(op.namespace)
         check_user(user)
+        if not isinstance(op.key, str) or "\x00" in op.key or not is_encodable(op.key):
+            # such a key could be written but never found again by its metadata filter
+            raise InvalidInput("key must be a string without NUL characters or lone "
+                               "surrogates", field="key")
         if op.value is None:
             return _Write(op, user, path, None, "", datetime.now(UTC))
         value = dict(op.value)
