@@ -83,3 +83,12 @@ def test_lines_of_list_and_search_are_one_memory_each(cli: CliRunner) -> None:
     assert "first line second line third" in listed.stdout
     found = cli.invoke(main, ["search", "-u", "alice", "second line", "-k", "1"])
     assert found.exit_code == 0 and len(found.stdout.splitlines()) == 1
+
+
+def test_a_bad_store_before_the_command_is_a_json_error_under_json(cli: CliRunner,
+                                                                   tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a store")
+    r = cli.invoke(main, ["--store", "afile", "stats", "--json"])
+    assert r.exit_code == 2
+    err = json.loads(r.stderr)
+    assert err["error"] == "UsageError" and "afile" in err["message"]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -47,7 +47,12 @@ class LazyGroup(click.Group):
         # unknown command) is then printed as JSON when the command line asked for --json
         if "--json" in args:
             ctx.meta["ltm_json"] = True
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # a bad option of the group itself (--store FILE)
+            if not ctx.meta.get("ltm_json"):
+                raise
+            fail(exc.format_message(), exc.exit_code, "UsageError", as_json=True)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -133,7 +138,7 @@ def _wants_json() -> bool:
     return False
 
 
-def fail(message: str, code: int, kind: str, *, as_json: bool | None = None) -> None:
+def fail(message: str, code: int, kind: str, *, as_json: bool | None = None) -> NoReturn:
     """Print one error line (a JSON object on stderr when the command has --json, or when
     ``as_json``) and exit."""
     if _wants_json() if as_json is None else as_json:
