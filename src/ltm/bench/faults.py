@@ -3,15 +3,19 @@ and check after each kill that the reopened store lost nothing and holds nothing
 
 A child process (a real ``python -m ltm.bench.faults --child``) runs a mixed workload on one
 store: ``add``, ``add_many`` (sizes log-uniform up to ``--max-batch``), ``forget`` by id, by
-session and of a whole user, ``compact``, close and reopen, and a few searches. After each call
+session and of a whole user, ``update`` of a text, ``import_`` of an export file (fresh ids),
+``export``, ``compact``, close and reopen, and a few searches. After each call
 returns it appends what was acknowledged to a log file (one JSON line, fsync'd): the ids and
 texts it added, the ids each forget erased (before a forget it logs what it is about to
-forget, so that a forget cut short by the kill is known to be undecided). The parent kills it
+forget, so that a forget cut short by the kill is known to be undecided; likewise the new text
+of an update and the rows of an import). The parent kills it
 with SIGKILL after a random delay, reopens the store in its own process and checks:
 
 * every acknowledged id that no acknowledged forget erased is stored with its text (``lost``,
   ``wrong_content``) and a sample is found by ``get`` and by a search for its own text
   (``unsearchable``); no id an acknowledged forget erased is stored (``resurrected``);
+* an import the kill cut short left all of its rows or none (``partial_imports``), and an
+  update cut short the old text or the new one;
 * every row has its vector (``missing_vectors``); the full-text index holds an entry for every
   row and none for a row that is gone (``fts_orphans``, ``fts_missing``; FTS5's own
   ``integrity-check`` against the table); ``PRAGMA integrity_check`` is ok
@@ -63,7 +67,7 @@ WORDS = (
 )
 # the child's mix of operations (relative weights)
 OPS = {"add": 10, "add_many": 2, "forget_id": 75, "forget_session": 4, "forget_user": 1,
-       "compact": 2, "reopen": 4, "search": 2}
+       "update": 4, "import": 2, "export": 1, "compact": 2, "reopen": 4, "search": 2}
 _TEMP_MARKS = (".tmp", "tmp.", ".partial", ".old", ".bak", "-journal")
 _SAMPLES = 12  # failure messages kept in the report
 
@@ -113,10 +117,40 @@ def _child(args: dict[str, Any]) -> None:
         for m in mems:
             alive.setdefault(m.user, {}).setdefault(m.session, []).append(m.id)
 
+    def import_rows(mem: Any) -> None:
+        import io
+
+        from ltm.ids import new_id
+        from ltm.timeutil import iso, now_us
+
+        size = int(math.exp(rng.uniform(0, math.log(min(2_000, args["max_batch"])))))
+        at = iso(now_us())
+        rows = [{"id": new_id(), "user": rng.choice(USERS), "session": f"s{rng.randrange(SESSIONS)}",
+                 "text": text(), "time": at, "recorded_at": at} for _ in range(size)]
+        header = {"ltm_export": 1, "embedder": mem.embedder.name, "dim": mem.embedder.dim}
+        entry = {"ids": [r["id"] for r in rows], "users": [r["user"] for r in rows],
+                 "sessions": [r["session"] for r in rows], "texts": [r["text"] for r in rows]}
+        ack({"op": "import-begin", **entry})
+        mem.import_(io.StringIO("\n".join(json.dumps(x) for x in [header, *rows]) + "\n"))
+        ack({"op": "add", **entry})
+        for r in rows:
+            alive.setdefault(r["user"], {}).setdefault(r["session"], []).append(r["id"])
+
     def step(mem: Any, op: str) -> Any:
         user = rng.choice(USERS)
         owned = {s: ids for s, ids in alive.get(user, {}).items() if ids}
-        if op == "add":
+        if op == "update" and owned:
+            mid, new = rng.choice(owned[rng.choice(list(owned))]), text()
+            ack({"op": "update-begin", "id": mid, "text": new})
+            mem.update(mid, user=user, text=new)
+            ack({"op": "updated", "id": mid, "text": new})
+        elif op == "import":
+            import_rows(mem)
+        elif op == "export":
+            import io
+
+            mem.export(io.StringIO(), user=user if rng.random() < 0.5 else None)
+        elif op == "add":
             remember([mem.add(text(), user=user, session=f"s{rng.randrange(SESSIONS)}")])
         elif op == "add_many":
             size = int(math.exp(rng.uniform(0, math.log(args["max_batch"]))))
@@ -215,6 +249,9 @@ class FaultReport:
     child_exits: int = 0  # children that ended before their kill
     killed_before_ready: int = 0
     adopted: int = 0  # rows committed by a call the kill cut short (not acknowledged)
+    partial_imports: int = 0  # imports cut short that left some of their rows, not all
+    updates: int = 0  # acknowledged text updates
+    imports: int = 0  # acknowledged imports
     checks: int = 0
     api_gets: int = 0
     api_searches: int = 0
@@ -233,7 +270,7 @@ class FaultReport:
                 + self.resurrected + self.wrong_content + self.unsearchable
                 + self.missing_vectors + self.fts_orphans + self.fts_missing
                 + self.integrity_failures + self.open_failures
-                + self.erased_vectors_on_disk + self.reader_hung)
+                + self.erased_vectors_on_disk + self.reader_hung + self.partial_imports)
 
     def note(self, when: int, message: str) -> None:
         if len(self.samples) < _SAMPLES:
@@ -249,6 +286,8 @@ class _Model:
     seen_orphans: set[str] = field(default_factory=set)
     erased_texts: list[str] = field(default_factory=list)  # erased since the last check
     erased_vectors: set[bytes] = field(default_factory=set)  # erased before it
+    new_texts: dict[str, str] = field(default_factory=dict)  # an update the kill cut short
+    importing: list[set[str]] = field(default_factory=list)  # imports the kill cut short
 
     def state(self) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {}
@@ -261,6 +300,7 @@ def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None
     """Fold one life's acknowledgements into the model."""
     lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
     pending: set[str] = set()  # what a forget that has not returned may erase
+    importing: set[str] = set()  # the rows of an import that has not returned
     model.recent = []
     for n, line in enumerate(lines):
         if not line:
@@ -279,6 +319,21 @@ def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None
                 model.alive[mid] = (user, session, text)
                 model.recent.append(mid)
             report.acknowledged += len(entry["ids"])
+            if importing == set(entry["ids"]):
+                report.imports += 1
+            elif importing:
+                model.importing.append(importing)
+            importing = set()
+        elif op == "import-begin":
+            importing = set(entry["ids"])
+        elif op == "update-begin":
+            model.new_texts[entry["id"]] = entry["text"]
+        elif op == "updated":
+            model.new_texts.pop(entry["id"], None)
+            row = model.alive.get(entry["id"])
+            if row is not None:
+                model.alive[entry["id"]] = (row[0], row[1], entry["text"])
+            report.updates += 1
         elif op == "forget-begin":
             # a forget that raised (or was cut short) may still have erased what it targeted
             model.undecided |= pending
@@ -296,10 +351,15 @@ def _read_log(path: Path, model: _Model, report: FaultReport, when: int) -> None
                 model.forgotten.add(mid)
         elif op == "typed":
             report.typed_errors += 1
+            if importing:  # an import that raised wrote nothing
+                model.importing.append(importing)
+                importing = set()
         elif op == "raw":
             report.raw_errors += 1
             report.note(when, f"child, during {entry['during']}: {entry['error']}")
     model.undecided |= pending
+    if importing:
+        model.importing.append(importing)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -437,6 +497,17 @@ def _check_rows(db: sqlite3.Connection, model: _Model, report: FaultReport, when
                 model.erased_texts.append(row[2])
             model.forgotten.add(mid)
     model.undecided = set()
+    for mid, text in model.new_texts.items():  # an update cut short: the old text or the new
+        row = model.alive.get(mid)
+        if row is not None and mid in stored and stored[mid][2] == text:
+            model.alive[mid] = (row[0], row[1], text)
+    model.new_texts = {}
+    for ids in model.importing:  # an import cut short: all of its rows or none
+        held = ids & stored.keys()
+        if held and held != ids:
+            report.partial_imports += 1
+            report.note(when, f"an import cut short left {len(held)} of its {len(ids)} rows")
+    model.importing = []
     lost = [mid for mid in model.alive if mid not in stored]
     if lost:
         report.lost += len(lost)
