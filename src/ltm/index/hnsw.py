@@ -6,6 +6,7 @@ import json
 import logging
 import mmap
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,10 @@ class HnswScope:
         self._path = ""
         self._sums: list[int] = []  # block checksums of the mapped file
         self._block = checksum.BLOCK_BYTES  # the size of those blocks
+        # the stored (half precision) bytes of vectors removed since the last save, and how
+        # many removed nodes hold each: usearch keeps a removed node's vector in the file it
+        # saves, so ``save`` zeroes them there (see _scrub_removed)
+        self._erased: Counter[bytes] = Counter()
 
     def _new_index(self) -> Any:
         from usearch.index import Index
@@ -81,9 +86,11 @@ class HnswScope:
             if len(self._removed) > _MAX_PENDING:
                 self._materialize()
             return
-        for r in keys:
-            if int(r) in self.index:
-                self.index.remove(int(r))
+        present = np.asarray([int(r) for r in keys if int(r) in self.index], dtype=np.uint64)
+        if len(present):
+            stored = np.asarray(self.index.get(present)).reshape(len(present), -1)
+            self._erased.update(row.tobytes() for row in stored)
+            self.index.remove(present)
 
     def _materialize(self) -> None:
         """Load the mapped graph into memory and apply the pending rows to it."""
@@ -134,6 +141,8 @@ class HnswScope:
                 self.index.save(str(tmp))
             except RuntimeError as exc:  # usearch's own error (a full disk, a missing folder)
                 raise OSError(f"cannot write {tmp}: {exc}") from exc
+            if self._erased:
+                self._erased = _scrub_removed(tmp, self._erased, self.dim)
             with open(tmp, "rb") as fp:
                 os.fsync(fp.fileno())
             sums, self._block = checksum.file_sums(tmp), checksum.BLOCK_BYTES
@@ -212,3 +221,42 @@ class HnswScope:
         except Exception as exc:  # noqa: BLE001 - any unreadable file means "rebuild"
             log.info("HNSW index %s unusable (%s); it will be rebuilt", path, exc)
             return None
+
+
+def _scrub_removed(path: Path, erased: Counter[bytes], dim: int) -> Counter[bytes]:
+    """Zero, in the graph file usearch just saved, the vectors of removed nodes (their stored
+    bytes ``erased``, with how many removed nodes hold each). usearch writes an 8-byte header
+    (slots, bytes per vector), then one row per slot, removed ones included, then the graph.
+    Removed nodes are only ever skipped by a search, so their vectors are not needed (a
+    zeroed one is a node far from every query). A vector that more rows hold than removed
+    nodes do is also a vector of a node still there (the same text twice): left as it is, and
+    returned (with the others, when the file is not laid out as expected) to try again."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fp:
+        head = fp.read(8)
+    slots, width = (int(x) for x in np.frombuffer(head, dtype="<u4")) if len(head) == 8 \
+        else (0, 0)
+    if width != 2 * dim or slots < 1 or 8 + slots * width > size:
+        log.warning("HNSW file %s is not laid out as expected; removed vectors not zeroed", path)
+        return erased
+    rows = np.memmap(path, dtype=np.uint8, mode="r+", offset=8, shape=(slots, width))
+    try:
+        heads = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()  # (slots,)
+        wanted = np.frombuffer(b"".join(v[:8] for v in erased), dtype="<u8")
+        held: dict[bytes, list[int]] = {}
+        for i in np.nonzero(np.isin(heads, wanted))[0]:
+            row = rows[i].tobytes()
+            if row in erased:
+                held.setdefault(row, []).append(int(i))
+        left: Counter[bytes] = Counter()
+        for vec, removed in erased.items():
+            at = held.get(vec, [])
+            if len(at) > removed:
+                left[vec] = removed  # a node still there holds it too
+                continue
+            for slot in at:
+                rows[slot] = 0
+        rows.flush()
+    finally:
+        del rows
+    return left
