@@ -535,8 +535,9 @@ def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder
          **settings: Any) -> MemoryStore:
     """Open (or create) the store in folder ``path`` (default ``$LTM_STORE`` or ./ltm-data).
 
-    Keyword settings override defaults (see ``ltm.config.Settings``); ``ltm.toml`` and
-    ``LTM_*`` environment variables override those. ``embedder`` may be a name ("wordllama",
+    Settings (see ``ltm.config.Settings``) come from, first to last: keyword arguments here,
+    ``LTM_*`` environment variables, the store folder's ``ltm.toml``, defaults. ``embedder``
+    may be a name ("wordllama",
     "st:<folder or package>", "openai:<model>", "hash") or an object with ``name``, ``dim`` and
     ``embed()``. A store remembers its embedder: opening it with another raises
     ``EmbedderMismatch``.

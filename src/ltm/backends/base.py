@@ -71,6 +71,9 @@ def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(value, str) and not is_encodable(value):
             raise InvalidInput(f"metadata filter value for {key!r} is not valid Unicode",
                                field="metadata")
+        if isinstance(value, str) and "\x00" in value:  # no stored value holds one
+            raise InvalidInput(f"metadata filter value for {key!r} holds a NUL character",
+                               field="metadata")
     return dict(metadata)
 
 

@@ -122,11 +122,14 @@ class _Postgres(Dialect):
         return f"{column} = ANY(%s::text[])", [list(kinds)]
 
     def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        # metadata is json (kept byte for byte), which may hold the escape \u0000 that jsonb
+        # refuses: read as U+FFFD for the test, or one such row fails every filtered query
+        doc = f"replace({column}::text, '\\u0000', '\\ufffd')::jsonb"
         if value is None:
-            return f"coalesce({column}::jsonb -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
+            return f"coalesce({doc} -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
         from psycopg.types.json import Jsonb  # only a PostgreSQL store gets here
 
-        return f"{column}::jsonb @> %s", [Jsonb({key: value})]
+        return f"{doc} @> %s", [Jsonb({key: value})]
 
     def user_literal(self, user: str) -> str:
         raise NotImplementedError("PostgreSQL names the user as a parameter")

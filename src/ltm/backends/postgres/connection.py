@@ -190,9 +190,11 @@ class Connection:
         return fp
 
     def _jsonb(self, value: Any) -> Any:
+        """``value`` as a jsonb parameter. jsonb cannot hold NUL, which metadata (json) can:
+        a NUL in a string or key reads as U+FFFD there (a history record of such metadata)."""
         from psycopg.types.json import Jsonb
 
-        return Jsonb(value)
+        return Jsonb(_without_nul(value))
 
     def _json(self, value: Any) -> Any:
         from psycopg.types.json import Json
@@ -202,3 +204,15 @@ class Connection:
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
         return int(row[0]) if row else 0
+
+
+def _without_nul(value: Any) -> Any:
+    """A copy of ``value`` (JSON data) with each NUL in its strings and keys replaced by
+    U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_nul(v) for v in value]
+    return value
