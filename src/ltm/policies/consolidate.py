@@ -153,9 +153,12 @@ def _apply_originals(engine: Engine, user: str, episodes: Sequence[Memory],
                                                                "ltm_archived": True}},
                                      None, event="archived")
     elif originals == "remove" and ids:
-        # no cascade: the summary that now holds them keeps their ids as provenance
+        # no cascade: the summary that now holds them keeps their ids as provenance; their
+        # judgments go (a judgment's query may quote the turn, as when forget() erases it)
+        from ..retrieval.feedback import forget_feedback
         engine.backend.forget(user, ids=ids, session=None, before=None,
                              compact=False)
+        forget_feedback(engine.backend, user, ids)
     return ids if originals != "keep" else []
 
 

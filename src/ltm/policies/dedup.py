@@ -142,6 +142,9 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                 engine.backend.update(m.id, user, {"sources": new}, None, event="updated")
         engine.backend.forget(user, ids=list(rewrite), session=None,
                              before=None, compact=False)
+        # their judgments go too (a judgment's query may quote what it names)
+        from ..retrieval.feedback import forget_feedback
+        forget_feedback(engine.backend, user, list(rewrite))
     return out
 
 
