@@ -74,7 +74,8 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
     lines = _decoded_lines(fp)
     first = next(lines, None)
     try:
-        header = json.loads(first[1]) if first is not None else None
+        # (a byte order mark, as editors on Windows save UTF-8, is not part of the header)
+        header = json.loads(first[1].removeprefix("\ufeff")) if first is not None else None
         if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
             raise ValueError
     except (ValueError, RecursionError):

@@ -67,3 +67,16 @@ def test_a_superseded_fact_whose_successor_was_erased_still_imports(tmp_path: Pa
         again = io.StringIO()
         mem.export(again)
         assert again.getvalue() == out.getvalue()
+
+
+def test_an_export_saved_with_a_byte_order_mark_imports(tmp_path: Path) -> None:
+    """Editors on Windows save UTF-8 with a BOM; the file is still the export (it was refused
+    as 'not an ltm export: the first line must be the export header')."""
+    with ltm.open(tmp_path / "a", embedder="hash") as mem:
+        mem.add("Ana lives in Paris", user="alice")
+        out = io.StringIO()
+        mem.export(out)
+    with ltm.open(tmp_path / "b", embedder="hash") as mem:
+        assert mem.import_(io.StringIO("\ufeff" + out.getvalue())).imported == 1
+        lines = ("\ufeff" + out.getvalue()).encode().splitlines(keepends=True)
+        assert mem.import_(lines).skipped == 1  # bytes lines too
