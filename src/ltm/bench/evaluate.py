@@ -92,7 +92,9 @@ def answer_all(mem: Any, convs: Sequence[LabelledConversation], mid_of: dict[str
             for c in convs:
                 for q in c.questions:
                     t0 = time.perf_counter()
-                    hits = view.search(q.text, user=c.name, k=k, now=q.now)
+                    # (extra["until"]: a question asked part-way, over what came before it)
+                    hits = view.search(q.text, user=c.name, k=k, now=q.now,
+                                       until=q.extra.get("until"))
                     ms = (time.perf_counter() - t0) * 1000
                     top = None
                     if hits:

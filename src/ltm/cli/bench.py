@@ -135,6 +135,57 @@ def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out
 
 
 @click.command()
+@click.option("--data", envvar="LTM_BABI", required=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="A bAbI folder of qa<N>_<name>_test.txt files, e.g. tasks_1-20_v1-2/en (env "
+                   "LTM_BABI).")
+@click.option("--tasks", default="1-20", show_default=True,
+              help="Task numbers: a range (1-20) or a comma list (1,2,3).")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Questions of each task's test file (its first ones).")
+@click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
+@click.option("--out", type=click.Path(dir_okay=False), default="benchmarks/results/babi.json",
+              show_default=True, help="JSON output.")
+@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the markdown section here (e.g. benchmarks/sections/babi.md).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting for this run (repeatable).")
+def babi(data: str, tasks: str, limit: int, embedder: str | None, out: str,
+         md_out: str | None, sets: tuple[str, ...]) -> None:
+    """Held-out retrieval quality on bAbI stories: P@1 and evidence recall@5 of the supporting
+    facts per task for ltm, BM25 alone and dense alone (tasks 1-3: where someone is now)."""
+    from ..bench.babi import TASKS, markdown, run
+    from ..bench.beam import git_commit
+    from ..progress import on_terminal
+
+    try:
+        if "-" in tasks:
+            lo, hi = (int(x) for x in tasks.split("-", 1))
+            chosen = list(range(lo, hi + 1))
+        else:
+            chosen = [int(x) for x in tasks.split(",") if x.strip()]
+    except ValueError:
+        chosen = []
+    if not chosen or any(t not in TASKS for t in chosen):
+        fail(f"--tasks must name tasks 1-20 as a range or a comma list, got {tasks!r}", 2,
+             "InvalidInput")
+    overrides = parse_sets(sets)
+    with errors_to_exit(), _missing_data():
+        result = run(data, tasks=chosen, limit=limit, embedder=embedder,
+                     settings_overrides=overrides, progress=on_terminal())
+    result["commit"] = git_commit()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    table = markdown(result)
+    if md_out:
+        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(md_out).write_text(table)
+    click.echo(table)
+    click.echo(f"wrote {path}", err=True)
+
+
+@click.command()
 @click.option("--out", type=click.Path(dir_okay=False), default="benchmarks/results/small.json",
               show_default=True, help="JSON output.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,

@@ -32,6 +32,7 @@ _LAZY_BENCH: dict[str, str] = {
     "locomo": "ltm.cli.bench:locomo",
     "beam": "ltm.cli.bench:beam",
     "small": "ltm.cli.bench:small",
+    "babi": "ltm.cli.bench:babi",
     "scale": "ltm.cli.bench:scale",
     "peers": "ltm.cli.bench:peers",
     "replay": "ltm.cli.bench:replay",
