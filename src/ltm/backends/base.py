@@ -112,6 +112,10 @@ class Backend(Protocol):
         """One transaction around several calls of this thread (a savepoint when nested)."""
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def lock_meta(self, key: str) -> None:
+        """Inside ``atomic()``: hold ``key`` until the transaction ends, so that another
+        process's read-modify-write of that meta row waits for this one's (StoreError
+        outside a transaction)."""
     def insert(self, rows: Sequence[NewRow], vectors: np.ndarray | Iterable[np.ndarray]
                ) -> None:
         """Insert ``rows`` atomically; ``vectors`` is their matrix or its row blocks in

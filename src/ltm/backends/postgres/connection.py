@@ -116,6 +116,14 @@ class Connection:
     def _lock_key(self, conn: psycopg.Connection[Any], key: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
+    def lock_meta(self, key: str) -> None:
+        """(``Backend.lock_meta``) An advisory lock on the key, released when the ``atomic()``
+        transaction ends."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            raise StoreError(f"lock_meta({key!r}) needs an open atomic() block")
+        self._lock_key(conn, f"ltm-meta:{self.schema}:{key}")
+
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         """The connection of this thread's open ``atomic()`` block, else one from the pool."""

@@ -168,6 +168,12 @@ class Connection:
         if key == "dim":
             self.dim = int(value)
 
+    def lock_meta(self, key: str) -> None:
+        """(``Backend.lock_meta``) The transaction began with BEGIN IMMEDIATE: it holds the
+        store's write lock already, so another read-modify-write waits for its end."""
+        if self._depth == 0:
+            raise StoreError(f"lock_meta({key!r}) needs an open atomic() block")
+
     @property
     def fingerprint(self) -> str:
         fp = self.get_meta("store_id")
