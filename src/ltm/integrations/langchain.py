@@ -8,7 +8,12 @@ document's id (any string; a new ULID when it has none) is kept in the metadata 
 id of its own, so one user's documents can be added to another user's store as they are; a
 document memory written by ltm itself goes by its memory id). Search is ltm's hybrid retrieval
 (full text + vectors), best first; ``k=0`` gives nothing; ``filter`` is an ltm metadata filter
-(key -> scalar). ``LtmRetriever`` returns a user's memories of any kind for a query.
+(key -> scalar). Search by vector (``similarity_search_by_vector``, ``..._with_score_by_vector``)
+is the vector search alone, cosine similarity as in LangChain's ``InMemoryVectorStore``;
+maximal marginal relevance (``max_marginal_relevance_search[_by_vector]``,
+``as_retriever(search_type="mmr")``) picks ``k`` of ``fetch_k`` candidates by their vectors, the
+candidates of a query being those of ``similarity_search(query, k=fetch_k)``.
+``LtmRetriever`` returns a user's memories of any kind for a query.
 
 The async forms use ``ltm.AsyncMemoryStore`` over the same store.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -38,14 +44,17 @@ from pydantic import ConfigDict  # noqa: E402
 
 from .. import ids as _ids  # noqa: E402
 from ..aio import AsyncMemoryStore  # noqa: E402
+from ..backends.base import Filters, check_metadata_filter  # noqa: E402
 from ..embed import normalize_rows  # noqa: E402
 from ..errors import InvalidInput  # noqa: E402
 from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
+from ..timeutil import now_us  # noqa: E402
 from ..validate import is_encodable  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
 from ..validate import text as check_text  # noqa: E402
+from ..validate import user as check_user  # noqa: E402
 
 #: The metadata key that holds a document's LangChain id.
 ID_KEY = "langchain_id"
@@ -84,6 +93,11 @@ def _doc_id(mem: Memory) -> str:
     """A memory's document id: its LangChain id, else (written by ltm itself) its own id."""
     doc_id = mem.metadata.get(ID_KEY)
     return doc_id if isinstance(doc_id, str) else mem.id
+
+
+def _live(mem: Memory, now: datetime) -> bool:
+    expires = mem.expires_at
+    return expires is None or expires > now
 
 
 def _document(mem: Memory) -> Document:
@@ -282,6 +296,97 @@ class LtmVectorStore(VectorStore):
         hits = await self.astore.search(query, **self._search_args(k, kwargs.get("filter")))
         return [(_document(h.memory), _relevance(h)) for h in hits]
 
+    # -- by vector, maximal marginal relevance ----------------------------------------------
+    def _nearest(self, embedding: Sequence[float] | np.ndarray, k: int,
+                 filter: dict[str, Any] | None) -> list[tuple[Memory, float, np.ndarray]]:
+        """The ``k`` documents whose vectors are nearest ``embedding`` (cosine, best first),
+        with their similarity and unit vector (the vector search alone, as LangChain's
+        ``InMemoryVectorStore``; no full text, no time)."""
+        self.store.engine.check_open()
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise InvalidInput(f"k must be an integer >= 0, got {k!r}", field="k")
+        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)  # (dim,)
+        if not np.isfinite(vec).all():
+            raise InvalidInput("the embedding must hold finite numbers", field="embedding")
+        norm = float(np.linalg.norm(vec))
+        vec = vec / norm if norm > 0 else vec  # the stored vectors are unit length
+        if k == 0:
+            return []
+        flt = Filters(user=check_user(self.user), kinds=(self.kind,),
+                      metadata=check_metadata_filter(filter), now=now_us())
+        pairs = self.store.backend.dense_search(vec, flt, k)
+        mems = self.store.backend.get_many([i for i, _ in pairs], self.user)
+        vectors = self.store.backend.vectors([i for i in mems], self.user)
+        now = datetime.now(UTC)
+        return [(mems[i], score, vectors[i]) for i, score in pairs
+                if i in mems and i in vectors and _live(mems[i], now)]
+
+    def similarity_search_with_score_by_vector(
+            self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None,
+            **kwargs: Any) -> list[tuple[Document, float]]:
+        """The ``k`` documents nearest ``embedding`` with their cosine similarity."""
+        return [(_document(m), score) for m, score, _ in self._nearest(embedding, k, filter)]
+
+    async def asimilarity_search_with_score_by_vector(
+            self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None,
+            **kwargs: Any) -> list[tuple[Document, float]]:
+        return await asyncio.to_thread(self.similarity_search_with_score_by_vector,
+                                       embedding, k, filter, **kwargs)
+
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4,
+                                    filter: dict[str, Any] | None = None,
+                                    **kwargs: Any) -> list[Document]:
+        return [d for d, _ in self.similarity_search_with_score_by_vector(embedding, k,
+                                                                          filter)]
+
+    async def asimilarity_search_by_vector(self, embedding: list[float], k: int = 4,
+                                           filter: dict[str, Any] | None = None,
+                                           **kwargs: Any) -> list[Document]:
+        return await asyncio.to_thread(self.similarity_search_by_vector, embedding, k, filter)
+
+    def max_marginal_relevance_search_by_vector(
+            self, embedding: list[float], k: int = 4, fetch_k: int = 20,
+            lambda_mult: float = 0.5, filter: dict[str, Any] | None = None,
+            **kwargs: Any) -> list[Document]:
+        """``k`` of the ``fetch_k`` documents nearest ``embedding``, picked one at a time by
+        maximal marginal relevance: ``lambda_mult`` times the similarity to the query minus
+        ``1 - lambda_mult`` times the highest similarity to one already picked."""
+        cands = self._nearest(embedding, fetch_k if k > 0 else 0, filter)
+        query = np.asarray(embedding, dtype=np.float32).reshape(-1)  # (dim,)
+        picked = mmr([v for _, _, v in cands], query, k, lambda_mult)
+        return [_document(cands[i][0]) for i in picked]
+
+    async def amax_marginal_relevance_search_by_vector(
+            self, embedding: list[float], k: int = 4, fetch_k: int = 20,
+            lambda_mult: float = 0.5, filter: dict[str, Any] | None = None,
+            **kwargs: Any) -> list[Document]:
+        return await asyncio.to_thread(self.max_marginal_relevance_search_by_vector,
+                                       embedding, k, fetch_k, lambda_mult, filter)
+
+    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
+                                      lambda_mult: float = 0.5,
+                                      filter: dict[str, Any] | None = None,
+                                      **kwargs: Any) -> list[Document]:
+        """``k`` of the ``fetch_k`` best documents for ``query`` (ltm's hybrid search, as
+        ``similarity_search(query, k=fetch_k)``), picked by maximal marginal relevance of
+        their vectors to the query's (see ``max_marginal_relevance_search_by_vector``)."""
+        if k == 0 or fetch_k == 0:
+            return []
+        hits = self.store.search(query, **self._search_args(fetch_k, filter))
+        mems = [h.memory for h in hits]
+        vectors = self.store.backend.vectors([m.id for m in mems], self.user)
+        mems = [m for m in mems if m.id in vectors]
+        qvec = np.asarray(self.store.embedder.embed([query]), dtype=np.float32)[0]  # (dim,)
+        picked = mmr([vectors[m.id] for m in mems], qvec, k, lambda_mult)
+        return [_document(mems[i]) for i in picked]
+
+    async def amax_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
+                                             lambda_mult: float = 0.5,
+                                             filter: dict[str, Any] | None = None,
+                                             **kwargs: Any) -> list[Document]:
+        return await asyncio.to_thread(self.max_marginal_relevance_search, query, k, fetch_k,
+                                       lambda_mult, filter)
+
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings,
                    metadatas: list[dict[str, Any]] | None = None, *,
@@ -295,6 +400,30 @@ class LtmVectorStore(VectorStore):
         vs = cls(store, user=user, **kwargs)
         vs.add_texts(texts, metadatas, ids=ids)
         return vs
+
+
+def mmr(vectors: Sequence[np.ndarray], query: np.ndarray, k: int,
+        lambda_mult: float) -> list[int]:
+    """The indices of ``k`` of ``vectors`` in the order maximal marginal relevance picks them
+    (LangChain's ``maximal_marginal_relevance``: the one most similar to ``query`` first, then
+    each time the best ``lambda_mult * sim(query) - (1 - lambda_mult) * max sim(picked)``,
+    cosine similarities, the first index on a tie)."""
+    n = min(k, len(vectors))
+    if n <= 0:
+        return []
+    mat = np.asarray(vectors, dtype=np.float64)  # (m, dim)
+    mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+    q = np.asarray(query, dtype=np.float64).reshape(-1)  # (dim,)
+    to_query = mat @ (q / max(float(np.linalg.norm(q)), 1e-12))  # (m,)
+    picked = [int(np.argmax(to_query))]
+    redundancy = mat @ mat[picked[0]]  # (m,): highest similarity to a picked one
+    while len(picked) < n:
+        score = lambda_mult * to_query - (1.0 - lambda_mult) * redundancy
+        score[picked] = -np.inf
+        best = int(np.argmax(score))
+        picked.append(best)
+        redundancy = np.maximum(redundancy, mat @ mat[best])
+    return picked
 
 
 def _relevance(hit: Hit) -> float:
