@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import MissingDependency
-from ..validate import MAX_TEXT_CHARS, has_content
+from ..validate import MAX_TEXT_CHARS, has_content, is_encodable
 
 
 def require(module: str, extra: str) -> None:
@@ -33,3 +33,10 @@ def searchable_text(text: str) -> str:
     text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
     text = text[:MAX_TEXT_CHARS]
     return text if has_content(text) else ""
+
+
+def findable(name: object) -> bool:
+    """Whether ``name`` (a document id, an item key) can be held in metadata and matched by a
+    metadata filter: a string without NUL or lone surrogates. One that is not is never
+    stored, so a read of it finds nothing (the filter itself would refuse it)."""
+    return isinstance(name, str) and "\x00" not in name and is_encodable(name)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import require
+from . import findable, require
 
 require("langchain_core", "langchain")
 
@@ -51,7 +51,6 @@ from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
 from ..timeutil import now_us  # noqa: E402
-from ..validate import is_encodable  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
 from ..validate import text as check_text  # noqa: E402
 from ..validate import user as check_user  # noqa: E402
@@ -130,7 +129,7 @@ class LtmVectorStore(VectorStore):
         """LangChain id -> the ids of the memories that hold it (a document memory written
         without a LangChain id, by ltm itself, goes by its memory id, as ``_document`` says)."""
         out: dict[str, list[str]] = {}
-        wanted = list(dict.fromkeys(doc_ids))
+        wanted = [i for i in dict.fromkeys(doc_ids) if findable(i)]
         if len(wanted) > 16:  # many ids: one walk over the user's documents
             keep = set(wanted)
             for mem in self._documents():
@@ -174,7 +173,7 @@ class LtmVectorStore(VectorStore):
         metas: dict[str, dict[str, Any]] = {}
         for n, (doc_id, doc) in enumerate(latest.items()):
             try:
-                if not isinstance(doc_id, str) or "\x00" in doc_id or not is_encodable(doc_id):
+                if not findable(doc_id):
                     # such an id could be written but never found again by its metadata filter
                     raise InvalidInput("the id must be a string without NUL characters or "
                                        "lone surrogates", field="id")

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import require, searchable_text
+from . import findable, require, searchable_text
 
 require("langgraph.store.base", "langgraph")
 
@@ -64,7 +64,7 @@ from ..errors import InvalidInput  # noqa: E402
 from ..model import Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
-from ..validate import has_content, is_encodable  # noqa: E402
+from ..validate import has_content  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
 from ..validate import user as check_user  # noqa: E402
 from .langchain import LangChainEmbedder  # noqa: E402
@@ -178,6 +178,8 @@ class LtmStore(BaseStore):
     # -- operations ------------------------------------------------------------------------
     def _get(self, op: GetOp) -> Item | None:
         user, path = _locate(op.namespace)
+        if not findable(op.key):  # never stored (a put refuses it)
+            return None
         mem = self._find(user, path, op.key)
         if mem is None:
             return None
@@ -252,7 +254,7 @@ class LtmStore(BaseStore):
         or user refuses the whole batch (``InvalidInput`` / ``ScopeError``)."""
         user, path = _locate(op.namespace)
         check_user(user)
-        if not isinstance(op.key, str) or "\x00" in op.key or not is_encodable(op.key):
+        if not findable(op.key):
             # such a key could be written but never found again by its metadata filter
             raise InvalidInput("key must be a string without NUL characters or lone "
                                "surrogates", field="key")
