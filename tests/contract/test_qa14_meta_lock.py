@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,6 +76,10 @@ def test_concurrent_feedback_neither_loses_nor_resurrects(tmp_path: Path) -> Non
         for i in range(30):
             mem.feedback(f"secret query {i}", ids[i], True, user="u")
         loops = [_spawn(FEEDBACK, path, ids[30], 300) for _ in range(2)]
+        deadline = time.monotonic() + 120
+        while sum(j["id"] == ids[30] for j in load_feedback(mem.backend, "u")) < 20 \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)  # the loops are writing: forget while they do
         for i in range(30):
             mem.forget(ids[i], user="u")
         for p in loops:
