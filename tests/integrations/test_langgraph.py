@@ -126,16 +126,19 @@ def test_ttl_sets_expires_at_refreshes_and_hides(tmp_path: Path) -> None:
         mem = store.store.list("alice").memories[0]
         assert mem.expires_at is not None
         assert 59 * 60 < (mem.expires_at - mem.recorded_at).total_seconds() < 61 * 60
-        time.sleep(0.01)
-        store.get(("alice", "m"), "long")  # refresh on read
-        later = store.store.get(mem.id, user="alice").expires_at
-        assert later is not None and later > mem.expires_at
-        store.get(("alice", "m"), "long", refresh_ttl=False)
-        assert store.store.get(mem.id, user="alice").expires_at == later
+        # refresh on read, once a hundredth of the TTL has passed since the last refresh
+        store.put(("alice", "r"), "read", {"text": "read"}, ttl=0.05)  # 3 s: after 30 ms
+        read = store.store.list("alice", metadata={"lg_key": "read"}).memories[0]
+        time.sleep(0.05)
+        store.get(("alice", "r"), "read", refresh_ttl=False)
+        assert store.store.get(read.id, user="alice").expires_at == read.expires_at
+        store.get(("alice", "r"), "read")
+        later = store.store.get(read.id, user="alice").expires_at
+        assert later is not None and read.expires_at is not None and later > read.expires_at
         store.put(("alice", "m"), "short", {"text": "goes"}, ttl=1e-5)  # 0.6 ms
         time.sleep(0.05)
         assert store.get(("alice", "m"), "short") is None
-        assert [i.key for i in store.search(("alice",))] == ["long"]
+        assert [i.key for i in store.search(("alice", "m"))] == ["long"]
         store.put(("alice", "m"), "long", {"text": "no ttl now"}, ttl=None)
         assert store.store.list("alice").memories[0].expires_at is None
     finally:

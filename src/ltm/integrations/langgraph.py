@@ -14,7 +14,9 @@ What differs from LangGraph's ``InMemoryStore`` (the same calls give the same it
 - ``list_namespaces`` lists the namespaces that hold items (``InMemoryStore`` also lists those
   that were only read or whose items were deleted);
 - TTL is supported (``ttl`` minutes -> the memory's ``expires_at``; refreshed on read unless
-  ``refresh_ttl=False``); expired items are never returned;
+  ``refresh_ttl=False``, once a hundredth of the TTL has passed since the last refresh, since
+  each refresh is an update recorded in the memory's history); expired items are never
+  returned;
 - ``created_at`` is when the item was first put (``InMemoryStore`` resets it on every put);
 - a value must be JSON (``InvalidInput`` otherwise), as in LangGraph's PostgreSQL store;
   a query with nothing but whitespace lists the items as a search without a query does.
@@ -72,6 +74,8 @@ from .langchain import LangChainEmbedder  # noqa: E402
 KIND = "item"
 _META = "langgraph"  # the metadata key that holds path, key, value, ttl, updated
 _MAX_K = 1000
+#: A read refreshes an item's TTL once this part of the TTL has passed since the last refresh.
+TTL_REFRESH_STEP = 0.01
 
 
 class _Write(NamedTuple):
@@ -171,9 +175,16 @@ class LtmStore(BaseStore):
                     created_at=mem.recorded_at, updated_at=updated)
 
     def _refresh(self, mem: Memory) -> None:
+        """Push the item's expiry to a full TTL from now, once ``TTL_REFRESH_STEP`` of the TTL
+        has passed since it was last set: each refresh is an update with its history event,
+        so a read within that adds nothing (the item may expire that much before a full TTL
+        after its last read)."""
         ttl = mem.metadata[_META].get("ttl")
-        if ttl is not None:
-            self.store.update(mem.id, user=mem.user, expires_at=_expiry(ttl))
+        if ttl is None or mem.expires_at is None:
+            return
+        expires = _expiry(ttl)
+        if expires - mem.expires_at >= timedelta(minutes=float(ttl) * TTL_REFRESH_STEP):
+            self.store.update(mem.id, user=mem.user, expires_at=expires)
 
     # -- operations ------------------------------------------------------------------------
     def _get(self, op: GetOp) -> Item | None:
