@@ -6,12 +6,14 @@ one) goes with the scope. ``history(id, user=...)`` still shows the deletion."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 from collections.abc import Callable
 
 import pytest
 
 import ltm
+from ltm.backends.common import user_hash
 
 VICTIM = "victim.name@example.com"
 NEEDLES = (VICTIM.encode(), VICTIM.encode().hex().encode(), VICTIM.encode().hex().upper().encode())
@@ -105,15 +107,21 @@ def test_tombstones_of_an_older_version_go_with_the_user(
     if backend_kind == "sqlite":
         import sqlite3
         db = sqlite3.connect(pathlib.Path(mem.backend.folder) / "memories.db")  # type: ignore[attr-defined]
-        with db:
+        with db:  # as an older version's forget wrote them: tombstone + deletion log
             db.execute("INSERT INTO history (memory_id, user, event, at, data) "
                        "VALUES (?, ?, 'deleted', 1, NULL)", (old_id, VICTIM))
+            db.execute("INSERT INTO deletions (at, user_hash, count, ids) VALUES (1, ?, 1, ?)",
+                       (user_hash(VICTIM), json.dumps({"episode": [old_id]})))
         db.close()
     else:
         backend = mem.backend
+        schema = backend.schema  # type: ignore[attr-defined]
         with backend.pool.connection() as conn:  # type: ignore[attr-defined]
-            conn.execute(f'INSERT INTO "{backend.schema}".history (user_id, memory_id, '  # type: ignore[attr-defined]
-                         f"event, at) VALUES (%s, %s, 'deleted', 1)", [VICTIM, old_id])
+            conn.execute(f'INSERT INTO "{schema}".history (user_id, memory_id, event, at) '
+                         f"VALUES (%s, %s, 'deleted', 1)", [VICTIM, old_id])
+            conn.execute(f'INSERT INTO "{schema}".deletions (at, user_hash, count, ids) '
+                         f"VALUES (1, %s, 1, %s)",
+                         [user_hash(VICTIM), json.dumps({"episode": [old_id]})])
     assert [e.event for e in mem.history(old_id, user=VICTIM)] == ["deleted"]
     mem.forget(made[0].id, user=VICTIM)
     mem.forget(made[1].id, user=VICTIM)  # the last one

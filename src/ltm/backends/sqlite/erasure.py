@@ -79,9 +79,19 @@ class Erasure(Connection):
 
     def _forget_scope(self, c: sqlite3.Connection, user: str, tomb: str) -> None:
         """The user has no memory left: what names it goes too. Tombstones written before
-        they were hashed (a scan of the history, which has no index by user), and the time
-        index of a large scope, whose condition holds the name."""
-        c.execute("UPDATE history SET user = ? WHERE user = ?", (tomb, user))
+        they were hashed (their ids are in the deletion log under the user's hash, and the
+        history is indexed by memory id, not by user), and the time index of a large scope,
+        whose condition holds the name."""
+        erased: set[str] = set()
+        for (raw,) in c.execute("SELECT ids FROM deletions WHERE user_hash = ?",
+                                (user_hash(user),)):
+            for ids in json.loads(raw).values():
+                erased.update(ids)
+        gone = sorted(erased)
+        for start in range(0, len(gone), 900):
+            chunk = gone[start:start + 900]
+            c.execute(f"UPDATE history SET user = ? WHERE user = ? AND memory_id IN "
+                      f"({','.join('?' * len(chunk))})", [tomb, user, *chunk])
         name = "memories_time_" + user_hash(user)
         c.execute(f"DROP INDEX IF EXISTS {name}")
         self._time_indexes.discard(name)
