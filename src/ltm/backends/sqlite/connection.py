@@ -63,7 +63,8 @@ class Connection:
     _held_cache: dict[tuple[str, str], tuple[tuple[Any, ...], Any, Any]]
     _held_mark: tuple[int, int] | None
     _snap_pending: set[str]  # users whose scope snapshot is to be written
-    _time_indexes: set[str]  # large scopes' time indexes known to exist
+    _time_indexes: set[str]  # large scopes' time indexes known to exist ...
+    _time_schema: int  # ... as of this PRAGMA schema_version (another process may drop one)
     # the vector index (vectors.py)
     _index: VectorIndex | None
     _hnsw: dict[str, HnswScope]

@@ -175,6 +175,10 @@ class ScopeCache(Connection):
         scope of at least ``hnsw_min_scope`` rows (smaller ones walk their rows); None for a
         smaller scope, or when it cannot be made now (inside a transaction, store busy)."""
         name = "memories_time_" + user_hash(user)
+        schema = int(self.conn.execute("PRAGMA schema_version").fetchone()[0])
+        if schema != self._time_schema:  # a forget that emptied a scope drops its index
+            self._time_indexes.clear()
+            self._time_schema = schema
         if name in self._time_indexes:
             return name
         if self._scope_count(user) < self.hnsw_min_scope:
