@@ -87,7 +87,7 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
               "max_depth": engine.settings.max_metadata_depth}
     imported = skipped = reembedded = 0
     batch: list[tuple[int, NewRow, np.ndarray | None]] = []
-    seen: set[str] = set()  # ids of this file: one may not come twice
+    seen: set[tuple[str, str]] = set()  # (user, id) of this file: none may come twice
 
     def flush() -> None:
         nonlocal imported, reembedded, skipped
@@ -143,10 +143,12 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
             except (ValueError, TypeError, RecursionError, ScopeError) as exc:
                 raise InvalidInput(f"line {lineno}: {exc}", field="file",
                                    item=lineno) from None
-            if row.id in seen:
+            # (ids are per user on PostgreSQL: two users' lines may repeat one; a backend
+            # whose ids are store-wide refuses the second as an id in use)
+            if (row.user, row.id) in seen:
                 raise InvalidInput(f"line {lineno}: id {row.id} comes twice in the file; "
                                    "ids are unique", field="id", item=lineno)
-            seen.add(row.id)
+            seen.add((row.user, row.id))
             batch.append((lineno, row, vec if same else None))
             if len(batch) >= batch_size:
                 flush()

@@ -244,4 +244,10 @@ def ids_taken(rows: Sequence[NewRow], existing: Iterable[str]) -> InvalidInput:
         if row.id in held:
             return InvalidInput(f"id {row.id} is already in use: memory ids are unique",
                                 field="id", item=n)
+    seen: set[str] = set()
+    for n, row in enumerate(rows):  # (another user's row of the batch holds it)
+        if row.id in seen:
+            return InvalidInput(f"id {row.id} is already in use: memory ids are unique",
+                                field="id", item=n)
+        seen.add(row.id)
     return InvalidInput("an id comes twice in the batch: memory ids are unique", field="id")
