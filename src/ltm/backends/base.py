@@ -71,9 +71,6 @@ def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(value, str) and not is_encodable(value):
             raise InvalidInput(f"metadata filter value for {key!r} is not valid Unicode",
                                field="metadata")
-        if isinstance(value, str) and "\x00" in value:  # no stored value holds one
-            raise InvalidInput(f"metadata filter value for {key!r} holds a NUL character",
-                               field="metadata")
     return dict(metadata)
 
 
@@ -112,6 +109,8 @@ class Backend(Protocol):
         """One transaction around several calls of this thread (a savepoint when nested)."""
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def delete_meta(self, key: str) -> None:
+        """Remove the meta row ``key`` (nothing when there is none)."""
     def lock_meta(self, key: str) -> None:
         """Inside ``atomic()``: hold ``key`` until the transaction ends, so that another
         process's read-modify-write of that meta row waits for this one's (StoreError

@@ -129,6 +129,8 @@ class _Postgres(Dialect):
             return f"coalesce({doc} -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
         from psycopg.types.json import Jsonb  # only a PostgreSQL store gets here
 
+        if isinstance(value, str) and "\x00" in value:  # (jsonb cannot hold it either)
+            value = value.replace("\x00", "\ufffd")
         return f"{doc} @> %s", [Jsonb({key: value})]
 
     def user_literal(self, user: str) -> str:
