@@ -22,7 +22,9 @@ What differs from LangGraph's ``InMemoryStore`` (the same calls give the same it
   a query with nothing but whitespace lists the items as a search without a query does.
 
 The writes of one ``LtmStore`` run one at a time, so parallel nodes putting the same key leave
-one item; a put or delete also removes any second copy another process may have written.
+one item; a put or delete also removes any second copy another process may have written. The
+new items of a batch are added in one ``add_many`` (one embedding call, one transaction); a
+search without a query reads only the pages of the newest items it returns.
 
 ``index={"embed": ..., "dims": ..., "fields": [...]}`` picks the embedder of a store opened
 by ``LtmStore.open`` (a LangChain ``Embeddings``, a function, or a ``provider:model`` string)
@@ -74,6 +76,7 @@ from .langchain import LangChainEmbedder  # noqa: E402
 KIND = "item"
 _META = "langgraph"  # the metadata key that holds path, key, value, ttl, updated
 _MAX_K = 1000
+_LOOKUPS = 16  # a batch writing more items of one user walks the user's items once
 #: A read refreshes an item's TTL once this part of the TTL has passed since the last refresh.
 TTL_REFRESH_STEP = 0.01
 
@@ -209,26 +212,16 @@ class LtmStore(BaseStore):
         found: list[tuple[Memory, float | None]] = []
         # a query with nothing to search for (only whitespace) lists, as without a query
         query = op.query if op.query and has_content(op.query) else None
+        meta = _path_filter(path, exact=False)
         for user in users:
-            meta = _path_filter(path, exact=False)
             if query:
                 k = _MAX_K if op.filter else min(_MAX_K, max(want, 1))
                 hits = self.store.search(query, user=user, k=k, kinds=[KIND],
                                          metadata=meta)
-                found += [(h.memory, float(h.score)) for h in hits]
-            else:
-                cursor = None
-                while True:
-                    page = self.store.list(user, kinds=[KIND], metadata=meta, limit=_MAX_K,
-                                           cursor=cursor)
-                    found += [(m, None) for m in page]
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
-        if op.filter:
-            found = [(m, s) for m, s in found if all(
-                _compare_values(m.metadata[_META]["value"].get(key), want_value)
-                for key, want_value in op.filter.items())]
+                found += [(h.memory, float(h.score)) for h in hits
+                          if _passes(h.memory, op.filter)]
+            elif want > 0:
+                found += [(m, None) for m in self._newest(user, meta, op.filter, want)]
         if query:
             found.sort(key=lambda ms: -(ms[1] or 0.0))
         else:
@@ -239,6 +232,25 @@ class LtmStore(BaseStore):
             for mem, _ in page_items:
                 self._refresh(mem)
         return [self._item(m, s, search=True) for m, s in page_items]  # type: ignore[misc]
+
+    def _newest(self, user: str, meta: dict[str, Any], flt: dict[str, Any] | None,
+                want: int) -> list[Memory]:
+        """The ``want`` items of ``user`` under ``meta``'s path last updated, newest first,
+        that pass ``flt``: ``list`` is read page by page until that many are found (a put
+        writes an item's time as its update time, so ``list``'s order is the update's)."""
+        out: list[Memory] = []
+        cursor = None
+        while len(out) < want:
+            size = want - len(out)
+            if flt:  # how many pass is not known: larger pages
+                size = max(2 * size, 100)
+            page = self.store.list(user, kinds=[KIND], metadata=meta, cursor=cursor,
+                                   limit=min(_MAX_K, size))
+            out += [m for m in page if _passes(m, flt)]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return out[:want]
 
     def _namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         users = self.store.users()
@@ -286,27 +298,51 @@ class LtmStore(BaseStore):
                        max_depth=settings.max_metadata_depth)
         return _Write(op, user, path, meta, self._text(value, op.index), now)
 
-    def _put(self, write: _Write) -> None:
+    def _held(self, user: str, writes: list[_Write]
+              ) -> dict[tuple[tuple[str, ...], str], list[Memory]]:
+        """The memories that hold the items ``writes`` name, newest first: one look-up per
+        item (a metadata filter, which reads every item of the user in the database), or
+        for a batch naming many, one walk over the user's items."""
+        if len(writes) <= _LOOKUPS:
+            return {(w.path, w.op.key): self._copies(user, w.path, w.op.key) for w in writes}
+        wanted = {(w.path, w.op.key) for w in writes}
+        out: dict[tuple[tuple[str, ...], str], list[Memory]] = {}
+        cursor = None
+        while True:
+            page = self.store.list(user, kinds=[KIND], limit=_MAX_K, cursor=cursor)
+            for mem in page:
+                meta = mem.metadata.get(_META)
+                if not isinstance(meta, dict):  # an item-kind memory not written here
+                    continue
+                at = (tuple(meta["ns"]), meta["key"])
+                if at in wanted:
+                    out.setdefault(at, []).append(mem)
+            cursor = page.next_cursor
+            if cursor is None:
+                return out
+
+    def _put(self, write: _Write, copies: list[Memory]) -> dict[str, Any] | None:
+        """Apply ``write`` to the item held by ``copies``; a new item is returned as an
+        ``add_many`` entry instead, for the batch's new items to be added in one write."""
         op, user, path, meta, text, now = write
-        copies = self._copies(user, path, op.key)
         for extra in copies[1:]:
             self.store.forget(extra.id, user=user)
         old = copies[0] if copies else None
         if meta is None:
             if old is not None:
                 self.store.forget(old.id, user=user)
-            return
+            return None
         expires = _expiry(op.ttl) if op.ttl is not None else None
         if old is not None and old.expires_at is not None and expires is None:
             # a TTL taken away: update() cannot clear expires_at, so the item is written anew
             self.store.forget(old.id, user=user)
             old = None
         if old is None:
-            self.store.add(text, user=user, kind=KIND, metadata=meta, time=now,
-                           expires_at=expires)
-        else:
-            self.store.update(old.id, user=user, text=text, metadata=meta, time=now,
-                              expires_at=expires)
+            return {"text": text, "user": user, "kind": KIND, "metadata": meta, "time": now,
+                    "expires_at": expires}
+        self.store.update(old.id, user=user, text=text, metadata=meta, time=now,
+                          expires_at=expires)
+        return None
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in order; as in LangGraph's stores, reads see the store as it was
@@ -327,13 +363,31 @@ class LtmStore(BaseStore):
             else:
                 raise ValueError(f"unknown operation {type(op).__name__}")
         writes = [self._prepare(op) for op in puts.values()]
+        by_user: dict[str, list[_Write]] = {}
+        for write in writes:
+            by_user.setdefault(write.user, []).append(write)
         with self._writing:
-            for write in writes:
-                self._put(write)
+            new: list[dict[str, Any]] = []
+            for user, mine in by_user.items():
+                held = self._held(user, mine)
+                for write in mine:
+                    row = self._put(write, held.get((write.path, write.op.key), []))
+                    if row is not None:
+                        new.append(row)
+            if new:  # the batch's new items: one embedding call, one transaction
+                self.store.add_many(new)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         return await asyncio.to_thread(self.batch, list(ops))
+
+
+def _passes(mem: Memory, flt: dict[str, Any] | None) -> bool:
+    """Whether the item's value passes a LangGraph search ``filter``."""
+    if not flt:
+        return True
+    value = mem.metadata[_META]["value"]
+    return all(_compare_values(value.get(key), want) for key, want in flt.items())
 
 
 def _expiry(ttl_minutes: float) -> datetime:
