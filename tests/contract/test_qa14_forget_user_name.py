@@ -64,8 +64,9 @@ def test_forget_user_leaves_no_trace_of_the_name(copen: Callable[..., ltm.Memory
     assert mem.list("keeper").memories and mem.users() == ["keeper"]
 
 
-def _postgres_rows_naming(mem: ltm.MemoryStore) -> list[str]:
-    """Every text column of every table in the store's schema, searched for the name."""
+def _postgres_rows_naming(mem: ltm.MemoryStore, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every text column of every table in the store's schema (but ``skip``), searched for
+    the name."""
     backend = mem.backend
     schema = backend.schema  # type: ignore[attr-defined]
     found = []
@@ -74,6 +75,8 @@ def _postgres_rows_naming(mem: ltm.MemoryStore) -> list[str]:
                             "WHERE table_schema = %s AND data_type IN ('text', 'jsonb')",
                             [schema]).fetchall()
         for table, column in cols:
+            if table in skip:
+                continue
             n = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}" '
                              f'WHERE "{column}"::text LIKE %s', [f"%{VICTIM}%"]).fetchone()[0]
             if n:
@@ -83,8 +86,7 @@ def _postgres_rows_naming(mem: ltm.MemoryStore) -> list[str]:
 
 @pytest.mark.xfail(strict=True, reason="not in the backends' erasure: a user's judgments stay "
                    "under the meta key 'feedback:<user>' (set to '[]' by "
-                   "ltm.retrieval.feedback.forget_feedback, not deleted) and PostgreSQL keeps "
-                   "the user's row in user_stats (the full-text statistics)")
+                   "ltm.retrieval.feedback.forget_feedback; backend.delete_meta removes it)")
 def test_forget_user_with_judgments_leaves_no_trace(copen: Callable[..., ltm.MemoryStore],
                                                     backend_kind: str) -> None:
     mem = copen(embedder="hash")
@@ -93,8 +95,20 @@ def test_forget_user_with_judgments_leaves_no_trace(copen: Callable[..., ltm.Mem
     mem.forget(user=VICTIM)
     mem.close()
     mem = copen(embedder="hash")
-    traces = _sqlite_traces(mem) if backend_kind == "sqlite" else _postgres_rows_naming(mem)
+    traces = _sqlite_traces(mem) if backend_kind == "sqlite" else \
+        _postgres_rows_naming(mem, skip=("user_stats",))  # (the test below)
     assert traces == []
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(strict=True, reason="PostgreSQL keeps a forgotten user's row in user_stats "
+                   "(the full-text statistics, src/ltm/backends/postgres BM25 part: not in this "
+                   "change)")
+def test_forget_user_leaves_no_statistics_row(new_location: Callable[[str], object]) -> None:
+    with ltm.open(new_location("postgres"), embedder="hash") as mem:
+        mem.add_many([{"text": f"note {i}", "user": VICTIM} for i in range(3)])
+        mem.forget(user=VICTIM)
+        assert _postgres_rows_naming(mem) == []
 
 
 def test_tombstones_of_an_older_version_go_with_the_user(

@@ -88,3 +88,17 @@ def test_concurrent_feedback_neither_loses_nor_resurrects(tmp_path: Path) -> Non
         judged = [j["id"] for j in load_feedback(mem.backend, "u")]
     assert [i for i in judged if i in ids[:30]] == []  # none of the forgotten ones back
     assert judged.count(ids[30]) == 600  # and none of the 600 acknowledged lost
+
+
+def test_delete_meta(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """What an erasure of a meta row (a user's judgments, which name the user in their key)
+    needs: the row gone, not emptied."""
+    mem = copen(embedder="hash")
+    mem.backend.set_meta("qa14-key", "value")
+    mem.backend.delete_meta("qa14-key")
+    mem.backend.delete_meta("qa14-never-set")
+    assert mem.backend.get_meta("qa14-key") is None
+    with mem.backend.atomic():
+        mem.backend.set_meta("qa14-key", "again")
+        mem.backend.delete_meta("qa14-key")
+    assert mem.backend.get_meta("qa14-key") is None

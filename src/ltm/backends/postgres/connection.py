@@ -190,6 +190,10 @@ class Connection:
         rows = self._read(f"SELECT value FROM {self._s}.meta WHERE key = %s", [key])
         return rows[0][0] if rows else None
 
+    def delete_meta(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute(f"DELETE FROM {self._s}.meta WHERE key = %s", [key])
+
     @property
     def fingerprint(self) -> str:
         fp = self.get_meta("store_id")

@@ -169,6 +169,10 @@ class Connection:
         if key == "dim":
             self.dim = int(value)
 
+    def delete_meta(self, key: str) -> None:
+        with self.atomic() as c:
+            c.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def lock_meta(self, key: str) -> None:
         """(``Backend.lock_meta``) The transaction began with BEGIN IMMEDIATE: it holds the
         store's write lock already, so another read-modify-write waits for its end."""
