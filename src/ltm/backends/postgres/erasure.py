@@ -104,6 +104,8 @@ class Erasure(Connection):
             if conn.execute(f"SELECT 1 FROM {self._m} WHERE user_id = %s LIMIT 1",
                             [user]).fetchone() is not None:
                 return  # written again meanwhile
+            if self._scope_index_valid(conn, user) is None:  # type: ignore[attr-defined]
+                return  # a small scope: it never had one
             try:
                 conn.execute(cast(Any, f"DROP INDEX CONCURRENTLY IF EXISTS {self._s}."
                                        f"{ident(name)}"))
