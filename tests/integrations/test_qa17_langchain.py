@@ -112,7 +112,7 @@ def test_a_refused_document_writes_nothing_of_the_call(store: ltm.MemoryStore) -
     vs.add_texts(["the first version"], ids=["a"])
     bad = [Document(id="a", page_content="the second version"),
            Document(id="b", page_content="fine"),
-           Document(id="c", page_content="   ")]
+           Document(id="c\x00", page_content="an id no filter can find")]
     with pytest.raises(ltm.InvalidInput):
         vs.add_documents(bad)
     with pytest.raises(ltm.InvalidInput):

@@ -20,7 +20,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 import ltm
 from ltm.errors import DimensionMismatch
-from ltm.integrations.langchain import LangChainEmbedder, LtmVectorStore
+from ltm.integrations.langchain import LangChainEmbedder, LtmRetriever, LtmVectorStore
 
 np = pytest.importorskip("numpy")
 
@@ -166,3 +166,47 @@ def test_by_vector_on_a_store_of_hashing_vectors(tmp_path: Path) -> None:
             _ids(ref.similarity_search_by_vector(vec, k=7))
         assert _ids(ours.max_marginal_relevance_search_by_vector(vec, k=5, fetch_k=15)) == \
             _ids(ref.max_marginal_relevance_search_by_vector(vec, k=5, fetch_k=15))
+
+
+@pytest.mark.parametrize("content", ["", "   ", "\n\t", "\u200b", "a\x00b"])
+def test_a_document_ltm_text_cannot_hold_is_kept(tmp_path: Path, content: str) -> None:
+    """InMemoryVectorStore keeps an empty (or blank) page_content; ltm's text must show
+    something, so the memory's text is a placeholder (or the cleaned text) and the document
+    comes back with its page_content as given (it was InvalidInput)."""
+    emb = DeterministicFakeEmbedding(size=8)
+    with ltm.open(tmp_path / "s", embedder=LangChainEmbedder(emb)) as store:
+        ours, ref = LtmVectorStore(store, user="alice"), InMemoryVectorStore(emb)
+        docs = [Document(id="e", page_content=content, metadata={"src": "x"}),
+                Document(id="f", page_content="a full one")]
+        assert ours.add_documents(docs) == ref.add_documents(docs) == ["e", "f"]
+        for vs in (ours, ref):
+            got = vs.get_by_ids(["e"])
+            assert [(d.page_content, d.metadata) for d in got] == [(content, {"src": "x"})]
+        assert len(ours.similarity_search("something", k=10)) == 2
+        found = {d.id: d.page_content for d in ours.similarity_search_by_vector(
+            emb.embed_query("x"), k=10)}
+        assert found == {"e": content, "f": "a full one"}
+        # replaced by a full document, the placeholder goes
+        ours.add_documents([Document(id="e", page_content="now full")])
+        assert [d.page_content for d in ours.get_by_ids(["e"])] == ["now full"]
+        assert "langchain_page_content" not in store.list("alice").memories[0].metadata
+
+
+def test_k_above_ltms_limit_gives_what_the_store_holds(tmp_path: Path) -> None:
+    """InMemoryVectorStore takes any k; ltm's search gives at most 1,000, so a larger k asks
+    for 1,000 (it was InvalidInput)."""
+    emb = DeterministicFakeEmbedding(size=8)
+    with ltm.open(tmp_path / "s", embedder=LangChainEmbedder(emb)) as store:
+        ours, ref = LtmVectorStore(store, user="alice"), InMemoryVectorStore(emb)
+        texts = [f"note {i}" for i in range(30)]
+        ours.add_texts(texts)
+        ref.add_texts(texts)
+        for k in (1001, 5000):
+            assert len(ours.similarity_search("note", k=k)) == len(
+                ref.similarity_search("note", k=k)) == 30
+            assert len(ours.similarity_search_with_relevance_scores("note", k=k)) == 30
+            assert len(asyncio.run(ours.asimilarity_search("note", k=k))) == 30
+            assert len(ours.similarity_search_by_vector(emb.embed_query("n"), k=k)) == 30
+            assert len(ours.max_marginal_relevance_search("note", k=k, fetch_k=k)) == 30
+            assert len(ours.as_retriever(search_kwargs={"k": k}).invoke("note")) == 30
+            assert len(LtmRetriever(store=store, user="alice", k=k).invoke("note")) == 30

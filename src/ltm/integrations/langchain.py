@@ -2,12 +2,15 @@
 embedder adapter.
 
 ``LtmVectorStore`` keeps each ``Document`` as one memory of one ltm user (kind ``document``):
-the page content is the memory's text, the document's metadata its metadata, and the
+the page content is the memory's text (one the text cannot hold, as an empty or blank page or
+one with NUL, is kept whole in the metadata under ``langchain_page_content`` and the text is
+its cleaned form, or ``(empty)``), the document's metadata its metadata, and the
 document's id (any string; a new ULID when it has none) is kept in the metadata under
 ``langchain_id``, so adding a document again under the same id replaces it (the memory has an
 id of its own, so one user's documents can be added to another user's store as they are; a
 document memory written by ltm itself goes by its memory id). Search is ltm's hybrid retrieval
-(full text + vectors), best first; ``k=0`` gives nothing; ``filter`` is an ltm metadata filter
+(full text + vectors), best first; ``k=0`` gives nothing, a ``k`` above ltm's 1,000 gives at
+most 1,000; ``filter`` is an ltm metadata filter
 (key -> scalar). Search by vector (``similarity_search_by_vector``, ``..._with_score_by_vector``)
 is the vector search alone, cosine similarity as in LangChain's ``InMemoryVectorStore``;
 maximal marginal relevance (``max_marginal_relevance_search[_by_vector]``,
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import findable, require
+from . import findable, require, searchable_text
 
 require("langchain_core", "langchain")
 
@@ -51,12 +54,17 @@ from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
 from ..timeutil import now_us  # noqa: E402
+from ..validate import MAX_K, is_encodable  # noqa: E402
 from ..validate import metadata as check_metadata  # noqa: E402
-from ..validate import text as check_text  # noqa: E402
 from ..validate import user as check_user  # noqa: E402
 
 #: The metadata key that holds a document's LangChain id.
 ID_KEY = "langchain_id"
+#: The metadata key that keeps a page_content the memory's text cannot hold as it is (empty,
+#: blank, holding NUL, past ``MAX_TEXT_CHARS``); the memory's text is then its searchable form.
+CONTENT_KEY = "langchain_page_content"
+#: The memory's text for a document whose page_content shows nothing.
+EMPTY_TEXT = "(empty)"
 KIND = "document"
 
 
@@ -102,7 +110,27 @@ def _live(mem: Memory, now: datetime) -> bool:
 def _document(mem: Memory) -> Document:
     meta = dict(mem.metadata)
     meta.pop(ID_KEY, None)
-    return Document(page_content=mem.text, metadata=meta, id=_doc_id(mem))
+    content = meta.pop(CONTENT_KEY, mem.text)
+    return Document(page_content=content if isinstance(content, str) else mem.text,
+                    metadata=meta, id=_doc_id(mem))
+
+
+def _memory_text(content: object) -> str:
+    """The memory's text for a page_content: itself where ltm's text can hold it, else
+    cleaned (NUL, past ``MAX_TEXT_CHARS``), or ``EMPTY_TEXT`` for one that shows nothing."""
+    if not isinstance(content, str):
+        raise InvalidInput(f"page_content must be a string, not {type(content).__name__}",
+                           field="page_content")
+    if not is_encodable(content):
+        raise InvalidInput("page_content is not valid Unicode (lone surrogate)",
+                           field="page_content")
+    return searchable_text(content) or EMPTY_TEXT
+
+
+def _at_most_max_k(k: object) -> object:
+    """``k`` where ltm's search can give that many, else ``MAX_K`` (a k beyond it asks for
+    everything it can give; other values go on to search's own checks)."""
+    return MAX_K if isinstance(k, int) and not isinstance(k, bool) and k > MAX_K else k
 
 
 class LtmVectorStore(VectorStore):
@@ -171,14 +199,17 @@ class LtmVectorStore(VectorStore):
         # every document is checked before the first write: a refused one writes nothing
         settings = self.store.settings
         metas: dict[str, dict[str, Any]] = {}
+        texts: dict[str, str] = {}
         for n, (doc_id, doc) in enumerate(latest.items()):
             try:
                 if not findable(doc_id):
                     # such an id could be written but never found again by its metadata filter
                     raise InvalidInput("the id must be a string without NUL characters or "
                                        "lone surrogates", field="id")
-                check_text(doc.page_content)
-                metas[doc_id] = check_metadata({**doc.metadata, ID_KEY: doc_id},
+                texts[doc_id] = text = _memory_text(doc.page_content)
+                # a page_content the memory's text cannot hold as it is, kept whole
+                kept = {} if text == doc.page_content else {CONTENT_KEY: doc.page_content}
+                metas[doc_id] = check_metadata({**doc.metadata, **kept, ID_KEY: doc_id},
                                                max_bytes=settings.max_metadata_bytes,
                                                max_depth=settings.max_metadata_depth)
             except InvalidInput as exc:
@@ -192,12 +223,12 @@ class LtmVectorStore(VectorStore):
                 first, *rest = existing[doc_id]
                 for extra in rest:
                     self.store.forget(extra, user=self.user)
-                self.store.update(first, user=self.user, text=doc.page_content, metadata=meta)
+                self.store.update(first, user=self.user, text=texts[doc_id], metadata=meta)
             else:
                 # the memory gets an id of its own: a ULID given as the document's id may be
                 # taken by another memory (another user's copy of the document, an episode),
                 # and ltm's ids are unique across the store
-                new.append({"text": doc.page_content, "user": self.user, "kind": self.kind,
+                new.append({"text": texts[doc_id], "user": self.user, "kind": self.kind,
                             "metadata": meta, "session": self.session})
         if new:
             self.store.add_many(new)
@@ -253,7 +284,8 @@ class LtmVectorStore(VectorStore):
         return await asyncio.to_thread(self.get_by_ids, ids)
 
     def _search_args(self, k: int, filter: dict[str, Any] | None) -> dict[str, Any]:
-        return {"user": self.user, "k": k, "kinds": [self.kind], "metadata": filter}
+        return {"user": self.user, "k": _at_most_max_k(k), "kinds": [self.kind],
+                "metadata": filter}
 
     def similarity_search_with_score(self, query: str, k: int = 4,
                                      filter: dict[str, Any] | None = None,
@@ -311,6 +343,7 @@ class LtmVectorStore(VectorStore):
         vec = vec / norm if norm > 0 else vec  # the stored vectors are unit length
         if k == 0:
             return []
+        k = min(k, max(1, self.store.backend.scope_count(self.user)))  # no more than held
         flt = Filters(user=check_user(self.user), kinds=(self.kind,),
                       metadata=check_metadata_filter(filter), now=now_us())
         pairs = self.store.backend.dense_search(vec, flt, k)
@@ -450,7 +483,7 @@ class LtmRetriever(BaseRetriever):
         # LangChain's VectorStoreRetriever), else the default
         if k is None:
             k = self.k if "k" in self.model_fields_set else self.search_kwargs.get("k", self.k)
-        return {**self.search_kwargs, **kwargs, "user": self.user, "k": k}
+        return {**self.search_kwargs, **kwargs, "user": self.user, "k": _at_most_max_k(k)}
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, **kwargs: Any) -> list[Document]:
