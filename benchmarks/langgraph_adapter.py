@@ -5,7 +5,8 @@
 
 One ltm user holds N items spread over 10 namespaces, written by one ``batch`` of N puts
 (timed). Then, each timed ``--repeats`` times (median ms): a put that updates an item, a put
-of a new key, a get, a search without a query (limit 10; offset 100; a value filter), a
+of a new key, a get (of an item the store object wrote; of one it has not seen), a search
+without a query (limit 10; offset 100; a value filter), a
 search with a query, ``list_namespaces``; and how many history events 20 searches leave on
 an item with a TTL. The store uses the hashing embedder.
 """
@@ -60,6 +61,9 @@ def measure(folder: str, n: int, repeats: int, seed: int) -> dict[str, Any]:
             lambda i: store.put(spaces[1], f"new{i}", {"text": f"fresh {i}"}), repeats)
         row["get_ms"] = _median_ms(lambda i: store.get(spaces[2], f"k{10 * (i % 50) + 2}"),
                                    repeats)
+        cold = LtmStore(store.store)  # a store object that has not seen the items
+        row["get_unseen_ms"] = _median_ms(
+            lambda i: cold.get(spaces[3], f"k{10 * (i % 50) + 3}"), repeats)
         row["search_no_query_ms"] = _median_ms(lambda i: store.search(("u",), limit=10),
                                                repeats)
         row["search_no_query_offset100_ms"] = _median_ms(

@@ -132,3 +132,38 @@ def test_listing_without_a_query_reads_only_what_it_returns(
         # what a page needs (and the next one's first memory), not the 300 items
         assert spy.listed <= users * max(offset + limit + 1, 101 if flt else 0) + 1, (
             prefix, flt, spy.listed)
+
+
+def test_a_get_reads_its_item_by_id_and_sees_other_writers(tmp_path: Path) -> None:
+    """A get of an item this store has seen reads that memory by its id (a metadata filter
+    reads every item of the user in the database), and still gives what another writer (a
+    second store object, as another process) put, deleted or put anew."""
+    mem = ltm.open(tmp_path / "s", embedder="hash")
+    spy = _Counting(mem)
+    ours = LtmStore(cast(ltm.MemoryStore, spy))
+    other = LtmStore.open(tmp_path / "s", embedder="hash")
+    ns = ("alice", "m")
+    try:
+        for i in range(50):
+            ours.put(ns, f"x{i}", {"text": f"filler {i}"})
+        ours.put(ns, "k", {"v": 1})
+        assert ours.get(ns, "k").value == {"v": 1}  # type: ignore[union-attr]
+        spy.listed = 0
+        for _ in range(3):
+            assert ours.get(ns, "k").value == {"v": 1}  # type: ignore[union-attr]
+        assert spy.listed == 0
+        other.put(ns, "k", {"v": 2})  # updated in place
+        assert ours.get(ns, "k").value == {"v": 2}  # type: ignore[union-attr]
+        other.delete(ns, "k")
+        assert ours.get(ns, "k") is None
+        other.put(ns, "k", {"v": 3})  # a new memory
+        assert ours.get(ns, "k").value == {"v": 3}  # type: ignore[union-attr]
+        other.put(ns, "k", {"v": 4}, ttl=1e-5)  # 0.6 ms
+        time.sleep(0.05)
+        assert ours.get(ns, "k") is None
+        assert ours.get(("alice", "n"), "k") is None and ours.get(ns, "nothing") is None
+        ours.put(ns, "k", {"v": 5})
+        assert other.get(ns, "k").value == ours.get(ns, "k").value == {"v": 5}  # type: ignore[union-attr]
+    finally:
+        other.close()
+        mem.close()

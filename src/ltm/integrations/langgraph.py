@@ -22,7 +22,8 @@ What differs from LangGraph's ``InMemoryStore`` (the same calls give the same it
   a query with nothing but whitespace lists the items as a search without a query does.
 
 The writes of one ``LtmStore`` run one at a time, so parallel nodes putting the same key leave
-one item; a put or delete also removes any second copy another process may have written. The
+one item; a put or delete also removes any second copy another process may have written (until
+then, a get may give either copy: it reads the memory it last saw holding the item by id). The
 new items of a batch are added in one ``add_many`` (one embedding call, one transaction); a
 search without a query reads only the pages of the newest items it returns.
 
@@ -77,6 +78,7 @@ KIND = "item"
 _META = "langgraph"  # the metadata key that holds path, key, value, ttl, updated
 _MAX_K = 1000
 _LOOKUPS = 16  # a batch writing more items of one user walks the user's items once
+_IDS_MAX = 65_536  # items whose memory id a store object keeps
 #: A read refreshes an item's TTL once this part of the TTL has passed since the last refresh.
 TTL_REFRESH_STEP = 0.01
 
@@ -121,6 +123,11 @@ class LtmStore(BaseStore):
         # writes of one store object one at a time: a put looks its item up, then writes it,
         # so two threads putting the same new key (parallel graph nodes) would each add one
         self._writing = threading.Lock()
+        # (user, path, key) -> the memory last seen holding the item: a get reads it by its
+        # id (checked to hold the item still) instead of by a metadata filter, which reads
+        # every item of the user in the database; a put still looks its item up in full, to
+        # remove a second copy another process may have written
+        self._ids: dict[tuple[str, tuple[str, ...], str], str] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *,
@@ -154,9 +161,26 @@ class LtmStore(BaseStore):
         return text or searchable_text(json.dumps(value, ensure_ascii=False))
 
     def _find(self, user: str, path: tuple[str, ...], key: str) -> Memory | None:
+        known = self._ids.get((user, path, key))
+        if known is not None:
+            self.store.engine.check_open()
+            mem = self.store.backend.get(known, user)
+            if mem is not None and _holds(mem, path, key):
+                return mem
+            self._ids.pop((user, path, key), None)
         page = self.store.list(user, kinds=[KIND], limit=1,
                                metadata={**_path_filter(path, exact=True), "lg_key": key})
-        return page.memories[0] if page.memories else None
+        if not page.memories:
+            return None
+        self._remember(page.memories[0])
+        return page.memories[0]
+
+    def _remember(self, mem: Memory) -> None:
+        meta = mem.metadata.get(_META)
+        if isinstance(meta, dict):
+            if len(self._ids) >= _IDS_MAX:
+                self._ids.clear()
+            self._ids[(mem.user, tuple(meta["ns"]), meta["key"])] = mem.id
 
     def _copies(self, user: str, path: tuple[str, ...], key: str) -> list[Memory]:
         """Every memory that holds the item, newest first (more than one only when another
@@ -328,6 +352,7 @@ class LtmStore(BaseStore):
         for extra in copies[1:]:
             self.store.forget(extra.id, user=user)
         old = copies[0] if copies else None
+        self._ids.pop((user, path, op.key), None)
         if meta is None:
             if old is not None:
                 self.store.forget(old.id, user=user)
@@ -340,8 +365,8 @@ class LtmStore(BaseStore):
         if old is None:
             return {"text": text, "user": user, "kind": KIND, "metadata": meta, "time": now,
                     "expires_at": expires}
-        self.store.update(old.id, user=user, text=text, metadata=meta, time=now,
-                          expires_at=expires)
+        self._remember(self.store.update(old.id, user=user, text=text, metadata=meta,
+                                         time=now, expires_at=expires))
         return None
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
@@ -375,11 +400,20 @@ class LtmStore(BaseStore):
                     if row is not None:
                         new.append(row)
             if new:  # the batch's new items: one embedding call, one transaction
-                self.store.add_many(new)
+                for mem in self.store.add_many(new):
+                    self._remember(mem)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         return await asyncio.to_thread(self.batch, list(ops))
+
+
+def _holds(mem: Memory, path: tuple[str, ...], key: str) -> bool:
+    """Whether ``mem`` is the item ``path``/``key``, not expired."""
+    meta = mem.metadata.get(_META)
+    return (mem.kind == KIND and isinstance(meta, dict) and meta.get("key") == key
+            and tuple(meta.get("ns") or ()) == path
+            and (mem.expires_at is None or mem.expires_at > datetime.now(UTC)))
 
 
 def _passes(mem: Memory, flt: dict[str, Any] | None) -> bool:
