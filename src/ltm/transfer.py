@@ -210,6 +210,7 @@ def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_B
         raise ValueError("each line must be a JSON object")
     if not _ids.is_id(d.get("id")):
         raise ValueError(f"id {d.get('id')!r} is not a ULID")
+    check.new_id(d["id"])  # in capitals
     vec = None
     if d.get("embedding_f32"):
         vec = np.frombuffer(base64.b64decode(d["embedding_f32"]), dtype=np.float32).copy()

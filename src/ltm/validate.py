@@ -94,6 +94,9 @@ def new_id(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not _ids.is_id(value):
         raise InvalidInput(f"id {value!r} is not a ULID", field="id")
+    if value != value.upper():  # the same ULID in capitals would be another id
+        raise InvalidInput(f"id {value!r} must be written in capitals, as ULIDs are",
+                           field="id")
     return value
 
 

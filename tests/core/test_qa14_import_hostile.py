@@ -80,3 +80,17 @@ def test_an_export_saved_with_a_byte_order_mark_imports(tmp_path: Path) -> None:
         assert mem.import_(io.StringIO("\ufeff" + out.getvalue())).imported == 1
         lines = ("\ufeff" + out.getvalue()).encode().splitlines(keepends=True)
         assert mem.import_(lines).skipped == 1  # bytes lines too
+
+
+def test_an_id_in_small_letters_is_refused(tmp_path: Path) -> None:
+    """A ULID in small letters is the same ULID as in capitals (Crockford base32), but was
+    stored as another id: add_many and import made two memories of one ULID."""
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:
+        first = mem.add("Ana lives in Paris", user="alice")
+        with pytest.raises(ltm.errors.InvalidInput) as err:
+            mem.add_many([{"text": "a twin", "user": "alice", "id": first.id.lower()}])
+        assert err.value.field == "id"
+        with pytest.raises(ltm.errors.InvalidInput) as err:
+            mem.import_(_file(_line(id=ids.new_id().lower())))
+        assert err.value.item == 3
+        assert [m.id for m in mem.list("alice").memories] == [first.id]
