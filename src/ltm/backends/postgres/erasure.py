@@ -74,9 +74,12 @@ class Erasure(Connection):
                              f"WHERE user_id = %s ORDER BY n", [tomb, user])
                 conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s", [user])
                 emptied.append(user)
-            conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
-                         f"version = version + 1 WHERE user_id = %s",
-                         [len(victims), sum(int(v[3] or 0) for v in victims), user])
+            if user in emptied:  # its statistics row names the user: it goes too
+                conn.execute(f"DELETE FROM {self._st} WHERE user_id = %s", [user])
+            else:
+                conn.execute(f"UPDATE {self._st} SET docs = docs - %s, lexemes = lexemes - %s, "
+                             f"version = version + 1 WHERE user_id = %s",
+                             [len(victims), sum(int(v[3] or 0) for v in victims), user])
             conn.execute(f"INSERT INTO {self._s}.deletions (at, user_hash, count, ids) "
                          f"VALUES (%s, %s, %s, %s)",
                          [at, user_hash(user), len(victims), self._jsonb(by_kind)])
@@ -125,7 +128,8 @@ class Erasure(Connection):
         """Make erased content unreachable: VACUUM removes the deleted tuples from the tables
         and B-tree indexes, and the full-text GIN index is rebuilt (REINDEX CONCURRENTLY; GIN
         never drops a word's entry, so the words of erased text would stay in it). Neither
-        blocks readers or writers. VACUUM frees a dead tuple's space without zeroing it, so
+        blocks readers or writers. The tables are analysed again: the planner statistics
+        sample texts and user names. VACUUM frees a dead tuple's space without zeroing it, so
         its bytes can stay in a table page until reused; ``full=True`` rewrites the tables
         (VACUUM FULL: new files, but an exclusive lock for the duration). WAL, backups and
         replicas: see docs/postgres.md."""
@@ -135,9 +139,11 @@ class Erasure(Connection):
             self._drop_scope_index(user)
         with self.pool.connection() as conn:
             if full:
-                conn.execute(cast(Any, f"VACUUM FULL {self._m}, {self._h}"))
+                conn.execute(cast(Any, f"VACUUM (FULL, ANALYZE) {self._m}, {self._h}"))
                 return
-            conn.execute(cast(Any, f"VACUUM {self._m}, {self._h}"))
+            # ANALYZE too: the planner statistics sample column values (texts, user names)
+            # and kept erased ones until the next analysis
+            conn.execute(cast(Any, f"VACUUM (ANALYZE) {self._m}, {self._h}"))
             try:
                 conn.execute(cast(Any, f"REINDEX INDEX CONCURRENTLY {self._s}.memories_tsv"))
             except self._psycopg.Error as exc:  # e.g. another process reindexes right now
