@@ -84,9 +84,6 @@ def _postgres_rows_naming(mem: ltm.MemoryStore, skip: tuple[str, ...] = ()) -> l
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="not in the backends' erasure: a user's judgments stay "
-                   "under the meta key 'feedback:<user>' (set to '[]' by "
-                   "ltm.retrieval.feedback.forget_feedback; backend.delete_meta removes it)")
 def test_forget_user_with_judgments_leaves_no_trace(copen: Callable[..., ltm.MemoryStore],
                                                     backend_kind: str) -> None:
     mem = copen(embedder="hash")
@@ -101,9 +98,6 @@ def test_forget_user_with_judgments_leaves_no_trace(copen: Callable[..., ltm.Mem
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="PostgreSQL keeps a forgotten user's row in user_stats "
-                   "(the full-text statistics, src/ltm/backends/postgres BM25 part: not in this "
-                   "change)")
 def test_forget_user_leaves_no_statistics_row(new_location: Callable[[str], object]) -> None:
     with ltm.open(new_location("postgres"), embedder="hash") as mem:
         mem.add_many([{"text": f"note {i}", "user": VICTIM} for i in range(3)])

@@ -62,8 +62,8 @@ def forget_feedback(backend: Any, user: str, ids: Collection[str] | None = None)
     with _lock:
         if backend.get_meta(_key(user)) is None:
             return
-        if ids is None:
-            backend.set_meta(_key(user), "[]")
+        if ids is None:  # the key itself names the user: it goes
+            backend.delete_meta(_key(user))
             return
         gone = set(ids)
         items = load_feedback(backend, user)

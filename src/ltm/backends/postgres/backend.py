@@ -146,8 +146,12 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                     for row in rows:
                         copy.write_row((row.user, row.id, "created", row.recorded_at))
             cur = conn.execute(
-                f"INSERT INTO {self._st} (user_id, docs, lexemes) "
-                f"SELECT m.user_id, count(*), coalesce(sum(length(m.tsv)), 0) FROM {self._m} m "
+                # a new row's version starts at the clock in microseconds: a user forgotten
+                # whole (row deleted) and written again never repeats a version a client
+                # may still hold for its cached scope view
+                f"INSERT INTO {self._st} (user_id, docs, lexemes, version) "
+                f"SELECT m.user_id, count(*), coalesce(sum(length(m.tsv)), 0), "
+                f"(extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM {self._m} m "
                 f"JOIN unnest(%s::text[], %s::text[]) AS k(u, i) ON m.user_id = k.u AND "
                 f"m.id = k.i GROUP BY m.user_id ORDER BY m.user_id "
                 f"ON CONFLICT (user_id) DO UPDATE SET docs = {self._st}.docs + excluded.docs, "
