@@ -3,7 +3,7 @@
 (``ltm.retrieval.feedback``: one meta row per user, read, appended to, written back) lost
 updates, and a process that read the row before another erased a memory's judgments wrote
 them back: 30 of 30 judgments of forgotten memories were in the store again after a concurrent
-``feedback()`` loop in another process (strict xfail below, until feedback uses the lock)."""
+``feedback()`` loop in another process (now: the judgments are read and written under the lock)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,6 @@ mem.close()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="ltm.retrieval.feedback reads and writes the user's "
-                   "judgments without a lock (not in this change): record_feedback and "
-                   "forget_feedback inside backend.atomic() + backend.lock_meta(key) fix it")
 def test_concurrent_feedback_neither_loses_nor_resurrects(tmp_path: Path) -> None:
     path = tmp_path / "s"
     with ltm.open(path, embedder="hash", erase="fast") as mem:

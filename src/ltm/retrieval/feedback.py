@@ -44,7 +44,11 @@ def load_feedback(backend: Any, user: str) -> list[dict[str, Any]]:
 
 def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful: bool,
                     at: int) -> None:
-    with _lock:
+    # one read-modify-write at a time, across processes (lock_meta in a transaction) and
+    # threads: another's judgment is never lost, an erased one never written back (the
+    # transaction first, then _lock: a forget holds its transaction when it gets here)
+    with backend.atomic(), _lock:
+        backend.lock_meta(_key(user))
         items = load_feedback(backend, user)
         items.append({"query": query, "id": memory_id, "useful": bool(useful), "at": at})
         items = items[-MAX_PER_USER:]
@@ -59,7 +63,8 @@ def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful:
 def forget_feedback(backend: Any, user: str, ids: Collection[str] | None = None) -> None:
     """Erase a user's judgments (they hold the user's queries): all of them, or (``ids``)
     those naming one of these memories, whose queries may quote what was erased."""
-    with _lock:
+    with backend.atomic(), _lock:
+        backend.lock_meta(_key(user))
         if backend.get_meta(_key(user)) is None:
             return
         if ids is None:  # the key itself names the user: it goes
