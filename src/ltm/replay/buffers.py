@@ -594,8 +594,10 @@ class PrioritizedBuffer(ReplayBuffer):
     def _on_storage_ready(self) -> None:
         assert self._storage is not None
         a = self._storage.arrays
-        pri = np.where(a["_stamp"] >= 0, np.asarray(a["_priority"], dtype=np.float64), 0.0)
-        self.tree.set_all(pri**self.alpha)
+        live = a["_stamp"] >= 0
+        pri = np.where(live, np.asarray(a["_priority"], dtype=np.float64), 0.0)
+        # empty slots get no mass (0 ** alpha is 1 when alpha is 0)
+        self.tree.set_all(np.where(live, pri**self.alpha, 0.0))
 
     def _after_write(self, slots: NDArray[np.int64]) -> None:
         assert self._storage is not None
