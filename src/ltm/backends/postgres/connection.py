@@ -104,6 +104,9 @@ class Connection:
     _views_lock: threading.Lock
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
     _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
+
+    if TYPE_CHECKING:  # (erasure.py)
+        def _drop_scope_index(self, user: str) -> None: ...
     _deferred: set[str] | None  # inside bulk_load(): scopes to index on exit
     _defer_lock: threading.Lock
 
@@ -151,6 +154,8 @@ class Connection:
             finally:
                 self._local.conn = None
         self._index_grown(self._local.grown)  # committed: scopes that outgrew exact scans
+        for user in sorted(self._empty_scopes):  # committed: scopes a forget emptied
+            self._drop_scope_index(user)
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
