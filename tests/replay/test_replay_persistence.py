@@ -63,8 +63,10 @@ def test_uncheckpointed_changes_are_rolled_back(tmp_path: Path) -> None:
     saved = buf.digest()
     drive(buf, rng, 10)  # overwrites slots, priorities, RNG -- never checkpointed
     assert buf.digest() != saved
-    # a second process would see the files as they are now (shared page cache)
-    again = open_buffer(tmp_path / "b")
+    # a crashed process leaves the files as they are now (shared page cache); the live
+    # folder is locked by ``buf``, so open a copy of it
+    shutil.copytree(tmp_path / "b", tmp_path / "crashed")
+    again = open_buffer(tmp_path / "crashed")
     assert again.digest() == saved
 
 

@@ -27,6 +27,7 @@ _EXPORTS = {
     "ReservoirBuffer": "ltm.replay.buffers",
     "UniformBuffer": "ltm.replay.buffers",
     "open_buffer": "ltm.replay.buffers",
+    "BufferInUseError": "ltm.replay.errors",
     "CorruptBufferError": "ltm.replay.errors",
     "EmptyBufferError": "ltm.replay.errors",
     "ReplayError": "ltm.replay.errors",
@@ -39,6 +40,7 @@ _EXPORTS = {
 __all__ = [
     "KINDS",
     "Batch",
+    "BufferInUseError",
     "CorruptBufferError",
     "EmptyBufferError",
     "FIFOBuffer",

@@ -4,6 +4,7 @@
      └── ReplayError
           ├── SchemaError        (also InvalidInput) an item does not fit the buffer's fields
           ├── EmptyBufferError   sampling from a buffer with nothing to sample
+          ├── BufferInUseError   the folder is open in another buffer object or process
           └── CorruptBufferError (also StoreError) a folder with no readable checkpoint
 """
 
@@ -25,6 +26,14 @@ class SchemaError(ReplayError, InvalidInput):
 
 class EmptyBufferError(ReplayError):
     """Sampling was asked of a buffer (or window length) that holds nothing to sample."""
+
+
+class BufferInUseError(ReplayError):
+    """The buffer folder is already open (in this process or another); close that one first."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class CorruptBufferError(ReplayError, StoreError):

@@ -9,6 +9,7 @@ Layout of a buffer folder::
     _priority.npy        raw priority of each slot (prioritized buffers)
     objects-<gen>.pkl    object-dtype fields, pickled at each checkpoint
     journal.bin          undo journal: old rows of slots changed since the checkpoint
+    lock                 held (``flock``) by the one buffer object that has the folder open
 
 Crash safety. Arrays are written in place through the memory maps, so a
 ``kill -9`` can leave them ahead of ``manifest.json``. Before the first change of
@@ -20,6 +21,12 @@ the checkpoint's high-water mark, which restores the checkpoint exactly.
 A checkpoint flushes the maps, writes the manifest to a temporary file,
 fsyncs it and renames it over ``manifest.json``; only then the journal is reset.
 Protection against power loss needs the fsync that ``checkpoint()`` does.
+
+One writer. A second buffer object on the same folder (in this process or
+another) would roll back the first one's unsaved writes under it when it opens
+and write into the same memory maps, so the folder is locked (``flock`` on
+``lock``, released by ``close()`` or when the process dies) and a second open
+raises :class:`BufferInUseError`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ltm.replay.errors import CorruptBufferError, SchemaError
+from ltm.replay.errors import BufferInUseError, CorruptBufferError, SchemaError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory lock
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +119,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _lock_folder(path: Path) -> int | None:
+    """Take the folder's exclusive lock (non-blocking); returns the descriptor holding it."""
+    if fcntl is None:  # pragma: no cover
+        return None
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise BufferInUseError(
+            f"the replay buffer in {path} is open in another buffer object or process; "
+            "close it first (a folder has one writer at a time)", str(path)) from None
+    return fd
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -131,6 +158,7 @@ class Storage:
         self._ckpt_hw = 0  # slots [0, hw) may have held items at the last checkpoint
         self._journaled: NDArray[np.bool_] | None = None
         self._journal_fd: int | None = None
+        self._lock_fd: int | None = None
         if path is None:
             for f in fields.values():
                 if f.is_object:
@@ -159,9 +187,13 @@ class Storage:
     @classmethod
     def create(cls, path: Path, capacity: int, fields: dict[str, Field]) -> Storage:
         path.mkdir(parents=True, exist_ok=True)
+        lock = _lock_folder(path)
         if (path / "manifest.json").exists():
+            if lock is not None:
+                os.close(lock)
             raise CorruptBufferError(f"{path} already holds a buffer; open it instead", str(path))
         st = cls(capacity, fields, path)
+        st._lock_fd = lock
         for f in fields.values():
             if f.is_object:
                 st.arrays[f.name] = np.empty(capacity, dtype=object)
@@ -180,6 +212,21 @@ class Storage:
     @classmethod
     def open(cls, path: Path) -> tuple[Storage, dict[str, Any]]:
         """Open a folder at its last checkpoint; returns the storage and the saved state."""
+        mpath = path / "manifest.json"
+        if not mpath.is_file():
+            raise CorruptBufferError(f"no replay buffer checkpoint in {path}", str(path))
+        lock = _lock_folder(path)  # before reading: the holder may be checkpointing
+        try:
+            st, state = cls._open_locked(path)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
+        st._lock_fd = lock
+        return st, state
+
+    @classmethod
+    def _open_locked(cls, path: Path) -> tuple[Storage, dict[str, Any]]:
         mpath = path / "manifest.json"
         try:
             manifest = json.loads(mpath.read_text())
@@ -332,10 +379,25 @@ class Storage:
             if old.name != objects_file:
                 old.unlink(missing_ok=True)
 
+    def __del__(self) -> None:
+        # a buffer dropped without close(): give back the descriptors (and so the lock);
+        # no checkpoint here, reopening rolls back to the last one
+        for name in ("_journal_fd", "_lock_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                setattr(self, name, None)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
     def close(self) -> None:
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the folder's lock
+            self._lock_fd = None
         for name in list(self.arrays):
             arr = self.arrays[name]
             if isinstance(arr, np.memmap):

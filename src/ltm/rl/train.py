@@ -237,4 +237,7 @@ def run(settings: dict[str, Any], out: Path | None = None, *, resume: bool = Fal
                 pickle.dump(state, fp, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(ckpt / "agent.pkl")
         (out / "metrics.json").write_text(json.dumps(metrics) + "\n")
+    replay = getattr(agent, "replay", None)
+    if replay is not None:
+        replay.close()  # frees the buffer folder (locked while open) for a resume
     return metrics
