@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from ltm.replay.errors import EmptyBufferError, ReplayError, SchemaError
+from ltm.replay.errors import CorruptBufferError, EmptyBufferError, ReplayError, SchemaError
 from ltm.replay.nstep import nstep_returns
 from ltm.replay.segment_tree import SumMinTree
 from ltm.replay.storage import Field, SchemaLike, Storage, infer_schema, parse_schema
@@ -666,5 +666,10 @@ def open_buffer(path: str | Path) -> ReplayBuffer:
     kind = state.get("kind")
     if kind not in KINDS:
         storage.close()
-        raise ReplayError(f"unknown buffer kind {kind!r} in {p}")
-    return KINDS[kind]._from_storage(p, storage, state)
+        raise CorruptBufferError(f"unknown buffer kind {kind!r} in {p}", str(p))
+    try:
+        return KINDS[kind]._from_storage(p, storage, state)
+    except (KeyError, TypeError, ValueError) as e:  # a manifest missing or mangling a counter
+        storage.close()
+        raise CorruptBufferError(f"damaged replay buffer state in {p}: {type(e).__name__}: {e}",
+                                 str(p)) from e

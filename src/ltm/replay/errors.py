@@ -5,7 +5,7 @@
           ├── SchemaError        (also InvalidInput) an item does not fit the buffer's fields
           ├── EmptyBufferError   sampling from a buffer with nothing to sample
           ├── BufferInUseError   the folder is open in another buffer object or process
-          └── CorruptBufferError (also StoreError) a folder with no readable checkpoint
+          └── CorruptBufferError (also StoreError) a folder with no readable checkpoint or damaged files
 """
 
 from __future__ import annotations

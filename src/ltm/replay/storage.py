@@ -134,6 +134,21 @@ def _lock_folder(path: Path) -> int | None:
     return fd
 
 
+def _load_map(file: Path) -> NDArray[Any]:
+    """Memory-map an ``.npy`` file read-write; a file shorter than its header says is refused
+    (``np.load(mmap_mode="r+")`` would silently pad it with zeros)."""
+    with open(file, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _fortran, dt = read_header(fh)
+        need = fh.tell() + int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        size = os.fstat(fh.fileno()).st_size
+    if size < need:
+        raise ValueError(f"{file} is cut short: {size} bytes, its header needs {need}")
+    return np.load(file, mmap_mode="r+")
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -217,7 +232,12 @@ class Storage:
             raise CorruptBufferError(f"no replay buffer checkpoint in {path}", str(path))
         lock = _lock_folder(path)  # before reading: the holder may be checkpointing
         try:
-            st, state = cls._open_locked(path)
+            try:
+                st, state = cls._open_locked(path)
+            except (KeyError, TypeError, AttributeError, IndexError, ValueError, OSError, EOFError,
+                    pickle.UnpicklingError) as e:
+                raise CorruptBufferError(f"damaged replay buffer in {path}: {type(e).__name__}: {e}",
+                                         str(path)) from e
         except BaseException:
             if lock is not None:
                 os.close(lock)
@@ -234,22 +254,35 @@ class Storage:
             raise CorruptBufferError(f"no replay buffer checkpoint in {path}", str(path)) from None
         except (OSError, ValueError) as e:
             raise CorruptBufferError(f"unreadable manifest in {path}: {e}", str(path)) from e
-        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
+                or manifest.get("version") != VERSION):
             raise CorruptBufferError(f"{mpath} is not an {FORMAT} v{VERSION} manifest", str(path))
         fields = {d["name"]: Field.from_json(d) for d in manifest["fields"]}
         st = cls(int(manifest["capacity"]), fields, path)
         st.generation = int(manifest["generation"])
-        for f in fields.values():
-            if not f.is_object:
-                st.arrays[f.name] = np.load(path / f"{f.name}.npy", mmap_mode="r+")
-        for name in _META:
-            st.arrays[name] = np.load(path / f"{name}.npy", mmap_mode="r+")
+        if not isinstance(manifest["state"], dict):
+            raise TypeError("the manifest's state is not an object")
+        expected = {f.name: (f.shape, f.dtype) for f in fields.values() if not f.is_object}
+        expected.update(st._meta_dtypes())
+        for name, (shape, dt) in expected.items():
+            arr = _load_map(path / f"{name}.npy")
+            if arr.shape != (st.capacity, *shape) or arr.dtype != dt:
+                raise CorruptBufferError(
+                    f"{path / (name + '.npy')} holds {arr.dtype}{list(arr.shape)}, the manifest says "
+                    f"{dt}{[st.capacity, *shape]}", str(path))
+            st.arrays[name] = arr
         hw = int(manifest["high_water"])
+        if not 0 <= hw <= st.capacity:
+            raise ValueError(f"high_water {hw} outside [0, {st.capacity}]")
         st._rollback(hw)
         objects_file = manifest.get("objects_file")
+        obj_names = {f.name for f in fields.values() if f.is_object}
         if objects_file:
             with open(path / objects_file, "rb") as fh:
                 objs: dict[str, NDArray[Any]] = pickle.load(fh)
+            if (not isinstance(objs, dict) or set(objs) != obj_names
+                    or any(getattr(a, "shape", None) != (st.capacity,) for a in objs.values())):
+                raise CorruptBufferError(f"{path / objects_file} does not hold the object fields", str(path))
             for name, arr in objs.items():
                 st.arrays[name] = arr
         else:
