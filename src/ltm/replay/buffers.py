@@ -74,6 +74,24 @@ def _as_generator(rng: np.random.Generator | int | None, default: np.random.Gene
     return np.random.default_rng(rng)
 
 
+def _narrow(name: str, a: NDArray[Any], dt: np.dtype[Any]) -> NDArray[Any]:
+    """``a`` cast to the field's dtype; values the dtype cannot hold (an integer out of its
+    range, a finite float beyond its largest) are a SchemaError, not wrapped or made inf."""
+    if a.size and a.dtype.kind in "iu" and dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo, hi = int(a.min()), int(a.max())
+        if lo < info.min or hi > info.max:
+            raise SchemaError(f"field {name!r}: {lo if lo < info.min else hi} does not fit in {dt} "
+                              f"[{info.min}, {info.max}]", name)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(dt)
+    if a.size and a.dtype.kind == "f" and dt.kind == "f":
+        over = np.isinf(out) & np.isfinite(a)
+        if over.any():
+            raise SchemaError(f"field {name!r}: {a[over].flat[0]!r} overflows {dt}", name)
+    return out
+
+
 def _contiguous(slots: NDArray[np.int64]) -> slice | NDArray[np.int64]:
     """``slots`` as a slice when it is an ascending run (ring writes), else unchanged."""
     if slots.size > 1 and slots[-1] - slots[0] == slots.size - 1 and np.all(np.diff(slots) == 1):
@@ -191,7 +209,7 @@ class ReplayBuffer:
             elif a.dtype != f.dtype:
                 if not np.can_cast(a.dtype, f.dtype, casting="same_kind"):
                     raise SchemaError(f"field {name!r}: cannot store {a.dtype} as {f.dtype}", name)
-                batch[name] = a = a.astype(f.dtype)
+                batch[name] = a = _narrow(name, a, f.dtype)
             if n >= 0 and a.shape[0] != n:
                 raise SchemaError("all fields of a batch need the same length", name)
             n = a.shape[0]
