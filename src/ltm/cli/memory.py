@@ -308,7 +308,11 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
 def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> None:
     """Export memories as JSON Lines."""
     with opened(store, create=False) as mem:
-        with click.open_file(out, "w", encoding="utf-8") as fp, errors_to_exit():
+        try:
+            target = click.open_file(out, "w", encoding="utf-8")
+        except OSError as exc:  # a missing folder, no permission: one line, exit 2
+            fail(f"cannot write {out}: {exc.strerror or exc}", 2, "InvalidInput")
+        with target as fp, errors_to_exit():
             n = mem.export(fp, user=user, embeddings=not no_embeddings)
     if out != "-":
         click.echo(f"exported {n} memories to {out}", err=True)
