@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,13 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from ltm.replay.errors import CorruptBufferError, EmptyBufferError, ReplayError, SchemaError
+from ltm.replay.errors import (
+    CorruptBufferError,
+    EmptyBufferError,
+    InvalidArgument,
+    ReplayError,
+    SchemaError,
+)
 from ltm.replay.nstep import nstep_returns
 from ltm.replay.segment_tree import SumMinTree
 from ltm.replay.storage import Field, SchemaLike, Storage, infer_schema, parse_schema
@@ -72,6 +79,27 @@ def _as_generator(rng: np.random.Generator | int | None, default: np.random.Gene
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(rng)
+
+
+def _count(value: Any, name: str) -> int:
+    """``value`` as an integer >= 1 (an integral float such as ``1e6`` is accepted)."""
+    ok = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok and isinstance(value, (float, np.floating)):
+        ok = math.isfinite(value) and float(value).is_integer()
+    if not ok or int(value) < 1:
+        raise InvalidArgument(f"{name} must be an integer >= 1, got {value!r}", name)
+    return int(value)
+
+
+def _nonnegative(value: Any, name: str) -> float:
+    """``value`` as a finite float >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be a number >= 0, got {value!r}", name) from None
+    if not math.isfinite(v) or v < 0:
+        raise InvalidArgument(f"{name} must be a finite number >= 0, got {value!r}", name)
+    return v
 
 
 def _narrow(name: str, a: NDArray[Any], dt: np.dtype[Any]) -> NDArray[Any]:
@@ -127,11 +155,11 @@ class ReplayBuffer:
         seed: int | None = None,
         max_times_sampled: int | None = None,
     ) -> None:
-        if int(capacity) < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
-        if max_times_sampled is not None and max_times_sampled < 1:
-            raise ValueError(f"max_times_sampled must be >= 1 or None, got {max_times_sampled}")
-        self.capacity = int(capacity)
+        capacity = _count(capacity, "capacity")
+        if max_times_sampled is not None:
+            max_times_sampled = _count(max_times_sampled, "max_times_sampled")
+        self.capacity = capacity
+        self._closed = False
         self.path = Path(path) if path is not None else None
         self.max_times_sampled = max_times_sampled
         self.rng = np.random.default_rng(seed)
@@ -171,11 +199,26 @@ class ReplayBuffer:
         """Number of items ever offered to the buffer (kept or not)."""
         return self._added
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ReplayError(f"this {self.kind} buffer is closed; open_buffer(path) reopens a folder")
+
     # -- writing -------------------------------------------------------------
     def _normalize(self, items: Any) -> tuple[dict[str, NDArray[Any]], int]:
         """Turn ``items`` into ``{field: array [B, ...]}``."""
+        self._check_open()
+        try:
+            return self._normalize_checked(items)
+        except (ValueError, TypeError) as e:
+            if isinstance(e, SchemaError):
+                raise
+            raise SchemaError(f"not a batch this buffer can store: {e}") from e
+
+    def _normalize_checked(self, items: Any) -> tuple[dict[str, NDArray[Any]], int]:
         if isinstance(items, Mapping):
             batch = {k: np.asarray(v) for k, v in items.items()}
+        elif isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise SchemaError(f"extend takes a dict of arrays or a list of items, got {type(items).__name__}")
         elif self._storage is not None and self._schema_objects:
             seq = list(items)
             arr = np.empty(len(seq), dtype=object)
@@ -184,6 +227,10 @@ class ReplayBuffer:
         else:
             seq = list(items)
             if seq and all(isinstance(x, Mapping) for x in seq):
+                keys = set(seq[0])
+                for i, x in enumerate(seq):
+                    if set(x) != keys:
+                        raise SchemaError(f"item {i} has fields {sorted(x)}, item 0 has {sorted(keys)}")
                 batch = {k: np.stack([np.asarray(x[k]) for x in seq]) for k in seq[0]}
             else:
                 arr = np.empty(len(seq), dtype=object)
@@ -199,6 +246,9 @@ class ReplayBuffer:
         n = -1
         for name, f in fields.items():
             a = batch[name]
+            if a.ndim == 0:
+                raise SchemaError(f"field {name!r}: a batch needs a leading batch axis (add() stores one item)",
+                                  name)
             if f.is_object:
                 if a.dtype != object:
                     b = np.empty(len(a), dtype=object)
@@ -324,8 +374,8 @@ class ReplayBuffer:
 
     def sample(self, n: int, rng: np.random.Generator | int | None = None) -> Batch:
         """Draw ``n`` items (with replacement; FIFO returns up to ``n`` oldest)."""
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        self._check_open()
+        n = _count(n, "n")
         if self._size == 0:
             raise EmptyBufferError(f"cannot sample from an empty {self.kind} buffer")
         g = _as_generator(rng, self.rng)
@@ -367,10 +417,10 @@ class ReplayBuffer:
         the write position or a removed item. For prioritized buffers the start is
         drawn by priority (conditioned on a full run following it).
         """
+        self._check_open()
         if not self.supports_sequences:
             raise ReplayError(f"a {self.kind} buffer does not keep consecutive items together")
-        if length < 1 or n < 1:
-            raise ValueError("n and length must be >= 1")
+        n, length = _count(n, "n"), _count(length, "length")
         if self._size == 0:
             raise EmptyBufferError(f"cannot sample from an empty {self.kind} buffer")
         g = _as_generator(rng, self.rng)
@@ -396,7 +446,12 @@ class ReplayBuffer:
         """n-step transitions: the first step's fields, ``n_return`` (discounted reward
         sum, cut at the first ``done``), ``n_discount`` (gamma**k, 0 after a terminal)
         and ``last_<field>`` from the step the return ends on (for bootstrapping)."""
-        b = self.sample_sequences(n, steps, rng)
+        self._check_open()
+        for name in (reward, done):
+            if name not in self.fields:
+                raise SchemaError(f"n-step sampling needs a field {name!r}; the buffer has {sorted(self.fields)}",
+                                  name)
+        b = self.sample_sequences(n, _count(steps, "steps"), rng)
         ret, disc, last = nstep_returns(b.data[reward], b.data[done], gamma)
         rows = np.arange(len(b))
         out = {k: v[:, 0] for k, v in b.data.items()}
@@ -409,6 +464,7 @@ class ReplayBuffer:
     def digest(self) -> str:
         """SHA-256 of everything a reopen must restore: occupied slots' contents,
         stamps, sample counts and priorities, the counters and the RNG state."""
+        self._check_open()
         st = self._storage
         h = hashlib.sha256()
         h.update(json.dumps(self._state(), sort_keys=True).encode())
@@ -441,16 +497,20 @@ class ReplayBuffer:
 
     def checkpoint(self) -> None:
         """Persist the buffer exactly as it is now (no-op in memory)."""
+        self._check_open()
         if self._storage is None or self.path is None:
             return
         self._storage.checkpoint(self._hw, self._state())
 
     def close(self) -> None:
-        """Checkpoint and release the files."""
+        """Checkpoint and release the files; the buffer cannot be used afterwards."""
+        if self._closed:
+            return
         if self._storage is not None:
             self.checkpoint()
             self._storage.close()
             self._storage = None
+        self._closed = True
 
     def __enter__(self) -> Self:
         return self
@@ -462,6 +522,7 @@ class ReplayBuffer:
     def _from_storage(cls, path: Path, storage: Storage, state: Mapping[str, Any]) -> ReplayBuffer:
         buf = cls.__new__(cls)
         buf.capacity = storage.capacity
+        buf._closed = False
         buf.path = path
         buf.max_times_sampled = state["max_times_sampled"]
         bg = np.random.PCG64()
@@ -587,13 +648,12 @@ class PrioritizedBuffer(ReplayBuffer):
         seed: int | None = None,
         max_times_sampled: int | None = None,
     ) -> None:
-        if alpha < 0 or beta < 0:
-            raise ValueError("alpha and beta must be >= 0")
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-        self.eps = float(eps)
+        capacity = _count(capacity, "capacity")
+        self.alpha = _nonnegative(alpha, "alpha")
+        self.beta = _nonnegative(beta, "beta")
+        self.eps = _nonnegative(eps, "eps")
         self.max_priority = 1.0
-        self.tree = SumMinTree(int(capacity))
+        self.tree = SumMinTree(capacity)
         super().__init__(capacity, schema, path=path, seed=seed, max_times_sampled=max_times_sampled)
 
     def _init_extra_defaults(self) -> None:
@@ -629,6 +689,8 @@ class PrioritizedBuffer(ReplayBuffer):
 
     def _draw(self, n: int, rng: np.random.Generator) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         total = self.tree.total
+        if not total > 0:  # eps = 0 and every stored priority 0
+            raise EmptyBufferError("every stored item has priority 0 (eps is 0): nothing to sample")
         mass = (np.arange(n) + rng.random(n)) * (total / n)  # one draw per slice
         slots = self.tree.find(mass)
         p = self.tree.leaves(slots) / total
@@ -638,6 +700,7 @@ class PrioritizedBuffer(ReplayBuffer):
 
     def probabilities(self) -> NDArray[np.float64]:
         """P(i) for every slot (0 for empty slots)."""
+        self._check_open()
         leaves = self.tree.sum[self.tree.size : self.tree.size + self.capacity]
         total = self.tree.total
         return leaves / total if total > 0 else np.zeros(self.capacity)
@@ -653,16 +716,34 @@ class PrioritizedBuffer(ReplayBuffer):
         Pass ``stamps`` from the batch to skip slots whose item was replaced or
         removed since it was sampled.
         """
-        idx = np.asarray(indices, dtype=np.int64)
-        pri = np.abs(np.asarray(priorities, dtype=np.float64)) + self.eps
-        if idx.shape != pri.shape:
-            raise ValueError("indices and priorities need the same shape")
-        if not np.all(np.isfinite(pri)):
-            raise ValueError("priorities must be finite")
-        assert self._storage is not None
+        self._check_open()
+        raw_idx = np.asarray(indices)
+        try:
+            raw_pri = np.asarray(priorities, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgument("priorities must be numbers", "priorities") from None
+        if raw_idx.ndim == 0 and raw_pri.ndim == 0:  # one slot
+            raw_idx, raw_pri = raw_idx.reshape(1), raw_pri.reshape(1)
+        if raw_idx.ndim != 1 or raw_pri.shape != raw_idx.shape:
+            raise InvalidArgument(f"indices and priorities must be one-dimensional and of one length, got "
+                                  f"shapes {raw_idx.shape} and {raw_pri.shape}", "priorities")
+        if raw_idx.size and raw_idx.dtype.kind not in "iu":
+            raise InvalidArgument(f"indices must be integers, got {raw_idx.dtype}", "indices")
+        idx = raw_idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
+            raise InvalidArgument(f"indices must be slots in [0, {self.capacity}), got "
+                                  f"{int(idx.min() if idx.min() < 0 else idx.max())}", "indices")
+        if not np.all(np.isfinite(raw_pri)):
+            raise InvalidArgument("priorities must be finite", "priorities")
+        st_arr = None if stamps is None else np.asarray(stamps)
+        if st_arr is not None and st_arr.reshape(-1).shape != idx.shape:
+            raise InvalidArgument(f"stamps has shape {st_arr.shape}, indices {idx.shape}", "stamps")
+        pri = np.abs(raw_pri) + self.eps
+        if idx.size == 0 or self._storage is None:
+            return
         st = self._storage
         cur = st.arrays["_stamp"][idx]
-        keep = cur >= 0 if stamps is None else cur == np.asarray(stamps)
+        keep = cur >= 0 if st_arr is None else cur == st_arr.reshape(-1)
         idx, pri = idx[keep], pri[keep]
         if idx.size == 0:
             return
