@@ -9,11 +9,16 @@ into memory by one process can be read by the next.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import pickle
+import tempfile
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import torch
+
+from ltm.errors import InvalidInput
 
 S = TypeVar("S", bound="MemoryState")
 
@@ -42,18 +47,39 @@ class MemoryState:
         return int(next(iter(self.tensors().values())).shape[0])
 
     def save(self, path: str | os.PathLike[str], **meta: Any) -> None:
-        """Write the state (and JSON-able ``meta``, e.g. the model config) atomically."""
+        """Write the state (and JSON-able ``meta``, e.g. the model config) atomically and durably.
+
+        ``meta`` must be JSON-able (it is stored as its JSON round trip: tuples come back as
+        lists); anything else raises :class:`~ltm.errors.InvalidInput` before the file is
+        touched, since :meth:`load` reads only plain data.
+        """
         path = Path(path)
+        try:
+            plain_meta = json.loads(json.dumps(meta))
+        except (TypeError, ValueError) as e:
+            raise InvalidInput(f"meta must be JSON-able: {e}", field="meta") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT_VERSION,
             "kind": type(self).__name__,
             "tensors": {k: v.detach().cpu() for k, v in self.tensors().items()},
-            "meta": meta,
+            "meta": plain_meta,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(payload, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
@@ -62,13 +88,24 @@ class MemoryState:
 
     @classmethod
     def load_with_meta(cls, path: str | os.PathLike[str]) -> tuple[Self, dict[str, Any]]:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        """The state and the ``meta`` saved with it. A file that is not a saved state of
+        this class raises :class:`~ltm.errors.InvalidInput` (a ``ValueError``)."""
+        try:
+            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as e:
+            raise InvalidInput(f"{path} is not a saved memory state: {str(e).splitlines()[0]}",
+                               field="path") from None
+        if not isinstance(payload, dict):
+            raise InvalidInput(f"{path} is not a saved memory state", field="path")
         if payload.get("kind") != cls.__name__:
-            raise ValueError(f"{path} holds a {payload.get('kind')}, not a {cls.__name__}")
+            raise InvalidInput(f"{path} holds a {payload.get('kind')}, not a {cls.__name__}", field="path")
         if payload.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported memory format {payload.get('format')}")
+            raise InvalidInput(f"{path}: unsupported memory format {payload.get('format')}", field="path")
         names = {f.name for f in dataclasses.fields(cls)}
-        tensors = payload["tensors"]
-        if set(tensors) != names:
-            raise ValueError(f"{path}: fields {sorted(tensors)} do not match {sorted(names)}")
-        return cls(**tensors), dict(payload.get("meta") or {})
+        tensors = payload.get("tensors")
+        if (not isinstance(tensors, dict) or set(tensors) != names
+                or not all(isinstance(v, torch.Tensor) for v in tensors.values())):
+            got = sorted(tensors) if isinstance(tensors, dict) else type(tensors).__name__
+            raise InvalidInput(f"{path}: fields {got} do not match {sorted(names)}", field="path")
+        meta = payload.get("meta") or {}
+        return cls(**tensors), dict(meta) if isinstance(meta, dict) else {}
