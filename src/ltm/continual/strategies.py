@@ -16,6 +16,7 @@ joint training on everything seen so far (the upper bound).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ltm.continual.data import Benchmark
+from ltm.errors import InvalidInput
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +45,29 @@ class StrategyConfig:
     replay_batch: int = 32  # items drawn from the buffer per step
     derpp_alpha: float = 0.3  # DER++: weight of the logit-matching term
     derpp_beta: float = 0.5  # DER++: weight of the buffer-label term
+
+    def __post_init__(self) -> None:
+        for name in ("fisher_samples", "buffer_size", "replay_batch"):
+            check_count(getattr(self, name), name)
+        for name in ("ewc_lambda", "online_ewc_lambda", "online_gamma", "si_c", "si_xi", "derpp_alpha",
+                     "derpp_beta"):
+            value = getattr(self, name)
+            if value is not None or name != "online_ewc_lambda":
+                check_nonnegative(value, name)
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> None:
+    """InvalidInput unless ``value`` is an int >= ``minimum`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{name} must be an integer >= {minimum}, got {value!r}", field=name)
+
+
+def check_nonnegative(value: object, name: str, *, positive: bool = False) -> None:
+    """InvalidInput unless ``value`` is a finite number >= 0 (> 0 with ``positive``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):  # type: ignore[operator]
+        raise InvalidInput(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}",
+                           field=name)
 
 
 LossFn = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "torch.Tensor"]

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from ltm.continual.data import SCENARIOS, Benchmark, make_benchmark
-from ltm.continual.strategies import STRATEGIES, StrategyConfig
+from ltm.continual.strategies import STRATEGIES, StrategyConfig, check_count, check_nonnegative
 from ltm.errors import InvalidInput, MissingDependency
 
 log = logging.getLogger(__name__)
 
 METHODS = tuple(STRATEGIES)
+OPTIMIZERS = ("adam", "sgd")
 
 
 def _torch() -> Any:
@@ -47,6 +48,17 @@ class TrainConfig:
     hidden: int = 256
     threads: int = 1
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
+
+    def __post_init__(self) -> None:
+        check_count(self.epochs, "epochs", minimum=0)  # 0: evaluate the untrained network
+        for name in ("batch_size", "hidden", "threads"):
+            check_count(getattr(self, name), name)
+        if self.optimizer not in OPTIMIZERS:
+            raise InvalidInput(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}",
+                               field="optimizer")
+        check_nonnegative(self.lr, "lr", positive=True)
+        if not isinstance(self.strategy, StrategyConfig):
+            raise InvalidInput("strategy must be a StrategyConfig", field="strategy")
 
 
 # EWC / online EWC / SI strengths per scenario, chosen on validation data: the value with the
@@ -226,6 +238,8 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
 def run_config(
     scenario: str, method: str, seeds: list[int], cfg: TrainConfig | None = None, *, split: str = "test"
 ) -> dict[str, Any]:
+    if not seeds:
+        raise InvalidInput("run_config needs at least one seed", field="seeds")
     res = [run(scenario, method, s, cfg, split=split) for s in seeds]
     summary = summarize(res)
     summary["config"] = asdict(cfg or default_config(scenario))
@@ -313,7 +327,11 @@ def plot_matrices(grid: dict[str, Any], scenario: str, path: str) -> None:
 
 
 def with_overrides(cfg: TrainConfig, **kw: Any) -> TrainConfig:
-    """Copy of ``cfg`` with top-level or strategy fields replaced (None = keep)."""
+    """Copy of ``cfg`` with top-level or strategy fields replaced (None = keep); a name
+    that is neither raises InvalidInput."""
+    unknown = sorted(set(kw) - set(TrainConfig.__dataclass_fields__) - set(StrategyConfig.__dataclass_fields__))
+    if unknown:
+        raise InvalidInput(f"unknown settings {unknown}", field=unknown[0])
     top = {k: v for k, v in kw.items() if v is not None and k in TrainConfig.__dataclass_fields__}
     strat = {k: v for k, v in kw.items() if v is not None and k in StrategyConfig.__dataclass_fields__}
     return replace(cfg, **top, strategy=replace(cfg.strategy, **strat))
