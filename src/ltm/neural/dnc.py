@@ -33,7 +33,7 @@ from .addressing import (
     update_precedence,
     update_usage,
 )
-from .state import MemoryState
+from .state import MemoryState, check_inputs, check_state, positive_int
 
 
 @dataclass
@@ -95,7 +95,8 @@ class DNC(nn.Module):
         self, batch_size: int, memory_n: int | None = None, device: torch.device | None = None
     ) -> DNCState:
         cfg = self.config
-        n = memory_n or cfg.memory_n
+        batch_size = positive_int(batch_size, "batch_size")
+        n = cfg.memory_n if memory_n is None else positive_int(memory_n, "memory_n")
         dev = device or self.out.weight.device
         dt = self.out.weight.dtype
         b, r, w = batch_size, cfg.read_heads, cfg.memory_w
@@ -159,8 +160,28 @@ class DNC(nn.Module):
     def forward(
         self, inputs: torch.Tensor, state: DNCState | None = None
     ) -> tuple[torch.Tensor, DNCState]:
+        """Run a sequence ``[T, B, input_size]`` -> logits ``[T, B, output_size]``.
+
+        Inputs and a given state are checked against the model (shapes, dtype, device);
+        a mismatch raises :class:`~ltm.errors.InvalidInput`. ``T = 0`` returns no logits
+        and the state unchanged.
+        """
+        cfg = self.config
+        like = self.out.weight
+        check_inputs(inputs, cfg.input_size, like)
+        b = inputs.shape[1]
         if state is None:
-            state = self.init_state(inputs.shape[1], device=inputs.device)
+            state = self.init_state(b, device=inputs.device)
+        else:
+            n = state.memory.shape[1] if isinstance(state, DNCState) and state.memory.ndim == 3 else -1
+            r, w, c = cfg.read_heads, cfg.memory_w, cfg.controller_size
+            check_state(state, DNCState, {
+                "memory": (b, n, w), "usage": (b, n), "link": (b, n, n), "precedence": (b, n),
+                "read_weights": (b, r, n), "write_weights": (b, n), "reads": (b, r, w),
+                "h": (b, c), "c": (b, c),
+            }, like)
+        if inputs.shape[0] == 0:
+            return inputs.new_zeros(0, b, cfg.output_size), state
         outs = []
         for t in range(inputs.shape[0]):
             y, state = self.step(inputs[t], state)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .addressing import ntm_address, oneplus, read_memory, write_memory
-from .state import MemoryState
+from .state import MemoryState, check_inputs, check_state, positive_int
 
 MEMORY_INIT = 1e-6
 
@@ -111,7 +111,8 @@ class NTM(nn.Module):
     ) -> NTMState:
         """A fresh state; ``memory_n`` may exceed the training memory size."""
         cfg = self.config
-        n = memory_n or cfg.memory_n
+        batch_size = positive_int(batch_size, "batch_size")
+        n = cfg.memory_n if memory_n is None else positive_int(memory_n, "memory_n")
         dev = device or self.out.weight.device
         dtype = self.out.weight.dtype
         memory = torch.full((batch_size, n, cfg.memory_w), MEMORY_INIT, device=dev, dtype=dtype)
@@ -189,9 +190,28 @@ class NTM(nn.Module):
     def forward(
         self, inputs: torch.Tensor, state: NTMState | None = None
     ) -> tuple[torch.Tensor, NTMState]:
-        """Run a sequence ``[T, B, input_size]`` -> logits ``[T, B, output_size]``."""
+        """Run a sequence ``[T, B, input_size]`` -> logits ``[T, B, output_size]``.
+
+        Inputs and a given state are checked against the model (shapes, dtype, device);
+        a mismatch raises :class:`~ltm.errors.InvalidInput`. ``T = 0`` returns no logits
+        and the state unchanged.
+        """
+        cfg = self.config
+        like = self.out.weight
+        check_inputs(inputs, cfg.input_size, like)
+        b = inputs.shape[1]
         if state is None:
-            state = self.init_state(inputs.shape[1], device=inputs.device)
+            state = self.init_state(b, device=inputs.device)
+        else:
+            n = state.memory.shape[1] if isinstance(state, NTMState) and state.memory.ndim == 3 else -1
+            hidden = cfg.controller_size if cfg.controller == "lstm" else 0
+            check_state(state, NTMState, {
+                "memory": (b, n, cfg.memory_w), "read_weights": (b, cfg.read_heads, n),
+                "write_weights": (b, cfg.write_heads, n), "reads": (b, cfg.read_heads, cfg.memory_w),
+                "h": (b, cfg.controller_layers, hidden), "c": (b, cfg.controller_layers, hidden),
+            }, like)
+        if inputs.shape[0] == 0:
+            return inputs.new_zeros(0, b, cfg.output_size), state
         outs = []
         for t in range(inputs.shape[0]):
             y, state = self.step(inputs[t], state)
