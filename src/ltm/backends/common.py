@@ -9,6 +9,7 @@ indexed a photo's caption as full text).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -94,6 +95,9 @@ def _datetime(us: int) -> datetime:
     return value
 
 
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # (the metadata filter's key form)
+
+
 class Dialect:
     """How one SQL engine spells the parts of a filter that differ: the parameter mark, the
     user column's name, a kind list, a metadata test and a user named as a literal."""
@@ -105,7 +109,12 @@ class Dialect:
         return f"{column} IN ({','.join(self.mark * len(kinds))})", list(kinds)
 
     def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
-        """``column``'s JSON object holds ``value`` under ``key`` (None: missing or null)."""
+        """``column``'s JSON object holds ``value`` under ``key`` (None: missing or null). A
+        key of the filter's safe form is written into the JSON path, so that an index on that
+        expression (``SqliteBackend.metadata_index``) can serve the test."""
+        if _SAFE_KEY.fullmatch(key):
+            path = f"json_extract({column}, '$.\"{key}\"')"
+            return (f"{path} IS NULL", []) if value is None else (f"{path} = ?", [value])
         return f"json_extract({column}, ?) IS ?", [f'$."{key}"', value]
 
     def user_literal(self, user: str) -> str:

@@ -13,9 +13,13 @@ Importing one without its extra raises ``ltm.MissingDependency`` naming the extr
 from __future__ import annotations
 
 import importlib
+import logging
+from typing import Any
 
-from ..errors import MissingDependency
+from ..errors import LtmError, MissingDependency
 from ..validate import MAX_TEXT_CHARS, has_content, is_encodable
+
+log = logging.getLogger(__name__)
 
 
 def require(module: str, extra: str) -> None:
@@ -40,3 +44,16 @@ def findable(name: object) -> bool:
     metadata filter: a string without NUL or lone surrogates. One that is not is never
     stored, so a read of it finds nothing (the filter itself would refuse it)."""
     return isinstance(name, str) and "\x00" not in name and is_encodable(name)
+
+
+def index_key(store: Any, key: str) -> None:
+    """Have the store index its memories by the metadata ``key`` an adapter finds its items
+    by (``SqliteBackend.metadata_index``: a get or put then reads the item's rows, not every
+    row of the user); a backend without such an index is left as it is."""
+    make = getattr(store.backend, "metadata_index", None)
+    if make is None:
+        return
+    try:
+        make(key)
+    except LtmError as exc:  # a busy or read-only store: lookups read the user's rows
+        log.info("no index on metadata %r (%s)", key, exc)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import findable, require, searchable_text
+from . import findable, index_key, require, searchable_text
 
 require("langchain_core", "langchain")
 
@@ -146,6 +146,7 @@ class LtmVectorStore(VectorStore):
         # an upsert looks its ids up, then writes: two threads adding the same new id would
         # each add a document, so the writes of one vector store run one at a time
         self._writing = threading.Lock()
+        index_key(store, ID_KEY)  # a lookup by document id reads its rows, not the user's
 
     @property
     def embeddings(self) -> Embeddings | None:

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import findable, require, searchable_text
+from . import findable, index_key, require, searchable_text
 
 require("langgraph.store.base", "langgraph")
 
@@ -128,6 +128,7 @@ class LtmStore(BaseStore):
         # every item of the user in the database; a put still looks its item up in full, to
         # remove a second copy another process may have written
         self._ids: dict[tuple[str, tuple[str, ...], str], str] = {}
+        index_key(store, "lg_key")  # a lookup by key reads the item's rows, not the user's
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *,

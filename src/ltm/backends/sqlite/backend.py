@@ -77,6 +77,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._held_mark = None
         self._snap_pending = set()
         self._time_indexes = set()
+        self._meta_indexes = set()
         self._time_schema = -1
         self._access_only = False
         self._wrote_vectors = False

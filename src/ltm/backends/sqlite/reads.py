@@ -279,10 +279,13 @@ class Reads(Connection):
         desc = scan_order(order)
         with self._lock:
             index = ""
-            name = self._time_index(flt.user)
-            if name is not None:
+            keyed = self._metadata_index_for(flt)
+            name = self._time_index(flt.user) if keyed is None else None
+            if keyed is not None:  # the rows holding one value of an item's key: few
+                index = f' INDEXED BY "{keyed}"'
+            elif name is not None:
                 index = f" INDEXED BY {name}"
-            where, params = self._where(flt, user_literal=bool(index))
+            where, params = self._where(flt, user_literal=name is not None)
             if before is not None:
                 where += f" AND (m.time, m.id) {'<' if desc else '>'} (?, ?)"
                 # (a time past 64 bits is past every stored one: clamped, SQLite's range)

@@ -5,11 +5,12 @@ dense scores, and the rows a filter allows (through a large scope's own time ind
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 
 import numpy as np
 
-from ...errors import DimensionMismatch, StoreError
+from ...errors import DimensionMismatch, InvalidInput, StoreError
 from ...index.scope import NO_EXPIRY, ScopeView
 from ..base import Filters
 from ..common import SQLITE, user_hash
@@ -170,6 +171,34 @@ class ScopeCache(Connection):
                                  params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    def metadata_index(self, key: str) -> None:
+        """Index the memories by ``(user, metadata[key])`` where they hold ``key`` (a partial
+        index: rows without it cost nothing), so that a metadata filter on ``key`` reads the
+        matching rows instead of every row of the user. For a key that names an item, as the
+        LangGraph and LangChain adapters' keys do; made once per store."""
+        name = _meta_index_name(key)
+        with self._lock:
+            if name in self._meta_indexes:
+                return
+            if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
+                                 "name = ?", (name,)).fetchone() is None:
+                path = f"json_extract(metadata, '$.\"{key}\"')"
+                with self.atomic() as c:
+                    c.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON memories (user, {path}) '
+                              f"WHERE {path} IS NOT NULL")
+            self._meta_indexes.add(name)
+
+    def _metadata_index_for(self, flt: Filters) -> str | None:
+        """The name of an index made by ``metadata_index`` that serves a key ``flt`` tests
+        for a value (None: none)."""
+        if not flt.metadata or not self._meta_indexes:
+            return None
+        for key, value in flt.metadata.items():
+            name = _meta_index_name(key)
+            if value is not None and name in self._meta_indexes:
+                return name
+        return None
+
     def _time_index(self, user: str) -> str | None:
         """The name of ``user``'s own index on (time, expires_at), made on first use, for a
         scope of at least ``hnsw_min_scope`` rows (smaller ones walk their rows); None for a
@@ -197,3 +226,11 @@ class ScopeCache(Connection):
                 return None
         self._time_indexes.add(name)
         return name
+
+
+def _meta_index_name(key: str) -> str:
+    """The index ``metadata_index`` makes for ``key`` (a filter key: letters, digits, _ and -)."""
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", key):
+        raise InvalidInput(f"metadata index key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
+                           field="key")
+    return "memories_meta_" + key
