@@ -14,6 +14,8 @@ import numpy as np
 
 from ltm.index.knn import KnnIndex
 
+MATCH_POOL = 64  # candidates ``match`` re-ranks by exact distance
+
 
 class SlotTable:
     """Keys, one float value per key, LRU stamps; ``match`` finds exact duplicates."""
@@ -45,7 +47,10 @@ class SlotTable:
         out = np.full(len(keys), -1, np.int64)
         if len(self) == 0 or len(keys) == 0:
             return out
-        slots, d2 = self.index.search(keys, 1)
+        # the index picks candidates by float32 scores q.x - |x|^2/2, which can rank a near
+        # neighbour above the held key itself when keys are large (raw pixels); its exact
+        # re-ranking of a wider pool puts the held key first
+        slots, d2 = self.index.search(keys, MATCH_POOL)
         hit = d2[:, 0] <= tol
         out[hit] = slots[hit, 0]
         return out
