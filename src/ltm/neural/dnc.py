@@ -33,7 +33,8 @@ from .addressing import (
     update_precedence,
     update_usage,
 )
-from .state import MemoryState, check_inputs, check_state, positive_int
+from .checks import check_inputs, check_real, check_sizes, check_state, positive_int
+from .state import MemoryState
 
 
 @dataclass
@@ -47,8 +48,9 @@ class DNCConfig:
     clip: float = 20.0
 
     def __post_init__(self) -> None:
-        if min(self.memory_n, self.memory_w, self.read_heads, self.controller_size) < 1:
-            raise ValueError("sizes must be >= 1")
+        check_sizes(self, ("input_size", "output_size", "controller_size", "memory_n", "memory_w",
+                           "read_heads"))
+        check_real(self, "clip", positive=True)
 
 
 @dataclass

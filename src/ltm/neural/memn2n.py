@@ -24,6 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ltm.errors import InvalidInput
+
+from .checks import check_real, check_sizes
+
 
 @dataclass
 class MemN2NConfig:
@@ -41,9 +45,10 @@ class MemN2NConfig:
 
     def __post_init__(self) -> None:
         if self.tying not in ("adjacent", "layerwise"):
-            raise ValueError("tying must be 'adjacent' or 'layerwise'")
-        if self.hops < 1:
-            raise ValueError("hops must be >= 1")
+            raise InvalidInput("tying must be 'adjacent' or 'layerwise'", field="tying")
+        check_sizes(self, ("vocab_size", "sentence_size", "memory_size", "embed_dim", "hops"))
+        check_sizes(self, ("time_size",), minimum=0)
+        check_real(self, "init_std", positive=False)
         if not self.time_size:
             self.time_size = 2 * self.memory_size
 
@@ -124,10 +129,15 @@ class MemN2N(nn.Module):
         linear: bool = False,
         return_attention: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """stories ``[B, M, L]``, queries ``[B, L]``, mem_mask ``[B, M]`` -> logits ``[B, V]``."""
+        """stories ``[B, M, L]``, queries ``[B, L]``, mem_mask ``[B, M]`` -> logits ``[B, V]``.
+
+        Word ids must be integers in ``[0, vocab_size)``; with temporal encoding ``M`` (and
+        every ``time`` index) must be below ``time_size``. A mismatch is InvalidInput.
+        """
         cfg = self.config
+        self._check(stories, queries, mem_mask, time)
         if time is None:
-            time = torch.arange(stories.shape[1]).expand(stories.shape[0], -1)
+            time = torch.arange(stories.shape[1], device=stories.device).expand(stories.shape[0], -1)
         u = self._embed(0, queries)  # B = A^1 (adjacent) / table 0 (layerwise)
         attentions = []
         for hop in range(cfg.hops):
@@ -156,6 +166,37 @@ class MemN2N(nn.Module):
         if return_attention:
             return logits, attentions
         return logits
+
+    def _check(self, stories: torch.Tensor, queries: torch.Tensor, mem_mask: torch.Tensor,
+               time: torch.Tensor | None) -> None:
+        cfg = self.config
+
+        def bad(field: str, message: str) -> InvalidInput:
+            return InvalidInput(f"{field}: {message}", field=field)
+
+        for name, t, ndim in (("stories", stories, 3), ("queries", queries, 2), ("mem_mask", mem_mask, 2)):
+            if not isinstance(t, torch.Tensor) or t.ndim != ndim:
+                raise bad(name, f"must be a {ndim}-D tensor, got "
+                          f"{list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+        b, m, length = stories.shape
+        if tuple(queries.shape) != (b, length) or tuple(mem_mask.shape) != (b, m):
+            raise bad("queries", f"stories {list(stories.shape)} need queries [{b}, {length}] and mem_mask "
+                      f"[{b}, {m}], got {list(queries.shape)} and {list(mem_mask.shape)}")
+        for name, t in (("stories", stories), ("queries", queries)):
+            if t.dtype not in (torch.int64, torch.int32):
+                raise bad(name, f"word ids must be integers, got {t.dtype}")
+            if t.numel() and (int(t.min()) < 0 or int(t.max()) >= cfg.vocab_size):
+                raise bad(name, f"word ids must be in [0, {cfg.vocab_size}), got "
+                          f"{int(t.min()) if int(t.min()) < 0 else int(t.max())}")
+        if time is not None:
+            if not isinstance(time, torch.Tensor) or tuple(time.shape) != (b, m) or time.dtype not in (
+                    torch.int64, torch.int32):
+                raise bad("time", f"must be integer indices [{b}, {m}]")
+            if time.numel() and (int(time.min()) < 0 or int(time.max()) >= cfg.time_size):
+                raise bad("time", f"indices must be in [0, {cfg.time_size})")
+        elif cfg.temporal_encoding and m > cfg.time_size:
+            raise bad("stories", f"{m} memory slots, the temporal table holds {cfg.time_size} "
+                      "(MemN2NConfig.time_size)")
 
     def config_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self.config)

@@ -20,8 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ltm.errors import InvalidInput
+
 from .addressing import ntm_address, oneplus, read_memory, write_memory
-from .state import MemoryState, check_inputs, check_state, positive_int
+from .checks import check_inputs, check_real, check_sizes, check_state, positive_int
+from .state import MemoryState
 
 MEMORY_INIT = 1e-6
 
@@ -45,9 +48,12 @@ class NTMConfig:
 
     def __post_init__(self) -> None:
         if self.controller not in ("lstm", "ff"):
-            raise ValueError(f"controller must be 'lstm' or 'ff', not {self.controller!r}")
-        if min(self.memory_n, self.memory_w, self.read_heads, self.write_heads) < 1:
-            raise ValueError("memory sizes and head counts must be >= 1")
+            raise InvalidInput(f"controller must be 'lstm' or 'ff', not {self.controller!r}",
+                               field="controller")
+        check_sizes(self, ("input_size", "output_size", "controller_size", "controller_layers",
+                           "memory_n", "memory_w", "read_heads", "write_heads"))
+        check_sizes(self, ("shift_range",), minimum=0)
+        check_real(self, "clip", positive=True)
 
 
 @dataclass
