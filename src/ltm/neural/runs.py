@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ltm.errors import InvalidInput
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -55,7 +58,17 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    return dict(torch.load(Path(path), map_location="cpu", weights_only=False))
+    """The checkpoint's payload. Only plain data is read (``weights_only=True``): a file that
+    holds anything else (which could run code when unpickled) or is no checkpoint raises
+    :class:`~ltm.errors.InvalidInput`."""
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as e:
+        raise InvalidInput(f"{path} is not a checkpoint ltm can read safely: {str(e).splitlines()[0]}",
+                           field="path") from None
+    if not isinstance(payload, dict) or not {"kind", "model_config", "state_dict"} <= set(payload):
+        raise InvalidInput(f"{path} is not an ltm checkpoint", field="path")
+    return dict(payload)
 
 
 def load_model(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -70,9 +83,16 @@ def load_model(path: str | os.PathLike[str]) -> tuple[torch.nn.Module, dict[str,
         "dnc": (DNC, DNCConfig),
         "memn2n": (MemN2N, MemN2NConfig),
     }
+    if ckpt["kind"] not in kinds:
+        raise InvalidInput(f"{path}: unknown model kind {ckpt['kind']!r} (one of {sorted(kinds)})",
+                           field="path")
     model_cls, cfg_cls = kinds[ckpt["kind"]]
-    model = model_cls(cfg_cls(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model = model_cls(cfg_cls(**ckpt["model_config"]))
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, RuntimeError) as e:  # a config or weights of another version
+        raise InvalidInput(f"{path}: the checkpoint does not fit {model_cls.__name__}: {e}",
+                           field="path") from None
     model.eval()
     return model, ckpt
 
