@@ -16,8 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ltm.errors import InvalidInput
 from ltm.replay import PrioritizedBuffer
 
+from . import checks
 from .common import greedy, linear_epsilon, make_replay, mlp
 
 
@@ -41,6 +43,19 @@ class DQNConfig:
     beta_steps: int = 50_000
     max_grad_norm: float = 10.0
     obs_scale: float = 1.0  # observations are multiplied by this before the network
+
+    def __post_init__(self) -> None:
+        checks.exploration(self)
+        if self.replay not in ("uniform", "prioritized"):
+            raise InvalidInput(f"DQNConfig.replay must be 'uniform' or 'prioritized', got {self.replay!r}",
+                               field="replay")
+        checks.counts(self, ("batch_size", "buffer_size", "train_freq", "gradient_steps",
+                             "target_update"))
+        checks.counts(self, ("learning_starts", "beta_steps"), minimum=0)
+        checks.widths(self, "hidden")
+        checks.reals(self, ("lr", "max_grad_norm", "obs_scale"), 0.0, open_lo=True)
+        checks.reals(self, ("per_alpha",), 0.0)
+        checks.reals(self, ("per_beta",), 0.0, 1.0)
 
 
 class DQNAgent:

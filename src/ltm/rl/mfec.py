@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .tables import EpisodicTable
 
 
@@ -35,6 +36,11 @@ class MFECConfig:
     # optimistic (the goal was not reached in the steps left) and a max never forgets them
     skip_truncated: bool = False
     normalize_steps: int = 0  # >0: after this many steps, divide states by their std so far
+
+    def __post_init__(self) -> None:
+        checks.exploration(self)
+        checks.counts(self, ("k", "capacity", "eps_repeat", "hnsw_threshold"))
+        checks.counts(self, ("projection_dim", "normalize_steps"), minimum=0)
 
 
 class MFECAgent:

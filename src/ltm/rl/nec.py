@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import checks
 from .common import greedy, linear_epsilon, make_replay, mlp
 from .dnd import DND
 
@@ -55,6 +56,16 @@ class NECConfig:
     # (v += dnd_lr (target - v)) instead of being inserted; 0: exact duplicates only
     write_tol: float = 0.0
     hnsw_threshold: int = 100_000
+
+    def __post_init__(self) -> None:
+        checks.exploration(self)
+        checks.counts(self, ("nstep", "key_dim", "k", "capacity", "batch_size", "replay_size",
+                             "train_every", "hnsw_threshold"))
+        checks.counts(self, ("learning_starts", "refresh_every", "normalize_steps"), minimum=0)
+        checks.widths(self, "hidden")
+        checks.reals(self, ("delta", "lr", "obs_scale"), 0.0, open_lo=True)
+        checks.reals(self, ("dnd_lr",), 0.0, 1.0, open_lo=True)
+        checks.reals(self, ("write_tol",), 0.0)
 
 
 class NECAgent:

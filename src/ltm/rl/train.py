@@ -96,6 +96,7 @@ def settings_for(env: str, agent: str, steps: int, seed: int, *,
         if key not in names:
             raise ValueError(f"{agent} has no setting {key!r} (settings: {', '.join(sorted(names))})")
         params[key] = value
+    cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})  # checks values
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
     if threshold is None:
         if env not in THRESHOLDS:
