@@ -69,3 +69,36 @@ def test_a_buffer_dropped_without_close_frees_its_folder(tmp_path: Path) -> None
     again = open_buffer(folder)
     assert len(again) == 3
     again.close()
+
+
+def test_a_forked_child_neither_keeps_the_lock_nor_gets_it(tmp_path: Path) -> None:
+    import os
+    import time
+
+    folder = tmp_path / "buf"
+    buf = UniformBuffer(8, SCHEMA, path=folder, seed=0)
+    _fill(buf, 3)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child (think of a DataLoader worker) outlives the parent's close()
+        os.close(r)
+        try:
+            open_buffer(folder)
+            code = b"1"  # got the folder the parent still holds
+        except BufferInUseError:
+            code = b"0"
+        except BaseException:
+            code = b"2"
+        os.write(w, code)
+        time.sleep(2)
+        os._exit(0)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"0"  # the parent's lock holds against the child
+        buf.close()
+        again = open_buffer(folder)  # was BufferInUseError: the child shared the lock
+        assert len(again) == 3
+        again.close()
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)

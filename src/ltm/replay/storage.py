@@ -36,6 +36,7 @@ import logging
 import os
 import pickle
 import struct
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_LOCKED: weakref.WeakSet[Storage] = weakref.WeakSet()  # storages holding a folder lock
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: close the inherited lock descriptors. A ``flock`` belongs to the open
+    file description, which a child shares, so a child that outlives the parent's ``close()``
+    (a DataLoader worker) would otherwise keep the folder locked against the parent's reopen."""
+    for st in list(_LOCKED):
+        fd, st._lock_fd = st._lock_fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def _lock_folder(path: Path) -> int | None:
@@ -209,6 +230,7 @@ class Storage:
             raise CorruptBufferError(f"{path} already holds a buffer; open it instead", str(path))
         st = cls(capacity, fields, path)
         st._lock_fd = lock
+        _LOCKED.add(st)
         for f in fields.values():
             if f.is_object:
                 st.arrays[f.name] = np.empty(capacity, dtype=object)
@@ -243,6 +265,7 @@ class Storage:
                 os.close(lock)
             raise
         st._lock_fd = lock
+        _LOCKED.add(st)
         return st, state
 
     @classmethod
