@@ -31,6 +31,7 @@ raises :class:`BufferInUseError`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -147,8 +148,12 @@ def _lock_folder(path: Path) -> int | None:
     fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as e:
         os.close(fd)
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            # a file system without flock (some network mounts): go on unlocked, as before
+            log.warning("replay buffer %s: cannot lock the folder (%s); one writer is assumed", path, e)
+            return None
         raise BufferInUseError(
             f"the replay buffer in {path} is open in another buffer object or process; "
             "close it first (a folder has one writer at a time)", str(path)) from None
