@@ -368,6 +368,11 @@ class ReplayBuffer:
         p = np.full(n, 1.0 / self._size)
         return slots, np.ones(n), p
 
+    def _draw_independent(self, n: int, rng: np.random.Generator
+                          ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Like :meth:`_draw`, with the ``n`` draws independent of each other (and of order)."""
+        return self._draw(n, rng)
+
     def _gather(self, slots: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
         assert self._storage is not None
         return {name: self._storage.arrays[name][slots] for name in self._storage.fields}
@@ -400,7 +405,9 @@ class ReplayBuffer:
         wts: list[NDArray[np.float64]] = []
         need = n
         for _ in range(64):
-            slots, w, _ = self._draw(2 * need + 8, rng)
+            # independent draws: a stratified batch comes in mass order, and keeping its first
+            # valid draws would only ever start runs in the low part of the mass
+            slots, w, _ = self._draw_independent(2 * need + 8, rng)
             ok = self._window_ok(slots, length)
             got.append(slots[ok][:need])
             wts.append(w[ok][:need])
@@ -687,16 +694,24 @@ class PrioritizedBuffer(ReplayBuffer):
         self._storage.arrays["_priority"][slots] = 0.0
         self.tree.update(slots, np.zeros(slots.size))
 
-    def _draw(self, n: int, rng: np.random.Generator) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    def _draw(self, n: int, rng: np.random.Generator, *, stratified: bool = True
+              ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         total = self.tree.total
         if not total > 0:  # eps = 0 and every stored priority 0
             raise EmptyBufferError("every stored item has priority 0 (eps is 0): nothing to sample")
-        mass = (np.arange(n) + rng.random(n)) * (total / n)  # one draw per slice
+        if stratified:
+            mass = (np.arange(n) + rng.random(n)) * (total / n)  # one draw per slice
+        else:
+            mass = rng.random(n) * total
         slots = self.tree.find(mass)
         p = self.tree.leaves(slots) / total
         p_min = self.tree.min_value / total
         weights = (p / p_min) ** (-self.beta)  # = (N p)^-beta / (N p_min)^-beta
         return slots, weights, p
+
+    def _draw_independent(self, n: int, rng: np.random.Generator
+                          ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        return self._draw(n, rng, stratified=False)
 
     def probabilities(self) -> NDArray[np.float64]:
         """P(i) for every slot (0 for empty slots)."""
