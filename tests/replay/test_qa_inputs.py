@@ -168,3 +168,14 @@ def test_a_closed_buffer_refuses_every_use(tmp_path: Path, in_folder: bool) -> N
         again = open_buffer(tmp_path / "b")
         assert len(again) == 2
         again.close()
+
+
+def test_a_string_longer_than_its_field_is_refused() -> None:
+    buf = UniformBuffer(4, {"name": "U5", "raw": "S3"})
+    with pytest.raises(SchemaError, match="'name'"):
+        buf.extend({"name": np.array(["abcdefgh", "ok"]), "raw": np.array([b"abc", b"x"])})  # was 'abcde'
+    with pytest.raises(SchemaError, match="'raw'"):
+        buf.extend({"name": np.array(["abc", "ok"]), "raw": np.array([b"abcdef", b"x"])})  # was b'abc'
+    assert len(buf) == 0
+    buf.extend({"name": np.array(["abcde", "é"]), "raw": np.array([b"abc", b""])})  # fits: wider dtypes ok
+    assert sorted(buf.sample(50, rng=0).data["name"].tolist())[0] == "abcde"

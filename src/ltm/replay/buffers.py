@@ -111,6 +111,11 @@ def _narrow(name: str, a: NDArray[Any], dt: np.dtype[Any]) -> NDArray[Any]:
         if lo < info.min or hi > info.max:
             raise SchemaError(f"field {name!r}: {lo if lo < info.min else hi} does not fit in {dt} "
                               f"[{info.min}, {info.max}]", name)
+    if a.size and a.dtype.kind in "US" and dt.kind == a.dtype.kind and a.dtype.itemsize > dt.itemsize:
+        width = dt.itemsize // (4 if dt.kind == "U" else 1)  # characters (U) or bytes (S)
+        longest = int(np.char.str_len(a).max())
+        if longest > width:
+            raise SchemaError(f"field {name!r}: a value of {longest} characters does not fit in {dt}", name)
     with np.errstate(over="ignore", invalid="ignore"):
         out = a.astype(dt)
     if a.size and a.dtype.kind == "f" and dt.kind == "f":
