@@ -5,8 +5,8 @@ term (-2.4 in the logit at fit 0) cuts its relevance from 0.13 to 0.013, under t
 floor (0.015): context() came back empty although search ranks the answer first. A memory
 whose own text names a time inside the window (read against the memory's time: "the
 2023-05-08 report", "at the Halloween party in 2019") is evidence about that time and should
-count as inside it (retrieval/pipeline.py, _names_time_in); one naming another date does
-not."""
+count as half inside it (retrieval/pipeline.py, _names_time_in, _NAMED_FIT: being recorded
+then is stronger evidence); one naming another date does not."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_a_date_that_names_the_content_does_not_hide_it(tmp_path: Path) -> None:
         asked = "what did I write in the 2023-05-08 report?"
         hits = mem.search(asked, user="u", k=3, now=NOW)
         assert hits[0].memory.id == report.id
-        assert hits[0].signals["time_window"] == 1.0
+        assert hits[0].signals["time_window"] == 0.5  # named there, recorded elsewhen
         assert "sales grew 4 percent" in mem.context(asked, user="u", now=NOW)
     finally:
         mem.close()
@@ -48,7 +48,7 @@ def test_a_date_named_outside_the_window_does_not_fit(tmp_path: Path) -> None:
         told = mem.add("Today's report said the office moves in 2023", user="u",
                        time="2023-05-08T10:00:00Z")
         hits = {h.memory.id: h for h in mem.search(asked, user="u", k=5, now=NOW)}
-        assert hits[same.id].signals["time_window"] == 1.0
+        assert hits[same.id].signals["time_window"] == 0.5  # names it
         assert hits[told.id].signals["time_window"] == 1.0  # recorded that day
         assert hits[other.id].signals["time_window"] < 0.01
         assert hits[same.id].relevance > hits[other.id].relevance
@@ -73,7 +73,7 @@ def test_a_smaller_k_is_the_start_of_a_larger_one_with_dates_named(tmp_path: Pat
             lists = [[h.memory.id for h in mem.search(asked, user="u", k=k, now=NOW)]
                      for k in range(1, 16)]
             named = [h for h in mem.search(asked, user="u", k=15, now=NOW)
-                     if h.signals["time_window"] == 1.0]
+                     if h.signals["time_window"] == 0.5]
             assert named, asked  # memories naming the date were read as inside the window
             for small, large in zip(lists, lists[1:]):
                 assert large[:len(small)] == small, asked
