@@ -490,7 +490,7 @@ def _erased_on_disk(path: Path, needles: set[bytes]) -> list[str]:
             continue
         try:
             mat = np.load(file, mmap_mode="r")
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # (EOFError: an empty file, a save cut short)
             continue  # not a matrix (or being replaced): the index check covers what is served
         if mat.ndim != 2 or mat.shape[1] != dim or mat.dtype != np.float32:
             continue
