@@ -39,6 +39,19 @@ def parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
     return overrides
 
 
+def _write_json(result: dict[str, Any], path: Path) -> None:
+    """A benchmark's result as JSON at ``path`` (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+
+
+def _write_table(table: str, md_out: str | None) -> None:
+    """A benchmark's markdown section at ``md_out`` (its folder made if missing), if asked."""
+    if md_out:
+        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(md_out).write_text(table)
+
+
 @contextlib.contextmanager
 def _missing_data() -> Iterator[None]:
     """A data folder or file the benchmark cannot find in it: one line, exit code 2."""
@@ -83,8 +96,7 @@ def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
                      facts=facts, now_end=now_end)
     name = result["embedder"].split(":")[0]
     path = Path(out or f"benchmarks/results/locomo-{name}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    _write_json(result, path)
     table = markdown(result)
     if md_out:
         Path(md_out).write_text(table)
@@ -122,14 +134,11 @@ def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out
                      now_end=now_end)
     result["commit"] = git_commit()
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    _write_json(result, path)
     png = Path(plot_out) if plot_out else path.with_suffix(".png")
     plot(result, png)
     table = markdown(result, str(png))  # BENCHMARKS.md sits at the root: paths from there
-    if md_out:
-        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_out).write_text(table)
+    _write_table(table, md_out)
     click.echo(table)
     click.echo(f"wrote {path} and {png}", err=True)
 
@@ -175,12 +184,9 @@ def babi(data: str, tasks: str, limit: int, embedder: str | None, out: str,
                      settings_overrides=overrides, progress=on_terminal())
     result["commit"] = git_commit()
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    _write_json(result, path)
     table = markdown(result)
-    if md_out:
-        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_out).write_text(table)
+    _write_table(table, md_out)
     click.echo(table)
     click.echo(f"wrote {path}", err=True)
 
@@ -208,12 +214,9 @@ def small(out: str, md_out: str | None, seed: int, stores: int, embedder: str | 
                      settings_overrides=parse_sets(sets))
     result["commit"] = git_commit()
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
+    _write_json(result, path)
     table = markdown(result)
-    if md_out:
-        Path(md_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_out).write_text(table)
+    _write_table(table, md_out)
     click.echo(table)
     click.echo(f"wrote {path}", err=True)
 
