@@ -19,8 +19,8 @@ from ..timeutil import from_us
 from .base import Filters
 
 __all__ = ["BM25_B", "BM25_K1", "EXTRA_WEIGHT", "FTS_METADATA_FIELDS", "IDF_MIN_DOCS",
-           "POSTGRES", "SQLITE", "Dialect", "extra_from", "memory_from_columns", "user_hash",
-           "where"]
+           "POSTGRES", "SAFE_KEY", "SQLITE", "Dialect", "extra_from", "memory_from_columns",
+           "user_hash", "where"]
 
 # BM25's constants (SQLite FTS5's bm25() defaults; PostgreSQL computes the same formula)
 BM25_K1 = 1.2
@@ -95,7 +95,8 @@ def _datetime(us: int) -> datetime:
     return value
 
 
-_SAFE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # (the metadata filter's key form)
+# a metadata key that may be written into SQL (a JSON path, an index name): the filter's form
+SAFE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 class Dialect:
@@ -112,7 +113,7 @@ class Dialect:
         """``column``'s JSON object holds ``value`` under ``key`` (None: missing or null). A
         key of the filter's safe form is written into the JSON path, so that an index on that
         expression (``SqliteBackend.metadata_index``) can serve the test."""
-        if _SAFE_KEY.fullmatch(key):
+        if SAFE_KEY.fullmatch(key):
             path = f"json_extract({column}, '$.\"{key}\"')"
             return (f"{path} IS NULL", []) if value is None else (f"{path} = ?", [value])
         return f"json_extract({column}, ?) IS ?", [f'$."{key}"', value]

@@ -5,7 +5,6 @@ dense scores, and the rows a filter allows (through a large scope's own time ind
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 
 import numpy as np
@@ -13,7 +12,7 @@ import numpy as np
 from ...errors import DimensionMismatch, InvalidInput, StoreError
 from ...index.scope import NO_EXPIRY, ScopeView
 from ..base import Filters
-from ..common import SQLITE, user_hash
+from ..common import SAFE_KEY, SQLITE, user_hash
 from .connection import Connection
 
 log = logging.getLogger(__name__)
@@ -230,7 +229,7 @@ class ScopeCache(Connection):
 
 def _meta_index_name(key: str) -> str:
     """The index ``metadata_index`` makes for ``key`` (a filter key: letters, digits, _ and -)."""
-    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", key):
+    if not SAFE_KEY.fullmatch(key):
         raise InvalidInput(f"metadata index key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
                            field="key")
     return "memories_meta_" + key
