@@ -707,7 +707,7 @@ _NAMED_MAX = 12  # memories of a search whose text may be read for a date
 # the time fit of a memory recorded outside the window whose text names a date inside it:
 # about that time, but weaker evidence of it than being recorded then (at 1.0, BEAM's
 # abstention questions, which name the date of an event whose detail was never given, rose
-# with their topic's messages: AUROC 0.657 -> 0.631; at 0.5: 0.662)
+# with their topic's messages: AUROC 0.657 -> 0.631; at 0.5 the bench gave 0.654)
 _NAMED_FIT = 0.5
 _NAMED_SCAN = 4_000  # characters of a memory's text searched for the phrase's numbers
 
@@ -771,14 +771,13 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
     head = order[:_time_head(want)]
     head_ids = [ids[j] for j in head]
     timed = window is not None and bool(settings.time_weight)
-    col_fit = FULL.index("time_fit")
     told: set[str] = set()
     if timed and window is not None and _phrase_marks(window.phrase)[0]:
-        # outside the window, sharing words with the query, and able to reach the best
-        # ``want`` if it fitted: its text may name the asked time (the _NAMED_MAX that
-        # could rise highest: the same ones whatever ``k``, as far as a smaller k reaches)
+        # fitting the window less than a named date would, sharing words with the query, and
+        # able to reach the best ``want`` if its text named the asked time (the _NAMED_MAX
+        # that could rise highest: the same ones whatever ``k``, as far as a smaller k reaches)
         bar = logit[head[min(want, len(head)) - 1]] if len(head) else 0.0
-        gain = ranker.time_fit_weight * (1.0 - x[head, col_fit])
+        gain = ranker.time_fit_weight * (_NAMED_FIT - x[head, _FIT])
         could = logit[head] + gain
         able = np.flatnonzero((gain > 0) & (text[head] > 0) & (could >= bar))
         able = able[np.argsort(-could[able], kind="stable")][:_NAMED_MAX]
@@ -799,11 +798,11 @@ def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: 
             continue
         sig: dict[str, float] = {}
         if window is not None and timed and (mem.kind != "episode" or mem.id in told):
-            fit = _closeness(window, mem) if mem.kind != "episode" else float(x[j, col_fit])
+            fit = _closeness(window, mem) if mem.kind != "episode" else float(x[j, _FIT])
             if fit < _NAMED_FIT and mem.id in told and _names_time_in(window, mem):
                 fit = _NAMED_FIT
-            logit[j] += w_fit * (fit - x[j, col_fit])
-            x[j, col_fit] = fit
+            logit[j] += w_fit * (fit - x[j, _FIT])
+            x[j, _FIT] = fit
             sig["time_window"] = fit
             if mem.superseded_by is not None and fit >= 1.0 and x[j, _SUP]:
                 # it was still true in the window the query asks about: no penalty
