@@ -128,3 +128,12 @@ def test_no_import_cycles_between_rooms_below_the_faces() -> None:
 def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:
     probe = SRC / "policies" / "retention.py"
     assert any(t.startswith("ltm.") for _, t in _imports(probe))
+
+
+MAX_MODULE_LINES = 800  # issue 16's acceptance: no module over 800 lines
+
+
+def test_no_module_is_over_800_lines() -> None:
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}

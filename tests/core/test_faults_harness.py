@@ -15,11 +15,11 @@ from ltm.bench.faults import (
     FaultReport,
     _check,
     _check_index,
-    _erased_on_disk,
     _leftovers,
     _Model,
     run_faults,
 )
+from ltm.bench.faults_disk import erased_on_disk
 from ltm.index.exact import VectorIndex
 
 FAILURES = ("lost", "inconsistent_index", "orphan_files", "raw_errors", "resurrected",
@@ -72,5 +72,5 @@ def test_the_checker_finds_leftovers_and_erased_vectors(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == ["index/gen-3/", "index/vectors.npy.123.tmp"]
     mat = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
     np.save(gen / "vectors.npy", mat)
-    assert _erased_on_disk(tmp_path, {mat[3].tobytes()}) == ["index/gen-12/vectors.npy row 3"]
-    assert _erased_on_disk(tmp_path, {np.zeros(8, np.float32).tobytes()}) == []
+    assert erased_on_disk(tmp_path, {mat[3].tobytes()}) == ["index/gen-12/vectors.npy row 3"]
+    assert erased_on_disk(tmp_path, {np.zeros(8, np.float32).tobytes()}) == []

@@ -5,7 +5,7 @@ term (-2.4 in the logit at fit 0) cuts its relevance from 0.13 to 0.013, under t
 floor (0.015): context() came back empty although search ranks the answer first. A memory
 whose own text names a time inside the window (read against the memory's time: "the
 2023-05-08 report", "at the Halloween party in 2019") is evidence about that time and should
-count as half inside it (retrieval/pipeline.py, _names_time_in, _NAMED_FIT: being recorded
+count as half inside it (retrieval/timefit.py, _names_time_in, _NAMED_FIT: being recorded
 then is stronger evidence); one naming another date does not."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ from outside. The time_window signal halves with every window width outside the 
 open window's span is the centuries back to year 1 (or forward to now): a memory 8 days after
 "before last week" got time_window 0.99999, as good as inside, so recency alone put it above
 the same words from inside the window. TimeWindow.width is the width of the span the phrase
-names (7 days for "last week", a year for "2020"); retrieval/pipeline.py halves an open
+names (7 days for "last week", a year for "2020"); retrieval/timefit.py halves an open
 window's fit by it, at least weekly (_halving: "the week before August 3" is told on August 3)."""
 
 from __future__ import annotations

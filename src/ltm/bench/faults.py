@@ -58,6 +58,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .faults_disk import TEMP_MARKS as _TEMP_MARKS
+from .faults_disk import erased_on_disk, live_vectors, vectors_of
+
 USERS = tuple(f"fault-u{i}" for i in range(8))
 SESSIONS = 12
 WORDS = (
@@ -69,7 +72,6 @@ WORDS = (
 # the child's mix of operations (relative weights)
 OPS = {"add": 10, "add_many": 2, "forget_id": 75, "forget_session": 4, "forget_user": 1,
        "update": 4, "import": 2, "export": 1, "compact": 2, "reopen": 4, "search": 2}
-_TEMP_MARKS = (".tmp", "tmp.", ".partial", ".old", ".bak", "-journal")
 _SAMPLES = 12  # failure messages kept in the report
 
 
@@ -389,12 +391,12 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
     # before the store is reopened: what was erased before this life (the last check's close
     # rewrote the index files without it) and what this life erased under erase="full" (each
     # such forget rewrites them) must be in no index file, whatever process closed since
-    needles = model.erased_vectors | (_vectors_of(embedder, model.erased_texts) if full
+    needles = model.erased_vectors | (vectors_of(embedder, model.erased_texts) if full
                                       else set())
-    live = _live_vectors(path)
-    # not a failure (see _live_vectors): counted, so that the exclusion can be seen
+    live = live_vectors(path)
+    # not a failure (see live_vectors): counted, so that the exclusion can be seen
     report.erased_also_live = max(report.erased_also_live, len(needles & live))
-    found = _erased_on_disk(path, needles - live)
+    found = erased_on_disk(path, needles - live)
     if found:
         report.erased_vectors_on_disk += len(found)
         report.note(when, f"{len(found)} erased vectors in the index files before the reopen "
@@ -434,9 +436,9 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
             report.raw_errors += 1
             report.note(when, f"close: {traceback.format_exc()[-1500:]}")
     # everything erased so far, now that the store was opened and closed again
-    model.erased_vectors |= _vectors_of(embedder, model.erased_texts)
+    model.erased_vectors |= vectors_of(embedder, model.erased_texts)
     model.erased_texts = []
-    found = _erased_on_disk(path, model.erased_vectors - _live_vectors(path))
+    found = erased_on_disk(path, model.erased_vectors - live_vectors(path))
     if found:
         report.erased_vectors_on_disk += len(found)
         report.note(when, f"{len(found)} erased vectors in the index files after a reopen "
@@ -446,59 +448,6 @@ def _check(path: Path, embedder: Any, model: _Model, report: FaultReport, when: 
         report.orphan_files += len(fresh)
         model.seen_orphans |= fresh
         report.note(when, f"left over after reopen and close: {sorted(fresh)[:5]}")
-
-
-def _vectors_of(embedder: Any, texts: list[str]) -> set[bytes]:
-    """The vectors of ``texts`` as stored (float32 bytes)."""
-    import numpy as np
-
-    from ltm.engine import embed_text
-
-    out: set[bytes] = set()
-    for start in range(0, len(texts), 5_000):
-        vecs = np.asarray(embedder.embed([embed_text(t, {}) for t in texts[start:start + 5_000]]),
-                          dtype=np.float32)
-        out.update(vec.tobytes() for vec in vecs)
-    return out
-
-
-def _live_vectors(path: Path) -> set[bytes]:
-    """The vectors of the memories the database holds: an erased memory's vector may also be
-    a live one's (the embedder averages tokens, so texts of the same words in another order,
-    such as 'q1a2z' and 'q2a1z', get the same vector), which is then rightly on disk."""
-    db = sqlite3.connect(f"file:{path / 'memories.db'}?mode=ro", uri=True)
-    try:
-        return {bytes(e) for (e,) in db.execute("SELECT embedding FROM memories")
-                if e is not None}
-    except sqlite3.Error:
-        return set()
-    finally:
-        db.close()
-
-
-def _erased_on_disk(path: Path, needles: set[bytes]) -> list[str]:
-    """Which rows of the index's vector files (every ``.npy`` matrix under ``index/``,
-    temporary files aside: counted as orphans) are vectors in ``needles``."""
-    import numpy as np
-
-    if not needles or not (path / "index").is_dir():
-        return []
-    dim = len(next(iter(needles))) // 4
-    found = []
-    for file in sorted((path / "index").rglob("*.npy")):
-        if any(mark in file.name for mark in _TEMP_MARKS):
-            continue
-        try:
-            mat = np.load(file, mmap_mode="r")
-        except (OSError, ValueError, EOFError):  # (EOFError: an empty file, a save cut short)
-            continue  # not a matrix (or being replaced): the index check covers what is served
-        if mat.ndim != 2 or mat.shape[1] != dim or mat.dtype != np.float32:
-            continue
-        for start in range(0, len(mat), 65_536):
-            block = np.ascontiguousarray(mat[start:start + 65_536])
-            found += [f"{file.relative_to(path)} row {start + i}"
-                      for i, row in enumerate(block) if row.tobytes() in needles]
-    return found
 
 
 def _check_rows(db: sqlite3.Connection, model: _Model, report: FaultReport, when: int) -> None:

@@ -14,7 +14,6 @@ its relevance.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import functools
 import math
@@ -25,18 +24,24 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends.base import Backend, Filters, KindReader, ScopeReader
+from ..backends.base import Backend, Filters, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
-from ..timeparse import TimeWindow, parse_time_window
-from ..timeutil import to_us
+from ..timeparse import TimeWindow
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
 from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
+from .supersede import lift_current, successors_first, with_successors
+from .timefit import (
+    US_PER_DAY,
+    decay_policies,
+    halving,
+    time_and_retention,
+    time_head,
+    window_candidates,
+)
 
-_US_PER_DAY = 86_400 * 1_000_000
-_OPEN_MIN = 7 * _US_PER_DAY  # an open window's time fit halves no faster than weekly
 _STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
 # a hit's first signals, in order: the columns of ``rank``'s ``head``
 _HEAD_SIGNALS = ("text", "dense", "text_rel", "dense_z", "label", *FULL[:_STRUCTURE_END],
@@ -134,7 +139,7 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
         qv = _query_vector(embedder, content, query_vector)
         dense_hits = backend.dense_search(qv, flt, n_cand)
     if window is not None and settings.time_weight > 0:
-        text_hits, dense_hits = _window_candidates(backend, settings, content, qv, flt, window,
+        text_hits, dense_hits = window_candidates(backend, settings, content, qv, flt, window,
                                                    n_cand, text_hits, dense_hits)
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
@@ -246,7 +251,7 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
     if not structured:
         session = np.full(n, -1, dtype=np.int64)
     recency = np.zeros(n)
-    half_life = settings.recency_half_life_days * _US_PER_DAY
+    half_life = settings.recency_half_life_days * US_PER_DAY
     if settings.recency_weight and half_life > 0:
         recency = 0.5 ** (np.maximum(0.0, now - times) / half_life)
     imp = importance - 0.5 if settings.importance_weight else np.zeros(n)
@@ -255,9 +260,9 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
     timed = window is not None and settings.time_weight > 0
     if timed:
         assert window is not None
-        # 1 inside, halving with every window width (_halving) outside
+        # 1 inside, halving with every window width (halving) outside
         dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
-        fit = 0.5 ** (dist / _halving(window))
+        fit = 0.5 ** (dist / halving(window))
     raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed)
     only = None
     if not structured and not settings.recency_weight and not settings.importance_weight:
@@ -291,12 +296,12 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     memories: dict[str, Memory] = {}
     at = flt.as_of if flt.as_of is not None else now  # the moment the search is about
     if bool(raw.superseded.any()):
-        _lift_current(backend, flt.user, ids, x, logit, ranker, at, memories)
-    if window is not None or _decay_policies(settings):
+        lift_current(backend, flt.user, ids, x, logit, ranker, at, memories)
+    if window is not None or decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
-        order = _head(key, tie, _time_head(want))
-        order, extra, memories = _time_and_retention(backend, flt.user, ids, logit, x, order,
+        order = _head(key, tie, time_head(want))
+        order, extra, memories = time_and_retention(backend, flt.user, ids, logit, x, order,
                                                      want, now, window, settings, ranker, tie,
                                                      raw.text)
     else:
@@ -313,7 +318,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             if len(order) < grown:
                 order = _head(key, tie, grown)
             size = grown
-        top = _with_successors(backend, flt.user, ids, order[:size], memories)
+        top = with_successors(backend, flt.user, ids, order[:size], memories)
     top_ids = [ids[j] for j in top]
     missing = [i for i in top_ids if i not in memories]
     if missing:
@@ -336,7 +341,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
                                                     + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
         if raw.superseded[j]:
-            # its part of the logit (none where ``_lift_current`` took the penalty off)
+            # its part of the logit (none where ``lift_current`` took the penalty off)
             signals["superseded"] = ranker.superseded_weight if x[j, _SUP] else 0.0
         signals.update(extra.get(int(j), {}))
         if settings.archived_penalty and mem.metadata.get("ltm_archived") \
@@ -355,7 +360,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     hits = [Hit(m, rel, sig, rel) for (m, sig), rel in zip(chosen, rels)]
     if resort:
         hits.sort(key=lambda h: -h.relevance)  # stable: ties keep the id order
-    hits = _successors_first(hits, at, window)
+    hits = successors_first(hits, at, window)
     if settings.mmr_lambda > 0 and cand.qv is not None and len(hits) > k:
         hits = _mmr(backend, hits, flt.user, k, settings.mmr_lambda)
     hits = hits[:k]
@@ -377,130 +382,6 @@ def _head(key: np.ndarray, tie: np.ndarray, count: int) -> np.ndarray:
         at = np.flatnonzero(neg <= kth)  # (every row tied with the count-th one too)
         return at[np.lexsort((tie[at], neg[at]))][:count]
     return np.lexsort((tie, neg))
-
-
-def _lift_current(backend: Backend, user: str, ids: Sequence[str], x: np.ndarray,
-                  logit: np.ndarray, ranker: Ranker, at: int,
-                  memories: dict[str, Memory]) -> None:
-    """Take the superseded penalty off the candidates whose successor holds only from after
-    ``at`` (the moment the search is about: ``as_of``, else now): until then each is still
-    the current fact. Done on the whole pool before the head is chosen (so a small ``k`` is
-    the start of a larger one's list), in ``logit`` and in the feature column (so that
-    nothing takes it off twice). ``memories`` receives the memories read."""
-    sup = np.flatnonzero(x[:, _SUP] != 0)
-    if not len(sup):
-        return
-    got = backend.get_many([ids[int(j)] for j in sup], user)
-    memories.update(got)
-    for j in sup:
-        m = got.get(ids[int(j)])
-        if m is not None and m.valid_to is not None and to_us(m.valid_to) > at:
-            _drop_superseded_penalty(logit, x, int(j), ranker)
-
-
-def _drop_superseded_penalty(logit: np.ndarray, x: np.ndarray, j: int, ranker: Ranker) -> None:
-    """Candidate ``j`` carries no superseded penalty (it is still true when the search is
-    about): off its logit, and off its feature column, which tells the hit's ``superseded``
-    signal and keeps anything from taking it off twice."""
-    logit[j] -= ranker.superseded_weight * x[j, _SUP]
-    x[j, _SUP] = 0.0
-
-
-def _with_successors(backend: Backend, user: str, ids: Sequence[str], top: np.ndarray,
-                     memories: dict[str, Memory]) -> np.ndarray:
-    """``top`` (candidate positions, best first) with the successors of its superseded facts
-    that are candidates too, and theirs, appended: the supersession guarantee
-    (``_successors_first``) then holds on the list whatever ``k`` cuts it to, instead of the
-    outdated fact standing alone when its successor ranked just below the cut. ``memories``
-    receives the memories read."""
-    place: dict[str, int] | None = None
-    out = [int(j) for j in top]
-    seen = set(out)
-    done = 0  # ``out[:done]``: looked at already
-    while done < len(out):
-        todo = [ids[j] for j in out[done:] if ids[j] not in memories]
-        if todo:
-            memories.update(backend.get_many(todo, user))
-        nxt_round = []
-        for j in out[done:]:
-            m = memories.get(ids[j])
-            if m is None or m.superseded_by is None:
-                continue
-            if place is None:
-                place = {i: n for n, i in enumerate(ids)}
-            s = place.get(m.superseded_by)
-            if s is not None and s not in seen:
-                seen.add(s)
-                nxt_round.append(s)
-        done = len(out)
-        out += nxt_round
-    return np.array(out, dtype=np.int64)
-
-
-def _successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> list[Hit]:
-    """The supersession guarantee on one result list: a superseded fact ranks right below its
-    successor when it would rank above it, unless the moment the search is about (``at``: its
-    ``as_of``, else now), or the end of its time window, falls before the successor became
-    valid (the older fact is then the answer).
-    A successor inside the query's time window is raised to the older fact's relevance (it
-    holds in the window too, and capping the older fact would put both under memories
-    outside the window whose relevance without time is lower: the window guarantee);
-    otherwise the older fact's relevance is capped at its successor's."""
-    pos = {h.memory.id: n for n, h in enumerate(hits)}
-    if not any(h.memory.superseded_by in pos for h in hits):
-        return hits
-
-    def exempt(succ: Memory) -> bool:
-        start = to_us(succ.valid_from if succ.valid_from is not None else succ.time)
-        if at < start:
-            return True
-        return window is not None and window.end <= start
-
-    if window is not None:  # successors inside the window take their predecessors' relevance
-        hits = list(hits)
-        for _ in range(len(hits)):  # a chain raises one link a pass
-            raised = False
-            for h in hits:
-                nxt = h.memory.superseded_by
-                if nxt not in pos:
-                    continue
-                s = hits[pos[nxt]]
-                if s.relevance < h.relevance and s.signals.get("time_window", 0.0) >= 1.0 \
-                        and not exempt(s.memory):
-                    hits[pos[nxt]] = Hit(s.memory, h.relevance,
-                                         dict(s.signals, raised_to_predecessor=1.0),
-                                         h.relevance)
-                    raised = True
-            if not raised:
-                break
-
-    cap: dict[str, float] = {}
-    depth: dict[str, int] = {}
-
-    def settle(h: Hit, seen: frozenset[str]) -> tuple[float, int]:
-        mid = h.memory.id
-        if mid in cap:
-            return cap[mid], depth[mid]
-        rel, d = h.relevance, 0
-        nxt = h.memory.superseded_by
-        if nxt in pos and nxt not in seen and not exempt(hits[pos[nxt]].memory):
-            s_rel, s_d = settle(hits[pos[nxt]], seen | {mid})
-            if s_rel <= rel:
-                rel, d = s_rel, s_d + 1
-        cap[mid], depth[mid] = rel, d
-        return rel, d
-
-    for h in hits:
-        settle(h, frozenset())
-    out = []
-    for h in hits:
-        rel = cap[h.memory.id]
-        if rel != h.relevance:
-            sig = dict(h.signals, below_successor=1.0)
-            h = Hit(h.memory, rel, sig, rel)
-        out.append(h)
-    out.sort(key=lambda h: (-h.relevance, depth[h.memory.id], pos[h.memory.id]))
-    return out
 
 
 class _Path(enum.Enum):
@@ -631,193 +512,6 @@ class _Picked(Sequence[str]):
         if isinstance(j, slice):
             return [self._items[i] for i in self._index[j]]
         return self._items[int(self._index[j])]
-
-
-def _window_candidates(backend: Backend, settings: Settings, query: str, qv: np.ndarray | None,
-                       flt: Filters, window: TimeWindow, n_cand: int,
-                       text_hits: list[tuple[str, float]], dense_hits: list[tuple[str, float]]
-                       ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """Add the best candidates from inside the query's time window, which a narrow window's
-    memories may need to enter the pool at all."""
-    since = window.start if flt.since is None else max(flt.since, window.start)
-    until = window.end - 1 if flt.until is None else min(flt.until, window.end - 1)
-    if since > until:
-        return text_hits, dense_hits
-    wflt = dataclasses.replace(flt, since=since, until=until)
-    limit = max(20, n_cand // 4)
-    if settings.text_weight > 0:
-        seen = {i for i, _ in text_hits}
-        text_hits = text_hits + [h for h in backend.text_search(query, wflt, limit)
-                                 if h[0] not in seen]
-    if qv is not None:
-        seen = {i for i, _ in dense_hits}
-        dense_hits = dense_hits + [h for h in backend.dense_search(qv, wflt, limit)
-                                   if h[0] not in seen]
-    return text_hits, dense_hits
-
-
-def _closeness(window: TimeWindow, mem: Memory) -> float:
-    """1 when the memory's time (a fact's or summary's validity interval) meets the window,
-    halving with every window width (at least a day) it lies outside."""
-    t = to_us(mem.time)
-    if mem.kind == "episode":
-        dist = window.distance(t)
-    else:
-        start = to_us(mem.valid_from) if mem.valid_from is not None else t
-        end = to_us(mem.valid_to) if mem.valid_to is not None else max(start, t) + 1
-        dist = 0 if start < window.end and end > window.start else \
-            min(window.distance(start), window.distance(end - 1))
-    if dist == 0:
-        return 1.0
-    return float(0.5 ** (dist / _halving(window)))
-
-
-def _names_time_in(window: TimeWindow, mem: Memory) -> bool:
-    """Whether the memory's own text names a date (read as of the memory's time) that meets
-    ``window``: it is evidence about that time, whenever it was recorded. Only for a phrase
-    with a number ("2023-05-08", "May 2019"), and read only where the text holds each of
-    its numbers and one of its naming words (``_phrase_marks``): parsing every candidate's
-    text would cost more than the rest of a search."""
-    numbers, words = _phrase_marks(window.phrase)
-    if not numbers:
-        return False
-    low = mem.text[:_NAMED_SCAN].lower()
-    if not all(n.search(low) for n in numbers) or (words and not any(w in low for w in words)):
-        return False
-    # read around the first few places its first number is named (a long text costs no more)
-    for n, m in enumerate(numbers[0].finditer(low)):
-        if n == _NAMED_READS:
-            break
-        named = _named_span(low[max(0, m.start() - 60):m.end() + 60], to_us(mem.time))
-        if named is not None and named[0] < window.end and named[1] > window.start:
-            return True
-    return False
-
-
-@functools.lru_cache(maxsize=4_096)
-def _named_span(snippet: str, at: int) -> tuple[int, int] | None:
-    """The span a snippet of a memory's text names, read as of ``at`` (the memory's time):
-    kept, since a user's searches meet the same memories and a reading costs ~0.3 ms."""
-    named = parse_time_window(snippet, at)
-    return None if named is None else (named.start, named.end)
-
-
-_NAMED_READS = 3  # places in a memory's text read for a date (``_names_time_in``)
-_NAMED_MAX = 12  # memories of a search whose text may be read for a date
-# the time fit of a memory recorded outside the window whose text names a date inside it:
-# about that time, but weaker evidence of it than being recorded then (at 1.0, BEAM's
-# abstention questions, which name the date of an event whose detail was never given, rose
-# with their topic's messages: AUROC 0.657 -> 0.631; at 0.5 the bench gave 0.654)
-_NAMED_FIT = 0.5
-_NAMED_SCAN = 4_000  # characters of a memory's text searched for the phrase's numbers
-
-
-_MARK = re.compile(r"\d+|[^\W\d_]{3,}")
-_NOT_MARKS = frozenset(("the", "and", "last", "this", "next", "past", "previous", "before",
-                        "after", "since", "until", "till", "from", "between", "during", "ago",
-                        "early", "late", "end", "start", "beginning", "first", "second",
-                        "third", "fourth", "fifth", "couple", "few", "several", "one", "two",
-                        "three", "four", "five", "six", "seven", "eight", "nine", "ten"))
-
-
-@functools.lru_cache(maxsize=256)
-def _phrase_marks(phrase: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
-    """The numbers (each as a pattern for the whole number) and the naming words (not "last",
-    "before", ...) of a time phrase: a text naming the same date holds every number and one
-    of the words."""
-    found = _MARK.findall(phrase.lower())
-    return (tuple(re.compile(rf"(?<!\d)0*{int(m)}(?!\d)")
-                  for m in dict.fromkeys(found) if m.isdigit()),
-            tuple(m for m in dict.fromkeys(found) if not m.isdigit() and m not in _NOT_MARKS))
-
-
-def _halving(window: TimeWindow) -> int:
-    """How far outside ``window`` (microseconds) the time fit halves: the window's width, at
-    least a day. An open window ("before 2020", "since last week") halves by the span its
-    phrase names (not the centuries back to year 1, which made every memory fit), at least a
-    week: "the week before August 3" is told on August 3, just outside its window."""
-    if window.scale:
-        return max(window.scale, _OPEN_MIN)
-    return max(window.end - window.start, _US_PER_DAY)
-
-
-def _decay_policies(settings: Settings) -> dict[str, float]:
-    """Half-life in days of each kind that decays (see ``ltm.policies.retention``)."""
-    if not settings.decay_weight or not settings.retention:
-        return {}
-    from ..retention_rules import policies
-    return {k: p.decay_half_life_days for k, p in policies(settings.retention).items()
-            if p.decay_half_life_days}
-
-
-def _time_head(want: int) -> int:
-    """How many of the best candidates ``_time_and_retention`` adjusts."""
-    return max(3 * want, 50)
-
-
-def _time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
-                        x: np.ndarray, order: np.ndarray, want: int, now: int,
-                        window: TimeWindow | None, settings: Settings, ranker: Ranker,
-                        tie: np.ndarray, text: np.ndarray
-                        ) -> tuple[np.ndarray, dict[int, dict[str, float]], dict[str, Memory]]:
-    """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
-    a fact's or summary's time fit follows its validity interval (and a superseded fact
-    valid in the window loses its penalty); a memory outside the window whose words match
-    the query's (``text`` > 0) and whose own text names a time inside it ("the 2023-05-08
-    report", "last week" told the week after) fits it; decay with disuse and archived
-    originals are penalties. Returns the new order, extra signals and the head's memories."""
-    extra: dict[int, dict[str, float]] = {}
-    decay = _decay_policies(settings)
-    head = order[:_time_head(want)]
-    head_ids = [ids[j] for j in head]
-    timed = window is not None and bool(settings.time_weight)
-    told: set[str] = set()
-    if timed and window is not None and _phrase_marks(window.phrase)[0]:
-        # fitting the window less than a named date would, sharing words with the query, and
-        # able to reach the best ``want`` if its text named the asked time (the _NAMED_MAX
-        # that could rise highest: the same ones whatever ``k``, as far as a smaller k reaches)
-        bar = logit[head[min(want, len(head)) - 1]] if len(head) else 0.0
-        gain = ranker.time_fit_weight * (_NAMED_FIT - x[head, _FIT])
-        could = logit[head] + gain
-        able = np.flatnonzero((gain > 0) & (text[head] > 0) & (could >= bar))
-        able = able[np.argsort(-could[able], kind="stable")][:_NAMED_MAX]
-        told = {ids[j] for j in head[able]}
-    # (asked per call, not per class: a wrapper may forward it for one backend, not another)
-    kinds = backend if isinstance(backend, KindReader) else None
-    if kinds is not None:
-        # read whole only what an adjustment below can apply to (the rest keep their logit)
-        head_ids = [i for i, (kind, archived) in
-                    kinds.kinds(head_ids, user, "ltm_archived").items()
-                    if (timed and (kind != "episode" or i in told)) or decay.get(kind)
-                    or (archived and settings.archived_penalty)]
-    mems = backend.get_many(head_ids, user) if head_ids else {}
-    w_fit = ranker.time_fit_weight
-    for j in head:
-        mem = mems.get(ids[j])
-        if mem is None:
-            continue
-        sig: dict[str, float] = {}
-        if window is not None and timed and (mem.kind != "episode" or mem.id in told):
-            fit = _closeness(window, mem) if mem.kind != "episode" else float(x[j, _FIT])
-            if fit < _NAMED_FIT and mem.id in told and _names_time_in(window, mem):
-                fit = _NAMED_FIT
-            logit[j] += w_fit * (fit - x[j, _FIT])
-            x[j, _FIT] = fit
-            sig["time_window"] = fit
-            if mem.superseded_by is not None and fit >= 1.0 and x[j, _SUP]:
-                # it was still true in the window the query asks about: no penalty
-                _drop_superseded_penalty(logit, x, int(j), ranker)
-        if decay.get(mem.kind) and settings.decay_weight:
-            from ..retention_rules import strength
-            d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
-            sig["decay"] = d
-            logit[j] += d
-        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
-            sig["archived"] = -settings.archived_penalty
-            logit[j] -= settings.archived_penalty
-        if sig:
-            extra[int(j)] = sig
-    return np.lexsort((tie, -logit)), extra, mems
 
 
 def _mmr(backend: Backend, hits: list[Hit], user: str, k: int, lam: float) -> list[Hit]:

@@ -1,0 +1,212 @@
+"""The fit of a memory to the time window a query names, and the retention adjustments of the
+head of a ranking: a fact's or summary's validity interval, a date named in a memory's own
+text, decay with disuse and archived originals."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..backends.base import Backend, Filters, KindReader
+from ..config import Settings
+from ..model import Memory
+from ..timeparse import TimeWindow, parse_time_window
+from ..timeutil import to_us
+from .ranker import FULL, Ranker
+from .supersede import drop_superseded_penalty
+
+US_PER_DAY = 86_400 * 1_000_000
+_OPEN_MIN = 7 * US_PER_DAY  # an open window's time fit halves no faster than weekly
+_FIT = FULL.index("time_fit")
+_SUP = FULL.index("superseded")
+
+
+def window_candidates(backend: Backend, settings: Settings, query: str, qv: np.ndarray | None,
+                       flt: Filters, window: TimeWindow, n_cand: int,
+                       text_hits: list[tuple[str, float]], dense_hits: list[tuple[str, float]]
+                       ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Add the best candidates from inside the query's time window, which a narrow window's
+    memories may need to enter the pool at all."""
+    since = window.start if flt.since is None else max(flt.since, window.start)
+    until = window.end - 1 if flt.until is None else min(flt.until, window.end - 1)
+    if since > until:
+        return text_hits, dense_hits
+    wflt = dataclasses.replace(flt, since=since, until=until)
+    limit = max(20, n_cand // 4)
+    if settings.text_weight > 0:
+        seen = {i for i, _ in text_hits}
+        text_hits = text_hits + [h for h in backend.text_search(query, wflt, limit)
+                                 if h[0] not in seen]
+    if qv is not None:
+        seen = {i for i, _ in dense_hits}
+        dense_hits = dense_hits + [h for h in backend.dense_search(qv, wflt, limit)
+                                   if h[0] not in seen]
+    return text_hits, dense_hits
+
+
+def _closeness(window: TimeWindow, mem: Memory) -> float:
+    """1 when the memory's time (a fact's or summary's validity interval) meets the window,
+    halving with every window width (at least a day) it lies outside."""
+    t = to_us(mem.time)
+    if mem.kind == "episode":
+        dist = window.distance(t)
+    else:
+        start = to_us(mem.valid_from) if mem.valid_from is not None else t
+        end = to_us(mem.valid_to) if mem.valid_to is not None else max(start, t) + 1
+        dist = 0 if start < window.end and end > window.start else \
+            min(window.distance(start), window.distance(end - 1))
+    if dist == 0:
+        return 1.0
+    return float(0.5 ** (dist / halving(window)))
+
+
+def _names_time_in(window: TimeWindow, mem: Memory) -> bool:
+    """Whether the memory's own text names a date (read as of the memory's time) that meets
+    ``window``: it is evidence about that time, whenever it was recorded. Only for a phrase
+    with a number ("2023-05-08", "May 2019"), and read only where the text holds each of
+    its numbers and one of its naming words (``_phrase_marks``): parsing every candidate's
+    text would cost more than the rest of a search."""
+    numbers, words = _phrase_marks(window.phrase)
+    if not numbers:
+        return False
+    low = mem.text[:_NAMED_SCAN].lower()
+    if not all(n.search(low) for n in numbers) or (words and not any(w in low for w in words)):
+        return False
+    # read around the first few places its first number is named (a long text costs no more)
+    for n, m in enumerate(numbers[0].finditer(low)):
+        if n == _NAMED_READS:
+            break
+        named = _named_span(low[max(0, m.start() - 60):m.end() + 60], to_us(mem.time))
+        if named is not None and named[0] < window.end and named[1] > window.start:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4_096)
+def _named_span(snippet: str, at: int) -> tuple[int, int] | None:
+    """The span a snippet of a memory's text names, read as of ``at`` (the memory's time):
+    kept, since a user's searches meet the same memories and a reading costs ~0.3 ms."""
+    named = parse_time_window(snippet, at)
+    return None if named is None else (named.start, named.end)
+
+
+_NAMED_READS = 3  # places in a memory's text read for a date (``_names_time_in``)
+_NAMED_MAX = 12  # memories of a search whose text may be read for a date
+# the time fit of a memory recorded outside the window whose text names a date inside it:
+# about that time, but weaker evidence of it than being recorded then (at 1.0, BEAM's
+# abstention questions, which name the date of an event whose detail was never given, rose
+# with their topic's messages: AUROC 0.657 -> 0.631; at 0.5 the bench gave 0.654)
+_NAMED_FIT = 0.5
+_NAMED_SCAN = 4_000  # characters of a memory's text searched for the phrase's numbers
+
+
+_MARK = re.compile(r"\d+|[^\W\d_]{3,}")
+_NOT_MARKS = frozenset(("the", "and", "last", "this", "next", "past", "previous", "before",
+                        "after", "since", "until", "till", "from", "between", "during", "ago",
+                        "early", "late", "end", "start", "beginning", "first", "second",
+                        "third", "fourth", "fifth", "couple", "few", "several", "one", "two",
+                        "three", "four", "five", "six", "seven", "eight", "nine", "ten"))
+
+
+@functools.lru_cache(maxsize=256)
+def _phrase_marks(phrase: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    """The numbers (each as a pattern for the whole number) and the naming words (not "last",
+    "before", ...) of a time phrase: a text naming the same date holds every number and one
+    of the words."""
+    found = _MARK.findall(phrase.lower())
+    return (tuple(re.compile(rf"(?<!\d)0*{int(m)}(?!\d)")
+                  for m in dict.fromkeys(found) if m.isdigit()),
+            tuple(m for m in dict.fromkeys(found) if not m.isdigit() and m not in _NOT_MARKS))
+
+
+def halving(window: TimeWindow) -> int:
+    """How far outside ``window`` (microseconds) the time fit halves: the window's width, at
+    least a day. An open window ("before 2020", "since last week") halves by the span its
+    phrase names (not the centuries back to year 1, which made every memory fit), at least a
+    week: "the week before August 3" is told on August 3, just outside its window."""
+    if window.scale:
+        return max(window.scale, _OPEN_MIN)
+    return max(window.end - window.start, US_PER_DAY)
+
+
+def decay_policies(settings: Settings) -> dict[str, float]:
+    """Half-life in days of each kind that decays (see ``ltm.policies.retention``)."""
+    if not settings.decay_weight or not settings.retention:
+        return {}
+    from ..retention_rules import policies
+    return {k: p.decay_half_life_days for k, p in policies(settings.retention).items()
+            if p.decay_half_life_days}
+
+
+def time_head(want: int) -> int:
+    """How many of the best candidates ``time_and_retention`` adjusts."""
+    return max(3 * want, 50)
+
+
+def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
+                        x: np.ndarray, order: np.ndarray, want: int, now: int,
+                        window: TimeWindow | None, settings: Settings, ranker: Ranker,
+                        tie: np.ndarray, text: np.ndarray
+                        ) -> tuple[np.ndarray, dict[int, dict[str, float]], dict[str, Memory]]:
+    """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
+    a fact's or summary's time fit follows its validity interval (and a superseded fact
+    valid in the window loses its penalty); a memory outside the window whose words match
+    the query's (``text`` > 0) and whose own text names a time inside it ("the 2023-05-08
+    report", "last week" told the week after) fits it; decay with disuse and archived
+    originals are penalties. Returns the new order, extra signals and the head's memories."""
+    extra: dict[int, dict[str, float]] = {}
+    decay = decay_policies(settings)
+    head = order[:time_head(want)]
+    head_ids = [ids[j] for j in head]
+    timed = window is not None and bool(settings.time_weight)
+    told: set[str] = set()
+    if timed and window is not None and _phrase_marks(window.phrase)[0]:
+        # fitting the window less than a named date would, sharing words with the query, and
+        # able to reach the best ``want`` if its text named the asked time (the _NAMED_MAX
+        # that could rise highest: the same ones whatever ``k``, as far as a smaller k reaches)
+        bar = logit[head[min(want, len(head)) - 1]] if len(head) else 0.0
+        gain = ranker.time_fit_weight * (_NAMED_FIT - x[head, _FIT])
+        could = logit[head] + gain
+        able = np.flatnonzero((gain > 0) & (text[head] > 0) & (could >= bar))
+        able = able[np.argsort(-could[able], kind="stable")][:_NAMED_MAX]
+        told = {ids[j] for j in head[able]}
+    # (asked per call, not per class: a wrapper may forward it for one backend, not another)
+    kinds = backend if isinstance(backend, KindReader) else None
+    if kinds is not None:
+        # read whole only what an adjustment below can apply to (the rest keep their logit)
+        head_ids = [i for i, (kind, archived) in
+                    kinds.kinds(head_ids, user, "ltm_archived").items()
+                    if (timed and (kind != "episode" or i in told)) or decay.get(kind)
+                    or (archived and settings.archived_penalty)]
+    mems = backend.get_many(head_ids, user) if head_ids else {}
+    w_fit = ranker.time_fit_weight
+    for j in head:
+        mem = mems.get(ids[j])
+        if mem is None:
+            continue
+        sig: dict[str, float] = {}
+        if window is not None and timed and (mem.kind != "episode" or mem.id in told):
+            fit = _closeness(window, mem) if mem.kind != "episode" else float(x[j, _FIT])
+            if fit < _NAMED_FIT and mem.id in told and _names_time_in(window, mem):
+                fit = _NAMED_FIT
+            logit[j] += w_fit * (fit - x[j, _FIT])
+            x[j, _FIT] = fit
+            sig["time_window"] = fit
+            if mem.superseded_by is not None and fit >= 1.0 and x[j, _SUP]:
+                # it was still true in the window the query asks about: no penalty
+                drop_superseded_penalty(logit, x, int(j), ranker)
+        if decay.get(mem.kind) and settings.decay_weight:
+            from ..retention_rules import strength
+            d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
+            sig["decay"] = d
+            logit[j] += d
+        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
+            sig["archived"] = -settings.archived_penalty
+            logit[j] -= settings.archived_penalty
+        if sig:
+            extra[int(j)] = sig
+    return np.lexsort((tie, -logit)), extra, mems
