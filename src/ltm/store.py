@@ -468,7 +468,7 @@ class MemoryStore:
         per_session = sorted(
             (SessionStats(s, n, from_us(first), from_us(last)) for s, n, first, last in sessions),
             key=lambda s: (s.last, s.session), reverse=True)
-        per_day = [(from_us(d * _DAY_US).strftime("%Y-%m-%d"), n) for d, n in days]
+        per_day = [(from_us(d * _DAY_US).date().isoformat(), n) for d, n in days]  # 0042-...
         oldest = self.backend.scan(flt, order="oldest", limit=1)
         newest = self.backend.scan(flt, order="newest", limit=1)
         return UserStats(user=user, memories=sum(by_kind.values()), by_kind=by_kind,

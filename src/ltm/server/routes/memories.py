@@ -28,7 +28,7 @@ def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | N
     _time_us(since, "since"), _time_us(until, "until")  # the API's own range checks
     if before is not None:
         head, _, mid = before.partition(".")
-        if not re.fullmatch(r"[0-9]{1,20}", head) or not mid:
+        if not re.fullmatch(r"-?[0-9]{1,20}", head) or not mid:  # before 1970: < 0
             raise InvalidInput("before must be a cursor from next_before", field="before")
     try:
         page = store.list(user, kinds=None if kind is None else [kind], session=session,
