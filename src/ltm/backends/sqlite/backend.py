@@ -251,7 +251,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             old = c.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user = ?",
                             (memory_id, user)).fetchone()
             if old is None:
-                from ..errors import NotFound
+                from ...errors import NotFound
                 raise NotFound(memory_id, user=user)
             before = dict(zip([s.strip() for s in _COLUMNS.split(",")], old))
             values = dict(changes)
