@@ -203,13 +203,25 @@ class Engine:
                         now=now_us())
         if supersedes is None:
             return self.write([row])[0]
-        old = None
-        if isinstance(supersedes, str):
-            old = self.backend.get(check.memory_id(supersedes), row.user)
-            if old is None:
-                raise NotFound(supersedes, user=row.user)
-        if old is None:
+        if not isinstance(supersedes, str):
             raise InvalidInput("supersedes must be a memory id", field="supersedes")
+        old = self._supersedable(check.memory_id(supersedes), row)
+        with self.backend.atomic():
+            # checked again under the lock: another process may have superseded it since
+            # (both writes went through, and the first successor lost its link)
+            self.backend.lock_meta(f"supersede:{row.user}:{old.id}")
+            old = self._supersedable(old.id, row)
+            mem = self.write([row], dedup=False)[0]
+            self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
+                                                   "superseded_by": mem.id}, None,
+                                event="superseded")
+        return mem
+
+    def _supersedable(self, old_id: str, row: NewRow) -> Memory:
+        """The memory ``row`` may supersede, or the typed error that says why not."""
+        old = self.backend.get(old_id, row.user)
+        if old is None:
+            raise NotFound(old_id, user=row.user)
         if old.superseded_by is not None:
             raise InvalidInput(f"memory {old.id} is already superseded by {old.superseded_by}",
                                field="supersedes")
@@ -220,12 +232,7 @@ class Engine:
             raise InvalidInput(
                 f"valid_from must not be before that of memory {old.id}, which it supersedes "
                 f"({from_us(old_from).isoformat()})", field="valid_from")
-        with self.backend.atomic():
-            mem = self.write([row], dedup=False)[0]
-            self.backend.update(old.id, row.user, {"valid_to": row.valid_from,
-                                                   "superseded_by": mem.id}, None,
-                                event="superseded")
-        return mem
+        return old
 
     # -- access counts and forgetting -----------------------------------------------------
     def note_access(self, ids: list[str], user: str) -> None:
