@@ -252,7 +252,11 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
             raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(known))}",
                                field=key)
     values: dict[str, Any] = {}
-    candidates = [os.environ.get("LTM_CONFIG")]
+    named = os.environ.get("LTM_CONFIG")
+    if named and not Path(named).is_file():  # a typo must not fall back to other files
+        raise InvalidInput(f"LTM_CONFIG names {named!r}, which is not a file",
+                           field="LTM_CONFIG")
+    candidates = [named]
     if store_path is not None:
         candidates.append(str(Path(store_path) / "ltm.toml"))
     candidates.append("ltm.toml")
@@ -264,9 +268,17 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
                 except tomllib.TOMLDecodeError as exc:
                     raise InvalidInput(f"{path}: {exc}") from None
             data = data.get("ltm", data)
+            if not isinstance(data, dict):
+                raise InvalidInput(f"{path}: [ltm] must be a table of settings", field="ltm")
             for key, raw in data.items():
-                if key in known:
-                    values[key] = _coerce(key, raw, known[key])
+                if key not in known:  # a misspelt setting is an error, as in ltm.open()
+                    raise InvalidInput(f"{path}: unknown setting {key!r}; known: "
+                                       f"{', '.join(sorted(known))}", field=key)
+                # TOML values are typed: a string is read as an environment variable is,
+                # the rest is checked as an argument of ltm.open() (2.9 for an integer
+                # setting, or true for a number, is refused rather than converted)
+                values[key] = _coerce(key, raw, known[key]) \
+                    if isinstance(raw, (str, dict)) else raw
             break
     for key, annotation in known.items():
         env = os.environ.get("LTM_" + key.upper())
