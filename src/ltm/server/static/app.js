@@ -38,7 +38,13 @@ async function api(method, path, body) {
   return data;
 }
 
-const userPath = (suffix = "") => `/v1/users/${encodeURIComponent(state.user)}${suffix}`;
+// A user as a path segment. URLs resolve "." and ".." (and %2E%2E) away, so those two users
+// cannot be reached over HTTP: without this check the user ".." read /v1/stats.
+function seg(user) {
+  if (user === "." || user === "..") throw new Error(`a user named "${user}" cannot be reached over HTTP (URLs resolve it away)`);
+  return encodeURIComponent(user);
+}
+const userPath = (suffix = "") => `/v1/users/${seg(state.user)}${suffix}`;
 const fmtTime = (iso) => iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, "") : "";
 
 async function connect(ev) {
@@ -57,7 +63,8 @@ async function connect(ev) {
       hint("No memories here yet. Type a user name above and add a first memory below, or from a shell: ",
         el("code", {}, 'ltm add "Dana is vegetarian" --user dana'), ".");
     } else hint();
-    if (users.length && !$("#user").value) $("#user").value = users[0];
+    const first = users.find((u) => u !== "." && u !== "..");  // see seg()
+    if (first !== undefined && !$("#user").value) $("#user").value = first;
     if ($("#user").value) await openUser();
   } catch (e) { status(e.message, true); }
 }
@@ -240,7 +247,7 @@ async function addMemory(ev) {
     body.time = when.toISOString();
   }
   try {
-    const m = await api("POST", `/v1/users/${encodeURIComponent(user)}/memories`, body);
+    const m = await api("POST", `/v1/users/${seg(user)}/memories`, body);
     $("#add-text").value = "";
     if (![...$("#users").options].some((o) => o.value === user)) $("#users").append(el("option", { value: user }));
     hint();
