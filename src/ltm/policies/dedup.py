@@ -100,7 +100,8 @@ def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
 def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                      exclude: set[str], dry_run: bool) -> dict[str, list[str]]:
     """Fold near-duplicate memories of one user and kind into the oldest (pinned ones are
-    always kept). Derived memories that cited a merged one cite the survivor instead."""
+    always kept). Derived memories that cited a merged one cite the survivor instead, and a
+    fact a merged one superseded is superseded by the survivor."""
     items = [(m, v) for m, v in engine.backend.iter_export(user, with_vectors=True)
              if m.kind == kind and v is not None and m.id not in exclude
              and _current(m, now_us())]
@@ -136,10 +137,15 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                     for g in gone]
             reinforce(engine, keeper, rows)
         for m, _ in engine.backend.iter_export(user, with_vectors=False):
+            changes: dict[str, Any] = {}
             if any(s in rewrite for s in m.sources):
-                new = list(dict.fromkeys(rewrite.get(s, s) for s in m.sources if
-                                         rewrite.get(s, s) != m.id))
-                engine.backend.update(m.id, user, {"sources": new}, None, event="updated")
+                changes["sources"] = list(dict.fromkeys(
+                    rewrite.get(s, s) for s in m.sources if rewrite.get(s, s) != m.id))
+            if m.superseded_by in rewrite:
+                # a fact superseded by a merged one is superseded by what stands for it now
+                changes["superseded_by"] = rewrite[m.superseded_by]
+            if changes:
+                engine.backend.update(m.id, user, changes, None, event="updated")
         engine.backend.forget(user, ids=list(rewrite), session=None,
                              before=None, compact=False)
         # their judgments go too (a judgment's query may quote what it names)

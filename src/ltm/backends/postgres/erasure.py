@@ -50,13 +50,18 @@ class Erasure(Connection):
                 by_kind.setdefault(kind, []).append(mid)
             if not victims:
                 return by_kind
-            # a chain's links to an erased fact go to its first successor that stays
+            # a chain's links to an erased fact go to its first successor that stays; with
+            # none left, the link goes (its valid_to stays: when it stopped holding)
             relinks = successor_relinks([(v[1], v[4]) for v in victims])
             if relinks:
                 with conn.cursor() as cur:
                     cur.executemany(f"UPDATE {self._m} SET superseded_by = %s WHERE "
                                     f"user_id = %s AND superseded_by = %s",
                                     [(succ, user, mid) for mid, succ in relinks])
+            relinked = {mid for mid, _ in relinks}
+            conn.execute(f"UPDATE {self._m} SET superseded_by = NULL WHERE user_id = %s AND "
+                         f"superseded_by = ANY(%s::text[])",
+                         [user, [v[1] for v in victims if v[1] not in relinked]])
             gone = [v[1] for v in victims]
             tomb = tombstone_user(user)
             # history keeps a content-free tombstone only, naming the user by a hash

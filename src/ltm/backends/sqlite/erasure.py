@@ -45,11 +45,16 @@ class Erasure(Connection):
             by_kind: dict[str, list[str]] = {}
             for _, mid, kind, _ in victims:
                 by_kind.setdefault(kind, []).append(mid)
-            # a chain's links to an erased fact go to its first successor that stays
+            # a chain's links to an erased fact go to its first successor that stays; with
+            # none left, the link goes (its valid_to stays: when it stopped holding)
+            relinks = successor_relinks([(v[1], v[3]) for v in victims])
             c.executemany("UPDATE memories SET superseded_by = ? WHERE user = ? "
                           "AND superseded_by = ?",
-                          [(succ, user, mid) for mid, succ in
-                           successor_relinks([(v[1], v[3]) for v in victims])])
+                          [(succ, user, mid) for mid, succ in relinks])
+            relinked = {mid for mid, _ in relinks}
+            c.execute("UPDATE memories SET superseded_by = NULL WHERE user = ? AND "
+                      "superseded_by IN (SELECT value FROM json_each(?))",
+                      (user, json.dumps([v[1] for v in victims if v[1] not in relinked])))
             all_ids = [v[1] for v in victims]
             tomb = tombstone_user(user)
             for start in range(0, len(all_ids), 900):
