@@ -4,6 +4,7 @@ hold the right (read, write, admin), else 403; no valid key where keys are requi
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 
 from fastapi import Depends, Request
@@ -18,8 +19,9 @@ class Access:
     """The key checks of one app: ``keys`` holds the keys; ``require_keys`` True = every
     request needs one, False = open (no key checked), None = needed once any key exists."""
 
-    def __init__(self, keys: KeyStore, require_keys: bool | None) -> None:
-        self.keys, self.require_keys = keys, require_keys
+    def __init__(self, keys: KeyStore, require_keys: bool | None, loopback: bool = False
+                 ) -> None:
+        self.keys, self.require_keys, self.loopback = keys, require_keys, loopback
 
     def keys_required(self) -> bool:
         return self.require_keys if self.require_keys is not None else self.keys.any_keys()
@@ -34,7 +36,7 @@ class Access:
             text = text or headers.get("x-api-key")
         if text:
             if self.require_keys is False:
-                return OPEN_ACCESS
+                return self._open(headers)
             found = self.keys.verify(text)
             if found is None:
                 raise ApiError(401, "unauthorized", "the API key is not valid (or revoked)")
@@ -42,6 +44,17 @@ class Access:
         if self.keys_required():
             raise ApiError(401, "unauthorized", "an API key is required: send "
                            "'Authorization: Bearer ltm_...' (create one with `ltm keys create`)")
+        return self._open(headers)
+
+    def _open(self, headers: Mapping[str, str] | None) -> ApiKey:
+        """OPEN_ACCESS, on loopback only for requests addressed to a loopback name or an IP:
+        a page on another name that DNS points at 127.0.0.1 (DNS rebinding) gets 403."""
+        host = (headers or {}).get("host")
+        if self.loopback and host and not _loopback_name(host):
+            raise ApiError(403, "forbidden", f"this server has no API keys and only answers "
+                           f"requests addressed to localhost or an IP address, not Host "
+                           f"{host[:100]!r} (DNS rebinding protection; create a key with "
+                           "`ltm keys create` to serve other names)")
         return OPEN_ACCESS
 
     def principal(self) -> Callable[[Request], ApiKey]:
@@ -68,3 +81,19 @@ class Access:
                 raise ApiError(403, "forbidden", f"this API key lacks the {right} right")
             return user
         return check
+
+
+def _loopback_name(host: str) -> bool:
+    """Whether a Host header names localhost or an IP address (not a name DNS could move)."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:name.find("]")]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

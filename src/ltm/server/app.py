@@ -61,7 +61,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                          "set LTM_KEYS_DIR (or pass keys=)")
     keystore = keys if keys is not None else KeyStore(str(folder))
 
-    access = Access(keystore, require_keys)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    access = Access(keystore, require_keys, loopback)
 
     mcp_server = None
     mcp_app = None
@@ -78,7 +79,6 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                 raise ToolError(exc.message) from None
 
         mcp_server = build_mcp(mem, resolve)
-        loopback = host in ("127.0.0.1", "localhost", "::1")
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=loopback,
             allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
