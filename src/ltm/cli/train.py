@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from .common import errors_to_exit, opened, progress_default
+from .common import OPTIONAL_MODULES, errors_to_exit, opened, progress_default
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -331,6 +331,11 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
                                     overrides=overrides)
             m = run(settings, out_dir / f"seed-{seed}", resume=resume)
         except (ValueError, FileNotFoundError, ImportError) as exc:
+            module = (exc.name or "").split(".")[0] \
+                if isinstance(exc, ModuleNotFoundError) else ""
+            if module in OPTIONAL_MODULES:
+                from ..errors import MissingDependency  # exit 5 naming the extra
+                raise MissingDependency(module, "rl") from None
             raise click.ClickException(str(exc)) from exc
         per_seed.append({"seed": seed, "auc": m["auc"],
                          "steps_to_threshold": m["steps_to_threshold"], "wall_s": m["wall_s"],
