@@ -41,7 +41,7 @@ class KindPolicy:
         for name in ("ttl_days", "decay_half_life_days", "consolidate_after_days"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
-                                  or not math.isfinite(v) or v < 0):
+                                  or not _finite(v) or v < 0):
                 raise InvalidInput(f"retention {name} must be a number >= 0", field=name)
         for name in ("min_strength", "dedup_threshold"):
             v = getattr(self, name)
@@ -55,8 +55,17 @@ class KindPolicy:
         if self.originals not in _ORIGINALS:
             raise InvalidInput(f"retention originals must be one of {_ORIGINALS}",
                                field="originals")
-        if self.consolidate_min_turns < 1 or self.summary_turns < 1:
-            raise InvalidInput("consolidate_min_turns and summary_turns must be >= 1")
+        for name in ("consolidate_min_turns", "summary_turns"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InvalidInput(f"retention {name} must be an integer >= 1", field=name)
+
+
+def _finite(v: float) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 DEFAULT_POLICIES: dict[str, KindPolicy] = {

@@ -167,7 +167,7 @@ def consolidate_old(engine: Engine, user: str, now: int, pol: KindPolicy,
     """Consolidate every session of ``user`` whose newest episode is older than
     ``consolidate_after_days`` and that has at least ``consolidate_min_turns`` episodes."""
     assert pol.consolidate_after_days is not None
-    cutoff = now - int(pol.consolidate_after_days * US_PER_DAY)
+    cutoff = now - pol.consolidate_after_days * US_PER_DAY  # a float: 1e300 days is fine
     sessions: dict[str, list[Memory]] = {}
     folded: dict[str, set[str]] = {}
     for m, _ in engine.backend.iter_export(user, with_vectors=False):

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidInput
 from ..retention_rules import (  # the rules, re-exported for callers
     DEFAULT_POLICIES,
     US_PER_DAY,
@@ -85,6 +86,8 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
     from . import consolidate as _consolidate
     from . import dedup as _dedup
 
+    if not isinstance(dry_run, bool):  # dry_run=0 or "" would erase for real
+        raise InvalidInput("dry_run must be true or false", field="dry_run")
     now_ = now_us() if now is None else to_us(now, field="now")
     engine.flush_access()  # access counts feed decay and utility
     pols = policies(engine.settings.retention)
@@ -129,8 +132,12 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
         for kind, pol in pols.items():
             if kind != "episode" or pol.consolidate_after_days is None:
                 continue
+            removed = len(report.removed)
             _consolidate.consolidate_old(engine, u, now_, pol, report, exclude=doomed,
                                          dry_run=dry_run)
+            # originals a dry run would remove count no more toward capacity than the real
+            # run's removed ones (else it foretells evictions the real run does not make)
+            doomed.update(report.removed[removed:])
         # 5. capacity
         mems = [m for m, _ in engine.backend.iter_export(u, with_vectors=False)
                 if m.id not in doomed]
