@@ -279,7 +279,7 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
     def add(m: re.Match[str], span: Span, mod: str = "") -> None:
         start = m.start()
         if not mod:  # "since last week", "before yesterday"
-            pre = _MOD.search(low, 0, start)
+            pre = _MOD.search(low, max(0, start - 64), start)  # not the whole prefix: O(n^2)
             if pre is not None:
                 mod, start = pre.group("mod"), pre.start()
         out.append((start, m.end(), _modified(mod, span, now), low[start:m.end()],
@@ -308,7 +308,8 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
                          r"weekend)\b(?!s|\s+of\b)", low):
         unit = m.group("unit")
         this = m.group(0).startswith("this")
-        rolling = re.search(r"\b(?:in|over|during|within)\s+the\s+$", low[:m.start()])
+        rolling = re.compile(r"\b(?:in|over|during|within)\s+the\s+$").search(
+            low, max(0, m.start() - 64), m.start())  # not low[:start] each time: O(n^2)
         if unit == "weekend":
             sat = _week_start(today) + timedelta(days=5)
             if not this and sat + timedelta(days=2) > today:  # this weekend is not over
@@ -402,10 +403,12 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
     now_dt += offset  # the wall clock of now's offset: its calendar days, shifted back below
     today = now_dt.date()
     found = _relative(query, today, now_dt)
-    taken = [(a, b) for a, b, _, _, _ in found]
+    taken = bytearray(len(query) + 1)  # 1 where a phrase already found lies (a pairwise
+    for a, b, _, _, _ in found:        # overlap check was quadratic in a long query)
+        taken[a:b] = b"\x01" * (b - a)
     for rx in _ABS_RE:
         for m in rx.finditer(query):
-            if any(a < m.end() and m.start() < b for a, b in taken):
+            if 1 in taken[m.start():m.end()]:
                 continue
             span = _absolute(m, today)
             if span is None:
@@ -413,7 +416,7 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
             mod = (m.group("mod") or "").lower()
             found.append((m.start(), m.end(), _modified(mod, span, now_dt), m.group(0),
                           span[1] - span[0] if mod else None))
-            taken.append((m.start(), m.end()))
+            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     if not found:
         return None
     found.sort(key=lambda f: f[0])
