@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..retrieval.ranker import UNFITTED, UNFITTED_OWN, Ranker
+from ..retrieval.ranker import PRIOR_ONLY, PRIORS, UNFITTED, UNFITTED_OWN, Ranker
 from ..retrieval.train import Sample, choose_l2, cross_validate, fit_samples
 from .labelled import MID, LabelledConversation, LabelledQuestion
 
@@ -141,5 +141,6 @@ def fit_on_data(data: Iterable[str], *, folds: int = 5, l2: float | None = None,
         "command": command, "l2": lam, "questions": len(samples),
         "conversations": len({s.group for s in samples}),
         "unfitted": [*UNFITTED_OWN, *UNFITTED],
+        "prior_only": {f: PRIORS[f] for f in PRIOR_ONLY},
         "cross_validation": cv}
     return model, cv

@@ -170,13 +170,16 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
                           dtype=np.float64)
     superseded = np.array([light[i][5] is not None for i in ids], dtype=bool)
     label = np.zeros(n)
-    if len(labelled.rows) and len(rows[0]) > 6:
+    assistant = None
+    if (len(labelled.rows) or len(labelled.assistant)) and len(rows[0]) > 6:
         rowid = np.array([light[i][6] for i in ids], dtype=np.int64)
         label = np.isin(rowid, labelled.rows).astype(np.float64)
+        if len(labelled.assistant):
+            assistant = np.isin(rowid, labelled.assistant).astype(np.float64)
     return _candidates(backend, embedder, settings, content, flt, now, window, ids,
                        pool.text[keep], pool.dense[keep], session, seq, has_seq, times,
                        importance, superseded, label, None, qv, bool(text_hits),
-                       bool(dense_hits))
+                       bool(dense_hits), assistant=assistant)
 
 
 # a query word that labels at least this share of the scope's memories names a speaker of
@@ -185,26 +188,44 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
 SPEAKER_SHARE = 0.1
 
 
+# the word an assistant's turns carry in their labels (the speaker role "assistant"): such a
+# memory gets the ranker's ``assistant`` column (see ``ranker.PRIOR_ONLY``)
+ASSISTANT = "assistant"
+
+
 @dataclass
 class _Labels:
     rows: np.ndarray  # row ids of the memories a query word labels (one may repeat)
     speakers: list[str]  # query words that name a speaker (see SPEAKER_SHARE)
+    assistant: np.ndarray  # row ids of the memories an assistant said (none when the query
+    # names the assistant: its words are then what is asked for)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_size: int
             ) -> _Labels:
     """The user's memories whose labels (speaker, name, title, caption) hold a word of the
-    query, and which of those words name a speaker."""
-    if settings.text_weight <= 0:
-        return _Labels(np.zeros(0, dtype=np.int64), [])
-    got = backend.label_rows(query, user)
+    query, which of those words name a speaker, and the memories an assistant said (one
+    read: the query's words and ``ASSISTANT`` together)."""
+    asked = ASSISTANT in _WORDS.findall(query.lower())
+    words = query if settings.text_weight > 0 else ""
+    got = backend.label_rows(words if asked else f"{words} {ASSISTANT}", user)
+    said = [r for w, r in got if w == ASSISTANT and not asked]
+    if said:
+        got = [(w, r) for w, r in got if w != ASSISTANT]
+    assistant = np.concatenate(said) if said else _NONE
     if not got:
-        return _Labels(np.zeros(0, dtype=np.int64), [])
+        return _Labels(_NONE, [], assistant)
     speakers = [w for w, r in got if len(r) >= SPEAKER_SHARE * max(scope_size, 1)]
     # the user's own name, in the user's own memories, tells none of them apart (their
     # memories without a speaker are theirs too): it is content for no signal
     rows = [r for w, r in got if w != user.lower()]
-    return _Labels(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), speakers)
+    return _Labels(np.concatenate(rows) if rows else _NONE, speakers, assistant)
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def _content(query: str, names: Sequence[str]) -> str:
@@ -238,7 +259,8 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
                 has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
                 superseded: np.ndarray, label: np.ndarray, tie: np.ndarray | None,
                 qv: np.ndarray | None, use_text: bool, use_dense: bool,
-                turns: Turns | None = None) -> Candidates:
+                turns: Turns | None = None, assistant: np.ndarray | None = None
+                ) -> Candidates:
     """Calibrate the pool's signals (shared by both paths)."""
     n = len(ids)
     text = np.zeros(n)
@@ -263,7 +285,8 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
         # 1 inside, halving with every window width (halving) outside
         dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
         fit = 0.5 ** (dist / halving(window))
-    raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed)
+    raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed,
+                  assistant)
     only = None
     if not structured and not settings.recency_weight and not settings.importance_weight:
         # a single-signal baseline (``ltm bench``'s "BM25 alone", "dense alone"): its raw
@@ -340,6 +363,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             # the time part of the logit: relevance without time is sigmoid(fused - time)
             signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
                                                     + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
+        if raw.assistant is not None and raw.assistant[j]:
+            signals["assistant"] = ranker.assistant_weight  # its part of the logit
         if raw.superseded[j]:
             # its part of the logit (none where ``lift_current`` took the penalty off)
             signals["superseded"] = ranker.superseded_weight if x[j, _SUP] else 0.0
@@ -485,18 +510,21 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
             turns = view.memo["turns"] = Turns.of(view.session, view.seq, view.has_seq)
         if not whole:
             turns = turns.within(p, m, session, view.seq[p])
-    label = np.zeros(len(p))
-    if len(labelled.rows):
-        at = view.positions(labelled.rows)
-        labelled_here = np.zeros(m, dtype=bool)
-        labelled_here[at[at >= 0]] = True
-        label = pick(labelled_here).astype(np.float64)
+    def marked(rows: np.ndarray) -> np.ndarray:
+        """1.0 at the pool's rows among ``rows`` (row ids)."""
+        at = view.positions(rows)
+        here = np.zeros(m, dtype=bool)
+        here[at[at >= 0]] = True
+        return pick(here).astype(np.float64)
+
+    label = marked(labelled.rows) if len(labelled.rows) else np.zeros(len(p))
+    assistant = marked(labelled.assistant) if len(labelled.assistant) else None
     return _candidates(backend, embedder, settings, content, flt, now, window,
                        view.ids if whole else _Picked(view.ids, p), pick(text), pdense,
                        session, pick(view.seq),
                        pick(view.has_seq), pick(view.time), pick(view.importance),
                        pick(view.superseded), label, pick(view.id_rank), qv,
-                       bool(is_text.any()), bool(is_dense.any()), turns)
+                       bool(is_text.any()), bool(is_dense.any()), turns, assistant)
 
 
 class _Picked(Sequence[str]):

@@ -40,9 +40,9 @@ import numpy as np
 OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label",
        "text_top", "dense_gap")
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
-        "next_text", "recency", "importance", "superseded", "window", "time_fit")
+        "next_text", "recency", "importance", "superseded", "window", "time_fit", "assistant")
 # stage-2 features added after weights were first fitted and stored (see ``Ranker.from_dict``)
-ADDED = frozenset({"previous_text", "next_text"})
+ADDED = frozenset({"previous_text", "next_text", "assistant"})
 # the last calibration step (see ``context_features``)
 CONTEXT = ("logit", "above")
 CALIBRATE_TOP = 20  # the context step is fitted on each query's best candidates
@@ -53,7 +53,17 @@ MONOTONE = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense",
 # weights used where the training data never varies a feature (e.g. no superseded facts in
 # LoCoMo): a prior, not a fit
 PRIORS = {"recency": 0.3, "importance": 1.0, "superseded": -2.0, "time_fit": 1.5,
-          "window": 0.0}
+          "window": 0.0, "assistant": -1.0}
+# Columns kept at their prior, never fitted. ``assistant`` (1 for a memory an assistant said:
+# its labels hold the word "assistant", as a chat turn's speaker role does; 0 where the query
+# names the assistant itself): in the training sources it is never evidence for a reason that
+# does not carry over (the small stores' assistant turns are filler, LoCoMo has none), so a
+# fit drives it as low as its L2 allows. In a user's chat with an assistant the replies are
+# long and on the topic of the question while the user's own turns hold what they said (in
+# BEAM 100K 52% of the top 10 were assistant replies; 92% of the evidence is the user's
+# turns). -1.0 was chosen on BEAM conversations 1-10 as the best of 0.25-5 by evidence R@10
+# (0.546 -> 0.616; their conversations 11-20, held out: 0.503 -> 0.569).
+PRIOR_ONLY = ("assistant",)
 # a feature whose values within every query's pool span less than this is not varied by the
 # data (LoCoMo's and the small stores' recency differs by ~1e-6 within a pool: the turns of a
 # conversation years ago, or minutes apart) and keeps its prior
@@ -88,6 +98,7 @@ class RawPool:
     label: np.ndarray  # 1 where the memory's labels (speaker, name, title, caption) hold a
     # word of the query
     window: bool = False  # the query names a time window
+    assistant: np.ndarray | None = None  # 1 where an assistant said the memory (None: none)
 
     def __len__(self) -> int:
         return len(self.text)
@@ -96,7 +107,7 @@ class RawPool:
         return RawPool(self.text[idx], self.dense[idx], self.session[idx], self.seq[idx],
                        self.has_seq[idx], self.recency[idx], self.importance[idx],
                        self.superseded[idx], self.time_fit[idx], self.label[idx],
-                       self.window)
+                       self.window, None if self.assistant is None else self.assistant[idx])
 
 
 def own_features(pool: RawPool) -> np.ndarray:
@@ -272,7 +283,8 @@ class Ranker:
                                                    self.floor, turns),
                                     pool.recency, pool.importance,
                                     pool.superseded.astype(np.float64),
-                                    np.full(n, 1.0 if pool.window else 0.0), pool.time_fit])
+                                    np.full(n, 1.0 if pool.window else 0.0), pool.time_fit,
+                                    np.zeros(n) if pool.assistant is None else pool.assistant])
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logit, its time part) for one query's ``features`` matrix. The last calibration
@@ -303,6 +315,11 @@ class Ranker:
     def time_fit_weight(self) -> float:
         """The time fit's part of the final logit per unit of fit."""
         return self.scale * float(self.full_w[FULL.index("time_fit")])
+
+    @property
+    def assistant_weight(self) -> float:
+        """The part of the final logit of a memory an assistant said."""
+        return self.scale * float(self.full_w[FULL.index("assistant")])
 
     @property
     def superseded_weight(self) -> float:
@@ -497,7 +514,8 @@ def fit(pools: Sequence[RawPool], labels: Sequence[np.ndarray], *, context_windo
         if len(x) > 1:
             varies |= np.ptp(x, axis=0) > VARIES
     free = [j for j, f in enumerate(FULL)
-            if f != "window" and f not in UNFITTED and (varies[j] or f not in PRIORS)]
+            if f != "window" and f not in UNFITTED and f not in PRIOR_ONLY
+            and (varies[j] or f not in PRIORS)]
     w_free = fit_ranking([x[:, free] for x in x2], ys, l2=l2, weights=weights)
     score = np.concatenate([x[:, free] @ w_free for x in x2])
     window = np.concatenate([x[:, FULL.index("window")] for x in x2])
