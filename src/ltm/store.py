@@ -335,6 +335,7 @@ class MemoryStore:
         --store``, fitted from ``feedback``) when it holds them, else the shipped ones. Looked
         up again at most every ``RANKER_RECHECK_S`` seconds, so weights fitted (or dropped) by
         another process reach a store that stays open, such as ``ltm serve``'s."""
+        self._check_open()
         at = _time.monotonic()
         if self._ranker is None or at - self._ranker_checked >= RANKER_RECHECK_S:
             raw = self.backend.get_meta(_RANKER_KEY) or ""

@@ -150,6 +150,10 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                     self._vector_index()
                 self.flush()
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except (StoreError, sqlite3.DatabaseError) as exc:
+                # upkeep only (a read-only store, a full disk, another process writing): the
+                # database already holds every committed write
+                log.info("closing %s: upkeep skipped (%s)", self.folder, exc)
             finally:
                 self.conn.close()
 
@@ -287,6 +291,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                     c.executemany("UPDATE memories SET access_count = access_count + 1, "
                                   "last_accessed = ? WHERE id = ? AND user = ?",
                                   [(at, i, user) for i in ids])
+            except StoreError as exc:
+                # bookkeeping of reads: a read-only or busy store (another process writing)
+                # still answers them, and closes without an error
+                log.info("access counts of %d memories not recorded in %s: %s", len(ids),
+                         self.folder, exc)
             finally:
                 self._access_only = False
                 for i in ids:  # (rolled back or not: read again)

@@ -26,6 +26,19 @@ from .schema import DB_NAME, _is_busy, _split_sql
 
 log = logging.getLogger(__name__)
 
+# SQLite's errors that say the file cannot take a write (its own state, not the statement's):
+# they leave atomic() as StoreError
+_FILE_ERRORS = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN",
+                "SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
+def _file_error(exc: sqlite3.DatabaseError) -> bool:
+    return _error_name(exc).startswith(_FILE_ERRORS)
+
 
 class Connection:
     """The connection and the state the parts of ``SqliteBackend`` keep on it (each part is
@@ -103,7 +116,7 @@ class Connection:
             self._depth += 1
             try:
                 yield self.conn
-            except BaseException:
+            except BaseException as error:
                 self._depth -= 1
                 # SQLite has rolled the whole transaction back itself after some errors (a
                 # corrupt table, a full disk): rolling back again would only replace the error
@@ -117,10 +130,23 @@ class Connection:
                         self.conn.execute(f"RELEASE sp{self._depth}")
                 finally:
                     self._drop_uncommitted()
+                if self._depth == 0 and isinstance(error, sqlite3.DatabaseError) \
+                        and _file_error(error):
+                    raise self._unwritable(error) from error
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.DatabaseError as exc:
+                    # a full disk or an I/O error at the commit: without the rollback the
+                    # connection would stay inside this transaction and refuse every write
+                    try:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                    finally:
+                        self._drop_uncommitted()
+                    raise self._unwritable(exc) from exc
                 self._index_in_txn = False
                 if not self._access_only:  # own commits do not move PRAGMA data_version
                     self._commits += 1
@@ -129,6 +155,16 @@ class Connection:
                 self._data_version = -1
             else:
                 self.conn.execute(f"RELEASE sp{self._depth}")
+
+    def _unwritable(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """The typed error of a write the file refused (read-only, full disk, I/O error),
+        after its transaction was rolled back."""
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return StoreBusy("another process holds the store's write lock; nothing was "
+                             "written, retry shortly")
+        what = " (the store is read-only)" if "READONLY" in _error_name(exc) else ""
+        return StoreError(f"cannot write to {self.folder / DB_NAME}{what}: {exc}; nothing "
+                          "was written")
 
     def _drop_uncommitted(self) -> None:
         """After a rollback: what this connection read inside the transaction may hold its
@@ -148,6 +184,10 @@ class Connection:
         self.conn.execute("CREATE TABLE IF NOT EXISTS migrations "
                           "(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
         done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        newer = sorted(done - {name for name, _ in schema.MIGRATIONS})
+        if newer:  # its tables may hold what this version would not keep up to date
+            raise StoreError(f"{self.folder / DB_NAME} was written by a newer version of ltm "
+                             f"(unknown migrations: {', '.join(newer)}); upgrade ltm to open it")
         for name, sql in schema.MIGRATIONS:
             if name in done:
                 continue

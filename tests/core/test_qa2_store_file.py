@@ -1,0 +1,162 @@
+"""A store file that cannot take writes, as a new user meets it (QA of issue 2).
+
+- Another process holds the write lock: a read (``ltm search``) printed its hits and then
+  exited 4, because closing the store wrote the hits' access counts and waited for the lock.
+- The file is read-only: reads printed their answer and then a traceback (exit 1) from the
+  close; ``ltm add`` a raw ``sqlite3.OperationalError``.
+- A full disk (a file-size limit, RLIMIT_FSIZE, stands in for it: no root needed): writes
+  raised raw ``sqlite3.OperationalError('disk I/O error')``, close() too.
+- A store written by a newer version (a migration this one does not know) opened silently.
+- ``MemoryStore.ranker`` after close() raised ``sqlite3.ProgrammingError``.
+
+Now a write the file refuses is a ``StoreError`` (exit 4, one line), nothing of it is written,
+reads answer (exit 0) and close() leaves the upkeep it cannot do (access counts, checkpoint)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ltm
+from ltm.errors import StoreError
+
+DB = "memories.db"
+
+
+def _ltm(*args: str, env: dict[str, str] | None = None,
+         prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*prefix, sys.executable, "-m", "ltm", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def store() -> Iterator[Path]:
+    """A store with one memory in a folder every user may enter (the read-only case runs the
+    command as another user when the tests run as root, who may write any file)."""
+    base = Path(tempfile.mkdtemp(prefix="ltm-qa2-"))
+    base.chmod(0o755)
+    path = base / "store"
+    with ltm.open(path, embedder="hash") as mem:
+        mem.add("I moved to Lisbon in March", user="alice", session="s1")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(base)
+
+
+def _count(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path / DB}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_read_while_another_process_writes_exits_0(store: Path) -> None:
+    holder = sqlite3.connect(store / DB, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        env = {"LTM_BUSY_TIMEOUT_MS": "200"}
+        got = _ltm("--store", str(store), "search", "--user", "alice", "Lisbon", env=env)
+        assert got.returncode == 0, got.stderr
+        assert "Lisbon" in got.stdout
+        added = _ltm("--store", str(store), "add", "--user", "alice", "new", "--json", env=env)
+        assert added.returncode == 4 and '"StoreBusy"' in added.stderr, added.stderr
+        with ltm.open(store, busy_timeout_ms=100) as mem:  # the library the same way
+            assert mem.search("Lisbon", user="alice")[0].memory.text.startswith("I moved")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _count(store) == 1
+
+
+def test_a_read_only_store_answers_reads_and_refuses_writes(store: Path) -> None:
+    (store / DB).chmod(0o444)
+    for folder in (store, store / "index"):
+        if folder.exists():
+            folder.chmod(0o777)  # the folder may take SQLite's -wal and -shm files
+    other: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # root writes any file: run the commands as user nobody
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to run as another user")
+        other = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    got = _ltm("--store", str(store), "search", "--user", "alice", "Lisbon", prefix=other)
+    assert got.returncode == 0, got.stderr
+    assert "Lisbon" in got.stdout and "Traceback" not in got.stderr
+    got = _ltm("--store", str(store), "stats", "--json", prefix=other)
+    assert got.returncode == 0 and '"memories": 1' in got.stdout, got.stderr
+    added = _ltm("--store", str(store), "add", "--user", "alice", "new", prefix=other)
+    assert added.returncode == 4, added.stderr
+    assert added.stderr.strip().splitlines() == [added.stderr.strip()]
+    assert "read-only" in added.stderr and added.stdout == ""
+    assert _count(store) == 1
+
+
+FILL = textwrap.dedent("""
+    import sys
+    import ltm
+    from ltm.errors import StoreError
+    mem = ltm.open(sys.argv[1])
+    acked = 0
+    try:
+        for i in range(10_000):
+            mem.add_many([{"text": f"memory {i} {j} " + "filler " * 40, "user": "alice"}
+                          for j in range(20)])
+            acked += 20
+    except StoreError as exc:
+        print("refused", type(exc).__name__, file=sys.stderr)
+    try:
+        mem.add("one more", user="alice")
+    except StoreError:
+        print("refused again", file=sys.stderr)
+    mem.close()
+    print(acked)
+""")
+
+
+def _file_limit() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
+
+
+def test_a_full_disk_refuses_writes_as_store_error_and_keeps_acknowledged_ones(
+        store: Path) -> None:
+    got = subprocess.run([sys.executable, "-c", FILL, str(store)], capture_output=True,
+                         text=True, timeout=120, preexec_fn=_file_limit)
+    assert got.returncode == 0, got.stderr[-3000:]
+    assert "refused StoreError" in got.stderr and "refused again" in got.stderr, got.stderr
+    acked = int(got.stdout)
+    assert acked > 0
+    assert _count(store) == acked + 1  # every acknowledged write, nothing of the refused
+    with ltm.open(store) as mem:
+        assert len(mem.search("memory filler", user="alice", k=50)) == 50
+        mem.add("room again", user="alice")
+
+
+def test_a_store_of_a_newer_version_is_refused(store: Path) -> None:
+    conn = sqlite3.connect(store / DB)
+    conn.execute("INSERT INTO migrations VALUES ('9999_from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer version of ltm.*9999_from_the_future"):
+        ltm.open(store)
+    got = _ltm("--store", str(store), "stats")
+    assert got.returncode == 4 and "newer version" in got.stderr
+
+
+def test_the_ranker_of_a_closed_store(store: Path) -> None:
+    mem = ltm.open(store)
+    mem.close()
+    with pytest.raises(StoreError, match="closed"):
+        mem.ranker  # noqa: B018
