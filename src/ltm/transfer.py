@@ -79,6 +79,12 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
         if not isinstance(header, dict) or header.get("ltm_export") != EXPORT_FORMAT:
             raise ValueError
     except (ValueError, RecursionError):
+        version = header.get("ltm_export") if isinstance(header, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) \
+                and version > EXPORT_FORMAT:  # the header of a later version's export
+            raise InvalidInput(f"the export is in format {version}, newer than this version "
+                               f"of ltm reads ({EXPORT_FORMAT}): upgrade ltm to import it",
+                               field="file", item=1) from None
         raise InvalidInput("not an ltm export: the first line must be the export header",
                            field="file", item=1) from None
     same = header.get("embedder") == engine.embedder.name
