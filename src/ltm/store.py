@@ -441,10 +441,13 @@ class MemoryStore:
         self._check_open()
         from .llm import LLMClient
         from .policies.consolidate import consolidate_session
+        user = check.user(user)
+        name = check.opt_name(session, "session")
+        if name is None:  # None folded nothing and said so as if the session were done
+            raise InvalidInput("session must name the session to consolidate", field="session")
         llm = LLMClient.from_settings(self.settings)
         try:
-            return consolidate_session(self.engine, check.user(user), check.opt_name(session, "session") or "",
-                                       llm=llm)
+            return consolidate_session(self.engine, user, name, llm=llm)
         finally:
             if llm is not None:
                 llm.close()

@@ -18,6 +18,8 @@ import numpy as np
 
 from ..model import Memory
 from ..timeutil import to_us
+from ..validate import MAX_TEXT_CHARS
+from ..validate import text as check_text
 from .retention import US_PER_DAY, GcReport, KindPolicy, policy_for
 
 if TYPE_CHECKING:
@@ -45,14 +47,22 @@ def _line(m: Memory) -> str:
     return f"{m.speaker}: {m.text}" if m.speaker else m.text
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:max(limit - 1, 0)] + "\u2026"
+
+
 def extractive_summary(episodes: Sequence[Memory], vectors: np.ndarray, n: int) -> str:
+    """The header and the ``n`` most central turns, each cut to its share of the longest text
+    a memory may hold (six turns of 30,000 characters made a summary the store refused)."""
     chosen = central_turns(vectors, n)
-    first, last = episodes[0].time, episodes[-1].time
+    # the span of the turns' times (turns may have been stored out of time order)
+    first, last = min(m.time for m in episodes), max(m.time for m in episodes)
     span = first.strftime("%Y-%m-%d")
     if last.date() != first.date():
         span += " to " + last.strftime("%Y-%m-%d")
     head = f"Session {episodes[0].session} ({span}, {len(episodes)} turns):"
-    return head + "\n" + "\n".join(_line(episodes[i]) for i in chosen)
+    share = (MAX_TEXT_CHARS - len(head)) // max(len(chosen), 1) - 1
+    return head + "\n" + "\n".join(_cut(_line(episodes[i]), share) for i in chosen)
 
 
 def llm_summary(llm: LLMClient, session: str, episodes: Sequence[Memory]) -> tuple[str, int]:
@@ -64,7 +74,9 @@ def llm_summary(llm: LLMClient, session: str, episodes: Sequence[Memory]) -> tup
     text = str(data["summary"]).strip()
     if not text:
         raise ValueError("empty summary")
-    return text, done.tokens
+    # what the store can hold (a NUL or lone surrogate is InvalidInput, a ValueError: the
+    # caller falls back to an extractive summary instead of failing every gc)
+    return check_text(_cut(text, MAX_TEXT_CHARS)), done.tokens
 
 
 def _episodes(engine: Engine, user: str, session: str) -> list[tuple[Memory, np.ndarray]]:
@@ -132,11 +144,13 @@ def consolidate_session(engine: Engine, user: str, session: str, *,
         if existing is not None:
             summary = engine.backend.update(existing.id, user,
                                             {"text": text, "sources": sources, "metadata": meta,
-                                             "time": to_us(episodes[-1].time)},
+                                             "time": to_us(max(m.time for m in episodes)),
+                                             "valid_from": to_us(min(m.time for m in episodes))},
                                             vec, event="updated")
         else:
             summary = engine.add(text, user=user, session=session, kind="summary",
-                                time=episodes[-1].time, valid_from=episodes[0].time,
+                                time=max(m.time for m in episodes),
+                                valid_from=min(m.time for m in episodes),
                                 agent=episodes[0].agent, sources=sources,
                                 metadata={SUMMARY_KEY: info})
         _apply_originals(engine, user, episodes, pol.originals)

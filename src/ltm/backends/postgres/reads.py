@@ -48,13 +48,13 @@ class Reads(Connection):
             sql += " WHERE user_id = %s"
             params.append(user)
         sql += " ORDER BY n"
-        with self._tx() as conn:
-            cur = conn.cursor(name=f"ltm_export_{next(self._cursors)}", binary=True)
+        # the cursor is closed also when the caller stops early (a search for the first match)
+        with self._tx() as conn, conn.cursor(name=f"ltm_export_{next(self._cursors)}",
+                                             binary=True) as cur:
             cur.itersize = 1000
             cur.execute(cast(Any, sql), params)
             for r in cur:
                 yield _row_to_memory(r), r[-1]
-            cur.close()
 
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
         """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order
