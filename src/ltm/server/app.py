@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .. import __version__
 from ..errors import StoreError
@@ -30,6 +30,7 @@ from .auth import ApiKey, KeyStore
 from .body import BodyGuard
 from .errors import ApiError, install_handlers
 from .routes import install as install_routes
+from .routes import known_query
 from .schema import OPENAPI_PATH as OPENAPI_PATH  # re-exported
 from .schema import offline_docs, openapi_text, openapi_with_security, operation_id
 
@@ -105,7 +106,8 @@ def create_app(store: MemoryStore | str | os.PathLike[str], *, keys: KeyStore | 
                   "/v1/users/{user} acts for that user; send the API key as "
                   "'Authorization: Bearer ltm_...' (or in an X-API-Key header).",
                   responses=_ERRORS, docs_url=None, redoc_url=None,
-                  generate_unique_id_function=operation_id)
+                  generate_unique_id_function=operation_id,
+                  dependencies=[Depends(known_query)])
     app.openapi = lambda: openapi_with_security(app)  # type: ignore[method-assign]
     offline_docs(app)
     app.state.store = mem

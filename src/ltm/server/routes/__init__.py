@@ -11,13 +11,34 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
+from fastapi.routing import APIRoute
 
 from ...store import MemoryStore
 from ..access import Access
 from ..auth import ApiKey
+from ..errors import ApiError
 
 U = "/v1/users/{user}"
 MemoryId = PathParam(min_length=1, max_length=64, description="A memory id (ULID).")
+
+
+def known_query(request: Request) -> None:
+    """The app-wide dependency that refuses (422) a /v1 query parameter the route does not
+    take, or one given twice, as unknown body fields are refused: ``?sesion=work`` would
+    otherwise list every session, ``?kind=a&kind=b`` filter on b alone."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.url.path.startswith("/v1/"):
+        return
+    known = {f.alias for f in route.dependant.query_params}
+    names = [k for k, _ in request.query_params.multi_items()]
+    for name in names:
+        if name not in known:
+            takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+            raise ApiError(422, "invalid_input", f"unknown query parameter {name[:100]!r} "
+                           f"({takes})", name[:100])
+        if names.count(name) > 1:
+            raise ApiError(422, "invalid_input", f"query parameter {name!r} is given more "
+                           "than once", name)
 
 
 @dataclass(frozen=True)
