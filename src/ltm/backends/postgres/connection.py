@@ -5,6 +5,7 @@ conditions of a ``Filters``."""
 from __future__ import annotations
 
 import itertools
+import select
 import struct
 import threading
 import time as _time
@@ -128,13 +129,35 @@ class Connection:
         self._lock_key(conn, f"ltm-meta:{self.schema}:{key}")
 
     @contextmanager
+    def _lost(self) -> Iterator[None]:
+        """A connection the server dropped (a restart, pg_terminate_backend, a network
+        failure), or none to be had, as ``StoreError``; deadlocks and serialization failures
+        pass (``_retry`` starts those over)."""
+        psycopg = self._psycopg
+        try:
+            yield
+        except psycopg.errors.TransactionRollback:
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            from .dsn import redact  # (dsn imports schema, which imports this module)
+
+            raise StoreError(f"the connection to {redact(self.dsn)} (schema {self.schema}) "
+                             f"failed: {exc}") from exc
+
+    @contextmanager
+    def _pooled(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool (its failures as ``StoreError``)."""
+        with self._lost(), self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         """The connection of this thread's open ``atomic()`` block, else one from the pool."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             yield conn
             return
-        with self.pool.connection() as conn:
+        with self._pooled() as conn:
             yield conn
 
     @contextmanager
@@ -147,7 +170,7 @@ class Connection:
                 yield conn
             return
         self._local.grown = set()
-        with self.pool.connection() as conn, conn.transaction():
+        with self._pooled() as conn, conn.transaction():
             self._local.conn = conn
             try:
                 yield conn
@@ -221,6 +244,25 @@ class Connection:
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
         return int(row[0]) if row else 0
+
+
+def check_idle(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of each connection it hands out. One the server closed while it sat
+    idle in the pool (a restart, pg_terminate_backend, idle_session_timeout) has the server's
+    last message, or the end of the stream, waiting on its socket, where an idle connection in
+    good health has nothing: it is closed and the pool hands out a fresh one, so the first
+    operation after a restart does not fail. A poll of the socket, no round trip."""
+    if not conn.closed:
+        try:
+            ready = bool(select.select([conn.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            ready = True
+        if not ready:
+            return
+        conn.close()
+    import psycopg
+
+    raise psycopg.OperationalError("the server closed this connection while it was idle")
 
 
 def _without_nul(value: Any) -> Any:

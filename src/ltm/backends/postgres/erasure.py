@@ -108,7 +108,7 @@ class Erasure(Connection):
             return
         self._empty_scopes.discard(user)
         name = scope_index_name(user_hash(user))
-        with self.pool.connection() as conn:
+        with self._pooled() as conn:
             if conn.execute(f"SELECT 1 FROM {self._m} WHERE user_id = %s LIMIT 1",
                             [user]).fetchone() is not None:
                 return  # written again meanwhile
@@ -142,7 +142,7 @@ class Erasure(Connection):
             return  # cannot run inside a transaction; the next compact() or gc does it
         for user in sorted(self._empty_scopes):
             self._drop_scope_index(user)
-        with self.pool.connection() as conn:
+        with self._pooled() as conn:
             if full:
                 conn.execute(cast(Any, f"VACUUM (FULL, ANALYZE) {self._m}, {self._h}"))
                 return

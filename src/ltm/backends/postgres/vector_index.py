@@ -79,7 +79,7 @@ class VectorSearch(Connection):
         from psycopg import sql
 
         name = scope_index_name(user_hash(user))
-        with self.pool.connection() as conn:
+        with self._pooled() as conn:
             state = self._scope_index_valid(conn, user)
             if state:
                 self._indexed.add(user)
