@@ -241,7 +241,8 @@ def update(store: str, user: str, memory_id: str, text: str | None, kind: str | 
 @store_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--user", "-u", help="For plain conversation files: the user they belong to.")
-@click.option("--session", help="For plain conversation files: the session (default: file name).")
+@click.option("--session", help="For plain conversation files: the session (default: file name; "
+              "needed when FILE is - for standard input).")
 @json_option
 def import_cmd(store: str, file: str, user: str | None, session: str | None,
                as_json: bool) -> None:
@@ -252,6 +253,10 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
 
     from ..errors import InvalidInput
 
+    if user is not None and session is None and file == "-":
+        # the file name is the default session: standard input has none (every piped
+        # conversation would land in one session named "-", their turns as neighbours)
+        fail("a conversation read from standard input needs --session", 2, "InvalidInput")
     with opened(store) as mem:
         # bytes lines: each is decoded on its own, so a bad byte is named by its exact line
         with click.open_file(file, "rb") as fp, errors_to_exit():
