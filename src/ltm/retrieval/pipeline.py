@@ -327,6 +327,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         order, extra, memories = time_and_retention(backend, flt.user, ids, logit, x, order,
                                                      want, now, window, settings, ranker, tie,
                                                      raw.text)
+        if cand.only is not None:  # (a single-signal baseline keeps its own order)
+            order = _head(key, tie, time_head(want))
     else:
         order = _head(key, tie, want)
     top = order[:want]
