@@ -169,7 +169,10 @@ class KeyStore:
             cur = self._conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND "
                                      "revoked_at IS NULL", (time.time(), key_id))
         if cur.rowcount == 0:
-            raise NotFound(key_id)
+            err = NotFound(key_id)
+            err.args = (f"no API key {key_id!r} to revoke (unknown or revoked already; see "
+                        "`ltm keys list`)",)  # not NotFound's "no memory ... for user None"
+            raise err
 
     def any_keys(self) -> bool:
         """True once a key has ever been created (revoked ones included)."""
