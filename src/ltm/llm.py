@@ -69,9 +69,13 @@ class LLMClient:
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "LTM_LLM_API_KEY",
                  timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
                  json_mode: bool = True, temperature: float = 0.0) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise LLMError(f"LLM base URL must start with http:// or https://, got {base_url!r}",
-                           url=base_url)
+        try:
+            host = httpx.URL(base_url).host
+        except httpx.InvalidURL:  # "http://[::1" (an unclosed address), a bad port
+            host = ""
+        if not base_url.startswith(("http://", "https://")) or not host:
+            raise LLMError(f"LLM base URL must start with http:// or https://, then a host, "
+                           f"got {base_url!r}", url=base_url)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.retries = retries

@@ -128,6 +128,10 @@ def process(engine: Engine, *, user: str | None = None, llm: LLMClient | None = 
     (batches done before it stay done; the rest stay queued)."""
     from ..llm import LLMClient, LLMUnavailable
 
+    if max_batches is not None and (isinstance(max_batches, bool)
+                                    or not isinstance(max_batches, int) or max_batches < 0):
+        raise InvalidInput(f"max_batches must be an integer >= 0, got {max_batches!r}",
+                           field="max_batches")
     own = llm is None
     if llm is None:
         llm = LLMClient.from_settings(engine.settings)

@@ -66,12 +66,19 @@ class BackgroundWorker:
             self._thread = None
 
     def run_once(self, *, do_gc: bool = False) -> None:
-        """One extraction pass (and a gc pass when asked); errors propagate."""
+        """One extraction pass (and a gc pass when asked); errors propagate, the extraction's
+        after the gc pass (an endpoint down for days must not keep retention from running)."""
+        failed: LtmError | None = None
         if self.store.settings.llm_url:
-            self.last_process = self.store.process()
+            try:
+                self.last_process = self.store.process()
+            except LtmError as exc:
+                failed = exc
         if do_gc:
             self.last_gc = self.store.gc()
         self.passes += 1
+        if failed is not None:
+            raise failed
 
     def _run(self) -> None:
         next_gc = time.monotonic() + self.gc_interval_s if self.gc_interval_s > 0 else None
