@@ -51,6 +51,11 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         self._psycopg = psycopg
         self.dsn, self.schema = parse_dsn(dsn, schema)
         dsn = self.dsn
+        try:  # libpq's own parse: an unknown option, a bad percent-escape, a missing "="
+            psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError as exc:
+            raise InvalidInput(f"not a valid PostgreSQL connection string {redact(dsn)}: "
+                               f"{str(exc).strip()}", field="dsn") from None
         self.hnsw_min_scope = hnsw_min_scope
         # user -> (scope view, user_stats version, docs, lexemes) of that version
         self._views: dict[str, tuple[ScopeView, int, int, int]] = {}

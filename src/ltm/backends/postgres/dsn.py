@@ -7,6 +7,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ...errors import InvalidInput
 from .schema import check_schema
 
 DEFAULT_SCHEMA = "ltm"
@@ -29,7 +30,11 @@ def split_dsn(dsn: str) -> tuple[str, str | None]:
     it); key=value connection strings pass through unchanged."""
     if not is_postgres_url(dsn):
         return dsn, None
-    parts = urlsplit(dsn)
+    try:
+        parts = urlsplit(dsn)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise InvalidInput(f"not a valid PostgreSQL URL ({exc}): {redact(dsn)}",
+                           field="dsn") from None
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), None)
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
@@ -44,12 +49,16 @@ def parse_dsn(dsn: str, schema: str | None = None) -> PgTarget:
     return PgTarget(libpq, check_schema(schema or url_schema or DEFAULT_SCHEMA))
 
 
+# a password in a key=value string: a quoted value (spaces, escaped quotes) or a word
+_KV_PASSWORD = re.compile(r"\b(ssl)?password\s*=\s*('(?:\\.|[^'\\])*'?|\S+)")
+# a URL's password: in the user info, or as a query parameter
+_URL_PASSWORD = re.compile(r"(//[^/?#@:]*):[^/?#]*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*")
+
+
 def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
+    """The DSN without its password (in the URL's user info, a ``password=`` parameter or a
+    key=value pair), for messages."""
     if is_postgres_url(dsn):
-        parts = urlsplit(dsn)
-        if parts.password:
-            netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-            return urlunsplit(parts._replace(netloc=netloc))
-        return dsn
-    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+        return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", dsn, count=1))
+    return _KV_PASSWORD.sub(lambda m: (m.group(1) or "") + "password=***", dsn)
