@@ -2,7 +2,8 @@
 the topic of any question about it, while the user's own turns hold what the user said. A
 memory an assistant said (its labels hold "assistant", as a chat turn's speaker role does)
 carries the ranker's ``assistant`` column, a prior of -1 on the logit (``ranker.PRIOR_ONLY``),
-shown in ``Hit.signals``; not when the query names the assistant itself. Both backends, and
+shown in ``Hit.signals``; not when the query names the assistant or asks what it said ("what
+did you recommend", "your advice"). Both backends, and
 on SQLite both the user-scope fast path and the general one (a session filter)."""
 
 from __future__ import annotations
@@ -52,14 +53,26 @@ def test_the_users_own_turn_ranks_above_the_assistants_reply(
         assert shipped().assistant_weight < 0
 
 
-def test_a_query_that_names_the_assistant_is_asking_for_its_words(
+@pytest.mark.parametrize("query", [
+    "what did the assistant suggest for the budget tracker database",
+    "which database did you recommend for my budget tracker",
+    "your advice on the budget tracker database"])
+def test_a_query_about_the_assistants_words_is_asking_for_them(
+        copen: Callable[..., ltm.MemoryStore], query: str) -> None:
+    mem = copen()
+    turns = _store(mem)
+    hits = mem.search(query, user="u", k=4)
+    assert hits[0].memory.id == turns[1].id
+    assert not any("assistant" in h.signals for h in hits)
+
+
+def test_a_request_to_the_assistant_is_not_a_question_about_its_words(
         copen: Callable[..., ltm.MemoryStore]) -> None:
     mem = copen()
     turns = _store(mem)
-    hits = mem.search("what did the assistant suggest for the budget tracker database",
-                      user="u", k=4)
-    assert hits[0].memory.id == turns[1].id
-    assert not any("assistant" in h.signals for h in hits)
+    hits = mem.search("can you tell me which database my budget tracker uses", user="u", k=4)
+    assert hits[0].memory.id == turns[0].id
+    assert "assistant" in next(h for h in hits if h.memory.id == turns[1].id).signals
 
 
 def test_weights_stored_before_the_column_give_it_no_weight() -> None:

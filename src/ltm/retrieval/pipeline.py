@@ -209,7 +209,7 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     """The user's memories whose labels (speaker, name, title, caption) hold a word of the
     query, which of those words name a speaker, and the memories an assistant said (one
     read: the query's words and ``ASSISTANT`` together)."""
-    asked = ASSISTANT in _WORDS.findall(query.lower())
+    asked = ASSISTANT in _WORDS.findall(query.lower()) or bool(_ASKS_ASSISTANT.search(query))
     words = query if settings.text_weight > 0 else ""
     got = backend.label_rows(words if asked else f"{words} {ASSISTANT}", user)
     said = [r for w, r in got if w == ASSISTANT and not asked]
@@ -226,6 +226,12 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
 
 
 _WORDS = re.compile(r"\w+")
+# a question about what the assistant said ("what did you recommend", "your advice"), not a
+# request to it ("can you tell me"): the assistant's turns are then the evidence
+_ASKS_ASSISTANT = re.compile(
+    r"\b(?:did you|you (?:had )?(?:recommended|suggested|said|told|mentioned|advised|"
+    r"explained|proposed|gave|shared|provided|showed))\b|\byour (?:recommendation|suggestion|"
+    r"advice|explanation|answer|reply|response)s?\b", re.IGNORECASE)
 
 
 def _content(query: str, names: Sequence[str]) -> str:
