@@ -58,11 +58,18 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 def _wordllama(arg: str, settings: Settings) -> Embedder:
     from .wordllama import WordLlamaEmbedder
-    return WordLlamaEmbedder(arg or "l2_supercat", )
+    try:
+        return WordLlamaEmbedder(arg or "l2_supercat")
+    except (AttributeError, OSError, ValueError) as exc:  # unknown name, weights not shipped
+        raise InvalidInput(f"WordLlama model {arg!r} cannot be loaded offline ({exc}); the "
+                           "wheel ships 'wordllama' (l2_supercat)", field="embedder") from None
 
 
 def _hash(arg: str, settings: Settings) -> Embedder:
     from .hashing import HashingEmbedder
+    if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= 65_536):
+        raise InvalidInput(f"embedder 'hash:{arg}': the dimension must be a whole number in "
+                           "[1, 65536]", field="embedder")
     return HashingEmbedder(int(arg) if arg else 256)
 
 
