@@ -56,7 +56,8 @@ def test_the_users_own_turn_ranks_above_the_assistants_reply(
 @pytest.mark.parametrize("query", [
     "what did the assistant suggest for the budget tracker database",
     "which database did you recommend for my budget tracker",
-    "your advice on the budget tracker database"])
+    "your advice on the budget tracker database",
+    "what database did we decide on for the budget tracker"])
 def test_a_query_about_the_assistants_words_is_asking_for_them(
         copen: Callable[..., ltm.MemoryStore], query: str) -> None:
     mem = copen()

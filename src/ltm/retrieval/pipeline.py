@@ -226,12 +226,14 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
 
 
 _WORDS = re.compile(r"\w+")
-# a question about what the assistant said ("what did you recommend", "your advice"), not a
-# request to it ("can you tell me"): the assistant's turns are then the evidence
+# a question about what the assistant said ("what did you recommend", "your advice") or what
+# both sides did ("what did we decide"), not a request to it ("can you tell me"): the
+# assistant's turns may then be the evidence
 _ASKS_ASSISTANT = re.compile(
-    r"\b(?:did you|you (?:had )?(?:recommended|suggested|said|told|mentioned|advised|"
-    r"explained|proposed|gave|shared|provided|showed))\b|\byour (?:recommendation|suggestion|"
-    r"advice|explanation|answer|reply|response)s?\b", re.IGNORECASE)
+    r"\b(?:did you|did we|you (?:had )?(?:recommended|suggested|said|told|mentioned|advised|"
+    r"explained|proposed|gave|shared|provided|showed)|we (?:discussed|talked|said|decided|"
+    r"agreed|concluded))\b|\byour (?:recommendation|suggestion|advice|explanation|answer|"
+    r"reply|response)s?\b", re.IGNORECASE)
 
 
 def _content(query: str, names: Sequence[str]) -> str:
