@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -113,6 +114,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         keys = sorted({(r.user, r.session) for r in rows if r.kind == "episode"
                        and r.session is not None and r.seq is None})
         assigned = {r.id: r.seq for r in rows}
+        mine = Counter(r.user for r in rows)  # rows this insert adds to each scope
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             seqs: dict[tuple[str, str | None], int] = {}
@@ -164,8 +166,10 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                 f"lexemes = {self._st}.lexemes + excluded.lexemes, "
                 f"version = {self._st}.version + 1 RETURNING user_id, docs",
                 [[r.user for r in rows], [r.id for r in rows]])
-            return [u for u, docs in cur.fetchall()
-                    if docs >= self.hnsw_min_scope and u not in self._indexed]
+            # a scope this insert took past the size is checked even when this process saw
+            # its index once: another process may have dropped it (forget of the whole user)
+            return [u for u, docs in cur.fetchall() if docs >= self.hnsw_min_scope and (
+                u not in self._indexed or docs - mine[u] < self.hnsw_min_scope)]
 
         errors = self._psycopg.errors
         try:
