@@ -104,6 +104,11 @@ def install_handlers(app: FastAPI) -> None:
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                  413: "too_large"}
         headers = dict(exc.headers or {})
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer when json.loads fails other than by a syntax error: recursion
+            # (nested thousands deep) or a number past Python's 4,300-digit limit
+            return error_response(400, "invalid_json", "the body is not JSON this server reads: "
+                                  "nested too deep, or a number of thousands of digits")
         if exc.status_code == 405:  # Starlette names only the first matching route's methods
             methods: set[str] = set()
             for route in request.app.router.routes:
