@@ -5,8 +5,8 @@ On write (``MemoryStore.add`` / ``add_many``) a new memory whose cosine similari
 memory (not superseded, not expired) reaches the kind's ``dedup_threshold`` is not stored: the
 existing one gets the new sources, the higher importance, the earlier ``valid_from`` (the
 same fact, said to hold since before: it holds since then, and a successor dated after that
-start may supersede it), one more access and a ``ltm_reinforced`` count in its metadata, and a
-``reinforced`` history event. Duplicates within
+start may supersede it), the later expiry (none if a write had none), one more access and a
+``ltm_reinforced`` count in its metadata, and a ``reinforced`` history event. Duplicates within
 one batch fold into the first. ``gc`` merges duplicates that got in by other paths (import,
 ``add_vectors``, a lowered threshold).
 """
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_MERGE_SCOPE = 5000  # gc compares at most this many recent memories of one kind pairwise
+# float32 rounding of a cosine: the same text can score 0.9999999 against itself, and a
+# dedup_threshold of 1.0 ("exact duplicates only") folded none of them
+ROUNDING = 1e-5
 
 
 def _current(mem: Memory | None, now: int) -> bool:
@@ -52,14 +55,15 @@ def plan(engine: Engine, rows: Sequence[NewRow], vectors: np.ndarray,
         if earlier:
             sims = vectors[earlier] @ vectors[i]
             j = int(np.argmax(sims))
-            if float(sims[j]) >= thr:
+            if float(sims[j]) >= thr - ROUNDING:
                 out[i] = earlier[j]
                 continue
         hits = engine.backend.dense_search(vectors[i], Filters(user=row.user, kinds=(row.kind,),
                                                               now=now), 5)
         dup = None
-        if hits and hits[0][1] >= thr:
-            found = engine.backend.get_many([h for h, s in hits if s >= thr], row.user)
+        if hits and hits[0][1] >= thr - ROUNDING:
+            found = engine.backend.get_many([h for h, s in hits if s >= thr - ROUNDING],
+                                            row.user)
             for mid, _ in hits:
                 if _current(found.get(mid), now):
                     dup = found[mid]
@@ -87,6 +91,14 @@ def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
     starts = [r.valid_from for r in rows if r.valid_from is not None]
     if starts and mem.valid_from is not None and min(starts) < to_us(mem.valid_from):
         changes["valid_from"] = min(starts)
+    if mem.expires_at is not None and not mem.pinned:
+        # the content now lives as long as the longest-lived write of it (None: for good);
+        # a write without expiry folded into a memory that expires would vanish with it
+        ends = [r.expires_at for r in rows]
+        if any(e is None for e in ends):
+            changes["expires_at"] = None
+        elif max(e for e in ends if e is not None) > to_us(mem.expires_at):
+            changes["expires_at"] = max(e for e in ends if e is not None)
     if not mem.pinned and any(r.pinned for r in rows):
         # the caller pinned this content: the memory that now stands for it keeps the pin,
         # or retention could evict what was asked to be kept
@@ -118,7 +130,7 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
         if keepers and not items[i][0].pinned:
             sims = mat[keepers] @ mat[i]  # (len(keepers),)
             j = int(np.argmax(sims))
-            if float(sims[j]) >= threshold:
+            if float(sims[j]) >= threshold - ROUNDING:
                 groups.setdefault(keepers[j], []).append(i)
                 continue
         keepers.append(i)
@@ -133,7 +145,8 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
             rows = [NewRow(id=g.id, user=user, agent=g.agent, session=g.session, kind=kind,
                            text=g.text, metadata={}, importance=g.importance, time=0,
                            recorded_at=0, valid_from=None, valid_to=None, superseded_by=None,
-                           sources=list(g.sources), pinned=False, expires_at=None)
+                           sources=list(g.sources), pinned=False,
+                           expires_at=None if g.expires_at is None else to_us(g.expires_at))
                     for g in gone]
             reinforce(engine, keeper, rows)
         for m, _ in engine.backend.iter_export(user, with_vectors=False):
