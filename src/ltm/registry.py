@@ -94,8 +94,16 @@ def open_backend(path: str | os.PathLike[str] | None,
     kind = settings.pop("backend", None)
     dsn = settings.pop("dsn", None)
     options = {"schema": settings.pop("schema", None)}
-    target = os.fspath(path if path is not None
-                       else dsn or os.environ.get("LTM_STORE", "ltm-data"))
+    # an empty LTM_STORE counts as unset, as the CLI reads it (not the working directory)
+    raw = path if path is not None else dsn or os.environ.get("LTM_STORE") or "ltm-data"
+    try:
+        target = os.fsdecode(raw)  # (bytes too, as open() takes them)
+    except TypeError:
+        raise InvalidInput(f"the store path must be a folder (str or os.PathLike) or a "
+                           f"PostgreSQL URL, got {type(raw).__name__}", field="path") from None
+    if not str(target).strip():
+        raise InvalidInput("the store path is empty: name a folder (or a PostgreSQL URL)",
+                           field="path")
     name = backend_name(str(target), kind, dsn)
     return BACKENDS[name](str(dsn or target), settings, options)
 
