@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +27,11 @@ class BodyGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if not _utf8_url(scope):
+            resp = error_response(400, "bad_encoding", "the URL is not valid UTF-8 once its "
+                                  "%-escapes are decoded (e.g. %FF, or %ED%A0%80)")
+            await resp(scope, receive, send)
             return
         too_big = False
         for name, value in scope.get("headers", []):
@@ -98,6 +104,17 @@ class BodyGuard:
                 raise
             resp = error_response(500, "internal", "internal error (logged on the server)")
             await resp(scope, receive, send)
+
+
+def _utf8_url(scope: Scope) -> bool:
+    """Whether the path and query decode to UTF-8 (the server would read a bad escape as
+    U+FFFD, so '/v1/users/%FF' and '/v1/users/%FE' would name one user '\ufffd')."""
+    try:
+        unquote_to_bytes(scope.get("raw_path") or b"").decode("utf-8")
+        unquote_to_bytes(scope.get("query_string") or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
