@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backends.base import Filters, NewRow
+from ..errors import NotFound
 from ..model import Memory
 from ..timeutil import now_us, to_us
 
@@ -137,10 +138,23 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
     out = {items[k][0].id: [items[i][0].id for i in members] for k, members in groups.items()}
     if dry_run or not out:
         return out
-    rewrite: dict[str, str] = {g: k for k, gs in out.items() for g in gs}
     with engine.backend.atomic():
+        # another gc (a second process) may have merged these since they were read: merge
+        # only what is still there, read again under the lock, or each run reinforces twice
+        # and reports the same merge
+        engine.backend.lock_meta(f"merge:{user}:{kind}")
+        alive = engine.backend.get_many([items[i][0].id for k, members in groups.items()
+                                         for i in (k, *members)], user)
+        groups = {k: [i for i in members if items[i][0].id in alive]
+                  for k, members in groups.items() if items[k][0].id in alive}
+        groups = {k: members for k, members in groups.items() if members}
+        out = {items[k][0].id: [items[i][0].id for i in members]
+               for k, members in groups.items()}
+        if not out:
+            return out
+        rewrite: dict[str, str] = {g: k for k, gs in out.items() for g in gs}
         for k, members in groups.items():
-            keeper = items[k][0]
+            keeper = alive[items[k][0].id]
             gone = [items[i][0] for i in members]
             rows = [NewRow(id=g.id, user=user, agent=g.agent, session=g.session, kind=kind,
                            text=g.text, metadata={}, importance=g.importance, time=0,
@@ -167,28 +181,51 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
     return out
 
 
+_ATTEMPTS = 3  # write_deduplicated's plans, when what one would reinforce is forgotten
+
+
+def _write_planned(engine: Engine, rows: list[NewRow], vectors: np.ndarray,
+                   thresholds: dict[str, float]
+                   ) -> tuple[dict[int, Memory | int], dict[str, Memory], dict[str, Memory]]:
+    """One attempt of ``write_deduplicated``: the plan, the rows stored and the memories
+    reinforced (``NotFound`` when one of those was forgotten since the plan read it)."""
+    dups = plan(engine, rows, vectors, thresholds)
+    keep = [i for i in range(len(rows)) if i not in dups]
+    if keep:
+        engine.backend.insert([rows[i] for i in keep], vectors[keep])
+    by_user: dict[str, list[str]] = {}
+    for i in keep:
+        by_user.setdefault(rows[i].user, []).append(rows[i].id)
+    stored: dict[str, Memory] = {}
+    for user, ids in by_user.items():
+        stored.update(engine.backend.get_many(ids, user))
+    # group the duplicates by the memory they reinforce
+    groups: dict[str, tuple[Memory, list[NewRow]]] = {}
+    for i, target in dups.items():
+        mem = stored[rows[target].id] if isinstance(target, int) else target
+        groups.setdefault(mem.id, (mem, []))[1].append(rows[i])
+    reinforced = {mid: reinforce(engine, mem, dup_rows)
+                  for mid, (mem, dup_rows) in groups.items()}
+    return dups, stored, reinforced
+
+
 def write_deduplicated(engine: Engine, rows: list[NewRow], vectors: np.ndarray,
                        thresholds: dict[str, float]) -> list[Memory]:
     """Store ``rows`` except near-duplicates, which reinforce what they repeat; returns one
     memory per row, in order (the reinforced one for a duplicate)."""
     with engine.backend.atomic():
-        dups = plan(engine, rows, vectors, thresholds)
-        keep = [i for i in range(len(rows)) if i not in dups]
-        if keep:
-            engine.backend.insert([rows[i] for i in keep], vectors[keep])
-        by_user: dict[str, list[str]] = {}
-        for i in keep:
-            by_user.setdefault(rows[i].user, []).append(rows[i].id)
-        stored: dict[str, Memory] = {}
-        for user, ids in by_user.items():
-            stored.update(engine.backend.get_many(ids, user))
-        # group the duplicates by the memory they reinforce
-        groups: dict[str, tuple[Memory, list[NewRow]]] = {}
-        for i, target in dups.items():
-            mem = stored[rows[target].id] if isinstance(target, int) else target
-            groups.setdefault(mem.id, (mem, []))[1].append(rows[i])
-        reinforced = {mid: reinforce(engine, mem, dup_rows)
-                      for mid, (mem, dup_rows) in groups.items()}
+        for attempt in range(_ATTEMPTS):
+            try:
+                with engine.backend.atomic():  # a savepoint: an attempt is undone whole
+                    dups, stored, reinforced = _write_planned(engine, rows, vectors,
+                                                              thresholds)
+                break
+            except NotFound:
+                # PostgreSQL (read committed): another process's forget of a memory plan()
+                # chose to reinforce committed before the reinforcement; planned again, the
+                # row is stored anew (SQLite's write lock rules this order out)
+                if attempt == _ATTEMPTS - 1:
+                    raise
     out = []
     for i, row in enumerate(rows):
         if i in dups:
