@@ -28,6 +28,7 @@ from .errors import (
     DimensionMismatch,
     InvalidInput,
     NotFound,
+    StoreError,
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .registry import open_backend, store_embedder
@@ -395,7 +396,14 @@ class MemoryStore:
                 # judgments of an erased memory: their queries may quote it
                 forget_feedback(self.backend, user, receipt.ids)
         if compact and receipt.count:
-            self.backend.compact()
+            try:
+                self.backend.compact()
+            except StoreError as exc:  # a full disk: the erasure itself is committed
+                raise StoreError(
+                    f"forgot {receipt.count} memories of user {user!r}, but the store could "
+                    f"not be compacted afterwards ({exc.__cause__ or exc}): what they held may "
+                    "stay in the store's free pages until a later erasure (forget, gc) "
+                    "compacts it") from exc
         return receipt
 
     # -- export / import ------------------------------------------------------------------

@@ -160,3 +160,36 @@ def test_the_ranker_of_a_closed_store(store: Path) -> None:
     mem.close()
     with pytest.raises(StoreError, match="closed"):
         mem.ranker  # noqa: B018
+
+
+FORGET = textwrap.dedent("""
+    import os, resource, signal, sys
+    import ltm
+    from ltm.errors import StoreError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = os.path.getsize(os.path.join(sys.argv[1], "memories.db")) + 20_000
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    with ltm.open(sys.argv[1]) as mem:
+        try:
+            mem.forget(user="bob")
+            print("forgot")
+        except StoreError as exc:
+            print(exc)
+""")
+
+
+def test_a_forget_whose_compaction_fails_says_what_was_erased(store: Path) -> None:
+    """The erasure commits, then compact() (zeroing free pages) needs room: on a full disk the
+    error said 'nothing was written' (or, before, was a raw sqlite3 error) although every
+    memory of the user was gone."""
+    with ltm.open(store) as mem:
+        mem.add_many([{"text": f"bob's memory {i} " + "filler " * 40, "user": "bob"}
+                      for i in range(1000)])
+    got = subprocess.run([sys.executable, "-c", FORGET, str(store)], capture_output=True,
+                         text=True, timeout=120)
+    assert got.returncode == 0, got.stderr[-3000:]
+    assert got.stdout.startswith("forgot 1000 memories of user 'bob', but the store could not "
+                                 "be compacted"), got.stdout
+    with ltm.open(store) as mem:
+        assert mem.user_stats("bob").memories == 0
+        assert mem.user_stats("alice").memories == 1
