@@ -45,7 +45,8 @@ def _need_server_extra() -> None:
 @click.command()
 @_STORE
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="TCP port.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+              help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the store (SQLite WAL; see docs/server.md).")
 @click.option("--allow-open", is_flag=True,
@@ -104,7 +105,7 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="With --transport http: interface to listen on (loopback only: no API keys "
                    "here; `ltm serve` serves /mcp with keys).")
-@click.option("--port", default=8766, show_default=True, type=int,
+@click.option("--port", default=8766, show_default=True, type=click.IntRange(1, 65535),
               help="With --transport http: TCP port.")
 def mcp(store: str, user: str | None, transport: str, host: str, port: int) -> None:
     """Serve the memory tools to an agent over MCP on stdin/stdout (or streamable HTTP)."""
