@@ -86,11 +86,13 @@ def _episodes(engine: Engine, user: str, session: str) -> list[tuple[Memory, np.
     return out
 
 
-def _existing_summary(engine: Engine, user: str, session: str) -> Memory | None:
-    for m, _ in engine.backend.iter_export(user, with_vectors=False):
-        if m.kind == "summary" and m.session == session and SUMMARY_KEY in m.metadata:
-            return m
-    return None
+def _summaries(engine: Engine, user: str, session: str) -> list[Memory]:
+    return [m for m, _ in engine.backend.iter_export(user, with_vectors=False)
+            if m.kind == "summary" and m.session == session and SUMMARY_KEY in m.metadata]
+
+
+def _state(summaries: list[Memory]) -> list[tuple[str, tuple[str, ...]]]:
+    return [(m.id, m.sources) for m in summaries]
 
 
 def _summarize(engine: Engine, session: str, episodes: list[Memory], vecs: np.ndarray,
@@ -118,7 +120,8 @@ def consolidate_session(engine: Engine, user: str, session: str, *,
     new to fold)."""
     pol = policy or policy_for(engine.settings.retention, "episode")
     items = _episodes(engine, user, session)
-    existing = _existing_summary(engine, user, session)
+    before = _summaries(engine, user, session)
+    existing = before[0] if before else None
     if existing is not None:
         if all(m.id in existing.sources for m, _ in items):
             return None  # nothing new to fold
@@ -141,6 +144,14 @@ def consolidate_session(engine: Engine, user: str, session: str, *,
     # the summary and what happens to its originals: one transaction, so a kill leaves both
     # or neither (gc also finishes the originals of a session a summary folds already)
     with engine.backend.atomic():
+        # another gc (a second process) may have folded this session since it was read (two
+        # summaries of one session), or its turns been erased: read again under the lock
+        engine.backend.lock_meta(f"consolidate:{user}:{session}")
+        folded = [m.id for m in episodes]
+        if _state(_summaries(engine, user, session)) != _state(before) \
+                or len(engine.backend.get_many(folded, user)) < len(folded):
+            log.info("session %s of %r changed meanwhile; left to the next gc", session, user)
+            return None
         if existing is not None:
             summary = engine.backend.update(existing.id, user,
                                             {"text": text, "sources": sources, "metadata": meta,
