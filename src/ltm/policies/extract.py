@@ -240,6 +240,13 @@ def _apply(engine: Engine, user: str, cand: dict[str, Any], decision: dict[str, 
         engine.backend.update(target.id, user, changes, vec, event="updated")
         report.updated.append(target.id)
         return
+    if action == "supersede" and target is not None:
+        # an earlier decision of this batch (or another writer) may have superseded it: the
+        # new fact supersedes what stands for it now (superseding it again was InvalidInput,
+        # which rolled the batch back on every run)
+        target = _head(engine, user, target)
+        if target is None:
+            action = "add"
     since = from_us(cand["valid_from"])
     if action == "supersede" and target is not None:
         # a successor starts no earlier than what it supersedes (the model may date the new
@@ -252,3 +259,17 @@ def _apply(engine: Engine, user: str, cand: dict[str, Any], decision: dict[str, 
         report.superseded[target.id] = mem.id
     else:
         report.added.append(mem.id)
+
+
+def _head(engine: Engine, user: str, mem: Memory) -> Memory | None:
+    """The current end of ``mem``'s supersession chain (None if ``mem`` is gone)."""
+    head = engine.backend.get(mem.id, user)
+    seen = {mem.id}
+    while head is not None and head.superseded_by is not None \
+            and head.superseded_by not in seen:
+        seen.add(head.superseded_by)
+        nxt = engine.backend.get(head.superseded_by, user)
+        if nxt is None:
+            break
+        head = nxt
+    return head

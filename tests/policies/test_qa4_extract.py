@@ -1,0 +1,41 @@
+"""QA of issue 4's fact extraction against a scripted OpenAI-compatible server on loopback:
+an LLM that answers 'supersede' twice for one fact in one batch (or 'update' and 'supersede')
+must not block the user's extraction for good (the second supersession raised InvalidInput
+'already superseded', the batch rolled back, and every later run asked the same and failed
+the same way)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from _policy_fake_llm import FakeLLM
+
+import ltm
+from ltm.policies.extract import pending
+
+Open = Callable[..., ltm.MemoryStore]
+
+
+def test_two_supersessions_of_one_fact_in_a_batch_do_not_block_extraction(
+        xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url, extract_batch=10)
+    fact = mem.add("Ana lives in Paris", user="ana", kind="fact", valid_from="2020-01-01")
+    e1 = mem.add("We moved to Lisbon in March", user="ana", session="s", time="2023-04-02")
+    e2 = mem.add("Actually we live in Porto now", user="ana", session="s",
+                 time="2023-05-02")
+    fake_llm.on("extract-facts/v1", "Lisbon", {"facts": [
+        {"text": "Ana lives in Lisbon", "sources": [e1.id], "valid_from": "2023-03-01"},
+        {"text": "Ana lives in Porto", "sources": [e2.id], "valid_from": "2023-05-01"}]})
+    fake_llm.on("decide-facts/v1", "Lisbon", {"decisions": [
+        {"n": 0, "action": "supersede", "target": fact.id, "text": None},
+        {"n": 1, "action": "supersede", "target": fact.id, "text": None}]})
+    report = mem.process()
+    assert report.episodes == 2 and pending(mem) == {}
+    facts = {m.text: m for m in mem.list("ana", kinds=["fact"]).memories}
+    assert set(facts) == {"Ana lives in Paris", "Ana lives in Lisbon", "Ana lives in Porto"}
+    # one chain: Paris -> Lisbon -> Porto (the second decision supersedes what stands now)
+    assert mem.get(fact.id, user="ana").superseded_by == facts["Ana lives in Lisbon"].id
+    assert facts["Ana lives in Lisbon"].superseded_by == facts["Ana lives in Porto"].id
+    assert facts["Ana lives in Porto"].superseded_by is None
+    now = mem.search("where does Ana live", user="ana", kinds=["fact"])
+    assert now[0].memory.text == "Ana lives in Porto"
