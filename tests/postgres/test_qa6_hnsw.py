@@ -18,8 +18,10 @@ def test_a_scope_regrown_after_another_process_forgot_it_is_indexed_again(
             ltm.open(pg_store_url, embedder="hash", hnsw_min_scope=20) as other:
         writer.add_many(_items("u", 25, "first"))
         assert writer.backend.scope_indexed("u")  # type: ignore[attr-defined]
+        assert other.stats()["hnsw_scopes"] == 1
         assert other.forget(user="u").count == 25  # drops the index: its name holds the user
         assert not writer.backend.scope_indexed("u")  # type: ignore[attr-defined]
+        assert other.stats()["hnsw_scopes"] == 0
         # the writer, which built the first index, takes the scope past the size again
         writer.add_many(_items("u", 25, "second"))
         assert writer.backend.scope_indexed("u")  # type: ignore[attr-defined]

@@ -110,7 +110,12 @@ class Reads(Connection):
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind = 'r'", [self.schema])[0][0]
+        # the scopes searched through an HNSW index of their own (SQLite's key of that name)
+        scopes = self._read(
+            "SELECT count(*) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+            "c.relname LIKE 'memories\\_hnsw\\_%%' AND i.indisvalid", [self.schema])[0][0]
         return {"memories": sum(int(v) for v in kinds.values()),
                 "by_kind": {k: int(v) for k, v in kinds.items()}, "users": int(users),
                 "deleted_total": int(deleted), "bytes_on_disk": int(size), "dim": self.dim,
-                "backend": "postgres", "schema": self.schema}
+                "hnsw_scopes": int(scopes), "backend": "postgres", "schema": self.schema}

@@ -55,6 +55,21 @@ def _from_held(held: tuple[tuple[Any, ...], Any, Any]) -> Memory:
 # when they are this few (a time window, a session)
 _EXACT_ALLOWED = 10_000
 
+
+def _previous(data: str | None) -> dict[str, Any] | None:
+    """A history event's previous values as a ``Memory`` holds them (as PostgreSQL gives
+    them): an update records the raw columns, metadata and sources as JSON text and pinned as
+    0 / 1."""
+    if not data:
+        return None
+    out = json.loads(data)
+    for key in ("metadata", "sources"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    if "pinned" in out:
+        out["pinned"] = bool(out["pinned"])
+    return out
+
 class Reads(Connection):
     """Row and vector reads (a part of ``SqliteBackend``)."""
 
@@ -240,8 +255,7 @@ class Reads(Connection):
             rows = self.conn.execute(
                 "SELECT event, at, data FROM history WHERE memory_id = ? AND user IN (?, ?) "
                 "ORDER BY n", (memory_id, user, tombstone_user(user))).fetchall()
-        return [HistoryEvent(memory_id, e, from_us(at), json.loads(d) if d else None)
-                for e, at, d in rows]
+        return [HistoryEvent(memory_id, e, from_us(at), _previous(d)) for e, at, d in rows]
 
     def iter_export(self, user: str | None,
                     with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
