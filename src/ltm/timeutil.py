@@ -29,8 +29,8 @@ def to_us(value: object, *, field: str = "time") -> int:
         delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
         us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
         if not _MIN_US <= us <= _MAX_US:  # e.g. 9999-12-31T23:00-05:00 is year 10000 in UTC
-            raise InvalidInput(f"{field} {value.isoformat()} is out of range "
-                               "(years 1 to 9999 in UTC)", field=field)
+            raise InvalidInput(f"{field} {value.isoformat()} is out of range (from "
+                               "0001-01-02 to 9999-12-30T00:00 in UTC)", field=field)
         return us
     if isinstance(value, date):
         return to_us(datetime(value.year, value.month, value.day), field=field)
@@ -41,7 +41,8 @@ def to_us(value: object, *, field: str = "time") -> int:
             raise InvalidInput(f"{field} {value!r} is out of range", field=field)
         us = int(round(value * 1_000_000))
         if not _MIN_US <= us <= _MAX_US:
-            raise InvalidInput(f"{field} {value!r} is out of range", field=field)
+            raise InvalidInput(f"{field} {value!r} is out of range (from 0001-01-02 to "
+                               "9999-12-30T00:00 in UTC)", field=field)
         return us
     if isinstance(value, str):
         text = value.strip()
