@@ -39,3 +39,4 @@ def test_known_query_parameters_and_the_page_still_work(served: Served) -> None:
         assert c.get(U + "/export", params={"embeddings": "false"}).status_code == 200
         assert c.get("/?utm_source=x").status_code == 200  # the page is not an API route
         assert c.get("/static/app.js?v=2").status_code == 200
+        assert c.get("/v1/health?probe=liveness").status_code == 200

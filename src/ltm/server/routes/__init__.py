@@ -27,8 +27,9 @@ def known_query(request: Request) -> None:
     take, or one given twice, as unknown body fields are refused: ``?sesion=work`` would
     otherwise list every session, ``?kind=a&kind=b`` filter on b alone."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.url.path.startswith("/v1/"):
-        return
+    path = request.url.path
+    if not isinstance(route, APIRoute) or not path.startswith("/v1/") or path == "/v1/health":
+        return  # health stays as permissive as probes expect
     known = {f.alias for f in route.dependant.query_params}
     names = [k for k, _ in request.query_params.multi_items()]
     for name in names:
