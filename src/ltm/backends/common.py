@@ -124,6 +124,19 @@ class Dialect:
         return f"CAST(X'{user.encode().hex()}' AS TEXT)"
 
 
+def pg_metadata_doc(column: str) -> str:
+    """PostgreSQL: the json ``column`` as jsonb. Metadata is json (kept byte for byte), which
+    may hold the escape \\u0000 that jsonb refuses: read as U+FFFD, or one such row fails
+    every filtered query."""
+    return f"replace({column}::text, '\\u0000', '\\ufffd')::jsonb"
+
+
+def pg_metadata_key(column: str, key: str) -> str:
+    """PostgreSQL: the value under ``key`` (of the form ``SAFE_KEY``) of the json
+    ``column``, as jsonb: the expression a filter on the key tests and an index on it holds."""
+    return f"({pg_metadata_doc(column)} -> '{key}')"
+
+
 class _Postgres(Dialect):
     mark = "%s"
     user_column = "user_id"
@@ -132,15 +145,18 @@ class _Postgres(Dialect):
         return f"{column} = ANY(%s::text[])", [list(kinds)]
 
     def metadata(self, column: str, key: str, value: Any) -> tuple[str, list[Any]]:
-        # metadata is json (kept byte for byte), which may hold the escape \u0000 that jsonb
-        # refuses: read as U+FFFD for the test, or one such row fails every filtered query
-        doc = f"replace({column}::text, '\\u0000', '\\ufffd')::jsonb"
+        doc = pg_metadata_doc(column)
         if value is None:
             return f"coalesce({doc} -> %s, 'null'::jsonb) = 'null'::jsonb", [key]
         from psycopg.types.json import Jsonb  # only a PostgreSQL store gets here
 
         if isinstance(value, str) and "\x00" in value:  # (jsonb cannot hold it either)
             value = value.replace("\x00", "\ufffd")
+        if SAFE_KEY.fullmatch(key):
+            # the key written into the expression, so that an index on it
+            # (PostgresBackend.metadata_index) can serve the test; for a JSON scalar (the
+            # filter's values are), equality is what containment tests
+            return f"{pg_metadata_key(column, key)} = %s", [Jsonb(value)]
         return f"{doc} @> %s", [Jsonb({key: value})]
 
     def user_literal(self, user: str) -> str:

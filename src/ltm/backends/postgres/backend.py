@@ -72,6 +72,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         self._cursors = itertools.count()
         self._indexed: set[str] = set()  # users whose HNSW index is known to be valid
         self._empty_scopes: set[str] = set()  # emptied in a transaction: index to drop
+        self._meta_indexes: set[str] = set()  # metadata keys known to be indexed
         self._deferred: set[str] | None = None  # inside bulk_load(): scopes to index on exit
         self._defer_lock = threading.Lock()
         self.hnsw_build_mem = "1GB"  # maintenance_work_mem while building a scope's index

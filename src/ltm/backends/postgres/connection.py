@@ -105,6 +105,7 @@ class Connection:
     _views_lock: threading.Lock
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
     _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
+    _meta_indexes: set[str]  # metadata keys known to be indexed (reads.metadata_index)
 
     if TYPE_CHECKING:  # (erasure.py)
         def _drop_scope_index(self, user: str) -> None: ...

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import numpy as np
 
+from ...errors import InvalidInput, StoreError
 from ...model import HistoryEvent, Memory
 from ...timeutil import from_us
 from ..base import Filters, scan_order
-from ..common import tombstone_user
+from ..common import SAFE_KEY, pg_metadata_key, tombstone_user, user_hash
 from .connection import Connection
-from .schema import _COLS, _row_to_memory
+from .schema import _COLS, _row_to_memory, ident
+
+log = logging.getLogger(__name__)
 
 
 class Reads(Connection):
@@ -79,6 +83,40 @@ class Reads(Connection):
         rows = self._read(f"SELECT {_COLS} FROM {self._m} m WHERE {where} "
                           f"ORDER BY m.time {d}, m.id {d} LIMIT %s", [*params, int(limit)])
         return [_row_to_memory(r) for r in rows]
+
+    def metadata_index(self, key: str) -> None:
+        """Index the memories by ``(user_id, metadata[key])`` where they hold ``key`` (a
+        partial index), so that a metadata filter on ``key`` reads the matching rows instead
+        of every row of the user: for a key that names an item, as the LangGraph and LangChain
+        adapters' keys do. Built once per store, CONCURRENTLY (writers are not blocked); a
+        build a failure left invalid is made again."""
+        if not SAFE_KEY.fullmatch(key):
+            raise InvalidInput(f"metadata index key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
+                               field="key")
+        if key in self._meta_indexes:
+            return
+        if getattr(self._local, "conn", None) is not None:
+            # CONCURRENTLY would wait for this thread's own open transaction
+            raise StoreError("metadata_index() cannot run inside an atomic() block")
+        name = "memories_meta_" + (key if len(key) <= 40 else user_hash(key))
+        expr = pg_metadata_key("metadata", key)
+        with self._pooled() as conn:
+            row = conn.execute(
+                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+                "c.relname = %s", [self.schema, name]).fetchone()
+            if row is None or not row[0]:
+                if row is not None:
+                    conn.execute(cast(Any, f"DROP INDEX CONCURRENTLY IF EXISTS "
+                                           f"{self._s}.{ident(name)}"))
+                try:
+                    conn.execute(cast(Any, f"CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+                                           f"{ident(name)} ON {self._m} (user_id, {expr}) "
+                                           f"WHERE {expr} IS NOT NULL"))
+                except self._psycopg.Error as exc:  # e.g. another process builds it now
+                    log.warning("indexing metadata %r failed: %s", key, exc)
+                    return
+        self._meta_indexes.add(key)
 
     def user_counts(self, user: str, now: int | None = None
                     ) -> tuple[dict[str, int], list[tuple[str, int, int, int]],
