@@ -81,16 +81,22 @@ def test_a_read_while_another_process_writes_exits_0(store: Path) -> None:
     assert _count(store) == 1
 
 
+def _other_user() -> tuple[str, ...]:
+    """The command prefix that runs a command as a user the store's files do not belong to
+    (nothing when the tests do not run as root, who may write any file)."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv to run as another user")
+    return ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
 def test_a_read_only_store_answers_reads_and_refuses_writes(store: Path) -> None:
     (store / DB).chmod(0o444)
     for folder in (store, store / "index"):
         if folder.exists():
             folder.chmod(0o777)  # the folder may take SQLite's -wal and -shm files
-    other: tuple[str, ...] = ()
-    if os.geteuid() == 0:  # root writes any file: run the commands as user nobody
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv to run as another user")
-        other = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    other = _other_user()
     got = _ltm("--store", str(store), "search", "--user", "alice", "Lisbon", prefix=other)
     assert got.returncode == 0, got.stderr
     assert "Lisbon" in got.stdout and "Traceback" not in got.stderr
@@ -101,6 +107,22 @@ def test_a_read_only_store_answers_reads_and_refuses_writes(store: Path) -> None
     assert added.stderr.strip().splitlines() == [added.stderr.strip()]
     assert "read-only" in added.stderr and added.stdout == ""
     assert _count(store) == 1
+
+
+def test_a_read_only_store_folder_says_why_it_cannot_be_opened(store: Path) -> None:
+    """SQLite cannot read a store in WAL mode without making its -shm file: the message says
+    so (it read only 'attempt to write a readonly database' for a search)."""
+    for path in (store / DB, store / "index", store):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        got = _ltm("--store", str(store), "search", "--user", "alice", "Lisbon",
+                   prefix=_other_user())
+    finally:
+        for folder in (store, store / "index"):
+            folder.chmod(0o755)
+    assert got.returncode == 4, got.stderr
+    assert "read-only" in got.stderr and "memories.db-shm" in got.stderr
+    assert len(got.stderr.strip().splitlines()) == 1
 
 
 FILL = textwrap.dedent("""

@@ -109,7 +109,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             self._migrate()
             self._check_fts()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}") from None
+            hint = ""
+            if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
+                        f"may write {DB_NAME}-wal and {DB_NAME}-shm into, also to read)")
+            raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}{hint}") from None
         dim = self.get_meta("dim")
         self.dim = int(dim) if dim else None
         self._index = None
