@@ -259,7 +259,8 @@ class Reads(Connection):
 
     def iter_export(self, user: str | None,
                     with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
-        sql = f"SELECT {_COLUMNS}, embedding FROM memories"
+        vec = "embedding" if with_vectors else "NULL"  # not 1 KB a row read for nothing
+        sql = f"SELECT {_COLUMNS}, {vec} FROM memories"
         params: list[Any] = []
         if user is not None:
             sql += " WHERE user = ?"
