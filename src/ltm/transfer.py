@@ -73,6 +73,7 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
                            field="file")
     lines = _decoded_lines(fp)
     first = next(lines, None)
+    header: Any = None
     try:
         # (a byte order mark, as editors on Windows save UTF-8, is not part of the header)
         header = json.loads(first[1].removeprefix("\ufeff")) if first is not None else None
