@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
 
 
+class _ClosedConnection:
+    """What a closed backend holds instead of its connection: every use is StoreError."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise StoreError("the store is closed")
+
+
 class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, VectorIndexUpkeep):
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
 
@@ -142,6 +149,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
 
     def close(self) -> None:
         with self._lock:
+            if isinstance(self.conn, _ClosedConnection):
+                return  # closed already
             try:
                 if self._inserted >= _OPTIMIZE_AFTER:
                     # bulk writes leave the full-text index in many segments, and every term
@@ -159,7 +168,10 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 # database already holds every committed write
                 log.info("closing %s: upkeep skipped (%s)", self.folder, exc)
             finally:
-                self.conn.close()
+                # a call another thread began before close() reads "the store is closed"
+                # (StoreError) from here on, not sqlite3's ProgrammingError
+                conn, self.conn = self.conn, _ClosedConnection()  # type: ignore[assignment]
+                conn.close()
 
     # -- writes ---------------------------------------------------------------------------
     def next_seq(self, user: str, session: str) -> int:
