@@ -143,7 +143,7 @@ class Engine:
             into.futures.append(self._worker.submit(self.embed, texts))
 
     def write(self, rows: list[NewRow], vectors: np.ndarray | Embedding | None = None, *,
-               dedup: bool = True) -> list[Memory]:
+               dedup: bool = True, sources_held: bool = False) -> list[Memory]:
         self.check_open()
         if not rows:
             return []
@@ -157,7 +157,14 @@ class Engine:
                 vectors = self.embed([embed_text(r.text, r.metadata) for r in rows])
         try:
             check_unique(rows)
-            self.check_sources(rows)
+            if any(r.sources for r in rows) and not sources_held:
+                # the sources checked and the rows written in one transaction that holds the
+                # sources: a forget of one meanwhile either erased it first (InvalidInput
+                # here) or waits and then cascades to what was derived from it; checked
+                # before it, a fact could be left naming a source the forget had erased
+                with self.backend.atomic():
+                    self.check_sources(rows, hold=True)
+                    return self.write(rows, vectors, dedup=dedup, sources_held=True)
             if dedup:
                 thresholds = {k: p.dedup_threshold for k, p in policies(self.settings.retention)
                               .items() if p.dedup_threshold is not None}
@@ -180,10 +187,16 @@ class Engine:
         # what was written, without reading it back (the backend assigned ``seq``)
         return [memory_of(r) for r in rows]
 
-    def check_sources(self, rows: list[NewRow]) -> None:
+    def check_sources(self, rows: list[NewRow], *, hold: bool = False) -> None:
+        """InvalidInput unless every source of a row is a memory of its user (or a row of the
+        batch). ``hold``: inside ``atomic()``, keep them from a concurrent forget until the
+        transaction ends (``hold_sources``, where the backend needs it: PostgreSQL; SQLite's
+        write transaction already excludes one)."""
+        held = getattr(self.backend, "hold_sources", None) if hold else None
         for r in rows:
             if r.sources:
-                found = self.backend.get_many(r.sources, r.user)
+                found = held(r.sources, r.user) if held is not None \
+                    else self.backend.get_many(r.sources, r.user)
                 batch = {x.id for x in rows if x.user == r.user}
                 missing = [s for s in r.sources if s not in found and s not in batch]
                 if missing:

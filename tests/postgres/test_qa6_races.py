@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+
+import pytest
+from store_locations import Location, new_location
 
 import ltm
+from ltm.errors import InvalidInput
+
+__all__ = ["new_location"]
 
 
 def test_a_duplicate_of_a_fact_being_forgotten_is_stored_not_a_not_found(
@@ -37,3 +44,55 @@ def test_a_duplicate_of_a_fact_being_forgotten_is_stored_not_a_not_found(
         assert new.id != old.id
         assert [m.id for m in writer.list("ana").memories] == [new.id]
         assert writer.history(new.id, user="ana")[0].event == "created"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_fact_derived_from_a_memory_being_forgotten_is_not_left_behind(
+        new_location: Callable[[str], Location], kind: str) -> None:
+    """Another process forgets an episode while a fact naming it as a source is added: the
+    forget either runs first (the add is then InvalidInput: its source is gone) or after
+    (its cascade then takes the fact); never a fact left naming an erased source."""
+    location = new_location(kind)
+    # (erase="fast": a forget inside an open transaction cannot compact on SQLite)
+    with ltm.open(location, embedder="hash") as writer, \
+            ltm.open(location, embedder="hash", erase="fast") as other:
+        # the forget first: its transaction is open while the fact is added
+        episode = writer.add("I moved to Lisbon in March", user="ana")
+        deleting = threading.Event()
+
+        def forget_slowly() -> None:
+            with other.backend.atomic():
+                other.forget(episode.id, user="ana")
+                deleting.set()
+                time.sleep(0.5)
+
+        forgetter = threading.Thread(target=forget_slowly)
+        forgetter.start()
+        try:
+            assert deleting.wait(10)
+            with pytest.raises(InvalidInput, match="sources"):
+                writer.add("Ana lives in Lisbon", user="ana", kind="fact",
+                           sources=[episode.id])
+        finally:
+            forgetter.join()
+        assert writer.list("ana").memories == []
+
+        # the add first: its transaction is open while the forget runs
+        episode = writer.add("I moved to Porto in May", user="ana")
+        adding = threading.Event()
+
+        def add_slowly() -> None:
+            with writer.backend.atomic():
+                writer.add("Ana lives in Porto", user="ana", kind="fact", sources=[episode.id])
+                adding.set()
+                time.sleep(0.5)
+
+        adder = threading.Thread(target=add_slowly)
+        adder.start()
+        try:
+            assert adding.wait(10)
+            receipt = other.forget(episode.id, user="ana")
+        finally:
+            adder.join()
+        assert receipt.count == 2 and sorted(receipt.ids_by_kind) == ["episode", "fact"]
+        assert writer.list("ana").memories == []

@@ -60,6 +60,17 @@ class Reads(Connection):
             for r in cur:
                 yield _row_to_memory(r), r[-1]
 
+    def hold_sources(self, ids: Sequence[str], user: str) -> set[str]:
+        """The ids among ``ids`` that are memories of ``user``, each held (``FOR KEY SHARE``)
+        until the enclosing ``atomic()`` transaction ends: a forget of one waits for it and
+        then its cascade sees what the transaction derived from it; one that a forget in
+        flight erased is not among them (``Engine.check_sources``)."""
+        if not ids:
+            return set()
+        rows = self._read(f"SELECT id FROM {self._m} WHERE user_id = %s AND "
+                          f"id = ANY(%s::text[]) ORDER BY id FOR KEY SHARE", [user, list(ids)])
+        return {r[0] for r in rows}
+
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
         """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order
         (found through the GIN index ``memories_sources``)."""
