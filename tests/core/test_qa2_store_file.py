@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 import ltm
-from ltm.errors import StoreError
+from ltm.errors import StoreBusy, StoreError
 
 DB = "memories.db"
 
@@ -81,6 +81,23 @@ def test_a_read_while_another_process_writes_exits_0(store: Path) -> None:
     assert _count(store) == 1
 
 
+def test_a_store_locked_whole_by_another_process_is_busy(store: Path) -> None:
+    """A process with SQLite's exclusive locking mode (a backup tool, a migration) keeps
+    every reader out: opening was a plain StoreError ('cannot open ...: database is
+    locked'), which a caller retrying on StoreBusy did not retry."""
+    holder = sqlite3.connect(store / DB, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreBusy, match="another process holds it locked"):
+            ltm.open(store, busy_timeout_ms=100)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with ltm.open(store) as mem:
+        assert mem.stats()["memories"] == 1
+
+
 def _other_user() -> tuple[str, ...]:
     """The command prefix that runs a command as a user the store's files do not belong to
     (nothing when the tests do not run as root, who may write any file)."""
@@ -128,7 +145,7 @@ def test_a_read_only_store_folder_says_why_it_cannot_be_opened(store: Path) -> N
 FILL = textwrap.dedent("""
     import sys
     import ltm
-    from ltm.errors import StoreError
+    from ltm.errors import StoreBusy, StoreError
     mem = ltm.open(sys.argv[1])
     acked = 0
     try:
@@ -187,7 +204,7 @@ def test_the_ranker_of_a_closed_store(store: Path) -> None:
 FORGET = textwrap.dedent("""
     import os, resource, signal, sys
     import ltm
-    from ltm.errors import StoreError
+    from ltm.errors import StoreBusy, StoreError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     limit = os.path.getsize(os.path.join(sys.argv[1], "memories.db")) + 20_000
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import StoreError
+from ...errors import StoreBusy, StoreError
 from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
@@ -30,6 +30,7 @@ from .schema import (
     _UPDATABLE,
     _WAL_CHECKPOINT_PAGES,
     DB_NAME,
+    _is_busy,
     _multi_insert,
     _row_to_memory,
     quote_ident,
@@ -115,7 +116,14 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
             self._check_fts()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            if getattr(self, "conn", None) is not None:
+                self.conn.close()  # nothing of it is kept: the caller gets no backend
+            if isinstance(exc, StoreError):
+                raise
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise StoreBusy(f"cannot open {self.folder / DB_NAME}: another process holds "
+                                f"it locked ({exc}); retry shortly") from None
             hint = ""
             if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
                 hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
