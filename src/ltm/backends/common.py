@@ -113,9 +113,19 @@ class Dialect:
         """``column``'s JSON object holds ``value`` under ``key`` (None: missing or null). A
         key of the filter's safe form is written into the JSON path, so that an index on that
         expression (``SqliteBackend.metadata_index``) can serve the test."""
+        # json_extract reads true as 1: the JSON type tells {"k": true} from {"k": 1}, as
+        # PostgreSQL's jsonb does
+        kind = ("= 'true'" if value else "= 'false'") if isinstance(value, bool) else \
+            "IN ('integer', 'real')" if isinstance(value, (int, float)) else None
         if SAFE_KEY.fullmatch(key):
             path = f"json_extract({column}, '$.\"{key}\"')"
-            return (f"{path} IS NULL", []) if value is None else (f"{path} = ?", [value])
+            if value is None:
+                return f"{path} IS NULL", []
+            typed = f" AND json_type({column}, '$.\"{key}\"') {kind}" if kind else ""
+            return f"{path} = ?{typed}", [value]
+        if kind and value is not None:
+            return (f"json_extract({column}, ?) IS ? AND json_type({column}, ?) {kind}",
+                    [f'$."{key}"', value, f'$."{key}"'])
         return f"json_extract({column}, ?) IS ?", [f'$."{key}"', value]
 
     def user_literal(self, user: str) -> str:
