@@ -259,8 +259,8 @@ class Reads(Connection):
 
     def iter_export(self, user: str | None,
                     with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
-        vec = "embedding" if with_vectors else "NULL"  # not 1 KB a row read for nothing
-        sql = f"SELECT {_COLUMNS}, {vec} FROM memories"
+        blob = "embedding" if with_vectors else "NULL"  # not 1 KB a row read for nothing
+        sql = f"SELECT {_COLUMNS}, {blob} FROM memories"
         params: list[Any] = []
         if user is not None:
             sql += " WHERE user = ?"
