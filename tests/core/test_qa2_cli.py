@@ -43,3 +43,16 @@ def test_a_conversation_from_standard_input_needs_a_session(cli: CliRunner,
     got = cli.invoke(main, ["--store", "s", "import", "chat-2.jsonl", "--user", "alice",
                             "--json"])
     assert json.loads(got.stdout) == {"imported": 2, "session": "chat-2"}
+
+
+def test_an_export_imported_with_user_says_what_it_is(cli: CliRunner, tmp_path: Path) -> None:
+    """`ltm import export.jsonl --user alice` read the export's header as a chat turn: 'line
+    1: text must be a string, not NoneType'."""
+    assert cli.invoke(main, ["--store", "a", "add", "--user", "bob", "hello there"]).exit_code == 0
+    assert cli.invoke(main, ["--store", "a", "export", "-o", "e.jsonl"]).exit_code == 0
+    got = cli.invoke(main, ["--store", "b", "import", "e.jsonl", "--user", "alice"])
+    assert got.exit_code == 2
+    assert got.stderr.strip() == ("ltm: e.jsonl is an ltm export: import it without --user "
+                                  "(each memory keeps its own user)")
+    got = cli.invoke(main, ["--store", "b", "import", "e.jsonl", "--json"])
+    assert got.exit_code == 0 and json.loads(got.stdout)["imported"] == 1

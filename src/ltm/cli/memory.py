@@ -287,6 +287,10 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
                             messages.append(json.loads(line))
                         except (ValueError, RecursionError) as exc:
                             raise InvalidInput(f"{file} line {n}: not JSON: {exc}") from None
+                        if not lines and isinstance(messages[0], dict) \
+                                and "ltm_export" in messages[0]:
+                            raise InvalidInput(f"{file} is an ltm export: import it without "
+                                               "--user (each memory keeps its own user)")
                         lines.append(n)
                 sess = session or os.path.splitext(os.path.basename(file))[0]
                 with tqdm(total=len(messages), unit="turn", disable=as_json or None,
