@@ -56,7 +56,8 @@ def extra_from(metadata: Mapping[str, Any] | None) -> str:
     if not metadata:
         return ""
     parts = [metadata.get(k) for k in FTS_METADATA_FIELDS]
-    return " ".join(p for p in parts if isinstance(p, str))
+    # NUL separates words (PostgreSQL text cannot hold it: the write failed there)
+    return " ".join(p for p in parts if isinstance(p, str)).replace("\x00", " ")
 
 
 def memory_from_columns(user: str, mid: str, agent: str | None, session: str | None, kind: str,
