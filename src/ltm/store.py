@@ -27,6 +27,7 @@ from .engine import EMBED_BLOCK, Embedding, Engine, embed_text
 from .errors import (
     DimensionMismatch,
     InvalidInput,
+    LtmError,
     NotFound,
     StoreError,
 )
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 # how often (seconds) an open store looks for weights another process fitted or dropped
 # (``ltm train ranker --store``): one meta read, ~7 us on SQLite, ~0.15 ms on PostgreSQL
 RANKER_RECHECK_S = 1.0
+
+# meta key set by a forget whose erasure is not compacted yet (``MemoryStore._compact_pending``)
+_ERASE_PENDING = "erase_pending"
 
 _ADD_FIELDS = {"text", "user", "agent", "session", "kind", "time", "metadata", "importance",
                "pinned", "expires_at", "valid_from", "valid_to", "sources", "id"}
@@ -97,7 +101,14 @@ class MemoryStore:
         self.close()
 
     def close(self) -> None:
-        """Flush pending access counts and the vector index, then close the database."""
+        """Compact what an ``erase="fast"`` forget left (see ``forget``), flush pending access
+        counts and the vector index, then close the database."""
+        if not self.engine.closed:
+            try:
+                self._compact_pending()
+            except LtmError as exc:  # a read-only or busy store: the next close tries again
+                log.warning("erased memories not compacted yet (the next close tries "
+                            "again): %s", exc)
         self.engine.close()
 
     def _check_open(self) -> None:
@@ -395,16 +406,28 @@ class MemoryStore:
             elif receipt.count:
                 # judgments of an erased memory: their queries may quote it
                 forget_feedback(self.backend, user, receipt.ids)
+            if receipt.count:
+                # until a compaction: set with the erasure, so that a kill or a failed
+                # compaction leaves it for the next forget, gc or close to finish
+                self.backend.set_meta(_ERASE_PENDING, "1")
         if compact and receipt.count:
             try:
-                self.backend.compact()
+                self._compact_pending()
             except StoreError as exc:  # a full disk: the erasure itself is committed
                 raise StoreError(
                     f"forgot {receipt.count} memories of user {user!r}, but the store could "
                     f"not be compacted afterwards ({exc.__cause__ or exc}): what they held may "
-                    "stay in the store's free pages until a later erasure (forget, gc) "
+                    "stay in the store's free pages until a later forget, gc or close "
                     "compacts it") from exc
         return receipt
+
+    def _compact_pending(self) -> None:
+        """Compact the store when an erasure has not been compacted since (``erase="fast"``,
+        a compaction that failed or was cut short), so that no erased text stays in a file."""
+        if self.backend.get_meta(_ERASE_PENDING) is None:
+            return
+        self.backend.compact()
+        self.backend.delete_meta(_ERASE_PENDING)  # after: a kill in between compacts again
 
     # -- export / import ------------------------------------------------------------------
     def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
@@ -441,7 +464,13 @@ class MemoryStore:
         consolidated (with ``dry_run``, what would be)."""
         self._check_open()
         from .policies.retention import gc
-        return gc(self.engine, now, dry_run=dry_run, user=None if user is None else check.user(user))
+        report = gc(self.engine, now, dry_run=dry_run,
+                    user=None if user is None else check.user(user))
+        if not dry_run:
+            if report.count and self.settings.erase != "full":
+                self.backend.set_meta(_ERASE_PENDING, "1")  # gc's own erasures ...
+            self._compact_pending()  # ... and those of erase="fast" forgets before it
+        return report
 
     def consolidate(self, session: str, *, user: str) -> Memory | None:
         """Fold the episodes of ``session`` into a ``summary`` memory now (LLM if configured,
