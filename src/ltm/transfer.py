@@ -43,8 +43,12 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
         check.user(user)
     if not callable(getattr(fp, "write", None)):
         raise InvalidInput("export writes to a text file object (with write())", field="fp")
-    fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": engine.embedder.name,
-                         "dim": engine.embedder.dim}) + "\n")
+    try:
+        fp.write(json.dumps({"ltm_export": EXPORT_FORMAT, "embedder": engine.embedder.name,
+                             "dim": engine.embedder.dim}) + "\n")
+    except TypeError:  # a file opened in binary mode ("wb")
+        raise InvalidInput("export writes text: open the file in text mode ('w', UTF-8), not "
+                           "binary", field="fp") from None
     n = 0
     for mem, vec in engine.backend.iter_export(user, with_vectors=embeddings):
         fp.write(_one_line(json.dumps(memory_to_json(mem, vec), ensure_ascii=False)) + "\n")

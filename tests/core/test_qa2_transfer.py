@@ -29,3 +29,14 @@ def test_an_export_of_a_newer_format_says_so(tmp_path: Path) -> None:
             dst.import_(io.StringIO("\n".join(['{"ltm_export": "x"}', *rest]) + "\n"))
         assert dst.stats()["memories"] == 0
         assert dst.import_(io.StringIO(out.getvalue())).imported == 1
+
+
+def test_an_export_into_a_binary_file_is_invalid_input(tmp_path: Path) -> None:
+    """open(path, "wb") raised a raw TypeError ('a bytes-like object is required')."""
+    with ltm.open(tmp_path / "a", embedder="hash") as mem:
+        mem.add("I moved to Lisbon in March", user="alice")
+        with open(tmp_path / "e.jsonl", "wb") as fp, pytest.raises(InvalidInput) as err:
+            mem.export(fp)  # type: ignore[arg-type]
+        assert err.value.field == "fp" and "text mode" in str(err.value)
+        with open(tmp_path / "e.jsonl", "w", encoding="utf-8") as text:
+            assert mem.export(text) == 1
