@@ -14,6 +14,7 @@ reads answer (exit 0) and close() leaves the upkeep it cannot do (access counts,
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -124,6 +125,26 @@ def test_a_read_only_store_answers_reads_and_refuses_writes(store: Path) -> None
     assert added.stderr.strip().splitlines() == [added.stderr.strip()]
     assert "read-only" in added.stderr and added.stdout == ""
     assert _count(store) == 1
+
+
+def test_a_read_only_store_lists_a_large_scope(store: Path) -> None:
+    """A scope of hnsw_min_scope memories or more gets a time index on its first list or
+    time-filtered search; on a read-only store making it failed, and after the StoreError of
+    3e9e0ff that failure ended the read (exit 4) instead of walking the rows."""
+    with ltm.open(store, hnsw_min_scope=30) as mem:
+        mem.add_many([{"text": f"memory {i} about Lisbon", "user": "bob",
+                       "time": f"2026-01-{i % 28 + 1:02d}"} for i in range(40)])
+    (store / DB).chmod(0o444)
+    store.chmod(0o777)
+    env = {"LTM_HNSW_MIN_SCOPE": "30"}
+    got = _ltm("--store", str(store), "list", "--user", "bob", "-n", "2", "--json", env=env,
+               prefix=_other_user())
+    assert got.returncode == 0, got.stderr
+    assert len(json.loads(got.stdout)["memories"]) == 2
+    got = _ltm("--store", str(store), "search", "--user", "bob", "Lisbon", "--since",
+               "2026-01-20", "-k", "3", "--json", env=env, prefix=_other_user())
+    assert got.returncode == 0, got.stderr
+    assert len(json.loads(got.stdout)) == 3
 
 
 def test_a_read_only_store_folder_says_why_it_cannot_be_opened(store: Path) -> None:

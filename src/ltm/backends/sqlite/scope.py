@@ -220,7 +220,7 @@ class ScopeCache(Connection):
                     # a partial index: only this user's rows, so no other user's writes pay
                     c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON memories(time, expires_at) "
                               f"WHERE user = {SQLITE.user_literal(user)}")
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, StoreError) as exc:  # read-only, busy
                 log.info("no time index for a large scope yet (%s): rows are walked", exc)
                 return None
         self._time_indexes.add(name)
