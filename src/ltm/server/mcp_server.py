@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from .. import __version__
 from ..errors import InvalidInput, LtmError, NotFound, ScopeError
@@ -128,6 +128,27 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
 
     def who(ctx: Context | None, user: str | None, right: str) -> str:
         return _pick_user(resolve(_headers(ctx)), user, right)
+
+    sdk_call_tool = server.call_tool
+
+    async def call_tool(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        """The SDK's call, with arguments of the wrong type said in plain words, as REST
+        says them, instead of pydantic's dump ('1 validation error for recallArguments')."""
+        try:
+            return await sdk_call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            from .messages import plain_errors
+
+            # (located as in a request body: an argument named 'query' is no location; a
+            # union member's tag such as 'list[str]' is no field)
+            message, _ = plain_errors([
+                {**e, "loc": ("body", *(p for p in e["loc"] if "[" not in str(p)))}
+                for e in exc.__cause__.errors()])
+            raise ToolError(f"Error executing tool {name}: invalid input: {message}") from None
+
+    server.call_tool = call_tool  # type: ignore[method-assign]
 
     @server.tool(description=(
         "Store one memory about the user so it can be recalled in later conversations. "
