@@ -267,9 +267,15 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
                     data = tomllib.load(fp)
                 except tomllib.TOMLDecodeError as exc:
                     raise InvalidInput(f"{path}: {exc}") from None
-            data = data.get("ltm", data)
-            if not isinstance(data, dict):
-                raise InvalidInput(f"{path}: [ltm] must be a table of settings", field="ltm")
+            if "ltm" in data:
+                table = data["ltm"]
+                if not isinstance(table, dict):
+                    raise InvalidInput(f"{path}: [ltm] must be a table of settings",
+                                       field="ltm")
+                # settings written at the top level beside an [ltm] table (as the docs'
+                # llm_url example and their [ltm.retention.*] tables are) count too; other
+                # top-level tables may belong to other tools
+                data = {**{k: v for k, v in data.items() if k in known}, **table}
             for key, raw in data.items():
                 if key not in known:  # a misspelt setting is an error, as in ltm.open()
                     raise InvalidInput(f"{path}: unknown setting {key!r}; known: "

@@ -79,3 +79,17 @@ def test_well_typed_toml_values_still_load(tmp_path: Path,
     assert got.retention == Settings(retention={"episode": {"ttl_days": 3}}).retention
     clean_env.setenv("LTM_CONFIG", str(store / "ltm.toml"))
     assert load_settings(None).candidates == 300
+
+
+def test_top_level_settings_beside_an_ltm_table_count(tmp_path: Path,
+                                                     clean_env: pytest.MonkeyPatch) -> None:
+    """docs/time-and-retention.md writes the LLM settings at the top level and the retention
+    policies as [ltm.retention.*] tables: in one file the [ltm] table hid the top-level
+    settings (llm_url was None, silently)."""
+    store = _store(tmp_path, 'llm_url = "http://127.0.0.1:11434/v1"\nllm_model = "llama3.1"\n'
+                   'candidates = 500\n\n[ltm]\ncandidates = 600\n\n'
+                   '[ltm.retention.episode]\nttl_days = 365\n\n[othertool]\nx = 1\n')
+    got = load_settings(store)
+    assert (got.llm_url, got.llm_model) == ("http://127.0.0.1:11434/v1", "llama3.1")
+    assert got.candidates == 600  # the [ltm] table wins over the top level
+    assert got.retention == Settings(retention={"episode": {"ttl_days": 365}}).retention
