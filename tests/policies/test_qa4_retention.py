@@ -205,3 +205,18 @@ def test_cli_gc_reports_and_refuses_bad_input(tmp_path: Path) -> None:
     assert real.returncode == 0 and json.loads(real.stdout)["count"] == 1
     with ltm.open(path, embedder="hash") as again:
         assert again.list("u").memories == []
+
+
+def test_capacity_evicts_what_was_superseded_before_what_is_current(xstore: Open) -> None:
+    store = xstore(retention={"fact": {"capacity": 2}})
+    old = store.add("Ana works at Acme", user="u", kind="fact", valid_from="2019-01-01",
+                    importance=1.0)
+    for _ in range(5):  # much read, important: the highest utility
+        store.search("Ana works at Acme", user="u")
+    new = store.add("Ana works at Initech", user="u", kind="fact", valid_from="2021-03-01",
+                    supersedes=old.id, importance=0.1)
+    pet = store.add("Ana has a cat called Miso", user="u", kind="fact", importance=0.1)
+    report = store.gc()
+    assert report.evicted == [old.id]
+    assert {m.id for m in store.list("u", kinds=["fact"]).memories} == {new.id, pet.id}
+    assert store.search("where does Ana work", user="u", kinds=["fact"])[0].memory.id == new.id

@@ -151,8 +151,11 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
                 continue
             free = [m for m in of_kind if not m.pinned]
             scores = utility(free, now_, pol.decay_half_life_days or 30.0)
-            ranked = sorted(zip(scores, [m.id for m in free]))
-            evict.update(i for _, i in ranked[:excess])
+            # what a newer memory replaced goes before anything current, however used: else
+            # a much-read old fact outlived its successor and the store kept what is no
+            # longer true
+            ranked = sorted((m.superseded_by is None, s, m.id) for s, m in zip(scores, free))
+            evict.update(i for _, _, i in ranked[:excess])
         report.evicted.extend(sorted(evict))
         _delete(engine, u, evict, report, dry_run)
         report.by_user[u] = {"changed": report.count - before}
