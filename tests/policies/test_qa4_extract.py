@@ -12,6 +12,7 @@ from _policy_fake_llm import FakeLLM
 
 import ltm
 from ltm.policies.extract import pending
+from ltm.validate import MAX_TEXT_CHARS
 
 Open = Callable[..., ltm.MemoryStore]
 
@@ -39,3 +40,26 @@ def test_two_supersessions_of_one_fact_in_a_batch_do_not_block_extraction(
     assert facts["Ana lives in Porto"].superseded_by is None
     now = mem.search("where does Ana live", user="ana", kinds=["fact"])
     assert now[0].memory.text == "Ana lives in Porto"
+
+
+def test_texts_the_store_cannot_hold_do_not_block_extraction(
+        xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url, extract_batch=10)
+    dog = mem.add("Ana has a dog", user="ana", kind="fact")
+    e = mem.add("my dog Rex is a beagle from Zürich", user="ana", session="s")
+    fake_llm.on("extract-facts/v1", "Rex", {"facts": [
+        {"text": "Rex is a\u0000 beagle", "sources": [e.id]},
+        {"text": "Rex comes from \ud800 Zürich", "sources": [e.id]},
+        {"text": "Rex " + "barks " * 30_000, "sources": [e.id]},
+        {"text": "Ana has a dog named Rex", "sources": [e.id]}]})
+    fake_llm.on("decide-facts/v1", "", {"decisions": [
+        {"n": 2, "action": "update", "target": dog.id, "text": "  \u200b "}]})
+    report = mem.process()
+    assert report.episodes == 1 and pending(mem) == {}
+    texts = {m.text for m in mem.list("ana", kinds=["fact"]).memories}
+    # NUL dropped; the lone surrogate's fact left out; the long one cut; a blank update
+    # wording replaced by the extracted one
+    assert "Rex is a beagle" in texts
+    assert not any("Zürich" in t for t in texts)
+    assert any(t.startswith("Rex barks") and len(t) <= MAX_TEXT_CHARS for t in texts)
+    assert mem.get(dog.id, user="ana").text == "Ana has a dog named Rex"

@@ -28,6 +28,8 @@ from ..backends.base import Backend, Filters
 from ..errors import InvalidInput, StoreError
 from ..model import Memory
 from ..timeutil import from_us, now_us, to_us
+from ..validate import MAX_TEXT_CHARS
+from ..validate import text as check_text
 from .retention import US_PER_DAY
 
 if TYPE_CHECKING:
@@ -111,6 +113,21 @@ def _similar(engine: Engine, user: str, vector: Any, now: int) -> list[tuple[Mem
     return out[:SIMILAR_K]
 
 
+def _usable(raw: object) -> str:
+    """A text the model wrote, as the store can hold it: NULs dropped, cut to the longest
+    text, "" when nothing is left or it cannot be stored (a lone surrogate). One bad fact
+    raised InvalidInput inside the batch's transaction, and every later run, asking the same,
+    failed the same way."""
+    if not isinstance(raw, str):
+        return ""
+    text = raw.replace("\x00", "").strip()[:MAX_TEXT_CHARS].strip()
+    try:
+        return check_text(text)
+    except InvalidInput:
+        log.warning("the model wrote a text the store cannot hold; left out")
+        return ""
+
+
 def _valid_from(raw: object, fallback: int) -> int:
     if isinstance(raw, str) and raw.strip():
         try:
@@ -180,7 +197,7 @@ def _one_batch(engine: Engine, llm: LLMClient, user: str, now: int,
     facts, spent = _extract(llm, episodes)
     candidates: list[dict[str, Any]] = []
     for f in facts:
-        text = str(f.get("text", "")).strip()
+        text = _usable(f.get("text"))
         if not text:
             continue
         sources = [s for s in f.get("sources", []) if s in by_id] or list(by_id)
@@ -221,7 +238,7 @@ def _apply(engine: Engine, user: str, cand: dict[str, Any], decision: dict[str, 
     similar = {m.id: m for m, _ in cand["similar"]}
     action = decision["action"] if decision else "add"
     target = similar.get(decision.get("target") or "") if decision else None
-    text = (decision.get("text") if decision else None) or cand["text"]
+    text = (_usable(decision.get("text")) if decision else None) or cand["text"]
     meta = {"prompt": EXTRACT_FACTS.id}
     if decision:
         meta["decided_by"] = DECIDE.id
