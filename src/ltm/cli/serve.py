@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -88,13 +89,29 @@ def serve(store: str, host: str, port: int, workers: int, allow_open: bool,
                            "LTM_SERVER_REQUIRE_KEYS": "auto" if require_keys is None
                            else str(require_keys).lower(),
                            "LTM_SERVER_NO_MCP": "1" if no_mcp else ""})
-        uvicorn.run("ltm.server.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+        with _started(host, port):
+            uvicorn.run("ltm.server.app:create_app_from_env", factory=True, host=host,
+                        port=port, workers=workers, log_level=log_level)
         return
     app = create_app(mem, keys=keys, require_keys=require_keys, mcp=not no_mcp, host=host,
                      close_store=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    with _started(host, port):
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
     keys.close()
+
+
+@contextlib.contextmanager
+def _started(host: str, port: int) -> Iterator[None]:
+    """uvicorn exits 3 when the server cannot start (a port in use), the code ltm keeps
+    for 'not found': exit 1 with a line saying so instead."""
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            raise
+        click.echo(f"ltm: the server could not start on {host}:{port} (a port in use? see "
+                   "the error above)", err=True)
+        sys.exit(1)
 
 
 @click.command()

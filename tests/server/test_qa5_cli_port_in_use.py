@@ -1,0 +1,25 @@
+"""`ltm serve` on a port another program holds exits 1 with one line saying so; it exited 3
+(uvicorn's startup failure code), which ltm's exit codes reserve for 'not found'."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import ltm
+from ltm.cli.serve import serve
+
+
+def test_a_port_in_use_is_exit_1_with_a_message(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    ltm.open(store, embedder="hash").close()
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = CliRunner().invoke(serve, ["--store", str(store), "--port", str(port),
+                                       "--no-mcp", "--log-level", "critical"])
+    assert r.exit_code == 1, (r.exit_code, r.output)
+    assert f"could not start on 127.0.0.1:{port}" in r.output, r.output
