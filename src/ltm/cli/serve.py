@@ -142,7 +142,8 @@ def mcp(store: str, user: str | None, transport: str, host: str, port: int) -> N
         server = build_mcp(mem, lambda _headers: principal, static_recent=user is not None)
         if transport == "http":
             click.echo(f"ltm: MCP over streamable HTTP at http://{host}:{port}/mcp", err=True)
-            server.run("streamable-http", host=host, port=port)
+            with _started(host, port):
+                server.run("streamable-http", host=host, port=port)
         else:
             server.run("stdio")
     finally:
