@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from _policy_fake_llm import FakeLLM
 
 import ltm
+from ltm.llm import LLMError, LLMUnavailable
 from ltm.policies.extract import pending
 from ltm.validate import MAX_TEXT_CHARS
 
@@ -63,3 +65,18 @@ def test_texts_the_store_cannot_hold_do_not_block_extraction(
     assert not any("Zürich" in t for t in texts)
     assert any(t.startswith("Rex barks") and len(t) <= MAX_TEXT_CHARS for t in texts)
     assert mem.get(dog.id, user="ana").text == "Ana has a dog named Rex"
+
+
+def test_one_users_poison_batch_does_not_block_the_others(
+        xstore: Open, fake_llm: FakeLLM) -> None:
+    mem = xstore(llm_url=fake_llm.url, llm_retries=0)
+    mem.add("a transcript far too long for the model " + "blah " * 2000, user="ann")
+    e = mem.add("I moved to Lisbon in March", user="bob")
+    fake_llm.on("extract-facts/v1", "far too long", status=400)  # context length exceeded
+    fake_llm.on("extract-facts/v1", "Lisbon", {"facts": [
+        {"text": "Bob lives in Lisbon", "sources": [e.id], "valid_from": "2026-03-01"}]})
+    with pytest.raises(LLMError, match="1 user") as info:
+        mem.process()
+    assert not isinstance(info.value, LLMUnavailable)
+    assert pending(mem) == {"ann": 1}  # kept for the next run
+    assert [m.text for m in mem.list("bob", kinds=["fact"]).memories] == ["Bob lives in Lisbon"]

@@ -143,7 +143,7 @@ def process(engine: Engine, *, user: str | None = None, llm: LLMClient | None = 
     """Extract facts from every user's (or one user's) unprocessed episodes. Raises
     ``InvalidInput`` when no LLM is configured and ``LLMUnavailable`` when the endpoint is down
     (batches done before it stay done; the rest stay queued)."""
-    from ..llm import LLMClient, LLMUnavailable
+    from ..llm import LLMClient, LLMError, LLMUnavailable
 
     if max_batches is not None and (isinstance(max_batches, bool)
                                     or not isinstance(max_batches, int) or max_batches < 0):
@@ -162,10 +162,27 @@ def process(engine: Engine, *, user: str | None = None, llm: LLMClient | None = 
     try:
         _backend(engine).prune_extraction_state()  # forgotten users leave no trace
         users = sorted(pending(engine, user))
+        failed: dict[str, str] = {}
         for u in users:
             while max_batches is None or report.batches < max_batches:
-                if not _one_batch(engine, llm, u, now_, report):
+                try:
+                    if not _one_batch(engine, llm, u, now_, report):
+                        break
+                except LLMUnavailable:
+                    raise
+                except LLMError as exc:
+                    # the model refused or garbled this user's batch (a 400 for a context
+                    # too long, JSON off the schema twice): the batch stays queued, and the
+                    # users after this one are still processed, not blocked behind it
+                    failed[u] = str(exc)
+                    log.warning("extraction of user %r failed (%s); the batch stays queued",
+                                u, exc)
                     break
+        if failed:
+            first = next(iter(failed.values()))
+            raise LLMError(f"extraction failed for {len(failed)} user(s) ({first}); their "
+                           "batches stay queued, the other users were processed",
+                           url=llm.url)
     except LLMUnavailable as exc:
         left = sum(pending(engine, user).values())
         raise LLMUnavailable(f"{exc}; {left} episodes stay queued for the next run "
