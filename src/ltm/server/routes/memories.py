@@ -47,7 +47,7 @@ def install_writing(app: FastAPI, r: Routes) -> None:
         """OpenAPI links from a created memory to the operations on it (fuzzers follow them)."""
         return {op: {"operationId": op, "parameters": {"user": "$request.path.user",
                                                        "memory_id": ref}}
-                for op in ("get_memory", "update_memory", "memory_history", "forget_memory")}
+                for op in ("getMemory", "updateMemory", "getMemoryHistory", "forgetMemory")}
 
     @app.post(U + "/memories", status_code=201, response_model=M.MemoryOut, tags=["memories"],
               responses={201: {"links": by_id("$response.body#/id")}})
