@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,50 +92,65 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._wrote_vectors = False
         self._inserted = 0
         self._index_in_txn = False
-        try:
-            self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
-                                        check_same_thread=False,
-                                        timeout=busy_timeout_ms / 1000)
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StoreError(f"cannot switch {self.folder / DB_NAME} to WAL mode")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            # SQLite's default page cache is 2 MB: at a million rows, inserts into the
-            # scope, history and full-text B-trees land on pages it has just evicted
-            self.conn.execute(f"PRAGMA cache_size = {-_PAGE_CACHE_KIB}")
-            # Checkpoint the WAL every ~80 MB instead of every 4 MB: a batch spread over many
-            # users dirties a leaf page per user in each per-user index, and the same pages
-            # again in the next batch; copied back to the database once per checkpoint, not
-            # once per batch (1M rows: batch p50 73 -> 54 ms, ingest +12%)
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
-            # Writes zero what they delete on the pages they rewrite anyway (FAST); erasing
-            # (forget, scrub_history) runs with ON, which also zeroes whole pages as they are
-            # freed, and compact() zeroes every free page. ON for every write made an ingest
-            # batch write ~15% more pages and cost ~6 ms a batch of 1,000 at a million rows.
-            self.conn.execute("PRAGMA secure_delete = FAST")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-            self._check_fts()
-        except (sqlite3.DatabaseError, StoreError) as exc:
-            if getattr(self, "conn", None) is not None:
-                self.conn.close()  # nothing of it is kept: the caller gets no backend
-            if isinstance(exc, StoreError):
-                raise
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise StoreBusy(f"cannot open {self.folder / DB_NAME}: another process holds "
-                                f"it locked ({exc}); retry shortly") from None
-            hint = ""
-            if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
-                hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
-                        f"may write {DB_NAME}-wal and {DB_NAME}-shm into, also to read)")
-            raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}{hint}") from None
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                self._connect(busy_timeout_ms)
+                break
+            except (sqlite3.DatabaseError, StoreError) as exc:
+                if getattr(self, "conn", None) is not None:
+                    self.conn.close()  # nothing of it is kept: the caller gets no backend
+                busy = isinstance(exc, StoreBusy) or (
+                    isinstance(exc, sqlite3.OperationalError) and _is_busy(exc))
+                if busy and time.monotonic() < deadline:
+                    # another process is creating or migrating the store this moment: SQLite
+                    # answers some locks at once (the switch to WAL mode), without waiting
+                    time.sleep(0.02)
+                    continue
+                if isinstance(exc, StoreError):
+                    raise
+                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                    raise StoreBusy(f"cannot open {self.folder / DB_NAME}: another process holds "
+                                    f"it locked ({exc}); retry shortly") from None
+                hint = ""
+                if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                    hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
+                            f"may write {DB_NAME}-wal and {DB_NAME}-shm into, also to read)")
+                raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}{hint}") from None
         dim = self.get_meta("dim")
         self.dim = int(dim) if dim else None
         self._index = None
         self._hnsw = {}
         self._hnsw_saved = {}
         self._data_version = -1
+
+    def _connect(self, busy_timeout_ms: int) -> None:
+        """Open the connection, set its pragmas, run the migrations and check the full-text
+        index (``__init__`` retries while another process holds the store locked)."""
+        self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
+                                    check_same_thread=False,
+                                    timeout=busy_timeout_ms / 1000)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreError(f"cannot switch {self.folder / DB_NAME} to WAL mode")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        # SQLite's default page cache is 2 MB: at a million rows, inserts into the
+        # scope, history and full-text B-trees land on pages it has just evicted
+        self.conn.execute(f"PRAGMA cache_size = {-_PAGE_CACHE_KIB}")
+        # Checkpoint the WAL every ~80 MB instead of every 4 MB: a batch spread over many
+        # users dirties a leaf page per user in each per-user index, and the same pages
+        # again in the next batch; copied back to the database once per checkpoint, not
+        # once per batch (1M rows: batch p50 73 -> 54 ms, ingest +12%)
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_CHECKPOINT_PAGES}")
+        # Writes zero what they delete on the pages they rewrite anyway (FAST); erasing
+        # (forget, scrub_history) runs with ON, which also zeroes whole pages as they are
+        # freed, and compact() zeroes every free page. ON for every write made an ingest
+        # batch write ~15% more pages and cost ~6 ms a batch of 1,000 at a million rows.
+        self.conn.execute("PRAGMA secure_delete = FAST")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+        self._check_fts()
 
     def flush(self) -> None:
         """Persist the derived indexes and the queued scope snapshots (done on close). An index
