@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAX_BACKOFF_S = 30.0  # at most this long between two tries (or the timeout, when shorter)
+
+
 class LLMError(LtmError):
     """The LLM endpoint answered, but not with something usable (bad status, bad JSON)."""
 
@@ -80,6 +83,9 @@ class LLMClient:
         self.model = model
         self.retries = retries
         self.backoff = backoff
+        # the longest wait between tries: doubling without end made llm_retries = 20 (allowed
+        # up to 100) wait six days before reporting the endpoint down
+        self.max_delay = max(backoff, min(MAX_BACKOFF_S, timeout))
         self.json_mode = json_mode
         self.temperature = temperature
         key = os.environ.get(api_key_env)
@@ -137,7 +143,7 @@ class LLMClient:
                 log.warning("LLM request to %s failed (%s); retry %d/%d in %.1fs", self.url,
                             reason, attempt + 1, self.retries, delay)
                 time.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, self.max_delay)
         raise LLMUnavailable(f"the LLM endpoint {self.url} is unavailable after "
                              f"{self.retries + 1} attempts ({reason})", url=self.url)
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _policy_fake_llm import FakeLLM
 
 import ltm
 from ltm.errors import InvalidInput
-from ltm.llm import LLMError, LLMUnavailable
+from ltm.llm import LLMClient, LLMError, LLMUnavailable
 from ltm.policies.worker import BackgroundWorker
 
 Open = Callable[..., ltm.MemoryStore]
@@ -84,3 +85,14 @@ def test_cli_process_with_a_bad_max_batches_exits_2(tmp_path: Path, dead_url: st
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2, out
     assert "max_batches" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_retries_wait_no_longer_than_a_request_may_take(fake_llm: FakeLLM) -> None:
+    fake_llm.on("*", "", status=503)
+    # 14 retries doubling from 10 ms would wait 164 s; each wait is capped at the timeout
+    started = time.monotonic()
+    with LLMClient(fake_llm.url, "m", timeout=0.2, retries=14, backoff=0.01) as llm:
+        with pytest.raises(LLMUnavailable, match="15 attempts"):
+            llm.complete([{"role": "user", "content": "hello"}])
+    assert time.monotonic() - started < 10
+    assert len(fake_llm.requests) == 15
