@@ -242,6 +242,15 @@ def _coerce(name: str, raw: Any, annotation: str) -> Any:
                            field=name) from None
 
 
+def _is_file(path: str) -> bool:
+    """Whether ``path`` is a file; False also where this process may not look (a store folder
+    it may not enter: the backend reports that)."""
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
+
+
 def load_settings(store_path: str | os.PathLike[str] | None = None,
                   **overrides: Any) -> Settings:
     """Settings in the order of precedence defaults < ``ltm.toml`` < ``LTM_*`` environment
@@ -253,7 +262,7 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
                                field=key)
     values: dict[str, Any] = {}
     named = os.environ.get("LTM_CONFIG")
-    if named and not Path(named).is_file():  # a typo must not fall back to other files
+    if named and not _is_file(named):  # a typo must not fall back to other files
         raise InvalidInput(f"LTM_CONFIG names {named!r}, which is not a file",
                            field="LTM_CONFIG")
     candidates = [named]
@@ -261,12 +270,15 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
         candidates.append(str(Path(store_path) / "ltm.toml"))
     candidates.append("ltm.toml")
     for path in candidates:
-        if path and Path(path).is_file():
-            with open(path, "rb") as fp:
-                try:
+        if path and _is_file(path):
+            try:
+                with open(path, "rb") as fp:
                     data = tomllib.load(fp)
-                except tomllib.TOMLDecodeError as exc:
-                    raise InvalidInput(f"{path}: {exc}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise InvalidInput(f"{path}: {exc}") from None
+            except OSError as exc:  # no permission to read it
+                raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}",
+                                   field="ltm.toml") from None
             if "ltm" in data:
                 table = data["ltm"]
                 if not isinstance(table, dict):

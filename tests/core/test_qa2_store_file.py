@@ -163,6 +163,30 @@ def test_a_read_only_store_folder_says_why_it_cannot_be_opened(store: Path) -> N
     assert len(got.stderr.strip().splitlines()) == 1
 
 
+def test_a_store_folder_this_user_may_not_enter_is_exit_4(store: Path) -> None:
+    """Python's PermissionError escaped as a traceback (exit 1): from the check for a missing
+    store (read commands) and from the look for the folder's ltm.toml (every command)."""
+    store.chmod(0o000)
+    try:
+        for args in (["stats"], ["search", "--user", "alice", "Lisbon"],
+                     ["add", "--user", "alice", "hello"]):
+            got = _ltm("--store", str(store), *args, prefix=_other_user())
+            assert got.returncode == 4, got.stderr
+            assert got.stderr.startswith("ltm: ") and len(got.stderr.splitlines()) == 1, \
+                got.stderr
+    finally:
+        store.chmod(0o755)
+
+
+def test_an_unreadable_ltm_toml_is_named(store: Path) -> None:
+    (store / "ltm.toml").write_text("dense_weight = 0.3\n")
+    (store / "ltm.toml").chmod(0o000)
+    got = _ltm("--store", str(store), "stats", prefix=_other_user())
+    assert got.returncode == 2, got.stderr
+    assert got.stderr.strip().splitlines() == [
+        f"ltm: cannot read {store / 'ltm.toml'}: Permission denied"]
+
+
 FILL = textwrap.dedent("""
     import sys
     import ltm

@@ -196,8 +196,10 @@ def _store_from_root(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 def store_option(f: F) -> F:
+    # readable=False: a folder this user may not read is the library's to report (exit 4,
+    # store unusable), not a usage error of click's (exit 2)
     return click.option("--store", "store", default=None, callback=_store_from_root,
-                        type=click.Path(file_okay=False),
+                        type=click.Path(file_okay=False, readable=False),
                         help="Store folder or PostgreSQL URL (default: the one given before "
                         "the command, else env LTM_STORE, else ./ltm-data).")(f)
 
@@ -216,7 +218,10 @@ def _missing_store(store: str) -> bool:
     if "://" in store:
         return False
     from ..backends.sqlite import DB_NAME
-    return not (Path(store) / DB_NAME).is_file()
+    try:
+        return not (Path(store) / DB_NAME).is_file()
+    except OSError:  # a folder this process may not enter: opening it says so (exit 4)
+        return False
 
 
 def missing_store_exit(store: str) -> None:

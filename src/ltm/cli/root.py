@@ -46,7 +46,7 @@ _LAZY_BENCH: dict[str, str] = {
 @click.group(cls=LazyGroup, lazy=_LAZY, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ltm")
 @click.option("--store", "store", envvar="LTM_STORE", default="ltm-data", show_default=True,
-              type=click.Path(file_okay=False),
+              type=click.Path(file_okay=False, readable=False),
               help="Store folder or PostgreSQL URL for every command (env LTM_STORE); a "
               "command's own --store wins.")
 def main(store: str) -> None:

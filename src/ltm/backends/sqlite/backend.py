@@ -58,10 +58,13 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                  hnsw_min_scope: int = 50_000, hnsw_ef_search: int = 512,
                  create: bool = True) -> None:
         self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():
-            raise StoreError(f"{self.folder} exists and is not a folder")
-        if not create and not (self.folder / DB_NAME).exists():
-            raise StoreError(f"no store at {self.folder}")
+        try:
+            if self.folder.exists() and not self.folder.is_dir():
+                raise StoreError(f"{self.folder} exists and is not a folder")
+            if not create and not (self.folder / DB_NAME).exists():
+                raise StoreError(f"no store at {self.folder}")
+        except OSError as exc:  # a folder this process may not enter
+            raise StoreError(f"cannot use store folder {self.folder}: {exc}") from None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
