@@ -12,6 +12,7 @@ backend parses its own target: PostgreSQL's URL is recognised and parsed (``?sch
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,13 @@ def backend_name(target: str, kind: str | None, dsn: str | None) -> str:
         for name, claims in URL_BACKENDS.items():
             if claims(target):
                 return name
+        if re.match(r"[A-Za-z][A-Za-z0-9+.\-]*://", target) and kind in (None, DEFAULT_BACKEND):
+            # a mistyped URL ('postgresq://...', 'sqlite:///x') would become nested folders
+            # named 'postgresq:' ... in the working directory
+            scheme = target.split("://", 1)[0]
+            raise InvalidInput(f"no backend opens {scheme}:// URLs: PostgreSQL takes "
+                               "postgresql:// or postgres://, and a SQLite store is a folder "
+                               "path", field="path")
     if kind not in (None, DEFAULT_BACKEND):
         names = " or ".join(repr(n) for n in BACKENDS)
         raise InvalidInput(f"unknown backend {kind!r}: {names}", field="backend")

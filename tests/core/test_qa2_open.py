@@ -45,3 +45,14 @@ def test_a_bytes_path_names_its_folder(workdir: Path) -> None:
     with ltm.open(b"store", embedder="hash") as mem:
         mem.add("I moved to Lisbon in March", user="alice")
     assert [p.name for p in workdir.iterdir()] == ["store"]
+
+
+@pytest.mark.parametrize("url", ["postgresq://u@localhost/db", "sqlite:///tmp/x",
+                                 "https://example.com/store"])
+def test_a_url_no_backend_opens_is_invalid_input(workdir: Path, url: str) -> None:
+    """A mistyped URL became nested folders in the working directory ('postgresq:/u@localhost/
+    db/memories.db')."""
+    with pytest.raises(InvalidInput, match="no backend opens") as err:
+        ltm.open(url, embedder="hash")
+    assert err.value.field == "path"
+    assert list(workdir.iterdir()) == []
