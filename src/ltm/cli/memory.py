@@ -56,16 +56,20 @@ def fmt_memory(m: Any) -> str:
 @click.option("--importance", type=float, help="0..1.")
 @click.option("--pinned", is_flag=True, help="Exempt from retention policies.")
 @click.option("--metadata", help="JSON object.")
+@click.option("--valid-from", "valid_from",
+              help="When a fact started to hold (ISO-8601); default --time.")
+@click.option("--supersedes", help="Id of a current memory of the user that this one replaces.")
 @json_option
 def add(store: str, user: str, text: str, session: str | None, agent: str | None, kind: str,
         time_: str | None, importance: float | None, pinned: bool, metadata: str | None,
-        as_json: bool) -> None:
+        valid_from: str | None, supersedes: str | None, as_json: bool) -> None:
     """Remember TEXT for a user."""
     meta = parse_json_arg(metadata, "--metadata")
     with opened(store) as mem:
         with errors_to_exit():
             m = mem.add(text, user=user, session=session, agent=agent, kind=kind, time=time_,
-                        importance=importance, pinned=pinned, metadata=meta)
+                        importance=importance, pinned=pinned, metadata=meta,
+                        valid_from=valid_from, supersedes=supersedes)
         emit(m, as_json, lambda m: m.id)
 
 

@@ -154,8 +154,9 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         "Store one memory about the user so it can be recalled in later conversations. "
         "Write a self-contained statement ('Alice moved to Lisbon in March 2026'), not a "
         "fragment. `time` is when it happened (ISO-8601, default now); `kind` is 'episode' "
-        "(something said or done) or 'fact' (a stable truth); `session` groups a conversation. "
-        "Returns the new memory's id."))
+        "(something said or done) or 'fact' (a stable truth); `session` groups a conversation; "
+        "`supersedes` names the id of a memory this one replaces (a fact that changed: the old "
+        "one stays in the history and ranks below it). Returns the new memory's id."))
     def remember(
         text: Annotated[str, Field(description=(
             "The memory: one self-contained statement, e.g. 'Alice moved to Lisbon in "
@@ -175,12 +176,15 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
             "unset."))] = None,
         metadata: Annotated[dict[str, Any] | None, Field(description=(
             "Extra JSON fields kept with the memory, e.g. {\"speaker\": \"user\"}."))] = None,
+        supersedes: Annotated[str | None, Field(description=(
+            "Id of a current memory of the user that this one replaces (from recall), e.g. "
+            "the old job when the user changed jobs."))] = None,
         ctx: Context | None = None) -> dict[str, Any]:
         u = who(ctx, user, "write")
         _times(time=time)
         try:
             m = store.add(text, user=u, session=session, kind=kind, time=time,
-                          importance=importance, metadata=metadata)
+                          importance=importance, metadata=metadata, supersedes=supersedes)
         except LtmError as exc:
             raise _fail(exc) from None
         return {"id": m.id, "time": _short(m)["time"], "user": u}

@@ -67,6 +67,15 @@ class MemoryIn(_In):
         "derived from (provenance).")
 
 
+class MemoryCreateIn(MemoryIn):
+    """One memory to store, possibly replacing a current one."""
+
+    supersedes: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="Id of a current memory of the same user that this one replaces: it "
+        "gets valid_to (this one's valid_from) and superseded_by, stays readable with as_of "
+        "and ranks below its successor.")
+
+
 class BatchIn(_In):
     items: list[MemoryIn] = Field(min_length=1, max_length=MAX_BATCH)
 

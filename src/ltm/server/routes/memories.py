@@ -51,8 +51,8 @@ def install_writing(app: FastAPI, r: Routes) -> None:
 
     @app.post(U + "/memories", status_code=201, response_model=M.MemoryOut, tags=["memories"],
               responses={201: {"links": by_id("$response.body#/id")}})
-    def create_memory(body: M.MemoryIn, user: str = Depends(r.write)) -> M.MemoryOut:
-        """Store one memory."""
+    def create_memory(body: M.MemoryCreateIn, user: str = Depends(r.write)) -> M.MemoryOut:
+        """Store one memory (``supersedes``: the id of a current memory it replaces)."""
         fields = body.model_dump(exclude_none=True)
         text = fields.pop("text")
         return M.MemoryOut.of(retry(lambda: r.mem.add(text, user=user, **fields)))
