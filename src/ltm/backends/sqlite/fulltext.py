@@ -413,6 +413,9 @@ class FullText(Connection):
             f"{join}CROSS JOIN memories_fts_docsize d ON d.id = memories_fts.rowid "
             f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
             [match, *params]).fetchall()
+        # _tf_part and _row_length inline, the same operations in their order (a cold query
+        # term's rows are scored on every search that meets it)
+        k1_1, tf_k, tf_len = BM25_K1 + 1, BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / avgdl
         out = []
         for k, text, extra, sz in rows:
             if text is None:  # a contentless index (a store before 0005): no highlight()
@@ -421,7 +424,8 @@ class FullText(Connection):
             labelled = bool(extra) and "\x01" in extra
             if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
-            out.append((k, _tf_part(f, _row_length(sz), avgdl), labelled))
+            length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+            out.append((k, f * k1_1 / (f + tf_k + tf_len * length), labelled))
         return out
 
     def _scope_avgdl(self, user: str, mark: tuple[int, int]) -> float | None:
@@ -566,10 +570,9 @@ class FullText(Connection):
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
                              len(view), span=span, mark=mark,
                              avgdl=self._scope_avgdl(user, mark))
-        cols = np.array(rows, dtype=np.float64).reshape(len(rows), 3)  # (rows, 3)
-        rowids = cols[:, 0].astype(np.int64)  # (row ids are exact in a float64)
-        tf = np.ascontiguousarray(cols[:, 1])
-        labelled = cols[:, 2] != 0
+        rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+        tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
+        labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))
         pos = view.positions(rowids)
         ok = pos >= 0
         tf_in = tf
