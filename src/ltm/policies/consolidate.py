@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..backends.base import Filters
 from ..model import Memory
 from ..timeutil import to_us
 from ..validate import MAX_TEXT_CHARS
@@ -87,8 +88,11 @@ def _episodes(engine: Engine, user: str, session: str) -> list[tuple[Memory, np.
 
 
 def _summaries(engine: Engine, user: str, session: str) -> list[Memory]:
-    return [m for m, _ in engine.backend.iter_export(user, with_vectors=False)
-            if m.kind == "summary" and m.session == session and SUMMARY_KEY in m.metadata]
+    """The session's summaries, oldest first: read by (user, session), not by walking the
+    user's memories (it runs again inside the write transaction)."""
+    found = engine.backend.scan(Filters(user=user, session=session, kinds=("summary",)),
+                                order="oldest", limit=1000)
+    return sorted((m for m in found if SUMMARY_KEY in m.metadata), key=lambda m: m.id)
 
 
 def _state(summaries: list[Memory]) -> list[tuple[str, tuple[str, ...]]]:
