@@ -10,7 +10,8 @@ with surviving sources is handled per ``Settings.derived_on_source_loss``:
 - ``keep``: left as it is.
 
 In both ``rederive`` and ``flag`` the lost ids leave ``sources``; history keeps only the
-content-free tombstones of the erased memories.
+content-free tombstones of the erased memories. When a summary is erased, the originals it
+archived that no other summary names are archived no more (they rank as before again).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..model import ForgetReceipt, Memory
+from ..timeutil import to_us
 
 if TYPE_CHECKING:
     from .base import Engine
 
 log = logging.getLogger(__name__)
+ARCHIVED = "ltm_archived"  # the metadata key of an original a summary stands for (consolidate)
+_PAGE = 5_000
 
 
 def cascade(engine: Engine, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
@@ -51,8 +55,34 @@ def cascade(engine: Engine, user: str, receipt: ForgetReceipt) -> ForgetReceipt:
         for m in engine.backend.derived_from(sorted(gone), user):
             _partial(engine, user, m, [s for s in m.sources if s not in gone],
                      sum(1 for s in m.sources if s in gone), policy)
+    if by_kind.get("summary"):
+        _unarchive(engine, user)
     count = sum(len(v) for v in by_kind.values())
     return ForgetReceipt(count=count, ids_by_kind=by_kind, at=receipt.at)
+
+
+def _unarchive(engine: Engine, user: str) -> None:
+    """After a summary is erased: the originals it archived (``ltm_archived``, ranked
+    ``archived_penalty`` lower because the summary stood for them) that no remaining summary
+    names as a source are archived no more. Reads only the user's archived memories."""
+    from ..backends.base import Filters
+    flt = Filters(user=user, metadata={ARCHIVED: True})
+    archived: list[Memory] = []
+    before = None
+    while True:
+        page = engine.backend.scan(flt, order="oldest", limit=_PAGE, before=before)
+        archived += page
+        if len(page) < _PAGE:
+            break
+        before = (to_us(page[-1].time), page[-1].id)
+    if not archived:
+        return
+    covered = {s for m in engine.backend.derived_from([m.id for m in archived], user)
+               if m.kind == "summary" for s in m.sources}
+    for m in archived:
+        if m.id not in covered:
+            meta = {k: v for k, v in m.metadata.items() if k != ARCHIVED}
+            engine.backend.update(m.id, user, {"metadata": meta}, None, event="unarchived")
 
 
 def _partial(engine: Engine, user: str, mem: Memory, survivors: list[str], lost: int,
