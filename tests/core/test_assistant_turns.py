@@ -53,6 +53,16 @@ def test_the_users_own_turn_ranks_above_the_assistants_reply(
         assert shipped().assistant_weight < 0
 
 
+def test_a_long_query_still_tells_the_assistants_turns(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    mem = copen()
+    turns = _store(mem)
+    filler = " ".join(f"word{i}" for i in range(80))  # past the 32 / 64 words a backend reads
+    hits = mem.search(f"which database does my budget tracker use {filler}", user="u", k=4)
+    reply = next(h for h in hits if h.memory.id == turns[1].id)
+    assert reply.signals["assistant"] == pytest.approx(shipped().assistant_weight)
+
+
 @pytest.mark.parametrize("query", [
     "what did the assistant suggest for the budget tracker database",
     "which database did you recommend for my budget tracker",

@@ -211,7 +211,8 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     read: the query's words and ``ASSISTANT`` together)."""
     asked = ASSISTANT in _WORDS.findall(query.lower()) or bool(_ASKS_ASSISTANT.search(query))
     words = query if settings.text_weight > 0 else ""
-    got = backend.label_rows(words if asked else f"{words} {ASSISTANT}", user)
+    # (first: a backend reads at most the first 32 words of a query)
+    got = backend.label_rows(words if asked else f"{ASSISTANT} {words}", user)
     said = [r for w, r in got if w == ASSISTANT and not asked]
     if said:
         got = [(w, r) for w, r in got if w != ASSISTANT]
