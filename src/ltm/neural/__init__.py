@@ -9,10 +9,16 @@ Needs the optional extra ``ltm[neural]`` (PyTorch). Submodules:
 * :mod:`.train`, :mod:`.babi_train` - training loops; ``ltm train`` (``ltm.cli.train``)
 """
 
-from .dnc import DNC, DNCConfig, DNCState
-from .memn2n import MemN2N, MemN2NConfig
-from .ntm import NTM, NTMConfig, NTMState
-from .state import MemoryState
+try:
+    import torch  # noqa: F401  (the extra's one requirement here)
+except ImportError:  # without the extra: say which to install, as ltm.integrations does
+    from ..errors import MissingDependency
+    raise MissingDependency("torch", "neural") from None
+
+from .dnc import DNC, DNCConfig, DNCState  # noqa: E402
+from .memn2n import MemN2N, MemN2NConfig  # noqa: E402
+from .ntm import NTM, NTMConfig, NTMState  # noqa: E402
+from .state import MemoryState  # noqa: E402
 
 __all__ = [
     "DNC",

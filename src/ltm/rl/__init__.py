@@ -37,7 +37,14 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        try:
+            module = importlib.import_module(_EXPORTS[name])
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").startswith("ltm"):
+                raise
+            from ..errors import MissingDependency
+            raise MissingDependency(exc.name or "torch", "rl") from None
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ltm.rl' has no attribute {name!r}")
