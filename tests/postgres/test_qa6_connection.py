@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+from typing import Any
 
 import psycopg
 import pytest
 
 import ltm
-from ltm.errors import StoreError
+from ltm.errors import StoreBusy, StoreError
 
 
 def _app_url(url: str) -> tuple[str, str]:
@@ -93,3 +95,61 @@ def test_a_connection_lost_during_a_read_is_a_store_error(postgres_url: str,
         finally:
             dropper.join()
         assert store.user_stats("alice").memories == 1
+
+
+def _deadlock_on(store: ltm.MemoryStore, dsn: str, run: Any) -> list[int]:
+    """Have ``run(work)`` run ``work`` on the store's connection while another connection
+    takes two meta rows in the other order: a real deadlock, of which the store's session is
+    the victim (its deadlock_timeout is the shorter, so it is the one that checks). Returns
+    the attempts ``work`` made."""
+    backend: Any = store.backend
+    backend.set_meta("qa6_a", "0")
+    backend.set_meta("qa6_b", "0")
+    meta = f"{backend._s}.meta"
+    has_a, has_b = threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def other() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+            conn.execute("SET LOCAL deadlock_timeout = '5s'")
+            conn.execute(f"UPDATE {meta} SET value = 'x' WHERE key = 'qa6_a'")
+            has_a.set()
+            has_b.wait(10)
+            conn.execute(f"UPDATE {meta} SET value = 'x' WHERE key = 'qa6_b'")
+
+    def work(conn: Any) -> None:
+        attempts.append(1)
+        conn.execute("SET LOCAL deadlock_timeout = '10ms'")
+        conn.execute(f"UPDATE {meta} SET value = 'w' WHERE key = 'qa6_b'")
+        has_b.set()
+        time.sleep(0.2)
+        conn.execute(f"UPDATE {meta} SET value = 'w' WHERE key = 'qa6_a'")
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert has_a.wait(10)
+        run(work)
+    finally:
+        has_b.set()
+        thread.join()
+    return attempts
+
+
+def test_a_deadlock_is_retried_and_inside_atomic_is_store_busy(pg_store_url: str) -> None:
+    dsn = pg_store_url.rsplit("schema=", 1)[0].rstrip("?&")
+    with ltm.open(pg_store_url, embedder="hash") as store:
+        backend: Any = store.backend
+        # a write of its own (not inside atomic()) starts over
+        assert len(_deadlock_on(store, dsn, backend._retry)) == 2
+        assert backend.get_meta("qa6_a") == "w"
+
+        # inside atomic() the transaction is lost: StoreBusy, a StoreError that says retry
+
+        def in_atomic(work: Any) -> None:
+            with backend.atomic() as conn:
+                work(conn)
+
+        with pytest.raises(StoreBusy, match="deadlock"):
+            _deadlock_on(store, dsn, in_atomic)
+        assert store.add("the store works on", user="u").text == "the store works on"

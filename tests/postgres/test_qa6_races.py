@@ -96,3 +96,60 @@ def test_a_fact_derived_from_a_memory_being_forgotten_is_not_left_behind(
             adder.join()
         assert receipt.count == 2 and sorted(receipt.ids_by_kind) == ["episode", "fact"]
         assert writer.list("ana").memories == []
+
+
+def test_writers_and_forgets_of_one_user_at_once_neither_fail_nor_leave_orphans(
+        pg_store_url: str) -> None:
+    """Four stores (processes, as far as the server can tell) add deduplicated facts, facts
+    derived from listed memories, and forget sessions and single memories of one user, all
+    at once. Each operation succeeds or fails for its own reason (a source or memory another
+    one forgot: InvalidInput, NotFound), never on a deadlock; no derived memory is left
+    whose every source is gone."""
+    import random
+
+    from ltm.errors import LtmError, NotFound
+
+    stores = [ltm.open(pg_store_url, embedder="hash") for _ in range(4)]
+    failures: list[str] = []
+
+    def work(store: ltm.MemoryStore, seed: int) -> None:
+        rnd = random.Random(seed)
+        for _ in range(40):
+            op = rnd.random()
+            try:
+                if op < 0.45:
+                    store.add_many([{"text": f"fact {rnd.randint(0, 20)} about the garden",
+                                     "user": "u", "kind": "fact", "session": "s"}
+                                    for _ in range(3)])
+                elif op < 0.65:
+                    listed = store.list("u", limit=4).memories
+                    if listed:
+                        store.add("derived", user="u", kind="fact",
+                                  sources=[m.id for m in listed[:2]])
+                elif op < 0.8:
+                    store.forget(user="u", session="s")
+                else:
+                    listed = store.list("u", limit=3).memories
+                    if listed:
+                        store.forget(listed[-1].id, user="u")
+            except (InvalidInput, NotFound):
+                pass  # what it named was forgotten by another store meanwhile
+            except LtmError as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 (a raw error is the failure looked for)
+                failures.append(f"raw {type(exc).__name__}: {exc}")
+
+    try:
+        threads = [threading.Thread(target=work, args=(s, i)) for i, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        alive = {m.id: m for m, _ in stores[0].backend.iter_export("u", with_vectors=False)}
+        orphans = [m.id for m in alive.values()
+                   if m.sources and not any(s in alive for s in m.sources)]
+        assert orphans == []
+    finally:
+        for store in stores:
+            store.close()

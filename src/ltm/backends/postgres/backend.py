@@ -118,6 +118,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         mine = Counter(r.user for r in rows)  # rows this insert adds to each scope
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
+            self._lock_users(conn, mine)
             seqs: dict[tuple[str, str | None], int] = {}
             if keys:
                 # one conversation is appended to by one writer at a time
@@ -198,6 +199,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         names = [c.strip() for c in _COLS.split(",")]
 
         def work(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+            self._lock_users(conn, [user])
             old = conn.execute(f"SELECT {_COLS}, length(tsv) FROM {self._m} "
                                f"WHERE user_id = %s AND id = %s FOR UPDATE",
                                [user, memory_id]).fetchone()

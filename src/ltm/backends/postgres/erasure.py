@@ -5,9 +5,11 @@ database files (VACUUM, GIN rebuild; VACUUM FULL on request)."""
 from __future__ import annotations
 
 import logging
+import time as _time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from ...errors import StoreBusy
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
 from ..common import successor_relinks, tombstone_user, user_hash
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     import psycopg
 
 log = logging.getLogger(__name__)
+_VACUUM_ATTEMPTS = 5
+_COMPACT_WAIT_S = 120.0  # how long a compaction waits for another process's
 
 
 class Erasure(Connection):
@@ -41,6 +45,7 @@ class Erasure(Connection):
         emptied: list[str] = []  # the user, when this forget left it no memory
 
         def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+            self._lock_users(conn, [user])
             victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
                                    f"RETURNING n, id, kind, length(tsv), superseded_by",
                                    params).fetchall()
@@ -120,6 +125,35 @@ class Erasure(Connection):
             except self._psycopg.Error as exc:  # e.g. another process builds it right now
                 log.warning("dropping the HNSW index of an emptied scope failed: %s", exc)
 
+    def _take_lock(self, conn: psycopg.Connection[Any], key: str) -> None:
+        """Take the session advisory lock ``key``, polling; StoreBusy after
+        ``_COMPACT_WAIT_S`` seconds."""
+        deadline = _time.monotonic() + _COMPACT_WAIT_S
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                               [key]).fetchone()
+            if row is not None and row[0]:
+                return
+            if _time.monotonic() > deadline:
+                raise StoreBusy(f"another process has been compacting the store for "
+                                f"{_COMPACT_WAIT_S:.0f} s; retry")
+            _time.sleep(0.05)
+
+    def _vacuum(self, conn: psycopg.Connection[Any], sql: str) -> None:
+        """Run ``sql`` (a VACUUM or REINDEX), again when it deadlocks with another process's
+        compaction (their ANALYZE and REINDEX take the tables' locks in turn); StoreBusy when
+        it keeps failing (the store then compacts at its next forget, gc or close)."""
+        errors = self._psycopg.errors
+        for attempt in range(_VACUUM_ATTEMPTS):
+            try:
+                conn.execute(cast(Any, sql))
+                return
+            except (errors.DeadlockDetected, errors.LockNotAvailable) as exc:
+                if attempt == _VACUUM_ATTEMPTS - 1:
+                    raise StoreBusy(f"compacting conflicted with another process "
+                                    f"({str(exc).splitlines()[0]}); retry") from exc
+                _time.sleep(0.05 * 2 ** attempt)
+
     def scrub_history(self, memory_id: str, user: str) -> None:
         """Drop the earlier values recorded in a memory's history (keeping the events), for a
         memory rewritten because content it was derived from was forgotten."""
@@ -142,14 +176,23 @@ class Erasure(Connection):
             return  # cannot run inside a transaction; the next compact() or gc does it
         for user in sorted(self._empty_scopes):
             self._drop_scope_index(user)
+        key = f"ltm-compact:{self.schema}"
         with self._pooled() as conn:
-            if full:
-                conn.execute(cast(Any, f"VACUUM (FULL, ANALYZE) {self._m}, {self._h}"))
-                return
-            # ANALYZE too: the planner statistics sample column values (texts, user names)
-            # and kept erased ones until the next analysis
-            conn.execute(cast(Any, f"VACUUM (ANALYZE) {self._m}, {self._h}"))
+            # one compaction of the store at a time, in any process: two at once deadlock
+            # (each one's ANALYZE and REINDEX waits for the other's). Polled, not waited
+            # for: REINDEX CONCURRENTLY waits for every open statement, a waiting lock too
+            self._take_lock(conn, key)
             try:
-                conn.execute(cast(Any, f"REINDEX INDEX CONCURRENTLY {self._s}.memories_tsv"))
-            except self._psycopg.Error as exc:  # e.g. another process reindexes right now
-                log.warning("rebuilding the full-text index failed: %s", exc)
+                # ANALYZE too: the planner statistics sample column values (texts, user
+                # names) and kept erased ones until the next analysis
+                self._vacuum(conn, f"VACUUM ({'FULL, ' if full else ''}ANALYZE) "
+                                   f"{self._m}, {self._h}")
+                if full:
+                    return
+                try:
+                    self._vacuum(conn, f"REINDEX INDEX CONCURRENTLY {self._s}.memories_tsv")
+                except self._psycopg.Error as exc:
+                    log.warning("rebuilding the full-text index failed: %s", exc)
+            finally:
+                if not conn.closed:
+                    conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])

@@ -67,8 +67,11 @@ class Reads(Connection):
         flight erased is not among them (``Engine.check_sources``)."""
         if not ids:
             return set()
-        rows = self._read(f"SELECT id FROM {self._m} WHERE user_id = %s AND "
-                          f"id = ANY(%s::text[]) ORDER BY id FOR KEY SHARE", [user, list(ids)])
+        with self._conn() as conn:
+            self._lock_users(conn, [user])  # (the order every write of the user locks in)
+            rows = conn.execute(f"SELECT id FROM {self._m} WHERE user_id = %s AND "
+                                f"id = ANY(%s::text[]) ORDER BY id FOR KEY SHARE",
+                                [user, list(ids)]).fetchall()
         return {r[0] for r in rows}
 
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
