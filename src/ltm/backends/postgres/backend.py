@@ -18,7 +18,7 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
-from .connection import _import_psycopg, _register_vector, check_idle
+from .connection import _import_psycopg, _register_vector
 from .dsn import parse_dsn, redact
 from .erasure import Erasure
 from .extraction import ExtractionState
@@ -85,8 +85,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                              f"(schema {self.schema}): {exc}") from None
         self.pool: ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             dsn, min_size=pool_min, max_size=max(pool_min, pool_max),
-            kwargs={"autocommit": True}, configure=_register_vector, check=check_idle,
-            open=False,
+            kwargs={"autocommit": True}, configure=_register_vector, open=False,
             name=f"ltm-{self.schema}")
         try:
             self.pool.open(wait=True, timeout=connect_timeout)

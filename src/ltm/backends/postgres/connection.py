@@ -158,9 +158,18 @@ class Connection:
 
     @contextmanager
     def _pooled(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool (its failures as ``StoreError``)."""
-        with self._lost(), self.pool.connection() as conn:
-            yield conn
+        """A connection of the pool (its failures as ``StoreError``), passing over those the
+        server closed while they sat idle (``closed_while_idle``): the pool replaces them, so
+        the first operations after a server restart do not fail (the pool's own ``check``
+        hook would wait 1, 2, 4 ... seconds between the stale connections it meets)."""
+        with self._lost():
+            for _ in range(self.pool.max_size):
+                with self.pool.connection() as conn:
+                    if not closed_while_idle(conn):
+                        yield conn
+                        return
+            with self.pool.connection() as conn:  # fresh ones by now
+                yield conn
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -273,23 +282,21 @@ def _conflict(exc: BaseException) -> bool:
     return str(getattr(exc, "sqlstate", None) or "").startswith("40")
 
 
-def check_idle(conn: psycopg.Connection[Any]) -> None:
-    """The pool's check of each connection it hands out. One the server closed while it sat
-    idle in the pool (a restart, pg_terminate_backend, idle_session_timeout) has the server's
-    last message, or the end of the stream, waiting on its socket, where an idle connection in
-    good health has nothing: it is closed and the pool hands out a fresh one, so the first
-    operation after a restart does not fail. A poll of the socket, no round trip."""
-    if not conn.closed:
-        try:
-            ready = bool(select.select([conn.fileno()], [], [], 0)[0])
-        except (OSError, ValueError):
-            ready = True
-        if not ready:
-            return
+def closed_while_idle(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server closed ``conn`` while it sat idle in the pool (a restart,
+    pg_terminate_backend, idle_session_timeout): such a connection has the server's last
+    message, or the end of the stream, waiting on its socket, where an idle connection in good
+    health has nothing. It is then closed (the pool drops it when it is returned). A poll of
+    the socket, no round trip."""
+    if conn.closed:
+        return True
+    try:
+        ready = bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        ready = True
+    if ready:
         conn.close()
-    import psycopg
-
-    raise psycopg.OperationalError("the server closed this connection while it was idle")
+    return ready
 
 
 def _without_nul(value: Any) -> Any:
