@@ -153,11 +153,14 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
             scores = utility(free, now_, pol.decay_half_life_days or 30.0)
             # what a newer memory replaced goes before anything current, however used: else
             # a much-read old fact outlived its successor and the store kept what is no
-            # longer true
-            ranked = sorted((m.superseded_by is None, s, m.id) for s, m in zip(scores, free))
-            evict.update(i for _, _, i in ranked[:excess])
+            # longer true; then originals a summary stands for (archived)
+            ranked = sorted((m.superseded_by is None, not m.metadata.get("ltm_archived"), s,
+                             m.id) for s, m in zip(scores, free))
+            evict.update(r[-1] for r in ranked[:excess])
         report.evicted.extend(sorted(evict))
-        _delete(engine, u, evict, report, dry_run)
+        # (no cascade: making room keeps what was derived from the evicted memories, as
+        # consolidation's originals "remove" does; a summary is how a full scope keeps them)
+        _delete(engine, u, evict, report, dry_run, cascade=False)
         report.by_user[u] = {"changed": report.count - before}
     if not dry_run and report.count and engine.settings.erase == "full":
         engine.backend.compact()
@@ -169,7 +172,7 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
 
 
 def _delete(engine: Engine, user: str, ids: Iterable[str], report: GcReport,
-            dry_run: bool) -> None:
+            dry_run: bool, *, cascade: bool = True) -> None:
     ids = sorted(set(ids))
     if not ids or dry_run:
         return
@@ -179,7 +182,7 @@ def _delete(engine: Engine, user: str, ids: Iterable[str], report: GcReport,
     with engine.backend.atomic():
         receipt = engine.backend.forget(user, ids=ids, session=None, before=None,
                                         compact=False)
-        cascaded = engine.cascade(user, receipt)
+        cascaded = engine.cascade(user, receipt) if cascade else receipt
         forget_feedback(engine.backend, user, cascaded.ids)  # their queries may quote them
     first = set(receipt.ids)
     report.cascaded.extend(i for i in cascaded.ids if i not in first)
