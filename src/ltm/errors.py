@@ -18,6 +18,9 @@ code written against the builtin exceptions keeps working.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class LtmError(Exception):
     """Base class of every error raised by ltm."""
@@ -88,3 +91,14 @@ class MissingDependency(LtmError, ImportError):
         super().__init__(f"{package} is not installed: pip install 'ltm[{extra}]'")
         self.package = package
         self.extra = extra
+
+    @classmethod
+    def import_module(cls, module: str, extra: str) -> ModuleType:
+        """Import ``module`` (one of ltm's); a third-party package it needs that is not
+        installed raises this error, naming ``extra``."""
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] == "ltm":
+                raise
+            raise cls(exc.name or module, extra) from None

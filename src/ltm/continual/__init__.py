@@ -10,8 +10,9 @@ Names load on first use so that ``ltm train`` (``ltm.cli.train``) imports neithe
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ..errors import MissingDependency
 
 _EXPORTS = {
     "SCENARIOS": "ltm.continual.data",
@@ -52,14 +53,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        try:
-            module = importlib.import_module(_EXPORTS[name])
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").startswith("ltm"):
-                raise
-            from ..errors import MissingDependency
-            raise MissingDependency(exc.name or "torch", "neural") from None
-        value = getattr(module, name)
+        value = getattr(MissingDependency.import_module(_EXPORTS[name], "neural"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ltm.continual' has no attribute {name!r}")

@@ -14,8 +14,9 @@ The k-NN lookups run on ``ltm.index.knn.KnnIndex`` (ltm's exact scan; HNSW past 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ..errors import MissingDependency
 
 _EXPORTS = {
     "DND": "ltm.rl.dnd",
@@ -37,14 +38,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        try:
-            module = importlib.import_module(_EXPORTS[name])
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").startswith("ltm"):
-                raise
-            from ..errors import MissingDependency
-            raise MissingDependency(exc.name or "torch", "rl") from None
-        value = getattr(module, name)
+        value = getattr(MissingDependency.import_module(_EXPORTS[name], "rl"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ltm.rl' has no attribute {name!r}")
