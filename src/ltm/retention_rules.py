@@ -22,6 +22,9 @@ from .model import Memory
 from .timeutil import to_us
 
 US_PER_DAY = 86_400 * 1_000_000
+# the metadata key of an original a summary stands for (consolidation's originals "archive"):
+# ranked ``archived_penalty`` lower, evicted first, given back when the summary is forgotten
+ARCHIVED = "ltm_archived"
 _ORIGINALS = ("keep", "archive", "remove")
 
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ..backends.base import Filters
 from ..model import ForgetReceipt, Memory
+from ..retention_rules import ARCHIVED
 from ..timeutil import to_us
 
 if TYPE_CHECKING:
     from .base import Engine
 
 log = logging.getLogger(__name__)
-ARCHIVED = "ltm_archived"  # the metadata key of an original a summary stands for (consolidate)
 _PAGE = 5_000
 
 
@@ -65,7 +66,6 @@ def _unarchive(engine: Engine, user: str) -> None:
     """After a summary is erased: the originals it archived (``ltm_archived``, ranked
     ``archived_penalty`` lower because the summary stood for them) that no remaining summary
     names as a source are archived no more. Reads only the user's archived memories."""
-    from ..backends.base import Filters
     flt = Filters(user=user, metadata={ARCHIVED: True})
     archived: list[Memory] = []
     before = None

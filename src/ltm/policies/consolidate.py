@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backends.base import Filters
 from ..model import Memory
+from ..retention_rules import ARCHIVED
 from ..timeutil import to_us
 from ..validate import MAX_TEXT_CHARS
 from ..validate import text as check_text
@@ -177,9 +178,9 @@ def _apply_originals(engine: Engine, user: str, episodes: Sequence[Memory],
     ids = [m.id for m in episodes if not m.pinned]
     if originals == "archive":
         for m in episodes:
-            if not m.pinned and not m.metadata.get("ltm_archived"):
+            if not m.pinned and not m.metadata.get(ARCHIVED):
                 engine.backend.update(m.id, user, {"metadata": {**m.metadata,
-                                                               "ltm_archived": True}},
+                                                               ARCHIVED: True}},
                                      None, event="archived")
     elif originals == "remove" and ids:
         # no cascade: the summary that now holds them keeps their ids as provenance; their
@@ -247,7 +248,7 @@ def _finish_originals(engine: Engine, user: str, folded: list[Memory], originals
     """Apply ``originals`` to the turns of a session that its summary folds already and that
     still stand as they were (not archived; not removed)."""
     if originals == "archive":
-        left = [m for m in folded if not m.pinned and not m.metadata.get("ltm_archived")]
+        left = [m for m in folded if not m.pinned and not m.metadata.get(ARCHIVED)]
         report.archived.extend(m.id for m in left)
     elif originals == "remove":
         left = [m for m in folded if not m.pinned]

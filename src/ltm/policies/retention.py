@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
 from ..retention_rules import (  # the rules, re-exported for callers
+    ARCHIVED,
     DEFAULT_POLICIES,
     US_PER_DAY,
     KindPolicy,
@@ -154,7 +155,7 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
             # what a newer memory replaced goes before anything current, however used: else
             # a much-read old fact outlived its successor and the store kept what is no
             # longer true; then originals a summary stands for (archived)
-            ranked = sorted((m.superseded_by is None, not m.metadata.get("ltm_archived"), s,
+            ranked = sorted((m.superseded_by is None, not m.metadata.get(ARCHIVED), s,
                              m.id) for s, m in zip(scores, free))
             evict.update(r[-1] for r in ranked[:excess])
         report.evicted.extend(sorted(evict))

@@ -28,13 +28,13 @@ from ..backends.base import Backend, Filters, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
+from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
 from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 from .supersede import lift_current, successors_first, with_successors
 from .timefit import (
-    US_PER_DAY,
     decay_policies,
     halving,
     time_and_retention,
@@ -380,7 +380,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             # its part of the logit (none where ``lift_current`` took the penalty off)
             signals["superseded"] = ranker.superseded_weight if x[j, _SUP] else 0.0
         signals.update(extra.get(int(j), {}))
-        if settings.archived_penalty and mem.metadata.get("ltm_archived") \
+        if settings.archived_penalty and mem.metadata.get(ARCHIVED) \
                 and "archived" not in signals:
             # originals folded into a summary (ltm.policies.consolidate) rank below it
             signals["archived"] = -settings.archived_penalty

@@ -14,12 +14,12 @@ import numpy as np
 from ..backends.base import Backend, Filters, KindReader
 from ..config import Settings
 from ..model import Memory
+from ..retention_rules import ARCHIVED, US_PER_DAY, policies, strength
 from ..timeparse import TimeWindow, parse_time_window
 from ..timeutil import to_us
 from .ranker import FULL, Ranker
 from .supersede import drop_superseded_penalty
 
-US_PER_DAY = 86_400 * 1_000_000
 _OPEN_MIN = 7 * US_PER_DAY  # an open window's time fit halves no faster than weekly
 _FIT = FULL.index("time_fit")
 _SUP = FULL.index("superseded")
@@ -137,7 +137,6 @@ def decay_policies(settings: Settings) -> dict[str, float]:
     """Half-life in days of each kind that decays (see ``ltm.policies.retention``)."""
     if not settings.decay_weight or not settings.retention:
         return {}
-    from ..retention_rules import policies
     return {k: p.decay_half_life_days for k, p in policies(settings.retention).items()
             if p.decay_half_life_days}
 
@@ -179,7 +178,7 @@ def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: n
     if kinds is not None:
         # read whole only what an adjustment below can apply to (the rest keep their logit)
         head_ids = [i for i, (kind, archived) in
-                    kinds.kinds(head_ids, user, "ltm_archived").items()
+                    kinds.kinds(head_ids, user, ARCHIVED).items()
                     if (timed and (kind != "episode" or i in told)) or decay.get(kind)
                     or (archived and settings.archived_penalty)]
     mems = backend.get_many(head_ids, user) if head_ids else {}
@@ -200,11 +199,10 @@ def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: n
                 # it was still true in the window the query asks about: no penalty
                 drop_superseded_penalty(logit, x, int(j), ranker)
         if decay.get(mem.kind) and settings.decay_weight:
-            from ..retention_rules import strength
             d = -settings.decay_weight * (1.0 - strength(mem, now, decay[mem.kind]))
             sig["decay"] = d
             logit[j] += d
-        if settings.archived_penalty and mem.metadata.get("ltm_archived"):
+        if settings.archived_penalty and mem.metadata.get(ARCHIVED):
             sig["archived"] = -settings.archived_penalty
             logit[j] -= settings.archived_penalty
         if sig:
