@@ -9,11 +9,10 @@ Needs the optional extra ``ltm[neural]`` (PyTorch). Submodules:
 * :mod:`.train`, :mod:`.babi_train` - training loops; ``ltm train`` (``ltm.cli.train``)
 """
 
-try:
-    import torch  # noqa: F401  (the extra's one requirement here)
-except ImportError:  # without the extra: say which to install, as ltm.integrations does
-    from ..errors import MissingDependency
-    raise MissingDependency("torch", "neural") from None
+from ..errors import MissingDependency
+
+# without the extra: say which to install (the extra's one requirement here)
+MissingDependency.import_module("torch", "neural")
 
 from .dnc import DNC, DNCConfig, DNCState  # noqa: E402
 from .memn2n import MemN2N, MemN2NConfig  # noqa: E402

@@ -209,7 +209,7 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     """The user's memories whose labels (speaker, name, title, caption) hold a word of the
     query, which of those words name a speaker, and the memories an assistant said (one
     read: the query's words and ``ASSISTANT`` together)."""
-    asked = ASSISTANT in _WORDS.findall(query.lower()) or bool(_ASKS_ASSISTANT.search(query))
+    asked = bool(_ASKS_ASSISTANT.search(query))
     words = query if settings.text_weight > 0 else ""
     # (first: a backend reads at most the first 32 words of a query)
     got = backend.label_rows(words if asked else f"{ASSISTANT} {words}", user)
@@ -226,15 +226,14 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     return _Labels(np.concatenate(rows) if rows else _NONE, speakers, assistant)
 
 
-_WORDS = re.compile(r"\w+")
-# a question about what the assistant said ("what did you recommend", "your advice") or what
-# both sides did ("what did we decide"), not a request to it ("can you tell me"): the
-# assistant's turns may then be the evidence
+# a query that names the assistant, or asks what it said ("what did you recommend", "your
+# advice") or what both sides did ("what did we decide"), not a request to it ("can you tell
+# me"): the assistant's turns may then be the evidence
 _ASKS_ASSISTANT = re.compile(
-    r"\b(?:did you|did we|you (?:had )?(?:recommended|suggested|said|told|mentioned|advised|"
-    r"explained|proposed|gave|shared|provided|showed)|we (?:discussed|talked|said|decided|"
-    r"agreed|concluded))\b|\byour (?:recommendation|suggestion|advice|explanation|answer|"
-    r"reply|response)s?\b", re.IGNORECASE)
+    rf"\b(?:{ASSISTANT}|did you|did we|you (?:had )?(?:recommended|suggested|said|told|"
+    r"mentioned|advised|explained|proposed|gave|shared|provided|showed)|we (?:discussed|"
+    r"talked|said|decided|agreed|concluded))\b|\byour (?:recommendation|suggestion|advice|"
+    r"explanation|answer|reply|response)s?\b", re.IGNORECASE)
 
 
 def _content(query: str, names: Sequence[str]) -> str:
