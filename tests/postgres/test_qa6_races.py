@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from store_locations import Location, new_location
@@ -17,6 +18,27 @@ from ltm.errors import InvalidInput
 __all__ = ["new_location"]
 
 
+@contextmanager
+def held_open(store: ltm.MemoryStore, step: Callable[[], object]) -> Iterator[None]:
+    """Run ``step`` in another thread inside a transaction of ``store`` that stays open for
+    0.5 s after it: the body runs while that transaction has not committed yet."""
+    done = threading.Event()
+
+    def run() -> None:
+        with store.backend.atomic():  # type: ignore[attr-defined]
+            step()
+            done.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert done.wait(10)
+        yield
+    finally:
+        thread.join()
+
+
 def test_a_duplicate_of_a_fact_being_forgotten_is_stored_not_a_not_found(
         pg_store_url: str) -> None:
     """add() of a near-duplicate fact reinforces the existing one; when another process's
@@ -25,22 +47,9 @@ def test_a_duplicate_of_a_fact_being_forgotten_is_stored_not_a_not_found(
     with ltm.open(pg_store_url, embedder="hash") as writer, \
             ltm.open(pg_store_url, embedder="hash") as other:
         old = writer.add("Ana works at Acme as an engineer", user="ana", kind="fact")
-        deleting = threading.Event()
-
-        def forget_slowly() -> None:
-            # the forget's transaction holds the deleted row until it commits
-            with other.backend.atomic():  # type: ignore[attr-defined]
-                other.forget(old.id, user="ana")
-                deleting.set()
-                time.sleep(0.5)
-
-        forgetter = threading.Thread(target=forget_slowly)
-        forgetter.start()
-        try:
-            assert deleting.wait(10)
+        # the forget's transaction holds the deleted row until it commits
+        with held_open(other, lambda: other.forget(old.id, user="ana")):
             new = writer.add("Ana works at Acme as an engineer", user="ana", kind="fact")
-        finally:
-            forgetter.join()
         assert new.id != old.id
         assert [m.id for m in writer.list("ana").memories] == [new.id]
         assert writer.history(new.id, user="ana")[0].event == "created"
@@ -58,42 +67,17 @@ def test_a_fact_derived_from_a_memory_being_forgotten_is_not_left_behind(
             ltm.open(location, embedder="hash", erase="fast") as other:
         # the forget first: its transaction is open while the fact is added
         episode = writer.add("I moved to Lisbon in March", user="ana")
-        deleting = threading.Event()
-
-        def forget_slowly() -> None:
-            with other.backend.atomic():
-                other.forget(episode.id, user="ana")
-                deleting.set()
-                time.sleep(0.5)
-
-        forgetter = threading.Thread(target=forget_slowly)
-        forgetter.start()
-        try:
-            assert deleting.wait(10)
+        with held_open(other, lambda: other.forget(episode.id, user="ana")):
             with pytest.raises(InvalidInput, match="sources"):
                 writer.add("Ana lives in Lisbon", user="ana", kind="fact",
                            sources=[episode.id])
-        finally:
-            forgetter.join()
         assert writer.list("ana").memories == []
 
         # the add first: its transaction is open while the forget runs
         episode = writer.add("I moved to Porto in May", user="ana")
-        adding = threading.Event()
-
-        def add_slowly() -> None:
-            with writer.backend.atomic():
-                writer.add("Ana lives in Porto", user="ana", kind="fact", sources=[episode.id])
-                adding.set()
-                time.sleep(0.5)
-
-        adder = threading.Thread(target=add_slowly)
-        adder.start()
-        try:
-            assert adding.wait(10)
+        with held_open(writer, lambda: writer.add("Ana lives in Porto", user="ana", kind="fact",
+                                                  sources=[episode.id])):
             receipt = other.forget(episode.id, user="ana")
-        finally:
-            adder.join()
         assert receipt.count == 2 and sorted(receipt.ids_by_kind) == ["episode", "fact"]
         assert writer.list("ana").memories == []
 
