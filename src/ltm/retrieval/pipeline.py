@@ -331,12 +331,12 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     if window is not None or decay_policies(settings):
         # facts' validity intervals, decay and archived originals (ltm.policies) need the
         # full memories: adjust the head of the ranking, where they can change the top
-        order = _head(key, tie, time_head(want))
-        order, extra, memories = time_and_retention(backend, flt.user, ids, logit, x, order,
+        ranked = _head(key, tie, time_head(want))
+        order, extra, memories = time_and_retention(backend, flt.user, ids, logit, x, ranked,
                                                      want, now, window, settings, ranker, tie,
                                                      raw.text)
         if cand.only is not None:  # (a single-signal baseline keeps its own order)
-            order = _head(key, tie, time_head(want))
+            order = ranked
     else:
         order = _head(key, tie, want)
     top = order[:want]
