@@ -246,7 +246,16 @@ class Schema(Connection):
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
             conn.execute(f"CREATE TABLE IF NOT EXISTS {self._s}.migrations "
                          f"(name text PRIMARY KEY, applied_at bigint NOT NULL)")
-        for name, statements in base_migrations(self._s):
+            migrations = base_migrations(self._s)
+            known = {name for name, _ in migrations} | {dim_migration(self._s, 1)[0]}
+            done = {r[0] for r in conn.execute(f"SELECT name FROM {self._s}.migrations")}
+            newer = sorted(done - known)
+            if newer:  # its tables may hold what this version would not keep up to date
+                from .dsn import redact  # (dsn imports this module)
+                raise StoreError(f"Postgres store {redact(self.dsn)} (schema {self.schema}) "
+                                 f"was written by a newer version of ltm (unknown migrations: "
+                                 f"{', '.join(newer)}); upgrade ltm to open it")
+        for name, statements in migrations:
             self._apply(conn, name, statements)
 
     def _apply(self, conn: psycopg.Connection[Any], name: str, statements: list[str]) -> None:
