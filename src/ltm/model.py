@@ -39,6 +39,11 @@ class Memory:
         value = self.metadata.get("speaker")
         return value if isinstance(value, str) else None
 
+    def expired(self, at: datetime) -> bool:
+        """Whether the memory is past its ``expires_at`` at ``at``: never while it is pinned
+        (pinning exempts a memory from expiry, as from every retention policy)."""
+        return not self.pinned and self.expires_at is not None and self.expires_at <= at
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:

@@ -32,7 +32,7 @@ class Filters:
     until: int | None = None
     as_of: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    now: int | None = None  # hide memories whose expires_at <= now
+    now: int | None = None  # hide memories whose expires_at <= now (unless pinned)
 
     @property
     def only_user(self) -> bool:

@@ -14,13 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..index.scope import NO_EXPIRY
 from ..model import Memory
 from ..timeutil import from_us
 from .base import Filters
 
 __all__ = ["BM25_B", "BM25_K1", "EXTRA_WEIGHT", "FTS_METADATA_FIELDS", "IDF_MIN_DOCS",
-           "POSTGRES", "SAFE_KEY", "SQLITE", "Dialect", "extra_from", "memory_from_columns",
-           "user_hash", "where"]
+           "POSTGRES", "SAFE_KEY", "SCOPE_EXPIRY", "SQLITE", "Dialect", "extra_from",
+           "memory_from_columns", "user_hash", "where"]
 
 # BM25's constants (SQLite FTS5's bm25() defaults; PostgreSQL computes the same formula)
 BM25_K1 = 1.2
@@ -33,6 +34,13 @@ BM25_B = 0.75
 IDF_MIN_DOCS = 1000
 # weight of the metadata words (speaker, name, title, caption) against the text's own words
 EXTRA_WEIGHT = 0.5
+
+# A row's expiry as a scope view keeps it (``ScopeView.expires``): NO_EXPIRY where it has none
+# and where it is pinned (pinning exempts a memory from expiry; its expires_at applies again
+# once unpinned). ``pinned`` is read only for rows that have an expiry: SQLite then reads the
+# table row (the covering index memories_scope does not hold the flag) for those rows alone.
+SCOPE_EXPIRY = (f"CASE WHEN expires_at IS NULL THEN {NO_EXPIRY} WHEN pinned THEN {NO_EXPIRY} "
+                "ELSE expires_at END")
 
 # Metadata fields that describe a memory in words and are searchable as full text (at half the
 # weight of the text itself): who said it, what it is called, what an attachment shows.
@@ -214,7 +222,9 @@ def where(flt: Filters, dialect: Dialect, alias: str = "m", *,
                    f"({a}valid_to IS NULL OR {a}valid_to > {p})")
         params.extend([flt.as_of, flt.as_of])
     if flt.now is not None:
-        sql.append(f"({a}expires_at IS NULL OR {a}expires_at > {p})")
+        # a pinned memory never expires (its expires_at applies again once unpinned); the
+        # pinned flag is tested last, so only rows already past their expiry are read for it
+        sql.append(f"({a}expires_at IS NULL OR {a}expires_at > {p} OR {a}pinned)")
         params.append(flt.now)
     for key, value in flt.metadata.items():
         cond, args = dialect.metadata(f"{a}metadata", key, value)

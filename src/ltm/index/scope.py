@@ -104,7 +104,8 @@ class ScopeView:
     @classmethod
     def from_rows(cls, user: str, rows: Sequence[tuple[Any, ...]]) -> ScopeView:
         """From ``(n, id, session, seq or -1, seq is set, time, importance or 0.5,
-        superseded, expires_at or NO_EXPIRY)`` rows in any order (no NULL but session)."""
+        superseded, expiry or NO_EXPIRY)`` rows in any order (no NULL but session; the expiry
+        of a pinned memory is NO_EXPIRY: ``backends.common.SCOPE_EXPIRY``)."""
         m = len(rows)
         cols = list(zip(*rows)) if m else [()] * 9
         rowids = np.fromiter(cols[0], dtype=np.int64, count=m)

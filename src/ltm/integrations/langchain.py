@@ -103,8 +103,7 @@ def _doc_id(mem: Memory) -> str:
 
 
 def _live(mem: Memory, now: datetime) -> bool:
-    expires = mem.expires_at
-    return expires is None or expires > now
+    return not mem.expired(now)
 
 
 def _document(mem: Memory) -> Document:

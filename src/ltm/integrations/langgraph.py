@@ -414,7 +414,7 @@ def _holds(mem: Memory, path: tuple[str, ...], key: str) -> bool:
     meta = mem.metadata.get(_META)
     return (mem.kind == KIND and isinstance(meta, dict) and meta.get("key") == key
             and tuple(meta.get("ns") or ()) == path
-            and (mem.expires_at is None or mem.expires_at > datetime.now(UTC)))
+            and not mem.expired(datetime.now(UTC)))
 
 
 def _passes(mem: Memory, flt: dict[str, Any] | None) -> bool:

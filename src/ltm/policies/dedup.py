@@ -22,7 +22,7 @@ import numpy as np
 from ..backends.base import Filters, NewRow
 from ..errors import NotFound
 from ..model import Memory
-from ..timeutil import now_us, to_us
+from ..timeutil import from_us, now_us, to_us
 
 if TYPE_CHECKING:
     from .base import Engine
@@ -37,7 +37,7 @@ ROUNDING = 1e-5
 def _current(mem: Memory | None, now: int) -> bool:
     if mem is None or mem.superseded_by is not None or mem.valid_to is not None:
         return False
-    return mem.expires_at is None or int(mem.expires_at.timestamp() * 1e6) > now
+    return not mem.expired(from_us(now))
 
 
 def plan(engine: Engine, rows: Sequence[NewRow], vectors: np.ndarray,

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import DimensionMismatch
-from ...index.scope import NO_EXPIRY, ScopeView
+from ...index.scope import ScopeView
 from ..base import Filters
+from ..common import SCOPE_EXPIRY
 from .connection import Connection
 
 
@@ -38,7 +39,7 @@ class ScopeReads(Connection):
             rows = conn.execute(
                 f"SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
                 f"coalesce(importance, 0.5), superseded_by IS NOT NULL, "
-                f"coalesce(expires_at, {NO_EXPIRY}) FROM {self._m} WHERE user_id = %s "
+                f"{SCOPE_EXPIRY} FROM {self._m} WHERE user_id = %s "
                 f"ORDER BY n", [user]).fetchall()
         view = ScopeView.from_rows(user, rows)
         with self._views_lock:

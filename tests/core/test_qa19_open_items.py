@@ -1,0 +1,103 @@
+"""QA sweep 19's open items, each reproduced on a real store (both backends where the behaviour
+is shared):
+
+1. a pinned memory whose ``expires_at`` has passed was stored but hidden from every read,
+   while gc kept it: pinning exempts a memory from expiry (docs/time-and-retention.md,
+   "Pinned memories are exempt from everything"), so reads, search, stats and gc agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from postgres_support import postgres_url
+from store_locations import backend_kind, copen, location, new_location
+
+import ltm
+
+__all__ = ["backend_kind", "copen", "location", "new_location", "postgres_url"]
+
+Open = Callable[..., ltm.MemoryStore]
+
+
+# -- 1. pinned wins over expiry -----------------------------------------------------------
+def _expired_pins(mem: ltm.MemoryStore) -> tuple[ltm.Memory, ltm.Memory, ltm.Memory]:
+    pinned = mem.add("Alice keeps her passport in the blue drawer", user="alice",
+                     pinned=True, expires_at="2020-01-01T00:00Z", time="2019-06-01T10:00Z")
+    gone = mem.add("Alice keeps her umbrella in the blue drawer", user="alice",
+                   expires_at="2020-01-01T00:00Z", time="2019-06-01T11:00Z")
+    plain = mem.add("Alice likes green tea", user="alice", time="2019-06-02T10:00Z")
+    return pinned, gone, plain
+
+
+def test_a_pinned_memory_past_its_expiry_stays_visible(copen: Open) -> None:
+    mem = copen(embedder="hash")
+    pinned, gone, plain = _expired_pins(mem)
+    assert mem.get(pinned.id, user="alice").pinned
+    listed = [m.id for m in mem.list("alice").memories]
+    assert pinned.id in listed and gone.id not in listed and plain.id in listed
+    found = [h.memory.id for h in mem.search("blue drawer passport", user="alice",
+                                             min_relevance=0)]
+    assert pinned.id in found and gone.id not in found
+    # the general path (a filter) and the time filter agree with the scope fast path
+    found = [h.memory.id for h in mem.search("blue drawer passport", user="alice",
+                                             kinds=["episode"], since="2019-01-01")]
+    assert pinned.id in found and gone.id not in found
+    assert mem.user_stats("alice").memories == 2
+    report = mem.gc(dry_run=True)
+    assert report.expired == [gone.id]
+    mem.gc()
+    assert [m.id for m in mem.list("alice", order="oldest").memories] == [pinned.id, plain.id]
+    # unpinned, its own expiry applies again
+    mem.update(pinned.id, user="alice", pinned=False)
+    assert pinned.id not in [m.id for m in mem.list("alice").memories]
+    assert pinned.id not in [h.memory.id for h in mem.search("passport", user="alice")]
+    mem.update(pinned.id, user="alice", pinned=True)
+    assert pinned.id in [h.memory.id for h in mem.search("passport", user="alice")]
+
+
+def test_a_large_scope_sees_a_pinned_memory_past_its_expiry(copen: Open) -> None:
+    """The scope view (snapshots on SQLite, from 64 memories) carries the same rule."""
+    mem = copen(embedder="hash")
+    mem.add_many([{"text": f"note {i} about the garden", "user": "alice",
+                   "time": "2024-01-01T10:00Z"} for i in range(300)])
+    pinned, gone, _ = _expired_pins(mem)
+    found = [h.memory.id for h in mem.search("passport umbrella drawer", user="alice")]
+    assert pinned.id in found and gone.id not in found
+    mem.close()
+    again = copen(embedder="hash")  # a fresh process: the view read back from the store
+    found = [h.memory.id for h in again.search("passport umbrella drawer", user="alice")]
+    assert pinned.id in found and gone.id not in found
+    again.update(pinned.id, user="alice", pinned=False)
+    assert pinned.id not in [h.memory.id for h in again.search("passport", user="alice")]
+
+
+def test_a_pinned_fact_past_its_expiry_is_reinforced_not_duplicated(copen: Open) -> None:
+    """Near-duplicate detection sees what reads see: the pinned fact is current."""
+    mem = copen(embedder="hash")
+    fact = mem.add("Alice is allergic to peanuts", user="alice", kind="fact", pinned=True,
+                   expires_at="2020-01-01T00:00Z")
+    again = mem.add("Alice is allergic to peanuts", user="alice", kind="fact")
+    assert again.id == fact.id
+    assert [m.id for m in mem.list("alice").memories] == [fact.id]
+
+
+def test_rest_lists_and_finds_a_pinned_memory_past_its_expiry(tmp_path: Path) -> None:
+    from ltm.server.app import create_app
+    from ltm.server.live import LiveServer
+
+    with ltm.open(tmp_path / "store", embedder="hash") as mem:
+        pinned, gone, _ = _expired_pins(mem)
+        with LiveServer(create_app(mem, require_keys=False)) as srv:
+            base = f"{srv.url}/v1/users/alice"
+            listed = httpx.get(f"{base}/memories", timeout=30)
+            assert listed.status_code == 200, listed.text
+            ids = [m["id"] for m in listed.json()["memories"]]
+            assert pinned.id in ids and gone.id not in ids
+            hits = httpx.post(f"{base}/search", timeout=30,
+                              json={"query": "blue drawer passport", "min_relevance": 0})
+            assert hits.status_code == 200, hits.text
+            ids = [h["memory"]["id"] for h in hits.json()["hits"]]
+            assert pinned.id in ids and gone.id not in ids
