@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -51,6 +52,17 @@ class _ClosedConnection:
         raise StoreError("the store is closed")
 
 
+def _create_new(path: Path) -> bool:
+    """Create the empty file ``path`` (SQLite makes an empty file a new database) if it does
+    not exist: True when this call created it (O_EXCL: not another process at the same moment).
+    Any other failure is left to SQLite to report."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError:
+        return False
+    return True
+
+
 class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, VectorIndexUpkeep):
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
 
@@ -65,10 +77,15 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 raise StoreError(f"no store at {self.folder}")
         except OSError as exc:  # a folder this process may not enter
             raise StoreError(f"cannot use store folder {self.folder}: {exc}") from None
+        # what this open creates, removed again if it fails (abandon)
+        self._made_folders = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            self._made_folders = [p for p in self._made_folders if p.exists()]
+            self._remove_created(db=False)
             raise StoreError(f"cannot create store folder {self.folder}: {exc}") from None
+        self._made_db = _create_new(self.folder / DB_NAME)
         self.hnsw_min_scope = hnsw_min_scope
         self.hnsw_ef_search = hnsw_ef_search
         self._lock = threading.RLock()
@@ -83,10 +100,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._averages_cache = None
         self._scope_avgdl_cache = {}
         self._postings_cache = {}
-        self._postings_mark = None
         self._postings_rows = 0
         self._held_cache = {}
-        self._held_mark = None
         self._snap_pending = set()
         self._time_indexes = set()
         self._meta_indexes = set()
@@ -110,6 +125,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                     # answers some locks at once (the switch to WAL mode), without waiting
                     time.sleep(0.02)
                     continue
+                self._remove_created(db=True)
                 if isinstance(exc, StoreError):
                     raise
                 if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
@@ -154,6 +170,37 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self.conn.execute("PRAGMA foreign_keys = ON")
         self._migrate()
         self._check_fts()
+
+    def abandon(self) -> None:
+        """Close after an open that failed past this backend (``ltm.open``: the embedder):
+        a store this open created is removed again, if it holds no memory, with the folders
+        the open made, so that a failed open leaves nothing behind."""
+        empty = True
+        if self._made_db:
+            try:
+                with self._lock:
+                    empty = self.conn.execute("SELECT 1 FROM memories LIMIT 1").fetchone() is None
+            except sqlite3.Error:
+                pass  # (closed or incomplete: nothing of value in it)
+        self.close()
+        self._remove_created(db=empty)
+
+    def _remove_created(self, *, db: bool) -> None:
+        """Remove the database file (with ``db``) when this open created it and no other
+        connection has it open (SQLite removes the WAL and shared-memory files when the last
+        one closes), then the folders this open made, those left empty."""
+        path = self.folder / DB_NAME
+        if db and self._made_db and not any(
+                Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.info("could not remove %s after a failed open (%s)", path, exc)
+        for folder in self._made_folders:  # innermost first
+            try:
+                folder.rmdir()
+            except OSError:  # something else lives there now
+                break
 
     def flush(self) -> None:
         """Persist the derived indexes and the queued scope snapshots (done on close). An index
@@ -221,8 +268,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             self._snap_pending.update(users)
             for start in range(0, len(users), 900):  # their snapshots no longer hold them
                 some = users[start:start + 900]
-                c.execute(f"DELETE FROM scope_snap WHERE user IN ({','.join('?' * len(some))})",
-                          some)
+                marks = ",".join("?" * len(some))
+                c.execute(f"DELETE FROM scope_snap WHERE user IN ({marks})", some)
+                # and their versions move (migration 0010: the triggers of delete and update)
+                c.execute(f"DELETE FROM user_versions WHERE user IN ({marks})", some)
+                c.execute(_multi_insert("user_versions (user)", 1, len(some)), some)
             head = self._log_head()
             last = 0
             seqs: dict[tuple[str, str], int] = {}
