@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or invalid input, 3 not found,
 4 store unusable (wrong embedder, unreadable folder, busy), 5 missing optional dependency,
-6 an external service (the LLM, a remote embedding server) failed.
+6 an external service (the LLM, a remote embedding server) failed. A command whose reader
+closes standard output (``ltm export | head -1``) stops there and exits 0, quietly.
 
 Modules: ``common`` (options, output, the error-to-exit-code mapping), ``root`` (the ``ltm``
 group), ``memory`` (add, search, ... stats), ``serve`` (serve, mcp, keys), ``policies`` (gc,

@@ -56,7 +56,11 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # what is left in the buffer meets a closed pipe here, too
+            return result
+        except BrokenPipeError:
+            reader_gone()
         except click.UsageError as exc:
             if not ctx.meta.get("ltm_json"):
                 raise
@@ -108,6 +112,21 @@ OPTIONAL_MODULES: dict[str, str] = {
     "chromadb": "bench", "lancedb": "bench", "sqlite_vec": "bench", "apsw": "bench",
     "hnswlib": "bench", "faiss": "bench", "psutil": "bench",
 }
+
+
+def reader_gone() -> NoReturn:
+    """The reader of standard output closed it (``ltm export | head -1``): exit 0 quietly, as
+    ripgrep does, whether or not the closed pipe surfaced as an error (Python may also lose the
+    rest of one large write without one, so exiting 0 here keeps the two cases alike). Output
+    still buffered goes to /dev/null, so that the flush at exit raises nothing either (the
+    Python docs' recipe, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test runner's capture)
+        pass
+    sys.exit(0)
 
 
 def _installed(module: str) -> bool:
