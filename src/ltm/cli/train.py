@@ -45,7 +45,8 @@ SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
 
 @click.group(name="train")
 def train() -> None:
-    """Train neural long-term memory models (MemN2N, NTM, DNC)."""
+    """Train models: neural memory (MemN2N, NTM, DNC), continual learning, episodic control,
+    and the relevance ranker."""
 
 
 def _lengths(text: str) -> list[int]:
