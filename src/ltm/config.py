@@ -70,7 +70,8 @@ class Settings:
     # Time phrases in a query ("last week", "in May 2023", "two years ago") resolve against the
     # query's `now` into a window over the memories' own `time`. "boost" adds a bounded bonus
     # (signal "time_window") and draws extra candidates from the window; "filter" keeps only
-    # memories inside it; "off" ignores time phrases.
+    # memories inside it (episodes by their time, facts and summaries by their validity: a
+    # fact without valid_to still holds); "off" ignores time phrases.
     time_phrases: str = "boost"
     time_weight: float = 0.75
     # context(): memories below this relevance are left out (the block may be empty).

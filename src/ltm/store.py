@@ -315,11 +315,9 @@ class MemoryStore:
             window = parse_time_window(query, now_ if not offset else
                                        from_us(now_).astimezone(timezone(offset)))
             if window is not None and self.settings.time_phrases == "filter":
-                flt = dataclasses.replace(
-                    flt, since=max(window.start, flt.since if flt.since is not None
-                                   else window.start),
-                    until=min(window.end - 1, flt.until if flt.until is not None
-                              else window.end - 1))
+                # what happened or held in the window (Filters.window); since and until
+                # still bound the memories' own time
+                flt = dataclasses.replace(flt, window=(window.start, window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
                        now=now_, window=window, ranker=self.ranker, min_relevance=floor)
         self.engine.note_access([h.memory.id for h in hits], flt.user)

@@ -3,7 +3,11 @@ is shared):
 
 1. a pinned memory whose ``expires_at`` has passed was stored but hidden from every read,
    while gc kept it: pinning exempts a memory from expiry (docs/time-and-retention.md,
-   "Pinned memories are exempt from everything"), so reads, search, stats and gc agree.
+   "Pinned memories are exempt from everything"), so reads, search, stats and gc agree;
+2. ``time_phrases="filter"`` kept only memories whose ``time`` fell in the query's window, so a
+   fact valid since before the window (no ``valid_to``, or one after the window's start) was
+   dropped though it held during the window: a fact or summary now passes when its validity
+   interval meets the window (as the "boost" time fit reads it), an episode by its time.
 """
 
 from __future__ import annotations
@@ -101,3 +105,40 @@ def test_rest_lists_and_finds_a_pinned_memory_past_its_expiry(tmp_path: Path) ->
             assert hits.status_code == 200, hits.text
             ids = [h["memory"]["id"] for h in hits.json()["hits"]]
             assert pinned.id in ids and gone.id not in ids
+
+
+# -- 2. the time filter keeps what held during the window ---------------------------------
+NOW = "2026-03-12T12:00:00Z"  # "last week": Mon 2026-03-02 to Mon 2026-03-09
+
+
+def test_the_time_filter_keeps_facts_valid_during_the_window(copen: Open) -> None:
+    mem = copen(embedder="hash", time_phrases="filter")
+    current = mem.add("Ana works at the Acme bakery", user="ana", kind="fact",
+                      valid_from="2019-01-01T00:00Z")
+    ended = mem.add("Ana works at the Initech office", user="ana", kind="fact",
+                    valid_from="2020-01-01T00:00Z")
+    after = mem.add("Ana works at the Globex lab", user="ana", kind="fact",
+                    valid_from="2026-03-04T00:00Z", supersedes=ended.id)
+    long_ago = mem.add("Ana works at the old mill", user="ana", kind="fact",
+                       valid_from="2015-01-01T00:00Z")
+    mem.add("Ana works at the new mill", user="ana", kind="fact",
+            valid_from="2018-01-01T00:00Z", supersedes=long_ago.id)
+    later = mem.add("Ana works at the Hooli campus", user="ana", kind="fact",
+                    valid_from="2026-03-10T00:00Z")
+    told = mem.add("Ana said work at the bakery was busy", user="ana",
+                   time="2026-03-05T18:00Z")
+    before = mem.add("Ana said work at the office was dull", user="ana",
+                     time="2026-02-01T18:00Z")
+    spans = mem.add("Ana talked about work at the bakery all week", user="ana",
+                    kind="summary", valid_from="2026-02-25T10:00Z", time="2026-03-03T10:00Z")
+    old = mem.add("Ana talked about work at the mill", user="ana", kind="summary",
+                  valid_from="2025-01-01T10:00Z", time="2025-01-02T10:00Z")
+    got = {h.memory.id for h in mem.search("where did Ana work last week?", user="ana",
+                                           now=NOW, k=50)}
+    # held, happened, or (a summary) spanned part of the week
+    assert {current.id, ended.id, after.id, told.id, spans.id} <= got
+    assert not got & {long_ago.id, later.id, before.id, old.id}
+    # explicit since/until still bound the memories' own time (the facts were recorded now)
+    got = {h.memory.id for h in mem.search("where did Ana work last week?", user="ana",
+                                           now=NOW, k=50, until="2026-06-01T00:00Z")}
+    assert got == {told.id, spans.id}

@@ -33,12 +33,17 @@ class Filters:
     as_of: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     now: int | None = None  # hide memories whose expires_at <= now (unless pinned)
+    # (start, end), both included: only memories that meet this window (a query's time
+    # phrase under time_phrases="filter"): an episode by its time, a fact by its validity
+    # (from valid_from, else time, until valid_to; none: still holds), another kind by its
+    # span (from valid_from, else time, until valid_to, else its time: a summary's turns)
+    window: tuple[int, int] | None = None
 
     @property
     def only_user(self) -> bool:
         return (self.agent is None and self.session is None and self.kinds is None
                 and self.since is None and self.until is None and self.as_of is None
-                and not self.metadata)
+                and not self.metadata and self.window is None)
 
 
 def is_encodable(text: str) -> bool:

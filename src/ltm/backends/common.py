@@ -221,6 +221,17 @@ def where(flt: Filters, dialect: Dialect, alias: str = "m", *,
         sql.append(f"coalesce({a}valid_from, {a}time) <= {p} AND "
                    f"({a}valid_to IS NULL OR {a}valid_to > {p})")
         params.extend([flt.as_of, flt.as_of])
+    if flt.window is not None:
+        # an episode happened in the window; a fact held during it (no valid_to: it still
+        # holds); another kind (a summary) spans from valid_from to its time, as the "boost"
+        # time fit (retrieval.timefit) reads a validity interval
+        start = f"coalesce({a}valid_from, {a}time)"
+        sql.append(f"(CASE WHEN {a}kind = 'episode' THEN {a}time >= {p} AND {a}time <= {p} "
+                   f"WHEN {a}valid_to IS NOT NULL THEN {start} <= {p} AND {a}valid_to > {p} "
+                   f"WHEN {a}kind = 'fact' THEN {start} <= {p} "
+                   f"ELSE {start} <= {p} AND ({start} >= {p} OR {a}time >= {p}) END)")
+        w0, w1 = flt.window
+        params.extend([w0, w1, w1, w0, w1, w1, w0, w0])
     if flt.now is not None:
         # a pinned memory never expires (its expires_at applies again once unpinned); the
         # pinned flag is tested last, so only rows already past their expiry are read for it
