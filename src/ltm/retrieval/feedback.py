@@ -89,7 +89,8 @@ def ranker_from_meta(raw: str | None) -> Ranker | None:
     try:
         return Ranker.from_dict(json.loads(raw))
     except (ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring the store's ranker weights: %s", exc)
+        log.warning("ignoring the store's ranker weights (searches use the shipped ones; "
+                    "'ltm train ranker --store' fits new ones): %s", exc)
         return None
 
 

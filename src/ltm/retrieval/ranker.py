@@ -80,6 +80,8 @@ MIN_TIME_FIT = 0.25  # the time-fit weight is kept at least this (the window gua
 UNFITTED_OWN = ("text", "text_any", "text_sqrt")
 UNFITTED = ("previous", "next", "near", "session_lse")
 META_KEY = "ranker_weights"
+MAX_CONTEXT_WINDOW = 100  # neighbouring turns on each side a stored model may lend from
+MAX_WEIGHT = 1e6  # the largest weight (or bias) a stored model may hold
 
 
 @dataclass
@@ -343,10 +345,20 @@ class Ranker:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Ranker:
+        """The weights ``to_dict`` wrote; ValueError (or KeyError, TypeError) for anything
+        else: another version or feature set, or numbers that are not weights."""
+        if not isinstance(d, dict) or not all(isinstance(d.get(s), dict)
+                                              for s in ("own", "full")):
+            raise ValueError("ranker weights must be a JSON object with 'own' and 'full'")
         if d.get("version") != 1 or d["own"]["features"] != list(OWN) \
                 or not _older_set(d["full"]["features"]) \
+                or len(d["own"]["weights"]) != len(OWN) \
                 or len(d["full"]["weights"]) != len(d["full"]["features"]):
             raise ValueError("ranker weights of another version or feature set")
+        window = d.get("context_window", 2)
+        if isinstance(window, bool) or not isinstance(window, int) \
+                or not 0 <= window <= MAX_CONTEXT_WINDOW:
+            raise ValueError(f"context_window must be an integer in [0, {MAX_CONTEXT_WINDOW}]")
         own_w = np.array(d["own"]["weights"], dtype=np.float64)
         # weights fitted before a stage-2 feature was added (a store's own, say) give it 0
         full_w = np.zeros(len(FULL))
@@ -363,11 +375,12 @@ class Ranker:
             if context_w[0] <= 0 or context_w[1] > 0:
                 raise ValueError("the context calibration must keep the order")
             values += [*context_w, context_b]
-        if not all(math.isfinite(float(v)) for v in values):
-            raise ValueError("ranker weights must be finite")
+        # (finite, and small enough that a logit stays finite: 1e308 overflowed to NaN)
+        if not all(math.isfinite(float(v)) and abs(float(v)) <= MAX_WEIGHT for v in values):
+            raise ValueError(f"ranker weights must be finite numbers of at most {MAX_WEIGHT:g}"
+                             " in size")
         return cls(own_w, float(d["own"]["bias"]), full_w, float(d["full"]["bias"]),
-                   int(d.get("context_window", 2)), dict(d.get("provenance", {})), context_w,
-                   context_b)
+                   window, dict(d.get("provenance", {})), context_w, context_b)
 
     @classmethod
     def load(cls, path: str | Path) -> Ranker:

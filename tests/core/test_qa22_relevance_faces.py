@@ -1,0 +1,59 @@
+"""QA of issue 15's functional promises (helper 22): relevance stays a probability and search
+keeps working whatever a store's own ranker weights hold (they are ignored, with a warning,
+when corrupt or of another shape), and the commands that fit the relevance model or run the
+benchmarks turn bad arguments and data into one-line errors with exit code 2 before any long
+work, instead of Python tracebacks (some after minutes of fitting)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+
+import pytest
+
+import ltm
+from ltm.retrieval.ranker import META_KEY, shipped
+
+FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
+         "Priya works as a nurse at the city hospital"]
+
+
+def _variant(change: str) -> str:
+    d = shipped().to_dict()
+    own, full = d["own"], d["full"]
+    if change == "own_short":
+        own["weights"] = own["weights"][:1]
+    elif change == "huge":
+        full["weights"] = [1e308] * len(full["weights"])
+    elif change == "window_negative":
+        d["context_window"] = -3
+    elif change == "window_text":
+        d["context_window"] = "2"
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize("raw", [
+    "[1, 2]", "null", '"weights"', "5",  # JSON, but not an object: AttributeError per search
+    _variant("own_short"),  # ValueError (matmul) in every search
+    _variant("huge"),  # relevance NaN
+    _variant("window_negative"), _variant("window_text"),
+], ids=["list", "null", "string", "number", "own_short", "huge", "window_negative",
+        "window_text"])
+def test_corrupt_store_weights_fall_back_to_the_shipped_ones(
+        open_store: Callable[..., ltm.MemoryStore], raw: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = open_store()
+    for f in FACTS:
+        store.add(f, user="p", kind="fact", time="2024-01-01")
+    query, now = "what does Priya eat", "2024-06-01"
+    expected = [(h.memory.id, h.relevance) for h in store.search(query, user="p", now=now)]
+    store.backend.set_meta(META_KEY, raw)
+    fresh = open_store()  # as another process would: it reads the weights anew
+    with caplog.at_level(logging.WARNING, logger="ltm.retrieval.feedback"):
+        hits = fresh.search(query, user="p", now=now)
+    assert [(h.memory.id, h.relevance) for h in hits] == expected
+    assert all(0.0 <= h.relevance <= 1.0 and math.isfinite(h.relevance) for h in hits)
+    assert fresh.ranker is shipped()
+    assert "ignoring the store's ranker weights" in caplog.text
