@@ -100,10 +100,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self._averages_cache = None
         self._scope_avgdl_cache = {}
         self._postings_cache = {}
-        self._postings_mark = None
         self._postings_rows = 0
         self._held_cache = {}
-        self._held_mark = None
         self._snap_pending = set()
         self._time_indexes = set()
         self._meta_indexes = set()
@@ -270,8 +268,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             self._snap_pending.update(users)
             for start in range(0, len(users), 900):  # their snapshots no longer hold them
                 some = users[start:start + 900]
-                c.execute(f"DELETE FROM scope_snap WHERE user IN ({','.join('?' * len(some))})",
-                          some)
+                marks = ",".join("?" * len(some))
+                c.execute(f"DELETE FROM scope_snap WHERE user IN ({marks})", some)
+                # and their versions move (migration 0010: the triggers of delete and update)
+                c.execute(f"DELETE FROM user_versions WHERE user IN ({marks})", some)
+                c.execute(_multi_insert("user_versions (user)", 1, len(some)), some)
             head = self._log_head()
             last = 0
             seqs: dict[tuple[str, str], int] = {}

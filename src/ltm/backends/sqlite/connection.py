@@ -1,6 +1,7 @@
 """What every part of the SQLite backend shares: one connection under one lock, its
-transactions (``atomic``), the migrations run on open, the meta rows, the write mark that the
-caches are keyed on, and the SQL conditions of a ``Filters``."""
+transactions (``atomic``), the migrations run on open, the meta rows, the marks that the
+caches are keyed on (the store's write mark, each user's version), and the SQL conditions of a
+``Filters``."""
 
 from __future__ import annotations
 
@@ -55,7 +56,10 @@ class Connection:
     _access_only: bool  # a commit of access counts only: caches stay valid
     _wrote_vectors: bool
     _inserted: int  # rows this connection inserted (full-text merge on close)
-    # caches, each valid while the write mark it was read under holds
+    _rollbacks: int = 0  # own rollbacks (part of every user mark: see _user_mark)
+    # caches, each valid while the mark it was read under holds: the store's write mark
+    # (_write_mark) for what counts the whole store, the user's mark (_user_mark) for what
+    # reads one user's rows
     _count_cache: dict[tuple[str, str], tuple[int, tuple[int, int]]]
     _df_cache: dict[str, int]  # term -> memories holding it, as of _df_mark
     _df_mark: tuple[int, int] | None
@@ -66,15 +70,17 @@ class Connection:
     _dense_places: dict[str, tuple[ScopeView, np.ndarray, np.ndarray, np.ndarray,
                                    np.ndarray | None]]
     _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
-    # user -> (mean tokens per row of the user's memories, the write mark it was read under)
+    # user -> (mean tokens per row of the user's memories, the user mark it was read under)
     _scope_avgdl_cache: dict[str, tuple[float | None, tuple[int, int]]]
-    # (kind, user, term or terms) -> a user's postings of query terms (fulltext._postings)
-    _postings_cache: dict[tuple[str, str, str], tuple[np.ndarray, ...]]
-    _postings_mark: tuple[int, int] | None
+    # user -> (its mark, (kind, term or terms) -> the user's postings of query terms)
+    # (fulltext._postings)
+    _postings_cache: dict[str, tuple[tuple[int, int],
+                                     dict[tuple[str, str], tuple[np.ndarray, ...]]]]
     _postings_rows: int
-    # (user, id) -> a memory's row, decoded (reads._held), as of _held_mark (Reads.get_many)
-    _held_cache: dict[tuple[str, str], tuple[tuple[Any, ...], Any, Any]]
-    _held_mark: tuple[int, int] | None
+    # (user, id) -> (the user's held mark, the memory's row, decoded: reads._held)
+    # (Reads.get_many)
+    _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],
+                                             tuple[tuple[Any, ...], Any, Any]]]
     _snap_pending: set[str]  # users whose scope snapshot is to be written
     _meta_indexes: set[str]  # metadata key indexes known to exist (metadata_index)
     _time_indexes: set[str]  # large scopes' time indexes known to exist ...
@@ -168,10 +174,12 @@ class Connection:
 
     def _drop_uncommitted(self) -> None:
         """After a rollback: what this connection read inside the transaction may hold its
-        writes, which are gone. The caches keyed on the write mark are invalidated, and a
+        writes, which are gone. The caches keyed on the write mark or a user's mark are
+        invalidated (the users' versions the transaction took are given again), and a
         vector index loaded or caught up inside it (from log entries that no longer exist,
         whose positions and row ids the next writes take again) is loaded afresh."""
         self._commits += 1
+        self._rollbacks += 1
         self._data_version = -1
         if self._index_in_txn:
             self._index = None
@@ -229,9 +237,31 @@ class Connection:
         return fp
 
     def _write_mark(self) -> tuple[int, int]:
-        """Changes whenever this or another connection commits."""
+        """Changes whenever this or another connection commits: the key of what counts the
+        whole store (its rows, a term's store-wide postings, FTS5's averages)."""
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         return (version, self._commits)
+
+    def _user_version(self, user: str) -> tuple[int, int]:
+        """The user's row of ``user_versions`` (one index probe): (version, commits of access
+        counts); (0, 0) for a user without memories. The version moves in the transaction of
+        every insert, delete and change of the user's rows, whichever connection writes, and
+        is never given twice (migration 0010)."""
+        row = self.conn.execute("SELECT v, touched FROM user_versions WHERE user = ?",
+                                (user,)).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def _user_mark(self, user: str) -> tuple[int, int]:
+        """Changes whenever ``user``'s memories change (in this or another connection), not
+        when another user's do: the key of the caches of one user's rows (scope view and
+        count, BM25 lengths and document frequencies within the scope, postings). Own
+        rollbacks move it too (the versions a rolled-back transaction took are given again)."""
+        return (self._user_version(user)[0], self._rollbacks)
+
+    def _held_mark(self, user: str) -> tuple[int, int, int]:
+        """``_user_mark`` that also moves with the user's access counts (rows read by id)."""
+        version, touched = self._user_version(user)
+        return (version, touched, self._rollbacks)
 
     def _where(self, flt: Filters, alias: str = "m", *,
                user_literal: bool = False) -> tuple[str, list[Any]]:

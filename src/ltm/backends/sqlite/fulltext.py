@@ -186,7 +186,7 @@ class FullText(Connection):
                f"WHERE memories_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?")
         with self._lock:
             try:
-                mark = self._write_mark()
+                mark = self._user_mark(flt.user)
                 n_scope = self._scope_count(flt.user, mark)
                 if n_scope > self.hnsw_min_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
@@ -197,8 +197,7 @@ class FullText(Connection):
                 scores: dict[str, float] = {}
                 for term in terms:
                     got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
-                                        n_scope, where, params, key="m.id", mark=mark,
-                                        avgdl=avgdl)
+                                        n_scope, where, params, key="m.id", avgdl=avgdl)
                     if not got:
                         continue
                     idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
@@ -227,18 +226,19 @@ class FullText(Connection):
             return 0.0
         with self._lock:
             try:
-                mark = self._write_mark()
+                mark = self._user_mark(user)
                 n_scope = self._scope_count(user, mark)
                 if n_scope == 0:
                     return 0.0
                 if n_scope > self.hnsw_min_scope:
-                    total = self._total_count(mark)
-                    return sum(_idf(total, self._store_df(t, total, mark)) for t in terms)
+                    store = self._write_mark()
+                    total = self._total_count(store)
+                    return sum(_idf(total, self._store_df(t, total, store)) for t in terms)
                 scope = "u" + user.encode().hex()
-                cache = self._postings(mark)
+                cache = self._postings(user, mark)
                 out = 0.0
                 for t in terms:
-                    held = cache.get(("tf", user, t))
+                    held = cache.get(("tf", t))
                     if held is not None:  # scope_text read the term's rows: count them
                         out += _idf(max(n_scope, IDF_MIN_DOCS), len(held[0]))
                         continue
@@ -271,8 +271,8 @@ class FullText(Connection):
         out: list[tuple[str, np.ndarray]] = []
         with self._lock:
             try:
-                mark = self._write_mark()
-                cache = self._postings(mark)
+                mark = self._user_mark(user)
+                cache = self._postings(user, mark)
                 hit = self._scope_cache.get(user)
                 view = hit[0] if hit is not None and hit[1] == mark else None
                 span = _span(view)
@@ -288,7 +288,7 @@ class FullText(Connection):
                         "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
                         f"AND rowid BETWEEN ? AND ?{limit}", (inner, *span)).fetchall()
 
-                cold = [t for t in terms if ("label", user, t) not in cache]
+                cold = [t for t in terms if ("label", t) not in cache]
                 if view is not None and len(view) <= self.hnsw_min_scope:
                     # a scope searched by term (scope_text): one read a word gives its
                     # postings and its labels, the read the search makes next anyway
@@ -300,16 +300,16 @@ class FullText(Connection):
                     # most words label nothing (labels are names, titles, captions): one
                     # probe for all the words not seen yet, one query a word only if it hits
                     for t in cold:
-                        self._keep_postings(("label", user, t), np.zeros(0, np.int64))
+                        self._keep_postings(user, ("label", t), np.zeros(0, np.int64))
                 for t in terms:
-                    held = cache.get(("label", user, t))
+                    held = cache.get(("label", t))
                     if held is None:
                         rows = matching(f"extra : {_phrase(t)}")
                         rowids = np.sort(np.fromiter((r[0] for r in rows), np.int64,
                                                      count=len(rows)))
                         if view is not None and span is not None:
                             rowids = rowids[view.positions(rowids) >= 0]
-                        held = self._keep_postings(("label", user, t), rowids)
+                        held = self._keep_postings(user, ("label", t), rowids)
                     if len(held[0]):
                         out.append((t, held[0]))
             except sqlite3.OperationalError as exc:
@@ -349,17 +349,19 @@ class FullText(Connection):
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
-                 span: tuple[int, int] | None = None, mark: tuple[int, int] | None = None,
-                 avgdl: float | None = None) -> list[tuple[Any, float, bool]]:
+                 span: tuple[int, int] | None = None, avgdl: float | None = None
+                 ) -> list[tuple[Any, float, bool]]:
         """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
         matching one term within a scope (the caller multiplies the part by the scope's IDF):
         from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
-        of those ``match`` names; the caller then drops other users' rows. ``mark``: the
-        caller's write mark. ``avgdl``: the average length to score with (the scope's, see
-        ``_scope_avgdl``) instead of the store's that FTS5 uses."""
-        mark = mark or self._write_mark()
+        of those ``match`` names; the caller then drops other users' rows. ``avgdl``: the
+        average length to score with (the scope's, see ``_scope_avgdl``) instead of the
+        store's that FTS5 uses. With ``avgdl`` the parts depend on the scope's rows alone
+        (both ways give the same bits), so the caller may cache them per user mark; the
+        store's counts used on the way are read under the store's write mark."""
+        mark = self._write_mark()
         total = self._total_count(mark)
         if total > _HIGHLIGHT_RATIO * n_scope:
             rows = self._term_rows(match, where, params, key, avgdl)
@@ -434,7 +436,8 @@ class FullText(Connection):
         keeps it in user_stats). FTS5's bm25() takes it over the whole table, so other users'
         memories would move a user's scores and even their order. The token count comes from
         the user's snapshot (``scope_snap``, current wherever it exists) or is read from the
-        docsize table (~1 us a row); cached until the next write. None for an empty scope."""
+        docsize table (~1 us a row); cached until the user's next write (``mark``: the user's
+        mark). None for an empty scope."""
         hit = self._scope_avgdl_cache.get(user)
         if hit is not None and hit[1] == mark:
             return hit[0]
@@ -497,12 +500,13 @@ class FullText(Connection):
         postings: list[tuple[np.ndarray, ...]] = []
         with self._lock:
             try:
-                mark = self._write_mark()
+                mark = self._user_mark(view.user)
                 current = self._scope_cache.get(view.user)
-                # the cache holds positions in the user's view of this write mark: a view read
-                # before another thread or connection wrote is scored without it
+                # the cache holds positions in the user's view of this user mark: a view read
+                # before another thread or connection wrote the user's memories is scored
+                # without it
                 keep = current is not None and current[0] is view and current[1] == mark
-                cache = self._postings(mark) if keep else {}
+                cache = self._postings(view.user, mark) if keep else {}
                 if not per_scope:
                     match = " OR ".join(_phrase(t) for t in terms)
                     groups = [("bm25", f'scope : "{scope}" AND ({match})', " ".join(terms))]
@@ -510,8 +514,7 @@ class FullText(Connection):
                     groups = [("tf", f'scope : "{scope}" AND {_phrase(t)}', t) for t in terms]
                 span = _span(view)
                 for kind, match, term in groups:
-                    key = (kind, view.user, term)
-                    held = cache.get(key)
+                    held = cache.get((kind, term))
                     if held is None and per_scope:
                         held = self._term_postings(view, term, span, mark, keep=keep)
                     elif held is None:
@@ -520,8 +523,8 @@ class FullText(Connection):
                         tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
                         pos = view.positions(rowids)
                         ok = pos >= 0
-                        got = (rowids, tf, pos[ok], tf[ok], tf[ok])
-                        held = self._keep_postings(key, *got) if keep else got
+                        # (not cached: FTS5's store-wide statistics are not the user's)
+                        held = (rowids, tf, pos[ok], tf[ok], tf[ok])
                     if len(held[2]):
                         postings.append(held[2:])
             except sqlite3.OperationalError as exc:
@@ -560,16 +563,15 @@ class FullText(Connection):
                        mark: tuple[int, int], *, keep: bool = True
                        ) -> tuple[np.ndarray, ...]:
         """Read one term's rows in ``view``'s scope (a scope up to ``hnsw_min_scope``) into
-        the postings cache: as ("tf", user, term) their row ids, BM25 term-frequency parts,
-        positions in the view (the same in any view of the user read under this write mark:
+        the user's postings cache: as ("tf", term) their row ids, BM25 term-frequency parts,
+        positions in the view (the same in any view of the user read under this user mark:
         rows in row-id order), those rows' parts and their scores with the term's IDF within
-        the scope; as ("label", user, term) the rows whose labels hold it (``label_rows``).
-        Returns the first. ``keep=False``: ``view`` was read under an earlier write mark, so
+        the scope; as ("label", term) the rows whose labels hold it (``label_rows``).
+        Returns the first. ``keep=False``: ``view`` was read under an earlier user mark, so
         its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
         rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
-                             len(view), span=span, mark=mark,
-                             avgdl=self._scope_avgdl(user, mark))
+                             len(view), span=span, avgdl=self._scope_avgdl(user, mark))
         rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
         tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
         labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))
@@ -583,32 +585,44 @@ class FullText(Connection):
         got = (rowids, tf, pos, tf_in, tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
         if not keep:  # ``view`` is not the user's view of ``mark``: nothing to share
             return got
-        self._keep_postings(("label", user, term), rowids[labelled])
-        return self._keep_postings(("tf", user, term), *got)
+        self._keep_postings(user, ("label", term), rowids[labelled])
+        return self._keep_postings(user, ("tf", term), *got)
 
-    def _postings(self, mark: tuple[int, int]) -> dict[tuple[str, str, str],
-                                                       tuple[np.ndarray, ...]]:
-        """The cache of users' postings of query terms (row ids, and for ``scope_text`` their
-        BM25 term-frequency parts) as of the write mark ``mark``, emptied when it moved: a
-        search reads each term's rows once for ``label_rows``, ``scope_text`` and
-        ``text_ceiling``, and a user's searches share their names and topics."""
-        if self._postings_mark != mark:
-            self._postings_cache.clear()
-            self._postings_rows = 0
-            self._postings_mark = mark
-        return self._postings_cache
+    def _postings(self, user: str, mark: tuple[int, int]
+                  ) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:
+        """The cache of ``user``'s postings of query terms (row ids, and for ``scope_text``
+        their BM25 term-frequency parts) as of the user mark ``mark``, emptied when it moved
+        (a write of another user's leaves it): a search reads each term's rows once for
+        ``label_rows``, ``scope_text`` and ``text_ceiling``, and a user's searches share their
+        names and topics."""
+        hit = self._postings_cache.get(user)
+        if hit is not None and hit[0] == mark:
+            return hit[1]
+        if hit is not None:
+            self._postings_rows -= sum(len(a[0]) for a in hit[1].values())
+        held: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+        self._postings_cache[user] = (mark, held)
+        return held
 
-    def _keep_postings(self, key: tuple[str, str, str], *arrays: np.ndarray
+    def _keep_postings(self, user: str, key: tuple[str, str], *arrays: np.ndarray
                        ) -> tuple[np.ndarray, ...]:
-        """Hold ``arrays`` (read-only) under ``key`` in the postings cache; returns them."""
+        """Hold ``arrays`` (read-only) under ``key`` in ``user``'s postings cache (the one
+        ``_postings`` gave the caller); returns them. Past ``_POSTINGS_MAX_ROWS`` rows in all
+        every user's cache starts afresh."""
         for a in arrays:
             a.flags.writeable = False
         rows = len(arrays[0])
         if self._postings_rows + rows > _POSTINGS_MAX_ROWS:
-            self._postings_cache.clear()
+            for _, held in self._postings_cache.values():
+                held.clear()
             self._postings_rows = 0
-        self._postings_cache[key] = arrays
-        self._postings_rows += rows
+            if len(self._postings_cache) > 10_000:  # (users' marks without postings)
+                self._postings_cache = {u: e for u, e in self._postings_cache.items()
+                                        if u == user}
+        entry = self._postings_cache.get(user)
+        if entry is not None:
+            entry[1][key] = arrays
+            self._postings_rows += rows
         return arrays
 
     # -- the full-text index's structure ----------------------------------------------------

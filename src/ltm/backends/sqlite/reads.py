@@ -80,21 +80,21 @@ class Reads(Connection):
         return _row_to_memory(r) if r else None
 
     def get_many(self, ids: Sequence[str], user: str) -> dict[str, Memory]:
-        """The user's memories among ``ids`` (by id, in id order). Rows read since the last
-        write are decoded again from the hydration cache (``_held``) instead of read: a user's
-        searches return many of the same memories."""
+        """The user's memories among ``ids`` (by id, in id order). Rows read since the user's
+        last write are decoded again from the hydration cache (``_held``) instead of read: a
+        user's searches return many of the same memories."""
         out: dict[str, Memory] = {}
         with self._lock:
-            held = self._held_rows()
+            held, mark = self._held_rows(user)
             todo = ids
             if held is not None:
                 todo = []
                 for i in ids:
                     got = held.get((user, i))
-                    if got is None:
+                    if got is None or got[0] != mark:
                         todo.append(i)
                     else:
-                        out[i] = _from_held(got)
+                        out[i] = _from_held(got[1])
             for start in range(0, len(todo), 900):
                 chunk = list(todo[start:start + 900])
                 for r in self.conn.execute(
@@ -103,22 +103,25 @@ class Reads(Connection):
                     if held is None:
                         out[r[1]] = _row_to_memory(r)
                     else:
-                        got = held[(user, r[1])] = _held(r)
-                        out[r[1]] = _from_held(got)
+                        row = _held(r)
+                        held[(user, r[1])] = (mark, row)
+                        out[r[1]] = _from_held(row)
         # in id order, as one read by id gives them
         return out if len(todo) == len(ids) else dict(sorted(out.items()))
 
-    def _held_rows(self) -> dict[tuple[str, str], tuple[tuple[Any, ...], Any, Any]] | None:
-        """The hydration cache: (user, id) -> the memory's row (``_held``) as of the write
-        mark, emptied when it moves; a commit of access counts (``touch``) drops the rows it
-        changed. None inside a transaction (its writes are not committed yet)."""
+    def _held_rows(self, user: str) -> tuple[
+            dict[tuple[str, str], tuple[tuple[int, int, int],
+                                        tuple[tuple[Any, ...], Any, Any]]] | None,
+            tuple[int, int, int]]:
+        """The hydration cache, (user, id) -> (the user's held mark, the memory's row:
+        ``_held``), an entry valid while the user's mark holds (``_held_mark``: any write of
+        the user's memories or their access counts moves it, not another user's), and the
+        user's mark now. None inside a transaction (its writes are not committed yet)."""
         if self._depth:
-            return None
-        mark = self._write_mark()
-        if self._held_mark != mark or len(self._held_cache) >= _HELD_MAX:
+            return None, (0, 0, 0)
+        if len(self._held_cache) >= _HELD_MAX:
             self._held_cache.clear()
-            self._held_mark = mark
-        return self._held_cache
+        return self._held_cache, self._held_mark(user)
 
     def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
         path = f'$."{key}"'

@@ -174,6 +174,36 @@ CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, impor
     DELETE FROM scope_snap WHERE user = new.user;
 END;
 """),
+    # A version per user, the key of the per-user caches (scope views, counts, lengths,
+    # postings, rows; ``Connection._user_mark``): a write by one user leaves every other
+    # user's caches valid. ``v`` is the row id, taken afresh (AUTOINCREMENT: never given
+    # twice, even after a delete) whenever a row of the user is inserted (``insert``, once per
+    # batch and user), deleted or changed (triggers), in the writer's transaction, so that a
+    # version read once always stands for the same rows. A user without memories has no row
+    # (version 0; erasure leaves no name here). ``touched`` counts the commits of access
+    # counts, which change only the rows read by id (``Reads.get_many``).
+    ("0010_user_versions", """
+CREATE TABLE user_versions (v INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL UNIQUE,
+                            touched INTEGER NOT NULL DEFAULT 0);
+INSERT INTO user_versions (user) SELECT DISTINCT user FROM memories;
+CREATE TRIGGER user_versions_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM user_versions WHERE user = old.user;
+    INSERT INTO user_versions (user) SELECT old.user
+        WHERE EXISTS (SELECT 1 FROM memories WHERE user = old.user);
+END;
+CREATE TRIGGER user_versions_au AFTER UPDATE OF id, user, agent, session, kind, text,
+        fts_extra, metadata, importance, time, recorded_at, valid_from, valid_to,
+        superseded_by, sources, pinned, expires_at, seq, embedding ON memories BEGIN
+    DELETE FROM user_versions WHERE user IN (old.user, new.user);
+    INSERT INTO user_versions (user) VALUES (new.user);
+    INSERT INTO user_versions (user) SELECT old.user WHERE old.user IS NOT new.user
+        AND EXISTS (SELECT 1 FROM memories WHERE user = old.user);
+END;
+CREATE TRIGGER user_versions_touch AFTER UPDATE OF access_count, last_accessed ON memories
+BEGIN
+    UPDATE user_versions SET touched = touched + 1 WHERE user = new.user;
+END;
+"""),
     # A pinned memory never expires, so a snapshot's expiry column reads the pinned flag too
     # (``common.SCOPE_EXPIRY``): pinning or unpinning makes it stale, and the snapshots
     # written before (which hid pinned memories past their expires_at) are dropped, to be

@@ -1,6 +1,7 @@
 """One user's scope as arrays (``ltm.retrieval.pipeline``'s fast path): the scope's row count,
-its scoring columns cached per write mark and kept as snapshot rows (``scope_snap``), its
-dense scores, and the rows a filter allows (through a large scope's own time index)."""
+its scoring columns cached per user mark (another user's writes leave them valid) and kept as
+snapshot rows (``scope_snap``), its dense scores, and the rows a filter allows (through a large
+scope's own time index)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 _SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a snapshot
 _SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
+_VIEWS_MAX = 256  # users whose scope views the cache holds ...
+_VIEW_ROWS_MAX = 2_000_000  # ... and rows in all (~60 bytes a row)
 
 
 def _read_only(view: ScopeView) -> ScopeView:
@@ -34,12 +37,12 @@ class ScopeCache(Connection):
     """Per-user scope reads and their caches (a part of ``SqliteBackend``)."""
 
     def scope_count(self, user: str) -> int:
-        """How many memories the user holds (cached until the next write)."""
+        """How many memories the user holds (cached until the user's next write)."""
         with self._lock:
             return self._scope_count(user)
 
     def _scope_count(self, user: str, mark: tuple[int, int] | None = None) -> int:
-        mark = mark or self._write_mark()  # (a caller's mark: the same read)
+        mark = mark or self._user_mark(user)  # (a caller's user mark: the same read)
         key = ("scope", user)
         hit = self._count_cache.get(key)
         if hit is not None and hit[1] == mark:
@@ -50,13 +53,13 @@ class ScopeCache(Connection):
         return n
 
     def scope_view(self, user: str) -> ScopeView | None:
-        """The user's scoring columns (cached until the next write to the store); None for a
-        scope larger than ``hnsw_min_scope`` (served by HNSW and the general path). Read from
-        the user's snapshot (``scope_snap``) where one is current, else from the covering
-        index; a scope of ``_SNAPSHOT_MIN`` rows or more read that way is queued for a
-        snapshot."""
+        """The user's scoring columns (cached until the next write to the user's memories, by
+        any connection: ``_user_mark``); None for a scope larger than ``hnsw_min_scope``
+        (served by HNSW and the general path). Read from the user's snapshot (``scope_snap``)
+        where one is current, else from the covering index; a scope of ``_SNAPSHOT_MIN`` rows
+        or more read that way is queued for a snapshot."""
         with self._lock:
-            mark = self._write_mark()
+            mark = self._user_mark(user)
             hit = self._scope_cache.get(user)
             if hit is not None and hit[1] == mark:
                 return hit[0]
@@ -75,9 +78,12 @@ class ScopeCache(Connection):
                         self._persist_snapshots(wait=False)
             if len(view) > self.hnsw_min_scope:
                 return None
-            if len(self._scope_cache) >= 256 or (self._scope_cache and next(
-                    iter(self._scope_cache.values()))[1] != mark):
-                self._scope_cache.clear()
+            self._scope_cache.pop(user, None)
+            held = len(view) + sum(len(v) for v, _ in self._scope_cache.values())
+            while self._scope_cache and (len(self._scope_cache) >= _VIEWS_MAX
+                                         or held > _VIEW_ROWS_MAX):
+                # the view read longest ago goes first
+                held -= len(self._scope_cache.pop(next(iter(self._scope_cache)))[0])
             self._scope_cache[user] = (_read_only(view), mark)
             self._count_cache[("scope", user)] = (len(view), mark)
             return view
