@@ -247,10 +247,17 @@ class MemoryStore:
                metadata: Mapping[str, Any] | None = None, importance: float | None = None,
                pinned: bool | None = None, expires_at: Any = None, time: Any = None,
                kind: str | None = None, session: str | None = None,
-               agent: str | None = None) -> Memory:
-        """Change a memory in place; the previous values go into its history."""
+               agent: str | None = None, clear_expiry: bool = False) -> Memory:
+        """Change a memory in place; the previous values go into its history. A field left
+        None keeps its value; ``clear_expiry=True`` removes ``expires_at`` (the memory no
+        longer expires), which ``expires_at=None`` cannot say."""
         self._check_open()
         user = check.user(user)
+        if not isinstance(clear_expiry, bool):
+            raise InvalidInput("clear_expiry must be true or false", field="clear_expiry")
+        if clear_expiry and expires_at is not None:
+            raise InvalidInput("give expires_at or clear_expiry=True, not both",
+                               field="clear_expiry")
         self.get(id, user=user)
         changes: dict[str, Any] = {}
         vector = None
@@ -272,6 +279,8 @@ class MemoryStore:
             changes["pinned"] = pinned
         if expires_at is not None:
             changes["expires_at"] = to_us(expires_at, field="expires_at")
+        if clear_expiry:
+            changes["expires_at"] = None
         if time is not None:
             changes["time"] = to_us(time)
         if kind is not None:

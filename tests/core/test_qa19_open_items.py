@@ -7,15 +7,20 @@ is shared):
 2. ``time_phrases="filter"`` kept only memories whose ``time`` fell in the query's window, so a
    fact valid since before the window (no ``valid_to``, or one after the window's start) was
    dropped though it held during the window: a fact or summary now passes when its validity
-   interval meets the window (as the "boost" time fit reads it), an episode by its time.
+   interval meets the window (as the "boost" time fit reads it), an episode by its time;
+3. ``update(id, expires_at=None)`` could not clear an expiry (None means "not given"):
+   ``update(id, clear_expiry=True)``, REST ``PATCH`` with ``"expires_at": null`` and
+   ``ltm update --no-expiry`` clear it (history keeps the old value).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from postgres_support import postgres_url
 from store_locations import backend_kind, copen, location, new_location
 
@@ -142,3 +147,63 @@ def test_the_time_filter_keeps_facts_valid_during_the_window(copen: Open) -> Non
     got = {h.memory.id for h in mem.search("where did Ana work last week?", user="ana",
                                            now=NOW, k=50, until="2026-06-01T00:00Z")}
     assert got == {told.id, spans.id}
+
+
+# -- 3. clearing an expiry ----------------------------------------------------------------
+def test_update_clears_an_expiry(copen: Open) -> None:
+    mem = copen(embedder="hash")
+    soon = mem.add("Dentist appointment on Friday", user="ana", expires_at="2999-01-01T00:00Z")
+    past = mem.add("Parking permit for March", user="ana", expires_at="2020-01-01T00:00Z")
+    assert past.id not in [m.id for m in mem.list("ana").memories]
+    cleared = mem.update(soon.id, user="ana", clear_expiry=True)
+    assert cleared.expires_at is None and mem.get(soon.id, user="ana").expires_at is None
+    assert mem.history(soon.id, user="ana")[-1].data == {
+        "expires_at": 32472144000000000}  # the previous value, as history keeps it
+    mem.update(past.id, user="ana", clear_expiry=True, importance=0.9)
+    back = mem.get(past.id, user="ana")
+    assert back.expires_at is None and back.importance == 0.9
+    assert past.id in [m.id for m in mem.list("ana").memories]  # no longer expired
+    mem.gc()
+    assert mem.get(past.id, user="ana").text == "Parking permit for March"
+    with pytest.raises(ltm.errors.InvalidInput) as both:
+        mem.update(soon.id, user="ana", clear_expiry=True, expires_at="2999-01-01T00:00Z")
+    assert both.value.field == "clear_expiry"
+    with pytest.raises(ltm.errors.InvalidInput):
+        mem.update(soon.id, user="ana", clear_expiry="yes")  # type: ignore[arg-type]
+    assert mem.get(soon.id, user="ana").expires_at is None  # the refused calls wrote nothing
+
+
+def test_rest_patch_with_a_null_expiry_clears_it(tmp_path: Path) -> None:
+    from ltm.server.app import create_app
+    from ltm.server.live import LiveServer
+
+    with ltm.open(tmp_path / "store", embedder="hash") as mem:
+        m = mem.add("Dentist appointment on Friday", user="ana",
+                    expires_at="2999-01-01T00:00Z")
+        with LiveServer(create_app(mem, require_keys=False)) as srv:
+            url = f"{srv.url}/v1/users/ana/memories/{m.id}"
+            got = httpx.patch(url, json={"importance": 0.7}, timeout=30)  # key absent: kept
+            assert got.status_code == 200 and got.json()["expires_at"] is not None, got.text
+            got = httpx.patch(url, json={"expires_at": None}, timeout=30)
+            assert got.status_code == 200, got.text
+            assert got.json()["expires_at"] is None and got.json()["importance"] == 0.7
+            assert mem.get(m.id, user="ana").expires_at is None
+            got = httpx.patch(url, json={}, timeout=30)  # still: at least one field
+            assert got.status_code == 422, got.text
+
+
+def test_cli_update_no_expiry(tmp_path: Path) -> None:
+    from test_core_cli import ltm_cli
+
+    store = tmp_path / "store"
+    with ltm.open(store, embedder="hash") as mem:
+        m = mem.add("Dentist appointment on Friday", user="ana",
+                    expires_at="2999-01-01T00:00Z")
+    both = ltm_cli(store, "update", "--user", "ana", m.id, "--no-expiry", "--expires-at",
+                   "2999-02-01")
+    assert both.returncode == 2 and "expires" in both.stderr, both.stderr
+    done = ltm_cli(store, "update", "--user", "ana", m.id, "--no-expiry", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["expires_at"] is None
+    with ltm.open(store, embedder="hash") as mem:
+        assert mem.get(m.id, user="ana").expires_at is None

@@ -225,19 +225,21 @@ def list_cmd(store: str, user: str, session: str | None, agent: str | None,
 @click.option("--importance", type=float, help="New importance, 0..1.")
 @click.option("--pinned/--unpinned", default=None, help="Exempt from retention, or not.")
 @click.option("--expires-at", "expires_at", help="When it expires (ISO-8601).")
+@click.option("--no-expiry", "no_expiry", is_flag=True,
+              help="Remove the expiry: it no longer expires.")
 @click.option("--metadata", help="New metadata, a JSON object (replaces the old one).")
 @json_option
 def update(store: str, user: str, memory_id: str, text: str | None, kind: str | None,
            session: str | None, agent: str | None, time_: str | None,
            importance: float | None, pinned: bool | None, expires_at: str | None,
-           metadata: str | None, as_json: bool) -> None:
+           no_expiry: bool, metadata: str | None, as_json: bool) -> None:
     """Change a memory in place (the previous values go into its history)."""
     meta = parse_json_arg(metadata, "--metadata")
     with opened(store, create=False) as mem:
         with errors_to_exit():
             m = mem.update(memory_id, user=user, text=text, kind=kind, session=session,
                            agent=agent, time=time_, importance=importance, pinned=pinned,
-                           expires_at=expires_at, metadata=meta)
+                           expires_at=expires_at, clear_expiry=no_expiry, metadata=meta)
         emit(m, as_json, fmt_memory)
 
 

@@ -100,7 +100,9 @@ class ConversationIn(_In):
 
 
 class UpdateIn(_In):
-    """Fields to change; at least one. The old values go into the memory's history."""
+    """Fields to change; at least one. The old values go into the memory's history. A field
+    left out keeps its value; `expires_at: null` removes the expiry (the memory no longer
+    expires)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
                               json_schema_extra={"minProperties": 1})
@@ -109,7 +111,8 @@ class UpdateIn(_In):
     metadata: dict[str, Any] | None = None
     importance: Importance | None = None
     pinned: bool | None = None
-    expires_at: TimeValue | None = None
+    expires_at: TimeValue | None = Field(None, description=(
+        "When it expires; null removes the expiry."))
     time: TimeValue | None = None
     kind: Kind | None = None
     session: Name | None = None

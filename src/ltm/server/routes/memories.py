@@ -80,8 +80,11 @@ def install_writing(app: FastAPI, r: Routes) -> None:
                operation_id="updateMemory")
     def update_memory(body: M.UpdateIn, memory_id: str = MemoryId,
                       user: str = Depends(r.write)) -> M.MemoryOut:
-        """Change a memory in place; its previous values go into its history."""
+        """Change a memory in place; its previous values go into its history. A field left
+        out keeps its value; `"expires_at": null` removes the expiry."""
         fields = body.model_dump(exclude_none=True)
+        if "expires_at" in body.model_fields_set and body.expires_at is None:
+            fields["clear_expiry"] = True
         return M.MemoryOut.of(retry(lambda: r.mem.update(memory_id, user=user, **fields)))
 
 
