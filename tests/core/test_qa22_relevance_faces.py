@@ -10,10 +10,13 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import ltm
+from ltm.cli import main
 from ltm.retrieval.ranker import META_KEY, shipped
 
 FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
@@ -57,3 +60,45 @@ def test_corrupt_store_weights_fall_back_to_the_shipped_ones(
     assert all(0.0 <= h.relevance <= 1.0 and math.isfinite(h.relevance) for h in hits)
     assert fresh.ranker is shipped()
     assert "ignoring the store's ranker weights" in caplog.text
+
+
+def _cli(*args: str) -> tuple[int, str, BaseException | None]:
+    got = CliRunner().invoke(main, list(args))
+    exc = None if isinstance(got.exception, SystemExit) else got.exception
+    return got.exit_code, got.output, exc
+
+
+@pytest.mark.parametrize("spec", [
+    "small:abc", "small:1-x", "small:3-1",  # ValueError / IndexError tracebacks
+    "locomo", "locomo:", "beam:",  # a source without its path (locomo read the folder '.')
+    "locomo:{folder}", "locomo:{not_json}", "locomo:{other_json}", "beam:{beam_bad}",
+])
+def test_train_ranker_data_that_holds_no_such_data(tmp_path: Path, spec: str) -> None:
+    (tmp_path / "not.json").write_text("not json\n")
+    (tmp_path / "other.json").write_text('{"a": 1}\n')
+    (tmp_path / "beam" / "1").mkdir(parents=True)
+    (tmp_path / "beam" / "1" / "chat.json").write_text("[{")
+    (tmp_path / "beam" / "1" / "probing_questions.json").write_text("{}")
+    spec = spec.format(folder=tmp_path, not_json=tmp_path / "not.json",
+                       other_json=tmp_path / "other.json", beam_bad=tmp_path / "beam")
+    out = tmp_path / "r.json"
+    code, text, exc = _cli("train", "ranker", "--data", spec, "--out", str(out))
+    assert (code, exc) == (2, None), text
+    assert "Invalid value for --data" in text and "Traceback" not in text, text
+    assert not out.exists()
+
+
+def test_bench_data_that_holds_no_such_data(tmp_path: Path) -> None:
+    (tmp_path / "not.json").write_text("not json\n")
+    (tmp_path / "other.json").write_text('[{"conversation": 1}]\n')
+    beam = tmp_path / "beam" / "1"
+    beam.mkdir(parents=True)
+    (beam / "chat.json").write_text('[{"turns": [[{"content": "hi"}]]}]')  # no message id
+    (beam / "probing_questions.json").write_text("{}")
+    for args in (["locomo", "--data", str(tmp_path / "not.json")],
+                 ["locomo", "--data", str(tmp_path / "other.json")],
+                 ["beam", "--data", str(tmp_path / "beam")]):
+        code, text, exc = _cli("bench", *args, "--out", str(tmp_path / "b.json"))
+        assert (code, exc) == (2, None), (args, text)
+        assert text.startswith("ltm: ") and "holds no" in text, (args, text)
+    assert not (tmp_path / "b.json").exists()

@@ -125,7 +125,16 @@ def load_beam(folder: str | Path) -> list[LabelledConversation]:
     if not subs:
         raise FileNotFoundError(f"no BEAM conversations (<n>/chat.json) under {root}")
     subs.sort(key=lambda p: (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name))
-    return [load_conversation(p) for p in subs]
+    out = []
+    for p in subs:
+        try:
+            out.append(load_conversation(p))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            from ..errors import InvalidInput
+            raise InvalidInput(f"{p} holds no BEAM conversation (chat.json, "
+                               f"probing_questions.json): {type(exc).__name__}: {exc}",
+                               field="data") from None
+    return out
 
 
 def score(answers: list[Answer]) -> dict[str, Any]:

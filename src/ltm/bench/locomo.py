@@ -61,7 +61,19 @@ class Conversation:
 
 
 def load(path: str | Path) -> list[Conversation]:
-    data = json.loads(Path(path).read_text())
+    """LoCoMo's conversations; InvalidInput (field "data") for a file that holds no LoCoMo
+    data (a folder, not JSON, another shape), FileNotFoundError for a missing one."""
+    from ..errors import InvalidInput
+    try:
+        return _conversations(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"{str(path) or '.'} holds no LoCoMo data (locomo10.json): "
+                           f"{type(exc).__name__}: {exc}", field="data") from None
+
+
+def _conversations(data: Any) -> list[Conversation]:
     convs = []
     for sample in data:
         conv = sample["conversation"]

@@ -11,6 +11,7 @@ their provenance (data, date, command, the held-out metrics).
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -34,18 +35,28 @@ class UnknownData(ValueError):
 # -- data ------------------------------------------------------------------------------------
 def load_data(spec: str) -> list[LabelledConversation]:
     """The conversations of one ``NAME:PATH`` source; UnknownData for any other name."""
+    from ..errors import InvalidInput
+
     name, _, path = spec.partition(":")
-    if name == "locomo":
-        from .locomo import load_labelled
-        return load_labelled(path)
-    if name == "beam":
-        from .beam import load_beam
-        return load_beam(path)
+    if name in ("locomo", "beam") and not path:
+        raise UnknownData(f"{spec!r}: name the data, locomo:PATH/locomo10.json or beam:DIR")
+    try:
+        if name == "locomo":
+            from .locomo import load_labelled
+            return load_labelled(path)
+        if name == "beam":
+            from .beam import load_beam
+            return load_beam(path)
+    except InvalidInput as exc:  # a file or folder that holds no such data
+        raise UnknownData(str(exc)) from None
     if name == "small":
         # the project's generated small stores; seed 0 is the benchmark's: never trained on
         from .small import make_small
-        first, _, last = (path or "1-3").partition("-")
-        seeds = range(int(first), int(last or first) + 1)
+        got = re.fullmatch(r"([0-9]{1,6})(?:-([0-9]{1,6}))?", path or "1-3")
+        if got is None or int(got[2] or got[1]) < int(got[1]):
+            raise UnknownData(f"{spec!r}: small takes a seed or a range of seeds, e.g. "
+                              "small:1-3 or small:2")
+        seeds = range(int(got[1]), int(got[2] or got[1]) + 1)
         if 0 in seeds:
             raise UnknownData("small seed 0 is the benchmark's; train on seeds >= 1")
         return [c for seed in seeds for c in make_small(seed)]
