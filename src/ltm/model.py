@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 KINDS = ("episode", "fact", "summary")
+# what a kind may be called (any lowercase word: a letter, then up to 31 letters, digits, _, -)
+KIND_NAME = re.compile(r"[a-z][a-z0-9_\-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import InvalidInput
-from .model import Memory
+from .model import KIND_NAME, Memory
 from .timeutil import to_us
 
 US_PER_DAY = 86_400 * 1_000_000
@@ -26,6 +26,9 @@ US_PER_DAY = 86_400 * 1_000_000
 # ranked ``archived_penalty`` lower, evicted first, given back when the summary is forgotten
 ARCHIVED = "ltm_archived"
 _ORIGINALS = ("keep", "archive", "remove")
+# the rules of consolidation, which folds a session's episodes: of no other kind's policy
+_CONSOLIDATION = ("consolidate_after_days", "consolidate_min_turns", "summary_turns",
+                  "originals")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class KindPolicy:
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
                                   or not _finite(v) or v < 0):
                 raise InvalidInput(f"retention {name} must be a number >= 0", field=name)
+        if self.decay_half_life_days == 0:  # was read as "no decay", which None says
+            raise InvalidInput("retention decay_half_life_days must be > 0 (leave it out or "
+                               "null for no decay)", field="decay_half_life_days")
         for name in ("min_strength", "dedup_threshold"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
@@ -95,12 +101,32 @@ def _parse(spec: str) -> dict[str, KindPolicy]:
         if not isinstance(raw, dict):
             raise InvalidInput(f"retention policy for {kind!r} must be an object",
                                field="retention")
+        if not KIND_NAME.fullmatch(kind):  # no memory can have it as its kind
+            raise InvalidInput(f"retention policy for {kind!r}: not a kind name (a lowercase "
+                               "word such as 'episode', 'fact' or 'summary')", field="retention")
         unknown = set(raw) - _KEYS
         if unknown:
             raise InvalidInput(f"retention policy for {kind!r} has unknown keys "
                                f"{sorted(unknown)}; known: {sorted(_KEYS)}", field="retention")
-        out[kind] = replace(out.get(kind, KindPolicy()), **raw)
+        out[kind] = pol = replace(out.get(kind, KindPolicy()), **raw)
+        _applies(kind, pol, raw)
     return out
+
+
+def _applies(kind: str, pol: KindPolicy, raw: Mapping[str, Any]) -> None:
+    """Refuse a rule of ``kind``'s policy that nothing would apply (it was silently ignored)."""
+    where = f"retention policy for {kind!r}"
+    if pol.min_strength is not None and pol.decay_half_life_days is None:
+        raise InvalidInput(f"{where}: min_strength needs decay_half_life_days (gc evicts "
+                           "memories whose decayed strength falls below it)", field="retention")
+    if kind != "episode":
+        given = [k for k in _CONSOLIDATION if k in raw]
+        if given:
+            raise InvalidInput(f"{where}: {', '.join(given)} apply only to episodes "
+                               "(consolidation folds a session's episodes)", field="retention")
+    elif "consolidate_min_turns" in raw and pol.consolidate_after_days is None:
+        raise InvalidInput(f"{where}: consolidate_min_turns needs consolidate_after_days "
+                           "(only gc's consolidation of old sessions reads it)", field="retention")
 
 
 def policies(spec: str | Mapping[str, Any] | None) -> dict[str, KindPolicy]:

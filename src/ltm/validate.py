@@ -15,6 +15,7 @@ import numpy as np
 from . import ids as _ids
 from .backends.base import is_encodable
 from .errors import DimensionMismatch, InvalidInput, ScopeError
+from .model import KIND_NAME
 
 MAX_TEXT_CHARS = 100_000
 MAX_K = 1000
@@ -22,7 +23,6 @@ MAX_NAME_CHARS = 256
 # metadata limits when no settings are at hand (Settings.max_metadata_bytes / _depth)
 MAX_METADATA_BYTES = 65_536
 MAX_METADATA_DEPTH = 32
-_KIND = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 # Characters that show nothing: whitespace, control characters (Cc), zero-width and
 # direction marks, the BOM, soft hyphen, fillers, variation selectors and tag characters.
 # A text made only of these has no content to store or search for.
@@ -112,7 +112,7 @@ def importance(value: object) -> float | None:
 
 
 def kind(value: object) -> str:
-    if not isinstance(value, str) or not _KIND.match(value):
+    if not isinstance(value, str) or not KIND_NAME.fullmatch(value):
         raise InvalidInput(f"kind must be a lowercase word such as 'episode', 'fact' or "
                            f"'summary', got {value!r}", field="kind")
     return value

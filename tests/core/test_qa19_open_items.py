@@ -10,7 +10,12 @@ is shared):
    interval meets the window (as the "boost" time fit reads it), an episode by its time;
 3. ``update(id, expires_at=None)`` could not clear an expiry (None means "not given"):
    ``update(id, clear_expiry=True)``, REST ``PATCH`` with ``"expires_at": null`` and
-   ``ltm update --no-expiry`` clear it (history keeps the old value).
+   ``ltm update --no-expiry`` clear it (history keeps the old value);
+4. retention rules that nothing applies were accepted and silently ignored (``min_strength``
+   without a decay, a half-life of 0, consolidation keys on a kind gc never consolidates,
+   ``consolidate_min_turns`` without ``consolidate_after_days``, a policy for a name no memory
+   can have as its kind): each is now refused when the store opens (``InvalidInput`` naming
+   the setting and the key), wherever the setting comes from.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -207,3 +213,42 @@ def test_cli_update_no_expiry(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["expires_at"] is None
     with ltm.open(store, embedder="hash") as mem:
         assert mem.get(m.id, user="ana").expires_at is None
+
+
+# -- 4. every retention rule takes effect or is refused -------------------------------------
+@pytest.mark.parametrize(("spec", "names"), [
+    ({"episode": {"min_strength": 0.2}}, "min_strength"),  # gc evicts nothing without decay
+    ({"fact": {"ttl_days": 30, "min_strength": 0.5}}, "min_strength"),
+    ({"episode": {"decay_half_life_days": 0}}, "decay_half_life_days"),  # read as "no decay"
+    ({"episode": {"decay_half_life_days": 0, "min_strength": 0.5}}, "decay_half_life_days"),
+    ({"fact": {"consolidate_after_days": 7}}, "consolidate_after_days"),  # episodes only
+    ({"summary": {"originals": "remove"}}, "originals"),
+    ({"note": {"summary_turns": 3}}, "summary_turns"),
+    ({"fact": {"consolidate_min_turns": 2}}, "consolidate_min_turns"),
+    ({"episode": {"consolidate_min_turns": 2}}, "consolidate_min_turns"),  # gc's rule only
+    ({"Episode": {"ttl_days": 30}}, "'Episode'"),  # kinds are lowercase words
+    ({"fact ": {"ttl_days": 30}}, "'fact '"),
+])
+def test_a_retention_rule_nothing_applies_is_refused(tmp_path: Path, spec: dict[str, Any],
+                                                     names: str) -> None:
+    with pytest.raises(ltm.errors.InvalidInput) as got:
+        ltm.open(tmp_path / "s", embedder="hash", retention=spec)
+    assert got.value.field in ("retention", names) and names in str(got.value), got.value
+    assert str(got.value).startswith("retention ")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "ltm.toml").write_text(f"retention = {json.dumps(json.dumps(spec))}\n")
+    with pytest.raises(ltm.errors.InvalidInput):  # the same from the store's ltm.toml
+        ltm.open(tmp_path / "t", embedder="hash")
+
+
+def test_the_rules_that_apply_still_open_and_act(tmp_path: Path) -> None:
+    spec = {"episode": {"decay_half_life_days": 1, "min_strength": 0.5, "originals": "archive",
+                        "summary_turns": 2, "consolidate_after_days": 10,
+                        "consolidate_min_turns": 2},
+            "fact": {"ttl_days": 1, "capacity": 5, "dedup_threshold": 0.9},
+            "note": {"decay_half_life_days": 2, "min_strength": 0.1}}
+    with ltm.open(tmp_path / "s", embedder="hash", retention=spec) as mem:
+        old = mem.add("a note about the harbour", user="u", kind="note",
+                      time="2024-01-01T00:00Z")
+        report = mem.gc(now="2099-01-01")
+        assert old.id in report.decayed
