@@ -102,3 +102,55 @@ def test_bench_data_that_holds_no_such_data(tmp_path: Path) -> None:
         assert (code, exc) == (2, None), (args, text)
         assert text.startswith("ltm: ") and "holds no" in text, (args, text)
     assert not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--folds", "0"], ["--folds", "1"],  # silently ran 2 folds
+    ["--l2", "-1"], ["--l2", "nan"],  # nan: weights of NaN written to --out
+    ["--context-window", "-1"],
+    ["--out", "{file}/r.json"],  # after the whole fit: FileExistsError
+    ["--report", "{file}/cv.json"],
+    ["--store", "{tmp}/store"],  # --store with --data/--out: they were ignored
+])
+def test_train_ranker_refuses_bad_options_before_fitting(tmp_path: Path,
+                                                         args: list[str]) -> None:
+    (tmp_path / "file").write_text("")
+    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "r.json")]
+    code, text, exc = _cli("train", "ranker", "--data", "small:1", *args)
+    assert (code, exc) == (2, None), text
+    assert "Traceback" not in text and not (tmp_path / "r.json").exists(), text
+
+
+@pytest.mark.parametrize("args", [
+    ["small", "--stores", "0"],  # ValueError: min() arg is an empty sequence
+    ["small", "--stores", "1", "--out", "{file}/s.json"],  # after the run: FileExistsError
+    ["small", "--stores", "1", "--markdown", "{file}/s.md"],
+    ["beam", "--data", "{beam}", "--limit", "0"],  # 0 ran every conversation
+    ["beam", "--data", "{beam}", "--plot", "{file}/b.png"],
+    ["locomo", "--data", "{locomo}", "--limit", "-1"],  # dropped the last conversation
+    ["locomo", "--data", "{locomo}", "--out", "{file}/l.json"],
+])
+def test_bench_refuses_bad_options_before_running(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "file").write_text("")
+    # one tiny conversation of each (the old commands ran them, then failed or wrote)
+    turn = {"speaker": "Ann", "dia_id": "D1:1", "text": "I adopted a cat named Miso"}
+    (tmp_path / "locomo.json").write_text(json.dumps([{
+        "sample_id": "c1", "qa": [{"question": "what is the cat's name?", "category": 4,
+                                   "evidence": ["D1:1"]}],
+        "conversation": {"session_1": [turn],
+                         "session_1_date_time": "1:56 pm on 8 May, 2023"}}]))
+    (tmp_path / "beam" / "1").mkdir(parents=True)
+    (tmp_path / "beam" / "1" / "chat.json").write_text(json.dumps([{"batch_number": 1, "turns": [
+        [{"role": "user", "id": 1, "content": "I adopted a cat named Miso"}]]}]))
+    (tmp_path / "beam" / "1" / "probing_questions.json").write_text(json.dumps({
+        "information_extraction": [{"question": "what is my cat's name?",
+                                    "source_chat_ids": [1]}]}))
+    args = [a.format(file=tmp_path / "file", beam=tmp_path / "beam",
+                     locomo=tmp_path / "locomo.json") for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "b.json")]
+    code, text, exc = _cli("bench", *args)
+    assert (code, exc) == (2, None), text
+    assert "Traceback" not in text and not (tmp_path / "b.json").exists(), text

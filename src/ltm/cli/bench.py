@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from ..bench.peers import PEERS
-from .common import errors_to_exit, fail, progress_default
+from .common import errors_to_exit, fail, progress_default, writable
 
 RESULTS = Path("benchmarks/results")
 PEER_NAMES = sorted(PEERS)
@@ -70,7 +70,8 @@ def _missing_data() -> Iterator[None]:
               help="JSON output (default benchmarks/results/locomo-<embedder>.json).")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the markdown table here.")
-@click.option("--limit", type=int, default=None, help="Only the first N conversations.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N conversations.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a setting for this run (repeatable), e.g. --set dense_weight=0.7.")
 @click.option("--facts", is_flag=True,
@@ -89,6 +90,8 @@ def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
     overrides = parse_sets(sets)
     if no_time_phrases:
         overrides["time_phrases"] = "off"
+    writable(out, "--out")
+    writable(md_out, "--markdown")
     from ..bench.locomo import markdown, run
 
     with errors_to_exit():
@@ -116,7 +119,8 @@ def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
               help="Also write the markdown section here (e.g. benchmarks/sections/beam.md).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
               help="Recall@10 plot (PNG); default: the JSON path with .png.")
-@click.option("--limit", type=int, default=None, help="Only the first N conversations.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N conversations.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a setting for this run (repeatable).")
 @click.option("--now-end", is_flag=True,
@@ -129,6 +133,9 @@ def beam(data: str, embedder: str | None, out: str, md_out: str | None, plot_out
     from ..bench.beam import git_commit, markdown, plot, run
 
     overrides = parse_sets(sets)
+    for path_, option in ((out, "--out"), (md_out, "--markdown"),
+                          (plot_out or str(Path(out).with_suffix(".png")), "--plot")):
+        writable(path_, option)
     with errors_to_exit(), _missing_data():
         result = run(data, embedder=embedder, limit=limit, settings_overrides=overrides,
                      now_end=now_end)
@@ -179,6 +186,8 @@ def babi(data: str, tasks: str, limit: int, embedder: str | None, out: str,
         fail(f"--tasks must name tasks 1-20 as a range or a comma list, got {tasks!r}", 2,
              "InvalidInput")
     overrides = parse_sets(sets)
+    writable(out, "--out")
+    writable(md_out, "--markdown")
     with errors_to_exit(), _missing_data():
         result = run(data, tasks=chosen, limit=limit, embedder=embedder,
                      settings_overrides=overrides, progress=on_terminal())
@@ -198,7 +207,8 @@ def babi(data: str, tasks: str, limit: int, embedder: str | None, out: str,
               help="Also write the markdown section here (e.g. benchmarks/sections/small.md).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Which generated stores (the benchmark reports seed 0; training uses others).")
-@click.option("--stores", type=int, default=40, show_default=True, help="How many stores.")
+@click.option("--stores", type=click.IntRange(min=1), default=40, show_default=True,
+              help="How many stores.")
 @click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a setting for this run (repeatable).")
@@ -209,6 +219,8 @@ def small(out: str, md_out: str | None, seed: int, stores: int, embedder: str | 
     from ..bench.beam import git_commit
     from ..bench.small import markdown, run
 
+    writable(out, "--out")
+    writable(md_out, "--markdown")
     with errors_to_exit():
         result = run(seed=seed, stores=stores, embedder=embedder,
                      settings_overrides=parse_sets(sets))

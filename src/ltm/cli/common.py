@@ -205,6 +205,23 @@ def fail(message: str, code: int, kind: str, *, as_json: bool | None = None) -> 
     sys.exit(code)
 
 
+def writable(path: str | Path | None, option: str) -> None:
+    """Exit 2 naming ``option`` unless a file can be written at ``path`` (its folder is made
+    if missing): checked before a long run, not found out after it."""
+    if path is None:
+        return
+    folder = Path(path).parent
+    if folder.exists() and not folder.is_dir():
+        fail(f"{option} {path}: {folder} is not a folder", 2, "InvalidInput")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{option} {path}: cannot make its folder {folder}: {exc.strerror or exc}", 2,
+             "InvalidInput")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        fail(f"{option} {path}: cannot write in {folder}", 2, "InvalidInput")
+
+
 def _store_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
     """A command's own --store, else the one given before the command (``ltm --store X
     stats``), which also reads LTM_STORE and defaults to ./ltm-data."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import click
 
-from .common import OPTIONAL_MODULES, errors_to_exit, opened, progress_default
+from .common import OPTIONAL_MODULES, errors_to_exit, opened, progress_default, writable
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -363,6 +364,15 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
 
 
 # -- the relevance model (ltm.bench.ranker_data, ltm.retrieval.train) ----------------------
+MAX_CONTEXT_WINDOW = 100  # as ltm.retrieval.ranker's (not imported: the CLI loads lazily)
+
+
+def _finite(ctx: Any, param: Any, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 @train.command("ranker")
 @click.option("--data", "data", multiple=True, metavar="NAME:PATH",
               help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
@@ -371,12 +381,12 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
               help="Where to write the fitted weights (JSON).")
 @click.option("--store", "store", type=click.Path(), default=None,
               help="Fit this store's own weights from its recorded feedback instead.")
-@click.option("--folds", default=5, show_default=True,
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Cross-validation folds (grouped by conversation).")
-@click.option("--l2", type=float, default=None,
+@click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=_finite,
               help="L2 strength (default: chosen on inner folds of each training split).")
-@click.option("--context-window", default=2, show_default=True,
-              help="Neighbouring turns on each side that lend relevance.")
+@click.option("--context-window", type=click.IntRange(0, MAX_CONTEXT_WINDOW), default=2,
+              show_default=True, help="Neighbouring turns on each side that lend relevance.")
 @click.option("--embedder", default=None, help="Embedder (default: wordllama).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None,
               help="Also write the cross-validation report (JSON) here.")
@@ -386,6 +396,9 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
     """Fit the relevance model: on labelled data (--data ... --out FILE, held-out metrics by
     conversation), or a store's own weights from its feedback (--store PATH)."""
     if store is not None:
+        if data or out is not None or report is not None:
+            raise click.UsageError("--store fits the store's own weights from its feedback; "
+                                   "--data, --out and --report go without it")
         from ..retrieval.feedback import save_ranker
         from ..retrieval.train import fit_store
 
@@ -399,6 +412,8 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
         return
     if not data or out is None:
         raise click.UsageError("give --data NAME:PATH (repeatable) and --out FILE, or --store")
+    writable(out, "--out")
+    writable(report, "--report")
     from ..bench.ranker_data import UnknownData, fit_on_data
 
     command = "ltm train ranker " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else ""
