@@ -9,8 +9,8 @@ Retrieval, per read:
 
 - full text: the query's content words OR-ed into a ``tsquery`` select the candidates through
   the GIN index (or the user's rows, whichever the planner prefers); each candidate gets a BM25
-  score computed from its ``tsvector`` (term frequency from the positions, document length in
-  lexemes), document frequencies over the matched set and N / average length from the per-user
+  score computed from its ``tsvector`` (term frequency from the positions) and its ``tokens``
+  (document length as SQLite's FTS5 counts it), document frequencies over the matched set and N / average length from the per-user
   ``user_stats`` row. Higher is better, as with SQLite FTS5's negated bm25().
 - dense: a user below ``hnsw_min_scope`` memories is scanned exactly (an ORDER BY the index
   cannot serve, over the user's rows); a larger scope uses the HNSW index with

@@ -24,7 +24,7 @@ from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
 from .reads import Reads
-from .schema import _COLS, Schema, _row_to_memory, ident
+from .schema import _COLS, DOC_LENGTH, Schema, _row_to_memory, ident, token_lengths
 from .scope import ScopeReads
 from .vector_index import VectorSearch
 
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-_COPY_COLS = _COLS + ", fts_extra, embedding"
+_COPY_COLS = _COLS + ", fts_extra, tokens, embedding"
 _COPY_TYPES = ["text", "text", "text", "text", "text", "text", "json", "float8", "int8", "int8",
                "int8", "int8", "text", "text[]", "int4", "int8", "bool", "int8", "int4", "text",
-               "vector"]
+               "int4", "vector"]
 _UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "time",
               "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at"}
 
@@ -115,6 +115,10 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                        and r.session is not None and r.seq is None})
         assigned = {r.id: r.seq for r in rows}
         mine = Counter(r.user for r in rows)  # rows this insert adds to each scope
+        extras = [extra_from(r.metadata) for r in rows]
+        lengths = dict(zip((r.id for r in rows),
+                           token_lengths(zip((r.text for r in rows), extras))))
+        extra_of = dict(zip((r.id for r in rows), extras))
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             self._lock_users(conn, mine)
@@ -148,7 +152,8 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                                 row.importance, row.time, row.recorded_at, row.valid_from,
                                 row.valid_to, row.superseded_by, row.sources or None,
                                 row.access_count, row.last_accessed, bool(row.pinned),
-                                row.expires_at, row.seq, extra_from(row.metadata), vec))
+                                row.expires_at, row.seq, extra_of[row.id], lengths[row.id],
+                                vec))
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
                     copy.set_types(["text", "text", "text", "int8"])
@@ -159,7 +164,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                 # whole (row deleted) and written again never repeats a version a client
                 # may still hold for its cached scope view
                 f"INSERT INTO {self._st} (user_id, docs, lexemes, version) "
-                f"SELECT m.user_id, count(*), coalesce(sum(length(m.tsv)), 0), "
+                f"SELECT m.user_id, count(*), coalesce(sum({DOC_LENGTH}), 0), "
                 f"(extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM {self._m} m "
                 f"JOIN unnest(%s::text[], %s::text[]) AS k(u, i) ON m.user_id = k.u AND "
                 f"m.id = k.i GROUP BY m.user_id ORDER BY m.user_id "
@@ -199,7 +204,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
 
         def work(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
             self._lock_users(conn, [user])
-            old = conn.execute(f"SELECT {_COLS}, length(tsv) FROM {self._m} "
+            old = conn.execute(f"SELECT {_COLS}, {DOC_LENGTH} FROM {self._m} m "
                                f"WHERE user_id = %s AND id = %s FOR UPDATE",
                                [user, memory_id]).fetchone()
             if old is None:
@@ -216,11 +221,13 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
             if "text" in values or "metadata" in values:
                 merged = changes["metadata"] if "metadata" in changes else before["metadata"]
                 values["fts_extra"] = extra_from(merged)
+                text = changes["text"] if "text" in changes else before["text"]
+                values["tokens"] = token_lengths([(text, values["fts_extra"])])[0]
             if vector is not None:
                 values["embedding"] = np.ascontiguousarray(vector, np.float32)
             sets = ", ".join(f"{ident(k)} = %s" for k in values)
-            new = conn.execute(f"UPDATE {self._m} SET {sets} WHERE user_id = %s AND id = %s "
-                               f"RETURNING {_COLS}, length(tsv)",
+            new = conn.execute(f"UPDATE {self._m} m SET {sets} WHERE user_id = %s AND id = %s "
+                               f"RETURNING {_COLS}, {DOC_LENGTH}",
                                [*values.values(), user, memory_id]).fetchone()
             assert new is not None  # the row is locked
             previous = {k: before[k] for k in changes if k in before}

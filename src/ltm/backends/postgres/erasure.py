@@ -14,7 +14,7 @@ from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
 from ..common import successor_relinks, tombstone_user, user_hash
 from .connection import Connection
-from .schema import ident, scope_index_name
+from .schema import DOC_LENGTH, ident, scope_index_name
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,8 +46,8 @@ class Erasure(Connection):
 
         def work(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
             self._lock_users(conn, [user])
-            victims = conn.execute(f"DELETE FROM {self._m} WHERE {where} "
-                                   f"RETURNING n, id, kind, length(tsv), superseded_by",
+            victims = conn.execute(f"DELETE FROM {self._m} m WHERE {where} "
+                                   f"RETURNING n, id, kind, {DOC_LENGTH}, superseded_by",
                                    params).fetchall()
             victims.sort()
             by_kind: dict[str, list[str]] = {}

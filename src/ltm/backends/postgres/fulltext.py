@@ -14,12 +14,25 @@ from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from .connection import Connection
-from .schema import TEXT_CONFIG, fold
+from .schema import DOC_LENGTH, TEXT_CONFIG, fold
 
 # scopes up to this many rows answer full-text queries by testing their own rows (see
 # text_search): at 1,000 rows ~1 ms whatever the store's size
 _TEXT_WALK_MAX = 5_000
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def _idf_sql(big_n: str, df: str) -> str:
+    """FTS5's BM25 IDF (the SQLite backend's ``_idf``) in SQL: ln((N - n + 0.5) / (n + 0.5)),
+    1e-6 where that is not positive, so that a memory scores the same on both backends."""
+    value = f"ln(({big_n} - {df} + 0.5) / ({df} + 0.5))"
+    return f"(CASE WHEN {value} > 0 THEN {value} ELSE 1e-6 END)"
+
+
+def _idf(big_n: float, df: np.ndarray | float) -> np.ndarray:
+    """``_idf_sql`` over arrays."""
+    value = np.log((big_n - np.asarray(df, np.float64) + 0.5) / (np.asarray(df) + 0.5))
+    return np.where(value > 0, value, 1e-6)
 
 
 def query_words(text: str, limit: int = 64) -> list[str]:
@@ -45,7 +58,7 @@ class FullText(Connection):
         sql = f"""
 WITH {cand},
 tf AS (
-    SELECT c.id, length(c.tsv) AS dl, u.lexeme,
+    SELECT c.id, c.dl, u.lexeme,
            (SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END)
               FROM unnest(u.weights) AS w) AS f
     FROM cand c CROSS JOIN LATERAL unnest(c.tsv) AS u
@@ -57,7 +70,7 @@ st AS (
            greatest(coalesce(max(s.lexemes)::float8 / nullif(max(s.docs), 0), 1.0), 1.0)
                AS avgdl
     FROM {self._st} s WHERE s.user_id = %s)
-SELECT tf.id, sum(ln(1.0 + (st.big_n - df.n + 0.5) / (df.n + 0.5))
+SELECT tf.id, sum({_idf_sql("st.big_n", "df.n")}
                   * tf.f * {k1 + 1} / (tf.f + {k1} * (1 - {b} + {b} * tf.dl / st.avgdl))) AS s
 FROM tf JOIN df USING (lexeme) CROSS JOIN st
 GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
@@ -66,15 +79,17 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
 
     def _text_candidates(self, key: str, where: str, params: list[Any], tsquery: str,
                          walk: bool) -> tuple[str, list[Any]]:
-        """The ``cand`` CTE (``key``, tsv) of a full-text query and its parameters."""
+        """The ``cand`` CTE (``key``, tsv, dl: the row's BM25 length) of a full-text query and
+        its parameters."""
         cfg = f"'{TEXT_CONFIG}'::regconfig"
         if walk:
             # a small scope: test its own rows against the query, instead of intersecting
             # the store-wide postings of each word (which grow with the whole store)
-            return (f"mine AS MATERIALIZED (SELECT {key} AS k, m.tsv FROM {self._m} m "
-                    f"WHERE {where}),\ncand AS (SELECT m.k AS {key.split('.')[-1]}, m.tsv "
-                    f"FROM mine m WHERE m.tsv @@ to_tsquery({cfg}, %s))", [*params, tsquery])
-        return (f"cand AS (SELECT {key}, m.tsv FROM {self._m} m "
+            return (f"mine AS MATERIALIZED (SELECT {key} AS k, m.tsv, {DOC_LENGTH} AS dl "
+                    f"FROM {self._m} m WHERE {where}),\ncand AS (SELECT m.k AS "
+                    f"{key.split('.')[-1]}, m.tsv, m.dl FROM mine m "
+                    f"WHERE m.tsv @@ to_tsquery({cfg}, %s))", [*params, tsquery])
+        return (f"cand AS (SELECT {key}, m.tsv, {DOC_LENGTH} AS dl FROM {self._m} m "
                 f"WHERE m.tsv @@ to_tsquery({cfg}, %s) AND {where})", [tsquery, *params])
 
     def _walk_scope_for_text(self, user: str) -> bool:
@@ -108,7 +123,7 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             "m.n", "m.user_id = %s", [view.user], " | ".join(f"'{w}'" for w in words),
             len(view) <= _TEXT_WALK_MAX)
         rows = self._read(
-            f"WITH {cand} SELECT c.n, length(c.tsv), u.lexeme, "
+            f"WITH {cand} SELECT c.n, c.dl, u.lexeme, "
             f"(SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END) "
             f"FROM unnest(u.weights) AS w) FROM cand c CROSS JOIN LATERAL unnest(c.tsv) AS u "
             f"WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s)))",
@@ -132,8 +147,7 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             p, d, w, t = pos[ok], dl[ok], f[ok], lex[ok]
             df = np.bincount(t, minlength=int(t.max()) + 1).astype(np.float64)[t]
             big_n = float(max(docs, len(np.unique(p)), IDF_MIN_DOCS))
-            term = (np.log(1.0 + (big_n - df + 0.5) / (df + 0.5)) * w * (k1 + 1)
-                    / (w + k1 * (1 - b + b * d / avgdl)))
+            term = _idf(big_n, df) * w * (k1 + 1) / (w + k1 * (1 - b + b * d / avgdl))
             score = np.zeros(len(view), dtype=np.float64)
             np.add.at(score, p, term)
             hit_pos = np.unique(p)
@@ -176,7 +190,4 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             f"SELECT st.big_n, (SELECT count(*) FROM {self._m} m WHERE m.user_id = %s "
             f"AND m.tsv @@ to_tsquery('simple', quote_literal(q.lexeme)))::float8 "
             f"FROM q CROSS JOIN st", [" ".join(words), user, user])
-        out = 0.0
-        for big_n, df in rows:
-            out += float(np.log(1.0 + (big_n - df + 0.5) / (df + 0.5)))
-        return out
+        return float(sum(_idf(float(big_n), float(df)) for big_n, df in rows))

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import DimensionMismatch, InvalidInput, StoreError
@@ -60,6 +62,70 @@ def fold(text: str) -> str:
     """``text`` with the diacritics of Latin letters removed, as the full-text column holds
     it (migration 0008)."""
     return text.translate(_FOLD)
+
+
+# SQLite's full-text tokenizer (sqlite/schema.py) without its stemmer, which changes no count
+_SQLITE_TOKENIZER = "unicode61 remove_diacritics 2"
+_counter: sqlite3.Connection | None = None
+_counter_lock = threading.Lock()
+
+
+def token_lengths(rows: Iterable[tuple[str, str]]) -> list[int]:
+    """BM25's document length of each (text, labels) row as the SQLite backend has it: the
+    tokens its FTS5 tokenizer finds in the text and in the labels, plus the one token of its
+    scope column. Counted by that tokenizer itself (an in-memory FTS5 table, ~20 us a row), so
+    that a memory has the same length on both backends; the ``tsvector``'s length is its
+    distinct lexemes less the stop words, which ranked near ties differently."""
+    global _counter
+    batch = list(rows)
+    if not batch:
+        return []
+    with _counter_lock:
+        if _counter is None:
+            _counter = sqlite3.connect(":memory:", isolation_level=None,
+                                       check_same_thread=False)
+            _counter.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, extra, content='', "
+                             f"tokenize='{_SQLITE_TOKENIZER}')")
+        _counter.execute("BEGIN")
+        try:
+            _counter.executemany("INSERT INTO t (rowid, text, extra) VALUES (?, ?, ?)",
+                                 [(i, text, extra) for i, (text, extra) in enumerate(batch)])
+            sizes = [sz for (sz,) in _counter.execute("SELECT sz FROM t_docsize ORDER BY id")]
+        finally:
+            _counter.execute("ROLLBACK")
+    return [_varint_sum(sz) + 1 for sz in sizes]
+
+
+def _varint_sum(buf: bytes) -> int:
+    """The sum of an FTS5 docsize record's varints (a token count per column)."""
+    total = value = 0
+    for byte in buf:  # (counts below 2**56: at most 8 bytes each, 7 bits a byte)
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            total += value
+            value = 0
+    return total
+
+
+def _backfill_tokens(s: str) -> Callable[[psycopg.Connection[Any]], None]:
+    """Migration 0009's step in Python: every row's ``tokens`` (``token_lengths``), a batch
+    of rows at a time in (user_id, id) order."""
+    def run(conn: psycopg.Connection[Any]) -> None:
+        after: tuple[str, str] = ("", "")
+        while True:
+            rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
+                                f"WHERE (user_id, id) > (%s, %s) ORDER BY user_id, id "
+                                f"LIMIT 5000", list(after)).fetchall()
+            if not rows:
+                return
+            counts = token_lengths((r[2], r[3]) for r in rows)
+            conn.execute(f"UPDATE {s}.memories m SET tokens = k.c FROM unnest(%s::text[], "
+                         f"%s::text[], %s::int[]) AS k(u, i, c) WHERE m.user_id = k.u AND "
+                         f"m.id = k.i", [[r[0] for r in rows], [r[1] for r in rows], counts])
+            after = (rows[-1][0], rows[-1][1])
+    return run
+
+
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128  # 64 gave recall@10 0.926 at ef_search 128 over 100k (0.955 with 128)
 
@@ -81,7 +147,12 @@ def check_schema(name: str) -> str:
     return name
 
 
-def base_migrations(s: str) -> list[tuple[str, list[str]]]:
+# a row's BM25 length (migration 0009), as SQL over the memories table aliased m
+DOC_LENGTH = "coalesce(m.tokens, length(m.tsv))"
+Migration = tuple[str, list[str | Callable[["psycopg.Connection[Any]"], None]]]
+
+
+def base_migrations(s: str) -> list[Migration]:
     """The migrations that need no embedding dimension; ``s`` is the quoted schema."""
     tsv = _tsv_sql(folded=False)  # as first written; 0008 folds the diacritics
     return [("0001_initial", [
@@ -125,7 +196,8 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
             data jsonb,
             PRIMARY KEY (user_id, n))""",
         f"CREATE INDEX history_memory ON {s}.history (user_id, memory_id)",
-        # per-user document count and total lexemes: BM25's N and average length, and the
+        # per-user document count and total length (tokens since 0009, whatever the
+        # column's name): BM25's N and average length, and the
         # scope size that decides exact scan versus HNSW
         f"""CREATE TABLE {s}.user_stats (
             user_id text PRIMARY KEY,
@@ -179,7 +251,17 @@ def base_migrations(s: str) -> list[tuple[str, list[str]]]:
         f"CREATE INDEX memories_tsv ON {s}.memories USING gin (tsv)",
         f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum(length(m.tsv)), 0) "
         f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1",
+    ]), ("0009_token_lengths", [
+        # BM25's document length is the row's token count as SQLite has it (token_lengths),
+        # no longer the tsvector's distinct lexemes: near ties ranked alike on both backends.
+        # user_stats.lexemes holds the users' sums of it (the column keeps its name). A row
+        # an older ltm writes meanwhile has none: its length is then the tsvector's
+        f"ALTER TABLE {s}.memories ADD COLUMN tokens integer",
+        _backfill_tokens(s),
+        f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
+        f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1",
     ])]
+
 
 
 def _tsv_sql(*, folded: bool) -> str:
@@ -258,7 +340,9 @@ class Schema(Connection):
         for name, statements in migrations:
             self._apply(conn, name, statements)
 
-    def _apply(self, conn: psycopg.Connection[Any], name: str, statements: list[str]) -> None:
+    def _apply(self, conn: psycopg.Connection[Any], name: str,
+               statements: Sequence[str | Callable[[psycopg.Connection[Any]], None]]
+               ) -> None:
         """Apply one migration in its own transaction, once, whoever gets there first."""
         with conn.transaction():
             self._lock_key(conn, "ltm-migrate:" + self.schema)
@@ -267,7 +351,10 @@ class Schema(Connection):
             if done:
                 return
             for statement in statements:
-                conn.execute(cast(Any, statement))
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(cast(Any, statement))
             conn.execute(f"INSERT INTO {self._s}.migrations VALUES (%s, %s)", [name, now_us()])
             log.info("applied migration %s to schema %s", name, self.schema)
 
