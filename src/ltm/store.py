@@ -396,11 +396,11 @@ class MemoryStore:
         too. Text, vectors, index entries and history content are removed; a content-free
         record of the deletion is kept."""
         self._check_open()
-        user = check.user(user)
+        user = check.user(user, stored=True)  # '*' too: what an earlier ltm stored under it
         session = check.opt_name(session, "session")
         before_us = opt_us(before, field="before")
-        if id is not None:
-            self.get(id, user=user)
+        if id is not None and self.backend.get(check.memory_id(id), user) is None:
+            raise NotFound(str(id), user=user)
         compact = self.settings.erase == "full"
         # one transaction: a kill between the steps would leave the rows gone but what quotes
         # them (a summary to rebuild, their judgments) in place, and a retry answers NotFound
@@ -472,7 +472,7 @@ class MemoryStore:
         self._check_open()
         from .policies.retention import gc
         report = gc(self.engine, now, dry_run=dry_run,
-                    user=None if user is None else check.user(user))
+                    user=None if user is None else check.user(user, stored=True))
         if not dry_run:
             if report.count and self.settings.erase != "full":
                 self.backend.set_meta(_ERASE_PENDING, "1")  # gc's own erasures ...

@@ -40,7 +40,7 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
     """Write memories as JSON Lines (a header line, then one memory per line); returns how
     many (``MemoryStore.export``)."""
     if user is not None:
-        check.user(user)
+        check.user(user, stored=True)  # '*' too: what an earlier ltm stored under it
     if not callable(getattr(fp, "write", None)):
         raise InvalidInput("export writes to a text file object (with write())", field="fp")
     try:

@@ -37,12 +37,22 @@ def has_content(value: str) -> bool:
     return _VISIBLE.search(value) is not None
 
 
-def user(value: object, field: str = "user") -> str:
+# in API keys (ltm.server.auth) the users a key reaches: '*' is every user, so it names none;
+# REST and MCP refuse it as a user, and so does every other face
+ALL_USERS = "*"
+
+
+def user(value: object, field: str = "user", *, stored: bool = False) -> str:
+    """``value`` as a user scope, or ScopeError. ``stored=True`` (forget, export, gc: what
+    lets a store written by an earlier ltm, which accepted it, erase or move out what it
+    holds) also takes '*'."""
     if not isinstance(value, str) or not has_content(value):
         raise ScopeError(f"{field} must be a non-empty string naming the scope, got {value!r}")
     if len(value) > MAX_NAME_CHARS or "\x00" in value or not is_encodable(value):
         raise ScopeError(f"{field} must be at most {MAX_NAME_CHARS} characters of valid "
                          "Unicode, without NUL")
+    if value == ALL_USERS and not stored:
+        raise ScopeError("'*' is not a user name: it stands for every user in API keys")
     return value
 
 

@@ -15,11 +15,18 @@ is shared):
    without a decay, a half-life of 0, consolidation keys on a kind gc never consolidates,
    ``consolidate_min_turns`` without ``consolidate_after_days``, a policy for a name no memory
    can have as its kind): each is now refused when the store opens (``InvalidInput`` naming
-   the setting and the key), wherever the setting comes from.
+   the setting and the key), wherever the setting comes from;
+5. the user ``'*'`` (every user, in API keys) was refused by REST and MCP but accepted by the
+   library and the CLI, which stored memories no server face could reach: every call that
+   names a user refuses it (``ScopeError``, REST's 422 message; CLI exit 2), except those
+   that let a store written before keep its data out of reach no longer: ``forget`` and
+   ``export`` (and gc) still take it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -252,3 +259,85 @@ def test_the_rules_that_apply_still_open_and_act(tmp_path: Path) -> None:
                       time="2024-01-01T00:00Z")
         report = mem.gc(now="2099-01-01")
         assert old.id in report.decayed
+
+
+# -- 5. '*' is not a user name on any face ---------------------------------------------------
+def _star_from_an_older_store(mem: ltm.MemoryStore) -> None:
+    """Memories an earlier ltm stored under '*' (its row check let the name through): the
+    store's own write path, with the user the old check accepted."""
+    from ltm.timeutil import now_us
+
+    rows = [dataclasses.replace(mem.engine.row(text, user="someone", session="s1",
+                                               now=now_us()), user="*")
+            for text in ("a note stored for everyone", "another note for all")]
+    mem.engine.write(rows)
+
+
+def _as_star(mem: ltm.MemoryStore) -> str:
+    """An export of alice's memories, moved to the user '*' under new ids."""
+    from ltm.ids import new_id
+
+    out = io.StringIO()
+    mem.export(out, user="alice")
+    header, *lines = out.getvalue().splitlines()
+    moved = [json.dumps({**json.loads(line), "user": "*", "id": new_id()}) for line in lines]
+    return "\n".join([header, *moved]) + "\n"
+
+
+def test_the_library_refuses_star_as_a_user(copen: Open) -> None:
+    mem = copen(embedder="hash")
+    ok = mem.add("Alice's cat Miso is orange", user="alice")
+    calls = {
+        "add": lambda: mem.add("a note for everyone", user="*"),
+        "add_many": lambda: mem.add_many([{"text": "a note", "user": "*"}]),
+        "add_conversation": lambda: mem.add_conversation(
+            [{"role": "user", "content": "hi"}], user="*", session="s"),
+        "search": lambda: mem.search("cat", user="*"),
+        "context": lambda: mem.context("cat", user="*"),
+        "list": lambda: mem.list("*"),
+        "get": lambda: mem.get(ok.id, user="*"),
+        "update": lambda: mem.update(ok.id, user="*", importance=0.3),
+        "history": lambda: mem.history(ok.id, user="*"),
+        "user_stats": lambda: mem.user_stats("*"),
+        "feedback": lambda: mem.feedback("cat", ok.id, True, user="*"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ltm.errors.ScopeError) as got:
+            call()
+        assert "'*' is not a user name" in str(got.value), name
+    with pytest.raises(ltm.errors.InvalidInput) as bad:  # an import names the line
+        mem.import_(io.StringIO(_as_star(mem)))
+    assert "line 2: '*' is not a user name" in str(bad.value)
+    assert mem.users() == ["alice"] and mem.get(ok.id, user="alice").importance is None
+
+
+def test_a_store_holding_star_can_still_export_and_forget_it(copen: Open) -> None:
+    mem = copen(embedder="hash")
+    mem.add("Alice's cat Miso is orange", user="alice")
+    _star_from_an_older_store(mem)
+    assert mem.users() == ["*", "alice"]
+    out = io.StringIO()
+    assert mem.export(out, user="*") == 2
+    assert {json.loads(line)["text"] for line in out.getvalue().splitlines()[1:]} == {
+        "a note stored for everyone", "another note for all"}
+    whole = io.StringIO()
+    assert mem.export(whole) == 3
+    assert mem.gc(user="*", dry_run=True).count == 0
+    receipt = mem.forget(user="*")
+    assert receipt.count == 2 and mem.users() == ["alice"]
+
+
+def test_the_cli_refuses_star_and_still_forgets_it(tmp_path: Path) -> None:
+    from test_core_cli import ltm_cli
+
+    store = tmp_path / "store"
+    with ltm.open(store, embedder="hash") as mem:
+        _star_from_an_older_store(mem)
+    added = ltm_cli(store, "add", "--user", "*", "a note for everyone")
+    assert added.returncode == 2 and "'*' is not a user name" in added.stderr, added.stderr
+    listed = ltm_cli(store, "list", "--user", "*")
+    assert listed.returncode == 2, listed.stderr
+    gone = ltm_cli(store, "forget", "--user", "*", "--all", "--yes", "--json")
+    assert gone.returncode == 0 and json.loads(gone.stdout)["count"] == 2, gone.stderr
+    with ltm.open(store, embedder="hash") as mem:
+        assert mem.users() == []

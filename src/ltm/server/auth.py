@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput, NotFound, StoreError
+from ..validate import ALL_USERS as ALL_USERS  # every user; never a user name
 
 RIGHTS = ("read", "write", "admin")
-ALL_USERS = "*"
 DB_NAME = "memories.db"
 
 _SCHEMA = """
