@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import ltm
 from ltm.cli import main
+from ltm.retrieval.feedback import load_feedback
 from ltm.retrieval.ranker import META_KEY, shipped
 
 FACTS = ["Priya has been vegetarian since 2019 and avoids eggs",
@@ -154,3 +155,20 @@ def test_bench_refuses_bad_options_before_running(tmp_path: Path, args: list[str
     code, text, exc = _cli("bench", *args)
     assert (code, exc) == (2, None), text
     assert "Traceback" not in text and not (tmp_path / "b.json").exists(), text
+
+
+def test_a_query_judged_on_a_forgotten_memory_goes_with_all_its_judgments(
+        store_path: Path) -> None:
+    """A judgment of the same query on another memory kept the query, which quotes what was
+    erased: its words stayed in the store's files."""
+    with ltm.open(store_path) as mem:
+        secret = mem.add("Zanzibar-octopus-7731 is my recovery phrase", user="u", session="sx")
+        other = mem.add("an ordinary note about gardening", user="u")
+        mem.feedback("what is my Zanzibar recovery phrase", secret.id, True, user="u")
+        mem.feedback("what is my Zanzibar recovery phrase", other.id, False, user="u")
+        mem.feedback("when do I garden", other.id, True, user="u")
+        mem.forget(session="sx", user="u")
+        assert [j["query"] for j in load_feedback(mem.backend, "u")] == ["when do I garden"]
+    raw = b"".join(p.read_bytes() for p in sorted(store_path.rglob("*")) if p.is_file())
+    for needle in (b"Zanzibar", b"recovery phrase"):
+        assert needle not in raw, needle

@@ -62,7 +62,8 @@ def record_feedback(backend: Any, user: str, query: str, memory_id: str, useful:
 
 def forget_feedback(backend: Any, user: str, ids: Collection[str] | None = None) -> None:
     """Erase a user's judgments (they hold the user's queries): all of them, or (``ids``)
-    those naming one of these memories, whose queries may quote what was erased."""
+    those naming one of these memories, whose queries may quote what was erased, and every
+    other judgment of those queries (each holds the query too)."""
     with backend.atomic(), _lock:
         backend.lock_meta(_key(user))
         if backend.get_meta(_key(user)) is None:
@@ -72,7 +73,10 @@ def forget_feedback(backend: Any, user: str, ids: Collection[str] | None = None)
             return
         gone = set(ids)
         items = load_feedback(backend, user)
-        kept = [it for it in items if not (isinstance(it, dict) and it.get("id") in gone)]
+        quoted = {str(it.get("query")) for it in items
+                  if isinstance(it, dict) and it.get("id") in gone}
+        kept = [it for it in items if not (isinstance(it, dict) and (
+            it.get("id") in gone or str(it.get("query")) in quoted))]
         if len(kept) != len(items):
             backend.set_meta(_key(user), json.dumps(kept))
 
