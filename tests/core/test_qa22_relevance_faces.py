@@ -172,3 +172,27 @@ def test_a_query_judged_on_a_forgotten_memory_goes_with_all_its_judgments(
     raw = b"".join(p.read_bytes() for p in sorted(store_path.rglob("*")) if p.is_file())
     for needle in (b"Zanzibar", b"recovery phrase"):
         assert needle not in raw, needle
+
+
+def test_refitting_without_feedback_goes_back_to_the_shipped_weights(tmp_path: Path) -> None:
+    """Once the judgments are erased (the user forgotten), ``ltm train ranker --store`` said
+    "it keeps the shipped weights" while the store went on searching with the weights fitted
+    from them."""
+    path = tmp_path / "store"
+    with ltm.open(path) as mem:
+        tea = mem.add("my favourite drink is green tea", user="u", time="2020-01-01")
+        coffee = mem.add("these days I mostly drink coffee", user="u", time="2024-06-01")
+        for n in range(10):
+            mem.feedback(f"what do I drink {n}", tea.id, True, user="u")
+            mem.feedback(f"what do I drink {n}", coffee.id, False, user="u")
+    code, text, exc = _cli("train", "ranker", "--store", str(path))
+    assert (code, exc) == (0, None) and "from 20 judgments" in text, text
+    with ltm.open(path) as mem:
+        assert mem.ranker is not shipped()
+        mem.forget(user="u")
+    code, text, exc = _cli("train", "ranker", "--store", str(path))
+    assert (code, exc) == (0, None) and "searches use the shipped ones" in text, text
+    with ltm.open(path) as mem:
+        assert mem.ranker is shipped()
+    code, text, exc = _cli("train", "ranker", "--store", str(path))
+    assert "it keeps the shipped weights" in text, text

@@ -380,7 +380,8 @@ def _finite(ctx: Any, param: Any, value: float | None) -> float | None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the fitted weights (JSON).")
 @click.option("--store", "store", type=click.Path(), default=None,
-              help="Fit this store's own weights from its recorded feedback instead.")
+              help="Fit this store's own weights from its recorded feedback instead (with "
+                   "none left, the store goes back to the shipped weights).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Cross-validation folds (grouped by conversation).")
 @click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=_finite,
@@ -400,12 +401,19 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
             raise click.UsageError("--store fits the store's own weights from its feedback; "
                                    "--data, --out and --report go without it")
         from ..retrieval.feedback import save_ranker
+        from ..retrieval.ranker import META_KEY
         from ..retrieval.train import fit_store
 
         with opened(store, create=False) as mem, errors_to_exit():
             model, n = fit_store(mem)
             if model is None:
-                click.echo("no usable feedback in the store: it keeps the shipped weights")
+                # weights fitted before from judgments since erased (or none): the shipped
+                if mem.backend.get_meta(META_KEY):
+                    save_ranker(mem.backend, None)
+                    click.echo("no usable feedback in the store: its own weights are dropped, "
+                               "searches use the shipped ones")
+                else:
+                    click.echo("no usable feedback in the store: it keeps the shipped weights")
                 return
             save_ranker(mem.backend, model)
             click.echo(f"fitted this store's weights from {n} judgments")
