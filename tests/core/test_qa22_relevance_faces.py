@@ -112,6 +112,7 @@ def test_bench_data_that_holds_no_such_data(tmp_path: Path) -> None:
     ["--out", "{file}/r.json"],  # after the whole fit: FileExistsError
     ["--report", "{file}/cv.json"],
     ["--store", "{tmp}/store"],  # --store with --data/--out: they were ignored
+    ["--embedder", "bogus"],  # InvalidInput traceback
 ])
 def test_train_ranker_refuses_bad_options_before_fitting(tmp_path: Path,
                                                          args: list[str]) -> None:

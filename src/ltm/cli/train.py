@@ -426,9 +426,10 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
 
     command = "ltm train ranker " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else ""
     try:
-        model, cv = fit_on_data(data, folds=folds, l2=l2, context_window=context_window,
-                                embedder=embedder, command=command,
-                                note=lambda line: click.echo(line, err=True))
+        with errors_to_exit():  # (an unknown --embedder: InvalidInput, exit 2)
+            model, cv = fit_on_data(data, folds=folds, l2=l2, context_window=context_window,
+                                    embedder=embedder, command=command,
+                                    note=lambda line: click.echo(line, err=True))
     except UnknownData as exc:
         raise click.BadParameter(str(exc), param_hint="--data") from None
     except FileNotFoundError as exc:  # locomo:PATH or beam:DIR that holds no such data
