@@ -222,6 +222,26 @@ def test_cli_update_no_expiry(tmp_path: Path) -> None:
         assert mem.get(m.id, user="ana").expires_at is None
 
 
+def test_langgraph_taking_a_ttl_away_keeps_the_item(tmp_path: Path) -> None:
+    """The LangGraph store wrote the item anew when a put dropped its TTL (update could not
+    clear an expiry), so its created_at ("when the item was first put") moved."""
+    from ltm.integrations.langgraph import LtmStore
+
+    store = LtmStore.open(tmp_path / "s", embedder="hash")
+    try:
+        store.put(("alice", "m"), "plan", {"text": "trip to Porto"}, ttl=60)
+        first = store.get(("alice", "m"), "plan")
+        (mem,) = store.store.list("alice").memories
+        store.put(("alice", "m"), "plan", {"text": "trip to Porto, no rush"}, ttl=None)
+        again = store.get(("alice", "m"), "plan")
+        assert first is not None and again is not None
+        assert again.created_at == first.created_at and again.value["text"].endswith("rush")
+        (now,) = store.store.list("alice").memories
+        assert now.id == mem.id and now.expires_at is None
+    finally:
+        store.close()
+
+
 # -- 4. every retention rule takes effect or is refused -------------------------------------
 @pytest.mark.parametrize(("spec", "names"), [
     ({"episode": {"min_strength": 0.2}}, "min_strength"),  # gc evicts nothing without decay

@@ -359,15 +359,13 @@ class LtmStore(BaseStore):
                 self.store.forget(old.id, user=user)
             return None
         expires = _expiry(op.ttl) if op.ttl is not None else None
-        if old is not None and old.expires_at is not None and expires is None:
-            # a TTL taken away: update() cannot clear expires_at, so the item is written anew
-            self.store.forget(old.id, user=user)
-            old = None
         if old is None:
             return {"text": text, "user": user, "kind": KIND, "metadata": meta, "time": now,
                     "expires_at": expires}
-        self._remember(self.store.update(old.id, user=user, text=text, metadata=meta,
-                                         time=now, expires_at=expires))
+        # a TTL taken away clears the expiry: the item stays (its created_at too)
+        self._remember(self.store.update(
+            old.id, user=user, text=text, metadata=meta, time=now, expires_at=expires,
+            clear_expiry=expires is None and old.expires_at is not None))
         return None
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
