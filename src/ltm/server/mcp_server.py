@@ -100,6 +100,11 @@ def _times(**values: str | None) -> None:
                 raise ToolError(f"invalid input: {exc}") from None
 
 
+# numeric tool arguments, which a boolean is not (the library and REST refuse one too)
+_NUMBERS = {"k": "an integer", "limit": "an integer", "budget_tokens": "an integer",
+            "importance": "a number", "min_relevance": "a number"}
+
+
 def _short(m: Any, score: float | None = None) -> dict[str, Any]:
     out = {"id": m.id, "text": m.text, "time": m.time.isoformat().replace("+00:00", "Z"),
            "kind": m.kind, "session": m.session}
@@ -134,6 +139,10 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
     async def call_tool(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """The SDK's call, with arguments of the wrong type said in plain words, as REST
         says them, instead of pydantic's dump ('1 validation error for recallArguments')."""
+        for arg, kind in _NUMBERS.items():  # (pydantic's lax mode reads true as 1)
+            if isinstance((arguments or {}).get(arg), bool):
+                raise ToolError(f"Error executing tool {name}: invalid input: {arg} must be "
+                                f"{kind}, not true or false")
         try:
             return await sdk_call_tool(name, arguments, context)
         except ToolError as exc:
