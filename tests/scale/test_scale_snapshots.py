@@ -147,7 +147,11 @@ def test_store_from_before_external_content_is_migrated(
     with its index rebuilt from the table (0005), and ranks as before."""
     from ltm.backends.sqlite import schema
 
-    earlier = [m for m in schema.MIGRATIONS if not m[0].startswith("0005")]
+    # (0012 recreates the view and triggers that 0005 made: the store it stands for had its
+    # rows' fts_text column, which this tree writes, and nothing else of it)
+    earlier = [("0012_cjk_words", "ALTER TABLE memories ADD COLUMN fts_text TEXT;")
+               if m[0] == "0012_cjk_words" else m
+               for m in schema.MIGRATIONS if not m[0].startswith("0005")]
     assert len(earlier) == len(schema.MIGRATIONS) - 1
     monkeypatch.setattr(schema, "MIGRATIONS", earlier)
     old = open_store(embedder="hash")

@@ -18,6 +18,7 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
+from ..segment import cjk_words
 from .connection import _import_psycopg, _register_vector
 from .dsn import parse_dsn, redact
 from .erasure import Erasure
@@ -32,10 +33,10 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-_COPY_COLS = _COLS + ", fts_extra, tokens, embedding"
+_COPY_COLS = _COLS + ", fts_extra, fts_text, tokens, embedding"
 _COPY_TYPES = ["text", "text", "text", "text", "text", "text", "json", "float8", "int8", "int8",
                "int8", "int8", "text", "text[]", "int4", "int8", "bool", "int8", "int4", "text",
-               "int4", "vector"]
+               "text", "int4", "vector"]
 _UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "time",
               "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at"}
 
@@ -116,9 +117,11 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         assigned = {r.id: r.seq for r in rows}
         mine = Counter(r.user for r in rows)  # rows this insert adds to each scope
         extras = [extra_from(r.metadata) for r in rows]
-        lengths = dict(zip((r.id for r in rows),
-                           token_lengths(zip((r.text for r in rows), extras))))
+        cjk = [cjk_words(r.text) for r in rows]
+        lengths = dict(zip((r.id for r in rows), token_lengths(
+            zip((w or r.text for w, r in zip(cjk, rows)), extras))))
         extra_of = dict(zip((r.id for r in rows), extras))
+        cjk_of = dict(zip((r.id for r in rows), cjk))
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             self._lock_users(conn, mine)
@@ -152,8 +155,8 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                                 row.importance, row.time, row.recorded_at, row.valid_from,
                                 row.valid_to, row.superseded_by, row.sources or None,
                                 row.access_count, row.last_accessed, bool(row.pinned),
-                                row.expires_at, row.seq, extra_of[row.id], lengths[row.id],
-                                vec))
+                                row.expires_at, row.seq, extra_of[row.id], cjk_of[row.id],
+                                lengths[row.id], vec))
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
                     copy.set_types(["text", "text", "text", "int8"])
@@ -222,7 +225,10 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                 merged = changes["metadata"] if "metadata" in changes else before["metadata"]
                 values["fts_extra"] = extra_from(merged)
                 text = changes["text"] if "text" in changes else before["text"]
-                values["tokens"] = token_lengths([(text, values["fts_extra"])])[0]
+                words = cjk_words(text)  # (what the row's fts_text holds, or will)
+                if "text" in changes:
+                    values["fts_text"] = words
+                values["tokens"] = token_lengths([(words or text, values["fts_extra"])])[0]
             if vector is not None:
                 values["embedding"] = np.ascontiguousarray(vector, np.float32)
             sets = ", ".join(f"{ident(k)} = %s" for k in values)

@@ -28,6 +28,7 @@ from ...errors import DimensionMismatch, InvalidInput, StoreError
 from ...model import Memory
 from ...timeutil import now_us
 from ..common import FTS_METADATA_FIELDS, memory_from_columns
+from ..segment import CJK_CLASS, cjk_words
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -122,6 +123,28 @@ def _backfill_tokens(s: str) -> Callable[[psycopg.Connection[Any]], None]:
             conn.execute(f"UPDATE {s}.memories m SET tokens = k.c FROM unnest(%s::text[], "
                          f"%s::text[], %s::int[]) AS k(u, i, c) WHERE m.user_id = k.u AND "
                          f"m.id = k.i", [[r[0] for r in rows], [r[1] for r in rows], counts])
+            after = (rows[-1][0], rows[-1][1])
+    return run
+
+
+def _backfill_cjk(s: str) -> Callable[[psycopg.Connection[Any]], None]:
+    """Migration 0010's step in Python: ``fts_text`` and ``tokens`` of every row whose text
+    holds Chinese or Japanese (``segment.cjk_words``), a batch at a time."""
+    def run(conn: psycopg.Connection[Any]) -> None:
+        after: tuple[str, str] = ("", "")
+        while True:
+            rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
+                                f"WHERE (user_id, id) > (%s, %s) AND text ~ %s "
+                                f"ORDER BY user_id, id LIMIT 5000",
+                                [*after, CJK_CLASS]).fetchall()
+            if not rows:
+                return
+            words = [cjk_words(r[2]) for r in rows]
+            counts = token_lengths((w or r[2], r[3]) for w, r in zip(words, rows))
+            conn.execute(f"UPDATE {s}.memories m SET fts_text = k.w, tokens = k.c FROM "
+                         f"unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS "
+                         f"k(u, i, w, c) WHERE m.user_id = k.u AND m.id = k.i",
+                         [[r[0] for r in rows], [r[1] for r in rows], words, counts])
             after = (rows[-1][0], rows[-1][1])
     return run
 
@@ -260,16 +283,33 @@ def base_migrations(s: str) -> list[Migration]:
         _backfill_tokens(s),
         f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
         f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1",
+    ]), ("0010_cjk_words", [
+        # Chinese and Japanese runs are indexed as their characters and overlapping pairs
+        # (``ltm.backends.segment``), as on SQLite (its migration 0012): fts_text holds the
+        # text so written (NULL for other text), the full-text column reads it where it is
+        # set; the rows written before get theirs and their lengths, and their users' BM25
+        # lengths (and cached scope views, through version) follow
+        f"ALTER TABLE {s}.memories ADD COLUMN fts_text text",
+        f"ALTER TABLE {s}.memories DROP COLUMN tsv",
+        f"ALTER TABLE {s}.memories ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+        f"({_tsv_sql(folded=True, cjk=True)}) STORED",
+        f"CREATE INDEX memories_tsv ON {s}.memories USING gin (tsv)",
+        _backfill_cjk(s),
+        f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
+        f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1 "
+        f"WHERE st.user_id IN (SELECT user_id FROM {s}.memories WHERE fts_text IS NOT NULL)",
     ])]
 
 
 
-def _tsv_sql(*, folded: bool) -> str:
+def _tsv_sql(*, folded: bool, cjk: bool = False) -> str:
     """The full-text column's expression: the text at weight A, the metadata words at B
-    (``folded``: through ``translate`` with ``FOLD_FROM`` / ``FOLD_TO``)."""
+    (``folded``: through ``translate`` with ``FOLD_FROM`` / ``FOLD_TO``; ``cjk``: the text's
+    Chinese and Japanese words from ``fts_text`` where it has them, migration 0010)."""
     def words(column: str) -> str:
         return f"translate({column}, '{FOLD_FROM}', '{FOLD_TO}')" if folded else column
-    return (f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, {words('text')}), 'A') || "
+    text = words("coalesce(fts_text, text)" if cjk else "text")
+    return (f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, {text}), 'A') || "
             f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, {words('fts_extra')}), 'B')")
 
 

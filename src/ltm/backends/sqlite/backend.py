@@ -21,6 +21,7 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
+from ..segment import cjk_words
 from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
@@ -168,6 +169,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         # batch write ~15% more pages and cost ~6 ms a batch of 1,000 at a million rows.
         self.conn.execute("PRAGMA secure_delete = FAST")
         self.conn.execute("PRAGMA foreign_keys = ON")
+        # (migration 0012 indexes the Chinese and Japanese words of the rows written before)
+        self.conn.create_function("ltm_cjk_words", 1, cjk_words, deterministic=True)
         self._migrate()
         self._check_fts()
 
@@ -181,9 +184,17 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 with self._lock:
                     empty = self.conn.execute("SELECT 1 FROM memories LIMIT 1").fetchone() is None
             except sqlite3.Error:
-                pass  # (closed or incomplete: nothing of value in it)
+                pass  # (incomplete: nothing of value in it)
+            except StoreError:
+                empty = False  # closed already: cannot tell
         self.close()
         self._remove_created(db=empty)
+
+    def remove_created(self) -> None:
+        """After ``close``: remove the store this backend's open created (``ltm.cli``: a
+        command that failed on a new store, which the caller found empty), as ``abandon``
+        does."""
+        self._remove_created(db=True)
 
     def _remove_created(self, *, db: bool) -> None:
         """Remove the database file (with ``db``) when this open created it and no other
@@ -284,11 +295,12 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                     chunk = part[start:start + _ROWS_PER_INSERT]
                     params = self._insert_params(chunk, block[start:start + len(chunk)], seqs)
                     cur = c.execute(_multi_insert("memories (id, user, agent, session, kind, "
-                                                  "text, fts_extra, metadata, importance, time, "
-                                                  "recorded_at, valid_from, valid_to, "
-                                                  "superseded_by, sources, access_count, "
-                                                  "last_accessed, pinned, expires_at, seq, "
-                                                  "embedding)", 21, len(chunk)), params)
+                                                  "text, fts_text, fts_extra, metadata, "
+                                                  "importance, time, recorded_at, "
+                                                  "valid_from, valid_to, superseded_by, "
+                                                  "sources, access_count, last_accessed, "
+                                                  "pinned, expires_at, seq, embedding)",
+                                                  22, len(chunk)), params)
                     last = int(cur.lastrowid or 0)
             history = [v for r in rows for v in (r.id, r.user, "created", r.recorded_at, None)]
             for start in range(0, len(rows), _ROWS_PER_INSERT):
@@ -331,8 +343,9 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 seqs[key] += 1
                 row.seq = seqs[key]
             out += (row.id, row.user, row.agent, row.session, row.kind, row.text,
-                    extra_from(row.metadata), json.dumps(row.metadata) if row.metadata else None,
-                    row.importance, row.time, row.recorded_at, row.valid_from, row.valid_to,
+                    cjk_words(row.text), extra_from(row.metadata),
+                    json.dumps(row.metadata) if row.metadata else None, row.importance,
+                    row.time, row.recorded_at, row.valid_from, row.valid_to,
                     row.superseded_by, json.dumps(row.sources) if row.sources else None,
                     row.access_count, row.last_accessed, int(row.pinned), row.expires_at,
                     row.seq, vec.tobytes())
@@ -357,6 +370,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                     values[key] = json.dumps(values[key]) if values[key] else None
             if "pinned" in values:
                 values["pinned"] = int(bool(values["pinned"]))
+            if "text" in values:
+                values["fts_text"] = cjk_words(values["text"])
             if "text" in values or "metadata" in values:
                 merged = json.loads(values.get("metadata") or "null") if "metadata" in values \
                     else json.loads(before["metadata"] or "null")

@@ -217,6 +217,28 @@ CREATE TRIGGER scope_snap_au AFTER UPDATE OF id, user, session, seq, time, impor
 END;
 DELETE FROM scope_snap;
 """),
+    # Chinese and Japanese are written without spaces, which the tokenizer splits words at:
+    # a row whose text holds them is indexed through fts_text, the text with each such run
+    # as its characters and overlapping pairs (``ltm.backends.segment``; NULL for other
+    # text). The view and the triggers read coalesce(fts_text, text); the rows written
+    # before are indexed again (the update trigger), and their users' snapshots (token
+    # counts) and versions (cached scope statistics) follow.
+    ("0012_cjk_words", """
+ALTER TABLE memories ADD COLUMN fts_text TEXT;
+DROP TRIGGER memories_ai;
+DROP TRIGGER memories_ad;
+DROP TRIGGER memories_au_text;
+DROP VIEW memories_fts_src;
+CREATE VIEW memories_fts_src AS SELECT n, coalesce(fts_text, text) AS text,
+    'u' || hex(user) AS scope, fts_extra AS extra FROM memories;
+""" + _FTS_TRIGGERS.replace("new.text", "coalesce(new.fts_text, new.text)")
+        .replace("old.text", "coalesce(old.fts_text, old.text)")
+        .replace("UPDATE OF text, fts_extra", "UPDATE OF text, fts_text, fts_extra") + """
+UPDATE memories SET fts_text = ltm_cjk_words(text) WHERE ltm_cjk_words(text) IS NOT NULL;
+DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
+DELETE FROM user_versions WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
+INSERT INTO user_versions (user) SELECT DISTINCT user FROM memories WHERE fts_text IS NOT NULL;
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
@@ -227,7 +249,7 @@ _UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "tim
               "fts_extra"}
 _WAL_CHECKPOINT_PAGES = 20_000  # WAL pages (4 KiB) before a commit checkpoints it
 _PAGE_CACHE_KIB = 64 * 1024  # SQLite page cache per connection (grows as pages are read)
-_ROWS_PER_INSERT = 400  # rows per multi-row INSERT (21 columns: 8,400 bound values)
+_ROWS_PER_INSERT = 400  # rows per multi-row INSERT (22 columns: 8,800 bound values)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
