@@ -197,3 +197,26 @@ def test_refitting_without_feedback_goes_back_to_the_shipped_weights(tmp_path: P
         assert mem.ranker is shipped()
     code, text, exc = _cli("train", "ranker", "--store", str(path))
     assert "it keeps the shipped weights" in text, text
+
+
+def test_only_not_useful_judgments_fit_nothing(tmp_path: Path) -> None:
+    """Judgments that only ever say "not useful" leave the ranking objective nothing to lift
+    (the weights came out equal to the shipped ones), yet ``ltm train ranker --store`` said
+    "fitted this store's weights from 6 judgments" and stored them as the store's own."""
+    path = tmp_path / "store"
+    asked = ["what does Priya eat?", "where does Priya work", "who is Priya's sister"]
+    with ltm.open(path) as mem:
+        for f in FACTS:
+            mem.add(f, user="p", kind="fact")
+        for q in asked:
+            for h in mem.search(q, user="p", k=2):
+                mem.feedback(q, h.memory.id, False, user="p")
+    code, text, exc = _cli("train", "ranker", "--store", str(path))
+    assert (code, exc) == (0, None), text
+    assert "no usable feedback" in text and "keeps the shipped weights" in text, text
+    with ltm.open(path) as mem:
+        assert mem.ranker is shipped()
+        mem.feedback(asked[0], mem.search(asked[0], user="p", k=1)[0].memory.id, True,
+                     user="p")
+    code, text, exc = _cli("train", "ranker", "--store", str(path))
+    assert "fitted this store's weights from 3 judgments" in text, text  # that query's

@@ -408,12 +408,14 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
             model, n = fit_store(mem)
             if model is None:
                 # weights fitted before from judgments since erased (or none): the shipped
+                why = ("no usable feedback in the store (a query needs a 'useful' judgment of "
+                       "a memory it still finds)")
                 if mem.backend.get_meta(META_KEY):
                     save_ranker(mem.backend, None)
-                    click.echo("no usable feedback in the store: its own weights are dropped, "
-                               "searches use the shipped ones")
+                    click.echo(f"{why}: its own weights are dropped, searches use the "
+                               "shipped ones")
                 else:
-                    click.echo("no usable feedback in the store: it keeps the shipped weights")
+                    click.echo(f"{why}: it keeps the shipped weights")
                 return
             save_ranker(mem.backend, model)
             click.echo(f"fitted this store's weights from {n} judgments")

@@ -194,10 +194,10 @@ JUDGED_TOP = 20  # a judged query's candidates the refit ranks its judged memori
 
 
 def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-    """For each judged query (at its latest judgment's time): the stage-2 features (shipped
-    stage 1) of its best ``JUDGED_TOP`` candidates by the shipped weights and of its judged
-    memories that are still candidates, with each one's count of "useful" judgments; and the
-    number of judgments on those memories."""
+    """For each judged query (at its latest judgment's time) that judged a memory it still
+    finds useful: the stage-2 features (shipped stage 1) of its best ``JUDGED_TOP`` candidates
+    by the shipped weights and of its judged memories that are still candidates, with each
+    one's count of "useful" judgments; and the number of judgments on those memories."""
     from ..backends.base import Filters
     from ..timeparse import parse_time_window
     from .feedback import load_feedback
@@ -223,14 +223,18 @@ def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
             place = {i: j for j, i in enumerate(cand.ids)}
             useful = np.zeros(len(cand.ids))
             keep = np.zeros(len(cand.ids), dtype=bool)
+            counted = 0
             for fb in fbs:
                 j = place.get(fb["id"])
                 if j is not None:
                     keep[j] = True
                     useful[j] += 1.0 if fb["useful"] else 0.0
-                    judged += 1
-            if not keep.any():
+                    counted += 1
+            if not useful.any():
+                # (the ranking objective has nothing to lift: "not useful" judgments alone
+                # leave the weights where they are, so they are not counted as used)
                 continue
+            judged += counted
             logit, _ = base.logits(x)
             keep[np.argsort(-logit, kind="stable")[:JUDGED_TOP]] = True
             groups.append((x[keep], useful[keep]))
