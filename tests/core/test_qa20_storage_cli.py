@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,104 @@ def test_a_failed_open_of_an_existing_store_leaves_it_byte_identical(tmp_path: P
     if failure != "newer schema":
         with ltm.open(target, embedder="hash") as store:
             assert store.stats()["memories"] == 50
+
+
+# -- export / import through the command line -----------------------------------------------
+
+def _varied_store(path: Path) -> None:
+    """Every kind, a superseded fact, a summary with sources, metadata of every JSON type,
+    pinned, expiring and expired memories, access counts, text that is hard to keep on one
+    line, and a second user."""
+    with ltm.open(path, embedder="hash") as s:
+        e1 = s.add("Ich wohne in Zürich 😀 — مرحبا e\u0301 \u2028 line\x85 next\u2029 end",
+                   user="ann", session="s1", agent="bot", time="2026-01-02T03:04:05.123456Z",
+                   importance=0.7, metadata={"speaker": "Ann", "big": 2**60, "f": 2.5,
+                                             "nested": {"a": [1, None, True, "ü\u0000x"]}})
+        e2 = s.add("second turn", user="ann", session="s1")
+        f1 = s.add("Ann lives in Zurich", user="ann", kind="fact", time="2025-01-01")
+        s.add("Ann lives in Lisbon", user="ann", kind="fact", time="2026-03-01",
+              supersedes=f1.id)
+        s.add("pinned thing", user="ann", pinned=True, expires_at="2021-01-01")
+        s.add("expires later", user="ann", expires_at="2099-01-01")
+        s.add("expired already", user="ann", expires_at="2020-01-01T00:00:00Z")
+        s.add("summary of s1", user="ann", kind="summary", sources=[e1.id, e2.id])
+        s.add("bob's note", user="bob", session="s1")
+        s.search("Zurich", user="ann")  # access counts
+
+
+def test_export_import_export_round_trips_byte_for_byte(tmp_path: Path) -> None:
+    _varied_store(tmp_path / "a")
+    first = _cli("export", "--store", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "a.jsonl").write_text(first.stdout, encoding="utf-8")
+    assert len(first.stdout.splitlines()) == 10
+    imported = _cli("import", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "b"),
+                    "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert '"imported": 9, "skipped": 0, "reembedded": 0' in imported.stdout
+    second = _cli("export", "--store", str(tmp_path / "b"))
+    assert second.stdout == first.stdout
+    again = _cli("import", "-", "--store", str(tmp_path / "b"), stdin=first.stdout)
+    assert again.returncode == 0 and "imported 0, skipped 9" in again.stdout
+    with ltm.open(tmp_path / "b", embedder="hash") as b:
+        facts = {m.text: m for m in b.list("ann", kinds=["fact"]).memories}
+        old, new = facts["Ann lives in Zurich"], facts["Ann lives in Lisbon"]
+        assert old.superseded_by == new.id and old.valid_to is not None
+        assert b.search("Zurich", user="ann", k=1)[0].memory.text.startswith("Ich wohne")
+
+
+def test_an_export_cut_short_imports_nothing_and_creates_no_store(tmp_path: Path) -> None:
+    _varied_store(tmp_path / "a")
+    whole = _cli("export", "--store", str(tmp_path / "a")).stdout.encode()
+    (tmp_path / "cut.jsonl").write_bytes(whole[:len(whole) // 2])  # mid-line
+    new = tmp_path / "new" / "store"
+    r = _cli("import", str(tmp_path / "cut.jsonl"), "--store", str(new))
+    assert r.returncode == 2 and "cut.jsonl: line" in r.stderr, r.stderr
+    assert not (tmp_path / "new").exists()
+    # into an existing store: nothing of it, the store as it was
+    with ltm.open(tmp_path / "b", embedder="hash") as b:
+        b.add("already here", user="ann")
+    before = _files(tmp_path / "b")
+    r = _cli("import", str(tmp_path / "cut.jsonl"), "--store", str(tmp_path / "b"))
+    assert r.returncode == 2
+    assert _files(tmp_path / "b") == before
+
+
+@pytest.mark.parametrize("args", [
+    ["add", "-u", "alice", "   "],
+    ["add", "-u", "alice", "hi", "--time", "not a time"],
+    ["add", "-u", "alice", "hi", "--metadata", "[1]"],
+])
+def test_a_command_that_fails_on_a_new_store_leaves_no_store(tmp_path: Path,
+                                                            args: list[str]) -> None:
+    r = _cli(*args, "--store", str(tmp_path / "x" / "store"))
+    assert r.returncode == 2, r.stderr
+    assert _files(tmp_path) == {}
+
+
+def test_an_import_killed_midway_leaves_none_of_it(tmp_path: Path) -> None:
+    with ltm.open(tmp_path / "a", embedder="hash") as a:
+        a.add_many([{"text": f"memory {i} " + "word " * 30, "user": f"u{i % 50}"}
+                    for i in range(8_000)])
+        with open(tmp_path / "a.jsonl", "w", encoding="utf-8") as fp:
+            a.export(fp)
+    target = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "ltm", "import", str(tmp_path / "a.jsonl"),
+                             "--store", str(target)], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wal = target / "memories.db-wal"
+    try:
+        for _ in range(6000):  # until the import's transaction has written 1 MB
+            if wal.exists() and wal.stat().st_size > 1 << 20:
+                break
+            assert proc.poll() is None, "the import ended before it could be killed"
+            time.sleep(0.005)
+        else:
+            raise AssertionError("the import wrote nothing in 30 s")
+    finally:
+        proc.kill()
+        proc.wait()
+    with ltm.open(target, embedder="hash") as b:
+        assert b.stats()["memories"] == 0
+    r = _cli("import", str(tmp_path / "a.jsonl"), "--store", str(target))
+    assert r.returncode == 0 and "imported 8000, skipped 0" in r.stdout, r.stderr

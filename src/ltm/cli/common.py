@@ -275,9 +275,31 @@ def opened(store: str, *, create: bool = True) -> Iterator[Any]:
     from ..store import open as open_store
     if not create:
         missing_store_exit(store)
+    new = create and _missing_store(store)
     with errors_to_exit():
-        with open_store(store) as mem:
+        mem = open_store(store)
+        done = False
+        try:
             yield mem
+            done = True
+        except SystemExit as exc:
+            done = exc.code in (0, None)  # (the reader of the output went: reader_gone)
+            raise
+        finally:
+            # a command that failed on the store it created (a bad argument, an import cut
+            # short) leaves no empty store behind
+            discard = new and not done and _holds_nothing(mem)
+            mem.close()
+            if discard:
+                getattr(mem.backend, "remove_created", lambda: None)()
+
+
+def _holds_nothing(mem: Any) -> bool:
+    from ..errors import LtmError
+    try:
+        return not mem.users()
+    except LtmError:
+        return False
 
 
 def progress_default(ctx: Any, param: Any, value: bool | None) -> bool:
