@@ -123,7 +123,19 @@ def load_beam(folder: str | Path) -> list[LabelledConversation]:
     subs = [p for p in root.iterdir() if (p / "chat.json").is_file()
             and (p / "probing_questions.json").is_file()]
     if not subs:
-        raise FileNotFoundError(f"no BEAM conversations (<n>/chat.json) under {root}")
+        hint = ""
+        if (root / "chat.json").is_file():  # one conversation's folder
+            hint = f": {root} is one conversation, give the folder above it"
+        else:  # the data set's folder: its tiers (100K, ...) hold the conversations
+            try:
+                tiers = sorted(p.name for p in root.iterdir() if p.is_dir()
+                               and any((c / "chat.json").is_file() for c in p.iterdir()
+                                       if c.is_dir()))
+            except OSError:
+                tiers = []
+            if tiers:
+                hint = f": give one of its tiers, e.g. {root / tiers[0]}"
+        raise FileNotFoundError(f"no BEAM conversations (<n>/chat.json) under {root}{hint}")
     subs.sort(key=lambda p: (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name))
     out = []
     for p in subs:
