@@ -267,7 +267,7 @@ def test_a_store_from_before_the_user_versions_opens_migrated(tmp_path: Path) ->
             DROP TRIGGER user_versions_touch;
             DROP TABLE user_versions;
             DELETE FROM sqlite_sequence WHERE name = 'user_versions';
-            DELETE FROM migrations WHERE name LIKE '0010%';""")
+            DELETE FROM migrations WHERE name LIKE '0010%' OR name LIKE '0013%';""")
     with _open(folder) as mem, _open(folder) as other:
         conn = mem.backend.conn  # type: ignore[attr-defined]
         assert sorted(u for (u,) in conn.execute("SELECT user FROM user_versions")) == \
@@ -280,3 +280,13 @@ def test_a_store_from_before_the_user_versions_opens_migrated(tmp_path: Path) ->
         got = _answers(mem, "bob", ["saxophone teacher"])
         assert "saxophone" in got[0][0][0].text
         assert got == _fresh(folder, "bob", ["saxophone teacher"])
+        # a write the store's code does not make (the indexed text alone, by hand) moves
+        # the version too (0013)
+        assert all(h[0].text.find("saxophone") < 0 for h in _answers(mem, "carol",
+                                                                   ["saxophone"])[0])
+        with sqlite3.connect(folder / DB_NAME) as raw:
+            raw.execute("UPDATE memories SET fts_text = 'a saxophone quartet' WHERE n = "
+                        "(SELECT min(n) FROM memories WHERE user = 'carol')")
+        got = _answers(mem, "carol", ["saxophone"])
+        assert got[0][0][3][[k for k, _ in got[0][0][3]].index("text")][1] > 0
+        assert got == _fresh(folder, "carol", ["saxophone"])

@@ -239,6 +239,18 @@ DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text I
 DELETE FROM user_versions WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
 INSERT INTO user_versions (user) SELECT DISTINCT user FROM memories WHERE fts_text IS NOT NULL;
 """),
+    # fts_text (0012) is indexed text too: a change of it alone moves the user's version
+    ("0013_user_versions_fts_text", """
+DROP TRIGGER user_versions_au;
+CREATE TRIGGER user_versions_au AFTER UPDATE OF id, user, agent, session, kind, text,
+        fts_text, fts_extra, metadata, importance, time, recorded_at, valid_from, valid_to,
+        superseded_by, sources, pinned, expires_at, seq, embedding ON memories BEGIN
+    DELETE FROM user_versions WHERE user IN (old.user, new.user);
+    INSERT INTO user_versions (user) VALUES (new.user);
+    INSERT INTO user_versions (user) SELECT old.user WHERE old.user IS NOT new.user
+        AND EXISTS (SELECT 1 FROM memories WHERE user = old.user);
+END;
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
