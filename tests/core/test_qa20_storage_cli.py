@@ -248,3 +248,45 @@ def test_an_import_killed_midway_leaves_none_of_it(tmp_path: Path) -> None:
         assert b.stats()["memories"] == 0
     r = _cli("import", str(tmp_path / "a.jsonl"), "--store", str(target))
     assert r.returncode == 0 and "imported 8000, skipped 0" in r.stdout, r.stderr
+
+
+def test_an_export_to_a_file_cut_short_leaves_no_shorter_export(tmp_path: Path) -> None:
+    """``ltm export -o FILE`` killed midway: FILE is not a shorter export (which imports as if
+    whole when cut at a line's end) but absent, or what it held before."""
+    with ltm.open(tmp_path / "a", embedder="hash") as a:
+        a.add_many([{"text": f"memory {i} " + "word " * 30, "user": f"u{i % 50}"}
+                    for i in range(8_000)])
+    for existing in (False, True):
+        out = tmp_path / "out.jsonl"
+        if existing:
+            out.write_text("the previous export\n")
+        proc = subprocess.Popen([sys.executable, "-m", "ltm", "export", "--store",
+                                 str(tmp_path / "a"), "-o", str(out)], env=_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(6000):  # until 1 MB of it is written
+                if any(p.stat().st_size > 1 << 20 for p in tmp_path.iterdir()
+                       if p.name.startswith((".out.jsonl.", "out.jsonl"))):
+                    break
+                assert proc.poll() is None, "the export ended before it could be killed"
+                time.sleep(0.005)
+            else:
+                raise AssertionError("the export wrote nothing in 30 s")
+        finally:
+            proc.kill()
+            proc.wait()
+        if existing:
+            assert out.read_text() == "the previous export\n"
+        else:
+            assert not out.exists()
+        for left in tmp_path.glob(".out.jsonl.*.partial"):  # (what kill -9 leaves)
+            left.unlink()
+    whole = _cli("export", "--store", str(tmp_path / "a"), "-o", str(out))
+    assert whole.returncode == 0 and "exported 8000 memories" in whole.stderr
+    assert out.read_text(encoding="utf-8") == _cli("export", "--store",
+                                                   str(tmp_path / "a")).stdout
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "out.jsonl"]
+    assert _cli("export", "--store", str(tmp_path / "a"), "-o", os.devnull).returncode == 0

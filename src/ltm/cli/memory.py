@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -324,13 +325,47 @@ def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> N
     """Export memories as JSON Lines."""
     with opened(store, create=False) as mem:
         try:
-            target = click.open_file(out, "w", encoding="utf-8")
+            target = click.open_file(out, "w", encoding="utf-8") if out == "-" \
+                else WholeFile(out)
         except OSError as exc:  # a missing folder, no permission: one line, exit 2
             fail(f"cannot write {out}: {exc.strerror or exc}", 2, "InvalidInput")
         with target as fp, errors_to_exit():
             n = mem.export(fp, user=user, embeddings=not no_embeddings)
     if out != "-":
         click.echo(f"exported {n} memories to {out}", err=True)
+
+
+class WholeFile:
+    """A text file that becomes ``path`` only once it is written whole: written beside it under
+    a temporary name and renamed over it at the end, so that an export cut short (killed, a
+    full disk, an error) leaves no file that reads as a shorter export (an import cannot tell
+    one cut at a line's end from a whole one) and ``path`` keeps what it held. A path that is
+    not a regular file (a device, a pipe, a symbolic link) is written in place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tmp: str | None = None
+        if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+            self.fp = open(path, "w", encoding="utf-8")
+            return
+        folder, name = os.path.split(os.path.abspath(path))
+        fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+        mask = os.umask(0)  # (read back: mkstemp's 0600 becomes what open() would give)
+        os.umask(mask)
+        os.chmod(self.tmp, 0o666 & ~mask)
+        self.fp = open(fd, "w", encoding="utf-8")
+
+    def __enter__(self) -> Any:
+        return self.fp
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            self.fp.close()
+            if self.tmp is not None and kind is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if self.tmp is not None and os.path.exists(self.tmp):
+                os.unlink(self.tmp)
 
 
 @click.command()
