@@ -72,3 +72,28 @@ _PROBE_ITEMS = [
     ("I works at ramen", "episode", 497, "s1"), ("I plays Volvo", "episode", 223, None),
     ("I works at tennis", "episode", 370, "s1"), ("I works at Acme", "episode", 3, "s2"),
     ("I plays astronomy", "episode", 77, "s1"), ("I works at biology", "episode", 33, "s1")]
+
+
+def test_a_successor_not_yet_valid_ranks_below_the_current_fact(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    """Asked in 2024, a fact valid from 2025 ranked above the one it supersedes (a future date
+    has the best recency): the current fact is the answer then, and now comes first; along a
+    chain, each fact not yet valid below the one before it."""
+    mem = copen()
+    globex = mem.add("Mara works at Globex", user="u", kind="fact", valid_from="2023-01-01",
+                     time="2023-01-01")
+    initech = mem.add("Mara works at Initech", user="u", kind="fact",
+                      valid_from="2025-01-01", time="2025-01-01", supersedes=globex.id)
+    hooli = mem.add("Mara works at Hooli", user="u", kind="fact", valid_from="2027-01-01",
+                    time="2027-01-01", supersedes=initech.id)
+    mem.add("Mara has a dog called Pip", user="u", time="2023-06-01")
+    q = "where does Mara work"
+    for now, order in (("2024-01-01", [globex, initech, hooli]),
+                       ("2026-01-01", [initech, hooli, globex]),
+                       ("2028-01-01", [hooli, initech, globex])):
+        hits = mem.search(q, user="u", k=4, now=f"{now}T00:00:00Z")
+        ids = [h.memory.id for h in hits if h.memory.kind == "fact"]
+        assert ids == [m.id for m in order], now
+        rels = [h.relevance for h in hits]
+        assert rels == sorted(rels, reverse=True)
+    assert_successors_first(hits)  # (2028: every successor holds)

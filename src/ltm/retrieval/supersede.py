@@ -138,4 +138,29 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
             h = Hit(h.memory, rel, sig, rel)
         out.append(h)
     out.sort(key=lambda h: (-h.relevance, depth[h.memory.id], pos[h.memory.id]))
-    return out
+    return _current_first(out, at)
+
+
+def _current_first(hits: list[Hit], at: int) -> list[Hit]:
+    """The other side of the guarantee: a successor that is not yet valid at ``at`` ranks
+    right below the fact it will replace, which is still the answer then (a fact valid from
+    2025 ranked above the one it supersedes when asked in 2024: a future date has the best
+    recency). Its relevance is capped at that fact's; along a chain, each link in turn."""
+    for _ in range(len(hits)):  # a chain moves one link a pass
+        where = {h.memory.id: n for n, h in enumerate(hits)}
+        for j, older in enumerate(hits):
+            n = where.get(older.memory.superseded_by or "")
+            if n is None or n > j:
+                continue
+            succ = hits[n]
+            start = succ.memory.valid_from if succ.memory.valid_from is not None \
+                else succ.memory.time
+            if at >= to_us(start):
+                continue
+            capped = Hit(succ.memory, older.relevance,
+                         dict(succ.signals, below_current=1.0), older.relevance)
+            hits = [*hits[:n], *hits[n + 1:j + 1], capped, *hits[j + 1:]]
+            break
+        else:
+            break
+    return hits
