@@ -402,7 +402,12 @@ def parse_time_window(query: str, now: object = None) -> TimeWindow | None:
 def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | None:
     now_dt += offset  # the wall clock of now's offset: its calendar days, shifted back below
     today = now_dt.date()
-    found = _relative(query, today, now_dt)
+    found: list[Found] = []
+    reach = -1  # a phrase inside a longer one ("this month" in "earlier this month") is its part
+    for f in sorted(_relative(query, today, now_dt), key=lambda f: (f[0], -f[1])):
+        if f[1] > reach:
+            found.append(f)
+            reach = f[1]
     taken = bytearray(len(query) + 1)  # 1 where a phrase already found lies (a pairwise
     for a, b, _, _, _ in found:        # overlap check was quadratic in a long query)
         taken[a:b] = b"\x01" * (b - a)

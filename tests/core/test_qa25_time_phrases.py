@@ -1,0 +1,205 @@
+"""QA sweep of time phrases as users type them (issue 25): every documented form with ``now``
+varied (a Thursday, a Sunday, a Monday, a month's last day, a year's last day, a leap day,
+aware times at -05:00, +01:00 and +09:00, naive ones), the variations users write, words that
+look like time but are not (a false window boosts the memories inside it), and robustness
+(long, garbage and unicode queries read quickly, never raising). Expected windows are written
+out by hand, half-open, in UTC."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ltm.timeparse import parse_time_window
+
+UTC = timezone.utc
+THU = datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
+SUN = datetime(2026, 3, 15, 15, 0, tzinfo=UTC)
+MON = datetime(2026, 3, 9, 8, 0)  # naive: read as UTC
+EST_MON = "2026-03-09T10:00:00-05:00"  # a Monday where days begin at 05:00 UTC
+JST_SUN = datetime(2026, 3, 15, 9, 0, tzinfo=timezone(timedelta(hours=9)))  # Sunday there
+MONTH_END = datetime(2026, 3, 31, 23, 30)  # naive, a Tuesday
+YEAR_END = datetime(2025, 12, 31, 23, 0)  # naive, a Wednesday
+CET_NEW_YEAR = "2026-01-01T00:30:00+01:00"  # still 2025 in UTC
+LEAP = datetime(2024, 2, 29, 12, 0, tzinfo=UTC)  # a Thursday
+AFTER_LEAP = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+FLOOR = datetime(1, 1, 2, tzinfo=UTC)
+
+
+def U(y: int, m: int, d: int, h: int = 0) -> datetime:
+    return datetime(y, m, d, h, tzinfo=UTC)
+
+
+def _now_utc(now: object) -> datetime:
+    if isinstance(now, str):
+        return datetime.fromisoformat(now).astimezone(UTC)
+    assert isinstance(now, datetime)
+    return now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+NOW = object()  # the expected end is ``now`` itself
+
+# (query, now, start, end): every documented form, as users type it
+DOCUMENTED = [
+    ("what did I do today?", THU, U(2026, 3, 12), U(2026, 3, 13)),
+    ("Tonight's plan", THU, U(2026, 3, 12), U(2026, 3, 13)),
+    ("YESTERDAY", THU, U(2026, 3, 11), U(2026, 3, 12)),
+    ("what did we talk about last night", THU, U(2026, 3, 11, 12), U(2026, 3, 12, 8)),
+    ("the day before yesterday", THU, U(2026, 3, 10), U(2026, 3, 11)),
+    ("this morning", THU, U(2026, 3, 12), U(2026, 3, 13)),
+    ("what did I read last week?", THU, U(2026, 3, 2), U(2026, 3, 9)),
+    ("Last Week!", THU, U(2026, 3, 2), U(2026, 3, 9)),
+    ("this week", THU, U(2026, 3, 9), U(2026, 3, 16)),
+    ("the past week", THU, U(2026, 3, 5), NOW),
+    ("last weekend", THU, U(2026, 3, 7), U(2026, 3, 9)),
+    ("this past weekend", THU, U(2026, 3, 7), U(2026, 3, 9)),
+    ("last month", THU, U(2026, 2, 1), U(2026, 3, 1)),
+    ("this month", THU, U(2026, 3, 1), U(2026, 4, 1)),
+    ("past month", THU, U(2026, 2, 12), NOW),
+    ("last year", THU, U(2025, 1, 1), U(2026, 1, 1)),
+    ("this year", THU, U(2026, 1, 1), U(2027, 1, 1)),
+    ("in the past year", THU, U(2025, 3, 12), NOW),
+    ("last Tuesday", THU, U(2026, 3, 10), U(2026, 3, 11)),
+    ("last Thursday", THU, U(2026, 3, 5), U(2026, 3, 6)),
+    ("on Thursday", THU, U(2026, 3, 5), U(2026, 3, 6)),
+    ("what did I eat on Friday?", THU, U(2026, 3, 6), U(2026, 3, 7)),
+    ("last spring", THU, U(2025, 3, 1), U(2025, 6, 1)),
+    ("last winter", THU, U(2025, 12, 1), U(2026, 3, 1)),
+    ("3 days ago", THU, U(2026, 3, 9), U(2026, 3, 10)),
+    ("five weeks ago", THU, U(2026, 2, 2), U(2026, 2, 9)),
+    ("a week ago", THU, U(2026, 3, 2), U(2026, 3, 9)),
+    ("two months ago", THU, U(2026, 1, 1), U(2026, 2, 1)),
+    ("a couple of years ago", THU, U(2024, 1, 1), U(2025, 1, 1)),
+    ("a few days ago", THU, U(2026, 3, 9), U(2026, 3, 10)),
+    ("in the last 10 days", THU, U(2026, 3, 2), NOW),
+    ("in the past six months", THU, U(2025, 9, 12), NOW),
+    ("recently", THU, THU - timedelta(days=30), NOW),
+    ("what have I been reading lately", THU, THU - timedelta(days=30), NOW),
+    ("in May", THU, U(2025, 5, 1), U(2025, 6, 1)),
+    ("in March", THU, U(2026, 3, 1), U(2026, 4, 1)),
+    ("in May 2023", THU, U(2023, 5, 1), U(2023, 6, 1)),
+    ("in 2023", THU, U(2023, 1, 1), U(2024, 1, 1)),
+    ("summer 2023", THU, U(2023, 6, 1), U(2023, 9, 1)),
+    ("winter 2023", THU, U(2023, 12, 1), U(2024, 3, 1)),
+    ("on 8 May 2023", THU, U(2023, 5, 8), U(2023, 5, 9)),
+    ("the 3rd of May 2023", THU, U(2023, 5, 3), U(2023, 5, 4)),
+    ("May 3rd, 2023", THU, U(2023, 5, 3), U(2023, 5, 4)),
+    ("May 3rd", THU, U(2025, 5, 3), U(2025, 5, 4)),
+    ("the 3rd of May", THU, U(2025, 5, 3), U(2025, 5, 4)),
+    ("Sept. 3", THU, U(2025, 9, 3), U(2025, 9, 4)),
+    ("2023-05-08", THU, U(2023, 5, 8), U(2023, 5, 9)),
+    ("2023-05", THU, U(2023, 5, 1), U(2023, 6, 1)),
+    ("Christmas Eve", THU, U(2025, 12, 24), U(2025, 12, 25)),
+    ("New Year's Day", THU, U(2026, 1, 1), U(2026, 1, 2)),
+    ("Halloween 2024", THU, U(2024, 10, 31), U(2024, 11, 1)),
+    ("valentine's day", THU, U(2026, 2, 14), U(2026, 2, 15)),
+    ("thanksgiving", THU, U(2025, 11, 27), U(2025, 11, 28)),
+    ("since Monday", THU, U(2026, 3, 9), NOW),
+    ("since last week", THU, U(2026, 3, 2), NOW),
+    ("after May 2023", THU, U(2023, 6, 1), NOW),
+    ("before 2020", THU, FLOOR, U(2020, 1, 1)),
+    ("until last month", THU, FLOOR, U(2026, 3, 1)),
+    # a Sunday: this weekend is under way, last weekend the one before
+    ("last weekend", SUN, U(2026, 3, 7), U(2026, 3, 9)),
+    ("this weekend", SUN, U(2026, 3, 14), U(2026, 3, 16)),
+    ("last Sunday", SUN, U(2026, 3, 8), U(2026, 3, 9)),
+    ("on Saturday", SUN, U(2026, 3, 14), U(2026, 3, 15)),
+    ("this week", SUN, U(2026, 3, 9), U(2026, 3, 16)),
+    ("last week", SUN, U(2026, 3, 2), U(2026, 3, 9)),
+    # a Monday (naive)
+    ("last week", MON, U(2026, 3, 2), U(2026, 3, 9)),
+    ("last Monday", MON, U(2026, 3, 2), U(2026, 3, 3)),
+    ("this Monday", MON, U(2026, 3, 9), U(2026, 3, 10)),
+    ("yesterday", MON, U(2026, 3, 8), U(2026, 3, 9)),
+    ("last weekend", MON, U(2026, 3, 7), U(2026, 3, 9)),
+    ("on Sunday", MON, U(2026, 3, 8), U(2026, 3, 9)),
+    # a Monday at -05:00: its days begin at 05:00 UTC
+    ("yesterday", EST_MON, U(2026, 3, 8, 5), U(2026, 3, 9, 5)),
+    ("today", EST_MON, U(2026, 3, 9, 5), U(2026, 3, 10, 5)),
+    ("last week", EST_MON, U(2026, 3, 2, 5), U(2026, 3, 9, 5)),
+    ("last night", EST_MON, U(2026, 3, 8, 17), U(2026, 3, 9, 13)),
+    ("in the last 3 days", EST_MON, U(2026, 3, 6, 5), NOW),
+    ("in May", EST_MON, U(2025, 5, 1, 5), U(2025, 6, 1, 5)),
+    # a Sunday at +09:00 (Saturday in UTC): its days begin at 15:00 UTC the day before
+    ("yesterday", JST_SUN, U(2026, 3, 13, 15), U(2026, 3, 14, 15)),
+    ("last weekend", JST_SUN, U(2026, 3, 6, 15), U(2026, 3, 8, 15)),
+    ("this week", JST_SUN, U(2026, 3, 8, 15), U(2026, 3, 15, 15)),
+    ("last year", JST_SUN, U(2024, 12, 31, 15), U(2025, 12, 31, 15)),
+    # the last day of a month: a month back from the 31st is February's 28th
+    ("last month", MONTH_END, U(2026, 2, 1), U(2026, 3, 1)),
+    ("a month ago", MONTH_END, U(2026, 2, 1), U(2026, 3, 1)),
+    ("3 months ago", MONTH_END, U(2025, 12, 1), U(2026, 1, 1)),
+    ("in the past month", MONTH_END, U(2026, 2, 28), NOW),
+    ("in April", MONTH_END, U(2025, 4, 1), U(2025, 5, 1)),
+    # the last day of a year
+    ("last year", YEAR_END, U(2024, 1, 1), U(2025, 1, 1)),
+    ("this year", YEAR_END, U(2025, 1, 1), U(2026, 1, 1)),
+    ("a year ago", YEAR_END, U(2024, 1, 1), U(2025, 1, 1)),
+    ("what did we eat at Christmas", YEAR_END, U(2025, 12, 24), U(2025, 12, 27)),
+    ("New Year's Eve", YEAR_END, U(2025, 12, 31), U(2026, 1, 1)),
+    ("New Year's Day", YEAR_END, U(2025, 1, 1), U(2025, 1, 2)),
+    ("last week", YEAR_END, U(2025, 12, 22), U(2025, 12, 29)),
+    ("this week", YEAR_END, U(2025, 12, 29), U(2026, 1, 5)),
+    ("in January", YEAR_END, U(2025, 1, 1), U(2025, 2, 1)),
+    ("last winter", YEAR_END, U(2024, 12, 1), U(2025, 3, 1)),
+    ("this winter", YEAR_END, U(2025, 12, 1), U(2026, 3, 1)),
+    # 00:30 on 1 January at +01:00 is 2025 in UTC but 2026 on the user's calendar
+    ("yesterday", CET_NEW_YEAR, U(2025, 12, 30, 23), U(2025, 12, 31, 23)),
+    ("last year", CET_NEW_YEAR, U(2024, 12, 31, 23), U(2025, 12, 31, 23)),
+    ("this year", CET_NEW_YEAR, U(2025, 12, 31, 23), U(2026, 12, 31, 23)),
+    ("New Year's Eve", CET_NEW_YEAR, U(2025, 12, 30, 23), U(2025, 12, 31, 23)),
+    ("last month", CET_NEW_YEAR, U(2025, 11, 30, 23), U(2025, 12, 31, 23)),
+    # a leap day
+    ("a year ago", LEAP, U(2023, 1, 1), U(2024, 1, 1)),
+    ("yesterday", LEAP, U(2024, 2, 28), U(2024, 2, 29)),
+    ("a month ago", LEAP, U(2024, 1, 1), U(2024, 2, 1)),
+    ("in February", LEAP, U(2024, 2, 1), U(2024, 3, 1)),
+    ("Feb 29", LEAP, U(2024, 2, 29), U(2024, 3, 1)),
+    ("4 weeks ago", LEAP, U(2024, 1, 29), U(2024, 2, 5)),
+    ("in the past year", LEAP, U(2023, 2, 28), NOW),
+]
+
+
+def _check(query: str, now: object, start: datetime, end: object) -> None:
+    w = parse_time_window(query, now)
+    assert w is not None, query
+    want_end = _now_utc(now) if end is NOW else end
+    assert (w.start_dt, w.end_dt) == (start, want_end), (query, w.phrase)
+
+
+@pytest.mark.parametrize("query, now, start, end", DOCUMENTED)
+def test_documented_forms(query: str, now: object, start: datetime, end: object) -> None:
+    _check(query, now, start, end)
+
+
+# documented forms that were read wrong
+FIXED = [
+    # "this month" inside "earlier this month" stretched the window to the month's end
+    ("what did I buy earlier this month", THU, U(2026, 3, 1), NOW),
+    ("earlier this week", THU, U(2026, 3, 9), NOW),
+    ("earlier this year", YEAR_END, U(2025, 1, 1), NOW),
+]
+
+
+@pytest.mark.parametrize("query, now, start, end", FIXED)
+def test_documented_forms_read_wrong_before(query: str, now: object, start: datetime,
+                                            end: object) -> None:
+    _check(query, now, start, end)
+
+
+@pytest.mark.parametrize("query", [
+    # words that look like time but are not
+    "May I ask what my favourite food is?", "my sister May called", "what does May like",
+    "the March on Washington", "Summer is my cat", "what does Summer eat", "a second opinion",
+    "what is my last name", "the day I met Anna", "week 3 of the course",
+    "in the last chapter", "since you asked", "the last time we talked", "my last job",
+    "the past tense", "in the past", "the fall of Rome", "fall asleep", "spring cleaning",
+    "winter tires", "summer camp", "the Friday club", "Sunday school", "I paid 2023 dollars",
+    "room 2024", "happy new year", "Jan said hi", "Mar-a-Lago", "what time is it",
+    "I sat down", "the gym on Mondays", "the last week of the project",
+])
+def test_no_window(query: str) -> None:
+    assert parse_time_window(query, THU) is None
