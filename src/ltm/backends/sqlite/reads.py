@@ -5,8 +5,7 @@ counts."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from ...timeutil import from_us
 from ..base import Filters, scan_order
 from ..common import memory_from_columns, tombstone_user
 from .connection import Connection
-from .schema import _COLUMNS, DB_NAME, _row_to_memory
+from .schema import _COLUMNS, _row_to_memory
 
 _HELD_MAX = 20_000  # memories the hydration cache holds (``Reads._held``) before it starts afresh
 _SCALARS = (str, int, float, bool, type(None))
@@ -263,46 +262,38 @@ class Reads(Connection):
 
     def iter_export(self, user: str | None,
                     with_vectors: bool = True) -> Iterator[tuple[Memory, np.ndarray | None]]:
-        """Every memory (of ``user``, or of all), in insertion order, as of the call. The whole
-        store, outside a transaction, is streamed from a read snapshot of a connection of its
-        own, a batch of rows at a time (an export of a million memories held them all, ~1.8
-        KB each with their vectors); a user's memories, or a read inside ``atomic()`` (which
-        must see its own writes), are read at once on the store's connection."""
+        """Every memory (of ``user``, or of all), in insertion order. The whole store is read
+        a page of rows at a time (by row id, each page a statement of its own): an export of a
+        million memories held them all (~1.8 KB each with their vectors), and a read
+        transaction held open for the whole export would keep a forget meanwhile from
+        checkpointing its erasure out of the WAL. So a row forgotten before its page is read
+        is not exported, and rows written meanwhile come at the end. A user's memories are
+        read at once."""
         blob = "embedding" if with_vectors else "NULL"  # not 1 KB a row read for nothing
         sql = f"SELECT {_COLUMNS}, {blob} FROM memories"
-        params: list[Any] = []
+        batches: Iterable[list[Any]]
         if user is not None:
-            sql += " WHERE user = ?"
-            params.append(user)
-        sql += " ORDER BY n"
-        with self._lock:
-            if self._depth > 0 or user is not None:
-                rows = self.conn.execute(sql, params).fetchall()
-            else:
-                rows = None
-                busy_ms = int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
-        batches = [rows] if rows is not None else self._streamed(sql, busy_ms)
+            with self._lock:
+                batches = [self.conn.execute(sql + " WHERE user = ? ORDER BY n",
+                                             (user,)).fetchall()]
+        else:
+            batches = self._pages(sql + " WHERE n > ? ORDER BY n LIMIT 500")
         for batch in batches:
             for r in batch:
                 vec = np.frombuffer(r[-1], dtype=np.float32) if (with_vectors and r[-1]) \
                     else None
                 yield _row_to_memory(r[:-1]), vec
 
-    def _streamed(self, sql: str, busy_ms: int) -> Iterator[list[Any]]:
-        """The rows of ``sql`` in batches, read in one transaction (a snapshot: writes
-        committed meanwhile are not seen) of a read-only connection closed at the end, also
-        when the caller stops early."""
-        with self._typed_errors("export"):
-            reader = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
-                                     check_same_thread=False, timeout=busy_ms / 1000)
-            try:
-                reader.execute("PRAGMA query_only = ON")
-                reader.execute("BEGIN")
-                cur = reader.execute(sql)
-                while batch := cur.fetchmany(500):
-                    yield batch
-            finally:
-                reader.close()
+    def _pages(self, sql: str) -> Iterator[list[Any]]:
+        """The rows of ``sql`` (its one parameter: the last row id read; ``n`` first)."""
+        last = 0
+        while True:
+            with self._lock:
+                page = self.conn.execute(sql, (last,)).fetchall()
+            if not page:
+                return
+            yield page
+            last = page[-1][0]
 
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:
         """``user``'s memories whose ``sources`` name any of ``ids``, in insertion order. Walks
