@@ -72,6 +72,11 @@ _WD = r"(?P<wd>" + "|".join(_WEEKDAYS) + r")"
 _SEASON = r"(?P<season>" + "|".join(_SEASONS) + r")"
 _HOL = r"(?P<hol>" + "|".join(re.escape(h).replace("'", "[\'\u2019]?").replace(r"\ ", r"\s+")
                               for h in sorted(_HOLIDAYS, key=len, reverse=True)) + r")"
+# a month's name that is someone's: "in May's car"; "since May said so"
+_NOT_NAME = r"(?![a-z]|['\u2019]s\b)"
+_NOT_SUBJECT = (r"(?!\s+(?:said|says|told|tells|asked|asks|called|calls|came|comes|arrived|"
+                r"arrives|left|leaves|went|goes|is|was|has|had|gave|gives|got|did|does|wrote|"
+                r"writes|sent|sends|mentioned|wants|wanted|be|i|we|you|he|she|they|it)\b)")
 _MOD = re.compile(r"\b(?P<mod>since|after|before|until)\s+$")
 
 
@@ -247,14 +252,15 @@ _ABS = [
     _SEASON + r"\s+(?:of\s+)?" + _YEAR,
     r"(?:the\s+)?" + _SEASON + r"\s+of\s+" + _YEAR,
     _MON + r",?\s+(?:of\s+)?" + _YEAR,
-    r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + r"(?![a-z])",
+    r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + _NOT_NAME,
     r"(?:in|during|of|throughout)\s+(?:early\s+|late\s+)?" + _YEAR,
 ]
 _ABS_RE = [re.compile(r"(?<![\w-])(?:(?P<mod>since|after|before|until)\s+)?(?:" + p + r")",
                       re.IGNORECASE) for p in _ABS]
-# a bare year counts only after since/after/before/until ("since 2020")
-_ABS_RE.append(re.compile(r"(?<![\w-])(?P<mod>since|after|before|until)\s+" + _YEAR + r"\b",
-                          re.IGNORECASE))
+# a bare year or month counts only after since/after/before/until ("since 2020", "since May",
+# not "since May said so")
+_ABS_RE += [re.compile(r"(?<![\w-])(?P<mod>since|after|before|until)\s+" + p, re.IGNORECASE)
+            for p in (_YEAR + r"\b", _MON + _NOT_NAME + _NOT_SUBJECT)]
 
 
 def _modified(mod: str, span: Span, now: datetime) -> Span:

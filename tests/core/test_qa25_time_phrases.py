@@ -7,8 +7,6 @@ out by hand, half-open, in UTC."""
 
 from __future__ import annotations
 
-import random
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -181,6 +179,13 @@ FIXED = [
     ("what did I buy earlier this month", THU, U(2026, 3, 1), NOW),
     ("earlier this week", THU, U(2026, 3, 9), NOW),
     ("earlier this year", YEAR_END, U(2025, 1, 1), NOW),
+    # since/after/before/until a month's name (read only after "in")
+    ("what have I read since May?", THU, U(2025, 5, 1), NOW),
+    ("since March", THU, U(2026, 3, 1), U(2026, 4, 1)),  # to the end of the span named
+    ("after June", THU, U(2025, 7, 1), NOW),
+    ("before May", THU, FLOOR, U(2025, 5, 1)),
+    ("until February", THU, FLOOR, U(2026, 3, 1)),
+    ("since Sept.", THU, U(2025, 9, 1), NOW),
 ]
 
 
@@ -200,6 +205,9 @@ def test_documented_forms_read_wrong_before(query: str, now: object, start: date
     "winter tires", "summer camp", "the Friday club", "Sunday school", "I paid 2023 dollars",
     "room 2024", "happy new year", "Jan said hi", "Mar-a-Lago", "what time is it",
     "I sat down", "the gym on Mondays", "the last week of the project",
+    # a name after "in"/"since"
+    "what did I leave in May's car", "since May said so", "since June told me",
+    "before April arrives", "until may i ask",
 ])
 def test_no_window(query: str) -> None:
     assert parse_time_window(query, THU) is None
