@@ -340,3 +340,17 @@ def test_an_export_holds_no_memory_forgotten_before_it_was_read(tmp_path: Path) 
         with a.engine.atomic():
             a.add("inside", user="v")
             assert [m.text for m, _ in a.backend.iter_export(None)][-1] == "inside"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_export_to_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    _varied_store(tmp_path / "a")
+    r = _cli("export", "--store", str(tmp_path / "a"), "-o", "/dev/full")
+    assert r.returncode == 1 and r.stderr == \
+        "ltm: cannot write /dev/full: No space left on device\n", r.stderr
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "ltm", "export", "--store",
+                            str(tmp_path / "a")], stdout=full, stderr=subprocess.PIPE,
+                           text=True, env=_env(), timeout=120)
+    assert r.returncode == 1 and r.stderr == \
+        "ltm: cannot write standard output: No space left on device\n", r.stderr

@@ -120,13 +120,19 @@ def reader_gone() -> NoReturn:
     rest of one large write without one, so exiting 0 here keeps the two cases alike). Output
     still buffered goes to /dev/null, so that the flush at exit raises nothing either (the
     Python docs' recipe, "Note on SIGPIPE")."""
+    drop_stdout()
+    sys.exit(0)
+
+
+def drop_stdout() -> None:
+    """What is still written to standard output goes to /dev/null (after it failed: the flush
+    at exit would raise again)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):  # no file descriptor (a test runner's capture)
         pass
-    sys.exit(0)
 
 
 def _installed(module: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .common import (
+    drop_stdout,
     emit,
     errors_to_exit,
     fail,
@@ -330,7 +331,15 @@ def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> N
         except OSError as exc:  # a missing folder, no permission: one line, exit 2
             fail(f"cannot write {out}: {exc.strerror or exc}", 2, "InvalidInput")
         with target as fp, errors_to_exit():
-            n = mem.export(fp, user=user, embeddings=not no_embeddings)
+            try:
+                n = mem.export(fp, user=user, embeddings=not no_embeddings)
+            except BrokenPipeError:
+                raise  # (the reader went: reader_gone)
+            except OSError as exc:  # a full disk: one line, exit 1 (FILE keeps what it held)
+                if out == "-":
+                    drop_stdout()
+                fail(f"cannot write {'standard output' if out == '-' else out}: "
+                     f"{exc.strerror or exc}", 1, "OSError")
     if out != "-":
         click.echo(f"exported {n} memories to {out}", err=True)
 
@@ -360,7 +369,11 @@ class WholeFile:
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         try:
-            self.fp.close()
+            try:
+                self.fp.close()
+            except OSError:
+                if kind is None:  # (else the error that stopped the export is the one told)
+                    raise
             if self.tmp is not None and kind is None:
                 os.replace(self.tmp, self.path)
         finally:
