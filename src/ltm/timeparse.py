@@ -304,8 +304,9 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         n = _count(m.group("num"))
         if n is not None and n < 1000:
             add(m, _unit_span(m.group("unit"), _shift(today, m.group("unit"), n)))
+    # "in the last 3 days", not "in the last 3 days of the trip"
     for m in re.finditer(r"\b(?:in\s+|over\s+|during\s+)?(?:the\s+)?(?:last|past|previous)\s+"
-                         + _NUM + r"\s+" + _UNIT, low):
+                         + _NUM + r"\s+" + _UNIT + r"\b(?!\s+of\b)", low):
         n = _count(m.group("num"))
         if n is not None and n < 1000:
             add(m, (_dt(_shift(today, m.group("unit"), n)), now))

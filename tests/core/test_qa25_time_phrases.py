@@ -208,6 +208,9 @@ def test_documented_forms_read_wrong_before(query: str, now: object, start: date
     # a name after "in"/"since"
     "what did I leave in May's car", "since May said so", "since June told me",
     "before April arrives", "until may i ask",
+    # the last days or weeks of something, not of the calendar
+    "what did we do in the last 3 days of the trip", "the last two weeks of school",
+    "over the past three years of the project",
 ])
 def test_no_window(query: str) -> None:
     assert parse_time_window(query, THU) is None
