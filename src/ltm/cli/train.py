@@ -409,7 +409,9 @@ def ranker(data: tuple[str, ...], out: str | None, store: str | None, folds: int
             if model is None:
                 # weights fitted before from judgments since erased (or none): the shipped
                 why = ("no usable feedback in the store (a query needs a 'useful' judgment of "
-                       "a memory it still finds)")
+                       "a memory it still finds, or a 'not useful' one of a memory that differs "
+                       "from its other candidates in more than its match: age, importance, "
+                       "speaker)")
                 if mem.backend.get_meta(META_KEY):
                     save_ranker(mem.backend, None)
                     click.echo(f"{why}: its own weights are dropped, searches use the "

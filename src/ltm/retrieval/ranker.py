@@ -445,15 +445,21 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0,
 
 def fit_ranking(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, l2: float = 1.0,
                 weights: Sequence[float] | None = None, iters: int = 50,
-                prior: np.ndarray | None = None) -> np.ndarray:
+                prior: np.ndarray | None = None,
+                pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                fixed: Sequence[int] = ()) -> np.ndarray:
     """Conditional logit: the weights that maximise, over every query, the log-probability of
     its evidence under a softmax over its candidates (a ranking objective: constants of a
     query cancel), L2-penalised toward ``prior`` (zeros by default), by Newton's method with
-    step halving."""
+    step halving. ``pairs`` (``diffs`` (p, f), ``weights`` (p,)): preferences of one
+    candidate over another of the same query, each row the preferred one's features minus the
+    other's, adding ``weight * log sigmoid(diff @ w)`` (a pairwise logistic term; none: the
+    objective is exactly the softmax one). ``fixed``: columns kept at ``prior``'s value."""
     f = xs[0].shape[1]
     qw = [1.0] * len(xs) if weights is None else list(weights)
     data = [(x, y, w) for x, y, w in zip(xs, ys, qw) if y.sum() > 0]
     center = np.zeros(f) if prior is None else np.asarray(prior, dtype=np.float64)
+    diffs, pw = pairs if pairs is not None and len(pairs[1]) else (None, None)
 
     def loglik(w: np.ndarray) -> float:
         total = -0.5 * l2 * float((w - center) @ (w - center))
@@ -461,6 +467,8 @@ def fit_ranking(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, l2: float
             s = x @ w
             top = float(s.max())
             total += q * float(y @ s - y.sum() * (top + np.log(np.exp(s - top).sum())))
+        if diffs is not None and pw is not None:
+            total -= float(pw @ np.logaddexp(0.0, -(diffs @ w)))  # sum of w * log sigmoid
         return total
 
     w = center.copy()
@@ -476,7 +484,17 @@ def fit_ranking(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, l2: float
             g += q * (y @ x - y.sum() * mean)
             xc = x - mean
             h += q * y.sum() * (xc * p[:, None]).T @ xc
-        step = np.linalg.solve(h + 1e-9 * np.eye(f), g)
+        if diffs is not None and pw is not None:
+            z = sigmoid(diffs @ w)  # (p,): how surely each preference holds now
+            g += diffs.T @ (pw * (1.0 - z))
+            h += (diffs * (pw * z * (1.0 - z))[:, None]).T @ diffs
+        if fixed:
+            free = np.setdiff1d(np.arange(f), np.asarray(fixed, dtype=np.int64))
+            step: np.ndarray = np.zeros(f)
+            step[free] = np.linalg.solve(h[np.ix_(free, free)] + 1e-9 * np.eye(len(free)),
+                                         g[free])
+        else:
+            step = np.linalg.solve(h + 1e-9 * np.eye(f), g)
         t = 1.0
         while True:
             candidate = w + t * step

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .ranker import Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
+from .ranker import FULL, Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -191,20 +191,37 @@ def cross_validate(samples: list[Sample], *, folds: int, window: int,
 
 # -- per-store weights from feedback ---------------------------------------------------------
 JUDGED_TOP = 20  # a judged query's candidates the refit ranks its judged memories among
+# A "not useful" judgment of a memory says each other candidate of its query (judged useful or
+# not judged) should rank above it: pairwise terms whose weights sum to NOT_USEFUL_WEIGHT per
+# judgment (a "useful" judgment's term weighs 1), a candidate judged useful for the query
+# counting USEFUL_OVER_NOT times an unjudged one (a sure preference, where an unjudged one is
+# only probably better). Before, such a memory counted as one more unjudged candidate: "not
+# useful" changed the fit only when the memory was not in its query's top JUDGED_TOP anyway.
+# These terms never move the MATCH columns: a memory judged not useful usually matches its
+# query best, and fitted free they scaled the match down to nothing (measured: 18 judgments on
+# one note took the "own" weight 0.39 -> -0.07, every memory's relevance to 0.000 for every
+# query). Weight 2, the middle of 1 / 2 / 4 tried on a scenario of its own (a recent
+# catch-all note among 7 older facts; 30 judgments over 5 questions, read on 5 others): the
+# note's rank there went from 2,1,1,1,0 (0: first) to 2,4,3,4,0 / 3,5,4,5,1 / 6,7,7,7,3.
+NOT_USEFUL_WEIGHT = 2.0
+USEFUL_OVER_NOT = 2.0
+MATCH = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
+         "next_text")
 
 
-def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
     """For each judged query (at its latest judgment's time) that judged a memory it still
-    finds useful: the stage-2 features (shipped stage 1) of its best ``JUDGED_TOP`` candidates
-    by the shipped weights and of its judged memories that are still candidates, with each
-    one's count of "useful" judgments; and the number of judgments on those memories."""
+    finds (useful, or not useful with another candidate to rank above it): the stage-2
+    features (shipped stage 1) of its best ``JUDGED_TOP`` candidates by the shipped weights
+    and of its judged memories that are still candidates, with each one's count of "useful"
+    and of "not useful" judgments; and the number of judgments on those memories."""
     from ..backends.base import Filters
     from ..timeparse import parse_time_window
     from .feedback import load_feedback
     from .pipeline import pool_for
 
     base = shipped()
-    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     judged = 0
     for user in mem.users():
         queries: dict[str, list[dict[str, Any]]] = {}
@@ -222,30 +239,67 @@ def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
             x = base.features(cand.raw)
             place = {i: j for j, i in enumerate(cand.ids)}
             useful = np.zeros(len(cand.ids))
+            not_useful = np.zeros(len(cand.ids))
             keep = np.zeros(len(cand.ids), dtype=bool)
             counted = 0
             for fb in fbs:
                 j = place.get(fb["id"])
                 if j is not None:
                     keep[j] = True
-                    useful[j] += 1.0 if fb["useful"] else 0.0
+                    if fb["useful"]:
+                        useful[j] += 1.0
+                    else:
+                        not_useful[j] += 1.0
                     counted += 1
-            if not useful.any():
-                # (the ranking objective has nothing to lift: "not useful" judgments alone
-                # leave the weights where they are, so they are not counted as used)
-                continue
-            judged += counted
             logit, _ = base.logits(x)
             keep[np.argsort(-logit, kind="stable")[:JUDGED_TOP]] = True
-            groups.append((x[keep], useful[keep]))
+            if not useful.any() and not _movable(x[keep], not_useful[keep]):
+                # (nothing to lift, and no other candidate that differs from a "not useful"
+                # memory in more than its match: such judgments leave the weights where they
+                # are, so they are not counted as used)
+                continue
+            judged += counted
+            groups.append((x[keep], useful[keep], not_useful[keep]))
     return groups, judged
+
+
+def _movable(x: np.ndarray, not_useful: np.ndarray) -> bool:
+    """Whether some candidate not judged not useful differs from one judged not useful, by at
+    least 1e-3, in a column the "not useful" judgments may move (any but ``MATCH``): memories
+    written a few seconds apart differ in recency by ~1e-9, which moves no weight."""
+    free = [n for n, f in enumerate(FULL) if f not in MATCH]
+    above = x[not_useful == 0][:, free]  # (m, free)
+    return any(bool((np.abs(above - x[j, free]) >= 1e-3).any())
+               for j in np.flatnonzero(not_useful > 0))
+
+
+def not_useful_pairs(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairwise preferences (``fit_ranking``'s ``pairs``) the "not useful" judgments of
+    ``groups`` (from ``store_samples``) state: every candidate of the query not itself judged
+    not useful above each memory judged not useful, weighted as ``NOT_USEFUL_WEIGHT`` says."""
+    diffs: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for x, useful, not_useful in groups:
+        above = np.flatnonzero(not_useful == 0)
+        if not len(above):
+            continue
+        a = np.where(useful[above] > 0, USEFUL_OVER_NOT, 1.0)  # (m,) each preferred one's share
+        for j in np.flatnonzero(not_useful > 0):
+            diffs.append(x[above] - x[j])  # (m, f): preferred minus judged not useful
+            weights.append(not_useful[j] * NOT_USEFUL_WEIGHT * a / a.sum())
+    f = groups[0][0].shape[1] if groups else 0
+    return (np.concatenate(diffs) if diffs else np.zeros((0, f)),
+            np.concatenate(weights) if weights else np.zeros(0))
 
 
 def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     """Weights for this store from its judgments: the stage-2 weights refitted by the ranking
     objective (``fit_ranking``: each judged query's useful memories against its other
-    candidates) and pulled toward the shipped ones with strength ``l2``; the stage-1 weights,
-    the bias and the calibration stay the shipped ones. Judgments say which memories a user
+    candidates) and pulled toward the shipped ones with strength ``l2``, then, given "not
+    useful" judgments, refitted from there with its other candidates above each memory judged
+    not useful (``not_useful_pairs``; the ``MATCH`` weights kept); the stage-1 weights, the
+    bias and the calibration stay the shipped ones. Judgments say which memories a user
     prefers for a query, not how many of a store's memories are relevant: a free logistic
     fit on them alone (most users only ever say "useful") lifted every memory's relevance to 1
     for every query. None when the store holds no usable judgment."""
@@ -253,7 +307,14 @@ def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     if judged == 0:
         return None, 0
     base = shipped()
-    w = fit_ranking([x for x, _ in groups], [y for _, y in groups], l2=l2, prior=base.full_w)
+    xs, ys = [x for x, _, _ in groups], [y for _, y, _ in groups]
+    w = fit_ranking(xs, ys, l2=l2, prior=base.full_w)
+    pairs = not_useful_pairs(groups)
+    if len(pairs[1]):
+        # then the "not useful" judgments, the useful ones still counted, from there: they
+        # move what says which memories a match should come from, never the match's own weight
+        w = fit_ranking(xs, ys, l2=l2, prior=w, pairs=pairs,
+                        fixed=[FULL.index(f) for f in MATCH])
     model = Ranker(base.own_w.copy(), base.own_b, w, base.full_b, base.context_window,
                    {"fitted_from": "feedback", "judgments": judged,
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
