@@ -229,12 +229,15 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         month = _MONTHS[g["mon"].lower().rstrip(".")]
         year = int(g["year"]) if g.get("year") else _recent_month(month, today)
         if g.get("day"):
-            d = _safe_date(year, month, int(g["day"]))
-            if d is None:
-                return None
-            if not g.get("year") and d > today:
-                d = _safe_date(year - 1, month, d.day) or d
-            return _span_day(d)
+            if g.get("year"):
+                d = _safe_date(year, month, int(g["day"]))
+                return _span_day(d) if d else None
+            # the most recent such day: 29 February asked in 2025 is 2024's
+            for back in range(9):
+                d = _safe_date(today.year - back, month, int(g["day"]))
+                if d is not None and d <= today:
+                    return _span_day(d)
+            return None
         return _span_month(year, month)
     if g.get("year"):
         return _span_year(int(g["year"]))
@@ -423,7 +426,8 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
             if 1 in taken[m.start():m.end()]:
                 continue
             span = _absolute(m, today)
-            if span is None:
+            if span is None:  # no such day ("Feb 29, 2023"): not "Feb 29" of another year
+                taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
                 continue
             mod = (m.group("mod") or "").lower()
             found.append((m.start(), m.end(), _modified(mod, span, now_dt), m.group(0),

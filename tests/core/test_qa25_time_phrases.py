@@ -186,6 +186,11 @@ FIXED = [
     ("before May", THU, FLOOR, U(2025, 5, 1)),
     ("until February", THU, FLOOR, U(2026, 3, 1)),
     ("since Sept.", THU, U(2025, 9, 1), NOW),
+    # a month-day without a year: the most recent one (29 February of the last leap year)
+    ("Feb 29", AFTER_LEAP, U(2024, 2, 29), U(2024, 3, 1)),
+    ("what happened on 29 February", AFTER_LEAP, U(2024, 2, 29), U(2024, 3, 1)),
+    ("on the 31st of December", YEAR_END, U(2025, 12, 31), U(2026, 1, 1)),
+    ("May 31", datetime(2026, 5, 15, tzinfo=UTC), U(2025, 5, 31), U(2025, 6, 1)),
 ]
 
 
@@ -208,6 +213,7 @@ def test_documented_forms_read_wrong_before(query: str, now: object, start: date
     # a name after "in"/"since"
     "what did I leave in May's car", "since May said so", "since June told me",
     "before April arrives", "until may i ask",
+    "Feb 29, 2023", "the 31st of June",  # no such day
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
