@@ -3,14 +3,16 @@
 An export is a header line (``{"ltm_export": 1, "embedder": ..., "dim": ...}``) and one
 memory per line (every field, times in ISO-8601 UTC, the vector as base64 float32 in
 ``embedding_f32`` unless left out). An import keeps ids and times, skips ids the same user
-already has, reuses the vectors when the export was made with the store's embedder, and is all
-or nothing (one transaction; a bad line is ``InvalidInput`` naming its number).
+already has, reuses the vectors when the export was made with the store's embedder, drops a
+``superseded_by`` naming a memory neither the file nor the store holds, and is all or nothing
+(one transaction; a bad line is ``InvalidInput`` naming its number).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -26,6 +28,7 @@ from .model import Memory
 from .timeutil import iso, opt_us, to_us
 
 EXPORT_FORMAT = 1
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
     imported = skipped = reembedded = 0
     batch: list[tuple[int, NewRow, np.ndarray | None]] = []
     seen: set[tuple[str, str]] = set()  # (user, id) of this file: none may come twice
+    links: list[tuple[str, str, str]] = []  # (user, id, superseded_by) of the rows written
 
     def flush() -> None:
         nonlocal imported, reembedded, skipped
@@ -129,6 +133,8 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
             vecs[missing] = engine.embed([embed_text(fresh[i][1].text, fresh[i][1].metadata)
                                          for i in missing])
             reembedded += len(missing)
+        links.extend((row.user, row.id, row.superseded_by) for _, row, _ in fresh
+                     if row.superseded_by is not None)
         if fresh:
             try:
                 engine.backend.insert([row for _, row, _ in fresh], vecs)
@@ -164,7 +170,28 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
             if len(batch) >= batch_size:
                 flush()
         flush()
+        _unlink_missing_successors(engine, links, seen)
     return ImportReport(imported=imported, skipped=skipped, reembedded=reembedded)
+
+
+def _unlink_missing_successors(engine: Engine, links: list[tuple[str, str, str]],
+                               seen: set[tuple[str, str]]) -> None:
+    """A written memory superseded by one that is neither in the file nor the user's in the
+    store loses the link (its valid_to stays: when it stopped holding), as a forget of its
+    last successor does (``successor_relinks``): superseded by nothing, it was ranked as
+    outdated with nothing standing in its place. An export taken while a forget ran may
+    hold such a link (rows are read a page at a time), and add() refuses one."""
+    missing: dict[str, list[tuple[str, str]]] = {}  # user -> (id, successor)
+    for user, mid, successor in links:
+        if (user, successor) not in seen:
+            missing.setdefault(user, []).append((mid, successor))
+    for user, pairs in missing.items():
+        held = engine.backend.get_many(sorted({s for _, s in pairs}), user)
+        for mid, successor in pairs:
+            if successor not in held:
+                engine.backend.update(mid, user, {"superseded_by": None}, None)
+                log.info("imported memory %s: its successor %s is not in the store; link "
+                         "dropped", mid, successor)
 
 
 def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, str]]:

@@ -8,11 +8,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from postgres_support import postgres_url
+from store_locations import Location, backend_kind, new_location
 
 import ltm
+
+__all__ = ["backend_kind", "new_location", "postgres_url"]
 
 
 def _env() -> dict[str, str]:
@@ -354,3 +359,36 @@ def test_an_export_to_a_full_disk_is_one_line_not_a_traceback(tmp_path: Path) ->
                            text=True, env=_env(), timeout=120)
     assert r.returncode == 1 and r.stderr == \
         "ltm: cannot write standard output: No space left on device\n", r.stderr
+
+
+def test_an_imported_fact_superseded_by_a_missing_memory_loses_the_link(
+        backend_kind: str, new_location: Callable[[str], Location], tmp_path: Path) -> None:
+    """As a forget of a fact's last successor does: superseded by nothing, the fact was
+    ranked as outdated (relevance ~0) with nothing in its place. Links to a later line of the
+    file or to a memory the store holds stay."""
+    import io
+    import json
+
+    with ltm.open(tmp_path / "src", embedder="hash") as src:
+        a = src.add("Ann lives in Zurich", user="ann", kind="fact", time="2025-01-01")
+        b = src.add("Ann lives in Lisbon", user="ann", kind="fact", time="2026-01-01",
+                    supersedes=a.id)
+        c = src.add("Ann lives in Porto", user="ann", kind="fact", time="2026-06-01",
+                    supersedes=b.id)
+        dump = io.StringIO()
+        src.export(dump)
+    header, *lines = dump.getvalue().splitlines()
+    by_id = {json.loads(line)["id"]: line for line in lines}
+    with ltm.open(new_location(backend_kind), embedder="hash") as dst:
+        dst.import_([header, by_id[c.id]])  # the successor of b, already in the store
+        # a (superseded by b: a later line) and b (by c: in the store), and one whose
+        # successor is nowhere
+        stray = json.loads(by_id[a.id]) | {"id": ltm.ids.new_id(), "text": "Ann is in Rome",
+                                            "superseded_by": ltm.ids.new_id()}
+        report = dst.import_([header, by_id[a.id], json.dumps(stray), by_id[b.id]])
+        assert report.imported == 3
+        got = {m.id: m for m in dst.list("ann", limit=10).memories}
+        assert got[a.id].superseded_by == b.id and got[b.id].superseded_by == c.id
+        assert got[stray["id"]].superseded_by is None
+        assert got[stray["id"]].valid_to == got[a.id].valid_to is not None
+        assert dst.search("Rome", user="ann", k=1)[0].memory.id == stray["id"]
