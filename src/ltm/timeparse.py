@@ -204,7 +204,10 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
                 return nov1 + timedelta(days=(3 - nov1.weekday()) % 7 + 21)
             return date(year, month, day)
         year = int(g["year"]) if g.get("year") else today.year
-        if not g.get("year") and on(year) + timedelta(days=first) > today:
+        if not g.get("year") and g.get("hlast"):  # "last Christmas": the most recent one over
+            while on(year) + timedelta(days=first + days) > today:
+                year -= 1
+        elif not g.get("year") and on(year) + timedelta(days=first) > today:
             year -= 1  # the most recent one that has begun
         begin = _dt(on(year) + timedelta(days=first))
         return begin, begin + timedelta(days=days)
@@ -247,7 +250,8 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 # Absolute forms, most specific first. Named groups are read by _absolute.
 _ABS = [
     r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
-    r"(?:(?:on|at|over|for|during)\s+)?" + _HOL + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b",
+    r"(?:(?:on|at|over|for|during)\s+)?(?:(?P<hlast>last|(?:this\s+)?past)\s+)?" + _HOL
+    + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b",
     _DAY + r"\s+(?:of\s+)?" + _MON + r",?\s+" + _YEAR,
     _MON + r"\s+" + _DAY + r"(?:,\s*|\s+)" + _YEAR,
     _DAY + r"\s+(?:of\s+)?" + _MON + r"(?![a-z])",

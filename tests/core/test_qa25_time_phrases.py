@@ -191,6 +191,13 @@ FIXED = [
     ("what happened on 29 February", AFTER_LEAP, U(2024, 2, 29), U(2024, 3, 1)),
     ("on the 31st of December", YEAR_END, U(2025, 12, 31), U(2026, 1, 1)),
     ("May 31", datetime(2026, 5, 15, tzinfo=UTC), U(2025, 5, 31), U(2025, 6, 1)),
+    # "last" before a holiday: the most recent one over, and since/before still apply
+    ("last Christmas", datetime(2026, 12, 25, 15, tzinfo=UTC), U(2025, 12, 24), U(2025, 12, 27)),
+    ("Christmas", datetime(2026, 12, 25, 15, tzinfo=UTC), U(2026, 12, 24), U(2026, 12, 27)),
+    ("what did I get last Christmas?", THU, U(2025, 12, 24), U(2025, 12, 27)),
+    ("since last Christmas", THU, U(2025, 12, 24), NOW),
+    ("before last Halloween", THU, FLOOR, U(2025, 10, 31)),
+    ("this past Thanksgiving", THU, U(2025, 11, 27), U(2025, 11, 28)),
 ]
 
 
