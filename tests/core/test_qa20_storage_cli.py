@@ -95,7 +95,7 @@ def _long_path(base: Path) -> Path:
 
 @pytest.mark.parametrize("where", ["nested", "existing empty folder"])
 @pytest.mark.parametrize("settings", [{"embedder": "no-such-embedder"},
-                                      {"embedder": "st:/no/such/model/folder"}],
+                                      {"embedder": "hash:0"}],
                          ids=["unknown embedder", "embedder that fails to load"])
 def test_a_failed_open_of_a_new_store_leaves_nothing(tmp_path: Path, where: str,
                                                      settings: dict[str, str]) -> None:
