@@ -19,6 +19,8 @@ give the window that covers them all. What is understood:
   now), recently, lately, earlier this week|month|year
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   2023-05-08 (also 2023-05-08T10:00), 2023-05
+- abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
+  Sun when capitalised ("I last sat down" names no day)
 - Christmas (Eve, Day), New Year's Eve, New Year's Day, Halloween, Valentine's Day,
   Thanksgiving, with or without a year
 - since/after/before/until any of the forms above ("since Monday", "since last week",
@@ -46,6 +48,13 @@ _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
 _WEEKDAYS = {d: i for i, d in enumerate(
     ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
+_WEEKDAYS.update({"tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3,
+                  "fri": 4, "mon": 0, "sat": 5, "sun": 6})
+_CASED = frozenset(("mon", "sat", "sun"))  # weekdays only when capitalised: not "I last sat"
+# units as written -> the calendar unit and how many of it
+_UNITS = {"day": ("day", 1), "week": ("week", 1), "wk": ("week", 1), "month": ("month", 1),
+          "mo": ("month", 1), "mth": ("month", 1), "year": ("year", 1), "yr": ("year", 1),
+          "decade": ("decade", 1)}
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
             "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
@@ -65,10 +74,10 @@ _US = timedelta(microseconds=1)  # the start of an open "before ..." window
 _MON = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(
     re.escape(k) for k in sorted(_NUMBERS, key=len, reverse=True)) + r")"
-_UNIT = r"(?P<unit>day|week|month|year|decade)s?"
+_UNIT = r"(?P<unit>" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")s?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
-_WD = r"(?P<wd>" + "|".join(_WEEKDAYS) + r")"
+_WD = r"(?P<wd>" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\.?"
 _SEASON = r"(?P<season>" + "|".join(_SEASONS) + r")"
 _HOL = r"(?P<hol>" + "|".join(re.escape(h).replace("'", "[\'\u2019]?").replace(r"\ ", r"\s+")
                               for h in sorted(_HOLIDAYS, key=len, reverse=True)) + r")"
@@ -302,25 +311,27 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         add(m, _span_day(today - timedelta(days=2)))
     for m in re.finditer(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b", low):
         add(m, _span_day(today))
-    for m in re.finditer(r"(?<!day before )\byesterday\b", low):
+    for m in re.finditer(r"(?<!day before )\b(?:yesterday|y'?day)\b", low):
         add(m, _span_day(today - timedelta(days=1)))
     for m in re.finditer(r"\blast\s+night\b", low):  # yesterday's evening and the night after
         noon = _dt(today - timedelta(days=1)) + timedelta(hours=12)
         add(m, (noon, noon + timedelta(hours=20)))
     for m in re.finditer(r"\b" + _NUM + r"\s+" + _UNIT + r"\s+(?:ago|back|earlier)\b", low):
         n = _count(m.group("num"))
+        unit, times = _UNITS[m.group("unit")]
         if n is not None and n < 1000:
-            add(m, _unit_span(m.group("unit"), _shift(today, m.group("unit"), n)))
+            add(m, _unit_span(unit, _shift(today, unit, n * times)))
     # "in the last 3 days", not "in the last 3 days of the trip"
     for m in re.finditer(r"\b(?:in\s+|over\s+|during\s+)?(?:the\s+)?(?:last|past|previous)\s+"
                          + _NUM + r"\s+" + _UNIT + r"\b(?!\s+of\b)", low):
         n = _count(m.group("num"))
+        unit, times = _UNITS[m.group("unit")]
         if n is not None and n < 1000:
-            add(m, (_dt(_shift(today, m.group("unit"), n)), now))
+            add(m, (_dt(_shift(today, unit, n * times)), now))
     # "the last week of the project" is a week of something else, not a calendar week
-    for m in re.finditer(r"\b(?:last|past|previous|this)\s+(?P<unit>week|month|year|decade|"
-                         r"weekend)\b(?!s|\s+of\b)", low):
-        unit = m.group("unit")
+    for m in re.finditer(r"\b(?:last|past|previous|this)\s+(?P<unit>week|wk|month|mth|mo|year|"
+                         r"yr|decade|weekend)\b(?!s|\s+of\b)", low):
+        unit = _UNITS.get(m.group("unit"), ("weekend", 1))[0]
         this = m.group(0).startswith("this")
         rolling = re.compile(r"\b(?:in|over|during|within)\s+the\s+$").search(
             low, max(0, m.start() - 64), m.start())  # not low[:start] each time: O(n^2)
@@ -336,15 +347,26 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
             add(m, (_dt(_shift(today, unit, 1)), now))
         else:
             add(m, _unit_span(unit, _shift(today, unit, 1)))
-    for m in re.finditer(r"\b(?:last|past|previous|this)\s+" + _WD + r"\b", low):
-        wd = _WEEKDAYS[m.group("wd")]
+    def weekday(m: re.Match[str]) -> int | None:
+        """The weekday named (Mon, Sat, Sun only capitalised), None if it is another word."""
+        wd = m.group("wd")
+        if wd in _CASED and not (len(text) == len(low) and text[m.start("wd")].isupper()):
+            return None
+        return _WEEKDAYS[wd]
+
+    for m in re.finditer(r"\b(?:last|past|previous|this)\s+" + _WD + r"(?![\w.])", low):
+        if (wd := weekday(m)) is None:
+            continue
         back = (today.weekday() - wd) % 7 or 7
         if m.group(0).startswith("this"):
             back = (today.weekday() - wd) % 7
         add(m, _span_day(today - timedelta(days=back)))
     # "on Monday", "since Monday": the most recent one before today ("on Mondays" is a habit)
-    for m in re.finditer(r"\b(?P<pre>on|since|after|before|until)\s+" + _WD + r"\b(?!s)", low):
-        back = (today.weekday() - _WEEKDAYS[m.group("wd")]) % 7 or 7
+    for m in re.finditer(r"\b(?P<pre>on|since|after|before|until)\s+" + _WD + r"(?![\w.])",
+                         low):
+        if (wd := weekday(m)) is None:
+            continue
+        back = (today.weekday() - wd) % 7 or 7
         pre = m.group("pre")
         add(m, _span_day(today - timedelta(days=back)), "" if pre == "on" else pre)
     for m in re.finditer(r"\b(?:last|this)\s+" + _SEASON + r"\b", low):
@@ -371,9 +393,10 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
 # Each pattern above needs one of these (checked first: most queries name no time). The
 # relative ones, matched on the lowercased query, need a word of the first; the absolute ones
 # a month's name or abbreviation before a non-letter, a season or a year.
-_MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|this|ago|back|earlier|last|past|"
-                             r"previous|recently|lately|(?:mon|tues|wednes|thurs|fri|satur|sun)"
-                             r"day)\b|these\s+days|other\s+day")
+_MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|y'?day|this|ago|back|earlier|last|"
+                             r"past|previous|recently|lately|(?:mon|tues|wednes|thurs|fri|satur|"
+                             r"sun)day|mon|tues?|weds?|thu|thurs?|fri|sat|sun)\b|these\s+days|"
+                             r"other\s+day")
 _MAYBE_ABSOLUTE = re.compile(r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True))
                              + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d"
                              r"|christmas|xmas|new\s+year|halloween|valentine|thanksgiving",

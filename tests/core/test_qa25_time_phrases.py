@@ -207,6 +207,33 @@ def test_documented_forms_read_wrong_before(query: str, now: object, start: date
     _check(query, now, start, end)
 
 
+# forms users type that were not understood (undocumented before)
+ENHANCED = [
+    # abbreviations
+    ("what did I do yday", THU, U(2026, 3, 11), U(2026, 3, 12)),
+    ("y'day", THU, U(2026, 3, 11), U(2026, 3, 12)),
+    ("last wk", THU, U(2026, 3, 2), U(2026, 3, 9)),
+    ("2 wks ago", THU, U(2026, 2, 23), U(2026, 3, 2)),
+    ("3 yrs ago", THU, U(2023, 1, 1), U(2024, 1, 1)),
+    ("last yr", THU, U(2025, 1, 1), U(2026, 1, 1)),
+    ("6 mos ago", THU, U(2025, 9, 1), U(2025, 10, 1)),
+    ("in the past 2 mths", THU, U(2026, 1, 12), NOW),
+    ("last Tues", THU, U(2026, 3, 10), U(2026, 3, 11)),
+    ("last tues.", THU, U(2026, 3, 10), U(2026, 3, 11)),
+    ("on Wed", THU, U(2026, 3, 11), U(2026, 3, 12)),
+    ("since Thurs", THU, U(2026, 3, 5), NOW),
+    ("on Fri", THU, U(2026, 3, 6), U(2026, 3, 7)),
+    ("on Sat", THU, U(2026, 3, 7), U(2026, 3, 8)),
+    ("last Sun", THU, U(2026, 3, 8), U(2026, 3, 9)),
+    ("on Mon", THU, U(2026, 3, 9), U(2026, 3, 10)),
+]
+
+
+@pytest.mark.parametrize("query, now, start, end", ENHANCED)
+def test_forms_users_type(query: str, now: object, start: datetime, end: object) -> None:
+    _check(query, now, start, end)
+
+
 @pytest.mark.parametrize("query", [
     # words that look like time but are not
     "May I ask what my favourite food is?", "my sister May called", "what does May like",
@@ -221,6 +248,9 @@ def test_documented_forms_read_wrong_before(query: str, now: object, start: date
     "what did I leave in May's car", "since May said so", "since June told me",
     "before April arrives", "until may i ask",
     "Feb 29, 2023", "the 31st of June",  # no such day
+    # lower-case mon/sat/sun are other words
+    "I last sat on the bench", "the last sun of summer", "we sat on sun loungers",
+    "on mon ami", "the wk", "my yr",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
