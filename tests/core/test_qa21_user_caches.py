@@ -13,6 +13,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,55 @@ def test_a_store_from_before_the_user_versions_opens_migrated(tmp_path: Path) ->
         got = _answers(mem, "carol", ["saxophone"])
         assert got[0][0][3][[k for k, _ in got[0][0][3]].index("text")][1] > 0
         assert got == _fresh(folder, "carol", ["saxophone"])
+
+
+_WRITER = r"""
+import random, sys
+import ltm
+rng = random.Random(int(sys.argv[2]))
+with ltm.open(sys.argv[1], embedder="hash") as mem:
+    print("ready", flush=True)
+    i = 0
+    while True:
+        user = f"w{rng.randrange(6)}"
+        mem.add_many([{"text": f"note {i} {j} about the harbour", "user": user}
+                      for j in range(rng.randint(1, 40))])
+        held = [m.id for m in mem.list(user, limit=20)]
+        if rng.random() < 0.5:
+            mem.update(rng.choice(held), user=user, text=f"rewritten {i}")
+        if rng.random() < 0.3:
+            mem.forget(rng.choice(held), user=user)
+        if rng.random() < 0.05:
+            mem.forget(user=user)
+        i += 1
+"""
+
+
+def test_killed_writers_leave_one_version_per_user_with_memories(tmp_path: Path) -> None:
+    """kill -9 at random moments: the versions stay what the rows are (a row for each user
+    with memories, none for the others), since they are written in the rows' transactions."""
+    folder = tmp_path / "s"
+    rng = random.Random(21)
+    with _open(folder) as mem:
+        mem.add_many(_corpus_rows(90, seed=21))
+        before = _answers(mem, "alice", _queries(21))
+    for seed in range(4):
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(folder), str(seed)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.3, 1.5))
+        finally:
+            child.kill()
+            _, err = child.communicate(timeout=60)
+        assert child.returncode == -9, err
+        with sqlite3.connect(folder / DB_NAME) as conn:
+            versions = dict(conn.execute("SELECT user, v FROM user_versions").fetchall())
+            users = {u for (u,) in conn.execute("SELECT DISTINCT user FROM memories")}
+        assert set(versions) == users
+        assert len(set(versions.values())) == len(versions)
+    with _open(folder) as mem:  # and alice, never written by the children, is untouched
+        after = _answers(mem, "alice", _queries(21))
+        # (the first store's close wrote the access counts of its searches)
+        assert [[(h[0].id, *h[1:]) for h in row] for row in after] == \
+            [[(h[0].id, *h[1:]) for h in row] for row in before]
