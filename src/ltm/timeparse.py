@@ -14,17 +14,18 @@ give the window that covers them all. What is understood:
 - last/past/previous/this week|weekend|month|year, last <weekday>, on <weekday>, last <season>,
   this <season> (the one under way, else the nearest: "this summer" asked in March is coming)
   ("the last week of the project" names no window)
-- N days|weeks|months|years ago (N in digits or words: a, one ... twelve, a couple of, a few)
-- in the last/past N days|weeks|months|years, in the last/past week|month|year (rolling up to
-  now), recently, lately, earlier this week|month|year
+- N days|weeks|fortnights|months|years ago (N in digits or words: a, one ... ninety-nine, a
+  dozen, a couple of, a few)
+- in the last/past N days|weeks|months|years, in the last/past week|fortnight|month|year
+  (rolling up to now), recently, lately, earlier this week|month|year
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   2023-05-08 (also 2023-05-08T10:00), 2023-05
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
   Sun when capitalised ("I last sat down" names no day)
 - Christmas (Eve, Day), New Year's Eve, New Year's Day, Halloween, Valentine's Day,
   Thanksgiving, with or without a year
-- since/after/before/until any of the forms above ("since Monday", "since last week",
-  "before Christmas")
+- since/after/before/until any of the forms above, or a month's name or a year ("since Monday",
+  "since last week", "before Christmas", "since May", "before 2020")
 
 Calendar days are those of ``now``'s own UTC offset when it carries one (an aware datetime or
 ISO text with an offset): asked at 10:00-05:00 on a Monday, "yesterday" is that Sunday from
@@ -54,11 +55,20 @@ _CASED = frozenset(("mon", "sat", "sun"))  # weekdays only when capitalised: not
 # units as written -> the calendar unit and how many of it
 _UNITS = {"day": ("day", 1), "week": ("week", 1), "wk": ("week", 1), "month": ("month", 1),
           "mo": ("month", 1), "mth": ("month", 1), "year": ("year", 1), "yr": ("year", 1),
-          "decade": ("decade", 1)}
+          "decade": ("decade", 1), "fortnight": ("week", 2)}
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
             "a couple of": 2, "a couple": 2, "couple of": 2, "a few": 3, "few": 3,
-            "several": 3}
+            "several": 3, "a dozen": 12, "dozen": 12, "thirteen": 13, "fourteen": 14,
+            "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+for _tens, _t in zip(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+                      "ninety"], range(20, 100, 10)):
+    _NUMBERS[_tens] = _t
+    for _o, _one in enumerate(_ONES, 1):  # twenty-one, twenty one
+        _NUMBERS[f"{_tens}-{_one}"] = _NUMBERS[f"{_tens} {_one}"] = _t + _o
+_NUMBERS.update({"a hundred": 100, "one hundred": 100})
+del _tens, _t, _o, _one
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 # holidays: (month, day) of the day that names the year, then the window's first day relative
 # to it and its length in days; Thanksgiving (the fourth Thursday of November) is computed
@@ -330,8 +340,11 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
             add(m, (_dt(_shift(today, unit, n * times)), now))
     # "the last week of the project" is a week of something else, not a calendar week
     for m in re.finditer(r"\b(?:last|past|previous|this)\s+(?P<unit>week|wk|month|mth|mo|year|"
-                         r"yr|decade|weekend)\b(?!s|\s+of\b)", low):
+                         r"yr|decade|weekend|fortnight)\b(?!s|\s+of\b)", low):
         unit = _UNITS.get(m.group("unit"), ("weekend", 1))[0]
+        if m.group("unit") == "fortnight":  # the last fortnight: the 14 days up to now
+            add(m, (_dt(_shift(today, "week", 2)), now))
+            continue
         this = m.group(0).startswith("this")
         rolling = re.compile(r"\b(?:in|over|during|within)\s+the\s+$").search(
             low, max(0, m.start() - 64), m.start())  # not low[:start] each time: O(n^2)

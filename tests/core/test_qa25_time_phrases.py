@@ -226,6 +226,16 @@ ENHANCED = [
     ("on Sat", THU, U(2026, 3, 7), U(2026, 3, 8)),
     ("last Sun", THU, U(2026, 3, 8), U(2026, 3, 9)),
     ("on Mon", THU, U(2026, 3, 9), U(2026, 3, 10)),
+    # a fortnight, numbers in words past twelve
+    ("a fortnight ago", THU, U(2026, 2, 23), U(2026, 3, 2)),
+    ("two fortnights ago", THU, U(2026, 2, 9), U(2026, 2, 16)),
+    ("in the last fortnight", THU, U(2026, 2, 26), NOW),
+    ("the past fortnight", THU, U(2026, 2, 26), NOW),
+    ("fifteen years ago", THU, U(2011, 1, 1), U(2012, 1, 1)),
+    ("twenty days ago", THU, U(2026, 2, 20), U(2026, 2, 21)),
+    ("twenty-five years ago", THU, U(2001, 1, 1), U(2002, 1, 1)),
+    ("in the last thirty days", THU, U(2026, 2, 10), NOW),
+    ("a dozen years ago", THU, U(2014, 1, 1), U(2015, 1, 1)),
 ]
 
 
