@@ -11,7 +11,8 @@ give the window that covers them all. What is understood:
 
 - today, tonight, yesterday, last night, the day before yesterday, this morning/afternoon/
   evening
-- last/past/previous/this week|weekend|month|year, last <weekday>, on <weekday>, last <season>,
+- last/past/previous/this week|weekend|month|year, over/on/at the weekend (the one under way
+  on a Saturday or Sunday, else the last), last <weekday>, on <weekday>, last <season>,
   this <season> (the one under way, else the nearest: "this summer" asked in March is coming)
   ("the last week of the project" names no window)
 - N days|weeks|fortnights|months|years ago (N in digits or words: a, one ... ninety-nine, a
@@ -360,6 +361,13 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
             add(m, (_dt(_shift(today, unit, 1)), now))
         else:
             add(m, _unit_span(unit, _shift(today, unit, 1)))
+    # "over the weekend": the most recent one that has begun (asked on a Sunday, this one)
+    for m in re.finditer(r"\b(?:over|on|at|during)\s+the\s+weekend\b(?!s)", low):
+        sat = _week_start(today) + timedelta(days=5)
+        if sat > today:
+            sat -= timedelta(days=7)
+        add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+
     def weekday(m: re.Match[str]) -> int | None:
         """The weekday named (Mon, Sat, Sun only capitalised), None if it is another word."""
         wd = m.group("wd")
@@ -407,6 +415,7 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
 # relative ones, matched on the lowercased query, need a word of the first; the absolute ones
 # a month's name or abbreviation before a non-letter, a season or a year.
 _MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|y'?day|this|ago|back|earlier|last|"
+                             r"weekend|"
                              r"past|previous|recently|lately|(?:mon|tues|wednes|thurs|fri|satur|"
                              r"sun)day|mon|tues?|weds?|thu|thurs?|fri|sat|sun)\b|these\s+days|"
                              r"other\s+day")

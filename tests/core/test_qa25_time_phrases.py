@@ -236,6 +236,12 @@ ENHANCED = [
     ("twenty-five years ago", THU, U(2001, 1, 1), U(2002, 1, 1)),
     ("in the last thirty days", THU, U(2026, 2, 10), NOW),
     ("a dozen years ago", THU, U(2014, 1, 1), U(2015, 1, 1)),
+    # the weekend: the one under way on a Saturday or Sunday, else the last
+    ("what did we do over the weekend?", THU, U(2026, 3, 7), U(2026, 3, 9)),
+    ("over the weekend", MON, U(2026, 3, 7), U(2026, 3, 9)),
+    ("over the weekend", SUN, U(2026, 3, 14), U(2026, 3, 16)),
+    ("at the weekend", datetime(2026, 3, 14, 9, tzinfo=UTC), U(2026, 3, 14), U(2026, 3, 16)),
+    ("on the weekend", JST_SUN, U(2026, 3, 13, 15), U(2026, 3, 15, 15)),
 ]
 
 
@@ -261,6 +267,7 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     # lower-case mon/sat/sun are other words
     "I last sat on the bench", "the last sun of summer", "we sat on sun loungers",
     "on mon ami", "the wk", "my yr",
+    "the Weekend concert", "weekends are for rest", "plans for the weekend",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
