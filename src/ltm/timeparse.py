@@ -13,8 +13,9 @@ give the window that covers them all. What is understood:
   evening
 - last/past/previous/this week|weekend|month|year, over/on/at the weekend (the one under way
   on a Saturday or Sunday, else the last), last <weekday>, on <weekday>, last <season>,
-  this <season> (the one under way, else the nearest: "this summer" asked in March is coming)
-  ("the last week of the project" names no window)
+  this <season> (the one under way, else the nearest: "this summer" asked in March is coming),
+  (this) past <season> ("the last week of the project" names no window)
+- the week|weekend|month|year|<season>|<holiday> before last, two Fridays ago
 - N days|weeks|fortnights|months|years ago (N in digits or words: a, one ... ninety-nine, a
   dozen, a couple of, a few)
 - in the last/past N days|weeks|months|years, in the last/past week|fortnight|month|year
@@ -48,8 +49,8 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
      "october", "november", "december"])}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-_WEEKDAYS = {d: i for i, d in enumerate(
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
+_WEEKDAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS = {d: i for i, d in enumerate(_WEEKDAY_NAMES)}
 _WEEKDAYS.update({"tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3,
                   "fri": 4, "mon": 0, "sat": 5, "sun": 6})
 _CASED = frozenset(("mon", "sat", "sun"))  # weekdays only when capitalised: not "I last sat"
@@ -97,6 +98,10 @@ _NOT_NAME = r"(?![a-z]|['\u2019]s\b)"
 _NOT_SUBJECT = (r"(?!\s+(?:said|says|told|tells|asked|asks|called|calls|came|comes|arrived|"
                 r"arrives|left|leaves|went|goes|is|was|has|had|gave|gives|got|did|does|wrote|"
                 r"writes|sent|sends|mentioned|wants|wanted|be|i|we|you|he|she|they|it)\b)")
+# not followed by a time word: "the summer before last", not "the summer before last week"
+_NOT_TIME = (r"(?!\s+(?:week|weekend|month|year|decade|night|spring|summer|fall|autumn|winter|"
+             r"christmas|xmas|halloween|thanksgiving|new\s+year|valentine|monday|tuesday|"
+             r"wednesday|thursday|friday|saturday|sunday)\b)")
 _MOD = re.compile(r"\b(?P<mod>since|after|before|until)\s+$")
 
 
@@ -190,6 +195,20 @@ def _shift(d: date, unit: str, n: int) -> date:
     return date(max(year, 1), month + 1, min(d.day, last))
 
 
+def _last_weekend(today: date) -> date:
+    """The Saturday of the most recent weekend that is over (asked on a Sunday, the one before)."""
+    sat = _week_start(today) + timedelta(days=5)
+    return sat - timedelta(days=7) if sat + timedelta(days=2) > today else sat
+
+
+def _last_season(month: int, now: datetime) -> datetime:
+    """The first day of the most recent season beginning in ``month`` that has ended."""
+    start = _month_start(now.year, month)
+    while start + timedelta(days=92) > now:
+        start = _month_start(start.year - 1, month)
+    return start
+
+
 def _count(raw: str) -> int | None:
     raw = raw.lower().strip()
     if raw.isdigit():
@@ -224,9 +243,10 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
                 return nov1 + timedelta(days=(3 - nov1.weekday()) % 7 + 21)
             return date(year, month, day)
         year = int(g["year"]) if g.get("year") else today.year
-        if not g.get("year") and g.get("hlast"):  # "last Christmas": the most recent one over
-            while on(year) + timedelta(days=first + days) > today:
-                year -= 1
+        if not g.get("year") and (g.get("hlast") or g.get("hbl")):
+            while on(year) + timedelta(days=first + days) > today:  # "last Christmas": the
+                year -= 1  # most recent one over; "the Christmas before last" the one before
+            year -= 1 if g.get("hbl") else 0
         elif not g.get("year") and on(year) + timedelta(days=first) > today:
             year -= 1  # the most recent one that has begun
         begin = _dt(on(year) + timedelta(days=first))
@@ -271,7 +291,7 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 _ABS = [
     r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
     r"(?:(?:on|at|over|for|during)\s+)?(?:(?P<hlast>last|(?:this\s+)?past)\s+)?" + _HOL
-    + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b",
+    + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b(?P<hbl>\s+before\s+last\b" + _NOT_TIME + ")?",
     _DAY + r"\s+(?:of\s+)?" + _MON + r",?\s+" + _YEAR,
     _MON + r"\s+" + _DAY + r"(?:,\s*|\s+)" + _YEAR,
     _DAY + r"\s+(?:of\s+)?" + _MON + r"(?![a-z])",
@@ -350,9 +370,7 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         rolling = re.compile(r"\b(?:in|over|during|within)\s+the\s+$").search(
             low, max(0, m.start() - 64), m.start())  # not low[:start] each time: O(n^2)
         if unit == "weekend":
-            sat = _week_start(today) + timedelta(days=5)
-            if not this and sat + timedelta(days=2) > today:  # this weekend is not over
-                sat -= timedelta(days=7)
+            sat = _week_start(today) + timedelta(days=5) if this else _last_weekend(today)
             add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
         elif this:
             add(m, _unit_span(unit, today))
@@ -390,13 +408,10 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         back = (today.weekday() - wd) % 7 or 7
         pre = m.group("pre")
         add(m, _span_day(today - timedelta(days=back)), "" if pre == "on" else pre)
-    for m in re.finditer(r"\b(?:last|this)\s+" + _SEASON + r"\b", low):
+    for m in re.finditer(r"\b(?P<which>last|(?:this\s+)?past|this)\s+" + _SEASON + r"\b", low):
         month = _SEASONS[m.group("season")]
-        start = _month_start(today.year, month)
-        if m.group(0).startswith("last"):
-            # the most recent such season that has ended
-            while start + timedelta(days=92) > now:
-                start = _month_start(start.year - 1, month)
+        if m.group("which") != "this":
+            start = _last_season(month, now)
         else:  # the one we are in, else the nearest: "this summer" asked in March is the
             # coming one, "this winter" asked in March the one just ended
             def away(begin: datetime) -> timedelta:
@@ -404,6 +419,26 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
                 return max(begin - now, now - end, timedelta(0))
             start = min((_month_start(today.year + d, month) for d in (-1, 0, 1)), key=away)
         add(m, (start, _month_start(start.year, start.month + 3)))
+    # "the year before last": two back; "the summer before last": the one before last summer
+    for m in re.finditer(r"\bthe\s+(?P<unit>week|weekend|month|year|" + "|".join(_SEASONS)
+                         + r")\s+before\s+last\b" + _NOT_TIME, low):
+        unit = m.group("unit")
+        if unit == "weekend":
+            sat = _last_weekend(today) - timedelta(days=7)
+            add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+        elif unit in _SEASONS:
+            last = _last_season(_SEASONS[unit], now)
+            start = _month_start(last.year - 1, last.month)
+            add(m, (start, _month_start(start.year, start.month + 3)))
+        else:
+            add(m, _unit_span(unit, _shift(today, unit, 2)))
+    # "two Fridays ago": the Friday before last Friday
+    for m in re.finditer(r"\b" + _NUM + r"\s+(?P<wd>" + "|".join(_WEEKDAY_NAMES)
+                         + r")s\s+ago\b", low):
+        n = _count(m.group("num"))
+        if n is not None and 0 < n < 1000:
+            back = (today.weekday() - _WEEKDAYS[m.group("wd")]) % 7 or 7
+            add(m, _span_day(today - timedelta(days=back + 7 * (n - 1))))
     for m in re.finditer(r"\b(?:recently|lately|these\s+days|the\s+other\s+day)\b", low):
         add(m, (now - timedelta(days=30), now))
     for m in re.finditer(r"\bearlier\s+this\s+(?P<unit>week|month|year)\b", low):

@@ -242,6 +242,18 @@ ENHANCED = [
     ("over the weekend", SUN, U(2026, 3, 14), U(2026, 3, 16)),
     ("at the weekend", datetime(2026, 3, 14, 9, tzinfo=UTC), U(2026, 3, 14), U(2026, 3, 16)),
     ("on the weekend", JST_SUN, U(2026, 3, 13, 15), U(2026, 3, 15, 15)),
+    # ... before last, this past <season>, N <weekday>s ago
+    ("the year before last", THU, U(2024, 1, 1), U(2025, 1, 1)),
+    ("the month before last", MONTH_END, U(2026, 1, 1), U(2026, 2, 1)),
+    ("the week before last", THU, U(2026, 2, 23), U(2026, 3, 2)),
+    ("the weekend before last", SUN, U(2026, 2, 28), U(2026, 3, 2)),
+    ("the summer before last", THU, U(2024, 6, 1), U(2024, 9, 1)),
+    ("the winter before last", THU, U(2024, 12, 1), U(2025, 3, 1)),
+    ("the Christmas before last", THU, U(2024, 12, 24), U(2024, 12, 27)),
+    ("this past summer", datetime(2026, 10, 12, tzinfo=UTC), U(2026, 6, 1), U(2026, 9, 1)),
+    ("the past winter", THU, U(2025, 12, 1), U(2026, 3, 1)),
+    ("two Fridays ago", THU, U(2026, 2, 27), U(2026, 2, 28)),
+    ("3 Mondays ago", MON, U(2026, 2, 16), U(2026, 2, 17)),
 ]
 
 
