@@ -61,6 +61,12 @@ class LazyGroup(click.Group):
             return result
         except BrokenPipeError:
             reader_gone()
+        except KeyboardInterrupt:
+            # Ctrl-C: what the command held open has closed on the way here (a write in
+            # progress rolled back); exit 130 as shells report SIGINT, not click's "Aborted!"
+            # and 1, which scripts cannot tell from a failure
+            click.echo("ltm: interrupted", err=True)
+            sys.exit(130)
         except click.UsageError as exc:
             if not ctx.meta.get("ltm_json"):
                 raise
