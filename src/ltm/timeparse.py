@@ -20,6 +20,7 @@ give the window that covers them all. What is understood:
   dozen, a couple of, a few)
 - in the last/past N days|weeks|months|years, in the last/past week|fortnight|month|year
   (rolling up to now), recently, lately, earlier this week|month|year
+- between/from May and/to June (2023), from 2019 to 2021
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   2023-05-08 (also 2023-05-08T10:00), 2023-05
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
@@ -251,6 +252,21 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
             year -= 1  # the most recent one that has begun
         begin = _dt(on(year) + timedelta(days=first))
         return begin, begin + timedelta(days=days)
+    if g.get("r_ya"):  # from one year to another
+        first_year, last_year = int(g["r_ya"]), int(g["r_yb"])
+        return (_span_year(first_year)[0], _span_year(last_year)[1]) \
+            if first_year <= last_year else None
+    if g.get("r_m1"):  # from one month to another: the most recent such stretch begun
+        m1, m2 = _MONTHS[g["r_m1"].lower()], _MONTHS[g["r_m2"].lower()]
+        if g.get("r_y2"):
+            y2 = int(g["r_y2"])
+        elif g.get("r_y1"):
+            y2 = int(g["r_y1"]) + (m2 < m1)
+        else:
+            y2 = _recent_month(m2, today)
+        y1 = int(g["r_y1"]) if g.get("r_y1") else y2 - (m1 > m2)
+        begin, after = _month_start(y1, m1), _month_start(y2, m2 + 1)
+        return (begin, after) if begin < after else None
     if g.get("iso_y"):
         y, mo = int(g["iso_y"]), int(g["iso_m"])
         if not 1 <= mo <= 12:
@@ -288,7 +304,13 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 
 
 # Absolute forms, most specific first. Named groups are read by _absolute.
+_MON_ANY = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_TO = r"\s*(?:-|\u2013|\s(?:and|to|till|until|through|thru)\s)\s*"
 _ABS = [
+    # ranges: "between May and June", "from March to May 2023", "from 2019 to 2021"
+    r"(?:between|from)\s+(?P<r_m1>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y1>(?:19|20)\d\d))?" + _TO
+    + r"(?P<r_m2>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y2>(?:19|20)\d\d))?" + _NOT_NAME,
+    r"(?:between|from)\s+(?P<r_ya>(?:19|20)\d\d)" + _TO + r"(?P<r_yb>(?:19|20)\d\d)\b",
     r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
     r"(?:(?:on|at|over|for|during)\s+)?(?:(?P<hlast>last|(?:this\s+)?past)\s+)?" + _HOL
     + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b(?P<hbl>\s+before\s+last\b" + _NOT_TIME + ")?",

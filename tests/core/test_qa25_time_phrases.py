@@ -254,6 +254,15 @@ ENHANCED = [
     ("the past winter", THU, U(2025, 12, 1), U(2026, 3, 1)),
     ("two Fridays ago", THU, U(2026, 2, 27), U(2026, 2, 28)),
     ("3 Mondays ago", MON, U(2026, 2, 16), U(2026, 2, 17)),
+    # ranges of months or years
+    ("between May and June", THU, U(2025, 5, 1), U(2025, 7, 1)),
+    ("what did I read from March to May?", THU, U(2025, 3, 1), U(2025, 6, 1)),
+    ("from January to March", THU, U(2026, 1, 1), U(2026, 4, 1)),
+    ("from November to February", THU, U(2025, 11, 1), U(2026, 3, 1)),
+    ("from March to May 2023", THU, U(2023, 3, 1), U(2023, 6, 1)),
+    ("between Nov 2022 and Feb", THU, U(2022, 11, 1), U(2023, 3, 1)),
+    ("from 2019 to 2021", THU, U(2019, 1, 1), U(2022, 1, 1)),
+    ("between 2019 and 2021", THU, U(2019, 1, 1), U(2022, 1, 1)),
 ]
 
 
