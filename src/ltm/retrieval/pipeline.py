@@ -389,7 +389,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         fused.append(signals["fused"])
         chosen.append((mem, signals))
     if rr is not None and chosen:
-        rerank.apply(rr, cand.query, [Hit(m, 0.0, sig, 0.0) for m, sig in chosen], fused)
+        rerank.apply(rr, cand.query, [Hit(m, 0.0, sig, 0.0) for m, sig in chosen], fused,
+                     settings.context_min_relevance)
         resort = True
     rels = sigmoid(np.array(fused)).tolist()
     hits = [Hit(m, rel, sig, rel) for (m, sig), rel in zip(chosen, rels)]
