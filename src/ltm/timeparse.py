@@ -22,6 +22,7 @@ give the window that covers them all. What is understood:
   (rolling up to now), recently, lately, earlier this week|month|year
 - between/from May and/to June (2023), from 2019 to 2021
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
+  May the 8th, (in) early/mid/late May or 2023 (the whole month or year),
   2023-05-08 (also 2023-05-08T10:00), 2023-05
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
   Sun when capitalised ("I last sat down" names no day)
@@ -316,6 +317,7 @@ _ABS = [
     + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b(?P<hbl>\s+before\s+last\b" + _NOT_TIME + ")?",
     _DAY + r"\s+(?:of\s+)?" + _MON + r",?\s+" + _YEAR,
     _MON + r"\s+" + _DAY + r"(?:,\s*|\s+)" + _YEAR,
+    _MON + r"\s+the\s+" + _DAY + r"(?:,?\s+" + _YEAR + r")?(?![\d:])",  # "May the 3rd"
     _DAY + r"\s+(?:of\s+)?" + _MON + r"(?![a-z])",
     _MON + r"\s+" + _DAY + r"(?![\d:])",
     _SEASON + r"\s+(?:of\s+)?" + _YEAR,
@@ -323,6 +325,9 @@ _ABS = [
     _MON + r",?\s+(?:of\s+)?" + _YEAR,
     r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + _NOT_NAME,
     r"(?:in|during|of|throughout)\s+(?:early\s+|late\s+)?" + _YEAR,
+    # without "in": "early March", "mid-2024" (the whole month or year)
+    r"(?:early|late|mid-?)\s*" + _MON + _NOT_NAME + _NOT_SUBJECT,
+    r"(?:(?:in|during|of|throughout)\s+)?(?:early|late|mid-?)\s*" + _YEAR + r"\b",
 ]
 _ABS_RE = [re.compile(r"(?<![\w-])(?:(?P<mod>since|after|before|until)\s+)?(?:" + p + r")",
                       re.IGNORECASE) for p in _ABS]

@@ -263,6 +263,15 @@ ENHANCED = [
     ("between Nov 2022 and Feb", THU, U(2022, 11, 1), U(2023, 3, 1)),
     ("from 2019 to 2021", THU, U(2019, 1, 1), U(2022, 1, 1)),
     ("between 2019 and 2021", THU, U(2019, 1, 1), U(2022, 1, 1)),
+    # May the 3rd; early/mid/late without "in" (the whole month or year, as with "in")
+    ("May the 3rd", THU, U(2025, 5, 3), U(2025, 5, 4)),
+    ("May the 3rd, 2023", THU, U(2023, 5, 3), U(2023, 5, 4)),
+    ("early March", THU, U(2026, 3, 1), U(2026, 4, 1)),
+    ("what did I plant mid-April?", THU, U(2025, 4, 1), U(2025, 5, 1)),
+    ("late Sept", THU, U(2025, 9, 1), U(2025, 10, 1)),
+    ("early 2024", THU, U(2024, 1, 1), U(2025, 1, 1)),
+    ("in mid-2024", THU, U(2024, 1, 1), U(2025, 1, 1)),
+    ("late 2023", THU, U(2023, 1, 1), U(2024, 1, 1)),
 ]
 
 
@@ -289,6 +298,7 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     "I last sat on the bench", "the last sun of summer", "we sat on sun loungers",
     "on mon ami", "the wk", "my yr",
     "the Weekend concert", "weekends are for rest", "plans for the weekend",
+    "I'll be late, may I call?", "we left early may be", "my late May said so",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
