@@ -23,7 +23,8 @@ give the window that covers them all. What is understood:
 - between/from May and/to June (2023), from 2019 to 2021
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   May the 8th, (in) early/mid/late May or 2023 (the whole month or year),
-  2023-05-08 (also 2023-05-08T10:00), 2023-05
+  2023-05-08 (also 2023-05-08T10:00), 2023-05, 2023/05/08, 08.05.2023 (day first), 8/5/2023 or
+  5/8/2023 (when both numbers could be the month: both days and those between)
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
   Sun when capitalised ("I last sat down" names no day)
 - Christmas (Eve, Day), New Year's Eve, New Year's Day, Halloween, Valentine's Day,
@@ -253,6 +254,14 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
             year -= 1  # the most recent one that has begun
         begin = _dt(on(year) + timedelta(days=first))
         return begin, begin + timedelta(days=days)
+    if g.get("sl_y") or g.get("sl_yy"):  # a date with slashes or dots
+        if g.get("sl_y"):
+            d = _safe_date(int(g["sl_y"]), int(g["sl_m"]), int(g["sl_d"]))
+            return _span_day(d) if d else None
+        a, b, y = int(g["sl_a"]), int(g["sl_b"]), int(g["sl_yy"])
+        both = [d for d in {_safe_date(y, b, a), None if g["sep"] == "." else _safe_date(y, a, b)}
+                if d is not None]
+        return (_dt(min(both)), _dt(max(both)) + timedelta(days=1)) if both else None
     if g.get("r_ya"):  # from one year to another
         first_year, last_year = int(g["r_ya"]), int(g["r_yb"])
         return (_span_year(first_year)[0], _span_year(last_year)[1]) \
@@ -312,6 +321,11 @@ _ABS = [
     r"(?:between|from)\s+(?P<r_m1>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y1>(?:19|20)\d\d))?" + _TO
     + r"(?P<r_m2>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y2>(?:19|20)\d\d))?" + _NOT_NAME,
     r"(?:between|from)\s+(?P<r_ya>(?:19|20)\d\d)" + _TO + r"(?P<r_yb>(?:19|20)\d\d)\b",
+    # 2023/05/08; 8/5/2023 or 5/8/2023 (day and month told apart when one is over 12, else
+    # both days and the days between); 08.05.2023 (day first)
+    r"(?P<sl_y>(?:19|20)\d\d)/(?P<sl_m>[01]?\d)/(?P<sl_d>[0-3]?\d)(?![\d/])",
+    r"(?<![\d/.])(?P<sl_a>[0-3]?\d)(?P<sep>[/.])(?P<sl_b>[0-3]?\d)(?P=sep)(?P<sl_yy>(?:19|20)\d\d)"
+    r"(?![\d/])",
     r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
     r"(?:(?:on|at|over|for|during)\s+)?(?:(?P<hlast>last|(?:this\s+)?past)\s+)?" + _HOL
     + r"(?:\s+(?:of\s+)?" + _YEAR + r")?\b(?P<hbl>\s+before\s+last\b" + _NOT_TIME + ")?",

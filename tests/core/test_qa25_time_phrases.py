@@ -272,6 +272,13 @@ ENHANCED = [
     ("early 2024", THU, U(2024, 1, 1), U(2025, 1, 1)),
     ("in mid-2024", THU, U(2024, 1, 1), U(2025, 1, 1)),
     ("late 2023", THU, U(2023, 1, 1), U(2024, 1, 1)),
+    # dates with slashes or dots
+    ("2023/05/08", THU, U(2023, 5, 8), U(2023, 5, 9)),
+    ("on 25/12/2024", THU, U(2024, 12, 25), U(2024, 12, 26)),
+    ("12/25/2024", THU, U(2024, 12, 25), U(2024, 12, 26)),
+    ("08.05.2023", THU, U(2023, 5, 8), U(2023, 5, 9)),
+    ("5/5/2023", THU, U(2023, 5, 5), U(2023, 5, 6)),
+    ("3/5/2023", THU, U(2023, 3, 5), U(2023, 5, 4)),  # 3 May or March 5: both
 ]
 
 
@@ -299,6 +306,7 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     "on mon ami", "the wk", "my yr",
     "the Weekend concert", "weekends are for rest", "plans for the weekend",
     "I'll be late, may I call?", "we left early may be", "my late May said so",
+    "13/13/2023", "v1.2.2023", "2023/13/01", "10.10.10.2023",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
