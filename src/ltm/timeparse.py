@@ -22,7 +22,8 @@ give the window that covers them all. What is understood:
   (rolling up to now), recently, lately, earlier this week|month|year
 - between/from May and/to June (2023), from 2019 to 2021
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
-  May the 8th, (in) early/mid/late May or 2023 (the whole month or year),
+  May the 8th, (in) early/mid/late May or 2023 (the whole month or year), Q1 2025, 2025 Q1,
+  the first quarter of 2025, in Q1 (the most recent one begun),
   2023-05-08 (also 2023-05-08T10:00), 2023-05, 2023/05/08, 08.05.2023 (day first), 8/5/2023 or
   5/8/2023 (when both numbers could be the month: both days and those between)
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
@@ -262,6 +263,11 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         both = [d for d in {_safe_date(y, b, a), None if g["sep"] == "." else _safe_date(y, a, b)}
                 if d is not None]
         return (_dt(min(both)), _dt(max(both)) + timedelta(days=1)) if both else None
+    if g.get("q") or g.get("qw"):
+        q = int(g["q"]) if g.get("q") else _QUARTERS[g["qw"].lower()]
+        first_month = 3 * q - 2
+        year = int(g["year"]) if g.get("year") else _recent_month(first_month, today)
+        return _span_month(year, first_month, 3)
     if g.get("r_ya"):  # from one year to another
         first_year, last_year = int(g["r_ya"]), int(g["r_yb"])
         return (_span_year(first_year)[0], _span_year(last_year)[1]) \
@@ -314,6 +320,8 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 
 
 # Absolute forms, most specific first. Named groups are read by _absolute.
+_QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3,
+             "4th": 4}
 _MON_ANY = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _TO = r"\s*(?:-|\u2013|\s(?:and|to|till|until|through|thru)\s)\s*"
 _ABS = [
@@ -321,6 +329,12 @@ _ABS = [
     r"(?:between|from)\s+(?P<r_m1>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y1>(?:19|20)\d\d))?" + _TO
     + r"(?P<r_m2>" + _MON_ANY + r")\.?(?:,?\s+(?P<r_y2>(?:19|20)\d\d))?" + _NOT_NAME,
     r"(?:between|from)\s+(?P<r_ya>(?:19|20)\d\d)" + _TO + r"(?P<r_yb>(?:19|20)\d\d)\b",
+    # quarters: "Q1 2025", "2025 Q1", "the first quarter of 2025", "in Q1" (not "Q1 of the quiz")
+    r"(?:the\s+)?(?:q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter)"
+    r"\s+(?:of\s+)?" + _YEAR + r"\b",
+    _YEAR + r"\s+q(?P<q>[1-4])\b",
+    r"(?:in|during)\s+(?:the\s+)?(?:q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|"
+    r"4th)\s+quarter)\b(?!\s+of\b)",
     # 2023/05/08; 8/5/2023 or 5/8/2023 (day and month told apart when one is over 12, else
     # both days and the days between); 08.05.2023 (day first)
     r"(?P<sl_y>(?:19|20)\d\d)/(?P<sl_m>[01]?\d)/(?P<sl_d>[0-3]?\d)(?![\d/])",
@@ -497,7 +511,8 @@ _MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|y'?day|this|ago|back
                              r"other\s+day")
 _MAYBE_ABSOLUTE = re.compile(r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True))
                              + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d"
-                             r"|christmas|xmas|new\s+year|halloween|valentine|thanksgiving",
+                             r"|christmas|xmas|new\s+year|halloween|valentine|thanksgiving"
+                             r"|\bq[1-4]\b|quarter",
                              re.IGNORECASE)
 
 

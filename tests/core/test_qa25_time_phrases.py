@@ -279,6 +279,13 @@ ENHANCED = [
     ("08.05.2023", THU, U(2023, 5, 8), U(2023, 5, 9)),
     ("5/5/2023", THU, U(2023, 5, 5), U(2023, 5, 6)),
     ("3/5/2023", THU, U(2023, 3, 5), U(2023, 5, 4)),  # 3 May or March 5: both
+    # quarters
+    ("in Q1", THU, U(2026, 1, 1), U(2026, 4, 1)),
+    ("in Q2", THU, U(2025, 4, 1), U(2025, 7, 1)),
+    ("Q3 2024", THU, U(2024, 7, 1), U(2024, 10, 1)),
+    ("2024 Q4", THU, U(2024, 10, 1), U(2025, 1, 1)),
+    ("the first quarter of 2025", THU, U(2025, 1, 1), U(2025, 4, 1)),
+    ("during the fourth quarter", THU, U(2025, 10, 1), U(2026, 1, 1)),
 ]
 
 
@@ -307,6 +314,7 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     "the Weekend concert", "weekends are for rest", "plans for the weekend",
     "I'll be late, may I call?", "we left early may be", "my late May said so",
     "13/13/2023", "v1.2.2023", "2023/13/01", "10.10.10.2023",
+    "my answer to Q1", "in Q1 of the quiz", "in the first quarter of the game", "Q5 2024",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
