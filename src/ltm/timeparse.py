@@ -23,7 +23,8 @@ give the window that covers them all. What is understood:
 - between/from May and/to June (2023), from 2019 to 2021
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   May the 8th, (in) early/mid/late May or 2023 (the whole month or year), Q1 2025, 2025 Q1,
-  the first quarter of 2025, in Q1 (the most recent one begun),
+  the first quarter of 2025, in Q1 (the most recent one begun), the 1990s, the '90s, the
+  nineties,
   2023-05-08 (also 2023-05-08T10:00), 2023-05, 2023/05/08, 08.05.2023 (day first), 8/5/2023 or
   5/8/2023 (when both numbers could be the month: both days and those between)
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
@@ -263,6 +264,14 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         both = [d for d in {_safe_date(y, b, a), None if g["sep"] == "." else _safe_date(y, a, b)}
                 if d is not None]
         return (_dt(min(both)), _dt(max(both)) + timedelta(days=1)) if both else None
+    if g.get("dec") or g.get("dec2") or g.get("decw"):
+        if g.get("dec"):
+            first_year = int(g["dec"]) * 10
+        else:  # "the 90s": the most recent such decade begun
+            first_year = today.year - today.year % 100 + (
+                int(g["dec2"]) * 10 if g.get("dec2") else _DECADES[g["decw"].lower()])
+            first_year -= 100 if first_year > today.year else 0
+        return _span_year(first_year)[0], _span_year(first_year + 9)[1]
     if g.get("q") or g.get("qw"):
         q = int(g["q"]) if g.get("q") else _QUARTERS[g["qw"].lower()]
         first_month = 3 * q - 2
@@ -320,6 +329,9 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
 
 
 # Absolute forms, most specific first. Named groups are read by _absolute.
+_DECADES = {w: 10 * i for i, w in enumerate(
+    ["twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties"],
+    2)}
 _QUARTERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3,
              "4th": 4}
 _MON_ANY = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -335,6 +347,10 @@ _ABS = [
     _YEAR + r"\s+q(?P<q>[1-4])\b",
     r"(?:in|during)\s+(?:the\s+)?(?:q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|"
     r"4th)\s+quarter)\b(?!\s+of\b)",
+    # decades: "the 1990s", "the '90s", "the nineties" (not "in her twenties")
+    r"(?:the\s+)?(?P<dec>(?:19|20)\d)0['\u2019]?s\b",
+    r"the\s+['\u2019]?(?P<dec2>[1-9])0['\u2019]?s\b",
+    r"the\s+(?P<decw>" + "|".join(_DECADES) + r")\b",
     # 2023/05/08; 8/5/2023 or 5/8/2023 (day and month told apart when one is over 12, else
     # both days and the days between); 08.05.2023 (day first)
     r"(?P<sl_y>(?:19|20)\d\d)/(?P<sl_m>[01]?\d)/(?P<sl_d>[0-3]?\d)(?![\d/])",
@@ -512,7 +528,7 @@ _MAYBE_RELATIVE = re.compile(r"\b(?:today|tonight|yesterday|y'?day|this|ago|back
 _MAYBE_ABSOLUTE = re.compile(r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True))
                              + r")(?![a-z])|spring|summer|fall|autumn|winter|(?:19|20)\d\d"
                              r"|christmas|xmas|new\s+year|halloween|valentine|thanksgiving"
-                             r"|\bq[1-4]\b|quarter",
+                             r"|\bq[1-4]\b|quarter|0['\u2019]?s\b|ties\b",
                              re.IGNORECASE)
 
 

@@ -286,6 +286,12 @@ ENHANCED = [
     ("2024 Q4", THU, U(2024, 10, 1), U(2025, 1, 1)),
     ("the first quarter of 2025", THU, U(2025, 1, 1), U(2025, 4, 1)),
     ("during the fourth quarter", THU, U(2025, 10, 1), U(2026, 1, 1)),
+    # decades
+    ("in the 1990s", THU, U(1990, 1, 1), U(2000, 1, 1)),
+    ("the 2010's", THU, U(2010, 1, 1), U(2020, 1, 1)),
+    ("in the '90s", THU, U(1990, 1, 1), U(2000, 1, 1)),
+    ("in the 20s", THU, U(2020, 1, 1), U(2030, 1, 1)),
+    ("the eighties", THU, U(1980, 1, 1), U(1990, 1, 1)),
 ]
 
 
@@ -315,6 +321,7 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     "I'll be late, may I call?", "we left early may be", "my late May said so",
     "13/13/2023", "v1.2.2023", "2023/13/01", "10.10.10.2023",
     "my answer to Q1", "in Q1 of the quiz", "in the first quarter of the game", "Q5 2024",
+    "in her twenties", "he is in his 30s", "20s and 50s in the till",
     # the last days or weeks of something, not of the calendar
     "what did we do in the last 3 days of the trip", "the last two weeks of school",
     "over the past three years of the project",
