@@ -34,6 +34,14 @@ give the window that covers them all. What is understood:
 - since/after/before/until any of the forms above, or a month's name or a year ("since Monday",
   "since last week", "before Christmas", "since May", "before 2020")
 
+The future names no window: "tomorrow", "next week", "next Friday", "in two weeks", "this
+coming weekend" give None. Memories are of the past (what was said about next week was said
+before now), and a window after ``now`` would put every memory outside it, lowering them all.
+Vague times ("a while ago", "ages ago") and words that only look like time ("May I ask", "my
+sister May", "Summer is my cat", "the March on Washington", "my last name", "in the last
+chapter", "Q1 of the quiz", "in her twenties") give None too: a window boosts the memories inside
+it, so a false one misranks.
+
 Calendar days are those of ``now``'s own UTC offset when it carries one (an aware datetime or
 ISO text with an offset): asked at 10:00-05:00 on a Monday, "yesterday" is that Sunday from
 00:00-05:00, so a memory at 23:30-05:00 on Sunday (04:30 UTC Monday) is inside it. Without an
