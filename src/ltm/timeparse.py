@@ -459,7 +459,9 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         else:
             add(m, _unit_span(unit, _shift(today, unit, 1)))
     # "over the weekend": the most recent one that has begun (asked on a Sunday, this one)
-    for m in re.finditer(r"\b(?:over|on|at|during)\s+the\s+weekend\b(?!s)", low):
+    # (not "over the weekend before 4th October": that weekend is another's)
+    for m in re.finditer(r"\b(?:over|on|at|during)\s+the\s+weekend\b(?!s|\s+(?:before|after|"
+                         r"of|following|preceding)\b)", low):
         sat = _week_start(today) + timedelta(days=5)
         if sat > today:
             sat -= timedelta(days=7)

@@ -245,6 +245,8 @@ ENHANCED = [
     ("over the weekend", SUN, U(2026, 3, 14), U(2026, 3, 16)),
     ("at the weekend", datetime(2026, 3, 14, 9, tzinfo=UTC), U(2026, 3, 14), U(2026, 3, 16)),
     ("on the weekend", JST_SUN, U(2026, 3, 13, 15), U(2026, 3, 15, 15)),
+    ("what did she do over the weekend before 4th October, 2023?", THU, FLOOR, U(2023, 10, 4)),
+    ("over the weekend of 3 May 2025", THU, U(2025, 5, 3), U(2025, 5, 4)),
     # ... before last, this past <season>, N <weekday>s ago
     ("the year before last", THU, U(2024, 1, 1), U(2025, 1, 1)),
     ("the month before last", MONTH_END, U(2026, 1, 1), U(2026, 2, 1)),
