@@ -355,9 +355,10 @@ _ABS = [
     _YEAR + r"\s+q(?P<q>[1-4])\b",
     r"(?:in|during)\s+(?:the\s+)?(?:q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|"
     r"4th)\s+quarter)\b(?!\s+of\b)",
-    # decades: "the 1990s", "the '90s", "the nineties" (not "in her twenties")
+    # decades: "the 1990s", "the '90s", "the nineties" (not "in her twenties", nor "scored in
+    # the 90s": two digits only with the apostrophe)
     r"(?:the\s+)?(?P<dec>(?:19|20)\d)0['\u2019]?s\b",
-    r"the\s+['\u2019]?(?P<dec2>[1-9])0['\u2019]?s\b",
+    r"the\s+['\u2019](?P<dec2>[1-9])0['\u2019]?s\b",
     r"the\s+(?P<decw>" + "|".join(_DECADES) + r")\b",
     # 2023/05/08; 8/5/2023 or 5/8/2023 (day and month told apart when one is over 12, else
     # both days and the days between); 08.05.2023 (day first)
