@@ -20,7 +20,8 @@ give the window that covers them all. What is understood:
   dozen, a couple of, a few)
 - in the last/past N days|weeks|months|years, in the last/past week|fortnight|month|year
   (rolling up to now), recently, lately, earlier this week|month|year
-- between/from May and/to June (2023), from 2019 to 2021
+- between/from May and/to June (2023), from 2019 to 2021 (without a year, the most recent
+  stretch whose last month has begun)
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   May the 8th, (in) early/mid/late May or 2023 (the whole month or year), Q1 2025, 2025 Q1,
   the first quarter of 2025, in Q1 (the most recent one begun), the 1990s, the '90s, the
@@ -289,7 +290,8 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         first_year, last_year = int(g["r_ya"]), int(g["r_yb"])
         return (_span_year(first_year)[0], _span_year(last_year)[1]) \
             if first_year <= last_year else None
-    if g.get("r_m1"):  # from one month to another: the most recent such stretch begun
+    if g.get("r_m1"):  # from one month to another: the most recent stretch whose last month
+        # has begun ("from March to May" asked in March 2026 is 2025's: mostly past)
         m1, m2 = _MONTHS[g["r_m1"].lower()], _MONTHS[g["r_m2"].lower()]
         if g.get("r_y2"):
             y2 = int(g["r_y2"])
