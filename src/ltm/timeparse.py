@@ -322,6 +322,8 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
     if g.get("mon"):
         month = _MONTHS[g["mon"].lower().rstrip(".")]
         year = int(g["year"]) if g.get("year") else _recent_month(month, today)
+        if not g.get("year") and (g.get("mod") or "").lower() == "after" and month == today.month:
+            year -= 1  # "after March" asked in March: after the last March that is over
         if g.get("day"):
             if g.get("year"):
                 d = _safe_date(year, month, int(g["day"]))

@@ -189,6 +189,7 @@ FIXED = [
     ("before May", THU, FLOOR, U(2025, 5, 1)),
     ("until February", THU, FLOOR, U(2026, 3, 1)),
     ("since Sept.", THU, U(2025, 9, 1), NOW),
+    ("after March", THU, U(2025, 4, 1), NOW),  # asked in March: the last one over
     # a month-day without a year: the most recent one (29 February of the last leap year)
     ("Feb 29", AFTER_LEAP, U(2024, 2, 29), U(2024, 3, 1)),
     ("what happened on 29 February", AFTER_LEAP, U(2024, 2, 29), U(2024, 3, 1)),
