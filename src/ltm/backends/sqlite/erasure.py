@@ -80,7 +80,26 @@ class Erasure(Connection):
                 del idx
                 if compact:
                     self.compact()
+                self._drop_user_caches(user)  # (after what reads the user's rows above)
         return ForgetReceipt(count=len(victims), ids_by_kind=by_kind, at=from_us(at))
+
+    def _drop_user_caches(self, user: str) -> None:
+        """Drop what this process holds of ``user``'s rows (their texts, postings, counts and
+        view): a forget erases them from memory too, not only from the files. (A stale entry
+        is never served, since the user's mark moved; but held past the forget it kept erased
+        text in a long-running process until the cache filled.)"""
+        def mine(key: object) -> bool:
+            return key == user or (isinstance(key, tuple) and user in key)
+
+        caches: tuple[dict[Any, Any], ...] = (
+            self._count_cache, self._scope_df_cache, self._scope_cache, self._dense_places,
+            self._scope_avgdl_cache, self._held_cache)
+        for cache in caches:
+            for key in [k for k in cache if mine(k)]:
+                del cache[key]
+        entry = self._postings_cache.pop(user, None)
+        if entry is not None:
+            self._postings_rows -= sum(len(a[0]) for a in entry[1].values())
 
     def _forget_scope(self, c: sqlite3.Connection, user: str, tomb: str) -> None:
         """The user has no memory left: what names it goes too. Tombstones written before

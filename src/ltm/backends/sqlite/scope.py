@@ -49,7 +49,8 @@ class ScopeCache(Connection):
             return hit[0]
         n = int(self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
                                   (user,)).fetchone()[0])
-        self._count_cache[key] = (n, mark)
+        if n:  # (a user with no memories is not held: one forgotten whole leaves no name)
+            self._count_cache[key] = (n, mark)
         return n
 
     def scope_view(self, user: str) -> ScopeView | None:
