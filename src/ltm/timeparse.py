@@ -109,9 +109,14 @@ _HOL = r"(?P<hol>" + "|".join(re.escape(h).replace("'", "[\'\u2019]?").replace(r
                               for h in sorted(_HOLIDAYS, key=len, reverse=True)) + r")"
 # a month's name that is someone's: "in May's car"; "since May said so"
 _NOT_NAME = r"(?![a-z]|['\u2019]s\b)"
-_NOT_SUBJECT = (r"(?!\s+(?:said|says|told|tells|asked|asks|called|calls|came|comes|arrived|"
+# ... and the subject of a verb ("since May said so"), only for the months that are also
+# given names, or the modal "May I ask": "since March I've been running", "since June we
+# have lived here" name the month
+_NOT_SUBJECT = (r"(?:(?<!\bmay)(?<!\bjune)(?<!\bapril)(?<!\baugust)|"
+                r"(?!\s+(?:said|says|told|tells|asked|asks|called|calls|came|comes|arrived|"
                 r"arrives|left|leaves|went|goes|is|was|has|had|gave|gives|got|did|does|wrote|"
-                r"writes|sent|sends|mentioned|wants|wanted|be|i|we|you|he|she|they|it)\b)")
+                r"writes|sent|sends|mentioned|wants|wanted|be)\b))"
+                r"(?:(?<!\bmay)|(?!\s+(?:i|we|you|he|she|they|it)\b))")
 # not followed by a time word: "the summer before last", not "the summer before last week"
 _NOT_TIME = (r"(?!\s+(?:week|weekend|month|year|decade|night|spring|summer|fall|autumn|winter|"
              r"christmas|xmas|halloween|thanksgiving|new\s+year|valentine|monday|tuesday|"
