@@ -38,11 +38,19 @@ ASKED = {"长城": "trip", "北京": "trip", "我们去哪里旅游了": "trip",
 
 def test_words_are_characters_and_pairs() -> None:
     assert cjk_words("plain English, café") is None
-    assert cjk_words("长城") == " 长 城 长城 "
+    assert cjk_words("长城") == " 长城 长 城 "
     assert cjk_words("猫") == " 猫 "
-    assert cjk_words("I saw 长城 today").split() == ["I", "saw", "长", "城", "长城", "today"]
+    assert cjk_words("I saw 长城 today").split() == ["I", "saw", "长城", "长", "城", "today"]
     # each run on its own: no pair across punctuation
     assert "城我" not in cjk_words("长城，我").split()
+
+
+def test_a_long_question_keeps_its_pairs() -> None:
+    """A query's words are capped (32 on SQLite): with the characters first, a question of 21
+    characters lost "北京" (review of 34ab21c)."""
+    from ltm.backends.sqlite.fulltext import query_terms
+    terms = query_terms("我上个月和朋友们一起去了北京旅游你还记得吗")
+    assert "北京" in terms and "旅游" in terms
 
 
 def test_chinese_and_japanese_match_in_full_text(copen: Callable[..., ltm.MemoryStore]) -> None:

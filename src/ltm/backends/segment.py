@@ -29,7 +29,9 @@ def _words(run: str) -> str:
     if len(run) == 1:
         return run
     pairs = [run[i:i + 2] for i in range(len(run) - 1)]
-    return " ".join([*run, *pairs])
+    # the pairs first: a query's words are capped (32 on SQLite, 64 on PostgreSQL), and the
+    # pairs carry most of the match; single characters then fill what room is left
+    return " ".join([*pairs, *run])
 
 
 def cjk_words(text: str) -> str | None:
