@@ -97,3 +97,21 @@ def test_a_successor_not_yet_valid_ranks_below_the_current_fact(
         rels = [h.relevance for h in hits]
         assert rels == sorted(rels, reverse=True)
     assert_successors_first(hits)  # (2028: every successor holds)
+
+
+def test_asked_about_a_time_before_the_successor_the_fact_then_comes_first(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    """A question about 2023, asked in 2026: the fact that held in 2023 ranks above the one
+    that replaced it in 2024 (the window's end falls before the successor's start)."""
+    mem = copen()
+    globex = mem.add("Mara works at Globex", user="u", kind="fact", valid_from="2023-01-01",
+                     time="2023-01-01")
+    initech = mem.add("Mara works at Initech", user="u", kind="fact",
+                      valid_from="2024-01-01", time="2024-01-01", supersedes=globex.id)
+    mem.add("Mara has a dog called Pip", user="u", time="2023-06-01")
+    hits = mem.search("where did Mara work in 2023", user="u", k=3,
+                      now="2026-06-01T00:00:00Z")
+    facts = [h.memory.id for h in hits if h.memory.kind == "fact"]
+    assert facts == [globex.id, initech.id]
+    rels = [h.relevance for h in hits]
+    assert rels == sorted(rels, reverse=True)

@@ -89,10 +89,7 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
         return hits
 
     def exempt(succ: Memory) -> bool:
-        start = to_us(succ.valid_from if succ.valid_from is not None else succ.time)
-        if at < start:
-            return True
-        return window is not None and window.end <= start
+        return _not_yet(succ, at, window)
 
     if window is not None:  # successors inside the window take their predecessors' relevance
         hits = list(hits)
@@ -138,14 +135,22 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
             h = Hit(h.memory, rel, sig, rel)
         out.append(h)
     out.sort(key=lambda h: (-h.relevance, depth[h.memory.id], pos[h.memory.id]))
-    return _current_first(out, at)
+    return _current_first(out, at, window)
 
 
-def _current_first(hits: list[Hit], at: int) -> list[Hit]:
-    """The other side of the guarantee: a successor that is not yet valid at ``at`` ranks
-    right below the fact it will replace, which is still the answer then (a fact valid from
-    2025 ranked above the one it supersedes when asked in 2024: a future date has the best
-    recency). Its relevance is capped at that fact's; along a chain, each link in turn."""
+def _not_yet(succ: Memory, at: int, window: TimeWindow | None) -> bool:
+    """Whether the successor ``succ`` was not yet valid at the moment a search is about:
+    ``at`` (its ``as_of``, else now), or the end of its time window, falls before it."""
+    start = to_us(succ.valid_from if succ.valid_from is not None else succ.time)
+    return at < start or (window is not None and window.end <= start)
+
+
+def _current_first(hits: list[Hit], at: int, window: TimeWindow | None) -> list[Hit]:
+    """The other side of the guarantee: a successor not yet valid at the moment searched
+    (``_not_yet``) ranks right below the fact it will replace, which is still the answer then
+    (asked in 2024, a fact valid from 2025 ranked above the one it supersedes: a future date
+    has the best recency; asked about 2023, one valid from 2024). Its relevance is capped at
+    that fact's; along a chain, each link in turn."""
     for _ in range(len(hits)):  # a chain moves one link a pass
         where = {h.memory.id: n for n, h in enumerate(hits)}
         for j, older in enumerate(hits):
@@ -153,9 +158,7 @@ def _current_first(hits: list[Hit], at: int) -> list[Hit]:
             if n is None or n > j:
                 continue
             succ = hits[n]
-            start = succ.memory.valid_from if succ.memory.valid_from is not None \
-                else succ.memory.time
-            if at >= to_us(start):
+            if not _not_yet(succ.memory, at, window):
                 continue
             capped = Hit(succ.memory, older.relevance,
                          dict(succ.signals, below_current=1.0), older.relevance)
