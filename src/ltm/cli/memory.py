@@ -370,6 +370,11 @@ class WholeFile:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         try:
             try:
+                if self.tmp is not None and kind is None:
+                    # on disk before it takes the name: after a crash the file under PATH is
+                    # the old one or the whole new one, never a truncated one
+                    self.fp.flush()
+                    os.fsync(self.fp.fileno())
                 self.fp.close()
             except OSError:
                 if kind is None:  # (else the error that stopped the export is the one told)
