@@ -115,7 +115,8 @@ _NOT_NAME = r"(?![a-z]|['\u2019]s\b)"
 _NOT_SUBJECT = (r"(?:(?<!\bmay)(?<!\bjune)(?<!\bapril)(?<!\baugust)|"
                 r"(?!\s+(?:said|says|told|tells|asked|asks|called|calls|came|comes|arrived|"
                 r"arrives|left|leaves|went|goes|is|was|has|had|gave|gives|got|did|does|wrote|"
-                r"writes|sent|sends|mentioned|wants|wanted|be)\b))"
+                r"writes|sent|sends|mentioned|wants|wanted|be|joined|joins|started|starts|met|"
+                r"meets|moved|moves|became|becomes|helped|helps)\b))"
                 r"(?:(?<!\bmay)|(?!\s+(?:i|we|you|he|she|they|it)\b))")
 # not followed by a time word: "the summer before last", not "the summer before last week"
 _NOT_TIME = (r"(?!\s+(?:week|weekend|month|year|decade|night|spring|summer|fall|autumn|winter|"
@@ -293,8 +294,9 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         return _span_month(year, first_month, 3)
     if g.get("r_ya"):  # from one year to another
         first_year, last_year = int(g["r_ya"]), int(g["r_yb"])
+        # (a range into years to come is a count, not a time: "from 2000 to 2050 steps")
         return (_span_year(first_year)[0], _span_year(last_year)[1]) \
-            if first_year <= last_year else None
+            if first_year <= last_year <= today.year else None
     if g.get("r_m1"):  # from one month to another: the most recent stretch whose last month
         # has begun ("from March to May" asked in March 2026 is 2025's: mostly past)
         m1, m2 = _MONTHS[g["r_m1"].lower()], _MONTHS[g["r_m2"].lower()]
@@ -372,7 +374,7 @@ _ABS = [
     # 2023/05/08; 8/5/2023 or 5/8/2023 (day and month told apart when one is over 12, else
     # both days and the days between); 08.05.2023 (day first)
     r"(?P<sl_y>(?:19|20)\d\d)/(?P<sl_m>[01]?\d)/(?P<sl_d>[0-3]?\d)(?![\d/])",
-    r"(?<![\d/.])(?P<sl_a>[0-3]?\d)(?P<sep>[/.])(?P<sl_b>[0-3]?\d)(?P=sep)(?P<sl_yy>(?:19|20)\d\d)"
+    r"(?<![\d/.])(?<!\bversion\s)(?<!\bv)(?<!\brelease\s)(?P<sl_a>[0-3]?\d)(?P<sep>[/.])(?P<sl_b>[0-3]?\d)(?P=sep)(?P<sl_yy>(?:19|20)\d\d)"
     r"(?![\d/])",
     r"(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>[01]\d)(?:-(?P<iso_d>[0-3]\d)(?![\d:])|\b)",
     r"(?:(?:on|at|over|for|during)\s+)?(?:(?P<hlast>last|(?:this\s+)?past)\s+)?" + _HOL

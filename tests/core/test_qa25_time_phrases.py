@@ -325,6 +325,9 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     "I sat down", "the gym on Mondays", "the last week of the project",
     # a name after "in"/"since"
     "what did I leave in May's car", "since May said so", "since June told me", "since May I've been",
+    # (review of the sweep) a count, a version number, a name as the subject
+    "increase from 2000 to 2050 steps", "version 1.2.2019 release", "v1.2.2019",
+    "since May joined the team",
     "before April arrives", "until may i ask",
     "Feb 29, 2023", "the 31st of June",  # no such day
     # lower-case mon/sat/sun are other words
