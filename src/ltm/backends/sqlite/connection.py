@@ -243,8 +243,8 @@ class Connection:
         return (version, self._commits)
 
     def _user_version(self, user: str) -> tuple[int, int]:
-        """The user's row of ``user_versions`` (one index probe): (version, commits of access
-        counts); (0, 0) for a user without memories. The version moves in the transaction of
+        """The user's row of ``user_versions`` (one index probe): (version, rows whose access
+        counts changed); (0, 0) for a user without memories. The version moves in the transaction of
         every insert, delete and change of the user's rows, whichever connection writes, and
         is never given twice (migration 0010)."""
         row = self.conn.execute("SELECT v, touched FROM user_versions WHERE user = ?",

@@ -180,8 +180,9 @@ END;
     # twice, even after a delete) whenever a row of the user is inserted (``insert``, once per
     # batch and user), deleted or changed (triggers), in the writer's transaction, so that a
     # version read once always stands for the same rows. A user without memories has no row
-    # (version 0; erasure leaves no name here). ``touched`` counts the commits of access
-    # counts, which change only the rows read by id (``Reads.get_many``).
+    # (version 0; erasure leaves no name here). ``touched`` counts the rows whose access
+    # counts changed (one per row updated), which change only the rows read by id
+    # (``Reads.get_many``).
     ("0010_user_versions", """
 CREATE TABLE user_versions (v INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL UNIQUE,
                             touched INTEGER NOT NULL DEFAULT 0);

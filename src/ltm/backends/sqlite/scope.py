@@ -83,7 +83,7 @@ class ScopeCache(Connection):
             held = len(view) + sum(len(v) for v, _ in self._scope_cache.values())
             while self._scope_cache and (len(self._scope_cache) >= _VIEWS_MAX
                                          or held > _VIEW_ROWS_MAX):
-                # the view read longest ago goes first
+                # the view built longest ago goes first (a cache hit does not move it)
                 held -= len(self._scope_cache.pop(next(iter(self._scope_cache)))[0])
             self._scope_cache[user] = (_read_only(view), mark)
             self._count_cache[("scope", user)] = (len(view), mark)
