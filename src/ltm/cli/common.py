@@ -59,7 +59,9 @@ class LazyGroup(click.Group):
             result = super().invoke(ctx)
             sys.stdout.flush()  # what is left in the buffer meets a closed pipe here, too
             return result
-        except BrokenPipeError:
+        except BrokenPipeError as exc:
+            if not stdout_broken():  # another pipe (a FIFO given as --out): a failure
+                fail(f"a pipe it wrote to was closed: {exc.strerror or exc}", 1, "OSError")
             reader_gone()
         except KeyboardInterrupt:
             # Ctrl-C: what the command held open has closed on the way here (a write in
@@ -118,6 +120,19 @@ OPTIONAL_MODULES: dict[str, str] = {
     "chromadb": "bench", "lancedb": "bench", "sqlite_vec": "bench", "apsw": "bench",
     "hnswlib": "bench", "faiss": "bench", "psutil": "bench",
 }
+
+
+def stdout_broken() -> bool:
+    """Whether standard output's reader is gone (poll reports an error on its descriptor), so
+    that a broken pipe elsewhere is not taken for the quiet end of ``ltm export | head``.
+    True where it cannot tell (no descriptor, no poll): the quiet exit, as before."""
+    try:
+        import select
+        watch = select.poll()
+        watch.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in watch.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def reader_gone() -> NoReturn:
