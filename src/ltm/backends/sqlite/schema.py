@@ -35,6 +35,22 @@ CREATE TRIGGER memories_au_text AFTER UPDATE OF text, fts_extra ON memories BEGI
 END;
 """
 
+
+def _user_versions_au(columns: str) -> str:
+    """The trigger that gives a user a new version when a row of theirs changes (migration
+    0010; 0013 adds fts_text to the columns): ``columns`` and the ones every version of it
+    watches. The user a row moves from keeps a version only while it still has memories."""
+    return f"""CREATE TRIGGER user_versions_au AFTER UPDATE OF {columns}, metadata, importance,
+        time, recorded_at, valid_from, valid_to, superseded_by, sources, pinned, expires_at, seq,
+        embedding ON memories BEGIN
+    DELETE FROM user_versions WHERE user IN (old.user, new.user);
+    INSERT INTO user_versions (user) VALUES (new.user);
+    INSERT INTO user_versions (user) SELECT old.user WHERE old.user IS NOT new.user
+        AND EXISTS (SELECT 1 FROM memories WHERE user = old.user);
+END;
+"""
+
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_initial", """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -192,14 +208,7 @@ CREATE TRIGGER user_versions_ad AFTER DELETE ON memories BEGIN
     INSERT INTO user_versions (user) SELECT old.user
         WHERE EXISTS (SELECT 1 FROM memories WHERE user = old.user);
 END;
-CREATE TRIGGER user_versions_au AFTER UPDATE OF id, user, agent, session, kind, text,
-        fts_extra, metadata, importance, time, recorded_at, valid_from, valid_to,
-        superseded_by, sources, pinned, expires_at, seq, embedding ON memories BEGIN
-    DELETE FROM user_versions WHERE user IN (old.user, new.user);
-    INSERT INTO user_versions (user) VALUES (new.user);
-    INSERT INTO user_versions (user) SELECT old.user WHERE old.user IS NOT new.user
-        AND EXISTS (SELECT 1 FROM memories WHERE user = old.user);
-END;
+""" + _user_versions_au("id, user, agent, session, kind, text, fts_extra") + """
 CREATE TRIGGER user_versions_touch AFTER UPDATE OF access_count, last_accessed ON memories
 BEGIN
     UPDATE user_versions SET touched = touched + 1 WHERE user = new.user;
@@ -243,15 +252,7 @@ INSERT INTO user_versions (user) SELECT DISTINCT user FROM memories WHERE fts_te
     # fts_text (0012) is indexed text too: a change of it alone moves the user's version
     ("0013_user_versions_fts_text", """
 DROP TRIGGER user_versions_au;
-CREATE TRIGGER user_versions_au AFTER UPDATE OF id, user, agent, session, kind, text,
-        fts_text, fts_extra, metadata, importance, time, recorded_at, valid_from, valid_to,
-        superseded_by, sources, pinned, expires_at, seq, embedding ON memories BEGIN
-    DELETE FROM user_versions WHERE user IN (old.user, new.user);
-    INSERT INTO user_versions (user) VALUES (new.user);
-    INSERT INTO user_versions (user) SELECT old.user WHERE old.user IS NOT new.user
-        AND EXISTS (SELECT 1 FROM memories WHERE user = old.user);
-END;
-"""),
+""" + _user_versions_au("id, user, agent, session, kind, text, fts_text, fts_extra")),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
