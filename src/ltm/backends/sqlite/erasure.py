@@ -97,9 +97,7 @@ class Erasure(Connection):
         for cache in caches:
             for key in [k for k in cache if mine(k)]:
                 del cache[key]
-        entry = self._postings_cache.pop(user, None)
-        if entry is not None:
-            self._postings_rows -= sum(len(a[0]) for a in entry[1].values())
+        self._drop_postings(user)
 
     def _forget_scope(self, c: sqlite3.Connection, user: str, tomb: str) -> None:
         """The user has no memory left: what names it goes too. Tombstones written before

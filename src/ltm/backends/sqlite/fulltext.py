@@ -118,10 +118,13 @@ def _row_length(sz: bytes) -> int:
     return sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
 
 
-def _tf_part(f: float, length: float, avgdl: float) -> float:
+def _tf_coefficients(avgdl: float) -> tuple[float, float, float]:
     """BM25's term-frequency part of a term counted ``f`` times (weighted) in a row of
-    ``length`` tokens, with the average length ``avgdl``."""
-    return f * (BM25_K1 + 1) / (f + BM25_K1 * (1 - BM25_B) + BM25_K1 * BM25_B / avgdl * length)
+    ``length`` tokens (``_row_length``) is ``f * a / (f + b + c * length)``, with (a, b, c)
+    these for the average length ``avgdl``: k1 + 1, k1 (1 - b) and k1 b / avgdl. Its callers
+    inline the rest in one loop over a term's rows (a cold query term's rows are scored on
+    every search that meets it)."""
+    return BM25_K1 + 1, BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / avgdl
 
 
 # bm25()'s weighted count of a term is a whole number of these (text 1, labels EXTRA_WEIGHT):
@@ -147,13 +150,10 @@ def _rescaled_rows(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
     (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25() over
     ``idf``, made with the store's average length ``avgdl_store``) gives back the weighted
     count it stands for, part * K / (k1 + 1 - part) with K = k1 (1 - b + b length /
-    avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl`` (the
-    operations of ``_tf_part`` and ``_row_length`` in their order, in one loop: a cold query
-    term's rows are rescored on every search that meets it)."""
+    avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl``
+    (``_tf_coefficients``)."""
     k1, b, step = BM25_K1, BM25_B, _F_STEP
-    k1_1 = k1 + 1
-    tf_k = k1 * (1 - b)  # _tf_part's k1 (1 - b) and k1 b / avgdl
-    tf_len = k1 * b / avgdl
+    k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
     out = []
     for key, sc, lab, sz in rows:
         length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
@@ -416,9 +416,8 @@ class FullText(Connection):
             f"{join}CROSS JOIN memories_fts_docsize d ON d.id = memories_fts.rowid "
             f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
             [match, *params]).fetchall()
-        # _tf_part and _row_length inline, the same operations in their order (a cold query
-        # term's rows are scored on every search that meets it)
-        k1_1, tf_k, tf_len = BM25_K1 + 1, BM25_K1 * (1 - BM25_B), BM25_K1 * BM25_B / avgdl
+        # (_tf_coefficients and _row_length inline: one loop over the term's rows)
+        k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
         out = []
         for k, text, extra, sz in rows:
             if text is None:  # a contentless index (a store before 0005): no highlight()
@@ -599,11 +598,16 @@ class FullText(Connection):
         hit = self._postings_cache.get(user)
         if hit is not None and hit[0] == mark:
             return hit[1]
-        if hit is not None:
-            self._postings_rows -= sum(len(a[0]) for a in hit[1].values())
+        self._drop_postings(user)
         held: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
         self._postings_cache[user] = (mark, held)
         return held
+
+    def _drop_postings(self, user: str) -> None:
+        """Drop ``user``'s postings cache (stale, or the user forgotten), its rows uncounted."""
+        hit = self._postings_cache.pop(user, None)
+        if hit is not None:
+            self._postings_rows -= sum(len(a[0]) for a in hit[1].values())
 
     def _keep_postings(self, user: str, key: tuple[str, str], *arrays: np.ndarray
                        ) -> tuple[np.ndarray, ...]:
