@@ -32,7 +32,7 @@ from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
-from .ranker import FULL, OWN, Ranker, RawPool, Turns, shipped, sigmoid
+from .ranker import FULL, MATCH, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 from .supersede import lift_current, successors_first, with_successors
 from .timefit import (
     decay_policies,
@@ -42,7 +42,7 @@ from .timefit import (
     window_candidates,
 )
 
-_STRUCTURE_END = FULL.index("recency")  # "own" and the conversation-structure columns
+_STRUCTURE_END = len(MATCH)  # "own" and the conversation-structure columns
 # a hit's first signals, in order: the columns of ``rank``'s ``head``
 _HEAD_SIGNALS = ("text", "dense", "text_rel", "dense_z", "label", *FULL[:_STRUCTURE_END],
                  "recency", "importance")

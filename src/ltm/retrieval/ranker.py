@@ -41,6 +41,9 @@ OWN = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "lab
        "text_top", "dense_gap")
 FULL = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
         "next_text", "recency", "importance", "superseded", "window", "time_fit", "assistant")
+# the stage-2 columns that say how well a memory and its conversation match the query: "own"
+# (stage 1's match) and the conversation's structure (neighbours, session), before the priors
+MATCH = FULL[:FULL.index("recency")]
 # stage-2 features added after weights were first fitted and stored (see ``Ranker.from_dict``)
 ADDED = frozenset({"previous_text", "next_text", "assistant"})
 # the last calibration step (see ``context_features``)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .ranker import FULL, Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
+from .ranker import FULL, MATCH, Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -197,16 +197,14 @@ JUDGED_TOP = 20  # a judged query's candidates the refit ranks its judged memori
 # counting USEFUL_OVER_NOT times an unjudged one (a sure preference, where an unjudged one is
 # only probably better). Before, such a memory counted as one more unjudged candidate: "not
 # useful" changed the fit only when the memory was not in its query's top JUDGED_TOP anyway.
-# These terms never move the MATCH columns: a memory judged not useful usually matches its
-# query best, and fitted free they scaled the match down to nothing (measured: 18 judgments on
-# one note took the "own" weight 0.39 -> -0.07, every memory's relevance to 0.000 for every
-# query). Weight 2, the middle of 1 / 2 / 4 tried on a scenario of its own (a recent
+# These terms never move the MATCH columns (ranker.MATCH): a memory judged not useful usually
+# matches its query best, and fitted free they scaled the match down to nothing (measured: 18
+# judgments on one note took the "own" weight 0.39 -> -0.07, every memory's relevance to 0.000
+# for every query). Weight 2, the middle of 1 / 2 / 4 tried on a scenario of its own (a recent
 # catch-all note among 7 older facts; 30 judgments over 5 questions, read on 5 others): the
 # note's rank there went from 2,1,1,1,0 (0: first) to 2,4,3,4,0 / 3,5,4,5,1 / 6,7,7,7,3.
 NOT_USEFUL_WEIGHT = 2.0
 USEFUL_OVER_NOT = 2.0
-MATCH = ("own", "previous", "next", "near", "session", "session_lse", "previous_text",
-         "next_text")
 
 
 def store_samples(mem: Any) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
