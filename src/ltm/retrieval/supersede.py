@@ -88,9 +88,6 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
     if not any(h.memory.superseded_by in pos for h in hits):
         return hits
 
-    def exempt(succ: Memory) -> bool:
-        return _not_yet(succ, at, window)
-
     if window is not None:  # successors inside the window take their predecessors' relevance
         hits = list(hits)
         for _ in range(len(hits)):  # a chain raises one link a pass
@@ -101,7 +98,7 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
                     continue
                 s = hits[pos[nxt]]
                 if s.relevance < h.relevance and s.signals.get("time_window", 0.0) >= 1.0 \
-                        and not exempt(s.memory):
+                        and not _not_yet(s.memory, at, window):
                     hits[pos[nxt]] = Hit(s.memory, h.relevance,
                                          dict(s.signals, raised_to_predecessor=1.0),
                                          h.relevance)
@@ -118,7 +115,7 @@ def successors_first(hits: list[Hit], at: int, window: TimeWindow | None) -> lis
             return cap[mid], depth[mid]
         rel, d = h.relevance, 0
         nxt = h.memory.superseded_by
-        if nxt in pos and nxt not in seen and not exempt(hits[pos[nxt]].memory):
+        if nxt in pos and nxt not in seen and not _not_yet(hits[pos[nxt]].memory, at, window):
             s_rel, s_d = settle(hits[pos[nxt]], seen | {mid})
             if s_rel <= rel:
                 rel, d = s_rel, s_d + 1
