@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import DimensionMismatch, InvalidInput, StoreError
@@ -108,44 +108,44 @@ def _varint_sum(buf: bytes) -> int:
     return total
 
 
+def _row_batches(conn: psycopg.Connection[Any], s: str, where: str = "TRUE",
+                 params: Sequence[Any] = ()) -> Iterator[list[Any]]:
+    """(user_id, id, text, fts_extra) of the memories matching ``where``, 5,000 rows at a time
+    in (user_id, id) order (a Python step of a migration: each batch updated before the next
+    is read)."""
+    after: tuple[str, str] = ("", "")
+    while True:
+        rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
+                            f"WHERE (user_id, id) > (%s, %s) AND {where} "
+                            f"ORDER BY user_id, id LIMIT 5000", [*after, *params]).fetchall()
+        if not rows:
+            return
+        yield rows
+        after = (rows[-1][0], rows[-1][1])
+
+
 def _backfill_tokens(s: str) -> Callable[[psycopg.Connection[Any]], None]:
-    """Migration 0009's step in Python: every row's ``tokens`` (``token_lengths``), a batch
-    of rows at a time in (user_id, id) order."""
+    """Migration 0009's step in Python: every row's ``tokens`` (``token_lengths``)."""
     def run(conn: psycopg.Connection[Any]) -> None:
-        after: tuple[str, str] = ("", "")
-        while True:
-            rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
-                                f"WHERE (user_id, id) > (%s, %s) ORDER BY user_id, id "
-                                f"LIMIT 5000", list(after)).fetchall()
-            if not rows:
-                return
+        for rows in _row_batches(conn, s):
             counts = token_lengths((r[2], r[3]) for r in rows)
             conn.execute(f"UPDATE {s}.memories m SET tokens = k.c FROM unnest(%s::text[], "
                          f"%s::text[], %s::int[]) AS k(u, i, c) WHERE m.user_id = k.u AND "
                          f"m.id = k.i", [[r[0] for r in rows], [r[1] for r in rows], counts])
-            after = (rows[-1][0], rows[-1][1])
     return run
 
 
 def _backfill_cjk(s: str) -> Callable[[psycopg.Connection[Any]], None]:
     """Migration 0010's step in Python: ``fts_text`` and ``tokens`` of every row whose text
-    holds Chinese or Japanese (``segment.cjk_words``), a batch at a time."""
+    holds Chinese or Japanese (``segment.cjk_words``)."""
     def run(conn: psycopg.Connection[Any]) -> None:
-        after: tuple[str, str] = ("", "")
-        while True:
-            rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
-                                f"WHERE (user_id, id) > (%s, %s) AND text ~ %s "
-                                f"ORDER BY user_id, id LIMIT 5000",
-                                [*after, CJK_CLASS]).fetchall()
-            if not rows:
-                return
+        for rows in _row_batches(conn, s, "text ~ %s", [CJK_CLASS]):
             words = [cjk_words(r[2]) for r in rows]
             counts = token_lengths((w or r[2], r[3]) for w, r in zip(words, rows))
             conn.execute(f"UPDATE {s}.memories m SET fts_text = k.w, tokens = k.c FROM "
                          f"unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS "
                          f"k(u, i, w, c) WHERE m.user_id = k.u AND m.id = k.i",
                          [[r[0] for r in rows], [r[1] for r in rows], words, counts])
-            after = (rows[-1][0], rows[-1][1])
     return run
 
 
