@@ -40,6 +40,7 @@ def has_content(value: str) -> bool:
 # in API keys (ltm.server.auth) the users a key reaches: '*' is every user, so it names none;
 # REST and MCP refuse it as a user, and so does every other face
 ALL_USERS = "*"
+NOT_A_USER = "'*' is not a user name: it stands for every user in API keys"
 
 
 def user(value: object, field: str = "user", *, stored: bool = False) -> str:
@@ -52,7 +53,7 @@ def user(value: object, field: str = "user", *, stored: bool = False) -> str:
         raise ScopeError(f"{field} must be at most {MAX_NAME_CHARS} characters of valid "
                          "Unicode, without NUL")
     if value == ALL_USERS and not stored:
-        raise ScopeError("'*' is not a user name: it stands for every user in API keys")
+        raise ScopeError(NOT_A_USER)
     return value
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
 
+from ..validate import NOT_A_USER
 from . import models as M
 from .auth import ALL_USERS, OPEN_ACCESS, ApiKey, KeyStore
 from .errors import ApiError
@@ -73,8 +74,7 @@ class Access:
             if "\x00" in user:
                 raise ApiError(422, "invalid_input", "user must not contain NUL", "user")
             if user == ALL_USERS:
-                raise ApiError(422, "invalid_input", "'*' is not a user name: it stands for "
-                               "every user in API keys", "user")
+                raise ApiError(422, "invalid_input", NOT_A_USER, "user")
             if not key.covers(user):
                 raise ApiError(403, "forbidden", "this API key does not reach that user")
             if right not in key.rights:
