@@ -187,6 +187,15 @@ def _week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
+def _saturday(d: date) -> date:
+    """The Saturday of ``d``'s (Monday-to-Sunday) week."""
+    return _week_start(d) + timedelta(days=5)
+
+
+def _span_weekend(sat: date) -> tuple[datetime, datetime]:
+    return _dt(sat), _dt(sat) + timedelta(days=2)
+
+
 def _unit_span(unit: str, anchor: date) -> tuple[datetime, datetime]:
     """The calendar unit (day, week, month, year, decade) containing ``anchor``."""
     if unit == "day":
@@ -217,7 +226,7 @@ def _shift(d: date, unit: str, n: int) -> date:
 
 def _last_weekend(today: date) -> date:
     """The Saturday of the most recent weekend that is over (asked on a Sunday, the one before)."""
-    sat = _week_start(today) + timedelta(days=5)
+    sat = _saturday(today)
     return sat - timedelta(days=7) if sat + timedelta(days=2) > today else sat
 
 
@@ -461,8 +470,7 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         rolling = re.compile(r"\b(?:in|over|during|within)\s+the\s+$").search(
             low, max(0, m.start() - 64), m.start())  # not low[:start] each time: O(n^2)
         if unit == "weekend":
-            sat = _week_start(today) + timedelta(days=5) if this else _last_weekend(today)
-            add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+            add(m, _span_weekend(_saturday(today) if this else _last_weekend(today)))
         elif this:
             add(m, _unit_span(unit, today))
         elif m.group(0).startswith("past") or (rolling and unit != "decade"):
@@ -474,10 +482,8 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
     # (not "over the weekend before 4th October": that weekend is another's)
     for m in re.finditer(r"\b(?:over|on|at|during)\s+the\s+weekend\b(?!s|\s+(?:before|after|"
                          r"of|following|preceding)\b)", low):
-        sat = _week_start(today) + timedelta(days=5)
-        if sat > today:
-            sat -= timedelta(days=7)
-        add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+        sat = _saturday(today)
+        add(m, _span_weekend(sat - timedelta(days=7) if sat > today else sat))
 
     def weekday(m: re.Match[str]) -> int | None:
         """The weekday named (Mon, Sat, Sun only capitalised), None if it is another word."""
@@ -517,8 +523,7 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
                          + r")\s+before\s+last\b" + _NOT_TIME, low):
         unit = m.group("unit")
         if unit == "weekend":
-            sat = _last_weekend(today) - timedelta(days=7)
-            add(m, (_dt(sat), _dt(sat) + timedelta(days=2)))
+            add(m, _span_weekend(_last_weekend(today) - timedelta(days=7)))
         elif unit in _SEASONS:
             last = _last_season(_SEASONS[unit], now)
             start = _month_start(last.year - 1, last.month)
