@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import string
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -57,6 +58,19 @@ def _fold_pairs() -> tuple[str, str]:
 
 FOLD_FROM, FOLD_TO = _fold_pairs()  # (SQL translate() in the tsv column, fold() in queries)
 _FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
+# PostgreSQL's parser reads a run of words joined by some ASCII punctuation as one token (an
+# email, URL, host, file path, version, decimal or signed number: '1.26.4', 'a.b', '-123' of
+# 'ABC-123') and drops what looks like a tag ('<div>'); SQLite's tokenizer and the query's
+# words (``fulltext.query_words``) split there. The full-text column reads these as spaces
+# (migration 0011), so a row has the words it has on SQLite.
+SPLIT = string.punctuation
+
+
+def _literal(text: str) -> str:
+    """``text`` inside an SQL string literal (standard_conforming_strings: only the quote)."""
+    return text.replace("'", "''")
 
 
 def fold(text: str) -> str:
@@ -298,16 +312,33 @@ def base_migrations(s: str) -> list[Migration]:
         f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
         f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1 "
         f"WHERE st.user_id IN (SELECT user_id FROM {s}.memories WHERE fts_text IS NOT NULL)",
+    ]), ("0011_split_punctuation", [
+        # ASCII punctuation reaches the parser as spaces (``_tsv_sql``'s ``split``), as it
+        # splits words on SQLite and in queries: emails, URLs, hosts, paths, versions, decimal
+        # and signed numbers were single lexemes ('1.26.4', '-123' of 'ABC-123') that no
+        # query word matched, and tags were dropped. Every row's column is written again;
+        # token lengths (SQLite's count) are as before, the users' cached views are not
+        f"ALTER TABLE {s}.memories DROP COLUMN tsv",
+        f"ALTER TABLE {s}.memories ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+        f"({_tsv_sql(folded=True, cjk=True, split=True)}) STORED",
+        f"CREATE INDEX memories_tsv ON {s}.memories USING gin (tsv)",
+        f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
+        f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1",
     ])]
 
 
 
-def _tsv_sql(*, folded: bool, cjk: bool = False) -> str:
+def _tsv_sql(*, folded: bool, cjk: bool = False, split: bool = False) -> str:
     """The full-text column's expression: the text at weight A, the metadata words at B
     (``folded``: through ``translate`` with ``FOLD_FROM`` / ``FOLD_TO``; ``cjk``: the text's
-    Chinese and Japanese words from ``fts_text`` where it has them, migration 0010)."""
+    Chinese and Japanese words from ``fts_text`` where it has them, migration 0010;
+    ``split``: ASCII punctuation turned into spaces, migration 0011)."""
+    src, dst = (FOLD_FROM + SPLIT, FOLD_TO + " " * len(SPLIT)) if split \
+        else (FOLD_FROM, FOLD_TO)
+
     def words(column: str) -> str:
-        return f"translate({column}, '{FOLD_FROM}', '{FOLD_TO}')" if folded else column
+        return f"translate({column}, '{_literal(src)}', '{_literal(dst)}')" if folded \
+            else column
     text = words("coalesce(fts_text, text)" if cjk else "text")
     return (f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, {text}), 'A') || "
             f"setweight(to_tsvector('{TEXT_CONFIG}'::regconfig, {words('fts_extra')}), 'B')")
