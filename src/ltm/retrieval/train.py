@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .ranker import FULL, MATCH, Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
+from .ranker import FULL, MATCH, MIN_TIME_FIT, Ranker, RawPool, fit, fit_ranking, shipped, sigmoid
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -291,31 +291,80 @@ def not_useful_pairs(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
             np.concatenate(weights) if weights else np.zeros(0))
 
 
+# Stage-2 columns a store's fit keeps on the side of 0 the shipped weights are on (the sign
+# they must have by design): a superseded fact is penalised (its successor's guarantee), a
+# memory inside the query's window gains (``MIN_TIME_FIT``, the window guarantee; ``window`` is
+# one value per query, which a ranking fit never moves). Importance and recency are not among
+# them: a store may learn that its important notes, or its newest memories, are not what its
+# user asks for (``not_useful_pairs``), and its relevance level is then kept by ``_no_lift``.
+SIGNED = {"superseded": -1.0, "time_fit": 1.0}
+# the values a memory can have in the columns outside ``MATCH`` whose values do not depend on
+# the store (recency is 0.5 ** (age / half-life); importance, see ``_no_lift``)
+_RANGE = {"recency": (0.0, 1.0), "superseded": (0.0, 1.0), "window": (0.0, 1.0),
+          "time_fit": (0.0, 1.0), "assistant": (0.0, 1.0)}
+
+
+def _no_lift(w: np.ndarray, base: Ranker, xs: list[np.ndarray]) -> float:
+    """How far to lower the bias so that the change of the priors (the columns outside
+    ``MATCH``: importance, recency, supersession, time, speaker) from the shipped weights lifts
+    no memory's logit: the largest lift the change gives a memory whose values are within the
+    columns' ranges, importance within the fit's candidates' (``xs``) and an unset one's (0).
+    The ranking fit is blind to a query's level (a constant of every candidate cancels), so
+    without this a prior fitted the other way lifted every memory at its other end: 60 "not
+    useful" judgments of an important note took importance's weight 1.0 -> -1.24, and the
+    store's facts of importance 0.2 rose 0.67 in logit, an unrelated question's best from
+    relevance 0.0106 to 0.0205, over the context floor (0.015)."""
+    lift = 0.0
+    imp = FULL.index("importance")
+    col = np.concatenate([x[:, imp] for x in xs] + [np.zeros(1)])
+    ranges = {**_RANGE, "importance": (float(col.min()), float(col.max()))}
+    for f, (lo, hi) in ranges.items():
+        d = float(w[FULL.index(f)] - base.full_w[FULL.index(f)])
+        lift += max(d * lo, d * hi)
+    return max(lift, 0.0)
+
+
 def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     """Weights for this store from its judgments: the stage-2 weights refitted by the ranking
     objective (``fit_ranking``: each judged query's useful memories against its other
     candidates) and pulled toward the shipped ones with strength ``l2``, then, given "not
     useful" judgments, refitted from there with its other candidates above each memory judged
-    not useful (``not_useful_pairs``; the ``MATCH`` weights kept); the stage-1 weights, the
-    bias and the calibration stay the shipped ones. Judgments say which memories a user
-    prefers for a query, not how many of a store's memories are relevant: a free logistic
-    fit on them alone (most users only ever say "useful") lifted every memory's relevance to 1
-    for every query. None when the store holds no usable judgment."""
+    not useful (``not_useful_pairs``; the ``MATCH`` weights kept), a ``SIGNED`` weight fitted
+    across its bound held there and the rest refitted; the bias lowered by what the priors'
+    change can lift a memory (``_no_lift``: judgments reorder, they never make a memory more
+    relevant to every question); the stage-1 weights and the calibration stay the shipped
+    ones. Judgments say which memories a user prefers for a query, not how many of a store's
+    memories are relevant: a free logistic fit on them alone (most users only ever say
+    "useful") lifted every memory's relevance to 1 for every query. None when the store holds no usable judgment."""
     groups, judged = store_samples(mem)
     if judged == 0:
         return None, 0
     base = shipped()
     xs, ys = [x for x, _, _ in groups], [y for _, y, _ in groups]
-    w = fit_ranking(xs, ys, l2=l2, prior=base.full_w)
     pairs = not_useful_pairs(groups)
-    if len(pairs[1]):
-        # then the "not useful" judgments, the useful ones still counted, from there: they
-        # move what says which memories a match should come from, never the match's own weight
-        w = fit_ranking(xs, ys, l2=l2, prior=w, pairs=pairs,
-                        fixed=[FULL.index(f) for f in MATCH])
-    model = Ranker(base.own_w.copy(), base.own_b, w, base.full_b, base.context_window,
+    held: dict[int, float] = {}  # columns fitted across their sign, kept at their bound
+    while True:
+        prior = base.full_w.copy()
+        prior[list(held)] = list(held.values())
+        w = fit_ranking(xs, ys, l2=l2, prior=prior, fixed=list(held))
+        if len(pairs[1]):
+            # then the "not useful" judgments, the useful ones still counted, from there: they
+            # move what says which memories a match should come from, never the match's own
+            # weight
+            w = fit_ranking(xs, ys, l2=l2, prior=w, pairs=pairs,
+                            fixed=[*held, *(FULL.index(f) for f in MATCH)])
+        bounds = {FULL.index(f): MIN_TIME_FIT if f == "time_fit" else 0.0 for f in SIGNED}
+        over = {j: b for j, b in bounds.items()
+                if j not in held and SIGNED[FULL[j]] * (w[j] - b) < 0}
+        if not over:
+            break
+        held.update(over)  # at its bound, the rest refitted
+    lowered = _no_lift(w, base, xs)
+    model = Ranker(base.own_w.copy(), base.own_b, w, base.full_b - lowered,
+                   base.context_window,
                    {"fitted_from": "feedback", "judgments": judged,
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "l2_toward_shipped": l2, "objective": "ranking"},
+                    "l2_toward_shipped": l2, "objective": "ranking",
+                    "bias_lowered": round(lowered, 6)},
                    None if base.context_w is None else base.context_w.copy(), base.context_b)
     return Ranker.from_dict(model.to_dict()), judged  # the checks a loaded model gets
