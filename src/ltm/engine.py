@@ -21,7 +21,7 @@ import numpy as np
 
 from . import ids as _ids
 from . import validate as check
-from .backends.base import Backend, NewRow
+from .backends.base import Backend, Filters, NewRow
 from .config import Settings
 from .embed import Embedder
 from .errors import DimensionMismatch, InvalidInput, NotFound, StoreError
@@ -93,6 +93,13 @@ class Engine:
     def users(self) -> list[str]:
         self.check_open()
         return self.backend.users()
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id), ``newest`` or ``oldest``
+        first, past the (time, id) key ``before``, at most ``limit`` (``Backend.scan``)."""
+        self.check_open()
+        return self.backend.scan(flt, order=order, limit=limit, before=before)
 
     # -- writing --------------------------------------------------------------------------
     def row(self, text: object, *, user: object, agent: object = None, session: object = None,

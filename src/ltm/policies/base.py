@@ -3,7 +3,7 @@
 The policies (dedup, supersession, retention, consolidation, extraction, cascade) receive the
 engine (``ltm.engine.Engine``, the layer the ``MemoryStore`` facade stands on) and use only
 these members: storage, settings, embedding, writing a new memory, the forget cascade, the
-pending access counts and the list of users. They never see the facade or its private parts,
+pending access counts, pages of memories (scan) and the list of users. They never see the facade or its private parts,
 and nothing here imports a layer above.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..backends.base import Backend
+from ..backends.base import Backend, Filters
 from ..config import Settings
 from ..model import ForgetReceipt, Memory
 
@@ -38,5 +38,9 @@ class Engine(Protocol):
 
     def flush_access(self) -> None:
         """Write the pending access counts of searches."""
+
+    def scan(self, flt: Filters, *, order: str = "newest", limit: int = 100,
+             before: tuple[int, str] | None = None) -> list[Memory]:
+        """A page of the memories ``flt`` matches, by (time, id) (``Backend.scan``)."""
 
     def users(self) -> list[str]: ...

@@ -70,7 +70,7 @@ def _unarchive(engine: Engine, user: str) -> None:
     archived: list[Memory] = []
     before = None
     while True:
-        page = engine.backend.scan(flt, order="oldest", limit=_PAGE, before=before)
+        page = engine.scan(flt, order="oldest", limit=_PAGE, before=before)
         archived += page
         if len(page) < _PAGE:
             break

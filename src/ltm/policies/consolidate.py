@@ -91,8 +91,8 @@ def _episodes(engine: Engine, user: str, session: str) -> list[tuple[Memory, np.
 def _summaries(engine: Engine, user: str, session: str) -> list[Memory]:
     """The session's summaries, oldest first: read by (user, session), not by walking the
     user's memories (it runs again inside the write transaction)."""
-    found = engine.backend.scan(Filters(user=user, session=session, kinds=("summary",)),
-                                order="oldest", limit=1000)
+    found = engine.scan(Filters(user=user, session=session, kinds=("summary",)),
+                        order="oldest", limit=1000)
     return sorted((m for m in found if SUMMARY_KEY in m.metadata), key=lambda m: m.id)
 
 
