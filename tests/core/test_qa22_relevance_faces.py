@@ -223,13 +223,15 @@ def test_only_not_useful_judgments_fit_nothing(tmp_path: Path) -> None:
 
 
 def test_bench_beam_says_which_folder_to_give(tmp_path: Path) -> None:
-    """``--data`` one level too high (the data set's folder) or too low (one conversation):
-    the message says which folder holds the conversations."""
-    one = tmp_path / "beam" / "100K" / "1"
-    one.mkdir(parents=True)
-    (one / "chat.json").write_text("[]")
-    (one / "probing_questions.json").write_text("{}")
-    for given, hint in ((tmp_path / "beam", f"e.g. {tmp_path / 'beam' / '100K'}"),
+    """``--data`` one level too high (a data set's folder with several tiers, none of them
+    the 100K tier it would stand for) or too low (one conversation): the message says which
+    folder holds the conversations."""
+    for tier in ("1M", "10M"):
+        one = tmp_path / "beam" / tier / "1"
+        one.mkdir(parents=True)
+        (one / "chat.json").write_text("[]")
+        (one / "probing_questions.json").write_text("{}")
+    for given, hint in ((tmp_path / "beam", f"e.g. {tmp_path / 'beam' / '10M'}"),
                         (one, "is one conversation, give the folder above it")):
         code, text, exc = _cli("bench", "beam", "--data", str(given), "--out",
                                str(tmp_path / "b.json"))

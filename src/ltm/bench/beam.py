@@ -116,12 +116,17 @@ def load_conversation(folder: str | Path, name: str | None = None) -> LabelledCo
     return LabelledConversation(user, items, questions, source="beam")
 
 
-def load_beam(folder: str | Path) -> list[LabelledConversation]:
-    """Every conversation under ``folder`` (``<n>/chat.json`` + ``<n>/probing_questions.json``;
-    pass the ``100K`` folder), in numeric order."""
-    root = Path(folder)
-    subs = [p for p in root.iterdir() if (p / "chat.json").is_file()
+def _conversation_folders(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if (p / "chat.json").is_file()
             and (p / "probing_questions.json").is_file()]
+
+
+def load_beam(folder: str | Path) -> list[LabelledConversation]:
+    """Every conversation under ``folder`` (``<n>/chat.json`` + ``<n>/probing_questions.json``),
+    in numeric order. ``folder`` is a tier (``.../beam/100K``) or the data set's folder, which
+    stands for its 100K tier (the benchmark's), or for its only tier."""
+    root = Path(folder)
+    subs = _conversation_folders(root)
     if not subs:
         hint = ""
         if (root / "chat.json").is_file():  # one conversation's folder
@@ -133,8 +138,12 @@ def load_beam(folder: str | Path) -> list[LabelledConversation]:
                                        if c.is_dir()))
             except OSError:
                 tiers = []
+            tier = "100K" if "100K" in tiers else tiers[0] if len(tiers) == 1 else None
+            if tier is not None:
+                subs = _conversation_folders(root / tier)
             if tiers:
                 hint = f": give one of its tiers, e.g. {root / tiers[0]}"
+    if not subs:
         raise FileNotFoundError(f"no BEAM conversations (<n>/chat.json) under {root}{hint}")
     subs.sort(key=lambda p: (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name))
     out = []

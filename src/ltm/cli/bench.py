@@ -110,8 +110,8 @@ def locomo(data: str, embedder: str | None, out: str | None, md_out: str | None,
 @click.command()
 @click.option("--data", envvar="LTM_BEAM", required=True,
               type=click.Path(exists=True, file_okay=False),
-              help="The BEAM 100K folder (<n>/chat.json, <n>/probing_questions.json; env "
-                   "LTM_BEAM).")
+              help="The BEAM 100K folder (<n>/chat.json, <n>/probing_questions.json), or the "
+                   "data set's folder above it (env LTM_BEAM).")
 @click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
 @click.option("--out", type=click.Path(dir_okay=False), default="benchmarks/results/beam.json",
               show_default=True, help="JSON output.")

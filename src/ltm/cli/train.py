@@ -376,7 +376,8 @@ def _finite(ctx: Any, param: Any, value: float | None) -> float | None:
 @train.command("ranker")
 @click.option("--data", "data", multiple=True, metavar="NAME:PATH",
               help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
-                   "(generated small stores, seeds 1-3).")
+                   "(generated small stores, seeds 1-3); a bare path is locomo's file or "
+                   "beam's folder.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the fitted weights (JSON).")
 @click.option("--store", "store", type=click.Path(), default=None,
