@@ -29,7 +29,8 @@ give the window that covers them all. What is understood:
   2023-05-08 (also 2023-05-08T10:00), 2023-05, 2023/05/08, 08.05.2023 (day first), 8/5/2023 or
   5/8/2023 (when both numbers could be the month: both days and those between)
 - abbreviations: yday, wk(s), mo(s)/mth(s), yr(s), Tue(s), Wed(s), Thu(r)(s), Fri, and Mon, Sat,
-  Sun when capitalised ("I last sat down" names no day)
+  Sun when capitalised ("I last sat down" names no day); not before a capitalised word that is
+  no time word ("on Sat Nav", "since Sun Microsystems", "since Thu Nguyen joined" name none)
 - Christmas (Eve, Day), New Year's Eve, New Year's Day, Halloween, Valentine's Day,
   Thanksgiving, with or without a year
 - since/after/before/until any of the forms above, or a month's name or a year ("since Monday",
@@ -123,6 +124,16 @@ _NOT_TIME = (r"(?!\s+(?:week|weekend|month|year|decade|night|spring|summer|fall|
              r"christmas|xmas|halloween|thanksgiving|new\s+year|valentine|monday|tuesday|"
              r"wednesday|thursday|friday|saturday|sunday)\b)")
 _MOD = re.compile(r"\b(?P<mod>since|after|before|until)\s+$")
+# A capitalised word right after a weekday's abbreviation makes it the start of a name ("I
+# bought a Sat Nav", "since Sun Microsystems", "on Mon Repos"), unless the word is "I" or one
+# of time ("on Sat Night", "Fri Jan 9", "Mon AM"); matched on the query as written, not after
+# a full stop ("on Thu. Then we left") nor in a query all in capitals
+_NAME_AFTER = re.compile(
+    r"[ \t]+(?!(?:I|" + "|".join(
+        w.capitalize() + "|" + w.upper() for w in [
+            *_MONTHS, *_WEEKDAYS, "morning", "afternoon", "evening", "night", "noon",
+            "midday", "midnight", "lunchtime", "am", "pm", "eve"])
+    + r")(?!\w))[A-Z]")
 
 
 @dataclass(frozen=True)
@@ -486,9 +497,15 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         add(m, _span_weekend(sat - timedelta(days=7) if sat > today else sat))
 
     def weekday(m: re.Match[str]) -> int | None:
-        """The weekday named (Mon, Sat, Sun only capitalised), None if it is another word."""
+        """The weekday named (Mon, Sat, Sun only capitalised), None if it is another word: an
+        abbreviation that starts a name ("Sat Nav", "Sun Microsystems", "Mon Repos": a
+        capitalised word after it that is no time word, see ``_NAME_AFTER``)."""
         wd = m.group("wd")
-        if wd in _CASED and not (len(text) == len(low) and text[m.start("wd")].isupper()):
+        cased = len(text) == len(low)
+        if wd in _CASED and not (cased and text[m.start("wd")].isupper()):
+            return None
+        if wd not in _WEEKDAY_NAMES and cased and text != text.upper() \
+                and not m.group(0).endswith(".") and _NAME_AFTER.match(text, m.end()):
             return None
         return _WEEKDAYS[wd]
 

@@ -237,6 +237,12 @@ ENHANCED = [
     ("on Sat", THU, U(2026, 3, 7), U(2026, 3, 8)),
     ("last Sun", THU, U(2026, 3, 8), U(2026, 3, 9)),
     ("on Mon", THU, U(2026, 3, 9), U(2026, 3, 10)),
+    # an abbreviation before a capitalised time word, "I" or a full stop still names the day
+    ("on Sat Night", THU, U(2026, 3, 7), U(2026, 3, 8)),
+    ("on Sat I went to the zoo", THU, U(2026, 3, 7), U(2026, 3, 8)),
+    ("since Tues Morning", THU, U(2026, 3, 10), NOW),
+    ("I saw her on Thu. Then we left", THU, U(2026, 3, 5), U(2026, 3, 6)),
+    ("what did I do last Fri?", THU, U(2026, 3, 6), U(2026, 3, 7)),
     # a fortnight, numbers in words past twelve
     ("a fortnight ago", THU, U(2026, 2, 23), U(2026, 3, 2)),
     ("two fortnights ago", THU, U(2026, 2, 9), U(2026, 2, 16)),
@@ -333,6 +339,9 @@ def test_forms_users_type(query: str, now: object, start: datetime, end: object)
     # lower-case mon/sat/sun are other words
     "I last sat on the bench", "the last sun of summer", "we sat on sun loungers",
     "on mon ami", "the wk", "my yr",
+    # ... and a capitalised abbreviation that starts a name (helper 47)
+    "I relied on Sat Nav", "my last Sat Nav broke", "since Sun Microsystems was bought",
+    "we stayed on Mon Repos", "since Thu Nguyen joined", "before Wed Ding left",
     "the Weekend concert", "weekends are for rest", "plans for the weekend",
     "I'll be late, may I call?", "we left early may be", "my late May said so",
     "13/13/2023", "v1.2.2023", "2023/13/01", "10.10.10.2023",
