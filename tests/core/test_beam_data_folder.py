@@ -1,7 +1,7 @@
 """Where the issue's commands take their data (issue 15): ``ltm bench beam --data`` given the
 data set's folder (``../shared/data/beam/``) reads its 100K tier, and ``ltm train ranker
 --data`` takes a bare path for its kind (a LoCoMo file, a BEAM folder) as well as
-``NAME:PATH``."""
+``NAME:PATH``; ``--data ... --out FILE`` writes weights that load, with their provenance."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from ltm.bench.beam import load_beam
 from ltm.bench.ranker_data import UnknownData, load_data
+from ltm.cli import main
+from ltm.retrieval.ranker import Ranker, shipped
 
 LOCOMO = [{
     "sample_id": "conv-x",
@@ -69,3 +72,39 @@ def test_ranker_data_bare_path_is_its_kind(tmp_path: Path,
     assert [c.name for c in load_data("locomo10.json")] == ["conv-x"]  # a relative path
     with pytest.raises(UnknownData):
         load_data(str(tmp_path / "missing.json"))
+
+
+def _locomo_conversations(n: int) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i, (a, b, hobby, pet, name) in enumerate([("Mia", "Leo", "pottery", "greyhound", "Comet"),
+                                                  ("Ann", "Bob", "painting", "cat", "Miso"),
+                                                  ("Eve", "Dan", "chess", "parrot", "Kiwi")][:n]):
+        turns = [(a, f"I started {hobby} classes last week!"), (b, "Nice, where are they?"),
+                 (a, "At the studio near the river."), (b, f"My brother adopted a {pet}."),
+                 (a, f"What is the {pet} called?"), (b, f"{name}, because he is so fast.")]
+        out.append({"sample_id": f"conv-{i}", "conversation": {
+            "speaker_a": a, "speaker_b": b, "session_1_date_time": "9:00 am on 3 March, 2024",
+            "session_1": [{"speaker": s, "dia_id": f"D1:{k + 1}", "text": t}
+                          for k, (s, t) in enumerate(turns)]},
+            "qa": [{"question": f"Where does {a} take {hobby} classes?", "evidence": ["D1:3"],
+                    "category": 4},
+                   {"question": f"What is the name of the {pet}?", "evidence": ["D1:6"],
+                    "category": 4}]})
+    return out
+
+
+def test_train_ranker_data_out_writes_weights_with_provenance(tmp_path: Path) -> None:
+    """``ltm train ranker --data ... --out FILE`` (issue 15): the fitted weights load as a
+    ranker and say what they were fitted on; the shipped weights carry their provenance."""
+    data = tmp_path / "locomo10.json"
+    data.write_text(json.dumps(_locomo_conversations(3)))
+    out, report = tmp_path / "ranker.json", tmp_path / "cv.json"
+    got = CliRunner().invoke(main, ["train", "ranker", "--data", str(data), "--out", str(out),
+                                    "--folds", "3", "--embedder", "hash",
+                                    "--report", str(report)])
+    assert got.exit_code == 0, got.output
+    fitted = Ranker.load(out)
+    assert fitted.provenance["data"] == [str(data)]
+    assert fitted.provenance["conversations"] == 3 and fitted.provenance["questions"] == 6
+    assert "cross_validation" in fitted.provenance and json.loads(report.read_text())
+    assert {"data", "date", "command", "cross_validation"} <= set(shipped().provenance)
