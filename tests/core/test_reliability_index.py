@@ -334,3 +334,48 @@ def test_server_does_not_write_back_what_the_cli_erased(store_path: Path) -> Non
         found = sum(vec in data for vec in erased)
         assert found == 0, f"{found} erased vectors in {file.relative_to(store_path)}"
     assert_index_equals_database(store_path)
+
+
+def test_a_save_committed_during_a_catch_up_loses_no_log_entry(store_path: Path) -> None:
+    """A process catching its index up reads the log's head, checks that the log still reaches
+    back to its index, then reads the entries. Another process's save (a compact, a close)
+    trims the log; committed between that check and that read, it took the entries the replay
+    needed: the reader's index kept the erased rows and missed the added one, and its close
+    saved that as the current generation (the fault harness's 'rows of the database not in
+    the index' and erased vectors on disk). The commit is put exactly there through SQLite's
+    statement trace of the reader's connection."""
+    _build(store_path)
+    reader = ltm.open(store_path, embedder="hash")
+    writer = ltm.open(store_path, embedder="hash", erase="fast")  # no save of its own yet
+    try:
+        reader.search("apple river", user="user-1", k=3)  # its index loaded and current
+        writer.search("apple river", user="user-1", k=3)
+        db = sqlite3.connect(store_path / "memories.db")
+        erased = [bytes(e) for (e,) in db.execute(
+            "SELECT embedding FROM memories WHERE user = 'user-2'")]
+        db.close()
+        added = writer.add("a new note about the falcon in the tunnel", user="user-3")
+        assert writer.forget(user="user-2").count == PER_USER
+        trimmed: list[str] = []
+
+        def commit_a_save_first(sql: str) -> None:
+            if not trimmed and sql.startswith("SELECT epoch, n, op FROM index_log"):
+                trimmed.append(sql)
+                writer.backend.flush()  # saves a generation at the head, trims the log
+
+        reader.backend.conn.set_trace_callback(commit_a_save_first)  # type: ignore[attr-defined]
+        hits = reader.search("a new note about the falcon in the tunnel", user="user-3", k=1)
+        reader.backend.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        assert trimmed, "the replay's read of the log was not reached"
+        assert [h.memory.id for h in hits] == [added.id]
+        assert reader.search(_text(2, 3), user="user-2", k=5) == []
+        idx = reader.backend._vector_index()  # type: ignore[attr-defined]
+        assert idx.count("user-2") == 0 and idx.count("user-3") == PER_USER + 1
+    finally:
+        reader.close()  # saves its index: it must hold no erased vector
+        writer.close()
+    for file in (p for p in store_path.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        found = sum(vec in data for vec in erased)
+        assert found == 0, f"{found} erased vectors in {file.relative_to(store_path)}"
+    assert_index_equals_database(store_path)

@@ -260,25 +260,53 @@ class VectorIndexUpkeep(Connection):
         return epoch <= head and (first is None or first <= epoch + 1) \
             and head - epoch <= _CATCH_UP_MAX
 
-    def _catch_up(self, idx: VectorIndex) -> None:
-        assert self.dim is not None
-        head = self._log_head()
-        if head == idx.epoch:
+    @contextmanager
+    def _log_snapshot(self) -> Iterator[None]:
+        """The log and the rows read in one snapshot (a read transaction; inside a
+        transaction, its own). Read statement by statement, another process's save could
+        commit between two of them and trim the log entries the next statement reads."""
+        if self.conn.in_transaction:
+            yield
             return
-        if not self._log_reaches(idx.epoch, head):
-            # the log no longer reaches back (another process saved a generation and trimmed
-            # it): start over from that generation, or from the rows
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    def _catch_up(self, idx: VectorIndex) -> None:
+        """Replay the log from the index's epoch to its head. Where the log no longer reaches
+        back that far (another process saved a generation and trimmed it), start over from
+        that generation or from the rows, then replay from there."""
+        assert self.dim is not None
+        for tries in range(1, 4):
+            with self._log_snapshot():  # the head, the check and the entries: one snapshot
+                head = self._log_head()
+                if head == idx.epoch:
+                    return
+                if self._log_reaches(idx.epoch, head):
+                    self._replay(idx, head)
+                    return
             rec = self._index_record()
             fresh = None
-            if rec is not None and rec["gen"] != idx.gen \
+            if tries < 3 and rec is not None and rec["gen"] != idx.gen \
                     and self._log_reaches(int(rec["epoch"]), head):
                 fresh = VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, rec)
+            rebuilt = fresh is None
             if fresh is None:
                 fresh = self._rebuild()
             idx.__dict__.update(fresh.__dict__)
             self._hnsw.clear()
-            if idx.epoch >= head:  # a rebuild reads the head again, under its own snapshot
+            if rebuilt:
+                # the rows and the head were read in one snapshot (its own, or under the write
+                # lock): current as of then; later entries are the next call's
                 return
+
+    def _replay(self, idx: VectorIndex, head: int) -> None:
+        """Apply the log entries after the index's epoch up to ``head`` (inside a
+        ``_log_snapshot`` that found them all there)."""
+        assert self.dim is not None
         # up to the head read above: entries committed since are replayed by the next call
         ops = self.conn.execute("SELECT epoch, n, op FROM index_log WHERE epoch > ? AND "
                                 "epoch <= ? ORDER BY epoch", (idx.epoch, head)).fetchall()
