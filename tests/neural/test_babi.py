@@ -147,3 +147,24 @@ def test_cli_sequence_presets_write_metrics(preset: str, tmp_path: Path) -> None
     assert set(m["bits_per_sequence"]) == {"3", "4"}
     assert set(m["bits_per_sequence_enlarged_memory"]) == {"3", "4"}
     assert (out / "learning_curve.png").exists() and (out / "checkpoint.pt").exists()
+
+
+def test_cli_memn2n_babi_data_sets_folder_and_a_folder_without_tasks(
+        babi_dir: Path, tmp_path: Path) -> None:
+    """``--data`` given the data set's folder (``../shared/data/babi``, holding ``en`` and
+    ``en-10k``) trains on ``en``, the 1k setting; a folder without the task's files is a usage
+    error naming it (it was a FileNotFoundError traceback)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    babi_dir.rename(root / "en")
+    (root / "en-10k").mkdir()
+    out = tmp_path / "root"
+    res = CliRunner().invoke(train, ["memn2n-babi", "--task", "1", "--data", str(root),
+                                     "--steps", "5", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "metrics.json").read_text())["task"] == 1
+    res = CliRunner().invoke(train, ["memn2n-babi", "--task", "2", "--data", str(root / "en"),
+                                     "--out", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "no qa2_*_train.txt" in res.output, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert not (tmp_path / "none").exists()

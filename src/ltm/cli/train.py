@@ -140,8 +140,8 @@ for _preset in SEQ_DEFAULTS:
 @train.command(name="memn2n-babi")
 @click.option("--task", type=click.IntRange(1, 20), default=1, show_default=True, help="bAbI task number")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
-              help="bAbI directory (en or en-10k); default $LTM_BABI_DIR, then "
-                   "../shared/data/babi/en")
+              help="bAbI directory (en or en-10k; the folder above them means en); default "
+                   "$LTM_BABI_DIR, then ../shared/data/babi/en")
 @click.option("--seed", type=int, default=0, show_default=True,
               help='random seed (weights, data, noise)')
 @click.option("--steps", type=int, default=0,
@@ -174,13 +174,15 @@ for _preset in SEQ_DEFAULTS:
               help='show a progress bar (default: on a terminal)')
 def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
     """Train MemN2N on one bAbI task; writes test_error (0..1) to OUT/metrics.json."""
-    from ..neural.babi import resolve_data_dir
+    from ..neural.babi import resolve_data_dir, task_file
     from ..neural.babi_train import BabiTrainConfig, train_babi
 
     try:
         resolved = resolve_data_dir(data_dir)
+        for split in ("train", "test"):
+            task_file(resolved, kw["task"], split)
     except FileNotFoundError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise click.UsageError(f"{exc} (the bAbI folder: en or en-10k)") from exc
     cfg = BabiTrainConfig(data_dir=str(resolved), **kw)
     metrics = train_babi(cfg, out_dir)
     click.echo(json.dumps({"task": metrics["task"], "test_error": metrics["test_error"],

@@ -25,11 +25,14 @@ _TOKEN = re.compile(r"[A-Za-z0-9,]+")
 
 
 def resolve_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path`` if given, else ``$LTM_BABI_DIR``, else ``../shared/data/babi/en``."""
+    """``path`` if given, else ``$LTM_BABI_DIR``, else ``../shared/data/babi/en``. The data
+    set's folder (task files in ``en/``, ``en-10k/``) stands for its 1k setting, ``en``."""
     chosen = Path(path) if path else Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
     if not chosen.is_dir():
         raise FileNotFoundError(
             f"bAbI directory {chosen} not found; pass --data DIR or set {ENV_VAR}")
+    if not any(chosen.glob("qa*_*.txt")) and any((chosen / "en").glob("qa*_*.txt")):
+        return chosen / "en"
     return chosen
 
 
