@@ -1,7 +1,8 @@
 """``ltm bench locomo`` as issues 2 and 4 name it: ``--data FILE`` with no ``--out`` writes
 ``benchmarks/results/locomo-<embedder>.json``; ``--facts`` and ``--no-time-phrases``; the JSON
 keys ``systems.{ltm,bm25,dense}.{turn_recall,session_recall}.{"5","10","20"}``,
-``per_category``, ``ingest_per_s``, ``search_ms_p50``, ``search_ms_p95``."""
+``per_category``, ``ingest_per_s``, ``search_ms_p50``, ``search_ms_p95``; ``--data`` the file
+or the folder that holds it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ltm.bench.ranker_data import load_data
 from ltm.cli import main
 
 SAMPLE = [{
@@ -67,3 +69,26 @@ def test_bench_locomo_default_file_facts_and_no_time_phrases(
         assert s["ingest_per_s"] > 0 and s["search_ms_p95"] >= s["search_ms_p50"] > 0
     # a fact hit counts as hitting its source turns: with facts, ltm finds every turn
     assert result["systems"]["ltm"]["turn_recall"]["5"] == 1.0
+
+
+def test_bench_locomo_takes_the_folder_that_holds_locomo10(tmp_path: Path) -> None:
+    """Issue 2 gives the data as ``--data PATH`` on ``../shared/data/locomo/locomo10.json``:
+    the folder that holds it reads as that file; another folder is one line and exit 2."""
+    folder = tmp_path / "locomo"
+    folder.mkdir()
+    (folder / "locomo10.json").write_text(json.dumps(SAMPLE))
+    out = tmp_path / "l.json"
+    res = CliRunner().invoke(main, ["bench", "locomo", "--data", str(folder), "--out",
+                                    str(out)])
+    assert res.exit_code == 0, res.output
+    result = json.loads(out.read_text())
+    assert result["data"] == str(folder / "locomo10.json") and result["questions"] == 3
+    assert [c.name for c in load_data(f"locomo:{folder}")] == ["conv-x"]  # the ranker's too
+    res = CliRunner().invoke(main, ["bench", "locomo", "--data", str(tmp_path / "empty"),
+                                    "--out", str(tmp_path / "e.json")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["bench", "locomo", "--data", str(tmp_path / "empty"),
+                                    "--out", str(tmp_path / "e.json")])
+    assert res.exit_code == 2 and "holds no LoCoMo data" in res.output, res.output
+    assert not (tmp_path / "e.json").exists()

@@ -60,12 +60,19 @@ class Conversation:
     questions: list[dict[str, Any]] = field(default_factory=list)
 
 
+def locomo_file(path: str | Path) -> Path:
+    """``path``, or the ``locomo10.json`` in it when it is the data set's folder."""
+    p = Path(path)
+    return p / "locomo10.json" if p.is_dir() and (p / "locomo10.json").is_file() else p
+
+
 def load(path: str | Path) -> list[Conversation]:
-    """LoCoMo's conversations; InvalidInput (field "data") for a file that holds no LoCoMo
-    data (a folder, not JSON, another shape), FileNotFoundError for a missing one."""
+    """LoCoMo's conversations (``path`` is locomo10.json or the folder that holds it);
+    InvalidInput (field "data") for a file that holds no LoCoMo data (another folder, not
+    JSON, another shape), FileNotFoundError for a missing one."""
     from ..errors import InvalidInput
     try:
-        return _conversations(json.loads(Path(path).read_text(encoding="utf-8")))
+        return _conversations(json.loads(locomo_file(path).read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -191,6 +198,7 @@ def run(data: str | Path, *, embedder: str | None = None, store_dir: str | None 
     import ltm
     from ltm.store import MemoryStore
 
+    data = locomo_file(data)
     convs = load(data)
     if limit:
         convs = convs[:limit]

@@ -62,9 +62,8 @@ def _missing_data() -> Iterator[None]:
 
 
 @click.command()
-@click.option("--data", envvar="LTM_LOCOMO", required=True,
-              type=click.Path(exists=True, dir_okay=False),
-              help="Path to locomo10.json (env LTM_LOCOMO).")
+@click.option("--data", envvar="LTM_LOCOMO", required=True, type=click.Path(exists=True),
+              help="Path to locomo10.json, or the folder that holds it (env LTM_LOCOMO).")
 @click.option("--embedder", default=None, help="Embedder name (default: wordllama).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="JSON output (default benchmarks/results/locomo-<embedder>.json).")
