@@ -83,7 +83,9 @@ def test_bench_locomo_takes_the_folder_that_holds_locomo10(tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     result = json.loads(out.read_text())
     assert result["data"] == str(folder / "locomo10.json") and result["questions"] == 3
-    assert [c.name for c in load_data(f"locomo:{folder}")] == ["conv-x"]  # the ranker's too
+    # the ranker's data too, named or bare
+    assert [c.name for c in load_data(f"locomo:{folder}")] == ["conv-x"]
+    assert [c.name for c in load_data(str(folder))] == ["conv-x"]
     res = CliRunner().invoke(main, ["bench", "locomo", "--data", str(tmp_path / "empty"),
                                     "--out", str(tmp_path / "e.json")])
     assert res.exit_code == 2 and "Traceback" not in res.output

@@ -35,12 +35,15 @@ class UnknownData(ValueError):
 # -- data ------------------------------------------------------------------------------------
 def load_data(spec: str) -> list[LabelledConversation]:
     """The conversations of one ``NAME:PATH`` source; UnknownData for any other name. A bare
-    path stands for its kind: a file for ``locomo:FILE``, a folder for ``beam:DIR``."""
+    path stands for its kind: a file, or a folder holding locomo10.json, for ``locomo:``,
+    another folder for ``beam:DIR``."""
     from ..errors import InvalidInput
 
     name, _, path = spec.partition(":")
     if name not in ("locomo", "beam", "small") and Path(spec).exists():
-        name, path = ("locomo" if Path(spec).is_file() else "beam"), spec
+        bare = Path(spec)
+        name = "locomo" if bare.is_file() or (bare / "locomo10.json").is_file() else "beam"
+        path = spec
     if name in ("locomo", "beam") and not path:
         raise UnknownData(f"{spec!r}: name the data, locomo:PATH/locomo10.json or beam:DIR")
     try:
