@@ -68,7 +68,10 @@ def make_env(env_id: str) -> FlatObs:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("MiniGrid environments need the minigrid package") from exc
         return FlatObs(FullyObsWrapper(gym.make(env_id)), grid=True)
-    env = gym.make(env_id)
+    try:
+        env = gym.make(env_id)
+    except gym.error.DependencyNotInstalled as exc:  # e.g. LunarLander without Box2D
+        raise ImportError(f"{env_id} needs a package that is not installed: {exc}") from None
     if not hasattr(env.action_space, "n"):
         raise ValueError(f"{env_id} has no discrete action space")
     return FlatObs(env, grid=False)
