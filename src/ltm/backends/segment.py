@@ -9,13 +9,21 @@ for the stored text and for the query, so "北京" finds the memory and a longer
 matches it on the pairs it shares. Text without such characters is left as it is (``None``).
 
 Korean (Hangul) is written with spaces between words and is left to the tokenizers.
+
+``fts_words`` also writes the parts of a word joined where its case or its script changes
+(``retryWithBackoff``, ``HTTPServer``, ``12km``, ``256GB``, ``ABC123``, ``iPhone``) after
+it, and a number with thousands separators whole after it (``2,499`` and ``2499``). Both
+sides get them: "retry with backoff" finds "PaymentGatewayClient.retryWithBackoff", "12 km"
+finds "12km", "256GB" finds "256 GB", and "2499" finds "$2,499"; a query that writes the word
+whole matches the memory that does on every part.
 """
 
 from __future__ import annotations
 
 import re
+import string
 
-__all__ = ["CJK_CLASS", "cjk_words"]
+__all__ = ["CJK_CLASS", "cjk_words", "fts_words"]
 
 # Han ideographs (with extension A, compatibility and the supplementary planes), hiragana,
 # katakana (with the phonetic extensions and the half-width forms) and the iteration mark:
@@ -40,3 +48,51 @@ def cjk_words(text: str) -> str | None:
     if _RUN.search(text) is None:
         return None
     return _RUN.sub(lambda m: f" {_words(m.group())} ", text)
+
+
+# A word with a change of case or of script inside, or a number with thousands separators,
+# is the only text ``fts_words`` changes besides Chinese and Japanese. It is looked for in
+# the text's ASCII letters and digits written as their classes (a, A, 0), which costs about
+# what one search of a character class does: a lower-case letter and an upper-case one or a
+# digit, two capitals and two lower-case letters (HTTPServer), a grouped number.
+_CLASSES = str.maketrans({**dict.fromkeys(string.ascii_lowercase, "a"),
+                          **dict.fromkeys(string.ascii_uppercase, "A"),
+                          **dict.fromkeys(string.digits, "0")})
+_JOINS = ("aA", "a0", "0a", "A0", "0A", "AAaa", "0,000")
+_WORD = re.compile(r"[^\W_]+")
+_GROUPED = re.compile(r"(?<![\w,])\d{1,3}(?:,\d{3})+(?![\w,]|\.\d)")
+
+
+def _parts(word: str) -> list[str]:
+    """``word``'s parts: cut between a digit and a letter, a lower-case letter and an
+    upper-case one, and before the last capital of a run of them that two lower-case letters
+    follow (``HTTPServer``: HTTP, Server; ``URLs`` and ``DIYs`` stay whole)."""
+    cuts = [0]
+    for i in range(1, len(word)):
+        a, b, after = word[i - 1], word[i], word[i + 1:i + 3]
+        hump = a.isupper() and b.isupper() and len(after) == 2 and after.isalpha() \
+            and after.islower()
+        if a.isdigit() != b.isdigit() or (a.islower() and b.isupper()) or hump:
+            cuts.append(i)
+    cuts.append(len(word))
+    return [word[i:j] for i, j in zip(cuts, cuts[1:])]
+
+
+def _with_parts(m: re.Match[str]) -> str:
+    word = m.group()
+    parts = _parts(word)
+    return word if len(parts) < 2 else f"{word} {' '.join(parts)}"
+
+
+def fts_words(text: str) -> str | None:
+    """``text`` as the full-text index and the query read it: ``cjk_words``, and each word
+    joined where its case or script changes followed by its parts, each number written with
+    thousands separators followed by its digits; ``None`` when none of these changes it."""
+    words = cjk_words(text)
+    base = text if words is None else words
+    classes = base.translate(_CLASSES)
+    if not any(j in classes for j in _JOINS):
+        return words
+    out = _WORD.sub(_with_parts, base)
+    out = _GROUPED.sub(lambda m: f"{m.group()} {m.group().replace(',', '')}", out)
+    return None if out == text else out

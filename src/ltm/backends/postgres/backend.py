@@ -18,7 +18,7 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
-from ..segment import cjk_words
+from ..segment import fts_words
 from .connection import _import_psycopg, _register_vector
 from .dsn import parse_dsn, redact
 from .erasure import Erasure
@@ -117,11 +117,11 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         assigned = {r.id: r.seq for r in rows}
         mine = Counter(r.user for r in rows)  # rows this insert adds to each scope
         extras = [extra_from(r.metadata) for r in rows]
-        cjk = [cjk_words(r.text) for r in rows]
+        words = [fts_words(r.text) for r in rows]
         lengths = dict(zip((r.id for r in rows), token_lengths(
-            zip((w or r.text for w, r in zip(cjk, rows)), extras))))
+            zip((w or r.text for w, r in zip(words, rows)), extras))))
         extra_of = dict(zip((r.id for r in rows), extras))
-        cjk_of = dict(zip((r.id for r in rows), cjk))
+        words_of = dict(zip((r.id for r in rows), words))
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             self._lock_users(conn, mine)
@@ -155,7 +155,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                                 row.importance, row.time, row.recorded_at, row.valid_from,
                                 row.valid_to, row.superseded_by, row.sources or None,
                                 row.access_count, row.last_accessed, bool(row.pinned),
-                                row.expires_at, row.seq, extra_of[row.id], cjk_of[row.id],
+                                row.expires_at, row.seq, extra_of[row.id], words_of[row.id],
                                 lengths[row.id], vec))
                 with cur.copy(f"COPY {self._h} (user_id, memory_id, event, at) FROM STDIN "
                               f"(FORMAT BINARY)") as copy:
@@ -225,7 +225,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
                 merged = changes["metadata"] if "metadata" in changes else before["metadata"]
                 values["fts_extra"] = extra_from(merged)
                 text = changes["text"] if "text" in changes else before["text"]
-                words = cjk_words(text)  # (what the row's fts_text holds, or will)
+                words = fts_words(text)  # (what the row's fts_text holds, or will)
                 if "text" in changes:
                     values["fts_text"] = words
                 values["tokens"] = token_lengths([(words or text, values["fts_extra"])])[0]

@@ -13,7 +13,7 @@ import numpy as np
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..segment import cjk_words
+from ..segment import fts_words
 from .connection import Connection
 from .schema import DOC_LENGTH, TEXT_CONFIG, fold
 
@@ -39,7 +39,7 @@ def _idf(big_n: float, df: np.ndarray | float) -> np.ndarray:
 def query_words(text: str, limit: int = 64) -> list[str]:
     """The distinct lower-cased words of a query, diacritics folded as in the full-text column
     (letters, digits, underscore only: safe to quote into a tsquery)."""
-    words = [w.lower() for w in _TOKEN.findall(fold(cjk_words(text) or text))]
+    words = [w.lower() for w in _TOKEN.findall(fold(fts_words(text) or text))]
     return list(dict.fromkeys(words))[:limit]
 
 

@@ -29,7 +29,7 @@ from ...errors import DimensionMismatch, InvalidInput, StoreError
 from ...model import Memory
 from ...timeutil import now_us
 from ..common import FTS_METADATA_FIELDS, memory_from_columns
-from ..segment import CJK_CLASS, cjk_words
+from ..segment import CJK_CLASS, cjk_words, fts_words
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -139,10 +139,12 @@ def _row_batches(conn: psycopg.Connection[Any], s: str, where: str = "TRUE",
 
 
 def _backfill_tokens(s: str) -> Callable[[psycopg.Connection[Any]], None]:
-    """Migration 0009's step in Python: every row's ``tokens`` (``token_lengths``)."""
+    """Migration 0009's step in Python: every row's ``tokens`` (``token_lengths``), counted
+    in the words the row is indexed under once 0010 and 0012 have run (``fts_words``; they
+    count their rows the same way)."""
     def run(conn: psycopg.Connection[Any]) -> None:
         for rows in _row_batches(conn, s):
-            counts = token_lengths((r[2], r[3]) for r in rows)
+            counts = token_lengths((fts_words(r[2]) or r[2], r[3]) for r in rows)
             conn.execute(f"UPDATE {s}.memories m SET tokens = k.c FROM unnest(%s::text[], "
                          f"%s::text[], %s::int[]) AS k(u, i, c) WHERE m.user_id = k.u AND "
                          f"m.id = k.i", [[r[0] for r in rows], [r[1] for r in rows], counts])
@@ -160,6 +162,30 @@ def _backfill_cjk(s: str) -> Callable[[psycopg.Connection[Any]], None]:
                          f"unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS "
                          f"k(u, i, w, c) WHERE m.user_id = k.u AND m.id = k.i",
                          [[r[0] for r in rows], [r[1] for r in rows], words, counts])
+    return run
+
+
+def _backfill_word_parts(s: str) -> Callable[[psycopg.Connection[Any]], None]:
+    """Migration 0012's step in Python: ``fts_text`` and ``tokens`` of every row whose words
+    ``segment.fts_words`` changes beyond what 0010 wrote (``cjk_words``), and the BM25
+    lengths and versions of their users."""
+    def run(conn: psycopg.Connection[Any]) -> None:
+        users: set[str] = set()
+        for rows in _row_batches(conn, s):
+            words = [fts_words(r[2]) for r in rows]
+            changed = [(w, r) for w, r in zip(words, rows) if w != cjk_words(r[2])]
+            if not changed:
+                continue
+            counts = token_lengths((w or r[2], r[3]) for w, r in changed)
+            conn.execute(f"UPDATE {s}.memories m SET fts_text = k.w, tokens = k.c FROM "
+                         f"unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS "
+                         f"k(u, i, w, c) WHERE m.user_id = k.u AND m.id = k.i",
+                         [[r[0] for _, r in changed], [r[1] for _, r in changed],
+                          [w for w, _ in changed], counts])
+            users.update(r[0] for _, r in changed)
+        conn.execute(f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum("
+                     f"{DOC_LENGTH}), 0) FROM {s}.memories m WHERE m.user_id = st.user_id), "
+                     f"version = st.version + 1 WHERE st.user_id = ANY(%s)", [sorted(users)])
     return run
 
 
@@ -324,6 +350,11 @@ def base_migrations(s: str) -> list[Migration]:
         f"CREATE INDEX memories_tsv ON {s}.memories USING gin (tsv)",
         f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), 0) "
         f"FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version + 1",
+    ]), ("0012_word_parts", [
+        # fts_text also holds the parts of words joined where their case or script changes
+        # ("retryWithBackoff", "12km") and thousands written whole ("2,499": 2499), as on
+        # SQLite (its migration 0014)
+        _backfill_word_parts(s),
     ])]
 
 

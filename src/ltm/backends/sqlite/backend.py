@@ -21,7 +21,7 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
-from ..segment import cjk_words
+from ..segment import cjk_words, fts_words
 from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
@@ -171,6 +171,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self.conn.execute("PRAGMA foreign_keys = ON")
         # (migration 0012 indexes the Chinese and Japanese words of the rows written before)
         self.conn.create_function("ltm_cjk_words", 1, cjk_words, deterministic=True)
+        # (and 0014 the parts of joined words)
+        self.conn.create_function("ltm_fts_words", 1, fts_words, deterministic=True)
         self._migrate()
         self._check_fts()
 
@@ -343,7 +345,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 seqs[key] += 1
                 row.seq = seqs[key]
             out += (row.id, row.user, row.agent, row.session, row.kind, row.text,
-                    cjk_words(row.text), extra_from(row.metadata),
+                    fts_words(row.text), extra_from(row.metadata),
                     json.dumps(row.metadata) if row.metadata else None, row.importance,
                     row.time, row.recorded_at, row.valid_from, row.valid_to,
                     row.superseded_by, json.dumps(row.sources) if row.sources else None,
@@ -371,7 +373,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
             if "pinned" in values:
                 values["pinned"] = int(bool(values["pinned"]))
             if "text" in values:
-                values["fts_text"] = cjk_words(values["text"])
+                values["fts_text"] = fts_words(values["text"])
             if "text" in values or "metadata" in values:
                 merged = json.loads(values.get("metadata") or "null") if "metadata" in values \
                     else json.loads(before["metadata"] or "null")

@@ -19,7 +19,7 @@ from ...errors import StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..segment import cjk_words
+from ..segment import fts_words
 from .connection import Connection
 from .schema import _is_busy
 
@@ -45,7 +45,7 @@ def query_terms(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1024)  # a search reads its query's words three times
 def _query_terms(text: str) -> tuple[str, ...]:
-    words = [w.lower() for w in _TOKEN.findall(cjk_words(text) or text)]
+    words = [w.lower() for w in _TOKEN.findall(fts_words(text) or text)]
     content = [w for w in words if w not in _STOP]
     return tuple(dict.fromkeys(content))[:32]
 

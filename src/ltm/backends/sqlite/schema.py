@@ -253,6 +253,14 @@ INSERT INTO user_versions (user) SELECT DISTINCT user FROM memories WHERE fts_te
     ("0013_user_versions_fts_text", """
 DROP TRIGGER user_versions_au;
 """ + _user_versions_au("id, user, agent, session, kind, text, fts_text, fts_extra")),
+    # fts_text also holds the parts of words joined where their case or script changes
+    # ("retryWithBackoff", "12km") and thousands written whole ("2,499": 2499): the rows
+    # written before whose words these change are indexed again (the update trigger; their
+    # users' versions follow, trigger 0013) and their users' snapshots (token counts) dropped
+    ("0014_word_parts", """
+UPDATE memories SET fts_text = ltm_fts_words(text) WHERE fts_text IS NOT ltm_fts_words(text);
+DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
