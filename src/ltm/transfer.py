@@ -2,10 +2,13 @@
 
 An export is a header line (``{"ltm_export": 1, "embedder": ..., "dim": ...}``) and one
 memory per line (every field, times in ISO-8601 UTC, the vector as base64 float32 in
-``embedding_f32`` unless left out). An import keeps ids and times, skips ids the same user
-already has, reuses the vectors when the export was made with the store's embedder, drops a
-``superseded_by`` naming a memory neither the file nor the store holds, and is all or nothing
-(one transaction; a bad line is ``InvalidInput`` naming its number).
+``embedding_f32`` unless left out, and in ``history`` the changes ``MemoryStore.history``
+shows: ``{"event", "at", "data"}`` each, oldest first). An import keeps ids and times and
+history (a line without ``history``, as exports before it, starts one with its import),
+skips ids the same user already has, reuses the vectors when the export was made with the
+store's embedder, drops a ``superseded_by`` naming a memory neither the file nor the store
+holds, and is all or nothing (one transaction; a bad line is ``InvalidInput`` naming its
+number).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from . import validate as check
 from .backends.base import NewRow
 from .engine import Engine, embed_text
 from .errors import InvalidInput, ScopeError
-from .model import Memory
+from .model import HistoryEvent, Memory
 from .timeutil import iso, opt_us, to_us
 
 EXPORT_FORMAT = 1
@@ -53,10 +56,29 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
         raise InvalidInput("export writes text: open the file in text mode ('w', UTF-8), not "
                            "binary", field="fp") from None
     n = 0
+    page: list[tuple[Memory, np.ndarray | None]] = []
+
+    def write() -> None:
+        history: dict[str, list[HistoryEvent]] = {}
+        for name in {m.user for m, _ in page}:
+            history.update(engine.backend.histories([m.id for m, _ in page if m.user == name],
+                                                    name))
+        for mem, vec in page:
+            data = memory_to_json(mem, vec)
+            data["history"] = [history_to_json(e) for e in history.get(mem.id, [])]
+            fp.write(_one_line(json.dumps(data, ensure_ascii=False)) + "\n")
+        page.clear()
+
     for mem, vec in engine.backend.iter_export(user, with_vectors=embeddings):
-        fp.write(_one_line(json.dumps(memory_to_json(mem, vec), ensure_ascii=False)) + "\n")
+        page.append((mem, vec))
         n += 1
+        if len(page) >= _HISTORY_PAGE:
+            write()
+    write()
     return n
+
+
+_HISTORY_PAGE = 500  # memories whose history one read fetches
 
 
 # characters JSON leaves raw in a string that str.splitlines() (and other readers) take for a
@@ -101,6 +123,8 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
               "max_depth": engine.settings.max_metadata_depth}
     imported = skipped = reembedded = 0
     batch: list[tuple[int, NewRow, np.ndarray | None]] = []
+    # the history of each line that holds one: (user, id) -> events (id, event, at, data)
+    histories: dict[tuple[str, str], list[tuple[str, str, int, Any]]] = {}
     seen: set[tuple[str, str]] = set()  # (user, id) of this file: none may come twice
     links: list[tuple[str, str, str]] = []  # (user, id, superseded_by) of the rows written
 
@@ -143,6 +167,15 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
                     raise
                 n = fresh[exc.item][0]
                 raise InvalidInput(f"line {n}: {exc}", field=exc.field, item=n) from None
+            # the exported history instead of the 'created' event the insert wrote
+            by_user: dict[str, list[tuple[str, str, int, Any]]] = {}
+            for _, row, _ in fresh:
+                events = histories.get((row.user, row.id))
+                if events:
+                    by_user.setdefault(row.user, []).extend(events)
+            for name, events in by_user.items():
+                engine.backend.set_history(name, events)
+        histories.clear()
         imported += len(fresh)
         if progress:
             progress(len(batch))
@@ -153,7 +186,9 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
             if not line.strip():
                 continue
             try:
-                row, vec = memory_from_json(json.loads(line), **limits)
+                d = json.loads(line)
+                row, vec = memory_from_json(d, **limits)
+                events = history_from_json(d.get("history"), row.id)
             except KeyError as exc:
                 raise InvalidInput(f"line {lineno}: no {exc.args[0]!r}", field="file",
                                    item=lineno) from None
@@ -166,6 +201,8 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
                 raise InvalidInput(f"line {lineno}: id {row.id} comes twice in the file; "
                                    "ids are unique", field="id", item=lineno)
             seen.add((row.user, row.id))
+            if events:
+                histories[(row.user, row.id)] = events
             batch.append((lineno, row, vec if same else None))
             if len(batch) >= batch_size:
                 flush()
@@ -236,6 +273,42 @@ def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]
     if vec is not None:
         data["embedding_f32"] = base64.b64encode(np.asarray(vec, np.float32).tobytes()).decode()
     return data
+
+
+def history_to_json(event: HistoryEvent) -> dict[str, Any]:
+    """One history event as an export holds it (``data``: the previous values, as
+    ``MemoryStore.history`` gives them; times there in microseconds)."""
+    return {"event": event.event, "at": iso(to_us(event.at)), "data": event.data}
+
+
+# an event's previous values hold at most a memory's fields: its text, metadata, sources...
+_MAX_EVENT_BYTES = 4 * check.MAX_TEXT_CHARS + 4 * check.MAX_METADATA_BYTES
+_MAX_EVENTS = 100_000  # events of one memory
+
+
+def history_from_json(value: Any, memory_id: str) -> list[tuple[str, str, int, Any]]:
+    """An exported memory's ``history`` as the events ``Backend.set_history`` writes (none:
+    the line has no history, as exports before it). ValueError when it is malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > _MAX_EVENTS:
+        raise ValueError(f"history must be a list of at most {_MAX_EVENTS} events")
+    out: list[tuple[str, str, int, Any]] = []
+    for e in value:
+        if not isinstance(e, dict) or set(e) - {"event", "at", "data"}:
+            raise ValueError("a history event is an object of event, at and data")
+        name = e.get("event")
+        if not isinstance(name, str) or not 0 < len(name) <= check.MAX_NAME_CHARS \
+                or not check.has_content(name) or "\x00" in name:
+            raise ValueError("a history event's name must be a short text")
+        data = e.get("data")
+        if data is not None:
+            try:
+                data = check.metadata(data, max_bytes=_MAX_EVENT_BYTES)
+            except InvalidInput as exc:
+                raise ValueError(f"a history event's data: {exc}") from None
+        out.append((memory_id, name, to_us(e.get("at"), field="history.at"), data))
+    return out
 
 
 def memory_from_json(d: dict[str, Any], *, max_bytes: int = check.MAX_METADATA_BYTES,

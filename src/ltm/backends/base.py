@@ -152,6 +152,13 @@ class Backend(Protocol):
     def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
                before: int | None, compact: bool = True) -> ForgetReceipt: ...
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]: ...
+    def histories(self, ids: Sequence[str], user: str) -> dict[str, list[HistoryEvent]]:
+        """The events of ``user``'s memories ``ids`` (those with any), each memory's in
+        order, as ``history`` gives them, without the tombstones of forgotten memories."""
+    def set_history(self, user: str, events: Sequence[tuple[str, str, int, Any]]) -> None:
+        """Replace the history of ``user``'s memories that ``events`` (memory id, event, at
+        in microseconds, previous values or None; in order) names with those events (an
+        import restoring an export's history)."""
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:

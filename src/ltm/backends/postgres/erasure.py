@@ -163,6 +163,21 @@ class Erasure(Connection):
 
         self._retry(work)
 
+    def set_history(self, user: str, events: Sequence[tuple[str, str, int, Any]]) -> None:
+        """(``Backend.set_history``) The history of ``user``'s memories named in ``events``
+        ((memory id, event, at, previous values or None), in order) becomes those events."""
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND memory_id = "
+                         f"ANY(%s::text[])", [user, sorted({e[0] for e in events})])
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {self._h} (user_id, memory_id, event, at, data) "
+                                f"VALUES (%s, %s, %s, %s, %s)",
+                                [(user, mid, event, at,
+                                  None if data is None else self._jsonb(data))
+                                 for mid, event, at, data in events])
+
+        self._retry(work)
+
     def compact(self, full: bool = False) -> None:
         """Make erased content unreachable: VACUUM removes the deleted tuples from the tables
         and B-tree indexes, and the full-text GIN index is rebuilt (REINDEX CONCURRENTLY; GIN

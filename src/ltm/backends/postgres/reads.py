@@ -41,6 +41,17 @@ class Reads(Connection):
         return [HistoryEvent(memory_id, e, from_us(at), dict(d) if d is not None else None)
                 for e, at, d in rows]
 
+    def histories(self, ids: Sequence[str], user: str) -> dict[str, list[HistoryEvent]]:
+        """(``Backend.histories``) The events ``user``'s memories ``ids`` recorded under the
+        user, in order (an export's read: not the tombstones of forgotten ones)."""
+        out: dict[str, list[HistoryEvent]] = {}
+        rows = self._read(f"SELECT memory_id, event, at, data FROM {self._h} WHERE user_id = %s"
+                          f" AND memory_id = ANY(%s::text[]) ORDER BY n", [user, list(ids)])
+        for mid, e, at, d in rows:
+            out.setdefault(mid, []).append(
+                HistoryEvent(mid, e, from_us(at), dict(d) if d is not None else None))
+        return out
+
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]:
         """Every memory (of ``user``, or of all), in insertion order, streamed through a

@@ -125,6 +125,20 @@ class Erasure(Connection):
             c.execute("UPDATE history SET data = NULL WHERE memory_id = ? AND user = ?",
                       (memory_id, user))
 
+    def set_history(self, user: str, events: Sequence[tuple[str, str, int, Any]]) -> None:
+        """(``Backend.set_history``) The history of ``user``'s memories named in ``events``
+        ((memory id, event, at, previous values or None), in order) becomes those events."""
+        ids = sorted({e[0] for e in events})
+        with self.atomic() as c:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                c.execute(f"DELETE FROM history WHERE user = ? AND memory_id IN "
+                          f"({','.join('?' * len(chunk))})", [user, *chunk])
+            c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
+                          "VALUES (?, ?, ?, ?, ?)",
+                          [(mid, user, event, at, None if data is None else json.dumps(data))
+                           for mid, event, at, data in events])
+
     def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
         """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
         they held, which may include text erased since: they are taken off the freelist by
