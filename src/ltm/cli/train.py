@@ -198,9 +198,10 @@ def _parse_seeds(value: str) -> list[int]:
     try:
         seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected a comma-separated list of seeds, got {value!r}") from None
+        raise click.BadParameter(f"expected a comma-separated list of seeds, got {value!r}",
+                                 param_hint="--seeds") from None
     if not seeds:
-        raise click.BadParameter("give at least one seed")
+        raise click.BadParameter("give at least one seed", param_hint="--seeds")
     return seeds
 
 
@@ -209,7 +210,9 @@ def _parse_seeds(value: str) -> list[int]:
               help="task-, domain- or class-incremental Split-Digits, or Permuted-Digits.")
 @click.option("--method", type=click.Choice(METHOD_CHOICES), default="er", show_default=True,
               help="Continual-learning strategy.")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--seeds", default="0,1,2", show_default=True,
+              help="Seeds, comma- or space-separated (--seeds 0,1,2 or --seeds 0 1 2).")
+@click.argument("more_seeds", nargs=-1, type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("benchmarks/results"), show_default=True,
               help="Folder for the JSON result and the accuracy-matrix PNG.")
@@ -220,8 +223,9 @@ def _parse_seeds(value: str) -> list[int]:
 @click.option("--buffer-size", type=click.IntRange(min=1), default=None,
               help="Override the ER / DER++ buffer capacity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
-              epochs: int | None, buffer_size: int | None, as_json: bool) -> None:
+def continual(scenario: str, method: str, seeds: str, more_seeds: tuple[int, ...],
+              out_dir: Path, grid: bool, epochs: int | None, buffer_size: int | None,
+              as_json: bool) -> None:
     """Train a continual-learning strategy through 5 tasks and report average
     accuracy, forgetting and backward transfer (mean +/- std over seeds)."""
     from ..continual.train import (
@@ -233,7 +237,7 @@ def continual(scenario: str, method: str, seeds: str, out_dir: Path, grid: bool,
     )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    seed_list = _parse_seeds(seeds)
+    seed_list = [*_parse_seeds(seeds), *more_seeds]
     out_dir.mkdir(parents=True, exist_ok=True)
     if grid:
         if epochs is not None or buffer_size is not None:
@@ -293,8 +297,8 @@ def _parse_value(text: str) -> Any:
               help="model-free episodic control, neural episodic control, or DQN with replay")
 @click.option("--steps", type=click.IntRange(min=1), default=50_000, show_default=True,
               help="env steps per run (the episode in progress is finished)")
-@click.option("--seeds", "first_seed", type=int, multiple=True,
-              help="seeds, space-separated after the option (--seeds 0 1 2); default 0")
+@click.option("--seeds", "first_seed", multiple=True,
+              help="seeds, space- or comma-separated (--seeds 0 1 2 or --seeds 0,1,2); default 0")
 @click.argument("more_seeds", nargs=-1, type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder: seed-<s>/metrics.json per seed, summary.json")
@@ -306,7 +310,7 @@ def _parse_value(text: str) -> Any:
               help="override an agent setting, e.g. --set k=5 --set 'hidden=[128,128]'")
 @click.option("--resume", is_flag=True, help="continue each seed from its checkpoint in --out")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
+def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[str, ...],
              more_seeds: tuple[int, ...], out_dir: Path, replay: str | None,
              threshold: float | None, assignments: tuple[str, ...], resume: bool,
              as_json: bool) -> None:
@@ -317,7 +321,8 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[int, ...],
     from ..rl.train import run, settings_for
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    seeds = [*first_seed, *more_seeds] or [0]
+    seeds = [s for value in first_seed for s in _parse_seeds(value)]
+    seeds = [*seeds, *more_seeds] or [0]
     overrides: dict[str, Any] = {}
     for item in assignments:
         name, sep, value = item.partition("=")
