@@ -253,3 +253,12 @@ def test_serve_refuses_non_loopback_without_keys(tmp_path: Path, host: str) -> N
                                    "--port", "1"])
     assert r.exit_code == 2
     assert "refusing" in r.output and "ltm keys create" in r.output
+
+
+def test_keys_cli_says_a_comma_is_part_of_the_user_name(tmp_path: Path) -> None:
+    # --rights is comma-separated; --user is repeated, and a user name may hold a comma
+    r = CliRunner().invoke(keys_cmd, ["create", "--store", str(tmp_path / "s"), "--user",
+                                      "alice,bob", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "'alice,bob' is one user name; repeat --user" in r.stderr
+    assert json.loads(r.stdout)["users"] == ["alice,bob"]

@@ -168,6 +168,10 @@ def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | No
     """Create a key; its secret is printed once and never stored."""
     from ..server.auth import KeyStore, keys_folder
 
+    for u in users:
+        if "," in u:  # --rights is comma-separated; a user name may hold a comma
+            click.echo(f"ltm: note: {u!r} is one user name; repeat --user for several users",
+                       err=True)
     with _errors():
         ks = KeyStore(keys_folder(store))
         try:
