@@ -203,6 +203,16 @@ class ScopeReader(Protocol):
 
 
 @runtime_checkable
+class Pinning(Protocol):
+    """What a backend may offer so that one search reads what its per-user caches are keyed
+    on once, not once per call (``SqliteBackend.pinned``)."""
+
+    def pinned(self, user: str) -> AbstractContextManager[None]:
+        """A search of ``user``'s memories: the calls inside the block share one read of
+        the user's version."""
+
+
+@runtime_checkable
 class KindReader(Protocol):
     """What a backend may offer so that ``ltm.retrieval.pipeline`` reads whole only the
     memories of a ranking's head that an adjustment needs (without it: all of them)."""

@@ -8,6 +8,7 @@ indexed a photo's caption as full text).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,17 +77,45 @@ def memory_from_columns(user: str, mid: str, agent: str | None, session: str | N
                         last_accessed: int | None, pinned: Any, expires_at: int | None,
                         seq: int | None) -> Memory:
     """A ``Memory`` from its stored columns, once each backend has decoded its own forms
-    (metadata as a mapping, sources as a sequence; times in microseconds UTC)."""
-    return Memory(
-        id=mid, user=user, agent=agent, session=session, kind=kind, text=text,
-        metadata=dict(metadata) if metadata else {}, importance=importance,
-        time=_datetime(time_), recorded_at=_datetime(recorded_at),
-        valid_from=None if valid_from is None else _datetime(valid_from),
-        valid_to=None if valid_to is None else _datetime(valid_to), superseded_by=superseded_by,
-        sources=tuple(sources) if sources else (), access_count=access_count,
-        last_accessed=None if last_accessed is None else _datetime(last_accessed),
-        pinned=bool(pinned), expires_at=None if expires_at is None else _datetime(expires_at),
-        seq=seq)
+    (metadata as a mapping, sources as a sequence; times in microseconds UTC). The same
+    object as ``Memory(...)`` with these values, its fields set directly (``_NEW_MEMORY``)."""
+    m = _NEW_MEMORY(Memory)
+    _SET_ID(m, mid)
+    _SET_USER(m, user)
+    _SET_TEXT(m, text)
+    _SET_KIND(m, kind)
+    _SET_TIME(m, _datetime(time_))
+    _SET_RECORDED_AT(m, _datetime(recorded_at))
+    _SET_AGENT(m, agent)
+    _SET_SESSION(m, session)
+    _SET_METADATA(m, dict(metadata) if metadata else {})
+    _SET_IMPORTANCE(m, importance)
+    _SET_VALID_FROM(m, None if valid_from is None else _datetime(valid_from))
+    _SET_VALID_TO(m, None if valid_to is None else _datetime(valid_to))
+    _SET_SUPERSEDED_BY(m, superseded_by)
+    _SET_SOURCES(m, tuple(sources) if sources else ())
+    _SET_ACCESS_COUNT(m, access_count)
+    _SET_LAST_ACCESSED(m, None if last_accessed is None else _datetime(last_accessed))
+    _SET_PINNED(m, bool(pinned))
+    _SET_EXPIRES_AT(m, None if expires_at is None else _datetime(expires_at))
+    _SET_SEQ(m, seq)
+    return m
+
+
+# ``memory_from_columns`` sets each of Memory's slots through its descriptor: the frozen
+# dataclass's own __init__ goes through object.__setattr__ once a field, about twice the time
+# (hydrating a search's hits, ~3 us a memory). Every field is set, in field order; the
+# check below fails at import when Memory's fields change without this list
+_NEW_MEMORY = object.__new__
+_MEMORY_FIELDS = ("id", "user", "text", "kind", "time", "recorded_at", "agent", "session",
+                  "metadata", "importance", "valid_from", "valid_to", "superseded_by",
+                  "sources", "access_count", "last_accessed", "pinned", "expires_at", "seq")
+if tuple(f.name for f in dataclasses.fields(Memory)) != _MEMORY_FIELDS:  # pragma: no cover
+    raise ImportError("ltm.model.Memory's fields changed: update memory_from_columns")
+(_SET_ID, _SET_USER, _SET_TEXT, _SET_KIND, _SET_TIME, _SET_RECORDED_AT, _SET_AGENT,
+ _SET_SESSION, _SET_METADATA, _SET_IMPORTANCE, _SET_VALID_FROM, _SET_VALID_TO,
+ _SET_SUPERSEDED_BY, _SET_SOURCES, _SET_ACCESS_COUNT, _SET_LAST_ACCESSED, _SET_PINNED,
+ _SET_EXPIRES_AT, _SET_SEQ) = (vars(Memory)[name].__set__ for name in _MEMORY_FIELDS)
 
 
 # datetimes of recently read times (immutable, so shared): the memories of a session share

@@ -14,6 +14,7 @@ its relevance.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import math
@@ -24,7 +25,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends.base import Backend, Filters, ScopeReader
+from ..backends.base import Backend, Filters, Pinning, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
 from ..model import Hit, Memory
@@ -88,13 +89,15 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     """The ``k`` most relevant memories under ``flt``, best first, none below
     ``min_relevance``. ``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds,
     half-open) feeds the "time_window" signal: how well a memory's time fits it."""
-    pool = pool_for(backend, embedder, settings, query, flt, k, now=now,
-                    query_vector=query_vector, window=window)
-    if pool is None:
-        return []
-    pool.query = query
-    return rank(backend, settings, ranker or shipped(), pool, flt, k, now=now, window=window,
-                min_relevance=min_relevance)
+    pins = _pinning(backend)
+    with pins.pinned(flt.user) if pins is not None else contextlib.nullcontext():
+        pool = pool_for(backend, embedder, settings, query, flt, k, now=now,
+                        query_vector=query_vector, window=window)
+        if pool is None:
+            return []
+        pool.query = query
+        return rank(backend, settings, ranker or shipped(), pool, flt, k, now=now,
+                    window=window, min_relevance=min_relevance)
 
 
 @dataclass
@@ -313,7 +316,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     list's guarantees enforced, the best ``k`` at or above ``min_relevance``."""
     raw = cand.raw
     x1, x = ranker.stages(raw, cand.turns)
-    logit, _ = ranker.logits(x)
+    logit = ranker.logit(x)
     ids = cand.ids
     tie = cand.tie if cand.tie is not None else np.array(ids)
     key = logit if cand.only is None else cand.bm25 if cand.only == "text" else cand.cosine
@@ -435,6 +438,18 @@ def scope_reader(backend: Backend) -> ScopeReader | None:
     if known is None:
         known = _SCOPE_READERS[cls] = isinstance(backend, ScopeReader)
     return cast(ScopeReader, backend) if known else None
+
+
+_PINNING: dict[type, bool] = {}
+
+
+def _pinning(backend: Backend) -> Pinning | None:
+    """``backend`` as ``Pinning`` when its class is one (checked once per class)."""
+    cls = type(backend)
+    known = _PINNING.get(cls)
+    if known is None:
+        known = _PINNING[cls] = isinstance(backend, Pinning)
+    return cast(Pinning, backend) if known else None
 
 
 def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, settings: Settings,

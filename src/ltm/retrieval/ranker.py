@@ -50,6 +50,7 @@ ADDED = frozenset({"previous_text", "next_text", "assistant"})
 CONTEXT = ("logit", "above")
 CALIBRATE_TOP = 20  # the context step is fitted on each query's best candidates
 TIME = ("window", "time_fit")
+_TIME_COLUMNS = [FULL.index(f) for f in TIME]
 # stage-1 weights kept >= 0, so that more match never lowers the logit (see ``fit``)
 MONOTONE = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label", "text_top",
             "dense_gap")
@@ -296,12 +297,20 @@ class Ranker:
         step (``context_features``) keeps the order: its logit weight is positive and its
         competition weight at most 0."""
         contrib = x * self.full_w
-        time_part = contrib[:, [FULL.index(f) for f in TIME]].sum(axis=1)
-        logit = contrib.sum(axis=1) + self.full_b
-        if self.context_w is None or len(logit) == 0:
-            return logit, time_part
-        return context_features(logit) @ self.context_w + self.context_b, \
+        time_part = contrib[:, _TIME_COLUMNS].sum(axis=1)
+        logit = self._calibrated(contrib.sum(axis=1) + self.full_b)
+        return logit, time_part if self.context_w is None or len(logit) == 0 else \
             time_part * self.context_w[0]
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        """The logit of ``logits`` alone (a search: its time part is not read)."""
+        return self._calibrated((x * self.full_w).sum(axis=1) + self.full_b)
+
+    def _calibrated(self, logit: np.ndarray) -> np.ndarray:
+        """The stage-2 logit through the last calibration step (``context_features``)."""
+        if self.context_w is None or len(logit) == 0:
+            return logit
+        return context_features(logit) @ self.context_w + self.context_b
 
     @property
     def floor(self) -> float:

@@ -90,6 +90,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
         self.hnsw_min_scope = hnsw_min_scope
         self.hnsw_ef_search = hnsw_ef_search
         self._lock = threading.RLock()
+        self._pins = threading.local()
         self._depth = 0
         self._commits = 0
         self._count_cache = {}

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -41,6 +41,9 @@ def _file_error(exc: sqlite3.DatabaseError) -> bool:
     return _error_name(exc).startswith(_FILE_ERRORS)
 
 
+_STORE = object()  # the write mark's key among a thread's pins (``Connection.pinned``)
+
+
 class Connection:
     """The connection and the state the parts of ``SqliteBackend`` keep on it (each part is
     a class of its own module; ``SqliteBackend.__init__`` sets every attribute below)."""
@@ -57,6 +60,10 @@ class Connection:
     _wrote_vectors: bool
     _inserted: int  # rows this connection inserted (full-text merge on close)
     _rollbacks: int = 0  # own rollbacks (part of every user mark: see _user_mark)
+    _ended: int = 0  # own transactions ended, committed or rolled back (see ``pinned``)
+    # per thread, while it is in ``pinned(user)``: user -> its user_versions row, and _STORE
+    # -> the write mark, each with _ended as it was read (None: not read yet)
+    _pins: threading.local
     # caches, each valid while the mark it was read under holds: the store's write mark
     # (_write_mark) for what counts the whole store, the user's mark (_user_mark) for what
     # reads one user's rows
@@ -155,6 +162,7 @@ class Connection:
                         self._drop_uncommitted()
                     raise self._unwritable(exc) from exc
                 self._index_in_txn = False
+                self._ended += 1
                 if not self._access_only:  # own commits do not move PRAGMA data_version
                     self._commits += 1
                 # PRAGMA data_version only moves for other connections' commits: make the
@@ -181,6 +189,7 @@ class Connection:
         whose positions and row ids the next writes take again) is loaded afresh."""
         self._commits += 1
         self._rollbacks += 1
+        self._ended += 1
         self._data_version = -1
         if self._index_in_txn:
             self._index = None
@@ -239,18 +248,64 @@ class Connection:
 
     def _write_mark(self) -> tuple[int, int]:
         """Changes whenever this or another connection commits: the key of what counts the
-        whole store (its rows, a term's store-wide postings, FTS5's averages)."""
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        return (version, self._commits)
+        whole store (its rows, a term's store-wide postings, FTS5's averages). Read once in
+        ``pinned``."""
+        return self._pinned_read(_STORE, self._read_write_mark)
+
+    def _read_write_mark(self) -> tuple[int, int]:
+        return (self.conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
+
+    @contextmanager
+    def pinned(self, user: str) -> Iterator[None]:
+        """One search of ``user``'s memories (``ltm.retrieval.pipeline``): inside it, this
+        thread reads the user's row of ``user_versions`` once, at its first read of the
+        user's caches, instead of once for each of the search's calls (the scope view, its
+        labels, its full text, the BM25 ceiling, the rows: five index probes, each a read
+        transaction of its own), and the write mark once (not once for each query word read
+        cold). Both are read again after any transaction of this connection ends (this or
+        another thread's write, a rollback); another process's commit during the search goes
+        unseen until its end, as one between a call's mark and its rows always did: what the
+        caches then hold under the older mark is never served under a newer one, since the
+        marks only grow."""
+        pins = self._pin_dict()
+        fresh = [key for key in (user, _STORE) if key not in pins]  # (nested: the outer's)
+        for key in fresh:
+            pins[key] = None
+        try:
+            yield
+        finally:
+            for key in fresh:
+                del pins[key]
 
     def _user_version(self, user: str) -> tuple[int, int]:
-        """The user's row of ``user_versions`` (one index probe): (version, rows whose access
-        counts changed); (0, 0) for a user without memories. The version moves in the transaction of
-        every insert, delete and change of the user's rows, whichever connection writes, and
-        is never given twice (migration 0010)."""
+        """The user's row of ``user_versions`` (one index probe, or none inside ``pinned``):
+        (version, rows whose access counts changed); (0, 0) for a user without memories. The
+        version moves in the transaction of every insert, delete and change of the user's
+        rows, whichever connection writes, and is never given twice (migration 0010)."""
+        return self._pinned_read(user, lambda: self._read_user_version(user))
+
+    def _read_user_version(self, user: str) -> tuple[int, int]:
         row = self.conn.execute("SELECT v, touched FROM user_versions WHERE user = ?",
                                 (user,)).fetchone()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def _pin_dict(self) -> dict[object, tuple[tuple[int, int], int] | None]:
+        """This thread's pins (``_pins``)."""
+        return cast("dict[object, tuple[tuple[int, int], int] | None]", self._pins.__dict__)
+
+    def _pinned_read(self, key: object, read: Callable[[], tuple[int, int]]
+                     ) -> tuple[int, int]:
+        """``read()``, or inside ``pinned`` what it gave at the pin's first read of ``key``
+        (read again once a transaction of this connection has ended since)."""
+        pins = self._pin_dict()
+        if not pins or key not in pins:
+            return read()
+        pin = pins[key]
+        if pin is not None and pin[1] == self._ended:
+            return pin[0]
+        got = read()
+        pins[key] = (got, self._ended)
+        return got
 
     def _user_mark(self, user: str) -> tuple[int, int]:
         """Changes whenever ``user``'s memories change (in this or another connection), not
