@@ -46,7 +46,7 @@ def test_words_are_characters_and_pairs() -> None:
 
 
 def test_a_long_question_keeps_its_pairs() -> None:
-    """A query's words are capped (32 on SQLite): with the characters first, a question of 21
+    """A query's words were capped at 32 on SQLite: with the characters first, a question of 21
     characters lost "北京" (review of 34ab21c)."""
     from ltm.backends.sqlite.fulltext import query_terms
     terms = query_terms("我上个月和朋友们一起去了北京旅游你还记得吗")

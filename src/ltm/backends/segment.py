@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import string
 
-__all__ = ["CJK_CLASS", "cjk_words", "fts_words"]
+__all__ = ["CJK_CLASS", "QUERY_WORDS", "STOP_WORDS", "cjk_words", "fts_words"]
 
 # Han ideographs (with extension A, compatibility and the supplementary planes), hiragana,
 # katakana (with the phonetic extensions and the half-width forms) and the iteration mark:
@@ -31,13 +31,26 @@ __all__ = ["CJK_CLASS", "cjk_words", "fts_words"]
 CJK_CLASS = ("[\u3005\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
              "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
 _RUN = re.compile(CJK_CLASS + "+")
+# The most distinct words a query is searched by, on either backend (a pasted paragraph's
+# question often comes last: SQLite kept 32 and PostgreSQL 64, so a question past its 32nd
+# content word was found on one and not on the other)
+QUERY_WORDS = 64
+# Words a query is not searched by, on either backend (PostgreSQL's english configuration
+# drops nearly the same ones); QUERY_WORDS counts the others
+STOP_WORDS = frozenset("""a about above after again against all am an and any are as at be because
+been before being below between both but by can could did do does doing down during each few for
+from further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them themselves
+then there these they this those through to too under until up very was we were what when where
+which while who whom why will with would you your yours yourself yourselves""".split())
 
 
 def _words(run: str) -> str:
     if len(run) == 1:
         return run
     pairs = [run[i:i + 2] for i in range(len(run) - 1)]
-    # the pairs first: a query's words are capped (32 on SQLite, 64 on PostgreSQL), and the
+    # the pairs first: a query's words are capped (QUERY_WORDS), and the
     # pairs carry most of the match; single characters then fill what room is left
     return " ".join([*pairs, *run])
 
@@ -78,8 +91,15 @@ def _parts(word: str) -> list[str]:
     return [word[i:j] for i, j in zip(cuts, cuts[1:])]
 
 
+# In ASCII letters and digits, where ``_parts`` cuts a word: most words of a text that has a
+# joined word somewhere have no cut, and skip the walk over their characters
+_ASCII_CUT = re.compile(r"[a-z][A-Z]|[0-9][A-Za-z]|[A-Za-z][0-9]|[A-Z]{2}[a-z]{2}")
+
+
 def _with_parts(m: re.Match[str]) -> str:
     word = m.group()
+    if word.isascii() and _ASCII_CUT.search(word) is None:
+        return word
     parts = _parts(word)
     return word if len(parts) < 2 else f"{word} {' '.join(parts)}"
 
@@ -88,7 +108,7 @@ def fts_words(text: str) -> str | None:
     """``text`` as the full-text index and the query read it: ``cjk_words``, and each word
     joined where its case or script changes followed by its parts, each number written with
     thousands separators followed by its digits; ``None`` when none of these changes it."""
-    words = cjk_words(text)
+    words = None if text.isascii() else cjk_words(text)  # (those scripts are not ASCII)
     base = text if words is None else words
     classes = base.translate(_CLASSES)
     if not any(j in classes for j in _JOINS):

@@ -13,7 +13,7 @@ import numpy as np
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..segment import fts_words
+from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .connection import Connection
 from .schema import DOC_LENGTH, TEXT_CONFIG, fold
 
@@ -36,11 +36,12 @@ def _idf(big_n: float, df: np.ndarray | float) -> np.ndarray:
     return np.where(value > 0, value, 1e-6)
 
 
-def query_words(text: str, limit: int = 64) -> list[str]:
-    """The distinct lower-cased words of a query, diacritics folded as in the full-text column
-    (letters, digits, underscore only: safe to quote into a tsquery)."""
+def query_words(text: str, limit: int = QUERY_WORDS) -> list[str]:
+    """The distinct lower-cased words of a query but stop words (``STOP_WORDS``, as on
+    SQLite), diacritics folded as in the full-text column (letters, digits, underscore only:
+    safe to quote into a tsquery)."""
     words = [w.lower() for w in _TOKEN.findall(fold(fts_words(text) or text))]
-    return list(dict.fromkeys(words))[:limit]
+    return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))[:limit]
 
 
 class FullText(Connection):

@@ -19,20 +19,13 @@ from ...errors import StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..segment import fts_words
+from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .connection import Connection
 from .schema import _is_busy
 
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset("""a about above after again against all am an and any are as at be because
-been before being below between both but by can could did do does doing down during each few for
-from further had has have having he her here hers herself him himself his how i if in into is it
-its itself just me more most my myself no nor not now of off on once only or other our ours
-ourselves out over own same she should so some such than that the their theirs them themselves
-then there these they this those through to too under until up very was we were what when where
-which while who whom why will with would you your yours yourself yourselves""".split())
 
 
 def query_terms(text: str) -> list[str]:
@@ -46,8 +39,8 @@ def query_terms(text: str) -> list[str]:
 @functools.lru_cache(maxsize=1024)  # a search reads its query's words three times
 def _query_terms(text: str) -> tuple[str, ...]:
     words = [w.lower() for w in _TOKEN.findall(fts_words(text) or text)]
-    content = [w for w in words if w not in _STOP]
-    return tuple(dict.fromkeys(content))[:32]
+    content = [w for w in words if w not in STOP_WORDS]
+    return tuple(dict.fromkeys(content))[:QUERY_WORDS]
 
 
 def _phrase(term: str) -> str:
