@@ -77,24 +77,40 @@ class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, Vec
         self._deferred: set[str] | None = None  # inside bulk_load(): scopes to index on exit
         self._defer_lock = threading.Lock()
         self.hnsw_build_mem = "1GB"  # maintenance_work_mem while building a scope's index
+        self._made_schema = False  # this open created the schema (drop_created)
+        self._recorded: set[str] = set()  # meta keys this backend wrote
         try:
             with psycopg.connect(dsn, autocommit=True,
                                  connect_timeout=max(1, int(connect_timeout))) as conn:
                 self._bootstrap(conn)
         except psycopg.Error as exc:
+            self.drop_created()  # (a migration that failed half-way through the new tables)
             raise StoreError(f"cannot open Postgres store {redact(dsn)} "
                              f"(schema {self.schema}): {exc}") from None
+        except BaseException:
+            self.drop_created()
+            raise
         self.pool: ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             dsn, min_size=pool_min, max_size=max(pool_min, pool_max),
             kwargs={"autocommit": True}, configure=_register_vector, open=False,
             name=f"ltm-{self.schema}")
         try:
             self.pool.open(wait=True, timeout=connect_timeout)
-        except psycopg_pool.PoolTimeout as exc:
+            dim = self.get_meta("dim")
+        except BaseException as exc:
             self.pool.close()
-            raise StoreError(f"cannot connect to {redact(dsn)}: {exc}") from None
-        dim = self.get_meta("dim")
+            self.drop_created()
+            if isinstance(exc, psycopg_pool.PoolTimeout):
+                raise StoreError(f"cannot connect to {redact(dsn)}: {exc}") from None
+            raise
         self.dim = int(dim) if dim else None
+
+    def abandon(self) -> None:
+        """Close after an open that failed past this backend (``ltm.open``: the embedder): a
+        schema this open created is dropped again (``drop_created``), so that a failed first
+        open leaves nothing behind."""
+        self.close()
+        self.drop_created()
 
     # -- writes ---------------------------------------------------------------------------
     def insert(self, rows: Sequence[NewRow], vectors: np.ndarray | Iterable[np.ndarray]

@@ -415,6 +415,9 @@ def scope_index_sql(s: str, name: str, user_literal: str) -> str:
 class Schema(Connection):
     """Applying the migrations above: on open, and the dimension's when the store learns it."""
 
+    _made_schema: bool  # this open created the schema (``drop_created``)
+    _recorded: set[str]  # the meta keys this backend wrote
+
     def _bootstrap(self, conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
             self._lock_key(conn, "ltm-bootstrap")
@@ -427,6 +430,9 @@ class Schema(Connection):
                     raise StoreError("the pgvector extension is missing and this role may not "
                                      "create it: run CREATE EXTENSION vector as a superuser"
                                      ) from None
+            # (a schema this open creates is dropped again if the open fails: drop_created)
+            self._made_schema = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                             [self.schema]).fetchone() is None
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
             conn.execute(f"CREATE TABLE IF NOT EXISTS {self._s}.migrations "
                          f"(name text PRIMARY KEY, applied_at bigint NOT NULL)")
@@ -460,6 +466,42 @@ class Schema(Connection):
             conn.execute(f"INSERT INTO {self._s}.migrations VALUES (%s, %s)", [name, now_us()])
             log.info("applied migration %s to schema %s", name, self.schema)
 
+    def drop_created(self, connect_timeout: float = 10.0) -> None:
+        """After an open that failed (here or past this backend: ``ltm.open``'s embedder):
+        drop the schema this open created, unless it holds a memory or another open finished
+        on it (recorded its embedder), so that a failed first open leaves nothing behind. A
+        first open whose embedder's dimension the vector column refused left every table and
+        the embedder's name, and the next open with another embedder was refused as a
+        mismatch. Under the bootstrap's and the migrations' locks (no other open is creating
+        or migrating it), with the memories locked (no write lands between the look and the
+        drop); best effort: when it cannot (the server gone), the next open completes what
+        is there."""
+        if not getattr(self, "_made_schema", False):
+            return
+        self._made_schema = False
+        psycopg = self._psycopg
+        try:
+            with psycopg.connect(self.dsn, autocommit=True,
+                                 connect_timeout=max(1, int(connect_timeout))) as conn, \
+                    conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '10s'")
+                self._lock_key(conn, "ltm-bootstrap")
+                self._lock_key(conn, "ltm-migrate:" + self.schema)
+                tables = {r[0] for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                    [self.schema])}
+                if "memories" in tables:
+                    conn.execute(f"LOCK TABLE {self._s}.memories IN ACCESS EXCLUSIVE MODE")
+                    if conn.execute(f"SELECT 1 FROM {self._s}.memories LIMIT 1").fetchone():
+                        return
+                if "meta" in tables and "embedder" not in self._recorded and conn.execute(
+                        f"SELECT 1 FROM {self._s}.meta WHERE key = 'embedder'").fetchone():
+                    return
+                conn.execute(f"DROP SCHEMA IF EXISTS {self._s} CASCADE")
+                log.info("dropped schema %s, which a failed open had created", self.schema)
+        except psycopg.Error as exc:
+            log.info("could not drop schema %s after a failed open (%s)", self.schema, exc)
+
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
         with self._conn() as conn:
@@ -471,9 +513,14 @@ class Schema(Connection):
             dim = int(value)
             if self.dim is not None and dim != self.dim:
                 raise DimensionMismatch(self.dim, dim)
-            with self._conn() as conn:
-                self._apply(conn, *dim_migration(self._s, dim))
+            try:
+                with self._conn() as conn:
+                    self._apply(conn, *dim_migration(self._s, dim))
+            except self._psycopg.Error as exc:  # pgvector takes at most 16,000
+                raise StoreError(f"the embedding column cannot take dimension {dim}: "
+                                 f"{str(exc).strip()}") from None
             self.dim = dim
         with self._tx() as conn:
             conn.execute(f"INSERT INTO {self._s}.meta VALUES (%s, %s) ON CONFLICT (key) "
                          f"DO UPDATE SET value = excluded.value", [key, value])
+        self._recorded.add(key)
