@@ -12,10 +12,11 @@ Korean (Hangul) is written with spaces between words and is left to the tokenize
 
 ``fts_words`` also writes the parts of a word joined where its case or its script changes
 (``retryWithBackoff``, ``HTTPServer``, ``12km``, ``256GB``, ``ABC123``, ``iPhone``) after
-it, and a number with thousands separators whole after it (``2,499`` and ``2499``). Both
-sides get them: "retry with backoff" finds "PaymentGatewayClient.retryWithBackoff", "12 km"
-finds "12km", "256GB" finds "256 GB", and "2499" finds "$2,499"; a query that writes the word
-whole matches the memory that does on every part.
+it, and a number with thousands separators and letters joined by hyphens whole after them
+(``2,499`` and ``2499``, ``e-mail`` and ``email``). Both sides get them: "retry with
+backoff" finds "PaymentGatewayClient.retryWithBackoff", "12 km" finds "12km", "256GB" finds
+"256 GB", "2499" finds "$2,499", "email" finds "e-mail"; a query that writes the word whole
+matches the memory that does on every part.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ _CLASSES = str.maketrans({**dict.fromkeys(string.ascii_lowercase, "a"),
 _JOINS = ("aA", "a0", "0a", "A0", "0A", "AAaa", "0,000")
 _WORD = re.compile(r"[^\W_]+")
 _GROUPED = re.compile(r"(?<![\w,])\d{1,3}(?:,\d{3})+(?![\w,]|\.\d)")
+# letters joined by hyphens ("e-mail", "Wi-Fi", "follow-up"), written whole after them
+_HYPHENED = re.compile(r"(?<![\w-])[^\W\d_]+(?:-[^\W\d_]+)+(?![\w-])")
 
 
 def _parts(word: str) -> list[str]:
@@ -107,12 +110,15 @@ def _with_parts(m: re.Match[str]) -> str:
 def fts_words(text: str) -> str | None:
     """``text`` as the full-text index and the query read it: ``cjk_words``, and each word
     joined where its case or script changes followed by its parts, each number written with
-    thousands separators followed by its digits; ``None`` when none of these changes it."""
+    thousands separators followed by its digits, letters joined by hyphens followed by them
+    whole; ``None`` when none of these changes it."""
     words = None if text.isascii() else cjk_words(text)  # (those scripts are not ASCII)
     base = text if words is None else words
+    out = base
+    if "-" in base:
+        out = _HYPHENED.sub(lambda m: f"{m.group()} {m.group().replace('-', '')}", out)
     classes = base.translate(_CLASSES)
-    if not any(j in classes for j in _JOINS):
-        return words
-    out = _WORD.sub(_with_parts, base)
-    out = _GROUPED.sub(lambda m: f"{m.group()} {m.group().replace(',', '')}", out)
+    if any(j in classes for j in _JOINS):
+        out = _WORD.sub(_with_parts, out)
+        out = _GROUPED.sub(lambda m: f"{m.group()} {m.group().replace(',', '')}", out)
     return None if out == text else out

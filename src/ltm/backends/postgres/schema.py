@@ -123,13 +123,13 @@ def _varint_sum(buf: bytes) -> int:
 
 
 def _row_batches(conn: psycopg.Connection[Any], s: str, where: str = "TRUE",
-                 params: Sequence[Any] = ()) -> Iterator[list[Any]]:
-    """(user_id, id, text, fts_extra) of the memories matching ``where``, 5,000 rows at a time
-    in (user_id, id) order (a Python step of a migration: each batch updated before the next
-    is read)."""
+                 params: Sequence[Any] = (), more: str = "") -> Iterator[list[Any]]:
+    """(user_id, id, text, fts_extra, then the columns ``more`` lists) of the memories matching
+    ``where``, 5,000 rows at a time in (user_id, id) order (a Python step of a migration: each
+    batch updated before the next is read)."""
     after: tuple[str, str] = ("", "")
     while True:
-        rows = conn.execute(f"SELECT user_id, id, text, fts_extra FROM {s}.memories "
+        rows = conn.execute(f"SELECT user_id, id, text, fts_extra{more} FROM {s}.memories "
                             f"WHERE (user_id, id) > (%s, %s) AND {where} "
                             f"ORDER BY user_id, id LIMIT 5000", [*after, *params]).fetchall()
         if not rows:
@@ -165,15 +165,16 @@ def _backfill_cjk(s: str) -> Callable[[psycopg.Connection[Any]], None]:
     return run
 
 
-def _backfill_word_parts(s: str) -> Callable[[psycopg.Connection[Any]], None]:
-    """Migration 0012's step in Python: ``fts_text`` and ``tokens`` of every row whose words
-    ``segment.fts_words`` changes beyond what 0010 wrote (``cjk_words``), and the BM25
-    lengths and versions of their users."""
+def _backfill_fts_words(s: str, where: str = "TRUE") -> Callable[[psycopg.Connection[Any]],
+                                                                   None]:
+    """The Python step of migrations 0012 and 0013: ``fts_text`` and ``tokens`` of every row
+    (matching ``where``) whose ``segment.fts_words`` differ from its ``fts_text``, and the
+    BM25 lengths and versions of their users."""
     def run(conn: psycopg.Connection[Any]) -> None:
         users: set[str] = set()
-        for rows in _row_batches(conn, s):
+        for rows in _row_batches(conn, s, where, more=", fts_text"):
             words = [fts_words(r[2]) for r in rows]
-            changed = [(w, r) for w, r in zip(words, rows) if w != cjk_words(r[2])]
+            changed = [(w, r) for w, r in zip(words, rows) if w != r[4]]
             if not changed:
                 continue
             counts = token_lengths((w or r[2], r[3]) for w, r in changed)
@@ -354,7 +355,10 @@ def base_migrations(s: str) -> list[Migration]:
         # fts_text also holds the parts of words joined where their case or script changes
         # ("retryWithBackoff", "12km") and thousands written whole ("2,499": 2499), as on
         # SQLite (its migration 0014)
-        _backfill_word_parts(s),
+        _backfill_fts_words(s),
+    ]), ("0013_hyphen_words", [
+        # and words joined by hyphens whole ("e-mail": email), as on SQLite (its 0015)
+        _backfill_fts_words(s, "strpos(text, '-') > 0"),
     ])]
 
 

@@ -261,6 +261,12 @@ DROP TRIGGER user_versions_au;
 UPDATE memories SET fts_text = ltm_fts_words(text) WHERE fts_text IS NOT ltm_fts_words(text);
 DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
 """),
+    # and words joined by hyphens whole ("e-mail": email, "Wi-Fi": WiFi), the same way
+    ("0015_hyphen_words", """
+UPDATE memories SET fts_text = ltm_fts_words(text)
+    WHERE instr(text, '-') > 0 AND fts_text IS NOT ltm_fts_words(text);
+DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
