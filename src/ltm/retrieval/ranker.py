@@ -51,6 +51,10 @@ CONTEXT = ("logit", "above")
 CALIBRATE_TOP = 20  # the context step is fitted on each query's best candidates
 TIME = ("window", "time_fit")
 _TIME_COLUMNS = [FULL.index(f) for f in TIME]
+_TEXT_TOP = OWN.index("text_top")
+_COL = {f: j for j, f in enumerate(FULL)}
+# the columns ``structure`` gives, in its order
+_STRUCTURE = slice(_COL["previous"], _COL["next_text"] + 1)
 # stage-1 weights kept >= 0, so that more match never lowers the logit (see ``fit``)
 MONOTONE = ("text", "text_any", "text_sqrt", "dense", "dense_pos", "text_dense", "label", "text_top",
             "dense_gap")
@@ -123,10 +127,20 @@ def own_features(pool: RawPool) -> np.ndarray:
     t = np.clip(pool.text, 0.0, 3.0)
     d = np.clip(pool.dense, -5.0, 15.0)
     t_max = float(t.max()) if len(t) else 0.0
-    top = t / t_max if t_max > 0 else np.zeros_like(t)
-    gap = np.maximum(d - (float(d.max()) if len(d) else 0.0), -10.0)
-    return np.column_stack([t, (t > 0).astype(np.float64), np.sqrt(t), d,
-                            np.maximum(d, 0.0), t * np.maximum(d, 0.0), pool.label, top, gap])
+    out = np.empty((len(t), len(OWN)))  # (the columns written in place: no stacking)
+    out[:, 0] = t
+    out[:, 1] = t > 0
+    np.sqrt(t, out=out[:, 2])
+    out[:, 3] = d
+    np.maximum(d, 0.0, out=out[:, 4])
+    np.multiply(t, out[:, 4], out=out[:, 5])
+    out[:, 6] = pool.label
+    if t_max > 0:
+        np.divide(t, t_max, out=out[:, 7])
+    else:
+        out[:, 7] = 0.0
+    np.maximum(d - (float(d.max()) if len(d) else 0.0), -10.0, out=out[:, 8])
+    return out
 
 
 class Turns:
@@ -283,14 +297,17 @@ class Ranker:
         pool's ``Turns`` where the caller holds them."""
         x1 = own_features(pool)
         own = x1 @ self.own_w + self.own_b
-        n = len(own)
-        top = x1[:, OWN.index("text_top")]
-        return x1, np.column_stack([own, structure(pool, own, top, self.context_window,
-                                                   self.floor, turns),
-                                    pool.recency, pool.importance,
-                                    pool.superseded.astype(np.float64),
-                                    np.full(n, 1.0 if pool.window else 0.0), pool.time_fit,
-                                    np.zeros(n) if pool.assistant is None else pool.assistant])
+        x = np.empty((len(own), len(FULL)))  # (the columns of FULL written in place)
+        x[:, _COL["own"]] = own
+        x[:, _STRUCTURE] = structure(pool, own, x1[:, _TEXT_TOP], self.context_window,
+                                     self.floor, turns)
+        x[:, _COL["recency"]] = pool.recency
+        x[:, _COL["importance"]] = pool.importance
+        x[:, _COL["superseded"]] = pool.superseded
+        x[:, _COL["window"]] = 1.0 if pool.window else 0.0
+        x[:, _COL["time_fit"]] = pool.time_fit
+        x[:, _COL["assistant"]] = 0.0 if pool.assistant is None else pool.assistant
+        return x1, x
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logit, its time part) for one query's ``features`` matrix. The last calibration

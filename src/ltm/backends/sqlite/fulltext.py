@@ -121,7 +121,7 @@ def _tf_coefficients(avgdl: float) -> tuple[float, float, float]:
 
 
 # bm25()'s weighted count of a term is a whole number of these (text 1, labels EXTRA_WEIGHT):
-# ``_rescaled_rows`` rounds the count it gives back to it, so that a score made under one average
+# ``_rescaled`` rounds the count it gives back to it, so that a score made under one average
 # length and one made under another give the same bits once both are rescaled
 _F_STEP = EXTRA_WEIGHT if (1 / EXTRA_WEIGHT).is_integer() else None
 
@@ -137,25 +137,37 @@ def _span(view: ScopeView | None) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo < 2 * len(view) else None
 
 
-def _rescaled_rows(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
-                   avgdl_store: float, avgdl: float) -> list[tuple[Any, float, bool]]:
-    """(key, BM25 term-frequency part with ``avgdl``, whether the labels hold the term) of
-    (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25() over
-    ``idf``, made with the store's average length ``avgdl_store``) gives back the weighted
-    count it stands for, part * K / (k1 + 1 - part) with K = k1 (1 - b + b length /
+# a term's rows within a scope: their keys, BM25 term-frequency parts, whether their labels
+# hold the term (``FullText._term_tf``)
+TermParts = tuple[list[Any], np.ndarray, np.ndarray]
+
+
+def _parts(rows: Sequence[tuple[Any, float, bool]]) -> TermParts:
+    """``TermParts`` of (key, part, labelled) rows."""
+    return ([r[0] for r in rows], np.fromiter((r[1] for r in rows), np.float64, count=len(rows)),
+            np.fromiter((r[2] for r in rows), bool, count=len(rows)))
+
+
+def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
+              avgdl_store: float, avgdl: float) -> TermParts:
+    """The keys, BM25 term-frequency parts with ``avgdl`` and whether the labels hold the
+    term of (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25()
+    over ``idf``, made with the store's average length ``avgdl_store``) gives back the
+    weighted count it stands for, part * K / (k1 + 1 - part) with K = k1 (1 - b + b length /
     avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl``
-    (``_tf_coefficients``)."""
+    (``_tf_coefficients``). The rows' arithmetic as arrays: the operations of a loop over
+    them, in its order (the same bits)."""
     k1, b, step = BM25_K1, BM25_B, _F_STEP
     k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
-    out = []
-    for key, sc, lab, sz in rows:
-        length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-        part = float(sc) / idf
-        f = part * (k1 * (1 - b + b * length / avgdl_store)) / max(k1_1 - part, 1e-12)
-        if step is not None:
-            f = max(round(f / step), 1) * step
-        out.append((key, f * k1_1 / (f + tf_k + tf_len * length), lab != 0))
-    return out
+    n = len(rows)
+    length = np.fromiter((sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
+                          for _, _, _, sz in rows), np.float64, count=n)
+    part = np.fromiter((r[1] for r in rows), np.float64, count=n) / idf
+    f = part * (k1 * (1 - b + b * length / avgdl_store)) / np.maximum(k1_1 - part, 1e-12)
+    if step is not None:
+        f = np.maximum(np.round(f / step), 1.0) * step
+    return ([r[0] for r in rows], f * k1_1 / (f + tf_k + tf_len * length),
+            np.fromiter((r[2] != 0 for r in rows), bool, count=n))
 
 
 class FullText(Connection):
@@ -190,13 +202,13 @@ class FullText(Connection):
                 avgdl = self._scope_avgdl(flt.user, mark)
                 scores: dict[str, float] = {}
                 for term in terms:
-                    got = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
-                                        n_scope, where, params, key="m.id", avgdl=avgdl)
-                    if not got:
+                    keys, tf, _ = self._term_tf(term, f'scope : "{scope}" AND {_phrase(term)}',
+                                                n_scope, where, params, key="m.id", avgdl=avgdl)
+                    if not keys:
                         continue
-                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(got))
-                    for mid, tf, _ in got:
-                        scores[mid] = scores.get(mid, 0.0) + tf * idf_scope
+                    idf_scope = _idf(max(n_scope, IDF_MIN_DOCS), len(keys))
+                    for mid, part in zip(keys, tf.tolist()):
+                        scores[mid] = scores.get(mid, 0.0) + part * idf_scope
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return []
@@ -344,9 +356,10 @@ class FullText(Connection):
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
                  span: tuple[int, int] | None = None, avgdl: float | None = None
-                 ) -> list[tuple[Any, float, bool]]:
-        """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
-        matching one term within a scope (the caller multiplies the part by the scope's IDF):
+                 ) -> TermParts:
+        """The keys, BM25 term-frequency parts and whether the row's labels hold the term of
+        the rows matching one term within a scope (the caller multiplies the parts by the
+        scope's IDF):
         from highlight() where the store holds
         ``_HIGHLIGHT_RATIO`` times the scope's rows, else bm25() divided by the store's IDF.
         ``span`` (see ``_span``): bm25() may read the term's rows in that row-id range instead
@@ -360,7 +373,7 @@ class FullText(Connection):
         if total > _HIGHLIGHT_RATIO * n_scope:
             rows = self._term_rows(match, where, params, key, avgdl)
             if rows is not None:
-                return rows
+                return _parts(rows)
         stats = self._fts_averages(mark) if avgdl is not None else None
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
         # bm25() weighing the labels alone is 0 exactly where they do not hold the term
@@ -378,12 +391,12 @@ class FullText(Connection):
                 f"SELECT {cols} FROM memories_fts {join}"
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
-        if not got:
-            return []  # (no row to score: the store-wide count is not needed)
+        if not got:  # (no row to score: the store-wide count is not needed)
+            return [], np.zeros(0, np.float64), np.zeros(0, bool)
         idf = _idf(total, self._store_df(term, total, mark))
         if stats is None or avgdl is None:
-            return [(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got]
-        return _rescaled_rows(got, idf, stats[1], avgdl)
+            return _parts([(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got])
+        return _rescaled(got, idf, stats[1], avgdl)
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
                    key: str = "memories_fts.rowid", avgdl: float | None = None
@@ -563,11 +576,10 @@ class FullText(Connection):
         Returns the first. ``keep=False``: ``view`` was read under an earlier user mark, so
         its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
-        rows = self._term_tf(term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
-                             len(view), span=span, avgdl=self._scope_avgdl(user, mark))
-        rowids = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
-        tf = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
-        labelled = np.fromiter((r[2] for r in rows), bool, count=len(rows))
+        keys, tf, labelled = self._term_tf(
+            term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}', len(view),
+            span=span, avgdl=self._scope_avgdl(user, mark))
+        rowids = np.fromiter(keys, np.int64, count=len(keys))
         pos = view.positions(rowids)
         ok = pos >= 0
         tf_in = tf
