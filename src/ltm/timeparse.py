@@ -22,6 +22,8 @@ give the window that covers them all. What is understood:
   (rolling up to now), recently, lately, earlier this week|month|year
 - between/from May and/to June (2023), from 2019 to 2021 (without a year, the most recent
   stretch whose last month has begun)
+- last/this (past) <month> ("last November": the most recent one that is over; "this March"
+  once it has begun), in/during/over (the) spring|summer|autumn|winter (not "in the fall")
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   May the 8th, (in) early/mid/late May or 2023 (the whole month or year), Q1 2025, 2025 Q1,
   the first quarter of 2025, in Q1 (the most recent one begun), the 1990s, the '90s, the
@@ -346,6 +348,15 @@ def _absolute(m: re.Match[str], today: date) -> Span | None:
         if month == 12 and g.get("year"):
             year -= 0  # "winter 2023" = Dec 2023 - Feb 2024
         return _span_month(year, month, 3)
+    if g.get("mlast"):
+        word = g["mon"].rstrip(".")
+        month = _MONTHS[word.lower()]
+        if word.lower() in ("may", "march", "mar") and not word[0].isupper():
+            return None
+        if g["mlast"].lower() == "this":  # this year's, once it has begun
+            return _span_month(today.year, month) if month <= today.month else None
+        # the most recent one that is over: "last March" asked in March is a year back
+        return _span_month(today.year if month < today.month else today.year - 1, month)
     if g.get("mon"):
         month = _MONTHS[g["mon"].lower().rstrip(".")]
         year = int(g["year"]) if g.get("year") else _recent_month(month, today)
@@ -407,6 +418,13 @@ _ABS = [
     _SEASON + r"\s+(?:of\s+)?" + _YEAR,
     r"(?:the\s+)?" + _SEASON + r"\s+of\s+" + _YEAR,
     _MON + r",?\s+(?:of\s+)?" + _YEAR,
+    # "last November", "this past March", "this May" (May and March capitalised: not "this
+    # may be", "the last march")
+    r"(?P<mlast>last|(?:this\s+)?past|this)\s+" + _MON + _NOT_NAME,
+    # "in the summer", "during winter", "over the summer" (the most recent one begun; not "in
+    # the fall", which is also a tumble, nor "in the spring of life")
+    r"(?:in|during|over|throughout)\s+(?:the\s+)?(?P<season>spring|summer|autumn|winter)"
+    + _NOT_NAME + r"(?!\s+of\b)",
     r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + _NOT_NAME,
     r"(?:in|during|of|throughout)\s+(?:early\s+|late\s+)?" + _YEAR,
     # without "in": "early March", "mid-2024" (the whole month or year)
