@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,38 @@ def test_long_text_is_summed_in_slices(reference) -> None:  # type: ignore[no-un
     assert n_tokens > wl._LONG  # the sliced branch runs (float sums of 6k rows: looser atol)
     np.testing.assert_allclose(emb.embed([text, "short one"]),
                                reference.embed([text, "short one"], norm=True), rtol=0, atol=1e-5)
+
+
+def test_piece_ids_are_the_tokenizers() -> None:
+    """The ids put together piece by piece (``_Pieces``, the batch path) are the tokenizer's
+    own, for the ingest's text and text made to break it: runs of spaces, tabs and line
+    breaks, '▁' itself, no-break spaces, combining marks, emoji, capitals, the added tokens'
+    contents ('<s>', left to the tokenizer), an empty text; again from the remembered pieces."""
+    from ltm.embed import wordllama as wl
+
+    emb = WordLlamaEmbedder()
+    pieces = wl._pieces_of(emb.config, emb.tokenizer)
+    assert pieces is not None
+    rng = random.Random(5)
+    alphabet = " \t\n\u00a0\u2581abcXYZ09,.!?'<>/s-_é東京😀\u200b\u0301ßİ"
+    texts = [it.text for it in Corpus(300, 5, seed=4).items()]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40)))
+              for _ in range(3000)]
+    texts += ["<s>", "a<s>b", "x </s> y <unk>", "", " ", "\u2581\u2581 a", "  spaced   out  ",
+              "LISBON", "word " * 700]
+    theirs = [e.ids for e in emb.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert [list(ids) for ids in pieces.ids(texts)] == theirs
+    assert [list(ids) for ids in pieces.ids(texts)] == theirs
+
+
+def test_pieces_only_for_a_tokenizer_without_pre_tokenizer() -> None:
+    """A tokenizer that splits words before BPE (or merges across a '▁') is not taken apart
+    piece by piece: ``_Pieces.of`` gives None and the batch goes to the tokenizer."""
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    from ltm.embed import wordllama as wl
+
+    tok = Tokenizer.from_str(WordLlamaEmbedder().tokenizer.to_str())
+    assert wl._Pieces.of(tok) is not None
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    assert wl._Pieces.of(tok) is None
