@@ -46,6 +46,9 @@ def test_words_are_followed_by_their_parts() -> None:
     assert fts_words("it cost $1,000,000") == "it cost $1,000,000 1000000"
     assert fts_words("12,500.50 and 2,5 kg") is None  # a decimal; not thousands
     assert fts_words("长城12km").split() == ["长城", "长", "城", "12km", "12", "km"]
+    # hashes, keys and blobs change between digits and letters again and again: left whole
+    assert fts_words("sha 3f9a2b7c1d, key x7Kp2Qz9, A1B2C3") is None
+    assert fts_words("attachment: " + "aB1" * 30) is None
 
 
 def test_joined_words_match_their_parts(copen: Callable[..., ltm.MemoryStore]) -> None:

@@ -103,8 +103,15 @@ def _with_parts(m: re.Match[str]) -> str:
     word = m.group()
     if word.isascii() and _ASCII_CUT.search(word) is None:
         return word
+    if len(word) > 64:  # a blob (base64), not a name
+        return word
     parts = _parts(word)
-    return word if len(parts) < 2 else f"{word} {' '.join(parts)}"
+    # a hash or a key ("3f9a2b7c", "x7Kp2Qz9") changes between digits and letters again and
+    # again: its parts are noise, not words
+    digits = sum(p[0].isdigit() for p in parts)
+    if len(parts) < 2 or min(digits, len(parts) - digits) > 2:
+        return word
+    return f"{word} {' '.join(parts)}"
 
 
 def fts_words(text: str) -> str | None:
