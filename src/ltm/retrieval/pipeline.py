@@ -366,7 +366,11 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     chosen: list[tuple[Memory, dict[str, float]]] = []
     fused: list[float] = []
     resort = False
-    for r, j in enumerate(top):
+    # (and the head's flags and logits, as Python values read once)
+    superseded = raw.superseded[top].tolist()
+    said = None if raw.assistant is None else raw.assistant[top].tolist()
+    head_logit = logit[top].tolist()
+    for r, j in enumerate(top.tolist()):
         mem = memories.get(top_ids[r])
         if mem is None:
             continue
@@ -376,20 +380,23 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             # the time part of the logit: relevance without time is sigmoid(fused - time)
             signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
                                                     + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
-        if raw.assistant is not None and raw.assistant[j]:
+        if said is not None and said[r]:
             signals["assistant"] = ranker.assistant_weight  # its part of the logit
-        if raw.superseded[j]:
+        if superseded[r]:
             # its part of the logit (none where ``lift_current`` took the penalty off)
             signals["superseded"] = ranker.superseded_weight if x[j, _SUP] else 0.0
-        signals.update(extra.get(int(j), {}))
+        if extra:
+            signals.update(extra.get(j, {}))
+        value = head_logit[r]
         if settings.archived_penalty and mem.metadata.get(ARCHIVED) \
                 and "archived" not in signals:
             # originals folded into a summary (ltm.policies.consolidate) rank below it
             signals["archived"] = -settings.archived_penalty
             logit[j] -= settings.archived_penalty
+            value = float(logit[j])
             resort = True
-        signals["fused"] = float(logit[j])
-        fused.append(signals["fused"])
+        signals["fused"] = value
+        fused.append(value)
         chosen.append((mem, signals))
     if rr is not None and chosen:
         rerank.apply(rr, cand.query, [Hit(m, 0.0, sig, 0.0) for m, sig in chosen], fused,
