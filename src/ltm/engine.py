@@ -22,12 +22,13 @@ import numpy as np
 from . import ids as _ids
 from . import validate as check
 from .backends.base import Backend, Filters, NewRow
+from .backends.common import memory_from_columns
 from .config import Settings
 from .embed import Embedder
 from .errors import DimensionMismatch, InvalidInput, NotFound, StoreError
 from .model import ForgetReceipt, Memory
 from .retention_rules import policies
-from .timeutil import from_us, now_us, opt_dt, opt_us, to_us
+from .timeutil import from_us, now_us, opt_us, to_us
 
 # Rows per embedding call when a large batch is embedded on the store's worker thread while
 # the caller's thread validates the following items and writes the rows already embedded.
@@ -305,12 +306,10 @@ def check_finite(vectors: np.ndarray) -> None:
 
 
 def memory_of(row: NewRow) -> Memory:
-    """The Memory a freshly inserted row reads back as."""
-    return Memory(
-        id=row.id, user=row.user, agent=row.agent, session=row.session, kind=row.kind,
-        text=row.text, metadata=row.metadata, importance=row.importance,
-        time=from_us(row.time), recorded_at=from_us(row.recorded_at),
-        valid_from=opt_dt(row.valid_from), valid_to=opt_dt(row.valid_to),
-        superseded_by=row.superseded_by, sources=tuple(row.sources),
-        access_count=row.access_count, last_accessed=opt_dt(row.last_accessed),
-        pinned=row.pinned, expires_at=opt_dt(row.expires_at), seq=row.seq)
+    """The Memory a freshly inserted row reads back as (built as a read builds it: ~2 us
+    where ``Memory(...)`` took ~7, which a batch of 1,000 paid on its writing thread)."""
+    return memory_from_columns(
+        row.user, row.id, row.agent, row.session, row.kind, row.text, row.metadata,
+        row.importance, row.time, row.recorded_at, row.valid_from, row.valid_to,
+        row.superseded_by, row.sources, row.access_count, row.last_accessed, row.pinned,
+        row.expires_at, row.seq)
