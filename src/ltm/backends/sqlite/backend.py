@@ -9,7 +9,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ from .vectors import VectorIndexUpkeep
 log = logging.getLogger(__name__)
 
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
+_THREADED_ROWS = 256  # an insert of more rows runs its statements on a thread of their own
 
 
 class _ClosedConnection:
@@ -51,6 +54,55 @@ class _ClosedConnection:
 
     def __getattr__(self, name: str) -> Any:
         raise StoreError("the store is closed")
+
+
+class _Statements:
+    """The statements of one insert's transaction, in order: with ``threaded``, on a thread of
+    their own, while the caller's thread waits for the next block of vectors and builds its
+    bound values (SQLite releases the GIL while it runs a statement, so on two cores the
+    Python work of a batch overlaps its writes; 100k memories over 100 users: see
+    benchmarks/sections/scale.md). Leaving the block waits for every statement begun (the
+    ones not begun are cancelled) whether or not it raised, so that the caller's commit or
+    rollback never runs beside one."""
+
+    def __init__(self, conn: sqlite3.Connection, *, threaded: bool) -> None:
+        self.conn = conn
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="ltm-write") if threaded else None
+        self.pending: list[Future[int]] = []
+
+    def __enter__(self) -> _Statements:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            for f in self.pending:
+                f.cancel()
+            self.pool.shutdown(wait=True)
+
+    def run(self, sql: str, params: Sequence[Any]) -> Future[int]:
+        """Run (or queue) one statement; its future gives the last inserted rowid."""
+        if self.pool is not None:
+            f = self.pool.submit(self._execute, sql, params)
+            self.pending.append(f)
+            return f
+        f = Future()
+        f.set_result(self._execute(sql, params))
+        return f
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        return int(self.conn.execute(sql, params).lastrowid or 0)
+
+    def wait(self) -> None:
+        """Until the statements so far have run: the first one's error, if any."""
+        pending, self.pending = self.pending, []
+        try:
+            for f in pending:
+                f.result()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            wait_all(pending)
+            raise
 
 
 def _create_new(path: Path) -> bool:
@@ -288,32 +340,35 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                 c.execute(f"DELETE FROM user_versions WHERE user IN ({marks})", some)
                 c.execute(_multi_insert("user_versions (user)", 1, len(some)), some)
             head = self._log_head()
-            last = 0
-            seqs: dict[tuple[str, str], int] = {}
-            for part, block in row_blocks(rows, blocks, self.dim):
-                got.append(block)
-                # Many rows per INSERT statement: the per-statement cost of the FTS and log
-                # triggers (statement journal, FTS5 flush) is paid once per chunk, not per row.
-                for start in range(0, len(part), _ROWS_PER_INSERT):
-                    chunk = part[start:start + _ROWS_PER_INSERT]
-                    params = self._insert_params(chunk, block[start:start + len(chunk)], seqs)
-                    cur = c.execute(_multi_insert("memories (id, user, agent, session, kind, "
-                                                  "text, fts_text, fts_extra, metadata, "
-                                                  "importance, time, recorded_at, "
-                                                  "valid_from, valid_to, superseded_by, "
-                                                  "sources, access_count, last_accessed, "
-                                                  "pinned, expires_at, seq, embedding)",
-                                                  22, len(chunk)), params)
-                    last = int(cur.lastrowid or 0)
-            history = [v for r in rows for v in (r.id, r.user, "created", r.recorded_at, None)]
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                n = min(_ROWS_PER_INSERT, len(rows) - start)
-                c.execute(_multi_insert("history (memory_id, user, event, at, data)", 5, n),
-                          history[start * 5:(start + n) * 5])
+            seqs = self._last_seqs(rows)
+            with _Statements(c, threaded=len(rows) > _THREADED_ROWS) as sql:
+                last: Future[int] | None = None
+                for part, block in row_blocks(rows, blocks, self.dim):
+                    got.append(block)
+                    # Many rows per INSERT statement: the per-statement cost of the FTS and log
+                    # triggers (statement journal, FTS5 flush) is paid once per chunk, not per
+                    # row.
+                    for start in range(0, len(part), _ROWS_PER_INSERT):
+                        chunk = part[start:start + _ROWS_PER_INSERT]
+                        params = self._insert_params(chunk, block[start:start + len(chunk)],
+                                                     seqs, sql.wait)
+                        last = sql.run(_multi_insert(
+                            "memories (id, user, agent, session, kind, text, fts_text, "
+                            "fts_extra, metadata, importance, time, recorded_at, valid_from, "
+                            "valid_to, superseded_by, sources, access_count, last_accessed, "
+                            "pinned, expires_at, seq, embedding)", 22, len(chunk)), params)
+                history = [v for r in rows
+                           for v in (r.id, r.user, "created", r.recorded_at, None)]
+                for start in range(0, len(rows), _ROWS_PER_INSERT):
+                    n = min(_ROWS_PER_INSERT, len(rows) - start)
+                    sql.run(_multi_insert("history (memory_id, user, event, at, data)", 5, n),
+                            history[start * 5:(start + n) * 5])
+                sql.wait()
             new_head = self._log_head()
         matrix = got[0] if len(got) == 1 else np.concatenate(got) if got else \
             np.zeros((0, self.dim or 0), dtype=np.float32)
-        self._add_own_rows(rows, matrix, head, new_head, last, direct)
+        self._add_own_rows(rows, matrix, head, new_head,
+                           last.result() if last is not None else 0, direct)
 
     @contextmanager
     def _ids_unique(self, rows: Sequence[NewRow]) -> Iterator[None]:
@@ -333,15 +388,40 @@ class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, Vecto
                         chunk)]
             raise ids_taken(rows, held) from None
 
+    def _last_seqs(self, rows: Sequence[NewRow]) -> dict[tuple[str, str], int]:
+        """The last number given in each session whose episodes ``rows`` number (their
+        ``seq`` unset), read in one statement for the batch instead of one per session. A
+        session that a row of the batch gives a number of its own is left out: it is read
+        when its first row to number is written (``_insert_params``), after the rows before
+        it, as it always was."""
+        own = {(r.user, r.session) for r in rows if r.seq is not None}
+        keys = list(dict.fromkeys(
+            (r.user, r.session) for r in rows
+            if r.kind == "episode" and r.session is not None and r.seq is None))
+        keys = [k for k in keys if k not in own]
+        seqs: dict[tuple[str, str], int] = {}
+        for start in range(0, len(keys), 400):
+            some = keys[start:start + 400]
+            for user, session, last in self.conn.execute(
+                    "SELECT k.column1, k.column2, (SELECT max(seq) FROM memories WHERE "
+                    "user = k.column1 AND session = k.column2) FROM (VALUES "
+                    + ",".join(["(?,?)"] * len(some)) + ") AS k",
+                    [v for key in some for v in key]):
+                seqs[(user, session)] = -1 if last is None else int(last)
+        return seqs
+
     def _insert_params(self, rows: Sequence[NewRow], vectors: np.ndarray,
-                       seqs: dict[tuple[str, str], int]) -> list[Any]:
+                       seqs: dict[tuple[str, str], int],
+                       before_read: Callable[[], None] = lambda: None) -> list[Any]:
         """The bound values of a multi-row INSERT of ``rows``, numbering episodes in their
-        session (``seqs``: the last number given per (user, session) in this batch)."""
+        session (``seqs``: the last number given per (user, session) in this batch; a
+        session not in it is read, after ``before_read``: the statements before have run)."""
         out: list[Any] = []
         for row, vec in zip(rows, vectors):
             if row.kind == "episode" and row.session is not None and row.seq is None:
                 key = (row.user, row.session)
                 if key not in seqs:
+                    before_read()
                     seqs[key] = self.next_seq(row.user, row.session)
                 seqs[key] += 1
                 row.seq = seqs[key]
