@@ -13,18 +13,38 @@ _SHIFTS = tuple(range(120, -1, -10))
 _lock = threading.Lock()
 _last_ms = -1
 _last_rand = 0
+# Random bytes read from the OS 4 KiB at a time, 10 for each new millisecond: one system call
+# per ~400 milliseconds of ids instead of one per millisecond. A call that leaves the GIL is
+# slow to come back to it while another thread runs Python (add_many's embedding and writing
+# threads): one read a millisecond held a batch of 1,000's main thread ~20 ms. A forked
+# child starts with none (it must not give the ids its parent gives).
+_RANDOM_READ = 4096
+_random = b""
+_random_at = 0
+
+
+def _forget_random() -> None:
+    global _random, _random_at
+    _random, _random_at = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 def new_id(ms: int | None = None) -> str:
     """Return a new ULID; ids made in one process are strictly increasing."""
-    global _last_ms, _last_rand
+    global _last_ms, _last_rand, _random, _random_at
     with _lock:
         now = int(time.time() * 1000) if ms is None else ms
         if now <= _last_ms:
             now = _last_ms
             rand = _last_rand + 1
         else:
-            rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
+            if _random_at + 10 > len(_random):
+                _random, _random_at = os.urandom(_RANDOM_READ), 0
+            # leave room to increment
+            rand = int.from_bytes(_random[_random_at:_random_at + 10], "big") >> 1
+            _random_at += 10
         _last_ms, _last_rand = now, rand
     return _encode((now << 80) | (rand & ((1 << 80) - 1)))
 

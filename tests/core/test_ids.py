@@ -4,6 +4,8 @@ process."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 from ltm import ids
 
@@ -31,3 +33,30 @@ def test_ids_increase_and_are_valid() -> None:
     assert all(ids.is_id(m) and len(m) == 26 for m in made)
     same_ms = [ids.new_id(10**12) for _ in range(3)]
     assert same_ms[0] < same_ms[1] < same_ms[2]
+
+
+def test_a_forked_child_draws_other_random_bits() -> None:
+    """Random bits are read from the OS in blocks (ids._random): a forked child starts with
+    none of its parent's, so both give other ids for the same new millisecond (in a process of
+    its own: the milliseconds asked for here lie past every id this process gives later)."""
+    code = """
+import os
+from ltm import ids
+ids.new_id()  # the parent holds unread random bytes now
+ms = ids._last_ms + 1000
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    os.write(w, ids.new_id(ms).encode())
+    os._exit(0)
+os.close(w)
+child = os.read(r, 64).decode()
+os.waitpid(pid, 0)
+mine = ids.new_id(ms)
+assert ids.is_id(child) and child != mine, (child, mine)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
