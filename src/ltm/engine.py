@@ -43,9 +43,7 @@ class Embedding:
 
     def blocks(self) -> Iterator[np.ndarray]:
         for f in self.futures:
-            vecs = f.result()
-            check_finite(vecs)
-            yield vecs
+            yield f.result()  # (checked finite on the worker: ``Engine._embed_block``)
 
     def matrix(self) -> np.ndarray:
         return np.concatenate(list(self.blocks()))
@@ -148,7 +146,14 @@ class Engine:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="ltm-embed")
                 self._worker_pid = os.getpid()
             texts = [embed_text(r.text, r.metadata) for r in rows]
-            into.futures.append(self._worker.submit(self.embed, texts))
+            into.futures.append(self._worker.submit(self._embed_block, texts))
+
+    def _embed_block(self, texts: list[str]) -> np.ndarray:
+        """One block on the worker, checked there: numpy leaves the GIL for the check, and the
+        thread that writes the batch would wait to get it back while the worker runs Python."""
+        vecs = self.embed(texts)
+        check_finite(vecs)
+        return vecs
 
     def write(self, rows: list[NewRow], vectors: np.ndarray | Embedding | None = None, *,
                dedup: bool = True, sources_held: bool = False) -> list[Memory]:
