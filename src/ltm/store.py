@@ -159,8 +159,13 @@ class MemoryStore:
                 if "text" not in item or "user" not in item:
                     raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
                 fields = dict(item)
-                with _numbered("item", n):
+                try:  # (as _numbered: a context manager an item cost ~1.6 us)
                     rows.append(self.engine.row(fields.pop("text"), now=now, **fields))
+                except InvalidInput as exc:
+                    numbered = _numbered_error("item", n, exc)
+                    if numbered is exc:
+                        raise
+                    raise numbered from None
                 if pending is not None and len(rows) - queued == EMBED_BLOCK:
                     self.engine.embed_later(rows[queued:], pending)
                     queued = len(rows)
@@ -574,9 +579,18 @@ def _numbered(what: str, n: int) -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        if exc.item is not None or isinstance(exc, DimensionMismatch):
+        numbered = _numbered_error(what, n, exc)
+        if numbered is exc:
             raise
-        raise InvalidInput(f"{what} {n}: {exc}", field=exc.field, item=n) from None
+        raise numbered from None
+
+
+def _numbered_error(what: str, n: int, exc: InvalidInput) -> InvalidInput:
+    """``exc`` naming the item of a batch it was raised for (position ``n``), or ``exc``
+    itself when it names one already or is a DimensionMismatch."""
+    if exc.item is not None or isinstance(exc, DimensionMismatch):
+        return exc
+    return InvalidInput(f"{what} {n}: {exc}", field=exc.field, item=n)
 
 
 def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder | None = None,
