@@ -277,8 +277,19 @@ def memory_to_json(mem: Memory, vec: np.ndarray | None = None) -> dict[str, Any]
 
 def history_to_json(event: HistoryEvent) -> dict[str, Any]:
     """One history event as an export holds it (``data``: the previous values, as
-    ``MemoryStore.history`` gives them; times there in microseconds)."""
-    return {"event": event.event, "at": iso(to_us(event.at)), "data": event.data}
+    ``MemoryStore.history`` gives them; times there in microseconds). Its keys in sorted
+    order: PostgreSQL's jsonb gives them back in its own, and one history exports as the same
+    line from either backend."""
+    return {"event": event.event, "at": iso(to_us(event.at)), "data": _sorted_keys(event.data)}
+
+
+def _sorted_keys(value: Any) -> Any:
+    """``value`` with the keys of each object in it in sorted order."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 # an event's previous values hold at most a memory's fields: its text, metadata, sources...
