@@ -24,8 +24,13 @@ _random_at = 0
 
 
 def _forget_random() -> None:
-    global _random, _random_at
+    """In a forked child: none of the parent's unread random bytes, nor its last millisecond
+    (the next id in that millisecond would be the parent's last plus one, the id the parent
+    gives next), and a lock of its own (the parent's may have been held by another thread)."""
+    global _random, _random_at, _last_ms, _last_rand, _lock
     _random, _random_at = b"", 0
+    _last_ms, _last_rand = -1, 0
+    _lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_random)

@@ -60,3 +60,29 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_forked_child_in_its_parents_millisecond_gives_another_id() -> None:
+    """A child forked right after its parent made an id, asking in that same millisecond,
+    does not give the id its parent gives next (the parent's last random bits plus one)."""
+    code = """
+import os
+from ltm import ids
+ms = 10**12
+ids.new_id(ms)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    os.write(w, ids.new_id(ms).encode())
+    os._exit(0)
+os.close(w)
+child = os.read(r, 64).decode()
+os.waitpid(pid, 0)
+mine = ids.new_id(ms)
+assert ids.is_id(child) and child != mine, (child, mine)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
