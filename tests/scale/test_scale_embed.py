@@ -99,3 +99,22 @@ def test_pieces_only_for_a_tokenizer_without_pre_tokenizer() -> None:
     assert wl._Pieces.of(tok) is not None
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     assert wl._Pieces.of(tok) is None
+
+
+def test_long_pieces_are_not_remembered() -> None:
+    """A piece longer than ``_PIECE_CHARS`` (a paragraph of Chinese has no space, a blob, a
+    URL) is tokenized each time, not remembered: the memory is bounded by its count of short
+    pieces, not by the texts' length. The ids stay the tokenizer's."""
+    from ltm.embed import wordllama as wl
+
+    emb = WordLlamaEmbedder()
+    pieces = wl._pieces_of(emb.config, emb.tokenizer)
+    assert pieces is not None
+    rng = random.Random(7)
+    texts = ["".join(rng.choice("東京大阪北京上海天气我们今天去") for _ in range(200))
+             for _ in range(50)]
+    texts += [f"see https://example.com/{rng.getrandbits(256):x}/x?y=1 now" for _ in range(50)]
+    theirs = [e.ids for e in emb.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert [list(ids) for ids in pieces.ids(texts)] == theirs
+    assert all(len(p) <= wl._PIECE_CHARS for p in pieces.memo)
+    assert "\u2581now" in pieces.memo  # (the short ones are)

@@ -71,6 +71,9 @@ def _pieces_of(config: str, tokenizer: object) -> _Pieces | None:
 # the next one
 _PIECE = re.compile("\u2581+[^\u2581]*")
 _PIECES_MAX = 200_000  # pieces remembered (some tens of MB); past that the memory starts over
+# a longer piece (a run of Chinese or Japanese, a URL, a blob) is tokenized each time, not
+# remembered: it rarely comes again, and 200,000 of them would hold their texts and ids
+_PIECE_CHARS = 32
 
 
 class _Pieces:
@@ -129,9 +132,11 @@ class _Pieces:
             for piece in _PIECE.findall("\u2581" + text.replace(" ", "\u2581")):
                 ids = memo.get(piece)
                 if ids is None:
-                    if len(memo) >= _PIECES_MAX:
-                        memo.clear()
-                    ids = memo[piece] = tuple(t.id for t in self.model.tokenize(piece))
+                    ids = tuple(t.id for t in self.model.tokenize(piece))
+                    if len(piece) <= _PIECE_CHARS:
+                        if len(memo) >= _PIECES_MAX:
+                            memo.clear()
+                        memo[piece] = ids
                 got += ids
             out.append(got)
         if whole:
