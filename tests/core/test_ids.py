@@ -7,6 +7,8 @@ import random
 import subprocess
 import sys
 
+import pytest
+
 from ltm import ids
 
 
@@ -35,41 +37,19 @@ def test_ids_increase_and_are_valid() -> None:
     assert same_ms[0] < same_ms[1] < same_ms[2]
 
 
-def test_a_forked_child_draws_other_random_bits() -> None:
-    """Random bits are read from the OS in blocks (ids._random): a forked child starts with
-    none of its parent's, so both give other ids for the same new millisecond (in a process of
-    its own: the milliseconds asked for here lie past every id this process gives later)."""
-    code = """
+
+@pytest.mark.parametrize("asked", ["ids._last_ms + 1000", "ids._last_ms"])
+def test_a_forked_child_gives_other_ids_than_its_parent(asked: str) -> None:
+    """A forked child and its parent give other ids for the same millisecond: a new one
+    (random bits are read from the OS in blocks, ``ids._random``: the child starts with none
+    of its parent's) and the one of the parent's last id (the child does not go on from the
+    parent's last random bits: both would give them plus one). In a process of its own: the
+    milliseconds asked for here lie past every id this process gives later."""
+    code = f"""
 import os
 from ltm import ids
-ids.new_id()  # the parent holds unread random bytes now
-ms = ids._last_ms + 1000
-r, w = os.pipe()
-pid = os.fork()
-if pid == 0:
-    os.close(r)
-    os.write(w, ids.new_id(ms).encode())
-    os._exit(0)
-os.close(w)
-child = os.read(r, 64).decode()
-os.waitpid(pid, 0)
-mine = ids.new_id(ms)
-assert ids.is_id(child) and child != mine, (child, mine)
-print("ok")
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
-
-
-def test_a_forked_child_in_its_parents_millisecond_gives_another_id() -> None:
-    """A child forked right after its parent made an id, asking in that same millisecond,
-    does not give the id its parent gives next (the parent's last random bits plus one)."""
-    code = """
-import os
-from ltm import ids
-ms = 10**12
-ids.new_id(ms)
+ids.new_id()  # the parent holds unread random bytes and a last millisecond now
+ms = {asked}
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
