@@ -14,7 +14,8 @@ import secrets
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,34 @@ def postgres_url() -> Iterator[str]:
 
 def with_schema(url: str, schema: str) -> str:
     return url + ("&" if "?" in url else "?") + "schema=" + schema
+
+
+def written_before(mem: Any, migration: str, undo: Callable[[str], Sequence[str]]
+                   ) -> Callable[[], None]:
+    """Turn the PostgreSQL store ``mem`` opened (closed since) back to what a store written
+    before ``migration`` holds: the statements ``undo`` gives for its memories table, then the
+    migration unrecorded, so that the next open applies it again. Returns the check that it
+    did: user "u"'s version moved by one (what the users' caches are keyed on)."""
+    import psycopg
+
+    from ltm.backends.postgres import PostgresBackend
+
+    backend = mem.backend
+    assert isinstance(backend, PostgresBackend)
+    dsn, st = backend.dsn, backend._st
+    version_of_u = f"SELECT version FROM {st} WHERE user_id = 'u'"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in undo(backend._m):
+            conn.execute(statement)
+        conn.execute(f"DELETE FROM {backend._s}.migrations WHERE name = %s", [migration])
+        version = conn.execute(version_of_u).fetchone()
+
+    def applied_again() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            after = conn.execute(version_of_u).fetchone()
+        assert version is not None and after is not None and after[0] == version[0] + 1
+
+    return applied_again
 
 
 def drop_schema(url: str, schema: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from postgres_support import postgres_url
+from postgres_support import postgres_url, written_before
 from store_locations import backend_kind, copen, location, new_location
 
 import ltm
@@ -82,20 +82,12 @@ def test_a_sqlite_store_written_before_is_indexed_on_open(tmp_path: Path) -> Non
 @pytest.mark.postgres
 def test_a_postgres_store_written_before_is_indexed_on_open(
         new_location: Callable[[str], str]) -> None:
-    import psycopg
-
-    from ltm.backends.postgres import PostgresBackend
-
     url = new_location("postgres")
     with ltm.open(url) as mem:
         ids = {mem.add(text, user="u").id: key for key, text in MEMORIES.items()}
-        backend = mem.backend
-        assert isinstance(backend, PostgresBackend)
-        dsn, m = backend.dsn, backend._m
-        migrations = f"{backend._s}.migrations"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"UPDATE {m} SET fts_text = NULL")
-        conn.execute(f"DELETE FROM {migrations} WHERE name = '0013_hyphen_words'")
+    applied_again = written_before(mem, "0013_hyphen_words",
+                                   lambda m: [f"UPDATE {m} SET fts_text = NULL"])
     with ltm.open(url) as mem:
         top = mem.search("wifi", user="u", k=1)[0]
         assert ids[top.memory.id] == "wifi" and top.signals["text"] > 0
+    applied_again()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from postgres_support import postgres_url
+from postgres_support import postgres_url, written_before
 from store_locations import backend_kind, copen, location, new_location
 
 import ltm
@@ -104,24 +104,12 @@ def test_a_sqlite_store_written_before_is_indexed_on_open(tmp_path: Path) -> Non
 @pytest.mark.postgres
 def test_a_postgres_store_written_before_is_indexed_on_open(
         new_location: Callable[[str], str]) -> None:
-    import psycopg
-
-    from ltm.backends.postgres import PostgresBackend
-
     url = new_location("postgres")
     with ltm.open(url) as mem:
         ids = {mem.add(text, user="u").id: key for key, text in MEMORIES.items()}
-        backend = mem.backend
-        assert isinstance(backend, PostgresBackend)
-        dsn, m, st = backend.dsn, backend._m, backend._st
-        migrations = f"{backend._s}.migrations"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"UPDATE {m} SET fts_text = NULL")
-        conn.execute(f"DELETE FROM {migrations} WHERE name = '0012_word_parts'")
-        version = conn.execute(f"SELECT version FROM {st} WHERE user_id = 'u'").fetchone()
+    applied_again = written_before(mem, "0012_word_parts",
+                                   lambda m: [f"UPDATE {m} SET fts_text = NULL"])
     with ltm.open(url) as mem:
         top = mem.search("12 km", user="u", k=1)[0]
         assert ids[top.memory.id] == "commute" and top.signals["text"] > 0
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        after = conn.execute(f"SELECT version FROM {st} WHERE user_id = 'u'").fetchone()
-    assert version is not None and after is not None and after[0] == version[0] + 1
+    applied_again()
