@@ -214,7 +214,7 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     read: the query's words and ``ASSISTANT`` together)."""
     asked = bool(_ASKS_ASSISTANT.search(query))
     words = query if settings.text_weight > 0 else ""
-    # (first: a backend reads at most the first 32 words of a query)
+    # (first: a backend reads at most the first ``segment.QUERY_WORDS`` words of a query)
     got = backend.label_rows(words if asked else f"{ASSISTANT} {words}", user)
     said = [r for w, r in got if w == ASSISTANT and not asked]
     if said:
