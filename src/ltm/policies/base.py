@@ -3,8 +3,8 @@
 The policies (dedup, supersession, retention, consolidation, extraction, cascade) receive the
 engine (``ltm.engine.Engine``, the layer the ``MemoryStore`` facade stands on) and use only
 these members: storage, settings, embedding, writing a new memory, the forget cascade, the
-pending access counts, pages of memories (scan) and the list of users. They never see the facade or its private parts,
-and nothing here imports a layer above.
+pending access counts, pages of memories (scan) and the list of users. They never see the
+facade or its private parts, and nothing here imports a layer above.
 """
 
 from __future__ import annotations

@@ -335,7 +335,8 @@ def fit_store(mem: Any, *, l2: float = 20.0) -> tuple[Ranker | None, int]:
     relevant to every question); the stage-1 weights and the calibration stay the shipped
     ones. Judgments say which memories a user prefers for a query, not how many of a store's
     memories are relevant: a free logistic fit on them alone (most users only ever say
-    "useful") lifted every memory's relevance to 1 for every query. None when the store holds no usable judgment."""
+    "useful") lifted every memory's relevance to 1 for every query. None when the store holds
+    no usable judgment."""
     groups, judged = store_samples(mem)
     if judged == 0:
         return None, 0
