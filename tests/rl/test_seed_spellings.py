@@ -39,3 +39,10 @@ def test_continual_takes_seeds_after_the_option(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "--grid runs the benchmark settings" in res.output
     assert "unexpected extra argument" not in res.output
+
+
+def test_continual_seeds_without_the_option_are_refused(tmp_path: Path) -> None:
+    # 'ltm train continual 3' would have run the default 0,1,2 and 3
+    res = CliRunner().invoke(continual, ["3", "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "give the seeds after --seeds" in res.output

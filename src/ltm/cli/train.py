@@ -237,6 +237,10 @@ def continual(scenario: str, method: str, seeds: str, more_seeds: tuple[int, ...
     )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if more_seeds and click.get_current_context().get_parameter_source("seeds") \
+            is click.core.ParameterSource.DEFAULT:
+        # the seeds after --seeds are its; without it they would join the default 0,1,2
+        raise click.UsageError("give the seeds after --seeds (--seeds 0 1 2)")
     seed_list = [*_parse_seeds(seeds), *more_seeds]
     out_dir.mkdir(parents=True, exist_ok=True)
     if grid:
