@@ -441,6 +441,24 @@ class MemoryStore:
         self.backend.compact()
         self.backend.delete_meta(_ERASE_PENDING)  # after: a kill in between compacts again
 
+    def reindex(self, *, user: str | None = None, embeddings: bool = False,
+                progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        """Bring every memory (of ``user``, or of all) up to this version's indexing: write
+        its full text afresh where it differs (a row an older ltm process wrote after the
+        upgrade's migrations keeps the older one), a batch at a time, one transaction each
+        (interrupt and run again at will; reads go on); with ``embeddings=True`` embed every
+        memory again with the store's embedder and replace the vectors that differ (also
+        those ``add_vectors`` gave). ``progress(n)`` after each batch of ``n`` rows (twice a
+        row with ``embeddings``). Returns {"checked", "rewritten", "reembedded"}: rows read,
+        full texts rewritten, vectors replaced."""
+        self._check_open()
+        if not isinstance(embeddings, bool):
+            raise InvalidInput("embeddings must be true or false", field="embeddings")
+        from .reindex import reindex
+        return reindex(self.engine,
+                       user=None if user is None else check.user(user, stored=True),
+                       embeddings=embeddings, progress=progress)
+
     # -- export / import ------------------------------------------------------------------
     def export(self, fp: IO[str], *, user: str | None = None, embeddings: bool = True) -> int:
         """Write memories as JSON Lines (a header line, then one memory per line)."""

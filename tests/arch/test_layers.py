@@ -34,7 +34,7 @@ LAYERS: dict[str, int] = {
     "backends": 1, "index": 1, "embed": 1, "llm": 1, "validate": 1, "registry": 1,
     "retrieval": 2, "policies": 2, "replay": 2, "neural": 2, "continual": 2, "rl": 2,
     "engine": 3,
-    "store": 4, "aio": 4, "transfer": 4,
+    "store": 4, "aio": 4, "transfer": 4, "reindex": 4,
     "server": 5, "cli": 5, "integrations": 5, "bench": 5, "__main__": 5, "__init__": 5,
 }
 

@@ -1,4 +1,4 @@
-"""``ltm gc`` and ``ltm process``. Imports only click and the standard library at import time."""
+"""``ltm gc``, ``ltm process`` and ``ltm reindex``. Imports only click and the standard library at import time."""
 
 from __future__ import annotations
 
@@ -56,3 +56,34 @@ def process(store: str, user: str | None, max_batches: int | None, as_json: bool
             + (f"; over budget: {', '.join(d['budget_exhausted'])}"
                if d["budget_exhausted"] else "")))
 
+
+
+@click.command()
+@store_option
+@click.option("--user", "-u", help="Only this user (default: every user).")
+@click.option("--embeddings", is_flag=True,
+              help="Also embed every memory again with the store's embedder and replace the "
+              "vectors that differ.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def reindex(store: str, user: str | None, embeddings: bool, as_json: bool) -> None:
+    """Bring every memory up to this version's indexing: its full text written afresh where
+    it differs (rows an older ltm process wrote after the upgrade), and with --embeddings its
+    vector. A batch at a time: safe to interrupt and run again; reads go on meanwhile."""
+    import sys
+
+    from tqdm import tqdm
+
+    from ..progress import on_terminal
+
+    with opened(store, create=False) as mem:
+        with errors_to_exit():
+            show = on_terminal() and not as_json
+            total = None
+            if show:
+                total = mem.stats()["memories"] if user is None \
+                    else mem.user_stats(user).memories
+                total *= 2 if embeddings else 1
+            with tqdm(total=total, unit="mem", disable=not show, file=sys.stderr) as bar:
+                counts = mem.reindex(user=user, embeddings=embeddings, progress=bar.update)
+        emit(counts, as_json, lambda c: f"checked {c['checked']} memories: rewrote the full "
+             f"text of {c['rewritten']}, re-embedded {c['reembedded']}")

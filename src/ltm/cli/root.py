@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "keys": "ltm.cli.serve:keys",
     "gc": "ltm.cli.policies:gc",
     "process": "ltm.cli.policies:process",
+    "reindex": "ltm.cli.policies:reindex",
     "train": "ltm.cli.train:train",
 }
 _LAZY_BENCH: dict[str, str] = {

@@ -25,6 +25,7 @@ from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
 from .reads import Reads
+from .reindex import Reindex
 from .schema import _COLS, DOC_LENGTH, Schema, _row_to_memory, ident, token_lengths
 from .scope import ScopeReads
 from .vector_index import VectorSearch
@@ -41,8 +42,8 @@ _UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "tim
               "valid_from", "valid_to", "superseded_by", "sources", "pinned", "expires_at"}
 
 
-class PostgresBackend(Erasure, ExtractionState, Reads, ScopeReads, FullText, VectorSearch,
-                      Schema):
+class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, FullText,
+                      VectorSearch, Schema):
     """One ltm store in one schema of a PostgreSQL database with pgvector. Thread-safe (a
     connection pool); safe with several processes writing at once."""
 

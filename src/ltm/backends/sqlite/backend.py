@@ -28,6 +28,7 @@ from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
 from .reads import Reads
+from .reindex import Reindex
 from .schema import (
     _COLUMNS,
     _PAGE_CACHE_KIB,
@@ -116,7 +117,8 @@ def _create_new(path: Path) -> bool:
     return True
 
 
-class SqliteBackend(Erasure, ExtractionState, Reads, ScopeCache, FullText, VectorIndexUpkeep):
+class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullText,
+                    VectorIndexUpkeep):
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, folder: str | Path, *, busy_timeout_ms: int = 10_000,

@@ -1,0 +1,81 @@
+"""Bringing every memory up to this version's indexing (``MemoryStore.reindex``, ``ltm
+reindex``).
+
+The migrations write the full text of the rows a store holds when a newer ltm first opens
+it; a process of the older version still running writes its rows the older way afterwards,
+and the migrations, recorded, do not run again. ``reindex`` writes each row's full text
+afresh (``segment.fts_words``) where it differs from what the row holds, a batch at a time
+(one transaction each: safe to interrupt and run again, readers go on), and with
+``embeddings=True`` embeds every memory again with the store's embedder and replaces the
+vectors that differ (through the backend's update, the path a change of text takes, so the
+vector index follows; each replacement is a ``reembedded`` history event).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .engine import Engine, embed_text
+from .model import Memory
+
+log = logging.getLogger(__name__)
+
+__all__ = ["reindex"]
+
+TEXT_BATCH = 1000  # rows a full-text transaction reads (and rewrites, where they differ)
+EMBED_BATCH = 256  # memories embedded at once (their replaced vectors: one transaction)
+# a vector is replaced when one of its components moved more than this (float32 sums of the
+# same rows in another order differ by ~1e-7; a change of what is embedded, by far more)
+VECTOR_TOLERANCE = 1e-5
+
+
+def reindex(engine: Engine, *, user: str | None = None, embeddings: bool = False,
+            progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Write every row's full text afresh where it differs and, with ``embeddings``, its
+    vector; ``progress(n)`` after each batch of ``n`` rows (a row is counted once per pass:
+    twice with ``embeddings``). Returns {"checked", "rewritten", "reembedded"}: rows read,
+    rows whose full text was rewritten, vectors replaced."""
+    counts = {"checked": 0, "rewritten": 0, "reembedded": 0}
+    after: Any = None
+    while True:
+        step = engine.backend.reindex_text(user, after, TEXT_BATCH)
+        if step is None:
+            break
+        read, rewritten, after = step
+        counts["checked"] += read
+        counts["rewritten"] += rewritten
+        if progress is not None:
+            progress(read)
+    if embeddings:
+        block: list[tuple[Memory, np.ndarray | None]] = []
+        for item in engine.backend.iter_export(user, True):
+            block.append(item)
+            if len(block) == EMBED_BATCH:
+                counts["reembedded"] += _reembed(engine, block)
+                if progress is not None:
+                    progress(len(block))
+                block = []
+        if block:
+            counts["reembedded"] += _reembed(engine, block)
+            if progress is not None:
+                progress(len(block))
+    log.info("reindexed %d memories: %d full texts rewritten, %d vectors replaced",
+             counts["checked"], counts["rewritten"], counts["reembedded"])
+    return counts
+
+
+def _reembed(engine: Engine, block: list[tuple[Memory, np.ndarray | None]]) -> int:
+    """Embed ``block``'s memories and replace the vectors that differ (one transaction)."""
+    vectors = engine.embed([embed_text(m.text, m.metadata) for m, _ in block])
+    stale = [(m, v) for (m, old), v in zip(block, vectors)
+             if old is None or old.shape != v.shape
+             or not np.allclose(old, v, rtol=0.0, atol=VECTOR_TOLERANCE)]
+    if stale:
+        with engine.atomic():
+            for m, v in stale:
+                engine.backend.update(m.id, m.user, {}, v, event="reembedded")
+    return len(stale)
