@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ltm
+from ltm.backends.base import Filters
 from ltm.backends.postgres.schema import DOC_LENGTH, token_lengths
 from ltm.backends.sqlite import SqliteBackend
 from ltm.embed import normalize_rows
@@ -123,3 +124,27 @@ def test_reindex_refuses_a_bad_argument(copen: Callable[..., ltm.MemoryStore]) -
         store.reindex(embeddings="yes")  # type: ignore[arg-type]
     with pytest.raises(ltm.errors.ScopeError):
         store.reindex(user="")
+
+
+def test_replaced_vectors_reach_an_hnsw_scope(copen: Callable[..., ltm.MemoryStore]) -> None:
+    words = ("apple", "river", "violin", "garden", "harbor", "lantern", "pepper", "meadow")
+    store = copen(embedder="hash", hnsw_min_scope=40, dense_weight=1.0)
+    added = store.add_many([{"text": f"note {i}: {words[i % 8]} {words[i * 3 % 8]} {i * 7}",
+                             "user": "u"} for i in range(80)])
+    store.search("apple river", user="u", k=3)  # the scope's HNSW graph built
+    store.close()
+    older = copen(embedder="hash", hnsw_min_scope=40)
+    rng = np.random.default_rng(3)
+    stale = added[::8]
+    for m in stale:
+        vec = rng.normal(size=older.embedder.dim).astype(np.float32)
+        older.backend.update(m.id, "u", {}, vec / np.linalg.norm(vec))
+    older.close()
+    store = copen(embedder="hash", hnsw_min_scope=40, dense_weight=1.0)
+    want = store.embedder.embed([m.text for m in stale])
+    assert all(store.backend.dense_search(v, Filters(user="u"), 1)[0][0] != m.id
+               for m, v in zip(stale, want))  # (the older vectors are served)
+    assert store.reindex(embeddings=True)["reembedded"] == len(stale)
+    for m, vec in zip(stale, want):
+        top = store.backend.dense_search(vec, Filters(user="u"), 1)
+        assert [i for i, _ in top] == [m.id], m.text
