@@ -74,8 +74,16 @@ def _reembed(engine: Engine, block: list[tuple[Memory, np.ndarray | None]]) -> i
     stale = [(m, v) for (m, old), v in zip(block, vectors)
              if old is None or old.shape != v.shape
              or not np.allclose(old, v, rtol=0.0, atol=VECTOR_TOLERANCE)]
+    replaced = 0
     if stale:
         with engine.atomic():
-            for m, v in stale:
-                engine.backend.update(m.id, m.user, {}, v, event="reembedded")
-    return len(stale)
+            for user in sorted({m.user for m, _ in stale}):
+                # read again inside the transaction: a memory changed or forgotten since
+                # it was embedded here has the vector its writer gave it
+                now = engine.backend.get_many([m.id for m, _ in stale if m.user == user], user)
+                for m, v in stale:
+                    held = now.get(m.id) if m.user == user else None
+                    if held is not None and (held.text, held.metadata) == (m.text, m.metadata):
+                        engine.backend.update(m.id, user, {}, v, event="reembedded")
+                        replaced += 1
+    return replaced
