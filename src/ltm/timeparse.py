@@ -23,7 +23,9 @@ give the window that covers them all. What is understood:
 - between/from May and/to June (2023), from 2019 to 2021 (without a year, the most recent
   stretch whose last month has begun)
 - last/this (past) <month> ("last November": the most recent one that is over; "this March"
-  once it has begun), in/during/over (the) spring|summer|autumn|winter (not "in the fall")
+  once it has begun), in/during/over (the) spring|summer|autumn|winter, in/during/over the fall
+  (not "the fall of Rome", "in the fall from the ladder", nor with words of a tumble: "broke my
+  wrist in the fall", "since my last fall")
 - in May, in May 2023, May 2023, in 2023, summer 2023, (on) 8 May 2023, May 8(th)(, 2023),
   May the 8th, (in) early/mid/late May or 2023 (the whole month or year), Q1 2025, 2025 Q1,
   the first quarter of 2025, in Q1 (the most recent one begun), the 1990s, the '90s, the
@@ -128,6 +130,15 @@ _NOT_TIME = (r"(?!\s+(?:week|weekend|month|year|decade|night|spring|summer|fall|
              r"christmas|xmas|halloween|thanksgiving|new\s+year|valentine|monday|tuesday|"
              r"wednesday|thursday|friday|saturday|sunday)\b)")
 _MOD = re.compile(r"\b(?P<mod>since|after|before|until)\s+$")
+# A query with one of these words tells of a tumble: its "in the fall" is no autumn ("I broke my
+# wrist in the fall", "was she hurt in the fall", "the hip he fractured in the fall")
+_TUMBLE = re.compile(r"\b(?:br[eo]ak\w*|broken|injur\w*|hurt\w*|wound\w*|bruis\w*|fractur\w*|"
+                     r"sprain\w*|concuss\w*|hospital\w*|ambulance|stitch\w*|paramedic\w*|"
+                     r"surviv\w*|died|dies|killed|slip\w*|fell|fallen|wrists?|hips?|ankles?|"
+                     r"knees?|elbows?|ribs?|skull|collarbone|pelvis|spine|bones?)\b")
+# ... and "last fall", "this fall" after one of these is a tumble: "since my last fall", "her
+# last fall was in May"
+_OWNER = re.compile(r"(?:\b(?:my|his|her|their|your|our|its|a|one|another|whose)|['\u2019]s)\s+$")
 # A capitalised word right after a weekday's abbreviation makes it the start of a name ("I
 # bought a Sat Nav", "since Sun Microsystems", "on Mon Repos"), unless the word is "I" or one
 # of time ("on Sat Night", "Fri Jan 9", "Mon AM"); matched on the query as written, not after
@@ -341,8 +352,8 @@ def _absolute(g: dict[str, Any], today: date) -> Span | None:
             d = _safe_date(y, mo, int(g["iso_d"]))
             return _span_day(d) if d else None
         return _span_month(y, mo)
-    if g.get("season"):
-        month = _SEASONS[g["season"].lower()]
+    if g.get("season") or g.get("fall"):
+        month = _SEASONS[(g.get("season") or g["fall"]).lower()]
         if g.get("year"):
             year = int(g["year"])
         else:
@@ -446,10 +457,17 @@ _ABS: list[tuple[tuple[str, ...], str]] = [
     # may be", "the last march")
     (("mon", "last"), r"(?P<mlast>last|(?:this\s+)?past|this)\s+" + _MON + _NOT_NAME),
     # "in the summer", "during winter", "over the summer" (the most recent one begun; not "in
-    # the fall", which is also a tumble, nor "in the spring of life")
+    # the spring of life")
     (("season",),
      r"(?:in|during|over|throughout)\s+(?:the\s+)?(?P<season>spring|summer|autumn|winter)"
      + _NOT_NAME + r"(?!\s+of\b)"),
+    # "in the fall", "during the fall" (autumn), only after in/during/over/throughout the, and
+    # not the start of a tumble's telling ("the fall of Rome", "in the fall from the ladder",
+    # "in the fall-out"), nor in a query with a word of one ("broke my wrist in the fall": see
+    # _TUMBLE); "after the fall", "since the fall", "a fall" are no season
+    (("season",),
+     r"(?:in|during|over|throughout)\s+the\s+(?P<fall>fall)" + _NOT_NAME
+     + r"(?![-\u2010]|\s+(?:of|from|off|down|into|onto|out|over|on|at)\b)"),
     (("mon",), r"(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?\s*)?" + _MON + _NOT_NAME),
     (("year",), r"(?:in|during|of|throughout)\s+(?:early\s+|late\s+)?" + _YEAR),
     # without "in": "early March", "mid-2024" (the whole month or year)
@@ -618,6 +636,8 @@ def _relative(text: str, today: date, now: datetime) -> list[Found]:
         pre = m.group("pre")
         add(m, _span_day(today - timedelta(days=back)), "" if pre == "on" else pre)
     for m in _scan(_R_LAST_SEASON, low):
+        if m.group("season") == "fall" and _OWNER.search(low, max(0, m.start() - 16), m.start()):
+            continue  # "since my last fall": a tumble
         month = _SEASONS[m.group("season")]
         if m.group("which") != "this":
             start = _last_season(month, now)
@@ -741,7 +761,7 @@ def _window(query: str, now_dt: datetime, offset: timedelta) -> TimeWindow | Non
                 continue
             g = {k: None if v is None else query[m.start(k):m.end(k)]
                  for k, v in m.groupdict().items()} if ascii_ else m.groupdict()
-            span = _absolute(g, today)
+            span = None if g.get("fall") and _TUMBLE.search(low) else _absolute(g, today)
             if span is None:  # no such day ("Feb 29, 2023"): not "Feb 29" of another year
                 taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
                 continue

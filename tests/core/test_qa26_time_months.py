@@ -35,6 +35,23 @@ ROWS = [  # (query, asked at, first day, day after the last) or None: no window
     ("the last march we joined", NOW, None, None),
     ("last may", NOW, None, None),
     ("I broke my wrist in the fall", NOW, None, None),
+    # "fall": autumn after in/during/over the (the most recent one begun) and after last/this,
+    # a tumble when it is told ("of Rome", "from the ladder") or a word of one is in the query
+    ("what did we do in the fall", NOW, date(2025, 9, 1), date(2025, 12, 1)),
+    ("during the fall", NOW, date(2025, 9, 1), date(2025, 12, 1)),
+    ("over the fall", "2026-10-20T12:00", date(2026, 9, 1), date(2026, 12, 1)),  # under way
+    ("where did we go in the Fall", NOW, date(2025, 9, 1), date(2025, 12, 1)),
+    ("classes in the fall semester", NOW, date(2025, 9, 1), date(2025, 12, 1)),
+    ("broke my wrist in the fall of 2019", NOW, date(2019, 9, 1), date(2019, 12, 1)),
+    ("what did I plant last fall", NOW, date(2025, 9, 1), date(2025, 12, 1)),
+    ("the fall of Rome", NOW, None, None),
+    ("was she hurt in the fall", NOW, None, None),
+    ("the hip he fractured in the fall", NOW, None, None),
+    ("injured in the fall from the ladder", NOW, None, None),
+    ("after the fall", NOW, None, None),
+    ("I had a fall in the garden", NOW, None, None),
+    ("since my last fall", NOW, None, None),
+    ("Grandma's last fall", NOW, None, None),
     ("in the spring of life", NOW, None, None),
     ("in Summer's room", NOW, None, None),
 ]
