@@ -39,17 +39,19 @@ QUERY_WORDS = 64
 # Words a query is not searched by, on either backend; QUERY_WORDS counts the others.
 # PostgreSQL's english configuration drops its own list (english.stop) from the text and the
 # query: these words hold all of it, so that both backends search a query by the same words.
-# It drops "s", "t" and "don", the pieces of "Alice's", "don't" and "it's" (SQLite searched
-# "don't forget" by "don", "t" and "forget", PostgreSQL by "forget" alone; "it's" matched every
-# memory with an 's' on SQLite and none on PostgreSQL). "could" and "would" are not on its
-# list: PostgreSQL indexes them, and neither backend searches by them.
+# It drops "s" and "t", the pieces of "Alice's" and "it's" ("it's" matched every memory with
+# an 's' on SQLite and none on PostgreSQL), and "don" (of "don't"): that one stays searched on
+# SQLite, where a friend called Don is found by his name (PG_ONLY_STOP_WORDS). "could" and
+# "would" are not on its list: PostgreSQL indexes them, and neither backend searches by them.
 STOP_WORDS = frozenset("""a about above after again against all am an and any are as at be because
-been before being below between both but by can could did do does doing don down during each few
+been before being below between both but by can could did do does doing down during each few
 for from further had has have having he her here hers herself him himself his how i if in into
 is it its itself just me more most my myself no nor not now of off on once only or other our
 ours ourselves out over own s same she should so some such t than that the their theirs them
 themselves then there these they this those through to too under until up very was we were what
 when where which while who whom why will with would you your yours yourself yourselves""".split())
+# dropped by PostgreSQL's english configuration alone: a name ("Don") before a contraction's piece
+PG_ONLY_STOP_WORDS = frozenset({"don"})
 
 
 def _words(run: str) -> str:
