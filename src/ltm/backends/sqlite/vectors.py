@@ -3,11 +3,12 @@ the log, the rebuild from the stored vectors, and the per-scope HNSW graphs.
 
 The vector index is saved in generations: index/gen-<n>/ holds one whole save, and the
 database's meta row ``vector_index`` names the current one (its number, the log epoch it
-reflects, its checksums). A save writes a new generation and commits its record in one
-transaction that holds the write lock from the catch-up to the commit, so a kill leaves the
-old generation or the new one, never a mix, and no process writes the vectors of rows another
-process erased in the meantime. Only a holder of the write lock writes or sweeps index files;
-older generations go once the new record is committed."""
+reflects, its checksums, and ``rows``: the database's count of rows with vectors at that
+epoch, counted from the log, never from the index). A save writes a new generation and commits
+its record in one transaction that holds the write lock from the catch-up to the commit, so a
+kill leaves the old generation or the new one, never a mix, and no process writes the vectors
+of rows another process erased in the meantime. Only a holder of the write lock writes or
+sweeps index files; older generations go once the new record is committed."""
 
 from __future__ import annotations
 
@@ -76,12 +77,49 @@ class VectorIndexUpkeep(Connection):
                 if timeout is not None:
                     self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
-    def _commit_record(self, record: dict[str, Any]) -> None:
-        """Name a written generation in the database (inside an ``_index_txn``)."""
+    def _commit_record(self, record: dict[str, Any], rows: int | None) -> None:
+        """Name a written generation in the database (inside an ``_index_txn``), with
+        ``rows``, the database's count of rows with vectors at its epoch (None: not known)."""
+        if rows is not None:
+            record = {**record, "rows": rows}
         self.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
                           "SET value = excluded.value", (_INDEX_KEY, json.dumps(record)))
         # the log is only needed past what the saved index holds
         self.conn.execute("DELETE FROM index_log WHERE epoch < ?", (record["epoch"],))
+
+    def _rows_at(self, epoch: int) -> int | None:
+        """The database's count of rows with vectors at log epoch ``epoch``: the current
+        record's ``rows`` plus the inserts less the deletes the log holds since its epoch
+        (inside an ``_index_txn``: only a commit of a record trims the log, and only below
+        that record's epoch). Every row is written with its vector, and an update replaces
+        it. Read from the database, not from the index: an index that missed log entries
+        (a lost catch-up) is saved with a ``count`` this does not match. None where the
+        record holds no count (an older version wrote it) or the log does not reach it."""
+        rec = self._index_record()
+        base, since = (rec.get("rows"), int(rec["epoch"])) if rec else (0, 0)
+        first = self.conn.execute("SELECT min(epoch) FROM index_log").fetchone()[0]
+        if not isinstance(base, int) or since > epoch \
+                or (first is not None and first > since + 1):
+            return None
+        added, dropped = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE op = 'i'), count(*) FILTER (WHERE op = 'd') "
+            "FROM index_log WHERE epoch > ? AND epoch <= ?", (since, epoch)).fetchone()
+        return base + int(added) - int(dropped)
+
+    def _load_generation(self, rec: dict[str, Any]) -> VectorIndex | None:
+        """Map the generation ``rec`` names (its files hold the record less ``rows``); None
+        where its count of rows is not the database's at its epoch: saved from an index that
+        missed log entries (rows missing, erased ones kept), which the sample of a load
+        cannot see for a missing row, and sees for an erased one only where it draws it.
+        Compared in the record: no table scan."""
+        assert self.dim is not None
+        rows = rec.get("rows")
+        if isinstance(rows, int) and rows != rec.get("count"):
+            log.warning("vector index of %s holds %s rows, the database %d at its epoch; "
+                        "rebuilding", self.folder, rec.get("count"), rows)
+            return None
+        files = {k: v for k, v in rec.items() if k != "rows"}
+        return VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, files)
 
     def _remove_leftovers(self, keep: int | None) -> None:
         """Remove what index/ holds besides generation ``keep``: generations of killed or
@@ -136,8 +174,9 @@ class VectorIndexUpkeep(Connection):
             return self._index
 
     def _load_index(self) -> VectorIndex:
-        """The generation the database names, its files checked against its record, caught
-        up from the log and a sample of its rows compared with the database; else a rebuild.
+        """The generation the database names, its count of rows and its files checked against
+        its record, caught up from the log and a sample of its rows compared with the
+        database; else a rebuild.
         Then index/ is swept of leftovers."""
         assert self.dim is not None
         idx: VectorIndex | None = None
@@ -145,7 +184,7 @@ class VectorIndexUpkeep(Connection):
             rec = self._index_record()
             if rec is None:
                 break
-            idx = VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, rec)
+            idx = self._load_generation(rec)
             if idx is not None or self._index_record() == rec:
                 break
             # another process committed a newer generation (and removed this one) meanwhile
@@ -238,7 +277,7 @@ class VectorIndexUpkeep(Connection):
         idx = VectorIndex.load(self._gen_dir(gen), self.dim, record, verify=False)
         if idx is None:
             raise OSError(f"the index just written to {self._gen_dir(gen)} cannot be read")
-        self._commit_record(record)
+        self._commit_record(record, writer.count)  # the database's rows, as read
         return idx
 
     def _rebuild_in_memory(self, head: int) -> VectorIndex:
@@ -292,7 +331,7 @@ class VectorIndexUpkeep(Connection):
             fresh = None
             if tries < 3 and rec is not None and rec["gen"] != idx.gen \
                     and self._log_reaches(int(rec["epoch"]), head):
-                fresh = VectorIndex.load(self._gen_dir(rec["gen"]), self.dim, rec)
+                fresh = self._load_generation(rec)
             rebuilt = fresh is None
             if fresh is None:
                 fresh = self._rebuild()
@@ -395,12 +434,13 @@ class VectorIndexUpkeep(Connection):
         if rec is None or idx.gen != rec["gen"] or idx.epoch != rec["epoch"]:
             new = (rec["gen"] if rec else 0) + 1
             self._remove_leftovers(rec["gen"] if rec else None)
+            rows = self._rows_at(idx.epoch)  # before the save: it commits no record
             record = idx.save(self._gen_dir(new), self.fingerprint, new)
             self._hnsw_saved.clear()
             for user, scope in self._hnsw.items():
                 scope.save(self._hnsw_path(new, user), self.fingerprint)
                 self._hnsw_saved[user] = (new, scope.epoch)
-            self._commit_record(record)
+            self._commit_record(record, rows)
             return
         gen: int = rec["gen"]
         for user, scope in self._hnsw.items():  # graphs built since the generation was saved
