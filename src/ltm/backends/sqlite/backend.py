@@ -61,8 +61,8 @@ class _Statements:
     """The statements of one insert's transaction, in order: with ``threaded``, on a thread of
     their own, while the caller's thread waits for the next block of vectors and builds its
     bound values (SQLite releases the GIL while it runs a statement, so on two cores the
-    Python work of a batch overlaps its writes; 100k memories over 100 users: see
-    benchmarks/sections/scale.md). Leaving the block waits for every statement begun (the
+    Python work of a batch overlaps its writes: benchmarks/sections/scale.md, session 11's
+    ingest). Leaving the block waits for every statement begun (the
     ones not begun are cancelled) whether or not it raised, so that the caller's commit or
     rollback never runs beside one."""
 
