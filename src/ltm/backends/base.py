@@ -150,9 +150,6 @@ class Backend(Protocol):
         """How many memories ``user`` holds."""
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope (``ltm.retrieval.calibrate``)."""
-    def text_corrections(self, query: str, user: str) -> dict[str, str]:
-        """The query's misspelt words (matching none of ``user``'s memories), each with the
-        word of the user's memories to search instead (``ltm.backends.fuzzy``)."""
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
         """Each query word that labels some of ``user``'s memories (speaker, name, title,
         caption), with those memories' row ids."""

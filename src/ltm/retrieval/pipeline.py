@@ -25,7 +25,6 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends import fuzzy
 from ..backends.base import Backend, Filters, Pinning, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
@@ -117,8 +116,6 @@ class Candidates:
     query: str = ""  # the query as asked (what a reranker reads; set by search)
     turns: Turns | None = None  # where the pool's turns sit in their conversations (None:
     # the ranker finds out)
-    fuzzy: tuple[str, ...] = ()  # the words the full-text signals searched misspelt query
-    # words by (``fuzzy``): a hit holding one gets the ``text_fuzzy`` signal
 
 
 def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: str,
@@ -138,16 +135,14 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
         n_cand = max(min(settings.candidates, settings.large_scope_candidates), 3 * k)
     labelled = _labels(backend, settings, query, flt.user, scope_size)
     content = _content(query, labelled.speakers)
-    fixes = _corrections(backend, settings, content, flt.user)
-    searched = fuzzy.corrected(content, fixes)
-    text_hits = backend.text_search(searched, flt, n_cand) if settings.text_weight > 0 else []
+    text_hits = backend.text_search(content, flt, n_cand) if settings.text_weight > 0 else []
     qv = None
     dense_hits: list[tuple[str, float]] = []
     if settings.dense_weight > 0 or settings.mmr_lambda > 0:
         qv = _query_vector(embedder, content, query_vector)
         dense_hits = backend.dense_search(qv, flt, n_cand)
     if window is not None and settings.time_weight > 0:
-        text_hits, dense_hits = window_candidates(backend, settings, searched, qv, flt, window,
+        text_hits, dense_hits = window_candidates(backend, settings, content, qv, flt, window,
                                                    n_cand, text_hits, dense_hits)
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
@@ -187,7 +182,7 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
     return _candidates(backend, embedder, settings, content, flt, now, window, ids,
                        pool.text[keep], pool.dense[keep], session, seq, has_seq, times,
                        importance, superseded, label, None, qv, bool(text_hits),
-                       bool(dense_hits), assistant=assistant, fixes=fixes)
+                       bool(dense_hits), assistant=assistant)
 
 
 # a query word that labels at least this share of the scope's memories names a speaker of
@@ -244,15 +239,6 @@ _ASKS_ASSISTANT = re.compile(
     r"explanation|answer|reply|response)s?\b", re.IGNORECASE)
 
 
-def _corrections(backend: Backend, settings: Settings, content: str, user: str
-                 ) -> dict[str, str]:
-    """The misspelt words of the query's content and the words of the user's memories the
-    full-text signals search instead (``backend.text_corrections``); none without them."""
-    if settings.text_weight <= 0:
-        return {}
-    return backend.text_corrections(content, user)
-
-
 def _content(query: str, names: Sequence[str]) -> str:
     """The query without the words that name a speaker (unchanged if nothing would remain):
     otherwise "where does alice live?" is closest to whatever alice said, since her turns
@@ -284,11 +270,9 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
                 has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
                 superseded: np.ndarray, label: np.ndarray, tie: np.ndarray | None,
                 qv: np.ndarray | None, use_text: bool, use_dense: bool,
-                turns: Turns | None = None, assistant: np.ndarray | None = None,
-                fixes: dict[str, str] | None = None) -> Candidates:
-    """Calibrate the pool's signals (shared by both paths). ``query`` is the content as
-    asked: the ceiling keeps the IDF of a misspelt word (``fixes``), so that a memory found by
-    its correction scores below what the word as written would have."""
+                turns: Turns | None = None, assistant: np.ndarray | None = None
+                ) -> Candidates:
+    """Calibrate the pool's signals (shared by both paths)."""
     n = len(ids)
     text = np.zeros(n)
     if use_text:
@@ -322,8 +306,7 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
             else None
     cosine = cosine if bool(np.isfinite(cosine).all()) else np.nan_to_num(cosine)
     return Candidates(ids, bm25, cosine, times, raw, tie, qv, only,
-                      turns=turns if structured else None,
-                      fuzzy=tuple(dict.fromkeys(fixes.values())) if fixes else ())
+                      turns=turns if structured else None)
 
 
 def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
@@ -392,8 +375,6 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         if mem is None:
             continue
         signals = dict(zip(_HEAD_SIGNALS, head[r]))
-        if cand.fuzzy and head[r][0] > 0 and fuzzy.holds(mem.text, cand.fuzzy):
-            signals["text_fuzzy"] = 1.0  # its text matched through a corrected word
         if raw.window:
             signals["time_window"] = float(x[j, _FIT])
             # the time part of the logit: relevance without time is sigmoid(fused - time)
@@ -497,7 +478,6 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
     use_dense = settings.dense_weight > 0
     labelled = _labels(backend, settings, query, flt.user, m)
     content = _content(query, labelled.speakers)
-    fixes = _corrections(backend, settings, content, flt.user)
     if use_dense:
         qv = _query_vector(embedder, content, query_vector)
         got = reader.scope_dense(qv, view)
@@ -513,8 +493,7 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         if since <= until:
             in_win = live & (view.time >= since) & (view.time <= until)
             masks.append((in_win, max(20, n_cand // 4)))
-    texts = reader.scope_text(fuzzy.corrected(content, fixes), view, masks) \
-        if settings.text_weight > 0 else []
+    texts = reader.scope_text(content, view, masks) if settings.text_weight > 0 else []
     text = np.zeros(m)
     is_text = np.zeros(m, dtype=bool)
     for pos, sc in reversed(texts):  # the main query's scores win over the window's
@@ -578,7 +557,7 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
                        session, pick(view.seq),
                        pick(view.has_seq), pick(view.time), pick(view.importance),
                        pick(view.superseded), label, pick(view.id_rank), qv,
-                       bool(is_text.any()), bool(is_dense.any()), turns, assistant, fixes)
+                       bool(is_text.any()), bool(is_dense.any()), turns, assistant)
 
 
 class _Picked(Sequence[str]):

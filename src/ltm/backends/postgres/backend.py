@@ -18,7 +18,6 @@ from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
 from ..common import extra_from
-from ..fuzzy import Corrections
 from ..segment import fts_words
 from .connection import _import_psycopg, _register_vector
 from .dsn import parse_dsn, redact
@@ -64,7 +63,6 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
         # user -> (scope view, user_stats version, docs, lexemes) of that version
         self._views: dict[str, tuple[ScopeView, int, int, int]] = {}
         self._views_lock = threading.Lock()
-        self._fuzzy: dict[str, tuple[int, Corrections]] = {}
         self.hnsw_ef_search = hnsw_ef_search
         s = ident(self.schema)
         self._s = s

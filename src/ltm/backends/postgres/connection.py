@@ -19,7 +19,6 @@ from ...errors import MissingDependency, StoreBusy, StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import POSTGRES, where
-from ..fuzzy import Corrections
 
 if TYPE_CHECKING:
     import psycopg
@@ -104,8 +103,6 @@ class Connection:
     # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
-    # user -> (user_stats version, the corrections of misspelt query words) (fulltext.py)
-    _fuzzy: dict[str, tuple[int, Corrections]]
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
     _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
     _meta_indexes: set[str]  # metadata keys known to be indexed (reads.metadata_index)

@@ -13,7 +13,6 @@ import numpy as np
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..fuzzy import VOCABULARY_ROWS, Corrections, suspects
 from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .connection import Connection
 from .schema import DOC_LENGTH, TEXT_CONFIG, fold
@@ -157,39 +156,6 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             order = hit_pos[np.lexsort((view.id_rank[hit_pos], -score[hit_pos]))][:limit]
             out.append((order, score[order]))
         return out
-
-    def text_corrections(self, query: str, user: str) -> dict[str, str]:
-        """The query's misspelt words, each with the word of ``user``'s memories that the
-        full-text signals search instead (``ltm.backends.fuzzy``): words of at least 5 letters
-        that match none of the user's memories. What was found, and the user's vocabulary,
-        are kept until the user's next write (``user_stats.version``)."""
-        words = suspects(fold(query))
-        if not words:
-            return {}
-        rows = self._read(f"SELECT version FROM {self._st} WHERE user_id = %s", [user])
-        if not rows:
-            return {}
-        version = int(rows[0][0])
-        hit = self._fuzzy.get(user)
-        if hit is None or hit[0] != version:
-            if len(self._fuzzy) > 1_000:
-                self._fuzzy.clear()
-
-            def texts() -> list[str]:
-                return [fold(r[0]) for r in self._read(
-                    f"SELECT text FROM {self._m} WHERE user_id = %s ORDER BY n DESC LIMIT %s",
-                    [user, VOCABULARY_ROWS])]
-
-            hit = self._fuzzy[user] = (version, Corrections(texts))
-        cfg = f"'{TEXT_CONFIG}'::regconfig"
-
-        def unmatched(new: list[str]) -> set[str]:
-            return {r[0] for r in self._read(
-                f"SELECT w FROM unnest(%s::text[]) AS w WHERE numnode(plainto_tsquery({cfg}, w))"
-                f" > 0 AND NOT EXISTS (SELECT 1 FROM {self._m} m WHERE m.user_id = %s AND "
-                f"m.tsv @@ to_tsquery({cfg}, quote_literal(w)))", [new, user])}
-
-        return hit[1].of(words, unmatched)
 
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
         """For each word of the query that labels some of the user's memories (their speaker,

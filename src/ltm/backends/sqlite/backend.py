@@ -157,7 +157,6 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         self._scope_avgdl_cache = {}
         self._postings_cache = {}
         self._postings_rows = 0
-        self._fuzzy_cache = {}
         self._held_cache = {}
         self._snap_pending = set()
         self._time_indexes = set()

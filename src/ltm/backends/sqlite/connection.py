@@ -22,7 +22,6 @@ from ...index.scope import ScopeView
 from ...timeutil import now_us
 from ..base import Filters
 from ..common import SQLITE, where
-from ..fuzzy import Corrections
 from . import schema
 from .schema import DB_NAME, _is_busy, _split_sql
 
@@ -85,8 +84,6 @@ class Connection:
     _postings_cache: dict[str, tuple[tuple[int, int],
                                      dict[tuple[str, str], tuple[np.ndarray, ...]]]]
     _postings_rows: int
-    # user -> (its mark, the corrections of misspelt query words: fulltext.text_corrections)
-    _fuzzy_cache: dict[str, tuple[tuple[int, int], Corrections]]
     # (user, id) -> (the user's held mark, the memory's row, decoded: reads._held)
     # (Reads.get_many)
     _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],

@@ -19,7 +19,6 @@ from ...errors import StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
-from ..fuzzy import VOCABULARY_ROWS, Corrections, suspects
 from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .connection import Connection
 from .schema import _is_busy
@@ -263,52 +262,6 @@ class FullText(Connection):
             except sqlite3.OperationalError as exc:
                 log.warning("full-text query failed (%s) for %r", exc, terms)
                 return 0.0
-            except sqlite3.DatabaseError as exc:
-                raise self._fts_unreadable(exc) from exc
-
-    def text_corrections(self, query: str, user: str) -> dict[str, str]:
-        """The query's misspelt words, each with the word of ``user``'s memories that the
-        full-text signals search instead (``ltm.backends.fuzzy``): words of at least 5 letters
-        that match none of the user's memories. Whether a word matches comes from the user's
-        postings cache where ``label_rows`` read it (a scope searched by term), else from one
-        probe; both, and the user's vocabulary, are kept until the user's next write."""
-        words = suspects(query)
-        if not words:
-            return {}
-        scope = "u" + user.encode().hex()
-        with self._lock:
-            try:
-                mark = self._user_mark(user)
-                hit = self._fuzzy_cache.get(user)
-                if hit is None or hit[0] != mark:
-                    if len(self._fuzzy_cache) > 1_000:
-                        self._fuzzy_cache.clear()
-
-                    def texts() -> list[str]:
-                        return [r[0] for r in self.conn.execute(
-                            "SELECT text FROM memories INDEXED BY memories_scope "
-                            "WHERE user = ? ORDER BY n DESC LIMIT ?", (user, VOCABULARY_ROWS))]
-
-                    hit = self._fuzzy_cache[user] = (mark, Corrections(texts))
-
-                def unmatched(new: list[str]) -> set[str]:
-                    cache = self._postings(user, mark)
-                    out = set()
-                    for w in new:
-                        held = cache.get(("tf", w))
-                        if held is not None:
-                            if not len(held[0]):
-                                out.add(w)
-                        elif self.conn.execute(
-                                "SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT 1",
-                                (f'scope : "{scope}" AND {_phrase(w)}',)).fetchone() is None:
-                            out.add(w)
-                    return out
-
-                return hit[1].of(words, unmatched)
-            except sqlite3.OperationalError as exc:
-                log.warning("full-text query failed (%s) for %r", exc, words)
-                return {}
             except sqlite3.DatabaseError as exc:
                 raise self._fts_unreadable(exc) from exc
 
