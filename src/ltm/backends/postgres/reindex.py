@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..segment import fts_words
 from .connection import Connection
-from .schema import DOC_LENGTH, token_lengths
+from .schema import relength_users, token_lengths
 
 if TYPE_CHECKING:
     import psycopg
@@ -50,9 +50,7 @@ class Reindex(Connection):
                     [[r[0] for r, _, _ in changed], [r[1] for r, _, _ in changed],
                      [r[2] for r, _, _ in changed], [w for _, w, _ in changed],
                      [c for _, _, c in changed]]).rowcount
-                conn.execute(f"UPDATE {self._st} st SET lexemes = (SELECT coalesce(sum("
-                             f"{DOC_LENGTH}), 0) FROM {self._m} m WHERE m.user_id = st.user_id),"
-                             f" version = st.version + 1 WHERE st.user_id = ANY(%s)", [users])
+                relength_users(conn, self._s, users)
                 return int(done)
 
             rewritten = self._retry(work)

@@ -184,10 +184,17 @@ def _backfill_fts_words(s: str, where: str = "TRUE") -> Callable[[psycopg.Connec
                          [[r[0] for _, r in changed], [r[1] for _, r in changed],
                           [w for w, _ in changed], counts])
             users.update(r[0] for _, r in changed)
-        conn.execute(f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum("
-                     f"{DOC_LENGTH}), 0) FROM {s}.memories m WHERE m.user_id = st.user_id), "
-                     f"version = st.version + 1 WHERE st.user_id = ANY(%s)", [sorted(users)])
+        relength_users(conn, s, sorted(users))
     return run
+
+
+def relength_users(conn: psycopg.Connection[Any], s: str, users: Sequence[str]) -> None:
+    """After their rows' ``tokens`` were rewritten: ``users``' BM25 lengths (``user_stats``
+    lexemes) summed again from the rows, and their versions moved (migrations 0012/0013,
+    ``reindex_text``)."""
+    conn.execute(f"UPDATE {s}.user_stats st SET lexemes = (SELECT coalesce(sum({DOC_LENGTH}), "
+                 f"0) FROM {s}.memories m WHERE m.user_id = st.user_id), version = st.version "
+                 f"+ 1 WHERE st.user_id = ANY(%s)", [list(users)])
 
 
 HNSW_M = 16

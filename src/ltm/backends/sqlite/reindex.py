@@ -15,10 +15,10 @@ class Reindex(Connection):
                      ) -> tuple[int, int, Any] | None:
         """Write ``fts_text`` afresh (``segment.fts_words``, as ``insert`` writes it) in the
         next ``limit`` rows past ``after`` (the last row of the batch before; ``None`` at
-        first) (of ``user``, or of all), where it differs: one
-        transaction, the full-text index and the user's version moved by the triggers, as an
-        update of the text moves them; the users' scope snapshots are written again. (rows read, rows rewritten, the last row) or ``None``
-        past the last row."""
+        first) (of ``user``, or of all), where it differs: one transaction, the full-text
+        index and the user's version moved by the triggers, as an update of the text moves
+        them; the users' scope snapshots are written again. (rows read, rows rewritten, the
+        last row) or ``None`` past the last row."""
         after = 0 if after is None else int(after)
         where, params = ("n > ?", [after]) if user is None else ("n > ? AND user = ?",
                                                                   [after, user])
@@ -33,7 +33,7 @@ class Reindex(Connection):
                 f"AND fts_text IS NOT ltm_fts_words(text) RETURNING user", bound)]
             # a user's scope snapshot holds the count of their rows' tokens (which no trigger
             # on fts_text drops): written again from the rows
-            for user in sorted(set(users)):
-                c.execute("DELETE FROM scope_snap WHERE user = ?", (user,))
+            for u in sorted(set(users)):
+                c.execute("DELETE FROM scope_snap WHERE user = ?", (u,))
             self._snap_pending.update(users)
         return int(last[0]), len(users), int(last[1])
