@@ -277,6 +277,9 @@ def load_settings(store_path: str | os.PathLike[str] | None = None,
                     data = tomllib.load(fp)
             except tomllib.TOMLDecodeError as exc:
                 raise InvalidInput(f"{path}: {exc}") from None
+            except UnicodeDecodeError as exc:  # TOML is UTF-8 (a file saved as UTF-16 ...)
+                raise InvalidInput(f"{path} is not UTF-8 text ({exc.reason} at byte "
+                                   f"{exc.start})", field="ltm.toml") from None
             except OSError as exc:  # no permission to read it
                 raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}",
                                    field="ltm.toml") from None

@@ -191,7 +191,7 @@ def parse_json(text: str, schema: Mapping[str, Any]) -> Any:
         body = body.rsplit("```", 1)[0]
     try:
         value = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SchemaError(f"not valid JSON: {exc}") from None
     validate(value, schema)
     return value

@@ -112,6 +112,13 @@ def open_backend(path: str | os.PathLike[str] | None,
     if not str(target).strip():
         raise InvalidInput("the store path is empty: name a folder (or a PostgreSQL URL)",
                            field="path")
+    if "\x00" in str(target):
+        raise InvalidInput("the store path must not contain NUL", field="path")
+    try:
+        os.fsencode(target)  # '\ud800': no file system names it (os.mkdir would raise)
+    except UnicodeEncodeError:
+        raise InvalidInput(f"the store path {target!r} is not valid Unicode (a lone "
+                           "surrogate)", field="path") from None
     name = backend_name(str(target), kind, dsn)
     return BACKENDS[name](str(dsn or target), settings, options)
 

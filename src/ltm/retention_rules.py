@@ -92,7 +92,7 @@ def _parse(spec: str) -> dict[str, KindPolicy]:
         return out
     try:
         data = json.loads(spec)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"setting retention is not valid JSON: {exc}",
                            field="retention") from None
     if not isinstance(data, dict):

@@ -154,8 +154,8 @@ class MemoryStore:
                                        field="items")
                 unknown = set(item) - _ADD_FIELDS
                 if unknown:
-                    raise InvalidInput(f"item {n} has unknown fields {sorted(unknown)}",
-                                       field="items")
+                    raise InvalidInput(f"item {n} has unknown fields "
+                                       f"{sorted(unknown, key=repr)}", field="items")
                 if "text" not in item or "user" not in item:
                     raise InvalidInput(f"item {n} needs 'text' and 'user'", field="items")
                 fields = dict(item)
@@ -219,7 +219,8 @@ class MemoryStore:
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
             raise InvalidInput("items must be a list of dicts with text and user", field="items")
         try:
-            vectors = np.asarray(vectors, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # > 3.4e38: inf, refused below
+                vectors = np.asarray(vectors, dtype=np.float32)
         except (TypeError, ValueError):
             raise InvalidInput("vectors must be a matrix of numbers", field="embedding") from None
         if vectors.ndim != 2 or vectors.shape[0] != len(items):
@@ -235,9 +236,12 @@ class MemoryStore:
                                        field="items")
                 unknown = set(item) - _ADD_FIELDS
                 if unknown:
-                    raise InvalidInput(f"unknown fields {sorted(unknown)}", field="items")
+                    raise InvalidInput(f"unknown fields {sorted(unknown, key=repr)}",
+                                       field="items")
+                if "text" not in item or "user" not in item:
+                    raise InvalidInput("each item needs 'text' and 'user'", field="items")
                 fields = dict(item)
-                rows.append(self.engine.row(fields.pop("text", None), now=now, **fields))
+                rows.append(self.engine.row(fields.pop("text"), now=now, **fields))
         return self.engine.write(rows, vectors)
 
     # -- reading --------------------------------------------------------------------------
@@ -454,6 +458,7 @@ class MemoryStore:
         self._check_open()
         if not isinstance(embeddings, bool):
             raise InvalidInput("embeddings must be true or false", field="embeddings")
+        _check_progress(progress)
         from .reindex import reindex
         return reindex(self.engine,
                        user=None if user is None else check.user(user, stored=True),
@@ -475,6 +480,7 @@ class MemoryStore:
         unit length). All or nothing: one transaction, and a bad line (``InvalidInput``
         naming its number) leaves the store as it was."""
         self._check_open()
+        _check_progress(progress)
         return import_jsonl(self.engine, fp, progress=progress, batch_size=batch_size)
 
     # -- policies (ltm.policies) -----------------------------------------------------------
@@ -589,6 +595,14 @@ def _min_relevance(value: object) -> float:
             or not 0.0 <= float(value) <= 1.0:
         raise InvalidInput("min_relevance must be a number in [0, 1]", field="min_relevance")
     return float(value)
+
+
+def _check_progress(progress: object) -> None:
+    """A ``progress`` argument: None or something to call with a count of rows (checked
+    before any work: found out after the first batch, it would stop the run half done)."""
+    if progress is not None and not callable(progress):
+        raise InvalidInput(f"progress must be a function taking a count of rows, or None, "
+                           f"not {type(progress).__name__}", field="progress")
 
 
 @contextmanager

@@ -343,3 +343,6 @@ def parse_json_arg(value: str | None, name: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         fail(f"{name} is not valid JSON: {exc}", 2, "InvalidInput")
+    except (ValueError, RecursionError):  # (what json.loads raises past its syntax errors)
+        fail(f"{name} is not JSON ltm reads: nested too deep, or a number of thousands of "
+             "digits", 2, "InvalidInput")

@@ -288,7 +288,7 @@ def continual(scenario: str, method: str, seeds: str, more_seeds: tuple[int, ...
 def _parse_value(text: str) -> Any:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON (or too deep, too many digits): a string
         return text
     return tuple(value) if isinstance(value, list) else value
 

@@ -1,0 +1,103 @@
+"""Input that escaped as a raw exception before the session-12 sweep: each is now a typed
+``ltm.errors`` error (or, on the command line, exit 2 with one line and no traceback) and
+writes nothing.
+
+- ``reindex(progress=1)`` / ``import_(progress="x")``: TypeError after the first batch (the
+  reindex's first batch committed, the import rolled back);
+- ``ltm.open`` of a path with NUL or a lone surrogate: ValueError / UnicodeEncodeError from
+  os.mkdir (a command line cannot hold either: argv has no NUL, and undecodable bytes are
+  surrogate escapes, which name files);
+- an ``ltm.toml`` that is not UTF-8: UnicodeDecodeError;
+- JSON nested thousands deep or with a number of thousands of digits in ``--metadata``, the
+  ``retention`` setting or an LLM's answer: RecursionError / ValueError from json.loads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import ltm
+from ltm.cli import main
+from ltm.errors import InvalidInput
+from ltm.llm import SchemaError, parse_json
+
+DEEP = "[" * 100_000
+DIGITS = '{"n": ' + "9" * 5_000 + "}"
+
+
+def _export(store: ltm.MemoryStore) -> str:
+    buf = io.StringIO()
+    store.export(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("progress", [1, "bar", [], True])
+def test_progress_that_cannot_be_called(tmp_path: Path, progress: object) -> None:
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        store.add("I moved to Lisbon", user="alice")
+        dump = _export(store)
+        with pytest.raises(InvalidInput) as caught:
+            store.reindex(progress=progress)  # type: ignore[arg-type]
+        assert caught.value.field == "progress"
+        other = tmp_path / "other"
+        with ltm.open(other, embedder="hash") as target:
+            with pytest.raises(InvalidInput) as caught:
+                target.import_(io.StringIO(dump), progress=progress)  # type: ignore[arg-type]
+            assert caught.value.field == "progress"
+            assert target.users() == []
+        seen: list[int] = []
+        store.reindex(progress=seen.append)  # a callable still works
+        assert sum(seen) >= 1
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "a\ud800b"], ids=["nul", "surrogate"])
+def test_store_path_no_file_system_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        ltm.open(str(tmp_path / name), embedder="hash")
+    assert caught.value.field == "path"
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_ltm_toml_that_is_not_utf8(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "ltm.toml").write_text("erase = 'fast'\n", encoding="utf-16")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        ltm.open(folder, embedder="hash")
+    assert [p.name for p in folder.iterdir()] == ["ltm.toml"]
+
+
+@pytest.mark.parametrize("spec", [DEEP, '{"episode": ' + "[" * 100_000 + "}"])
+def test_retention_setting_nested_too_deep(tmp_path: Path, spec: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        ltm.open(tmp_path / "s", embedder="hash", retention=spec)
+    assert caught.value.field == "retention"
+
+
+@pytest.mark.parametrize("answer", [DEEP, DIGITS])
+def test_llm_answer_json_it_cannot_read(answer: str) -> None:
+    with pytest.raises(SchemaError):
+        parse_json(answer, {"type": "object"})
+
+
+@pytest.mark.parametrize("value", [DEEP, '{"a": ' * 5_000 + "1" + "}" * 5_000, DIGITS],
+                         ids=["deep-list", "deep-object", "digits"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_metadata_json_it_cannot_read(tmp_path: Path, value: str, as_json: bool) -> None:
+    store = tmp_path / "s"
+    with ltm.open(store, embedder="hash") as mem:
+        mem.add("kept", user="alice")
+        dump = _export(mem)
+    args = ["--store", str(store), "add", "-u", "alice", "x", "--metadata", value]
+    got = CliRunner().invoke(main, args + (["--json"] if as_json else []))
+    assert got.exit_code == 2, got.output
+    assert "Traceback" not in got.output and "nested too deep" in got.stderr
+    if as_json:
+        assert json.loads(got.stderr.strip().splitlines()[-1])["exit_code"] == 2
+    with ltm.open(store) as mem:
+        assert _export(mem) == dump
