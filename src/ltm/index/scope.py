@@ -35,9 +35,18 @@ class ScopeView:
     superseded: np.ndarray  # (m,) bool
     expires: np.ndarray  # (m,) int64, NO_EXPIRY where unset
     _id_rank: np.ndarray | None = None
+    # the session of each code (``session``), where the codes are the sessions' ranks in
+    # name order (``from_rows`` of rows by session, as a covering index gives them); None
+    # where not known (a snapshot's view): ``appended`` then gives None
+    _sessions: list[str] | None = field(default=None, init=False, repr=False, compare=False)
     # what upper layers derive from the arrays alone (``ltm.retrieval``'s conversation order),
     # kept as long as the view: a view never changes (a write gives a new one)
     memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def session_names(self) -> list[str] | None:
+        """The session of each code, where known (see ``_sessions``)."""
+        return self._sessions
 
     @property
     def id_rank(self) -> np.ndarray:
@@ -121,10 +130,65 @@ class ScopeView:
         expires = np.fromiter(cols[8], dtype=np.int64, count=m)
         view = cls(user, rowids, ids, session, seq, has_seq, time, importance, superseded,
                    expires)
+        names = [s for s in codes if s is not None]
+        if all(isinstance(s, str) for s in names) and names == sorted(names):
+            view._sessions = names
         if m > 1 and not bool(np.all(rowids[1:] > rowids[:-1])):
             order = np.argsort(rowids, kind="stable")
             for name in ("rowids", "session", "seq", "has_seq", "time", "importance",
                          "superseded", "expires"):
                 setattr(view, name, getattr(view, name)[order])
             view.ids = [ids[i] for i in order]
+        return view
+
+    def name_sessions(self, names: list[Any]) -> None:
+        """Give a view whose session names are not known (a snapshot's) ``names``: the
+        distinct sessions of its rows in SQLite's order (``appended`` needs them). Kept only
+        where they are the codes' names (as many as codes, strings, in code order)."""
+        codes = int(self.session.max()) + 1 if len(self) else 0
+        if (self._sessions is None and len(names) == codes
+                and all(isinstance(s, str) for s in names) and names == sorted(names)):
+            self._sessions = names
+
+    def appended(self, rows: Sequence[tuple[Any, ...]]) -> ScopeView | None:
+        """A new view: this one's rows and ``rows`` (``from_rows``' columns, row ids ascending
+        and above this view's), the same arrays, ids and session codes as ``from_rows`` of
+        all of them in session order gives (a session new to the view takes its rank among
+        the names; the codes after it move up one); the id ranks carried over where every
+        new id sorts after the old ones. None where the session codes cannot be made so
+        (their names unknown, a name not a string) or the row ids are not ascending."""
+        names = self._sessions
+        m, k = len(self), len(rows)
+        if names is None:
+            return None
+        given = [r[2] for r in rows]
+        added = {s for s in given if s is not None}
+        if not k or not all(isinstance(s, str) for s in added):
+            return None
+        new = ScopeView.from_rows(self.user, rows)
+        if (m and int(new.rowids[0]) <= int(self.rowids[-1])) or (
+                not bool(np.all(new.rowids[1:] > new.rowids[:-1]))):
+            return None
+        session = self.session
+        if not added <= set(names):
+            old, names = names, sorted(set(names) | added)
+            place = {s: i for i, s in enumerate(names)}
+            remap = np.array([place[s] for s in old] + [-1], dtype=np.int32)
+            session = remap[session]  # (-1: the last entry, -1)
+        else:
+            place = {s: i for i, s in enumerate(names)}
+        own = np.fromiter((-1 if s is None else place[s] for s in given), np.int32, count=k)
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(self, name), getattr(new, name)])
+
+        view = ScopeView(self.user, joined("rowids"), self.ids + new.ids,
+                         np.concatenate([session, own]), joined("seq"), joined("has_seq"),
+                         joined("time"), joined("importance"), joined("superseded"),
+                         joined("expires"))
+        view._sessions = names
+        if self._id_rank is not None and m:
+            top = self.ids[int(np.argmax(self._id_rank))]
+            if min(new.ids) > top:
+                view._id_rank = np.concatenate([self._id_rank, m + new.id_rank])
         return view

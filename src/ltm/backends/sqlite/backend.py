@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
@@ -159,6 +160,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         self._postings_rows = 0
         self._held_cache = {}
         self._snap_pending = set()
+        self._appends = {}
+        self._appends_txn = []
         self._time_indexes = set()
         self._meta_indexes = set()
         self._time_schema = -1
@@ -334,13 +337,18 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         with self._ids_unique(rows), self.atomic() as c:
             users = sorted({r.user for r in rows})
             self._snap_pending.update(users)
+            versions: dict[str, list[int]] = {u: [0, 0] for u in users}  # before, after
             for start in range(0, len(users), 900):  # their snapshots no longer hold them
                 some = users[start:start + 900]
                 marks = ",".join("?" * len(some))
                 c.execute(f"DELETE FROM scope_snap WHERE user IN ({marks})", some)
                 # and their versions move (migration 0010: the triggers of delete and update)
-                c.execute(f"DELETE FROM user_versions WHERE user IN ({marks})", some)
-                c.execute(_multi_insert("user_versions (user)", 1, len(some)), some)
+                for name, v in c.execute(f"DELETE FROM user_versions WHERE user IN ({marks}) "
+                                         "RETURNING user, v", some).fetchall():
+                    versions[name][0] = v
+                for name, v in c.execute(_multi_insert("user_versions (user)", 1, len(some))
+                                         + " RETURNING user, v", some).fetchall():
+                    versions[name][1] = v
             head = self._log_head()
             seqs = self._last_seqs(rows)
             with _Statements(c, threaded=len(rows) > _THREADED_ROWS) as sql:
@@ -367,6 +375,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                             history[start * 5:(start + n) * 5])
                 sql.wait()
             new_head = self._log_head()
+            if last is not None:  # (the rows took consecutive ids: the write lock is held)
+                hi = last.result()
+                per_user = Counter(r.user for r in rows)
+                self._appends_txn.extend((u, versions[u][0], versions[u][1],
+                                          hi - len(rows) + 1, hi, per_user[u]) for u in users)
         matrix = got[0] if len(got) == 1 else np.concatenate(got) if got else \
             np.zeros((0, self.dim or 0), dtype=np.float32)
         self._add_own_rows(rows, matrix, head, new_head,

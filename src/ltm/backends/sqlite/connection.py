@@ -42,6 +42,8 @@ def _file_error(exc: sqlite3.DatabaseError) -> bool:
 
 
 _STORE = object()  # the write mark's key among a thread's pins (``Connection.pinned``)
+_APPENDS_KEPT = 64  # own inserts held per user (``Connection._own_appends``) ...
+_APPENDS_USERS = 4096  # ... and users
 
 
 class Connection:
@@ -77,8 +79,9 @@ class Connection:
     _dense_places: dict[str, tuple[ScopeView, np.ndarray, np.ndarray, np.ndarray,
                                    np.ndarray | None]]
     _averages_cache: tuple[tuple[int, float] | None, tuple[int, int]] | None
-    # user -> (mean tokens per row of the user's memories, the user mark it was read under)
-    _scope_avgdl_cache: dict[str, tuple[float | None, tuple[int, int]]]
+    # user -> (mean tokens per row of the user's memories, the user mark it was read under,
+    # the tokens of its rows)
+    _scope_avgdl_cache: dict[str, tuple[float | None, tuple[int, int], int]]
     # user -> (its mark, (kind, term or terms) -> the user's postings of query terms)
     # (fulltext._postings)
     _postings_cache: dict[str, tuple[tuple[int, int],
@@ -89,6 +92,11 @@ class Connection:
     _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],
                                              tuple[tuple[Any, ...], Any, Any]]]
     _snap_pending: set[str]  # users whose scope snapshot is to be written
+    # user -> this connection's committed inserts of the user's rows, oldest first: (the
+    # user's version before, after, the batch's first and last row id, the user's rows in
+    # it); ``_appends_txn``: (user, ...) of the open transaction's (see ``_own_appends``)
+    _appends: dict[str, list[tuple[int, int, int, int, int]]]
+    _appends_txn: list[tuple[str, int, int, int, int, int]]
     _meta_indexes: set[str]  # metadata key indexes known to exist (metadata_index)
     _time_indexes: set[str]  # large scopes' time indexes known to exist ...
     _time_schema: int  # ... as of this PRAGMA schema_version (another process may drop one)
@@ -163,6 +171,7 @@ class Connection:
                     raise self._unwritable(exc) from exc
                 self._index_in_txn = False
                 self._ended += 1
+                self._keep_appends()
                 if not self._access_only:  # own commits do not move PRAGMA data_version
                     self._commits += 1
                 # PRAGMA data_version only moves for other connections' commits: make the
@@ -191,6 +200,7 @@ class Connection:
         self._rollbacks += 1
         self._ended += 1
         self._data_version = -1
+        self._appends_txn.clear()
         if self._index_in_txn:
             self._index = None
             self._hnsw.clear()
@@ -313,6 +323,36 @@ class Connection:
         count, BM25 lengths and document frequencies within the scope, postings). Own
         rollbacks move it too (the versions a rolled-back transaction took are given again)."""
         return (self._user_version(user)[0], self._rollbacks)
+
+    def _keep_appends(self) -> None:
+        """At a commit: the inserts of the transaction join their users' ``_appends``."""
+        if not self._appends_txn:
+            return
+        if len(self._appends) > _APPENDS_USERS:
+            self._appends.clear()
+        for user, *entry in self._appends_txn:
+            chain = self._appends.setdefault(user, [])
+            chain.append((entry[0], entry[1], entry[2], entry[3], entry[4]))
+            del chain[:-_APPENDS_KEPT]
+        self._appends_txn.clear()
+
+    def _own_appends(self, user: str, since: tuple[int, int], now: tuple[int, int]
+                     ) -> tuple[int, int, int] | None:
+        """Where ``user``'s rows at user mark ``now`` are those at ``since`` plus rows that
+        this connection inserted (no other change by anyone in between: each insert found
+        the version the one before left, and nothing moved it after the last), the row-id
+        range (first, last) that holds those rows and their number; else None. The per-user
+        caches then read the new rows alone instead of the whole scope. A version is never
+        given twice, so a chain of versions stands for the same rows wherever it is read."""
+        if since[1] != now[1] or since[0] == now[0]:
+            return None
+        version, first, last, rows = since[0], -1, -1, 0
+        for before, after, lo, hi, k in self._appends.get(user, ()):
+            if before == version:
+                version = after
+                first = lo if first < 0 else min(first, lo)
+                last, rows = max(last, hi), rows + k
+        return (first, last, rows) if version == now[0] and rows > 0 else None
 
     def _held_mark(self, user: str) -> tuple[int, int, int]:
         """``_user_mark`` that also moves with the user's access counts (rows read by id)."""

@@ -98,6 +98,7 @@ class Erasure(Connection):
             for key in [k for k in cache if mine(k)]:
                 del cache[key]
         self._drop_postings(user)
+        self._appends.pop(user, None)
 
     def _forget_scope(self, c: sqlite3.Connection, user: str, tomb: str) -> None:
         """The user has no memory left: what names it goes too. Tombstones written before

@@ -448,16 +448,28 @@ class FullText(Connection):
         if hit is not None and hit[1] == mark:
             return hit[0]
         n = self._scope_count(user, mark)
-        value = None
+        value, tokens = None, 0
         if n > 0:
-            row = self.conn.execute("SELECT tokens FROM scope_snap WHERE user = ?",
-                                    (user,)).fetchone()
-            tokens = row[0] if row is not None and row[0] is not None \
-                else self._count_tokens(user)
+            # after this connection's own inserts alone: the held count and the new rows'
+            got = self._own_appends(user, hit[1], mark) if hit is not None else None
+            if hit is not None and got is not None:
+                sizes = self.conn.execute(
+                    "SELECT d.sz FROM memories m CROSS JOIN memories_fts_docsize d "
+                    "ON d.id = m.n WHERE m.n BETWEEN ? AND ? AND +m.user = ?",
+                    got[:2] + (user,)).fetchall()
+                if len(sizes) == got[2]:
+                    tokens = hit[2] + sum(_row_length(r[0]) for r in sizes)
+                else:
+                    got = None
+            if got is None:
+                row = self.conn.execute("SELECT tokens FROM scope_snap WHERE user = ?",
+                                        (user,)).fetchone()
+                tokens = row[0] if row is not None and row[0] is not None \
+                    else self._count_tokens(user)
             value = tokens / n if tokens > 0 else None
         if len(self._scope_avgdl_cache) > 10_000:
             self._scope_avgdl_cache.clear()
-        self._scope_avgdl_cache[user] = (value, mark)
+        self._scope_avgdl_cache[user] = (value, mark, tokens)
         return value
 
     def _count_tokens(self, user: str) -> int:

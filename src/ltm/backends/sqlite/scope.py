@@ -22,6 +22,9 @@ _SNAPSHOT_MIN = 64  # smaller scopes are read row by row as quickly as from a sn
 _SNAPSHOT_BATCH = 32  # snapshots a reader queues before it writes them
 _VIEWS_MAX = 256  # users whose scope views the cache holds ...
 _VIEW_ROWS_MAX = 2_000_000  # ... and rows in all (~60 bytes a row)
+# a view's columns (``ScopeView.from_rows``)
+_VIEW_COLUMNS = ("n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
+                 f"coalesce(importance, 0.5), superseded_by IS NOT NULL, {SCOPE_EXPIRY}")
 
 
 def _read_only(view: ScopeView) -> ScopeView:
@@ -47,8 +50,10 @@ class ScopeCache(Connection):
         hit = self._count_cache.get(key)
         if hit is not None and hit[1] == mark:
             return hit[0]
-        n = int(self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
-                                  (user,)).fetchone()[0])
+        grown = self._own_appends(user, hit[1], mark) if hit is not None else None
+        n = hit[0] + grown[2] if hit is not None and grown is not None else int(
+            self.conn.execute("SELECT count(*) FROM memories WHERE user = ?",
+                              (user,)).fetchone()[0])
         if n:  # (a user with no memories is not held: one forgotten whole leaves no name)
             self._count_cache[key] = (n, mark)
         return n
@@ -64,9 +69,11 @@ class ScopeCache(Connection):
             hit = self._scope_cache.get(user)
             if hit is not None and hit[1] == mark:
                 return hit[0]
-            view = None
-            snap = self.conn.execute("SELECT data FROM scope_snap WHERE user = ?",
-                                     (user,)).fetchone()
+            view = self._grown_view(hit[0], hit[1], mark) if hit is not None else None
+            snap = None
+            if view is None:
+                snap = self.conn.execute("SELECT data FROM scope_snap WHERE user = ?",
+                                         (user,)).fetchone()
             if snap is not None:
                 view = ScopeView.from_bytes(user, snap[0])
             if view is None:
@@ -91,11 +98,29 @@ class ScopeCache(Connection):
 
     def _read_scope(self, user: str) -> ScopeView:
         rows = self.conn.execute(
-            "SELECT n, id, session, coalesce(seq, -1), seq IS NOT NULL, time, "
-            "coalesce(importance, 0.5), superseded_by IS NOT NULL, "
-            f"{SCOPE_EXPIRY} FROM memories INDEXED BY memories_scope "
+            f"SELECT {_VIEW_COLUMNS} FROM memories INDEXED BY memories_scope "
             "WHERE user = ?", (user,)).fetchall()
         return ScopeView.from_rows(user, rows)
+
+    def _grown_view(self, view: ScopeView, since: tuple[int, int], mark: tuple[int, int]
+                    ) -> ScopeView | None:
+        """``view`` (read under the user mark ``since``) with the rows this connection has
+        inserted since, where nothing else changed the user's rows (``_own_appends``): the
+        new rows are read by row id, not the whole scope again (a search right after the
+        user's own ``add``). None where the change is not such an append."""
+        got = self._own_appends(view.user, since, mark)
+        if got is None:
+            return None
+        first, last, count = got
+        if view.session_names is None and len(view):  # a snapshot's view
+            view.name_sessions([s for (s,) in self.conn.execute(
+                "SELECT DISTINCT session FROM memories INDEXED BY memories_scope WHERE "
+                "user = ? AND n <= ? AND session IS NOT NULL ORDER BY session",
+                (view.user, int(view.rowids[-1])))])
+        rows = self.conn.execute(
+            f"SELECT {_VIEW_COLUMNS} FROM memories WHERE n BETWEEN ? AND ? AND +user = ? "
+            "ORDER BY n", (first, last, view.user)).fetchall()
+        return view.appended(rows) if len(rows) == count else None
 
     def _persist_snapshots(self, *, wait: bool) -> None:
         """Write the snapshots of the queued users, each read afresh inside the write
