@@ -34,6 +34,10 @@ from .timeutil import from_us, now_us, opt_us, to_us
 # the caller's thread validates the following items and writes the rows already embedded.
 EMBED_BLOCK = 125
 
+# The backends of stores a forked child inherited and closed: kept, never closed in the child
+# (closing a connection the parent still uses may checkpoint or unlock under it)
+_INHERITED: list[Backend] = []
+
 
 class Embedding:
     """The vectors of a batch, embedded block by block on the store's worker thread."""
@@ -68,10 +72,21 @@ class Engine:
         self._worker_lock = threading.Lock()
         self._worker_closed = False
         self._worker_pid = 0
+        self.pid = os.getpid()  # the process that opened the store: the only one to use it
+
+    @property
+    def inherited(self) -> bool:
+        """True in a process forked from the one that opened the store."""
+        return self.pid != os.getpid()
 
     def close(self) -> None:
-        """Flush pending access counts, stop the embedding worker, close the backend."""
+        """Flush pending access counts, stop the embedding worker, close the backend (in a
+        forked child: only mark the store closed, see ``check_open``)."""
         if self.closed:
+            return
+        if self.inherited:
+            self.closed = True
+            _INHERITED.append(self.backend)
             return
         self.flush_access()
         with self._worker_lock:
@@ -84,6 +99,15 @@ class Engine:
     def check_open(self) -> None:
         if self.closed:
             raise StoreError("the store is closed")
+        if self.pid != os.getpid():
+            # A connection does not survive fork() (SQLite: "do not carry an open database
+            # connection across a fork", a child may corrupt the file; psycopg likewise), and
+            # a lock another thread held at the fork stays held in the child for ever: its
+            # first call hung. Checked before any lock is taken.
+            raise StoreError(
+                f"this store was opened by process {self.pid} and cannot be used in process "
+                f"{os.getpid()}, forked from it: open the store again in this process "
+                "(ltm.open), or start processes with the 'spawn' method")
 
     def atomic(self) -> AbstractContextManager[Any]:
         """One transaction around several calls (a savepoint when nested)."""
@@ -223,6 +247,7 @@ class Engine:
             sources: Sequence[str] | None = None, supersedes: str | None = None) -> Memory:
         """``MemoryStore.add`` (documented there): one validated row, written with dedup, or
         superseding ``supersedes`` in the same transaction."""
+        self.check_open()
         row = self.row(text, user=user, agent=agent, session=session, kind=kind, time=time,
                         metadata=metadata, importance=importance, pinned=pinned,
                         expires_at=expires_at, valid_from=valid_from, sources=sources,

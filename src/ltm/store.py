@@ -103,7 +103,7 @@ class MemoryStore:
     def close(self) -> None:
         """Compact what an ``erase="fast"`` forget left (see ``forget``), flush pending access
         counts and the vector index, then close the database."""
-        if not self.engine.closed:
+        if not self.engine.closed and not self.engine.inherited:
             try:
                 self._compact_pending()
             except LtmError as exc:  # a read-only or busy store: the next close tries again
@@ -136,6 +136,7 @@ class MemoryStore:
     def add_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
         """Store many memories with one batched embedding call and one transaction. Each item
         is a dict with the keyword arguments of ``add`` (``text`` and ``user`` required)."""
+        self._check_open()
         now = now_us()
         rows: list[NewRow] = []
         # An embedder that runs in this process embeds each block of rows on the worker
@@ -185,6 +186,7 @@ class MemoryStore:
         """Store each turn of a conversation as an episode, in order. A message is a dict with
         ``content`` (or ``text``), optional ``role``/``speaker`` (kept as metadata.speaker),
         ``time`` and ``metadata``; turns without a time take ``time`` (default now)."""
+        self._check_open()
         now = now_us()
         base_time = now if time is None else to_us(time)
         base_meta = self.engine.meta(metadata)
@@ -216,6 +218,7 @@ class MemoryStore:
     def add_vectors(self, items: Sequence[Mapping[str, Any]], vectors: np.ndarray
                     ) -> list[Memory]:
         """Like ``add_many`` with precomputed vectors (unit length, the store's dimension)."""
+        self._check_open()
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
             raise InvalidInput("items must be a list of dicts with text and user", field="items")
         try:
