@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -107,6 +108,28 @@ class _Statements:
             raise
 
 
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # (no statvfs, ST_RDONLY: not POSIX)
+        return False
+
+
+def _frozen(db: Path) -> bool:
+    """True when ``db`` lies on a file system mounted read-only and no write-ahead log holds
+    anything for it: SQLite cannot make the -shm file WAL mode reads through, and no process
+    can change the file, so it is read as immutable. (With a log, reading the file alone
+    would miss what the log holds: it is opened as usual, which SQLite can do read-only
+    when the -shm file is there too, and otherwise says why it cannot.)"""
+    if not _read_only_fs(db.parent):
+        return False
+    try:
+        wal = db.with_name(db.name + "-wal")
+        return db.is_file() and (not wal.exists() or wal.stat().st_size == 0)
+    except OSError:
+        return False
+
+
 def _create_new(path: Path) -> bool:
     """Create the empty file ``path`` (SQLite makes an empty file a new database) if it does
     not exist: True when this call created it (O_EXCL: not another process at the same moment).
@@ -191,7 +214,13 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                     raise StoreBusy(f"cannot open {self.folder / DB_NAME}: another process holds "
                                     f"it locked ({exc}); retry shortly") from None
                 hint = ""
-                if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                if _read_only_fs(self.folder):
+                    hint = " (the store's file system is mounted read-only"
+                    hint += (f", and its {DB_NAME}-wal holds writes not yet in {DB_NAME}: "
+                             "SQLite reads them only where it may write its -shm file; mount "
+                             "it read-write once, or copy the store folder)"
+                             if not _frozen(self.folder / DB_NAME) else ")")
+                elif str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
                     hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
                             f"may write {DB_NAME}-wal and {DB_NAME}-shm into, also to read)")
                 raise StoreError(f"cannot open {self.folder / DB_NAME}: {exc}{hint}") from None
@@ -205,12 +234,16 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
     def _connect(self, busy_timeout_ms: int) -> None:
         """Open the connection, set its pragmas, run the migrations and check the full-text
         index (``__init__`` retries while another process holds the store locked)."""
-        self.conn = sqlite3.connect(self.folder / DB_NAME, isolation_level=None,
-                                    check_same_thread=False,
-                                    timeout=busy_timeout_ms / 1000)
+        db = self.folder / DB_NAME
+        # a store on a read-only file system (a backup, a read-only volume) is read as an
+        # immutable file: searches, lists and exports work, writes are StoreError
+        frozen = _frozen(db)
+        target = f"file:{urllib.parse.quote(str(db), errors='surrogateescape')}?immutable=1" if frozen else db
+        self.conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                                    timeout=busy_timeout_ms / 1000, uri=frozen)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
+        if mode != "wal" and not frozen:
             raise StoreError(f"cannot switch {self.folder / DB_NAME} to WAL mode")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         # SQLite's default page cache is 2 MB: at a million rows, inserts into the
