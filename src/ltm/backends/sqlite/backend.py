@@ -116,16 +116,17 @@ def _read_only_fs(folder: Path) -> bool:
 
 
 def _frozen(db: Path) -> bool:
-    """True when ``db`` lies on a file system mounted read-only and no write-ahead log holds
-    anything for it: SQLite cannot make the -shm file WAL mode reads through, and no process
-    can change the file, so it is read as immutable. (With a log, reading the file alone
-    would miss what the log holds: it is opened as usual, which SQLite can do read-only
-    when the -shm file is there too, and otherwise says why it cannot.)"""
+    """True when ``db`` lies on a file system mounted read-only and has neither a -wal nor a
+    -shm file (closed cleanly: no connection is open on it): SQLite cannot make the -shm file
+    WAL mode reads through, and no process can change the file, so it is read as immutable.
+    (With a -wal, reading the file alone would miss what the log holds, and a -shm may be a
+    live connection's, through another mount: such a store is opened as usual, which SQLite
+    can do read-only where both files are there, and otherwise says why it cannot.)"""
     if not _read_only_fs(db.parent):
         return False
     try:
-        wal = db.with_name(db.name + "-wal")
-        return db.is_file() and (not wal.exists() or wal.stat().st_size == 0)
+        return db.is_file() and not any(db.with_name(db.name + end).exists()
+                                        for end in ("-wal", "-shm"))
     except OSError:
         return False
 
@@ -219,7 +220,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                     hint += (f", and its {DB_NAME}-wal holds writes not yet in {DB_NAME}: "
                              "SQLite reads them only where it may write its -shm file; mount "
                              "it read-write once, or copy the store folder)"
-                             if not _frozen(self.folder / DB_NAME) else ")")
+                             if os.path.exists(self.folder / f"{DB_NAME}-wal") else ")")
                 elif str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
                     hint = (" (the store is read-only: SQLite's WAL mode needs a store folder it "
                             f"may write {DB_NAME}-wal and {DB_NAME}-shm into, also to read)")
