@@ -135,10 +135,20 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
         return _pick_user(resolve(_headers(ctx)), user, right)
 
     sdk_call_tool = server.call_tool
+    takes: dict[str, set[str]] = {}  # tool -> its argument names (read on the first call)
 
     async def call_tool(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """The SDK's call, with arguments of the wrong type said in plain words, as REST
-        says them, instead of pydantic's dump ('1 validation error for recallArguments')."""
+        says them, instead of pydantic's dump ('1 validation error for recallArguments'),
+        and an argument the tool does not take refused (as REST refuses an unknown field):
+        the SDK dropped it, so an agent's 'limit' for recall's 'k' went unnoticed."""
+        if not takes:
+            takes.update({t.name: set((t.input_schema or {}).get("properties") or ())
+                          for t in await server.list_tools()})
+        unknown = sorted(set(arguments or {}) - takes[name], key=str) if name in takes else []
+        if unknown:
+            raise ToolError(f"Error executing tool {name}: invalid input: unknown argument "
+                            f"{unknown[0]!r} ({name} takes {', '.join(sorted(takes[name]))})")
         for arg, kind in _NUMBERS.items():  # (pydantic's lax mode reads true as 1)
             if isinstance((arguments or {}).get(arg), bool):
                 raise ToolError(f"Error executing tool {name}: invalid input: {arg} must be "
