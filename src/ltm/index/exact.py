@@ -154,6 +154,8 @@ class VectorIndex:
         self._span: list[tuple[int, int]] = []  # per user: its block [start, end) in base
         self._tail_pos: list[list[int]] = []  # per user: its positions in the tail
         self._pos_cache: dict[int, np.ndarray] = {}
+        # per user: (its positions array of ``_pos_cache``, their row ids), for ``scores_all``
+        self._rowids_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._base_sorted: tuple[np.ndarray, np.ndarray] | None = None
         self._tail_sorted: tuple[np.ndarray, np.ndarray] | None = None
         self.epoch = 0  # database log position this index reflects
@@ -366,7 +368,14 @@ class VectorIndex:
             rows = self.tail[int(at[0]):int(at[-1]) + 1] if adjacent else self.tail[at]
             parts.append(np.einsum("ij,j->i", rows, q32))
         scores = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return self.rowids[pos], scores
+        # the same row ids (the same array) for as long as the user's positions are: a caller
+        # that keeps them can tell by identity that nothing moved
+        held = self._rowids_of.get(code)
+        if held is None or held[0] is not pos:
+            rowids = self.rowids[pos]
+            rowids.flags.writeable = False
+            held = self._rowids_of[code] = (pos, rowids)
+        return held[1], scores
 
     def vectors_of(self, rowids: np.ndarray) -> np.ndarray:
         pos = self.positions_of(rowids)

@@ -172,7 +172,8 @@ class ScopeCache(Connection):
             # where the index's rows of the user sit in the view: the same for every query
             # while the view and the index's rows are
             held = self._dense_places.get(view.user)
-            if held is None or held[0] is not view or not np.array_equal(held[1], rowids):
+            if held is None or held[0] is not view or (
+                    held[1] is not rowids and not np.array_equal(held[1], rowids)):
                 pos = view.positions(rowids)
                 ok = pos >= 0
                 order: np.ndarray | None = None

@@ -156,7 +156,9 @@ class VectorIndexUpkeep(Connection):
     def _vector_index(self) -> VectorIndex:
         """The vector index, brought up to date with the database."""
         with self._lock:
-            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            # (inside a search, the data version the search reads its other caches under:
+            # one PRAGMA a search)
+            version = self._write_mark()[0]
             if self._index is not None and version == self._data_version:
                 return self._index
             if self._depth > 0:  # what it reads now includes the transaction's own writes
