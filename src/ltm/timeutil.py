@@ -25,7 +25,15 @@ def to_us(value: object, *, field: str = "time") -> int:
         raise InvalidInput(f"{field} must be a datetime, ISO-8601 string or epoch seconds, "
                            f"not {value!r}", field=field)
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        try:
+            # (a tzinfo is the caller's code: its utcoffset() may raise, or return more than a
+            # day or something else than a timedelta, which datetime itself refuses)
+            offset = value.utcoffset()
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidInput(f"{field} {value!r} has a time zone without a valid UTC offset "
+                               f"({type(exc).__name__}: {exc})", field=field) from None
+        # naive, or a tzinfo whose utcoffset() is None (naive too, as Python reads it): UTC
+        dt = value if offset is not None else value.replace(tzinfo=timezone.utc)
         delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
         us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
         if not _MIN_US <= us <= _MAX_US:  # e.g. 9999-12-31T23:00-05:00 is year 10000 in UTC

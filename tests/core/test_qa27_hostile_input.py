@@ -9,13 +9,16 @@ writes nothing.
   surrogate escapes, which name files);
 - an ``ltm.toml`` that is not UTF-8: UnicodeDecodeError;
 - JSON nested thousands deep or with a number of thousands of digits in ``--metadata``, the
-  ``retention`` setting or an LLM's answer: RecursionError / ValueError from json.loads.
+  ``retention`` setting or an LLM's answer: RecursionError / ValueError from json.loads;
+- a datetime whose tzinfo's utcoffset() raises or returns something datetime refuses:
+  that exception; one whose utcoffset() is None (naive): TypeError.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,50 @@ def test_cli_metadata_json_it_cannot_read(tmp_path: Path, value: str, as_json: b
         assert json.loads(got.stderr.strip().splitlines()[-1])["exit_code"] == 2
     with ltm.open(store) as mem:
         assert _export(mem) == dump
+
+
+class _Raising(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no offset here")
+
+
+class _DayAndMore(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=30)
+
+
+class _NotADelta(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return "+05:00"  # type: ignore[return-value]
+
+
+class _Naive(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+@pytest.mark.parametrize("zone", [_Raising(), _DayAndMore(), _NotADelta()],
+                         ids=["raises", "30-hours", "a-string"])
+def test_a_time_zone_without_a_valid_offset(tmp_path: Path, zone: tzinfo) -> None:
+    """A datetime's tzinfo is the caller's code: its utcoffset() raised RuntimeError,
+    ValueError or TypeError out of every call that takes a time."""
+    when = datetime(2026, 3, 2, 10, tzinfo=zone)
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        store.add("I moved to Lisbon", user="alice")
+        dump = _export(store)
+        for call in (lambda: store.add("x", user="alice", time=when),
+                     lambda: store.add("x", user="alice", expires_at=when),
+                     lambda: store.search("yesterday", user="alice", now=when),
+                     lambda: store.list("alice", since=when),
+                     lambda: store.forget(user="alice", before=when)):
+            with pytest.raises(InvalidInput, match="time zone without a valid UTC offset"):
+                call()
+        assert _export(store) == dump
+
+
+def test_a_time_zone_whose_offset_is_none_is_naive(tmp_path: Path) -> None:
+    """utcoffset() None makes a datetime naive (Python's rule): taken as UTC, as a naive one
+    is, instead of TypeError 'can't subtract offset-naive and offset-aware datetimes'."""
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        got = store.add("x", user="alice", time=datetime(2026, 3, 2, 10, tzinfo=_Naive()))
+        assert got.time == datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
