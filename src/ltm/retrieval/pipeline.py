@@ -41,6 +41,7 @@ from .timefit import (
     time_and_retention,
     time_head,
     window_candidates,
+    window_gain,
 )
 
 _STRUCTURE_END = len(MATCH)  # "own" and the conversation-structure columns
@@ -317,6 +318,10 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
     raw = cand.raw
     x1, x = ranker.stages(raw, cand.turns)
     logit = ranker.logit(x)
+    # a query that asks for its time window alone: the window is its match (timefit)
+    asked = window_gain(cand.query, window, ranker) if raw.window else 0.0
+    if asked:
+        logit += asked * (x[:, _FIT] >= 1.0)
     ids = cand.ids
     tie = cand.tie if cand.tie is not None else np.array(ids)
     key = logit if cand.only is None else cand.bm25 if cand.only == "text" else cand.cosine
@@ -337,7 +342,7 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
         ranked = _head(key, tie, time_head(want))
         order, extra, memories = time_and_retention(backend, flt.user, ids, logit, x, ranked,
                                                      want, now, window, settings, ranker, tie,
-                                                     raw.text)
+                                                     raw.text, asked)
         if cand.only is not None:  # (a single-signal baseline keeps its own order)
             order = ranked
     else:
@@ -379,7 +384,8 @@ def rank(backend: Backend, settings: Settings, ranker: Ranker, cand: Candidates,
             signals["time_window"] = float(x[j, _FIT])
             # the time part of the logit: relevance without time is sigmoid(fused - time)
             signals["time"] = float(ranker.scale * (ranker.full_w[_FIT] * x[j, _FIT]
-                                                    + ranker.full_w[_WINDOW] * x[j, _WINDOW]))
+                                                    + ranker.full_w[_WINDOW] * x[j, _WINDOW])
+                                    + (asked if x[j, _FIT] >= 1.0 else 0.0))
         if said is not None and said[r]:
             signals["assistant"] = ranker.assistant_weight  # its part of the logit
         if superseded[r]:

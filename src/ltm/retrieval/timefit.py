@@ -12,12 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..backends.base import Backend, Filters, KindReader
+from ..backends.segment import STOP_WORDS
 from ..config import Settings
 from ..model import Memory
 from ..retention_rules import ARCHIVED, US_PER_DAY, policies, strength
 from ..timeparse import TimeWindow, parse_time_window
 from ..timeutil import to_us
-from .ranker import FULL, Ranker
+from .ranker import FULL, OWN, Ranker
 from .supersede import drop_superseded_penalty
 
 _OPEN_MIN = 7 * US_PER_DAY  # an open window's time fit halves no faster than weekly
@@ -134,6 +135,46 @@ def _phrase_marks(phrase: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, 
             tuple(m for m in dict.fromkeys(found) if not m.isdigit() and m not in _NOT_MARKS))
 
 
+# words that ask what happened without naming anything ("what did I do", "what happened",
+# "what did I get up to", "where did I go", "anything"), besides the stop words and the words
+# of the time phrase (``asks_for_window``)
+_ASKING = frozenset(("happen", "happened", "happening", "happens", "do", "did", "does", "done",
+                     "doing", "get", "got", "getting", "go", "went", "going", "gone", "anything",
+                     "something", "everything"))
+_WORDS = re.compile(r"\w+")
+
+
+def asks_for_window(query: str, window: TimeWindow | None) -> bool:
+    """Whether ``query`` asks for its time window alone ("what did I do yesterday?", "what
+    happened last week?", "last weekend"): it holds no word but stop words, the words of its
+    time phrase and ``_ASKING``. A name ("what did Ana do last week?") or a thing ("what did I
+    eat yesterday?") is asked for besides the window."""
+    if window is None:
+        return False
+    phrase = set(_WORDS.findall(window.phrase.lower()))
+    return not any(w not in STOP_WORDS and w not in phrase and w not in _ASKING
+                   for w in _WORDS.findall(query.lower()))
+
+
+def window_gain(query: str, window: TimeWindow | None, ranker: Ranker) -> float:
+    """The logit a query that asks for its window alone (``asks_for_window``) adds per unit of
+    time fit, 0 for any other query. Such a query has no word to match, so every memory's
+    match (full text and dense) is near nothing, and its time fit, which the ranker weighs as
+    a tie-break among matches (LoCoMo and BEAM hold no such question), was all there was:
+    "what did I do yesterday?" gave yesterday's two memories relevance 0.006 and 0.004, under
+    the context floor. The window is what it asks for: a memory inside it matches it as fully
+    as one holding every word of a query would, so it gets the part of the logit that a full
+    word match (``text_top`` 1) gives a memory through its own match and its session's best
+    (2.8 x (0.39 + 0.26) = 1.84 with the shipped weights). A memory outside gets none (its
+    closeness was enough to lift the evening before "this morning" over the context floor),
+    nor a fact that held in the window but began before it."""
+    if not asks_for_window(query, window):
+        return 0.0
+    top = ranker.own_w[OWN.index("text_top")]
+    return ranker.scale * float(top * (ranker.full_w[FULL.index("own")]
+                                       + ranker.full_w[FULL.index("session")]))
+
+
 def halving(window: TimeWindow) -> int:
     """How far outside ``window`` (microseconds) the time fit halves: the window's width, at
     least a day. An open window ("before 2020", "since last week") halves by the span its
@@ -160,14 +201,16 @@ def time_head(want: int) -> int:
 def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: np.ndarray,
                         x: np.ndarray, order: np.ndarray, want: int, now: int,
                         window: TimeWindow | None, settings: Settings, ranker: Ranker,
-                        tie: np.ndarray, text: np.ndarray
+                        tie: np.ndarray, text: np.ndarray, asked: float = 0.0
                         ) -> tuple[np.ndarray, dict[int, dict[str, float]], dict[str, Memory]]:
     """Adjust ``logit`` (in place) over the head of the ranking (3x ``want``, at least 50):
     a fact's or summary's time fit follows its validity interval (and a superseded fact
     valid in the window loses its penalty); a memory outside the window whose words match
     the query's (``text`` > 0) and whose own text names a time inside it ("the 2023-05-08
     report", "last week" told the week after) fits it; decay with disuse and archived
-    originals are penalties. Returns the new order, extra signals and the head's memories."""
+    originals are penalties. ``asked``: the logit ``window_gain`` adds to a memory inside the
+    window (already in ``logit`` where ``x``'s fit is 1). Returns the new order, extra signals
+    and the head's memories."""
     extra: dict[int, dict[str, float]] = {}
     decay = decay_policies(settings)
     head = order[:time_head(want)]
@@ -179,7 +222,8 @@ def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: n
         # able to reach the best ``want`` if its text named the asked time (the _NAMED_MAX
         # that could rise highest: the same ones whatever ``k``, as far as a smaller k reaches)
         bar = logit[head[min(want, len(head)) - 1]] if len(head) else 0.0
-        gain = ranker.time_fit_weight * (_NAMED_FIT - x[head, _FIT])
+        gain = ranker.time_fit_weight * (_NAMED_FIT - x[head, _FIT]) \
+            - asked * (x[head, _FIT] >= 1.0)
         could = logit[head] + gain
         able = np.flatnonzero((gain > 0) & (text[head] > 0) & (could >= bar))
         able = able[np.argsort(-could[able], kind="stable")][:_NAMED_MAX]
@@ -204,7 +248,8 @@ def time_and_retention(backend: Backend, user: str, ids: Sequence[str], logit: n
                 else (float(x[j, _FIT]), False)
             if fit < _NAMED_FIT and mem.id in told and _names_time_in(window, mem):
                 fit = _NAMED_FIT
-            logit[j] += w_fit * (fit - x[j, _FIT])
+            logit[j] += w_fit * (fit - x[j, _FIT]) \
+                + asked * (float(fit >= 1.0) - float(x[j, _FIT] >= 1.0))
             x[j, _FIT] = fit
             sig["time_window"] = fit
             if mem.superseded_by is not None and held and x[j, _SUP]:
