@@ -144,4 +144,11 @@ def store_embedder(backend: Backend, embedder: str | Embedder | None,
         backend.set_meta("dim", str(emb.dim))
     elif stored != emb.name:
         raise EmbedderMismatch(stored, emb.name)
+    else:
+        dim = backend.get_meta("dim")
+        if dim is not None and dim != str(emb.dim):
+            # an embedder object of the same name that makes vectors of another length: the
+            # first vector it wrote (update's) left every later search failing
+            raise EmbedderMismatch(f"{stored} (dimension {dim})",
+                                   f"{emb.name} (dimension {emb.dim})")
     return emb

@@ -91,6 +91,10 @@ class MemoryStore:
 
     @embedder.setter
     def embedder(self, value: Embedder) -> None:
+        dim = getattr(self.backend, "dim", None)
+        if dim is not None and getattr(value, "dim", None) != dim:
+            # (its vectors would be written beside the store's and break every search)
+            raise DimensionMismatch(dim, int(getattr(value, "dim", 0) or 0))
         self.engine.embedder = value
 
     # -- lifecycle ------------------------------------------------------------------------

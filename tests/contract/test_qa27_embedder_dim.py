@@ -1,0 +1,55 @@
+"""An embedder of the name a store was built with but another vector length (session 12
+sweep), on every backend. ``ltm.open`` compared names only: a custom embedder object 'mine' of
+dimension 16 opened a store of 'mine' at 8, ``add`` then failed, but ``update(text=...)``
+wrote a 16-float vector beside the 8-float ones and every later search raised
+ValueError('cannot reshape array ...') on SQLite, also after reopening with the right
+embedder. Now the open is EmbedderMismatch naming both dimensions, and so is setting
+``store.embedder`` to one of another dimension (DimensionMismatch); nothing is written."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+
+import ltm
+from ltm.errors import DimensionMismatch, EmbedderMismatch
+
+
+class _Mine:
+    name = "mine"
+    in_process = False
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for n, text in enumerate(texts):
+            out[n, hash(text) % self.dim] = 1.0
+        return out
+
+
+def _export(store: ltm.MemoryStore) -> str:
+    buf = io.StringIO()
+    store.export(buf)
+    return buf.getvalue()
+
+
+def test_same_name_other_dimension(copen: Callable[..., ltm.MemoryStore]) -> None:
+    store = copen(embedder=_Mine(8))
+    kept = store.add("I moved to Lisbon", user="alice")
+    dump = _export(store)
+    with pytest.raises(DimensionMismatch):
+        store.embedder = _Mine(16)  # type: ignore[assignment]
+    assert store.embedder.dim == 8
+    store.close()
+    with pytest.raises(EmbedderMismatch, match=r"'mine \(dimension 8\)'.*'mine \(dimension 16\)'"):
+        copen(embedder=_Mine(16))
+    again = copen(embedder=_Mine(8))
+    assert _export(again) == dump
+    assert again.search("I moved to Lisbon", user="alice")[0].memory.id == kept.id
+    again.update(kept.id, user="alice", text="I moved to Porto")
+    assert again.search("I moved to Porto", user="alice")[0].memory.id == kept.id
