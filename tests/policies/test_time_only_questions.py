@@ -69,6 +69,8 @@ def test_a_question_with_its_own_words_is_ranked_as_before(xstore: Open) -> None
     ("what did I do yesterday?", True), ("What happened last week?", True),
     ("what was I up to last weekend", True), ("where did I go on Saturday?", True),
     ("anything happen in March?", True), ("last week", True),
+    ("what did we talk about yesterday?", True), ("remind me what happened two days ago", True),
+    ("summarize last week", True), ("show me everything from yesterday", True),
     ("what did Ana do yesterday?", False), ("what did I eat yesterday?", False),
     ("which movie did I watch last month?", False), ("what did I do?", False)])
 def test_which_questions_ask_for_the_window_alone(query: str, asks: bool) -> None:

@@ -135,12 +135,15 @@ def _phrase_marks(phrase: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, 
             tuple(m for m in dict.fromkeys(found) if not m.isdigit() and m not in _NOT_MARKS))
 
 
-# words that ask what happened without naming anything ("what did I do", "what happened",
-# "what did I get up to", "where did I go", "anything"), besides the stop words and the words
-# of the time phrase (``asks_for_window``)
+# words that ask what happened or was said without naming anything ("what did I do", "what
+# happened", "what did I get up to", "where did I go", "what did we talk about", "remind me",
+# "summarize", "show me everything"), besides the stop words and the words of the time
+# phrase (``asks_for_window``)
 _ASKING = frozenset(("happen", "happened", "happening", "happens", "do", "did", "does", "done",
                      "doing", "get", "got", "getting", "go", "went", "going", "gone", "anything",
-                     "something", "everything"))
+                     "something", "everything", "interesting", "talk", "talked", "talking",
+                     "discuss", "discussed", "say", "said", "tell", "told", "mention",
+                     "mentioned", "remind", "recap", "summarize", "summarise", "show", "list"))
 _WORDS = re.compile(r"\w+")
 
 
