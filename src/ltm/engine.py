@@ -155,9 +155,13 @@ class Engine:
                               max_depth=self.settings.max_metadata_depth)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The embedder's vectors of ``texts``, checked: the store's dimension, finite (an
+        embedder's NaN reached the store through update, reindex and the policies, which
+        wrote what this returned without the check a new row's vectors get)."""
         vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
         if vecs.shape != (len(texts), self.embedder.dim):
             raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
+        check_finite(vecs)
         return vecs
 
     def embed_later(self, rows: Sequence[NewRow], into: Embedding) -> None:
@@ -175,9 +179,7 @@ class Engine:
     def _embed_block(self, texts: list[str]) -> np.ndarray:
         """One block on the worker, checked there: numpy leaves the GIL for the check, and the
         thread that writes the batch would wait to get it back while the worker runs Python."""
-        vecs = self.embed(texts)
-        check_finite(vecs)
-        return vecs
+        return self.embed(texts)  # (checked finite there)
 
     def write(self, rows: list[NewRow], vectors: np.ndarray | Embedding | None = None, *,
                dedup: bool = True, sources_held: bool = False) -> list[Memory]:

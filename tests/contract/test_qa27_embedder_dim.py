@@ -53,3 +53,40 @@ def test_same_name_other_dimension(copen: Callable[..., ltm.MemoryStore]) -> Non
     assert again.search("I moved to Lisbon", user="alice")[0].memory.id == kept.id
     again.update(kept.id, user="alice", text="I moved to Porto")
     assert again.search("I moved to Porto", user="alice")[0].memory.id == kept.id
+
+
+class _NaNFor(_Mine):
+    """Vectors of NaN for texts holding ``word`` (a model that overflowed, a remote one that
+    answered garbage)."""
+
+    def __init__(self, dim: int, word: str) -> None:
+        super().__init__(dim)
+        self.word = word
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = super().embed(texts)
+        for n, text in enumerate(texts):
+            if self.word in text:
+                out[n] = np.nan
+        return out
+
+
+def test_an_embedder_that_answers_nan(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """A new row's NaN vector was refused, but update, reindex(embeddings=True) and the
+    policies wrote what the embedder returned: update(text=...) stored a NaN vector."""
+    store = copen(embedder=_NaNFor(8, "broken"))
+    kept = store.add("I moved to Lisbon", user="alice")
+    other = store.add("cats sleep a lot", user="alice")
+    dump = _export(store)
+    for call in (lambda: store.add("a broken note", user="alice"),
+                 lambda: store.add_many([{"text": "broken", "user": "alice"}]),
+                 lambda: store.update(kept.id, user="alice", text="broken now")):
+        with pytest.raises(ltm.errors.InvalidInput, match="NaN"):
+            call()
+    assert _export(store) == dump
+    store.embedder = _NaNFor(8, "cats")  # type: ignore[assignment]
+    with pytest.raises(ltm.errors.InvalidInput, match="NaN"):
+        store.reindex(embeddings=True)
+    assert _export(store) == dump
+    store.embedder = _Mine(8)  # type: ignore[assignment]
+    assert store.search("cats sleep a lot", user="alice")[0].memory.id == other.id
