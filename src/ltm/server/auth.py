@@ -27,7 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidInput, NotFound, StoreError
+from .. import validate as check
+from ..backends.base import is_encodable
+from ..errors import InvalidInput, NotFound, ScopeError, StoreError
 from ..validate import ALL_USERS as ALL_USERS  # every user; never a user name
 
 RIGHTS = ("read", "write", "admin")
@@ -123,10 +125,18 @@ class KeyStore:
         """Create a key; returns ``(secret key text, ApiKey)``. The text is not stored."""
         rights = parse_rights(rights) if isinstance(rights, str) else parse_rights(list(rights))
         clean = [u for u in dict.fromkeys(users)]
-        if not clean or any(not isinstance(u, str) or not u.strip() or len(u) > 256
-                            or "\x00" in u for u in clean):
+        if not clean:
             raise InvalidInput("a key needs at least one user (or '*' for all users)",
                                field="users")
+        for u in clean:  # as every face checks a user ('*' is every user here)
+            try:
+                check.user(u, "user", stored=True)
+            except ScopeError as exc:
+                raise InvalidInput(f"a key's {exc}", field="users") from None
+        if label is not None and (not isinstance(label, str) or len(label) > 1000
+                                  or "\x00" in label or not is_encodable(label)):
+            raise InvalidInput("the label must be text of at most 1000 characters, without "
+                               "NUL", field="label")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(24)
         salt = secrets.token_bytes(16)
