@@ -10,7 +10,7 @@ import logging
 import math
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,21 +142,23 @@ def _span(view: ScopeView | None) -> tuple[int, int] | None:
 TermParts = tuple[list[Any], np.ndarray, np.ndarray]
 
 
-def _parts(rows: Sequence[tuple[Any, float, bool]]) -> TermParts:
-    """``TermParts`` of (key, part, labelled) rows."""
+def _parts(rows: Sequence[tuple[Any, ...]]) -> TermParts:
+    """``TermParts`` of (key, part, labelled, ...) rows."""
     return ([r[0] for r in rows], np.fromiter((r[1] for r in rows), np.float64, count=len(rows)),
             np.fromiter((r[2] for r in rows), bool, count=len(rows)))
 
 
 def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
-              avgdl_store: float, avgdl: float) -> TermParts:
+              avgdl_store: float, avgdl: float, raw: list[np.ndarray] | None = None
+              ) -> TermParts:
     """The keys, BM25 term-frequency parts with ``avgdl`` and whether the labels hold the
     term of (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25()
     over ``idf``, made with the store's average length ``avgdl_store``) gives back the
     weighted count it stands for, part * K / (k1 + 1 - part) with K = k1 (1 - b + b length /
     avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl``
     (``_tf_coefficients``). The rows' arithmetic as arrays: the operations of a loop over
-    them, in its order (the same bits)."""
+    them, in its order (the same bits). ``raw`` receives the rows' weighted counts and
+    lengths (``_tf_parts``)."""
     k1, b, step = BM25_K1, BM25_B, _F_STEP
     k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
     n = len(rows)
@@ -166,8 +168,68 @@ def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
     f = part * (k1 * (1 - b + b * length / avgdl_store)) / np.maximum(k1_1 - part, 1e-12)
     if step is not None:
         f = np.maximum(np.round(f / step), 1.0) * step
-    return ([r[0] for r in rows], f * k1_1 / (f + tf_k + tf_len * length),
+    if raw is not None:
+        raw[:] = [f, length]
+    return ([r[0] for r in rows], _tf_parts(f, length, avgdl),
             np.fromiter((r[2] != 0 for r in rows), bool, count=n))
+
+
+def _tf_parts(f: np.ndarray, length: np.ndarray, avgdl: float) -> np.ndarray:
+    """BM25 term-frequency parts of rows holding a term ``f`` times (weighted) in ``length``
+    tokens, with the average length ``avgdl``: ``_tf_coefficients``' formula, the same
+    operations in the same order as the loop of ``_term_rows`` (the same bits)."""
+    k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
+    return f * k1_1 / (f + tf_k + tf_len * length)
+
+
+# a term's entries in a user's postings cache of an earlier user mark: that mark, and
+# (kind, term) -> the arrays (``_Postings.stale``)
+_Stale = tuple[tuple[int, int], dict[tuple[str, str], tuple[np.ndarray, ...]]]
+_STALE_TERMS = 20_000  # terms whose earlier entries a user's postings cache carries
+
+
+class _Postings(dict[tuple[str, str], tuple[np.ndarray, ...]]):
+    """A user's postings cache (``FullText._postings``). After the user's own inserts alone,
+    a term's entries of an earlier user mark (``stale``) are brought up to date by ``grow``
+    when one of them is first asked for, instead of being read again; those not asked for
+    are carried to the next mark's cache while only this connection's inserts come between."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stale: dict[str, _Stale] = {}
+        self.grow: Callable[[str, _Stale], None] | None = None
+
+    def _fresh(self, key: tuple[str, str]) -> None:
+        if key[1] in self.stale and key[0] in ("tf", "label", "raw"):
+            old = self.stale.pop(key[1])
+            if self.grow is not None:
+                self.grow(key[1], old)
+
+    def carried(self, mark: tuple[int, int]) -> dict[str, _Stale]:
+        """The stale entries of the next mark's cache: this one's entries (of ``mark``, its
+        own mark) and those of earlier marks not asked for since."""
+        out: dict[str, _Stale] = {}
+        for (kind, term), arrays in dict.items(self):
+            if kind in ("tf", "label", "raw"):
+                out.setdefault(term, (mark, {}))[1][(kind, term)] = arrays
+        for term, old in self.stale.items():
+            out.setdefault(term, old)
+        return out if len(out) <= _STALE_TERMS else {}
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        if not dict.__contains__(self, key):
+            self._fresh(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, tuple) and not dict.__contains__(self, key):
+            self._fresh(key)
+        return dict.__contains__(self, key)
+
+    def clear(self) -> None:
+        super().clear()
+        self.stale = {}
+        self.grow = None
 
 
 class FullText(Connection):
@@ -355,8 +417,8 @@ class FullText(Connection):
 
     def _term_tf(self, term: str, match: str, n_scope: int, where: str = "",
                  params: Sequence[Any] = (), key: str = "memories_fts.rowid",
-                 span: tuple[int, int] | None = None, avgdl: float | None = None
-                 ) -> TermParts:
+                 span: tuple[int, int] | None = None, avgdl: float | None = None,
+                 raw: list[np.ndarray] | None = None) -> TermParts:
         """The keys, BM25 term-frequency parts and whether the row's labels hold the term of
         the rows matching one term within a scope (the caller multiplies the parts by the
         scope's IDF):
@@ -367,12 +429,16 @@ class FullText(Connection):
         average length to score with (the scope's, see ``_scope_avgdl``) instead of the
         store's that FTS5 uses. With ``avgdl`` the parts depend on the scope's rows alone
         (both ways give the same bits), so the caller may cache them per user mark; the
-        store's counts used on the way are read under the store's write mark."""
+        store's counts used on the way are read under the store's write mark. ``raw``
+        (with ``avgdl``) receives the rows' weighted counts and lengths (``_tf_parts``)."""
         mark = self._write_mark()
         total = self._total_count(mark)
         if total > _HIGHLIGHT_RATIO * n_scope:
             rows = self._term_rows(match, where, params, key, avgdl)
             if rows is not None:
+                if raw is not None and avgdl is not None:
+                    raw[:] = [np.fromiter((r[3] for r in rows), np.float64, count=len(rows)),
+                              np.fromiter((r[4] for r in rows), np.float64, count=len(rows))]
                 return _parts(rows)
         stats = self._fts_averages(mark) if avgdl is not None else None
         join = "CROSS JOIN memories m ON m.n = memories_fts.rowid " if where else ""
@@ -392,17 +458,19 @@ class FullText(Connection):
                 f"WHERE memories_fts MATCH ?{' AND ' + where if where else ''}",
                 [match, *params]).fetchall()
         if not got:  # (no row to score: the store-wide count is not needed)
+            if raw is not None and avgdl is not None:
+                raw[:] = [np.zeros(0, np.float64), np.zeros(0, np.float64)]
             return [], np.zeros(0, np.float64), np.zeros(0, bool)
         idf = _idf(total, self._store_df(term, total, mark))
         if stats is None or avgdl is None:
             return _parts([(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got])
-        return _rescaled(got, idf, stats[1], avgdl)
+        return _rescaled(got, idf, stats[1], avgdl, raw)
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
                    key: str = "memories_fts.rowid", avgdl: float | None = None
-                   ) -> list[tuple[Any, float, bool]] | None:
-        """(key, BM25 term-frequency part, whether the row's labels hold the term) of the rows
-        matching one term within a scope,
+                   ) -> list[tuple[Any, float, bool, float, int]] | None:
+        """(key, BM25 term-frequency part, whether the row's labels hold the term, the term's
+        weighted count, the row's length) of the rows matching one term within a scope,
         without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
         comes from highlight(), the row length from the docsize table, avgdl from the
         averages record (or ``avgdl``: the scope's). The caller multiplies by an IDF. None if
@@ -433,7 +501,7 @@ class FullText(Connection):
             if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
             length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            out.append((k, f * k1_1 / (f + tf_k + tf_len * length), labelled))
+            out.append((k, f * k1_1 / (f + tf_k + tf_len * length), labelled, f, length))
         return out
 
     def _scope_avgdl(self, user: str, mark: tuple[int, int]) -> float | None:
@@ -588,9 +656,10 @@ class FullText(Connection):
         Returns the first. ``keep=False``: ``view`` was read under an earlier user mark, so
         its positions are not the ones the cache holds for ``mark``; nothing is stored."""
         user = view.user
+        raw: list[np.ndarray] = []  # the rows' weighted counts and lengths
         keys, tf, labelled = self._term_tf(
             term, f'scope : "u{user.encode().hex()}" AND {_phrase(term)}', len(view),
-            span=span, avgdl=self._scope_avgdl(user, mark))
+            span=span, avgdl=self._scope_avgdl(user, mark), raw=raw)
         rowids = np.fromiter(keys, np.int64, count=len(keys))
         pos = view.positions(rowids)
         ok = pos >= 0
@@ -599,11 +668,61 @@ class FullText(Connection):
             pos, tf_in = pos[ok], tf[ok]
             if span is not None:  # other users' rows in the range
                 rowids, tf, labelled = rowids[ok], tf_in, labelled[ok]
+                raw = [a[ok] for a in raw]
+            else:
+                raw = []  # (a view older than its mark: not kept)
         got = (rowids, tf, pos, tf_in, tf_in * _idf(max(len(view), IDF_MIN_DOCS), len(pos)))
         if not keep:  # ``view`` is not the user's view of ``mark``: nothing to share
             return got
         self._keep_postings(user, ("label", term), rowids[labelled])
+        if raw:
+            self._keep_postings(user, ("raw", term), *raw)
         return self._keep_postings(user, ("tf", term), *got)
+
+    def _grow_postings(self, user: str, term: str, old: _Stale, mark: tuple[int, int]
+                       ) -> None:
+        """Bring ``term``'s postings of an earlier user mark (``old``: that mark and the
+        entries) up to ``mark`` in the user's cache, where only this connection's own inserts
+        came between (``_own_appends``): the old rows' parts made again with the scope's new
+        mean length from their weighted counts and lengths (``_tf_parts``: the same bits as
+        a cold read), the new rows' read from that row-id range alone (``_term_rows``),
+        appended (their row ids are above the old ones, and so their places in the view).
+        Leaves the cache without them where it cannot (the caller then reads them cold)."""
+        since, before = old
+        got = self._own_appends(user, since, mark)
+        cur = self._scope_cache.get(user)
+        label = before.get(("label", term))
+        tf = before.get(("tf", term))
+        raw = before.get(("raw", term))
+        if got is None or cur is None or cur[1] != mark or label is None:
+            return
+        first, last, _ = got
+        avgdl = self._scope_avgdl(user, mark)
+        if avgdl is None:
+            return
+        rows = self._term_rows(f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
+                               "memories_fts.rowid BETWEEN ? AND ?", (first, last),
+                               avgdl=avgdl)
+        if rows is None or any(r[3] <= 0 for r in rows):  # (a contentless index)
+            return
+        n = len(rows)
+        rowids = np.fromiter((r[0] for r in rows), np.int64, count=n)
+        pos = cur[0].positions(rowids)
+        if not bool((pos >= 0).all()):
+            return
+        labelled = np.fromiter((r[2] for r in rows), bool, count=n)
+        if tf is not None and raw is not None and len(tf[0]) == len(tf[2]) == len(raw[0]):
+            f = np.concatenate([raw[0], np.fromiter((r[3] for r in rows), np.float64, count=n)])
+            length = np.concatenate([raw[1], np.fromiter((r[4] for r in rows), np.float64,
+                                                         count=n)])
+            parts = _tf_parts(f, length, avgdl)
+            at = np.concatenate([tf[2], pos])
+            self._keep_postings(user, ("raw", term), f, length)
+            self._keep_postings(user, ("tf", term), np.concatenate([tf[0], rowids]), parts,
+                                at, parts, parts * _idf(max(len(cur[0]), IDF_MIN_DOCS), len(at)))
+        elif tf is not None:
+            return  # (its counts not kept: read cold, with its labels)
+        self._keep_postings(user, ("label", term), np.concatenate([label[0], rowids[labelled]]))
 
     def _postings(self, user: str, mark: tuple[int, int]
                   ) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:
@@ -615,8 +734,14 @@ class FullText(Connection):
         hit = self._postings_cache.get(user)
         if hit is not None and hit[0] == mark:
             return hit[1]
+        grown = self._own_appends(user, hit[0], mark) if hit is not None else None
         self._drop_postings(user)
-        held: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+        held = _Postings()
+        if hit is not None and grown is not None and isinstance(hit[1], _Postings):
+            # after this connection's own inserts alone: each term's entries are brought up
+            # to date when first asked for (``_grow_postings``), not read again
+            held.stale = hit[1].carried(hit[0])
+            held.grow = lambda term, old: self._grow_postings(user, term, old, mark)
         self._postings_cache[user] = (mark, held)
         return held
 
