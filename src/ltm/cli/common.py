@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -175,11 +176,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# control characters but line feed and tab: C0, DEL and C1 (ESC and CSI start the terminal's
+# escape sequences, BEL ends an OSC one, CR returns to the line's start)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` for a terminal, its control characters shown as ``\\xNN``: a memory's text
+    (an agent's, a conversation's) must not drive the terminal that prints it (clear the
+    screen, retitle the window, hide or rewrite what a line says). Click strips some ANSI
+    sequences only where the output is not a terminal, and never OSC."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
-    if as_json:
+    if as_json:  # (JSON escapes control characters itself)
         click.echo(json.dumps(_jsonable(obj), ensure_ascii=False))
     else:
-        click.echo(human(obj))
+        click.echo(visible(human(obj)))
 
 
 @contextmanager

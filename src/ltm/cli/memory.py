@@ -23,6 +23,7 @@ from .common import (
     parse_json_arg,
     store_option,
     user_option,
+    visible,
 )
 
 now_option = click.option(
@@ -210,7 +211,7 @@ def list_cmd(store: str, user: str, session: str | None, agent: str | None,
         if as_json:
             emit({"memories": page.memories, "next_cursor": page.next_cursor}, True, str)
             return
-        click.echo("\n".join(fmt_memory(m) for m in page) or "(no memories)")
+        click.echo(visible("\n".join(fmt_memory(m) for m in page)) or "(no memories)")
         if page.next_cursor:
             click.echo(f"more: --cursor {page.next_cursor}", err=True)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .common import errors_to_exit, missing_store_exit, store_option
+from .common import errors_to_exit, missing_store_exit, store_option, visible
 
 _STORE = store_option
 
@@ -183,8 +183,9 @@ def keys_create(store: str, users: tuple[str, ...], rights: str, label: str | No
                                "rights": sorted(key.rights)}))
     else:
         click.echo(secret)
-        click.echo(f"key id {key.key_id}: users {', '.join(key.users)}; rights "
-                   f"{','.join(sorted(key.rights))} (shown once; keep it secret)", err=True)
+        click.echo(visible(f"key id {key.key_id}: users {', '.join(key.users)}; rights "
+                           f"{','.join(sorted(key.rights))} (shown once; keep it secret)"),
+                   err=True)
 
 
 @keys.command("list")
@@ -219,8 +220,9 @@ def keys_list(store: str, as_json: bool) -> None:
         click.echo("(no keys)")
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
-        click.echo(f"{r['key_id']}  {','.join(r['rights']):16}  {','.join(r['users'])}  "
-                   f"{state}" + (f"  {r['label']}" if r["label"] else ""))
+        click.echo(visible(f"{r['key_id']}  {','.join(r['rights']):16}  "
+                           f"{','.join(r['users'])}  {state}"
+                           + (f"  {r['label']}" if r["label"] else "")))
 
 
 @keys.command("revoke")
