@@ -151,3 +151,13 @@ def test_a_time_zone_whose_offset_is_none_is_naive(tmp_path: Path) -> None:
     with ltm.open(tmp_path / "s", embedder="hash") as store:
         got = store.add("x", user="alice", time=datetime(2026, 3, 2, 10, tzinfo=_Naive()))
         assert got.time == datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("schema", ["ltm\n", "a" * 64, "Ltm", "l tm"])
+def test_postgres_schema_names_refused_before_connecting(schema: str) -> None:
+    """A schema name is checked before any connection (the URL's host does not exist): its
+    pattern ended in '$', which also matched before a final line feed ('ltm\\n' named a
+    second schema beside 'ltm')."""
+    with pytest.raises(InvalidInput) as caught:
+        ltm.open("postgresql://nobody@host.invalid:1/db", schema=schema, embedder="hash")
+    assert caught.value.field == "schema"

@@ -212,7 +212,7 @@ def ident(name: str) -> str:
 
 
 def check_schema(name: str) -> str:
-    if not _SCHEMA_NAME.match(name):
+    if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):  # ($ took "ltm\n")
         raise InvalidInput(f"Postgres schema name {name!r} must match [a-z_][a-z0-9_]{{0,62}}",
                            field="schema")
     return name
