@@ -161,3 +161,14 @@ def test_postgres_schema_names_refused_before_connecting(schema: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         ltm.open("postgresql://nobody@host.invalid:1/db", schema=schema, embedder="hash")
     assert caught.value.field == "schema"
+
+
+def test_metadata_filter_key_with_a_final_line_feed(tmp_path: Path) -> None:
+    """The key pattern ended in '$', which re.match also finds before a final line feed:
+    'speaker\\n' passed the check the error message states, and matched nothing."""
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        store.add("I moved to Lisbon", user="alice", metadata={"speaker": "ana"})
+        for call in (lambda: store.search("Lisbon", user="alice", metadata={"speaker\n": "ana"}),
+                     lambda: store.list("alice", metadata={"speaker\n": "ana"})):
+            with pytest.raises(InvalidInput, match="metadata filter key"):
+                call()

@@ -61,7 +61,7 @@ def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata filter must be a dict of key -> value", field="metadata")
     for key, value in metadata.items():
-        if not isinstance(key, str) or not _META_KEY.match(key):
+        if not isinstance(key, str) or not _META_KEY.fullmatch(key):
             raise InvalidInput(f"metadata filter key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
                                field="metadata")
         if not isinstance(value, (str, int, float, bool)) and value is not None:
