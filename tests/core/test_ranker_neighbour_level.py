@@ -46,8 +46,8 @@ def test_neighbour_text_is_the_turn_before_and_after() -> None:
 def test_weights_from_before_the_added_features_load() -> None:
     d = json.loads(resources.files("ltm.retrieval").joinpath("ranker.json").read_text())
     names = [f for f in FULL if f not in ADDED]
-    d["full"] = {"features": names,
-                 "weights": [d["full"]["weights"][FULL.index(f)] for f in names],
+    stored = dict(zip(d["full"]["features"], d["full"]["weights"]))
+    d["full"] = {"features": names, "weights": [stored[f] for f in names],
                  "bias": d["full"]["bias"]}
     old = Ranker.from_dict(d)
     for f in ADDED:

@@ -153,6 +153,11 @@ class Backend(Protocol):
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
         """Each query word that labels some of ``user``'s memories (speaker, name, title,
         caption), with those memories' row ids."""
+    def text_words(self, query: str, user: str, rowids: np.ndarray
+                   ) -> list[tuple[float, np.ndarray]]:
+        """For each word of the query as full text searches it, its weight (its IDF as
+        ``text_ceiling`` weighs it) and the positions in ``rowids`` (``user``'s row ids) of
+        the rows holding it."""
     def compact(self) -> None: ...
     def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
                before: int | None, compact: bool = True) -> ForgetReceipt: ...
@@ -205,6 +210,9 @@ class ScopeReader(Protocol):
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each (allowed rows, limit): the positions in ``view`` of the best full-text
         matches among the allowed rows and their BM25 scores, best first."""
+    def scope_words(self, query: str, view: ScopeView) -> list[tuple[float, np.ndarray]]:
+        """For each word of the query as full text searches it, its weight (its IDF as
+        ``text_ceiling`` weighs it) and the positions in ``view`` of the rows holding it."""
 
 
 @runtime_checkable

@@ -91,14 +91,15 @@ def search(backend: Backend, embedder: Embedder, settings: Settings, query: str,
     ``min_relevance``. ``window`` (from ``ltm.timeparse``: ``start``/``end`` in microseconds,
     half-open) feeds the "time_window" signal: how well a memory's time fits it."""
     pins = _pinning(backend)
+    model = ranker or shipped()
     with pins.pinned(flt.user) if pins is not None else contextlib.nullcontext():
         pool = pool_for(backend, embedder, settings, query, flt, k, now=now,
-                        query_vector=query_vector, window=window)
+                        query_vector=query_vector, window=window, words=model.reads_words)
         if pool is None:
             return []
         pool.query = query
-        return rank(backend, settings, ranker or shipped(), pool, flt, k, now=now,
-                    window=window, min_relevance=min_relevance)
+        return rank(backend, settings, model, pool, flt, k, now=now, window=window,
+                    min_relevance=min_relevance)
 
 
 @dataclass
@@ -121,14 +122,16 @@ class Candidates:
 
 def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: str,
              flt: Filters, k: int, *, now: int, query_vector: np.ndarray | None = None,
-             window: TimeWindow | None = None) -> Candidates | None:
+             window: TimeWindow | None = None, words: bool = True) -> Candidates | None:
     """The candidate pool of a query and its calibrated signals (None: no candidate). The
-    scope fast path and the general path compute the same pool and the same signals."""
+    scope fast path and the general path compute the same pool and the same signals.
+    ``words``: read which query words each candidate holds (``RawPool.words``, the word
+    coverage columns; a search skips them where its model gives them no weight)."""
     n_cand = max(settings.candidates, 3 * k)
     reader = scope_reader(backend)
     if reader is not None and flt.only_user and settings.mmr_lambda <= 0:
         fast = _pool_scope(backend, reader, embedder, settings, query, flt, n_cand, now=now,
-                           query_vector=query_vector, window=window)
+                           query_vector=query_vector, window=window, words=words)
         if fast is not _Path.GENERAL:
             return fast
     scope_size = backend.scope_count(flt.user)
@@ -175,15 +178,37 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
     superseded = np.array([light[i][5] is not None for i in ids], dtype=bool)
     label = np.zeros(n)
     assistant = None
-    if (len(labelled.rows) or len(labelled.assistant)) and len(rows[0]) > 6:
+    held = None
+    if len(rows[0]) > 6:
         rowid = np.array([light[i][6] for i in ids], dtype=np.int64)
-        label = np.isin(rowid, labelled.rows).astype(np.float64)
+        if len(labelled.rows):
+            label = np.isin(rowid, labelled.rows).astype(np.float64)
         if len(labelled.assistant):
             assistant = np.isin(rowid, labelled.assistant).astype(np.float64)
+        if settings.text_weight > 0 and words:
+            held = _word_masks(backend.text_words(content, flt.user, rowid), n)
     return _candidates(backend, embedder, settings, content, flt, now, window, ids,
                        pool.text[keep], pool.dense[keep], session, seq, has_seq, times,
                        importance, superseded, label, None, qv, bool(text_hits),
-                       bool(dense_hits), assistant=assistant)
+                       bool(dense_hits), assistant=assistant, words=held)
+
+
+def _word_masks(got: Sequence[tuple[float, np.ndarray]], n: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ranker's ``RawPool.words`` and ``word_w`` of ``n`` rows from a backend's
+    ``scope_words`` / ``text_words`` (each query word's weight and the positions of the rows
+    holding it): bit b of a row's mask set where it holds the b-th word (at most 64 words:
+    ``segment.QUERY_WORDS``; the narrowest unsigned type that holds them). None where the
+    query has no word."""
+    got = got[:64]
+    if not got:
+        return None
+    kind = np.uint8 if len(got) <= 8 else np.uint16 if len(got) <= 16 \
+        else np.uint32 if len(got) <= 32 else np.uint64
+    masks = np.zeros(n, dtype=kind)
+    for b, (_, pos) in enumerate(got):
+        masks[pos] |= kind(1 << b)
+    return masks, np.array([w for w, _ in got], dtype=np.float64)
 
 
 # a query word that labels at least this share of the scope's memories names a speaker of
@@ -271,9 +296,10 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
                 has_seq: np.ndarray, times: np.ndarray, importance: np.ndarray,
                 superseded: np.ndarray, label: np.ndarray, tie: np.ndarray | None,
                 qv: np.ndarray | None, use_text: bool, use_dense: bool,
-                turns: Turns | None = None, assistant: np.ndarray | None = None
-                ) -> Candidates:
-    """Calibrate the pool's signals (shared by both paths)."""
+                turns: Turns | None = None, assistant: np.ndarray | None = None,
+                words: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
+    """Calibrate the pool's signals (shared by both paths). ``words``: the query words each
+    row holds and their weights (``_word_masks``)."""
     n = len(ids)
     text = np.zeros(n)
     if use_text:
@@ -298,7 +324,7 @@ def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query:
         dist = np.maximum(window.start - times, 0) + np.maximum(times - (window.end - 1), 0)
         fit = 0.5 ** (dist / halving(window))
     raw = RawPool(text, dense, session, seq, has_seq, recency, imp, sup, fit, label, timed,
-                  assistant)
+                  assistant, *(words if use_text and words is not None else (None, None)))
     only = None
     if not structured and not settings.recency_weight and not settings.importance_weight:
         # a single-signal baseline (``ltm bench``'s "BM25 alone", "dense alone"): its raw
@@ -467,8 +493,8 @@ def _pinning(backend: Backend) -> Pinning | None:
 
 def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, settings: Settings,
                 query: str, flt: Filters, n_cand: int, *, now: int,
-                query_vector: np.ndarray | None, window: TimeWindow | None
-                ) -> Candidates | None | Literal[_Path.GENERAL]:
+                query_vector: np.ndarray | None, window: TimeWindow | None,
+                words: bool = True) -> Candidates | None | Literal[_Path.GENERAL]:
     """``pool_for`` for a filter on the user alone, over the user's scoring columns as arrays
     (``reader.scope_view``; ``reader`` is ``backend``): the same candidates and signals as the
     general path, with no SQL but the full-text postings and the final hydration.
@@ -500,6 +526,9 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
             in_win = live & (view.time >= since) & (view.time <= until)
             masks.append((in_win, max(20, n_cand // 4)))
     texts = reader.scope_text(content, view, masks) if settings.text_weight > 0 else []
+    # the query words each row holds (after scope_text: from the postings it read)
+    held = _word_masks(reader.scope_words(content, view), m) \
+        if settings.text_weight > 0 and words else None
     text = np.zeros(m)
     is_text = np.zeros(m, dtype=bool)
     for pos, sc in reversed(texts):  # the main query's scores win over the window's
@@ -563,7 +592,8 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
                        session, pick(view.seq),
                        pick(view.has_seq), pick(view.time), pick(view.importance),
                        pick(view.superseded), label, pick(view.id_rank), qv,
-                       bool(is_text.any()), bool(is_dense.any()), turns, assistant)
+                       bool(is_text.any()), bool(is_dense.any()), turns, assistant,
+                       None if held is None else (pick(held[0]), held[1]))
 
 
 class _Picked(Sequence[str]):

@@ -63,6 +63,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
         # user -> (scope view, user_stats version, docs, lexemes) of that version
         self._views: dict[str, tuple[ScopeView, int, int, int]] = {}
         self._views_lock = threading.Lock()
+        self._words = {}
         self.hnsw_ef_search = hnsw_ef_search
         s = ident(self.schema)
         self._s = s

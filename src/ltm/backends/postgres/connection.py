@@ -103,6 +103,9 @@ class Connection:
     # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
+    # user -> (scope view, query words, their ``scope_words``) of the user's last scope_text
+    # (fulltext.py)
+    _words: dict[str, tuple[ScopeView, tuple[str, ...], list[tuple[float, np.ndarray]]]]
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
     _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
     _meta_indexes: set[str]  # metadata keys known to be indexed (reads.metadata_index)

@@ -124,20 +124,27 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         cand, first = self._text_candidates(
             "m.n", "m.user_id = %s", [view.user], " | ".join(f"'{w}'" for w in words),
             len(view) <= _TEXT_WALK_MAX)
-        rows = self._read(
+        # the matching rows' query lexemes, then (n NULL) every lexeme of the query
+        got = self._read(
             f"WITH {cand} SELECT c.n, c.dl, u.lexeme, "
             f"(SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE {EXTRA_WEIGHT} END) "
             f"FROM unnest(u.weights) AS w) FROM cand c CROSS JOIN LATERAL unnest(c.tsv) AS u "
-            f"WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s)))",
-            [*first, " ".join(words)])
-        if not rows:
-            return [empty for _ in masks]
+            f"WHERE u.lexeme = ANY(tsvector_to_array(to_tsvector({cfg}, %s))) "
+            f"UNION ALL SELECT NULL, NULL, q, NULL FROM "
+            f"unnest(tsvector_to_array(to_tsvector({cfg}, %s))) AS q",
+            [*first, " ".join(words), " ".join(words)])
+        rows = [r for r in got if r[0] is not None]
+        query_lex = sorted({r[2] for r in got if r[0] is None})
         pos = view.positions(np.fromiter((r[0] for r in rows), np.int64, count=len(rows)))
         dl = np.fromiter((r[1] for r in rows), np.float64, count=len(rows))
         f = np.fromiter((r[3] for r in rows), np.float64, count=len(rows))
-        _, lex = np.unique(np.array([r[2] for r in rows], dtype=object), return_inverse=True)
+        lex = np.searchsorted(np.array(query_lex, dtype=object),
+                              np.array([r[2] for r in rows], dtype=object)).astype(np.int64)
         keep = pos >= 0
         pos, dl, f, lex = pos[keep], dl[keep], f[keep], lex[keep]
+        self._keep_words(view, words, docs, pos, lex, len(query_lex))
+        if not len(pos):
+            return [empty for _ in masks]
         k1, b = BM25_K1, BM25_B
         avgdl = max(lexemes / docs, 1.0) if docs > 0 else 1.0
         out = []
@@ -155,6 +162,72 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             hit_pos = np.unique(p)
             order = hit_pos[np.lexsort((view.id_rank[hit_pos], -score[hit_pos]))][:limit]
             out.append((order, score[order]))
+        return out
+
+    def _keep_words(self, view: ScopeView, words: list[str], docs: int, pos: np.ndarray,
+                    lex: np.ndarray, n_lex: int) -> list[tuple[float, np.ndarray]]:
+        """``scope_words`` from the rows ``scope_text`` read (each matching row's position in
+        the view and the index of its query lexeme among the query's ``n_lex``), kept for the
+        user's next ``scope_words`` of this view and these words."""
+        df = np.bincount(lex, minlength=n_lex)
+        weight = _idf(float(max(docs, IDF_MIN_DOCS)), df)
+        by_lex = np.argsort(lex, kind="stable")
+        cuts = np.cumsum(df)[:-1] if n_lex else np.zeros(0, dtype=np.int64)
+        out = [(float(w), np.sort(p)) for w, p in zip(weight.tolist(),
+                                                     np.split(pos[by_lex], cuts))]
+        with self._views_lock:
+            if len(self._words) >= 256:
+                self._words.clear()
+            self._words[view.user] = (view, tuple(words), out)
+        return out
+
+    def scope_words(self, query: str, view: ScopeView) -> list[tuple[float, np.ndarray]]:
+        """For each lexeme of the query, its weight (its IDF over the user's rows, as
+        ``text_ceiling`` weighs it) and the positions in ``view`` of the rows holding it: the
+        word coverage of ``ltm.retrieval.ranker.coverage``. Kept by the ``scope_text`` of the
+        same view and words (no query), else read as it reads them."""
+        words = query_words(query)
+        if not words or len(view) == 0:
+            return []
+        with self._views_lock:
+            hit = self._words.get(view.user)
+        if hit is not None and hit[0] is view and hit[1] == tuple(words):
+            return hit[2]
+        every = np.ones(len(view), dtype=bool)
+        self.scope_text(query, view, [(every, 1)])
+        with self._views_lock:
+            hit = self._words.get(view.user)
+        return hit[2] if hit is not None and hit[0] is view else []
+
+    def text_words(self, query: str, user: str, rowids: np.ndarray
+                   ) -> list[tuple[float, np.ndarray]]:
+        """``scope_words`` for the general path: for each lexeme of the query, its weight and
+        the positions in ``rowids`` (row ids of ``user``'s memories: a search's candidates
+        and their sessions) of the rows holding it."""
+        words = query_words(query)
+        rowids = np.asarray(rowids, dtype=np.int64)
+        if not words or len(rowids) == 0:
+            return []
+        cfg = f"'{TEXT_CONFIG}'::regconfig"
+        rows = self._read(
+            f"WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector({cfg}, %s))) "
+            f"AS lexeme), st AS (SELECT greatest(coalesce(max(docs), 0), {IDF_MIN_DOCS})"
+            f"::float8 AS big_n FROM {self._st} WHERE user_id = %s) "
+            f"SELECT st.big_n, (SELECT count(*) FROM {self._m} m WHERE m.user_id = %s "
+            f"AND m.tsv @@ to_tsquery('simple', quote_literal(q.lexeme)))::float8, "
+            f"ARRAY(SELECT m.n FROM {self._m} m WHERE m.user_id = %s "
+            f"AND m.n = ANY(%s::bigint[]) "
+            f"AND m.tsv @@ to_tsquery('simple', quote_literal(q.lexeme))) "
+            f"FROM q CROSS JOIN st ORDER BY q.lexeme",
+            [" ".join(words), user, user, user, rowids.tolist()])
+        order = np.argsort(rowids, kind="stable")
+        ranked = rowids[order]
+        out = []
+        for big_n, df, found in rows:
+            got = np.asarray(found or [], dtype=np.int64)
+            i = np.minimum(np.searchsorted(ranked, got), len(ranked) - 1)
+            out.append((float(_idf(float(big_n), float(df))),
+                        np.sort(order[i[ranked[i] == got]])))
         return out
 
     def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:

@@ -645,6 +645,104 @@ class FullText(Connection):
             out.append((order, score[order]))
         return out
 
+    def scope_words(self, query: str, view: ScopeView) -> list[tuple[float, np.ndarray]]:
+        """For each content word of the query (``query_terms``), its weight (its IDF as
+        ``text_ceiling`` weighs it) and the positions in ``view`` of the rows holding it (text
+        or labels): the word coverage of ``ltm.retrieval.ranker.coverage``. A scope up to
+        ``hnsw_min_scope`` takes them from the postings ``scope_text`` has just read (no
+        SQL), else from one read of each word's rows in the scope."""
+        terms = query_terms(query)
+        if not terms or len(view) == 0:
+            return []
+        n_scope = len(view)
+        out: list[tuple[float, np.ndarray]] = []
+        with self._lock:
+            try:
+                mark = self._user_mark(view.user)
+                current = self._scope_cache.get(view.user)
+                keep = current is not None and current[0] is view and current[1] == mark
+                if n_scope <= self.hnsw_min_scope:
+                    cache = self._postings(view.user, mark) if keep else {}
+                    span = _span(view)
+                    for t in terms:
+                        held = cache.get(("tf", t))
+                        if held is None:
+                            held = self._term_postings(view, t, span, mark, keep=keep)
+                        out.append((_idf(max(n_scope, IDF_MIN_DOCS), len(held[2])), held[2]))
+                    return out
+                scope = "u" + view.user.encode().hex()
+                store = self._write_mark()
+                total = self._total_count(store)
+                for t in terms:
+                    rows = self.conn.execute(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+                        (f'scope : "{scope}" AND {_phrase(t)}',)).fetchall()
+                    pos = view.positions(np.fromiter((r[0] for r in rows), np.int64,
+                                                     count=len(rows)))
+                    out.append((_idf(total, self._store_df(t, total, store)), pos[pos >= 0]))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return []
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+        return out
+
+    def text_words(self, query: str, user: str, rowids: np.ndarray
+                   ) -> list[tuple[float, np.ndarray]]:
+        """``scope_words`` for the general path: for each content word of the query, its
+        weight and the positions in ``rowids`` (row ids of ``user``'s memories: a search's
+        candidates and their sessions) of the rows holding it. A scope up to
+        ``hnsw_min_scope`` reads each word's rows in the scope once per user mark (the
+        postings ``label_rows`` read where the user's view is cached), a larger one the
+        word's rows between the least and the greatest of ``rowids``."""
+        terms = query_terms(query)
+        rowids = np.asarray(rowids, dtype=np.int64)
+        if not terms or len(rowids) == 0:
+            return []
+        order = np.argsort(rowids, kind="stable")
+        ranked = rowids[order]
+
+        def at(found: np.ndarray) -> np.ndarray:
+            """The positions in ``rowids`` of the row ids ``found``."""
+            i = np.minimum(np.searchsorted(ranked, found), len(ranked) - 1)
+            return np.sort(order[i[ranked[i] == found]])
+
+        scope = "u" + user.encode().hex()
+        out: list[tuple[float, np.ndarray]] = []
+        with self._lock:
+            try:
+                mark = self._user_mark(user)
+                n_scope = self._scope_count(user, mark)
+                if 0 < n_scope <= self.hnsw_min_scope:
+                    cache = self._postings(user, mark)
+                    for t in terms:
+                        held = cache.get(("tf", t)) or cache.get(("rows", t))
+                        if held is None:
+                            rows = self.conn.execute(
+                                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?",
+                                (f'scope : "{scope}" AND {_phrase(t)}',)).fetchall()
+                            held = self._keep_postings(user, ("rows", t), np.sort(np.fromiter(
+                                (r[0] for r in rows), np.int64, count=len(rows))))
+                        out.append((_idf(max(n_scope, IDF_MIN_DOCS), len(held[0])),
+                                    at(held[0])))
+                    return out
+                store = self._write_mark()
+                total = self._total_count(store)
+                for t in terms:
+                    rows = self.conn.execute(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? "
+                        "AND rowid BETWEEN ? AND ?",
+                        (f'scope : "{scope}" AND {_phrase(t)}', int(ranked[0]),
+                         int(ranked[-1]))).fetchall()
+                    found = np.fromiter((r[0] for r in rows), np.int64, count=len(rows))
+                    out.append((_idf(total, self._store_df(t, total, store)), at(found)))
+            except sqlite3.OperationalError as exc:
+                log.warning("full-text query failed (%s) for %r", exc, terms)
+                return []
+            except sqlite3.DatabaseError as exc:
+                raise self._fts_unreadable(exc) from exc
+        return out
+
     def _term_postings(self, view: ScopeView, term: str, span: tuple[int, int] | None,
                        mark: tuple[int, int], *, keep: bool = True
                        ) -> tuple[np.ndarray, ...]:
