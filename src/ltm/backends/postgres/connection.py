@@ -103,9 +103,10 @@ class Connection:
     # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
-    # user -> (scope view, query words, their ``scope_words``) of the user's last scope_text
-    # (fulltext.py)
-    _words: dict[str, tuple[ScopeView, tuple[str, ...], list[tuple[float, np.ndarray]]]]
+    # user -> (scope view, query words, (docs, the matching rows' positions, their lexemes'
+    # indexes, the query's lexemes)) of the user's last scope_text (fulltext.scope_words)
+    _words: dict[str, tuple[ScopeView, tuple[str, ...],
+                            tuple[int, np.ndarray, np.ndarray, int]]]
     _indexed: set[str]  # users whose HNSW index is known to be valid (vector_index.py)
     _empty_scopes: set[str]  # users emptied inside a transaction: their HNSW index to drop
     _meta_indexes: set[str]  # metadata keys known to be indexed (reads.metadata_index)

@@ -165,39 +165,37 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         return out
 
     def _keep_words(self, view: ScopeView, words: list[str], docs: int, pos: np.ndarray,
-                    lex: np.ndarray, n_lex: int) -> list[tuple[float, np.ndarray]]:
-        """``scope_words`` from the rows ``scope_text`` read (each matching row's position in
-        the view and the index of its query lexeme among the query's ``n_lex``), kept for the
-        user's next ``scope_words`` of this view and these words."""
-        df = np.bincount(lex, minlength=n_lex)
-        weight = _idf(float(max(docs, IDF_MIN_DOCS)), df)
-        by_lex = np.argsort(lex, kind="stable")
-        cuts = np.cumsum(df)[:-1] if n_lex else np.zeros(0, dtype=np.int64)
-        out = [(float(w), np.sort(p)) for w, p in zip(weight.tolist(),
-                                                     np.split(pos[by_lex], cuts))]
+                    lex: np.ndarray, n_lex: int) -> None:
+        """Keep what ``scope_words`` of this view and these words needs from the rows
+        ``scope_text`` read (each matching row's position in the view and the index of its
+        query lexeme among the query's ``n_lex``): a search that reads words asks next."""
         with self._views_lock:
             if len(self._words) >= 256:
                 self._words.clear()
-            self._words[view.user] = (view, tuple(words), out)
-        return out
+            self._words[view.user] = (view, tuple(words), (docs, pos, lex, n_lex))
 
     def scope_words(self, query: str, view: ScopeView) -> list[tuple[float, np.ndarray]]:
         """For each lexeme of the query, its weight (its IDF over the user's rows, as
         ``text_ceiling`` weighs it) and the positions in ``view`` of the rows holding it: the
-        word coverage of ``ltm.retrieval.ranker.coverage``. Kept by the ``scope_text`` of the
-        same view and words (no query), else read as it reads them."""
+        word coverage of ``ltm.retrieval.ranker.coverage``. From the rows the ``scope_text``
+        of the same view and words read (no query), else read as it reads them."""
         words = query_words(query)
         if not words or len(view) == 0:
             return []
-        with self._views_lock:
-            hit = self._words.get(view.user)
-        if hit is not None and hit[0] is view and hit[1] == tuple(words):
-            return hit[2]
-        every = np.ones(len(view), dtype=bool)
-        self.scope_text(query, view, [(every, 1)])
-        with self._views_lock:
-            hit = self._words.get(view.user)
-        return hit[2] if hit is not None and hit[0] is view else []
+        for attempt in range(2):
+            with self._views_lock:
+                hit = self._words.get(view.user)
+            if hit is not None and hit[0] is view and hit[1] == tuple(words):
+                docs, pos, lex, n_lex = hit[2]
+                df = np.bincount(lex, minlength=n_lex)
+                weight = _idf(float(max(docs, IDF_MIN_DOCS)), df)
+                by_lex = np.argsort(lex, kind="stable")
+                cuts = np.cumsum(df)[:-1] if n_lex else np.zeros(0, dtype=np.int64)
+                return [(float(w), np.sort(p)) for w, p in
+                        zip(weight.tolist(), np.split(pos[by_lex], cuts))]
+            if attempt == 0:
+                self.scope_text(query, view, [(np.ones(len(view), dtype=bool), 1)])
+        return []
 
     def text_words(self, query: str, user: str, rowids: np.ndarray
                    ) -> list[tuple[float, np.ndarray]]:
