@@ -90,3 +90,26 @@ def test_an_embedder_that_answers_nan(copen: Callable[..., ltm.MemoryStore]) -> 
     assert _export(store) == dump
     store.embedder = _Mine(8)  # type: ignore[assignment]
     assert store.search("cats sleep a lot", user="alice")[0].memory.id == other.id
+
+
+@pytest.mark.parametrize(("name", "dim"), [
+    ("", 8), (5, 8), ("a\ud800", 8), ("a\x00b", 8), ("x" * 300, 8),
+    ("mine", True), ("mine", 8.0), ("mine", None), ("mine", 0), ("mine", 10**9), ("mine", "8"),
+], ids=["empty", "int-name", "surrogate", "nul", "long", "bool", "float", "none", "zero", "huge",
+        "str"])
+def test_an_embedder_object_the_store_cannot_record(copen: Callable[..., ltm.MemoryStore],
+                                                     name: object, dim: object) -> None:
+    """What a store records of an embedder object and checks on every open: before, an empty
+    name was recorded as none (the next open took any embedder), a name of 5 as '5', and a
+    dim of True, 8.0 or None, or a name with a lone surrogate, raised ValueError or
+    UnicodeEncodeError at the open."""
+    odd = _Mine(8)
+    odd.name, odd.dim = name, dim  # type: ignore[assignment]
+    with pytest.raises(ltm.errors.InvalidInput, match="an embedder's"):
+        copen(embedder=odd)
+    store = copen(embedder=_Mine(8))  # nothing was recorded: a fine one opens it
+    store.add("kept", user="alice")
+    numpy_dim = _Mine(8)
+    numpy_dim.dim = np.int64(8)  # type: ignore[assignment]
+    store.close()
+    assert copen(embedder=numpy_dim).search("kept", user="alice")[0].memory.text == "kept"

@@ -6,12 +6,16 @@ identifies the model exactly; a store records it and refuses to open with anothe
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import InvalidInput
+
+# the longest vector a store takes (the hash embedder's largest too)
+MAX_DIM = 65_536
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -37,9 +41,27 @@ def register(prefix: str, factory: Factory) -> None:
 
 
 def load_embedder(spec: str | Embedder, settings: Settings) -> Embedder:
+    from ..backends.base import is_encodable
+
     if not isinstance(spec, str):
         if not isinstance(spec, Embedder):
             raise InvalidInput("embedder must be a name or an object with name, dim and embed()")
+        # what the store records and checks on every open: a name it can hold, and a vector
+        # length (an empty name was recorded as none; a dim of True, 8.0 or None broke the
+        # next open with ValueError, a lone surrogate in the name this one)
+        name: Any = getattr(spec, "name", None)
+        dim: Any = getattr(spec, "dim", None)
+        if not isinstance(name, str) or not name.strip() or len(name) > 256 \
+                or "\x00" in name or not is_encodable(name):
+            raise InvalidInput(f"an embedder's name must be a non-empty string of at most 256 "
+                               f"characters of valid Unicode, got {name!r}", field="embedder")
+        try:
+            size = None if isinstance(dim, bool) else operator.index(dim)  # (numpy ints too)
+        except TypeError:
+            size = None
+        if size is None or not 1 <= size <= MAX_DIM:
+            raise InvalidInput(f"an embedder's dim must be an integer in [1, {MAX_DIM}], got "
+                               f"{dim!r}", field="embedder")
         return spec
     prefix, _, arg = spec.partition(":")
     factory = _REGISTRY.get(prefix)
@@ -67,7 +89,7 @@ def _wordllama(arg: str, settings: Settings) -> Embedder:
 
 def _hash(arg: str, settings: Settings) -> Embedder:
     from .hashing import HashingEmbedder
-    if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= 65_536):
+    if arg and not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_DIM):
         raise InvalidInput(f"embedder 'hash:{arg}': the dimension must be a whole number in "
                            "[1, 65536]", field="embedder")
     return HashingEmbedder(int(arg) if arg else 256)
