@@ -434,7 +434,8 @@ class FullText(Connection):
         mark = self._write_mark()
         total = self._total_count(mark)
         if total > _HIGHLIGHT_RATIO * n_scope:
-            rows = self._term_rows(match, where, params, key, avgdl)
+            rows = self._term_rows(match, where, params, key, avgdl,
+                                   counts=raw is not None and avgdl is not None)
             if rows is not None:
                 if raw is not None and avgdl is not None:
                     raw[:] = [np.fromiter((r[3] for r in rows), np.float64, count=len(rows)),
@@ -467,10 +468,11 @@ class FullText(Connection):
         return _rescaled(got, idf, stats[1], avgdl, raw)
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
-                   key: str = "memories_fts.rowid", avgdl: float | None = None
-                   ) -> list[tuple[Any, float, bool, float, int]] | None:
-        """(key, BM25 term-frequency part, whether the row's labels hold the term, the term's
-        weighted count, the row's length) of the rows matching one term within a scope,
+                   key: str = "memories_fts.rowid", avgdl: float | None = None, *,
+                   counts: bool = False) -> list[tuple[Any, ...]] | None:
+        """(key, BM25 term-frequency part, whether the row's labels hold the term; with
+        ``counts`` also the term's weighted count and the row's length) of the rows matching
+        one term within a scope,
         without FTS5's bm25(): the weighted count of the term in text (1) and extra (0.5)
         comes from highlight(), the row length from the docsize table, avgdl from the
         averages record (or ``avgdl``: the scope's). The caller multiplies by an IDF. None if
@@ -501,7 +503,8 @@ class FullText(Connection):
             if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
             length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            out.append((k, f * k1_1 / (f + tf_k + tf_len * length), labelled, f, length))
+            part = f * k1_1 / (f + tf_k + tf_len * length)
+            out.append((k, part, labelled, f, length) if counts else (k, part, labelled))
         return out
 
     def _scope_avgdl(self, user: str, mark: tuple[int, int]) -> float | None:
@@ -800,7 +803,7 @@ class FullText(Connection):
             return
         rows = self._term_rows(f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
                                "memories_fts.rowid BETWEEN ? AND ?", (first, last),
-                               avgdl=avgdl)
+                               avgdl=avgdl, counts=True)
         if rows is None or any(r[3] <= 0 for r in rows):  # (a contentless index)
             return
         n = len(rows)
