@@ -1,8 +1,10 @@
 """One user's scoring columns as numpy arrays: what ranking needs besides the scores.
 
 Built from one range read of a covering index, cached by the backend until the next write
-(its write mark), so conversation structure, recency, importance and the superseded penalty
-are computed over the candidate pool without SQL. Rows are in row-id order.
+of the user's memories (its user mark), so conversation structure, recency, importance and the
+superseded penalty are computed over the candidate pool without SQL. Rows are in row-id order;
+after the user's own inserts the backend makes the next view from this one and the new rows
+(``appended``: the same arrays a cold read gives).
 """
 
 from __future__ import annotations

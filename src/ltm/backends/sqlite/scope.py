@@ -1,7 +1,8 @@
 """One user's scope as arrays (``ltm.retrieval.pipeline``'s fast path): the scope's row count,
-its scoring columns cached per user mark (another user's writes leave them valid) and kept as
-snapshot rows (``scope_snap``), its dense scores, and the rows a filter allows (through a large
-scope's own time index)."""
+its scoring columns cached per user mark (another user's writes leave them valid; after this
+connection's own inserts of the user's rows alone they are grown by the new rows, not read
+again: ``Connection._own_appends``) and kept as snapshot rows (``scope_snap``), its dense
+scores, and the rows a filter allows (through a large scope's own time index)."""
 
 from __future__ import annotations
 
