@@ -238,9 +238,10 @@ class Engine:
                     else self.backend.get_many(r.sources, r.user)
                 batch = {x.id for x in rows if x.user == r.user}
                 missing = [s for s in r.sources if s not in found and s not in batch]
-                if missing:
-                    raise InvalidInput(f"sources {missing} are not memories of user {r.user!r}",
-                                       field="sources")
+                if missing:  # (named up to 5: a list of 40,000 made a 1 MB message)
+                    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                    raise InvalidInput(f"sources {missing[:5]}{more} are not memories of user "
+                                       f"{r.user!r}", field="sources")
 
     def add(self, text: str, *, user: str, agent: str | None = None,
             session: str | None = None, kind: str = "episode", time: Any = None,

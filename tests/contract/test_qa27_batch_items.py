@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ltm
+from ltm import ids
 from ltm.errors import InvalidInput
 
 
@@ -64,3 +65,26 @@ def test_vectors_past_float32_range(copen: Callable[..., ltm.MemoryStore]) -> No
     huge = np.full((1, store.embedder.dim), 1e39)  # float64: inf once float32
     err = _rejected(store, lambda: store.add_vectors([{"text": "x", "user": "alice"}], huge))
     assert err.field == "embedding"
+
+
+def test_a_metadata_filter_of_hundreds_of_keys(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """Each key is a condition of the query: SQLite refused ~400 of them with a raw
+    OperationalError ('Expression tree is too large'). At most 100 keys (REST takes 16)."""
+    store = copen(embedder="hash")
+    store.add("I moved to Lisbon", user="alice", metadata={"k0": 0, "k1": 1})
+    many = {f"k{i}": i for i in range(500)}
+    for call in (lambda: store.search("Lisbon", user="alice", metadata=many),
+                 lambda: store.list("alice", metadata=many)):
+        with pytest.raises(InvalidInput, match="at most 100 keys"):
+            call()
+    assert len(store.list("alice", metadata={f"k{i}": i for i in range(2)}).memories) == 1
+    assert store.list("alice", metadata={f"k{i}": i for i in range(100)}).memories == []
+
+
+def test_missing_sources_named_briefly(copen: Callable[..., ltm.MemoryStore]) -> None:
+    store = copen(embedder="hash")
+    kept = store.add("I moved to Lisbon", user="alice")
+    wanted = [ids.new_id() for _ in range(2_000)] + [kept.id]
+    err = _rejected(store, lambda: store.add("derived", user="alice", kind="fact",
+                                             sources=wanted))
+    assert "and 1995 more" in str(err) and len(str(err)) < 500

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ..index.scope import ScopeView
 
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+# keys of one metadata filter (REST takes 16): each is a condition of the query, and SQLite
+# refuses a WHERE nested past depth 1,000 (~400 keys: a raw OperationalError before)
+MAX_METADATA_FILTER_KEYS = 100
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ def check_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata filter must be a dict of key -> value", field="metadata")
+    if len(metadata) > MAX_METADATA_FILTER_KEYS:
+        raise InvalidInput(f"a metadata filter takes at most {MAX_METADATA_FILTER_KEYS} keys, "
+                           f"got {len(metadata)}", field="metadata")
     for key, value in metadata.items():
         if not isinstance(key, str) or not _META_KEY.fullmatch(key):
             raise InvalidInput(f"metadata filter key {key!r} must match [A-Za-z0-9_-]{{1,64}}",
