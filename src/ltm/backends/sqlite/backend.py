@@ -307,10 +307,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
             except OSError:  # something else lives there now
                 break
 
-    def flush(self) -> None:
+    def flush(self, *, erasing: bool = False) -> None:
         """Persist the derived indexes and the queued scope snapshots (done on close). An index
         that cannot be saved is logged, not raised: the database holds everything, and the
-        next open rebuilds what is missing."""
+        next open rebuilds what is missing. With ``erasing`` (``compact``) it is StoreError:
+        the generation on disk may still hold the vectors of erased memories."""
         with self._lock:
             self._persist_snapshots(wait=True)
             if self._index is None or self.dim is None:
@@ -319,6 +320,11 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                 with self._index_txn(wait=True):
                     self._save_index()
             except (OSError, ValueError, StoreError) as exc:
+                if erasing:
+                    if isinstance(exc, StoreError):
+                        raise
+                    raise StoreError(f"cannot write the vector index of {self.folder} "
+                                     f"without the erased vectors: {exc}") from exc
                 log.warning("vector index of %s not saved (%s); it is rebuilt from the "
                             "database when needed", self.folder, exc)
                 return

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from ...errors import StoreBusy
 from ...model import ForgetReceipt
 from ...timeutil import from_us, now_us
 from ..common import successor_relinks, tombstone_user, user_hash
@@ -170,5 +171,14 @@ class Erasure(Connection):
                 # caught up with every erasure, so that the generation the flush writes (and
                 # the removal of the older ones) leaves no erased vector in the index files
                 self._vector_index()
-            self.flush()
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.flush(erasing=True)  # (an index not saved: the old files hold them)
+            # (busy, ...): another connection wrote or read on past the busy timeout, so the
+            # log was not emptied and its frames still hold what the erasure replaced (the
+            # rows' pages, the full-text entries): an error, so that the erasure stays
+            # pending (forget raises StoreError saying so; the next forget, gc or close
+            # compacts)
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:
+                raise StoreBusy("compact: another connection kept using the store past the "
+                                "busy timeout, so its write-ahead log still holds what was "
+                                "erased; retry shortly")
