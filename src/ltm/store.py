@@ -7,6 +7,7 @@ across users; ``export(user=None)`` and ``stats()`` are the only whole-store ope
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -584,6 +585,48 @@ class MemoryStore:
 
 
 _DAY_US = 86_400_000_000
+
+# what SQLite says of a database file it cannot read as one: a damaged page, a file that is
+# not a database, an I/O error, text that is not UTF-8 where the file holds text
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR")
+
+
+def _damage(exc: Exception) -> str | None:
+    """The message of ``exc`` when it says the store's database file is damaged, else None
+    (any other raw error stays as it is: a bug to see, not to hide)."""
+    import sqlite3
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    if str(getattr(exc, "sqlite_errorname", "")).startswith(_DAMAGED) \
+            or str(exc).startswith("Could not decode to UTF-8"):
+        return str(exc).split(" with text ")[0]  # (not the damaged bytes themselves)
+    return None
+
+
+def _typed_damage(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` raising StoreError where SQLite finds the store's file damaged (a page
+    another program or the disk overwrote, a bad copy): reads raised the raw
+    sqlite3.DatabaseError ('database disk image is malformed'), a traceback in the CLI and
+    a 500 over REST, where writes already said StoreError."""
+    @functools.wraps(method)
+    def call(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except LtmError:
+            raise
+        except Exception as exc:
+            what = _damage(exc)
+            if what is None:
+                raise
+            raise StoreError(f"the store's database file is damaged ({what}): restore it from "
+                             "a backup, or copy out what can still be read (ltm export "
+                             "--user, user by user)") from exc
+    return call
+
+
+for _name, _value in list(vars(MemoryStore).items()):
+    if callable(_value) and not _name.startswith("_") and _name != "close":
+        setattr(MemoryStore, _name, _typed_damage(_value))
 
 
 def _parse_cursor(cursor: object) -> tuple[int, str] | None:
