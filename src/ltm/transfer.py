@@ -55,6 +55,9 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
     except TypeError:  # a file opened in binary mode ("wb")
         raise InvalidInput("export writes text: open the file in text mode ('w', UTF-8), not "
                            "binary", field="fp") from None
+    except ValueError as exc:  # closed, or opened for reading (io.UnsupportedOperation)
+        raise InvalidInput(f"export cannot write to this file object: {exc}",
+                           field="fp") from None
     n = 0
     page: list[tuple[Memory, np.ndarray | None]] = []
 
@@ -66,7 +69,14 @@ def export_jsonl(engine: Engine, fp: IO[str], *, user: str | None = None,
         for mem, vec in page:
             data = memory_to_json(mem, vec)
             data["history"] = [history_to_json(e) for e in history.get(mem.id, [])]
-            fp.write(_one_line(json.dumps(data, ensure_ascii=False)) + "\n")
+            line = _one_line(json.dumps(data, ensure_ascii=False)) + "\n"
+            try:
+                fp.write(line)
+            except UnicodeEncodeError as exc:  # open(path, "w") where UTF-8 is not the default
+                raise InvalidInput(f"export writes UTF-8: open the file with encoding='utf-8' "
+                                   f"(this one encodes as "
+                                   f"{getattr(fp, 'encoding', None) or exc.encoding})",
+                                   field="fp") from None
         page.clear()
 
     for mem, vec in engine.backend.iter_export(user, with_vectors=embeddings):

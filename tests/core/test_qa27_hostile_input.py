@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
@@ -172,3 +173,20 @@ def test_metadata_filter_key_with_a_final_line_feed(tmp_path: Path) -> None:
                      lambda: store.list("alice", metadata={"speaker\n": "ana"})):
             with pytest.raises(InvalidInput, match="metadata filter key"):
                 call()
+
+
+def test_export_to_a_file_it_cannot_write(tmp_path: Path) -> None:
+    """A closed file, one opened for reading, or one whose encoding cannot hold the text
+    (open(path, 'w') where the locale's is not UTF-8): ValueError, io.UnsupportedOperation
+    and UnicodeEncodeError escaped (the last halfway through the file)."""
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        store.add("caf\u00e9 \U0001f600 in Lisbon", user="alice")
+        closed = io.StringIO()
+        closed.close()
+        (tmp_path / "in.txt").write_text("x")
+        with open(tmp_path / "in.txt") as reading, \
+                open(tmp_path / "out.txt", "w", encoding="cp1252") as legacy:
+            for fp, words in ((closed, "closed file"), (reading, "not writable"),
+                              (legacy, "encoding='utf-8' (this one encodes as cp1252)")):
+                with pytest.raises(InvalidInput, match=re.escape(words)):
+                    store.export(fp)
