@@ -13,8 +13,11 @@ each in a fresh process on a fresh copy of its store (the adds of one round are 
 next), so that the trees share the machine's load. In each process: ``--queries`` searches
 (``Corpus.queries``, k=10) untimed, the same again timed (``steady``), then ``--queries``
 times an ``add`` of new text (``Corpus`` of another seed, no session) followed by a timed
-search of the next query (``after-own-add``). Only ``search()`` is timed. Latency runs are
-not niced; the 1-minute load average is recorded at each measurement.
+search of the next query (``after-own-add``), then as many times a fact that supersedes the
+fact added before it (``add(..., kind="fact", supersedes=...)``: an insert and a change of
+the older row) followed by a timed search (``after-own-supersede``). Only ``search()`` is
+timed. Latency runs are not niced; the 1-minute load average is recorded at each
+measurement.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PASSES = ("steady", "after-own-add")
+PASSES = ("steady", "after-own-add", "after-own-supersede")
 
 
 def _open(store: str, embedder: str | None) -> Any:
@@ -61,7 +63,7 @@ def measure(store: str, size: int, queries: int, embedder: str | None, seed: int
     from ltm.bench.corpus import Corpus
 
     asked = Corpus(size, 1, seed=seed).queries(queries, seed=1)
-    texts = [i.text for i in Corpus(queries, 1, seed=seed + 1000 + round_).items()]
+    texts = [i.text for i in Corpus(2 * queries, 1, seed=seed + 1000 + round_).items()]
     out: dict[str, list[float]] = {p: [] for p in PASSES}
     with _open(store, embedder) as mem:
         for user, q in asked:  # untimed: caches, the query vectors' cache
@@ -75,6 +77,13 @@ def measure(store: str, size: int, queries: int, embedder: str | None, seed: int
             t0 = time.perf_counter()
             mem.search(q, user=user, k=10)
             out["after-own-add"].append(time.perf_counter() - t0)
+        previous = None
+        for (user, q), text in zip(asked, texts[len(asked):]):
+            previous = mem.add(text, user=user, kind="fact",
+                               supersedes=previous.id if previous is not None else None)
+            t0 = time.perf_counter()
+            mem.search(q, user=user, k=10)
+            out["after-own-supersede"].append(time.perf_counter() - t0)
     return {"round": round_, "size": size, "load_1m": os.getloadavg()[0], "seconds": out}
 
 
@@ -143,7 +152,9 @@ def main() -> None:
                     print(f"round {r} {name} {size} (load {got['load_1m']:.2f}): steady p50 "
                           f"{_ms(sec['steady'], 0.5):.2f} ms, after own add p50 "
                           f"{_ms(sec['after-own-add'], 0.5):.2f} max "
-                          f"{_ms(sec['after-own-add'], 1.0):.2f} ms", flush=True)
+                          f"{_ms(sec['after-own-add'], 1.0):.2f} ms, after own supersede p50 "
+                          f"{_ms(sec['after-own-supersede'], 0.5):.2f} max "
+                          f"{_ms(sec['after-own-supersede'], 1.0):.2f} ms", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary: dict[str, Any] = {}
@@ -155,18 +166,18 @@ def main() -> None:
             summary[name][str(size)] = {
                 "steady": {"searches": len(lat["steady"]), "p50_ms": _ms(lat["steady"], 0.5),
                            "p95_ms": _ms(lat["steady"], 0.95)},
-                "after-own-add": {"searches": len(lat["after-own-add"]),
-                                  "p50_ms": _ms(lat["after-own-add"], 0.5),
-                                  "p95_ms": _ms(lat["after-own-add"], 0.95),
-                                  "max_ms": _ms(lat["after-own-add"], 1.0)}}
-    print(f"{'size':>6s} {'tree':>6s} {'steady p50':>11s} {'after-add p50':>14s} "
-          f"{'p95':>8s} {'max':>8s}")
+                **{p: {"searches": len(lat[p]), "p50_ms": _ms(lat[p], 0.5),
+                       "p95_ms": _ms(lat[p], 0.95), "max_ms": _ms(lat[p], 1.0)}
+                   for p in PASSES[1:]}}
+    print(f"{'size':>6s} {'tree':>9s} {'steady p50':>11s} {'after-add p50':>14s} "
+          f"{'p95':>8s} {'max':>8s} {'supersede p50':>14s} {'p95':>8s} {'max':>8s}")
     for size in sizes:
         for name in trees:
             s = summary[name][str(size)]
-            print(f"{size:>6d} {name:>6s} {s['steady']['p50_ms']:>11.2f} "
-                  f"{s['after-own-add']['p50_ms']:>14.2f} {s['after-own-add']['p95_ms']:>8.2f} "
-                  f"{s['after-own-add']['max_ms']:>8.2f}")
+            a, b = s["after-own-add"], s["after-own-supersede"]
+            print(f"{size:>6d} {name:>9s} {s['steady']['p50_ms']:>11.2f} "
+                  f"{a['p50_ms']:>14.2f} {a['p95_ms']:>8.2f} {a['max_ms']:>8.2f} "
+                  f"{b['p50_ms']:>14.2f} {b['p95_ms']:>8.2f} {b['max_ms']:>8.2f}")
     commits = {}
     for name, tree in trees.items():  # the commit of each tree, where it is a git checkout
         got = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"],

@@ -1,9 +1,10 @@
-"""A search right after the same user's own ``add`` (SQLite): the scope view, row count,
-BM25 token count and the postings of query words already read are grown by the new rows
+"""A search right after the same user's own ``add`` or own change of scoring columns alone
+(a supersession, importance, time, pinning; SQLite): the scope view, row count, BM25 token
+count and the postings of query words already read are grown by the new or changed rows
 alone (``Connection._own_appends``, ``FullText._grow_postings``) instead of being read again,
 and the user's vectors are scored where they lie (``VectorIndex.scores_all``) instead of
-being gathered. Whatever the sequence of writes (own adds with new sessions that
-sort anywhere among the old ones, other connections' adds, updates, forgets, supersession,
+being gathered. Whatever the sequence of writes (own adds with new sessions that sort
+anywhere among the old ones, other connections' adds, updates, forgets, supersession,
 rolled-back transactions, a reopen), a search answers exactly what a freshly opened store
 answers, and the cached view is, array for array, the one a cold read gives."""
 
@@ -85,10 +86,18 @@ def test_an_own_add_grows_the_caches_without_reading_the_scope(tmp_path: Path) -
         _answers(mem, "alice", queries)
         seen: list[str] = []
         conn = mem.backend.conn  # type: ignore[attr-defined]
+        first = mem.add("the harbour museum recital is in April", user="alice", kind="fact")
         for text, session in [("the recital at the harbour museum moved to May", "s-new"),
                               ("I cooked a harbour fish stew on Sunday", None),
-                              ("a museum guide named Ilse", "a-first")]:
-            mem.add(text, user="alice", session=session, time=NOW)
+                              ("a museum guide named Ilse", "a-first"),
+                              ("the recital moved again, to June", "supersede"),
+                              ("", "importance")]:
+            if session == "supersede":  # an insert and a change of the older fact
+                mem.add(text, user="alice", kind="fact", supersedes=first.id)
+            elif session == "importance":
+                mem.update(first.id, user="alice", importance=0.95)
+            else:
+                mem.add(text, user="alice", session=session, time=NOW)
             conn.set_trace_callback(seen.append)
             try:
                 got = _answers(mem, "alice", queries)
@@ -111,7 +120,8 @@ def _step(rng: random.Random, mem: ltm.MemoryStore, other: ltm.MemoryStore,
     session = rng.choice([None, "a-early", "s0003b", "zz-late", f"s{rng.randrange(99):04d}",
                           f"new-{rng.randrange(10**6)}"])
     op = rng.choice(["add", "add", "add", "add_many", "other_add", "update", "forget",
-                     "supersede", "rollback", "txn_search", "pin"] if held else ["add"])
+                     "supersede", "supersede", "rollback", "txn_search", "pin", "importance",
+                     "retime"] if held else ["add"])
     if op == "add":
         mem.add(pool.pop()["text"], user=user, session=session, time=NOW)
     elif op == "add_many":  # both users, several sessions, in one transaction
@@ -141,6 +151,11 @@ def _step(rng: random.Random, mem: ltm.MemoryStore, other: ltm.MemoryStore,
             mem.search("harbour", user=user, k=3, now=NOW)
     elif op == "pin":
         mem.update(rng.choice(held), user=user, pinned=True, expires_at="2026-01-01")
+    elif op == "importance":  # own changes of scoring columns alone: the row read again
+        mem.update(rng.choice(held), user=user, importance=rng.random())
+    elif op == "retime":
+        mem.update(rng.choice(held), user=user, time=f"2026-0{rng.randint(1, 5)}-02T10:00:00Z",
+                   expires_at="2027-01-01")
     return op
 
 

@@ -152,6 +152,30 @@ class ScopeView:
                 and all(isinstance(s, str) for s in names) and names == sorted(names)):
             self._sessions = names
 
+    def changed(self, rows: Sequence[tuple[Any, ...]]) -> ScopeView | None:
+        """A new view: this one with ``rows`` (``from_rows``' columns, rows of this view whose
+        time, importance, supersession or expiry changed) in place of its own. None where a
+        row is not in the view or its id, session or turn number differ (a cold read then)."""
+        names = self._sessions
+        if names is None or not rows:
+            return None
+        new = ScopeView.from_rows(self.user, rows)
+        at = self.positions(new.rowids)
+        if not bool((at >= 0).all()) or [self.ids[i] for i in at.tolist()] != new.ids:
+            return None
+        for i, r in zip(at.tolist(), rows):
+            code = int(self.session[i])
+            if (None if code < 0 else names[code]) != r[2] or \
+                    int(self.seq[i]) != r[3] or bool(self.has_seq[i]) != bool(r[4]):
+                return None
+        view = ScopeView(self.user, self.rowids, self.ids, self.session, self.seq, self.has_seq,
+                         self.time.copy(), self.importance.copy(), self.superseded.copy(),
+                         self.expires.copy())
+        for name in ("time", "importance", "superseded", "expires"):
+            getattr(view, name)[at] = getattr(new, name)
+        view._id_rank, view._sessions = self._id_rank, names
+        return view
+
     def appended(self, rows: Sequence[tuple[Any, ...]]) -> ScopeView | None:
         """A new view: this one's rows and ``rows`` (``from_rows``' columns, row ids ascending
         and above this view's), the same arrays, ids and session codes as ``from_rows`` of

@@ -48,6 +48,10 @@ from .vectors import VectorIndexUpkeep
 
 log = logging.getLogger(__name__)
 
+# changes of a row that move none of its text, labels, session or turn number: a search's
+# caches of the user's rows re-read that row alone after this connection's own (``update``)
+_SCORING_ONLY = frozenset({"importance", "time", "valid_from", "valid_to", "superseded_by",
+                           "pinned", "expires_at"})
 _OPTIMIZE_AFTER = 20_000  # rows inserted by one connection before close merges FTS segments
 _THREADED_ROWS = 256  # an insert of more rows runs its statements on a thread of their own
 
@@ -419,7 +423,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                 hi = last.result()
                 per_user = Counter(r.user for r in rows)
                 self._appends_txn.extend((u, versions[u][0], versions[u][1],
-                                          hi - len(rows) + 1, hi, per_user[u]) for u in users)
+                                          hi - len(rows) + 1, hi, per_user[u], -1)
+                                         for u in users)
         matrix = got[0] if len(got) == 1 else np.concatenate(got) if got else \
             np.zeros((0, self.dim or 0), dtype=np.float32)
         self._add_own_rows(rows, matrix, head, new_head,
@@ -518,8 +523,17 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                 self._wrote_vectors = True
                 values["embedding"] = np.ascontiguousarray(vector, np.float32).tobytes()
             sets = ", ".join(f"{quote_ident(k)} = ?" for k in values)
+            version = "SELECT v FROM user_versions WHERE user = ?"
+            # (a change of scoring columns alone: the caches of the user's rows re-read this
+            # one row, Connection._own_appends)
+            was = c.execute(version, (user,)).fetchone() if set(values) <= _SCORING_ONLY \
+                else None
             c.execute(f"UPDATE memories SET {sets} WHERE id = ? AND user = ?",
                       [*values.values(), memory_id, user])
+            if was is not None:
+                now = c.execute(version, (user,)).fetchone()
+                if now is not None:
+                    self._appends_txn.append((user, was[0], now[0], -1, -1, 0, before["n"]))
             previous = {k: before[k] for k in changes if k in before}
             c.execute("INSERT INTO history (memory_id, user, event, at, data) VALUES (?,?,?,?,?)",
                       (memory_id, user, event, now_us(), json.dumps(previous)))

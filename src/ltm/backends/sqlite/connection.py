@@ -92,11 +92,13 @@ class Connection:
     _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],
                                              tuple[tuple[Any, ...], Any, Any]]]
     _snap_pending: set[str]  # users whose scope snapshot is to be written
-    # user -> this connection's committed inserts of the user's rows, oldest first: (the
-    # user's version before, after, the batch's first and last row id, the user's rows in
-    # it); ``_appends_txn``: (user, ...) of the open transaction's (see ``_own_appends``)
-    _appends: dict[str, list[tuple[int, int, int, int, int]]]
-    _appends_txn: list[tuple[str, int, int, int, int, int]]
+    # user -> this connection's committed inserts of the user's rows and changes of their
+    # scoring columns alone, oldest first: (the user's version before, after, an insert's
+    # first and last row id and the user's rows in it (-1, -1, 0 for a change), the row id
+    # a change rewrote (-1 for an insert)); ``_appends_txn``: (user, ...) of the open
+    # transaction's (see ``_own_appends``)
+    _appends: dict[str, list[tuple[int, int, int, int, int, int]]]
+    _appends_txn: list[tuple[str, int, int, int, int, int, int]]
     _meta_indexes: set[str]  # metadata key indexes known to exist (metadata_index)
     _time_indexes: set[str]  # large scopes' time indexes known to exist ...
     _time_schema: int  # ... as of this PRAGMA schema_version (another process may drop one)
@@ -330,29 +332,36 @@ class Connection:
             return
         if len(self._appends) > _APPENDS_USERS:
             self._appends.clear()
-        for user, *entry in self._appends_txn:
+        for user, before, after, lo, hi, rows, changed in self._appends_txn:
             chain = self._appends.setdefault(user, [])
-            chain.append((entry[0], entry[1], entry[2], entry[3], entry[4]))
+            chain.append((before, after, lo, hi, rows, changed))
             del chain[:-_APPENDS_KEPT]
         self._appends_txn.clear()
 
     def _own_appends(self, user: str, since: tuple[int, int], now: tuple[int, int]
-                     ) -> tuple[int, int, int] | None:
+                     ) -> tuple[int, int, int, tuple[int, ...]] | None:
         """Where ``user``'s rows at user mark ``now`` are those at ``since`` plus rows that
-        this connection inserted (no other change by anyone in between: each insert found
-        the version the one before left, and nothing moved it after the last), the row-id
-        range (first, last) that holds those rows and their number; else None. The per-user
-        caches then read the new rows alone instead of the whole scope. A version is never
+        this connection inserted, and some of them with scoring columns this connection
+        changed (time, importance, validity, supersession, pinning, expiry: ``update``),
+        with no other change by anyone in between (each write found the version the one
+        before left, and nothing moved it after the last): the row-id range (first, last)
+        that holds the new rows (-1, -1: none), their number, and the row ids changed; else
+        None. The per-user caches then read those rows alone instead of the whole scope (the
+        text, sessions and lengths of the old rows are as they were). A version is never
         given twice, so a chain of versions stands for the same rows wherever it is read."""
         if since[1] != now[1] or since[0] == now[0]:
             return None
         version, first, last, rows = since[0], -1, -1, 0
-        for before, after, lo, hi, k in self._appends.get(user, ()):
+        changed: list[int] = []
+        for before, after, lo, hi, k, n in self._appends.get(user, ()):
             if before == version:
                 version = after
-                first = lo if first < 0 else min(first, lo)
-                last, rows = max(last, hi), rows + k
-        return (first, last, rows) if version == now[0] and rows > 0 else None
+                if k:
+                    first = lo if first < 0 else min(first, lo)
+                    last, rows = max(last, hi), rows + k
+                if n >= 0:
+                    changed.append(n)
+        return (first, last, rows, tuple(changed)) if version == now[0] else None
 
     def _held_mark(self, user: str) -> tuple[int, int, int]:
         """``_user_mark`` that also moves with the user's access counts (rows read by id)."""

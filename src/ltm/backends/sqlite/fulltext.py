@@ -524,10 +524,10 @@ class FullText(Connection):
             # after this connection's own inserts alone: the held count and the new rows'
             got = self._own_appends(user, hit[1], mark) if hit is not None else None
             if hit is not None and got is not None:
-                sizes = self.conn.execute(
+                sizes = [] if not got[2] else self.conn.execute(
                     "SELECT d.sz FROM memories m CROSS JOIN memories_fts_docsize d "
                     "ON d.id = m.n WHERE m.n BETWEEN ? AND ? AND +m.user = ?",
-                    got[:2] + (user,)).fetchall()
+                    (got[0], got[1], user)).fetchall()
                 if len(sizes) == got[2]:
                     tokens = hit[2] + sum(_row_length(r[0]) for r in sizes)
                 else:
@@ -797,13 +797,13 @@ class FullText(Connection):
         raw = before.get(("raw", term))
         if got is None or cur is None or cur[1] != mark or label is None:
             return
-        first, last, _ = got
+        first, last, count, _ = got
         avgdl = self._scope_avgdl(user, mark)
         if avgdl is None:
             return
-        rows = self._term_rows(f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
-                               "memories_fts.rowid BETWEEN ? AND ?", (first, last),
-                               avgdl=avgdl, counts=True)
+        rows = [] if not count else self._term_rows(
+            f'scope : "u{user.encode().hex()}" AND {_phrase(term)}',
+            "memories_fts.rowid BETWEEN ? AND ?", (first, last), avgdl=avgdl, counts=True)
         if rows is None or any(r[3] <= 0 for r in rows):  # (a contentless index)
             return
         n = len(rows)

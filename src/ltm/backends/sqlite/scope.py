@@ -106,22 +106,32 @@ class ScopeCache(Connection):
     def _grown_view(self, view: ScopeView, since: tuple[int, int], mark: tuple[int, int]
                     ) -> ScopeView | None:
         """``view`` (read under the user mark ``since``) with the rows this connection has
-        inserted since, where nothing else changed the user's rows (``_own_appends``): the
-        new rows are read by row id, not the whole scope again (a search right after the
-        user's own ``add``). None where the change is not such an append."""
+        inserted since and those whose scoring columns it changed, where nothing else changed
+        the user's rows (``_own_appends``): those rows are read by row id, not the whole scope
+        again (a search right after the user's own ``add``, or a supersession). None where
+        the change is not such a one."""
         got = self._own_appends(view.user, since, mark)
         if got is None:
             return None
-        first, last, count = got
+        first, last, count, changed = got
         if view.session_names is None and len(view):  # a snapshot's view
             view.name_sessions([s for (s,) in self.conn.execute(
                 "SELECT DISTINCT session FROM memories INDEXED BY memories_scope WHERE "
                 "user = ? AND n <= ? AND session IS NOT NULL ORDER BY session",
                 (view.user, int(view.rowids[-1])))])
-        rows = self.conn.execute(
-            f"SELECT {_VIEW_COLUMNS} FROM memories WHERE n BETWEEN ? AND ? AND +user = ? "
-            "ORDER BY n", (first, last, view.user)).fetchall()
-        return view.appended(rows) if len(rows) == count else None
+        old = sorted({n for n in changed if not first <= n <= last})  # (new rows: read below)
+        grown: ScopeView | None = view
+        if old:
+            rows = self.conn.execute(
+                f"SELECT {_VIEW_COLUMNS} FROM memories WHERE n IN ({','.join('?' * len(old))}) "
+                "AND +user = ? ORDER BY n", (*old, view.user)).fetchall()
+            grown = view.changed(rows) if len(rows) == len(old) else None
+        if grown is not None and count:
+            rows = self.conn.execute(
+                f"SELECT {_VIEW_COLUMNS} FROM memories WHERE n BETWEEN ? AND ? AND +user = ? "
+                "ORDER BY n", (first, last, view.user)).fetchall()
+            grown = grown.appended(rows) if len(rows) == count else None
+        return grown
 
     def _persist_snapshots(self, *, wait: bool) -> None:
         """Write the snapshots of the queued users, each read afresh inside the write
