@@ -14,6 +14,7 @@ number).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -245,16 +246,23 @@ def _decoded_lines(fp: Iterable[str] | Iterable[bytes]) -> Iterator[tuple[int, s
     """The lines of ``fp`` numbered from 1; text that is not UTF-8 is InvalidInput naming the
     line (``bytes`` lines are decoded here, exactly; a text stream decodes blocks ahead, so
     there the bad byte is at or after the line named)."""
-    it = iter(fp)
+    it: Iterator[Any] | None = None
     n = 0
     while True:
         try:
-            line = next(it)
+            if it is None:
+                it = iter(fp)  # (a closed file refuses this already)
+            line: Any = next(it)
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"line {n + 1} or later is not UTF-8 text ({exc.reason})",
                                field="file", item=n + 1) from None
+        except ValueError as exc:  # a file object closed, or opened for writing only
+            if not isinstance(fp, io.IOBase):
+                raise
+            raise InvalidInput(f"import cannot read this file object: {exc}",
+                               field="file") from None
         n += 1
         if isinstance(line, bytes):
             try:

@@ -190,3 +190,16 @@ def test_export_to_a_file_it_cannot_write(tmp_path: Path) -> None:
                               (legacy, "encoding='utf-8' (this one encodes as cp1252)")):
                 with pytest.raises(InvalidInput, match=re.escape(words)):
                     store.export(fp)
+
+
+def test_import_from_a_file_it_cannot_read(tmp_path: Path) -> None:
+    """A closed file object, or one opened for writing: ValueError and
+    io.UnsupportedOperation escaped from the first read."""
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        closed = io.StringIO('{"ltm_export": 1}\n')
+        closed.close()
+        with open(tmp_path / "w.jsonl", "w") as writing:
+            for fp, words in ((closed, "closed file"), (writing, "not readable")):
+                with pytest.raises(InvalidInput, match=words):
+                    store.import_(fp)
+        assert store.users() == []
