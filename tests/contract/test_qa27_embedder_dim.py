@@ -92,6 +92,22 @@ def test_an_embedder_that_answers_nan(copen: Callable[..., ltm.MemoryStore]) -> 
     assert store.search("cats sleep a lot", user="alice")[0].memory.id == other.id
 
 
+def test_a_query_the_embedder_answers_with_nan(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """The query's vector is checked as a memory's is: before, a NaN query vector matched no
+    memory by its vector (dense search gave nothing, or every cosine NaN) and the search
+    answered from full text alone without saying why; now it is InvalidInput, on every path
+    (the scope's fast path, a filter's general path, context)."""
+    store = copen(embedder=_NaNFor(8, "broken"))
+    kept = store.add("I moved to Lisbon", user="alice")
+    for call in (lambda: store.search("broken Lisbon", user="alice"),
+                 lambda: store.search("broken Lisbon", user="alice", kinds=["episode"]),
+                 lambda: store.search("broken Lisbon", user="alice", session="s1"),
+                 lambda: store.context("broken Lisbon", user="alice")):
+        with pytest.raises(ltm.errors.InvalidInput, match="NaN"):
+            call()
+    assert store.search("Lisbon", user="alice")[0].memory.id == kept.id
+
+
 @pytest.mark.parametrize(("name", "dim"), [
     ("", 8), (5, 8), ("a\ud800", 8), ("a\x00b", 8), ("x" * 300, 8),
     ("mine", True), ("mine", 8.0), ("mine", None), ("mine", 0), ("mine", 10**9), ("mine", "8"),

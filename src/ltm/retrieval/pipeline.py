@@ -28,6 +28,7 @@ import numpy as np
 from ..backends.base import Backend, Filters, Pinning, ScopeReader
 from ..config import Settings
 from ..embed import Embedder
+from ..errors import InvalidInput
 from ..model import Hit, Memory
 from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
@@ -287,7 +288,16 @@ def _names(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _query_vector(embedder: Embedder, text: str, given: np.ndarray | None) -> np.ndarray:
-    return given if given is not None else np.asarray(embedder.embed([text])[0])
+    if given is not None:
+        return given
+    qv = np.asarray(embedder.embed([text])[0])
+    # checked as a memory's vector is (engine.check_finite): a NaN query vector matched no
+    # memory by its vector and the search answered from full text alone, saying nothing
+    if qv.shape != (embedder.dim,) or not np.isfinite(qv).all():
+        raise InvalidInput(f"the embedder {embedder.name!r} gave the query a vector that is "
+                           f"not {embedder.dim} finite numbers (NaN or infinity, or another "
+                           "length)", field="embedding")
+    return qv
 
 
 def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query: str,
