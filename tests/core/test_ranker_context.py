@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltm.retrieval.ranker import FULL, Ranker, context_features, sigmoid
+from ltm.retrieval.ranker import FULL, OWN, Ranker, context_features, sigmoid
 
 
 def _model(w_logit: float, w_above: float) -> Ranker:
     full_w = np.zeros(len(FULL))
     full_w[FULL.index("own")] = 1.0
-    return Ranker(np.zeros(9), 0.0, full_w, 0.0, context_w=np.array([w_logit, w_above]),
+    return Ranker(np.zeros(len(OWN)), 0.0, full_w, 0.0, context_w=np.array([w_logit, w_above]),
                   context_b=-0.5)
 
 
