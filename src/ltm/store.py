@@ -511,9 +511,11 @@ class MemoryStore:
         report = gc(self.engine, now, dry_run=dry_run,
                     user=None if user is None else check.user(user, stored=True))
         if not dry_run:
-            if report.count and self.settings.erase != "full":
-                self.backend.set_meta(_ERASE_PENDING, "1")  # gc's own erasures ...
-            self._compact_pending()  # ... and those of erase="fast" forgets before it
+            if report.count:  # gc's own erasures (compacted now, whatever the erase setting) ...
+                self.backend.set_meta(_ERASE_PENDING, "1")
+            # ... and those of erase="fast" forgets before it: a compaction that cannot finish
+            # (another connection kept the store busy) is StoreError, and they stay pending
+            self._compact_pending()
         return report
 
     def consolidate(self, session: str, *, user: str) -> Memory | None:

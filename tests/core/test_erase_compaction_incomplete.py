@@ -7,7 +7,9 @@ an index generation that could not be written (a full disk, the write lock taken
 ``flush`` logs that and goes on), after which the erasure was marked done while the previous
 generation's vectors.npy still held the erased vector. Both are now StoreError from
 ``compact``: forget says the store could not be compacted, the erasure stays pending, and the
-next forget, gc or close compacts it."""
+next forget, gc or close compacts it. A gc's own erasures (erase="full") were compacted
+without that mark: they are now marked pending first too, and compacted by ``MemoryStore.gc``
+as a fast forget's are."""
 
 from __future__ import annotations
 
@@ -82,3 +84,24 @@ def test_an_index_not_written_leaves_the_forget_pending(tmp_path: Path,
             assert backend.get_meta("erase_pending") == "1"  # before: None, vector on disk
         assert _files_holding(path, vector) != []
     assert _files_holding(path, vector, SECRET) == []  # the close compacted it
+
+
+def test_a_reader_on_an_older_snapshot_leaves_a_gc_pending(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    _store(path)
+    with ltm.open(path, embedder="hash") as mem:
+        mem.update(mem.search("vault code", user="alice")[0].memory.id, user="alice",
+                   expires_at="2020-01-01")
+    reader = sqlite3.connect(path / "memories.db", isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM memories").fetchone()[0] == 101
+        with ltm.open(path, embedder="hash", busy_timeout_ms=200) as mem:
+            with pytest.raises(StoreError):
+                mem.gc()  # (expires the memory; its compaction cannot finish)
+            assert mem.backend.get_meta("erase_pending") == "1"  # before: None
+            assert mem.user_stats("alice").memories == 0
+            reader.execute("COMMIT")
+    finally:
+        reader.close()
+    assert _files_holding(path, SECRET) == []

@@ -55,7 +55,7 @@ def _like_fresh(folder: Path, stores: list[ltm.MemoryStore], queries: list[str])
 
 def test_threads_adding_forgetting_and_searching(tmp_path: Path) -> None:
     folder = tmp_path / "s"
-    pool = _pool(4000, seed=3)
+    pool = _pool(8000, seed=3)
     lock = threading.Lock()
     queries = [q for _, q in Corpus(90, len(USERS), seed=3).queries(3, seed=3)] + ["tok77"]
     mem = _open(folder)
@@ -71,7 +71,7 @@ def test_threads_adding_forgetting_and_searching(tmp_path: Path) -> None:
                 for r in rows]
 
     def writer(stop: threading.Event, rng: random.Random) -> None:
-        while not stop.is_set():
+        while not stop.is_set() and len(pool) > 1000:  # (2 x 1.5 s: ~4,000 rows at load 3)
             user = rng.choice(USERS)
             c = rng.random()
             if c < 0.5:

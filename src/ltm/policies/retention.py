@@ -163,8 +163,8 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
         # consolidation's originals "remove" does; a summary is how a full scope keeps them)
         _delete(engine, u, evict, report, dry_run, cascade=False)
         report.by_user[u] = {"changed": report.count - before}
-    if not dry_run and report.count and engine.settings.erase == "full":
-        engine.backend.compact()
+    # (the caller, MemoryStore.gc, compacts what was erased, marked pending first, so that a
+    # compaction that cannot finish is retried by the next forget, gc or close)
     log.info("gc at %s%s: %d expired, %d decayed, %d evicted, %d merged, %d sessions "
              "consolidated", report.now, " (dry run)" if dry_run else "", len(report.expired),
              len(report.decayed), len(report.evicted),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -176,9 +177,14 @@ class Erasure(Connection):
             # log was not emptied and its frames still hold what the erasure replaced (the
             # rows' pages, the full-text entries): an error, so that the erasure stays
             # pending (forget raises StoreError saying so; the next forget, gc or close
-            # compacts)
-            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            if busy:
-                raise StoreBusy("compact: another connection kept using the store past the "
-                                "busy timeout, so its write-ahead log still holds what was "
-                                "erased; retry shortly")
+            # compacts); another connection's own checkpoint (two compactions, a commit's
+            # automatic one) makes it busy at once, without the busy handler: tried again
+            # until the busy timeout has passed
+            wait = int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
+            deadline = time.monotonic() + wait
+            while self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy("compact: another connection kept using the store past the "
+                                    "busy timeout, so its write-ahead log still holds what "
+                                    "was erased; retry shortly")
+                time.sleep(0.01)
