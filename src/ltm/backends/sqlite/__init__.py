@@ -13,14 +13,16 @@ another connection has committed (``PRAGMA data_version``), it replays the log o
 no longer reaches back far enough, rebuilds from the stored vectors.
 
 Modules, by concept: ``schema`` (file layout, migrations, row mapping), ``connection`` (the
-connection, transactions, meta, the write mark), ``fulltext`` (tokenizer, BM25, FTS5 searches
-and the index's merge and repair), ``vectors`` (vector-index generations, checks, catch-up,
+connection, transactions, meta, the write mark), ``fulltext`` (tokenizer, BM25, FTS5 searches),
+``postings`` (users' caches of query terms' postings), ``fts_upkeep`` (the index's merge and
+repair), ``vectors`` (vector-index generations, checks, catch-up,
 rebuild), ``scope`` (per-user scope cache and fast path), ``reads``, ``extraction``,
 ``erasure`` (forget, scrub, free-page wipe, compact) and ``backend`` (``SqliteBackend``).
 """
 
 from .backend import SqliteBackend
-from .fulltext import _FTS_MAX_LEVELS, _fts_levels, _idf, _phrase
+from .fts_upkeep import _FTS_MAX_LEVELS, _fts_levels
+from .fulltext import _idf, _phrase
 from .schema import DB_NAME, MIGRATIONS
 from .scope import _SNAPSHOT_BATCH
 

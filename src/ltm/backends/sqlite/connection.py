@@ -83,7 +83,7 @@ class Connection:
     # the tokens of its rows)
     _scope_avgdl_cache: dict[str, tuple[float | None, tuple[int, int], int]]
     # user -> (its mark, (kind, term or terms) -> the user's postings of query terms)
-    # (fulltext._postings)
+    # (postings.PostingsCache._postings)
     _postings_cache: dict[str, tuple[tuple[int, int],
                                      dict[tuple[str, str], tuple[np.ndarray, ...]]]]
     _postings_rows: int
@@ -121,6 +121,8 @@ class Connection:
         def _count_tokens(self, user: str) -> int: ...
         def _merge_fts(self, c: sqlite3.Connection) -> None: ...
         def _drop_postings(self, user: str) -> None: ...
+        def _grow_postings(self, user: str, term: str, old: Any, mark: tuple[int, int]
+                           ) -> None: ...
         def flush(self, *, erasing: bool = False) -> None: ...
 
     @contextmanager

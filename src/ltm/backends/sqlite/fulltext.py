@@ -1,7 +1,7 @@
 """Full text: the tokenizer and stop words, BM25 as FTS5 computes it (with IDF and the average
 memory length taken within a user's scope), the searches over the FTS5 index (``text_search``,
-``text_ceiling``, ``label_rows``, ``scope_text``), and the upkeep of the index's structure
-(merge, repair)."""
+``text_ceiling``, ``label_rows``, ``scope_text``, the query words' matches), on top of the
+postings cache (``postings.py``) and the index's structural upkeep (``fts_upkeep.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import math
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,8 @@ from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
-from .connection import Connection
-from .schema import _is_busy
+from .fts_upkeep import FtsUpkeep, _varints
+from .postings import PostingsCache, _Stale
 
 log = logging.getLogger(__name__)
 
@@ -64,46 +64,6 @@ _BM25 = f"-bm25(memories_fts, 1.0, 0.0, {EXTRA_WEIGHT})"
 # the scope than its store-wide postings are long. 1M rows / 1,000 a user: highlight();
 # LoCoMo (5,882 turns, ~600 a conversation): bm25().
 _HIGHLIGHT_RATIO = 200
-
-
-# Rows of postings the cache of query terms' postings holds (``FullText._postings``; ~16
-# bytes a row) before it starts afresh
-_POSTINGS_MAX_ROWS = 1_000_000
-
-
-# FTS5's structure record: row 10 of memories_fts_data, a 4-byte cookie (then, in later
-# SQLite versions, the 4-byte marker of its second format), the number of levels, ...
-_FTS_STRUCTURE_ID = 10
-_FTS_STRUCTURE_V2 = b"\xff\x00\x00\x01"
-_FTS5_LEVEL_LIMIT = 2_000  # FTS5_MAX_SEGMENT: a record of more levels reads as corrupt
-# Levels the structure record may hold before a merge rebuilds the index instead (2 a forget
-# on SQLite 3.40; ~600 bytes): a rebuild costs ~7 merges, so once per ~127 forgets.
-_FTS_MAX_LEVELS = 256
-
-
-def _fts_levels(block: bytes | None) -> int | None:
-    """The number of levels in an FTS5 structure record; None if it is missing or garbled."""
-    if block is None or len(block) < 5:
-        return None
-    start = 8 if block[4:8] == _FTS_STRUCTURE_V2 else 4
-    values = _varints(block[start:start + 9])
-    return values[0] if values else None
-
-
-def _varints(buf: bytes) -> list[int]:
-    """SQLite varints (7 bits a byte, high bit = more; a 9th byte carries 8 bits)."""
-    out, value, width = [], 0, 0
-    for byte in buf:
-        width += 1
-        if width == 9:
-            out.append((value << 8) | byte)
-            value = width = 0
-            continue
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            out.append(value)
-            value = width = 0
-    return out
 
 
 def _row_length(sz: bytes) -> int:
@@ -182,57 +142,7 @@ def _tf_parts(f: np.ndarray, length: np.ndarray, avgdl: float) -> np.ndarray:
     return f * k1_1 / (f + tf_k + tf_len * length)
 
 
-# a term's entries in a user's postings cache of an earlier user mark: that mark, and
-# (kind, term) -> the arrays (``_Postings.stale``)
-_Stale = tuple[tuple[int, int], dict[tuple[str, str], tuple[np.ndarray, ...]]]
-_STALE_TERMS = 20_000  # terms whose earlier entries a user's postings cache carries
-
-
-class _Postings(dict[tuple[str, str], tuple[np.ndarray, ...]]):
-    """A user's postings cache (``FullText._postings``). After the user's own inserts alone,
-    a term's entries of an earlier user mark (``stale``) are brought up to date by ``grow``
-    when one of them is first asked for, instead of being read again; those not asked for
-    are carried to the next mark's cache while only this connection's inserts come between."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stale: dict[str, _Stale] = {}
-        self.grow: Callable[[str, _Stale], None] | None = None
-
-    def _fresh(self, key: tuple[str, str]) -> None:
-        if key[1] in self.stale and key[0] in ("tf", "label", "raw"):
-            old = self.stale.pop(key[1])
-            if self.grow is not None:
-                self.grow(key[1], old)
-
-    def carried(self, mark: tuple[int, int]) -> dict[str, _Stale]:
-        """The stale entries of the next mark's cache: this one's entries (of ``mark``, its
-        own mark) and those of earlier marks not asked for since."""
-        out: dict[str, _Stale] = {}
-        for (kind, term), arrays in dict.items(self):
-            if kind in ("tf", "label", "raw"):
-                out.setdefault(term, (mark, {}))[1][(kind, term)] = arrays
-        for term, old in self.stale.items():
-            out.setdefault(term, old)
-        return out if len(out) <= _STALE_TERMS else {}
-
-    def get(self, key: tuple[str, str], default: Any = None) -> Any:
-        if not dict.__contains__(self, key):
-            self._fresh(key)
-        return dict.get(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, tuple) and not dict.__contains__(self, key):
-            self._fresh(key)
-        return dict.__contains__(self, key)
-
-    def clear(self) -> None:
-        super().clear()
-        self.stale = {}
-        self.grow = None
-
-
-class FullText(Connection):
+class FullText(PostingsCache, FtsUpkeep):
     """Searches over the FTS5 index and its upkeep (a part of ``SqliteBackend``)."""
 
     def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
@@ -824,113 +734,3 @@ class FullText(Connection):
         elif tf is not None:
             return  # (its counts not kept: read cold, with its labels)
         self._keep_postings(user, ("label", term), np.concatenate([label[0], rowids[labelled]]))
-
-    def _postings(self, user: str, mark: tuple[int, int]
-                  ) -> dict[tuple[str, str], tuple[np.ndarray, ...]]:
-        """The cache of ``user``'s postings of query terms (row ids, and for ``scope_text``
-        their BM25 term-frequency parts) as of the user mark ``mark``, emptied when it moved
-        (a write of another user's leaves it): a search reads each term's rows once for
-        ``label_rows``, ``scope_text`` and ``text_ceiling``, and a user's searches share their
-        names and topics."""
-        hit = self._postings_cache.get(user)
-        if hit is not None and hit[0] == mark:
-            return hit[1]
-        grown = self._own_appends(user, hit[0], mark) if hit is not None else None
-        self._drop_postings(user)
-        held = _Postings()
-        if hit is not None and grown is not None and isinstance(hit[1], _Postings):
-            # after this connection's own inserts alone: each term's entries are brought up
-            # to date when first asked for (``_grow_postings``), not read again
-            held.stale = hit[1].carried(hit[0])
-            held.grow = lambda term, old: self._grow_postings(user, term, old, mark)
-        self._postings_cache[user] = (mark, held)
-        return held
-
-    def _drop_postings(self, user: str) -> None:
-        """Drop ``user``'s postings cache (stale, or the user forgotten), its rows uncounted."""
-        hit = self._postings_cache.pop(user, None)
-        if hit is not None:
-            self._postings_rows -= sum(len(a[0]) for a in hit[1].values())
-
-    def _keep_postings(self, user: str, key: tuple[str, str], *arrays: np.ndarray
-                       ) -> tuple[np.ndarray, ...]:
-        """Hold ``arrays`` (read-only) under ``key`` in ``user``'s postings cache (the one
-        ``_postings`` gave the caller); returns them. Past ``_POSTINGS_MAX_ROWS`` rows in all
-        every user's cache starts afresh."""
-        for a in arrays:
-            a.flags.writeable = False
-        rows = len(arrays[0])
-        if self._postings_rows + rows > _POSTINGS_MAX_ROWS:
-            for _, held in self._postings_cache.values():
-                held.clear()
-            self._postings_rows = 0
-            if len(self._postings_cache) > 10_000:  # (users' marks without postings)
-                self._postings_cache = {u: e for u, e in self._postings_cache.items()
-                                        if u == user}
-        entry = self._postings_cache.get(user)
-        if entry is not None:
-            entry[1][key] = arrays
-            self._postings_rows += rows
-        return arrays
-
-    # -- the full-text index's structure ----------------------------------------------------
-    def _merge_fts(self, c: sqlite3.Connection) -> None:
-        """Merge the full-text index into one segment, dropping the entries of deleted rows
-        (inside ``c``'s transaction; under ``_erasing`` the pages it frees are zeroed).
-
-        The FTS5 of SQLite 3.40 (this machine's; later versions cap the levels at 64) adds two
-        empty levels to its structure record (row 10 of ``memories_fts_data``) at each
-        'optimize' of an index whose segments sit on more than one level, which a delete
-        since the last merge always causes; past 2,000 levels FTS5 calls the table corrupt
-        (about 1,000 forgets). Once the record holds
-        ``_FTS_MAX_LEVELS`` levels the index is rebuilt from ``memories`` instead: the
-        same erasure, with a structure record of one or a few levels."""
-        levels = _fts_levels(self._fts_structure(c))
-        if levels is None or levels + 2 > _FTS_MAX_LEVELS:
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
-        else:
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
-
-    @staticmethod
-    def _fts_structure(c: sqlite3.Connection) -> bytes | None:
-        row = c.execute("SELECT block FROM memories_fts_data WHERE id = ?",
-                        (_FTS_STRUCTURE_ID,)).fetchone()
-        return row[0] if row is not None and isinstance(row[0], bytes) else None
-
-    def _fts_healthy(self) -> bool:
-        """Whether FTS5 can open the full-text index and its structure record is within
-        bounds (a store whose forgets grew it under an earlier version may be past them)."""
-        levels = _fts_levels(self._fts_structure(self.conn))
-        if levels is None or levels > _FTS_MAX_LEVELS:
-            return False
-        try:
-            self.conn.execute("SELECT rowid FROM memories_fts WHERE memories_fts MATCH "
-                              "'\"ltm\"' LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise
-            log.warning("the full-text index of %s cannot be read: %s", self.folder, exc)
-            return False
-        return True
-
-    def _check_fts(self) -> None:
-        """On open: rebuild a full-text index that FTS5 cannot open or whose structure record
-        has grown past ``_FTS_MAX_LEVELS`` levels, from the text in ``memories`` (the truth).
-        When FTS5 cannot even open it (past 2,000 levels: "vtable constructor failed"),
-        its structure record is first replaced by an empty one, which 'rebuild' rewrites
-        with everything else."""
-        if self._fts_healthy():
-            return
-        with self._erasing(), self.atomic() as c:
-            if self._fts_healthy():
-                return  # another process repaired it while we waited for the lock
-            log.warning("rebuilding the full-text index of %s from the memories table",
-                        self.folder)
-            block = self._fts_structure(c)
-            levels = _fts_levels(block)
-            if levels is None or levels > _FTS5_LEVEL_LIMIT:
-                cookie = block[:4] if block is not None and len(block) >= 4 else bytes(4)
-                c.execute("INSERT OR REPLACE INTO memories_fts_data (id, block) VALUES (?, ?)",
-                          (_FTS_STRUCTURE_ID, cookie + bytes(3)))
-            c.execute("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
-        self._averages_cache = None
