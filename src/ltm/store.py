@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import logging
 import os
 import re
@@ -359,6 +360,10 @@ class MemoryStore:
         if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) \
                 or budget_tokens < 1:
             raise InvalidInput("budget_tokens must be a positive integer", field="budget_tokens")
+        unknown = sorted(set(filters) - _CONTEXT_FILTERS)
+        if unknown:  # (as Python says it, but of context, not of the search it calls)
+            raise TypeError(f"MemoryStore.context() got an unexpected keyword argument "
+                            f"{unknown[0]!r} (its filters: {', '.join(sorted(_CONTEXT_FILTERS))})")
         floor = self.settings.context_min_relevance if min_relevance is None else min_relevance
         from .timeparse import utc_offset
         return pack_context(self.search(query, user=user, k=k, min_relevance=floor, **filters),
@@ -700,3 +705,9 @@ def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder
         # leaves nothing behind
         getattr(backend, "abandon", backend.close)()
         raise
+
+
+# the filters ``context`` passes on to ``search`` (its keyword arguments but those context has)
+_CONTEXT_FILTERS = frozenset(
+    name for name in inspect.signature(MemoryStore.search).parameters
+    if name not in ("self", "query", "user", "k", "min_relevance"))

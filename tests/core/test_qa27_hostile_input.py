@@ -203,3 +203,17 @@ def test_import_from_a_file_it_cannot_read(tmp_path: Path) -> None:
                 with pytest.raises(InvalidInput, match=words):
                     store.import_(fp)
         assert store.users() == []
+
+
+def test_context_names_itself_for_an_argument_it_does_not_take(tmp_path: Path) -> None:
+    """context() passes its filters on to search(): an argument neither takes raised
+    TypeError "MemoryStore.search() got an unexpected keyword argument", naming a method the
+    caller never called. Now the message names context() and lists its filters; the filters
+    it does take still reach the search."""
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        store.add("I moved to Lisbon", user="alice", session="s1")
+        with pytest.raises(TypeError, match=r"context\(\) got an unexpected keyword argument "
+                                            r"'bogus' \(its filters: agent, as_of, kinds"):
+            store.context("Lisbon", user="alice", bogus=1)
+        assert "Lisbon" in store.context("Lisbon", user="alice", session="s1")
+        assert store.context("Lisbon", user="alice", session="s2") == ""
