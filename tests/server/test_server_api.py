@@ -20,6 +20,10 @@ def test_health_needs_no_key_and_reports_keys(served: Served) -> None:
     r = httpx.get(served.url + "/v1/health")
     assert r.status_code == 200
     assert r.json()["auth"] == "keys"
+    # a probe that sends HEAD (a load balancer, curl -I) gets 200 too, without a key
+    # (it was 405 Method Not Allowed)
+    head = httpx.head(served.url + "/v1/health")
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_requests_without_or_with_a_bad_key_are_refused(served: Served) -> None:

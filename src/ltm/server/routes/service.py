@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ... import __version__
 from .. import models as M
@@ -19,6 +19,12 @@ def install(app: FastAPI, r: Routes) -> None:
         """Liveness: no key needed."""
         return M.HealthOut(status="ok", version=__version__,
                            auth="keys" if r.access.keys_required() else "open")
+
+    @app.head("/v1/health", include_in_schema=False)
+    def health_head() -> Response:
+        """Liveness for probes that send HEAD (load balancers, ``curl -I``): 200, no body.
+        Left out of the schema: the GET above is the documented operation."""
+        return Response(status_code=200)
 
     @app.get("/v1/me", response_model=M.MeOut, tags=["service"])
     def me(key: ApiKey = Depends(r.principal)) -> M.MeOut:
