@@ -33,29 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import mixed_writes as _mixed  # (this folder: the script runs as a file)
+
 PASSES = ("steady", "after-own-add", "after-own-supersede")
 
 
-def _open(store: str, embedder: str | None) -> Any:
-    import ltm
-
-    return ltm.open(store, embedder=embedder) if embedder else ltm.open(store)
-
-
 def build(store: str, size: int, embedder: str | None, seed: int) -> None:
-    from ltm.bench.corpus import Corpus
-
-    corpus = Corpus(size, 1, seed=seed)
-    with _open(store, embedder) as mem:
-        batch: list[dict[str, Any]] = []
-        for item in corpus.items():
-            batch.append({"text": item.text, "user": item.user, "session": item.session,
-                          "time": item.time})
-            if len(batch) == 1000:
-                mem.add_many(batch)
-                batch = []
-        if batch:
-            mem.add_many(batch)
+    """One user's ``size`` memories of ``ltm.bench.corpus``: the mixed-writes benchmark's
+    store (its ``build``) with one user."""
+    _mixed.build(store, 1, size, embedder, seed)
 
 
 def measure(store: str, size: int, queries: int, embedder: str | None, seed: int,
@@ -65,7 +51,7 @@ def measure(store: str, size: int, queries: int, embedder: str | None, seed: int
     asked = Corpus(size, 1, seed=seed).queries(queries, seed=1)
     texts = [i.text for i in Corpus(2 * queries, 1, seed=seed + 1000 + round_).items()]
     out: dict[str, list[float]] = {p: [] for p in PASSES}
-    with _open(store, embedder) as mem:
+    with _mixed._open(store, embedder) as mem:
         for user, q in asked:  # untimed: caches, the query vectors' cache
             mem.search(q, user=user, k=10)
         for user, q in asked:
