@@ -24,8 +24,8 @@ from . import validate as check
 from .backends.base import Backend, Filters, NewRow
 from .backends.common import memory_from_columns
 from .config import Settings
-from .embed import Embedder
-from .errors import DimensionMismatch, InvalidInput, NotFound, StoreError
+from .embed import Embedder, check_finite, embedded
+from .errors import InvalidInput, NotFound, StoreError
 from .model import ForgetReceipt, Memory
 from .retention_rules import policies
 from .timeutil import from_us, now_us, opt_us, to_us
@@ -158,11 +158,7 @@ class Engine:
         """The embedder's vectors of ``texts``, checked: the store's dimension, finite (an
         embedder's NaN reached the store through update, reindex and the policies, which
         wrote what this returned without the check a new row's vectors get)."""
-        vecs = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
-        if vecs.shape != (len(texts), self.embedder.dim):
-            raise DimensionMismatch(self.embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
-        check_finite(vecs)
-        return vecs
+        return embedded(self.embedder, texts)
 
     def embed_later(self, rows: Sequence[NewRow], into: Embedding) -> None:
         """Queue the embedding of ``rows`` (one block) on the worker thread."""
@@ -331,11 +327,6 @@ def check_unique(rows: Sequence[NewRow]) -> None:
             raise InvalidInput(f"item {n}: id {r.id} is also the id of item {first[r.id]}; "
                                "ids are unique", field="id", item=n)
         first[r.id] = n
-
-
-def check_finite(vectors: np.ndarray) -> None:
-    if not np.all(np.isfinite(vectors)):
-        raise InvalidInput("embedding contains NaN or infinity", field="embedding")
 
 
 def memory_of(row: NewRow) -> Memory:

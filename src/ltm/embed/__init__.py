@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InvalidInput
+from ..errors import DimensionMismatch, InvalidInput
 
 # the longest vector a store takes (the hash embedder's largest too)
 MAX_DIM = 65_536
@@ -69,6 +69,22 @@ def load_embedder(spec: str | Embedder, settings: Settings) -> Embedder:
         raise InvalidInput(f"unknown embedder {spec!r}; known: {', '.join(sorted(_REGISTRY))}",
                            field="embedder")
     return factory(arg, settings)
+
+
+def check_finite(vectors: np.ndarray) -> None:
+    if not np.all(np.isfinite(vectors)):
+        raise InvalidInput("embedding contains NaN or infinity", field="embedding")
+
+
+def embedded(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """``embedder``'s float32 vectors of ``texts``, checked: one of its dimension a text
+    (DimensionMismatch), finite (InvalidInput). What a store writes and what a search asks
+    with both come through here."""
+    vecs = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
+    if vecs.shape != (len(texts), embedder.dim):
+        raise DimensionMismatch(embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
+    check_finite(vecs)
+    return vecs
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

@@ -27,8 +27,7 @@ import numpy as np
 
 from ..backends.base import Backend, Filters, Pinning, ScopeReader
 from ..config import Settings
-from ..embed import Embedder
-from ..errors import InvalidInput
+from ..embed import Embedder, embedded
 from ..model import Hit, Memory
 from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
@@ -288,16 +287,9 @@ def _names(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _query_vector(embedder: Embedder, text: str, given: np.ndarray | None) -> np.ndarray:
-    if given is not None:
-        return given
-    qv = np.asarray(embedder.embed([text])[0])
-    # checked as a memory's vector is (engine.check_finite): a NaN query vector matched no
-    # memory by its vector and the search answered from full text alone, saying nothing
-    if qv.shape != (embedder.dim,) or not np.isfinite(qv).all():
-        raise InvalidInput(f"the embedder {embedder.name!r} gave the query a vector that is "
-                           f"not {embedder.dim} finite numbers (NaN or infinity, or another "
-                           "length)", field="embedding")
-    return qv
+    # checked as a memory's vector is (``embedded``): a NaN query vector matched no memory by
+    # its vector and the search answered from full text alone, saying nothing
+    return given if given is not None else embedded(embedder, [text])[0]
 
 
 def _candidates(backend: Backend, embedder: Embedder, settings: Settings, query: str,
