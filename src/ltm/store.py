@@ -276,11 +276,10 @@ class MemoryStore:
         if clear_expiry and expires_at is not None:
             raise InvalidInput("give expires_at or clear_expiry=True, not both",
                                field="clear_expiry")
-        self.get(id, user=user)
+        current = self.get(id, user=user)
         changes: dict[str, Any] = {}
         vector = None
         if text is not None or metadata is not None:
-            current = self.get(id, user=user)
             new_text = check.text(text) if text is not None else current.text
             new_meta = self.engine.meta(metadata) if metadata is not None else current.metadata
             if text is not None:
@@ -307,6 +306,10 @@ class MemoryStore:
             changes["session"] = check.opt_name(session, "session")
         if agent is not None:
             changes["agent"] = check.opt_name(agent, "agent")
+        if "time" in changes and changes.get("kind", current.kind) == "episode" \
+                and current.valid_to is None and current.valid_from == current.time:
+            # an episode's validity starts at its time (as_of reads it so): it moves with it
+            changes["valid_from"] = changes["time"]
         if not changes:
             raise InvalidInput("update needs at least one field to change")
         return self.backend.update(id, user, changes, vector)

@@ -1,0 +1,32 @@
+"""An agent builder's walk through explicit memory (thirteenth session, helper 66): what broke,
+each with a real store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ltm
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def test_an_episode_moved_in_time_is_found_as_of_its_new_time(tmp_path: Path) -> None:
+    # as_of reads an episode by its time; update(time=...) left valid_from at the old time,
+    # so the episode moved to 2020 was missing as of 2022 and present as of 2025 before 2024
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:
+        e = mem.add("Ana went to the zoo", user="u", time="2024-06-01")
+        mem.update(e.id, user="u", time="2020-06-01")
+        got = mem.get(e.id, user="u")
+        assert got.time == got.valid_from == _utc("2020-06-01")
+        assert [h.memory.id for h in mem.search("zoo", user="u", as_of="2022-01-01")] == [e.id]
+        # and later again (time moved forward): not yet as of before it
+        mem.update(e.id, user="u", time="2025-01-01")
+        assert mem.search("zoo", user="u", as_of="2024-12-31") == []
+        assert [h.memory.id for h in mem.search("zoo", user="u", as_of="2025-01-01")] == [e.id]
+        # the history keeps the earlier validity with the earlier time
+        events = mem.history(e.id, user="u")
+        assert events[-1].event == "updated" and set(events[-1].data or {}) == {"time",
+                                                                                "valid_from"}
