@@ -105,9 +105,21 @@ _NUMBERS = {"k": "an integer", "limit": "an integer", "budget_tokens": "an integ
             "importance": "a number", "min_relevance": "a number"}
 
 
+def _iso(t: Any) -> str:
+    return str(t.isoformat().replace("+00:00", "Z"))
+
+
 def _short(m: Any, score: float | None = None) -> dict[str, Any]:
-    out = {"id": m.id, "text": m.text, "time": m.time.isoformat().replace("+00:00", "Z"),
-           "kind": m.kind, "session": m.session}
+    out = {"id": m.id, "text": m.text, "time": _iso(m.time), "kind": m.kind,
+           "session": m.session}
+    # when a fact held (its time is when it was recorded), and whether a newer one replaced
+    # it: without them an agent cannot tell an outdated fact from the current one
+    if m.kind != "episode" and m.valid_from is not None and m.valid_from != m.time:
+        out["valid_from"] = _iso(m.valid_from)
+    if m.valid_to is not None:
+        out["valid_to"] = _iso(m.valid_to)
+    if m.superseded_by is not None:
+        out["superseded_by"] = m.superseded_by
     if m.metadata.get("speaker"):
         out["speaker"] = m.metadata["speaker"]
     if score is not None:
@@ -211,7 +223,9 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
     @server.tool(description=(
         "Search the user's memories for what is relevant to `query` (hybrid full-text + "
         "semantic search). Returns up to `k` memories, best first, each with id, text, time, "
-        "kind, session and relevance (the probability, 0-1, that it bears on the query). "
+        "kind, session and relevance (the probability, 0-1, that it bears on the query); a "
+        "fact also with when it held (`valid_from`, `valid_to`) and, once replaced, the id "
+        "of the fact that replaced it (`superseded_by`: it is outdated). "
         "Only memories with relevance >= `min_relevance` (default: the store's "
         "context_min_relevance) are returned; when none is, the answer is one entry whose "
         "`note` says that nothing stored is relevant. Narrow with `session`, `kinds` (e.g. "
