@@ -8,6 +8,7 @@ Hierarchy::
     ├── ScopeError          a call without a valid ``user`` scope
     ├── NotFound            no such memory *for this user* (never reveals other users' data)
     ├── EmbedderMismatch    the store was built with another embedder
+    ├── EmbedderError       the embedder failed, or answered something other than vectors
     ├── StoreError          the store folder or database cannot be used
     │   └── StoreBusy           another process holds the write lock past the busy timeout
     └── MissingDependency   an optional extra is not installed
@@ -73,6 +74,17 @@ class EmbedderMismatch(LtmError):
             "open it with the same embedder (or export and re-import into a new store)")
         self.stored = stored
         self.configured = configured
+
+
+class EmbedderError(LtmError):
+    """The embedder raised an error of its own, or answered something that is not one vector
+    of its dimension for each text (None, strings, ragged lists, another number of rows);
+    nothing was written. ``embedder`` names it. (An answer of the right shape holding NaN is
+    ``InvalidInput``, one of another length ``DimensionMismatch``.)"""
+
+    def __init__(self, message: str, *, embedder: str | None = None) -> None:
+        super().__init__(message)
+        self.embedder = embedder
 
 
 class StoreError(LtmError):

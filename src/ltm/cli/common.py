@@ -219,10 +219,11 @@ def errors_to_exit() -> Iterator[None]:
     except MissingDependency as exc:
         fail(str(exc), 5, type(exc).__name__)
     except LtmError as exc:
-        # the rest: an external service (the LLM, a remote embedder) failed -> 6; else 1
-        from ..embed.openai import EmbeddingServiceError
+        # the rest: the LLM or the embedder (a remote one, a custom one's own error) failed
+        # -> 6; else 1
+        from ..errors import EmbedderError
         from ..llm import LLMError
-        code = 6 if isinstance(exc, (LLMError, EmbeddingServiceError)) else 1
+        code = 6 if isinstance(exc, (LLMError, EmbedderError)) else 1
         fail(str(exc), code, type(exc).__name__)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import DimensionMismatch, InvalidInput
+from ..errors import DimensionMismatch, EmbedderError, InvalidInput, LtmError
 
 # the longest vector a store takes (the hash embedder's largest too)
 MAX_DIM = 65_536
@@ -79,12 +79,38 @@ def check_finite(vectors: np.ndarray) -> None:
 def embedded(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     """``embedder``'s float32 vectors of ``texts``, checked: one of its dimension a text
     (DimensionMismatch), finite (InvalidInput). What a store writes and what a search asks
-    with both come through here."""
-    vecs = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
-    if vecs.shape != (len(texts), embedder.dim):
-        raise DimensionMismatch(embedder.dim, int(vecs.shape[-1]) if vecs.ndim else 0)
+    with both come through here. What the embedder raises of its own (a custom one's
+    RuntimeError, a model's error) and an answer that is not one vector a text (None, strings,
+    ragged lists, another number of rows) are EmbedderError: before, they escaped raw, a 500
+    over REST and a traceback in the CLI (nothing was written either way)."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    name = str(getattr(embedder, "name", "?"))
+    try:
+        got = embedder.embed(list(texts))
+    except (LtmError, MemoryError):  # (ltm's own: a remote embedder's service error)
+        raise
+    except Exception as exc:
+        raise EmbedderError(f"the embedder {name!r} failed: {type(exc).__name__}: "
+                            f"{_short(exc)}", embedder=name) from exc
+    try:
+        vecs = np.asarray(got, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EmbedderError(f"the embedder {name!r} answered {type(got).__name__}, not an "
+                            f"array of numbers ({_short(exc)})", embedder=name) from exc
+    if vecs.ndim != 2 or vecs.shape[0] != len(texts):
+        raise EmbedderError(f"the embedder {name!r} answered an array of shape {vecs.shape} "
+                            f"for {len(texts)} text(s); expected ({len(texts)}, {embedder.dim})",
+                            embedder=name)
+    if vecs.shape[1] != embedder.dim:
+        raise DimensionMismatch(embedder.dim, int(vecs.shape[1]))
     check_finite(vecs)
     return vecs
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

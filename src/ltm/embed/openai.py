@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
-from ..errors import LtmError
+from ..errors import EmbedderError
 from . import normalize_rows
 
 
-class EmbeddingServiceError(LtmError):
+class EmbeddingServiceError(EmbedderError):
     """The embeddings endpoint failed or answered something unusable."""
 
 

@@ -48,7 +48,7 @@ from pydantic import ConfigDict  # noqa: E402
 from .. import ids as _ids  # noqa: E402
 from ..aio import AsyncMemoryStore  # noqa: E402
 from ..backends.base import Filters, check_metadata_filter  # noqa: E402
-from ..embed import normalize_rows  # noqa: E402
+from ..embed import embedded, normalize_rows  # noqa: E402
 from ..errors import InvalidInput  # noqa: E402
 from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
@@ -408,7 +408,7 @@ class LtmVectorStore(VectorStore):
         mems = [h.memory for h in hits]
         vectors = self.store.backend.vectors([m.id for m in mems], self.user)
         mems = [m for m in mems if m.id in vectors]
-        qvec = np.asarray(self.store.embedder.embed([query]), dtype=np.float32)[0]  # (dim,)
+        qvec = embedded(self.store.embedder, [query])[0]  # (dim,), checked as search checks it
         picked = mmr([vectors[m.id] for m in mems], qvec, k, lambda_mult)
         return [_document(mems[i]) for i in picked]
 

@@ -2,7 +2,8 @@
 (``{"error", "message", "field"?}``), the store-busy retry that ends in 503, and the exception
 handlers that map ``ltm.errors`` types, validation errors and Starlette's own errors.
 
-    NotFound 404 | InvalidInput, ScopeError 422 | other LtmError 503 (store unavailable)
+    NotFound 404 | InvalidInput, ScopeError 422 | EmbedderError 503 (embedder failed)
+    other LtmError 503 (store unavailable)
     StoreBusy past the retries 503 (Retry-After: 1) | body not JSON 400, not sent as JSON 415
 """
 
@@ -20,7 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ..errors import InvalidInput, LtmError, NotFound, ScopeError, StoreBusy
+from ..errors import EmbedderError, InvalidInput, LtmError, NotFound, ScopeError, StoreBusy
 from .messages import plain_errors
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScopeError)
     async def _scope(_: Request, exc: ScopeError) -> JSONResponse:
         return error_response(422, "invalid_input", str(exc), "user")
+
+    @app.exception_handler(EmbedderError)
+    async def _embedder(_: Request, exc: EmbedderError) -> JSONResponse:
+        # the server's embedder, not the request: a custom one's own error, a remote one down
+        log.error("embedder error: %s", exc)
+        return error_response(503, "embedder_failed", str(exc))
 
     @app.exception_handler(LtmError)
     async def _ltm(_: Request, exc: LtmError) -> JSONResponse:
