@@ -35,7 +35,7 @@ from .errors import (
 )
 from .model import ForgetReceipt, HistoryEvent, Hit, Memory, Page, SessionStats, UserStats
 from .registry import open_backend, store_embedder
-from .retrieval.context import pack_context
+from .retrieval.context import pack
 from .retrieval.feedback import forget_feedback, ranker_from_meta, record_feedback
 from .retrieval.pipeline import search as _search
 from .retrieval.ranker import META_KEY as _RANKER_KEY
@@ -331,6 +331,17 @@ class MemoryStore:
         """The ``k`` memories of ``user`` most relevant to ``query``, best first; none whose
         ``relevance`` (the calibrated probability that it is evidence for the query, in
         [0, 1]) is below ``min_relevance``."""
+        hits, scope = self._ranked(query, user=user, k=k, agent=agent, session=session,
+                                   kinds=kinds, since=since, until=until, as_of=as_of,
+                                   metadata=metadata, now=now, min_relevance=min_relevance)
+        self.engine.note_access([h.memory.id for h in hits], scope)
+        return hits
+
+    def _ranked(self, query: str, *, user: str, k: int, agent: str | None,
+                session: str | None, kinds: Sequence[str] | None, since: Any, until: Any,
+                as_of: Any, metadata: Mapping[str, Any] | None, now: Any,
+                min_relevance: float) -> tuple[list[Hit], str]:
+        """``search``'s hits and the user they are of, not yet counted as retrieved."""
         self._check_open()
         check.query(query)
         floor = _min_relevance(min_relevance)
@@ -350,8 +361,7 @@ class MemoryStore:
                 flt = dataclasses.replace(flt, window=(window.start, window.end - 1))
         hits = _search(self.backend, self.embedder, self.settings, query, flt, check.top_k(k),
                        now=now_, window=window, ranker=self.ranker, min_relevance=floor)
-        self.engine.note_access([h.memory.id for h in hits], flt.user)
-        return hits
+        return hits, flt.user
 
     def context(self, query: str, *, user: str, budget_tokens: int = 1000, k: int = 50,
                 min_relevance: float | None = None, **filters: Any) -> str:
@@ -369,8 +379,14 @@ class MemoryStore:
                             f"{unknown[0]!r} (its filters: {', '.join(sorted(_CONTEXT_FILTERS))})")
         floor = self.settings.context_min_relevance if min_relevance is None else min_relevance
         from .timeparse import utc_offset
-        return pack_context(self.search(query, user=user, k=k, min_relevance=floor, **filters),
-                            budget_tokens, utc_offset(filters.get("now")))
+        search = {"agent": None, "session": None, "kinds": None, "since": None, "until": None,
+                  "as_of": None, "metadata": None, "now": None, **filters}
+        hits, scope = self._ranked(query, user=user, k=k, min_relevance=floor, **search)
+        block, given = pack(hits, budget_tokens, utc_offset(filters.get("now")))
+        # only what the block holds was used (decay and capacity read it so), not the
+        # candidates that did not fit
+        self.engine.note_access([m.id for m in given], scope)
+        return block
 
     # -- learned relevance -------------------------------------------------------------------
     @property

@@ -30,3 +30,23 @@ def test_an_episode_moved_in_time_is_found_as_of_its_new_time(tmp_path: Path) ->
         events = mem.history(e.id, user="u")
         assert events[-1].event == "updated" and set(events[-1].data or {}) == {"time",
                                                                                 "valid_from"}
+
+
+def test_context_counts_as_used_only_the_memories_it_gives_back(tmp_path: Path) -> None:
+    # decay and capacity read access counts as use ("halves per 90 days unused"); context()
+    # searched 50 candidates and counted every one retrieved, also those left out of its
+    # block (over the budget), so memories never shown to a model were kept alive
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:
+        for i in range(30):
+            mem.add(f"gardening tomatoes note {i}", user="u")
+        block = mem.context("gardening tomatoes", user="u", budget_tokens=30)
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:  # (counts are written in batches)
+        given = [m for m in mem.list("u", limit=100)
+                 if any(line.endswith("] " + m.text) for line in block.splitlines())]
+        assert len(given) == 1
+        assert {m.id for m in mem.list("u", limit=100) if m.access_count} == {given[0].id}
+        assert mem.get(given[0].id, user="u").last_accessed is not None
+        # a search still counts every hit it returns
+        assert len(mem.search("gardening tomatoes", user="u", k=5)) == 5
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:
+        assert sum(1 for m in mem.list("u", limit=100) if m.access_count) >= 5

@@ -131,6 +131,12 @@ def pack_context(hits: Sequence[Hit], budget_tokens: int,
     is left), in chronological order, one per line with date, session and speaker labels;
     dates are UTC's, or the wall clock of ``offset`` (the UTC offset of the search's
     ``now``)."""
+    return pack(hits, budget_tokens, offset)[0]
+
+
+def pack(hits: Sequence[Hit], budget_tokens: int, offset: timedelta = timedelta(0)
+         ) -> tuple[str, list[Memory]]:
+    """``pack_context``'s block and the memories it holds, in its order."""
     chosen: list[tuple[Memory, str]] = []
     used = 0
     skipped: Hit | None = None
@@ -150,4 +156,4 @@ def pack_context(hits: Sequence[Hit], budget_tokens: int,
         if cut is not None:
             chosen.append((m, cut))
     chosen.sort(key=lambda p: (_when(p[0]), p[0].seq or 0, p[0].id))
-    return "\n".join(line for _, line in chosen)
+    return "\n".join(line for _, line in chosen), [m for m, _ in chosen]
