@@ -47,6 +47,18 @@ function seg(user) {
 const userPath = (suffix = "") => `/v1/users/${seg(state.user)}${suffix}`;
 const fmtTime = (iso) => iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, "") : "";
 
+// A history event's previous values, with its times (kept as microseconds since 1970)
+// written as dates.
+const TIME_FIELDS = new Set(["time", "recorded_at", "valid_from", "valid_to", "expires_at", "last_accessed"]);
+function readable(data) {
+  const out = {};
+  for (const [k, v] of Object.entries(data)) {
+    const when = TIME_FIELDS.has(k) && typeof v === "number" ? new Date(v / 1000) : null;
+    out[k] = when && !Number.isNaN(when.getTime()) ? fmtTime(when.toISOString()) : v;
+  }
+  return out;
+}
+
 async function connect(ev) {
   ev?.preventDefault();
   state.key = $("#key").value.trim();
@@ -272,6 +284,10 @@ async function showMemory(id) {
       "importance", "pinned", "access_count", "last_accessed", "expires_at"];
     for (const f of fields) {
       if (m[f] === null || m[f] === undefined) continue;
+      if (f === "superseded_by") {  // the fact that replaced it: one click away, as a source is
+        dl.append(el("dt", {}, f), el("dd", {}, el("a", { class: "src", onclick: () => showMemory(m[f]) }, m[f])));
+        continue;
+      }
       dl.append(el("dt", {}, f), el("dd", {}, typeof m[f] === "string" && /^\d{4}-\d\d-\d\dT/.test(m[f]) ? fmtTime(m[f]) : String(m[f])));
     }
     if (Object.keys(m.metadata).length) dl.append(el("dt", {}, "metadata"), el("dd", {}, JSON.stringify(m.metadata)));
@@ -283,7 +299,7 @@ async function showMemory(id) {
     h.replaceChildren();
     for (const e of hist.events) {
       h.append(el("li", {}, el("strong", {}, e.event), " ", fmtTime(e.at),
-        ...(e.data ? [" ", el("code", {}, "was " + JSON.stringify(e.data))] : [])));
+        ...(e.data ? [" ", el("code", {}, "was " + JSON.stringify(readable(e.data)))] : [])));
     }
     $("#detail").hidden = false;
   } catch (e) { status(e.message, true); }
