@@ -50,3 +50,27 @@ def test_context_counts_as_used_only_the_memories_it_gives_back(tmp_path: Path) 
         assert len(mem.search("gardening tomatoes", user="u", k=5)) == 5
     with ltm.open(tmp_path / "s", embedder="hash") as mem:
         assert sum(1 for m in mem.list("u", limit=100) if m.access_count) >= 5
+
+
+def test_cli_lines_say_until_when_a_fact_held(tmp_path: Path) -> None:
+    # ltm search/list/get printed a superseded fact as '[fact]  Ana works at Acme', beside
+    # its successor, with nothing telling the outdated one (context() says 'until ...')
+    from click.testing import CliRunner
+
+    from ltm.cli import main
+
+    store = tmp_path / "s"
+    with ltm.open(store, embedder="hash") as mem:
+        old = mem.add("Ana works at Acme", user="ana", kind="fact", valid_from="2019-01-01")
+        new = mem.add("Ana works at Initech", user="ana", kind="fact",
+                      valid_from="2021-03-01", supersedes=old.id)
+    runner = CliRunner()
+    for args in (["search", "Ana works", "-u", "ana"], ["list", "-u", "ana"]):
+        out = runner.invoke(main, ["--store", str(store), *args])
+        assert out.exit_code == 0, out.output
+        lines = {line.split()[-1]: line for line in out.stdout.splitlines()}
+        assert "[fact until 2021-03-01 00:00]  Ana works at Acme" in lines["Acme"]
+        assert "until" not in lines["Initech"]
+    got = runner.invoke(main, ["--store", str(store), "get", old.id, "-u", "ana"]).stdout
+    assert got.strip().endswith("[fact until 2021-03-01 00:00]  Ana works at Acme")
+    assert new.id not in got

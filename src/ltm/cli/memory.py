@@ -41,8 +41,11 @@ def _now(value: str | None) -> Any:
 
 
 def fmt_memory(m: Any) -> str:
-    """One line per memory (line breaks in its text become spaces, as in context())."""
+    """One line per memory (line breaks in its text become spaces, as in context()); a fact
+    that no longer holds (superseded or ended) says until when it held, as context() does."""
     extra = f" session={m.session}" if m.session else ""
+    if m.valid_to is not None:
+        extra += f" until {m.valid_to:%Y-%m-%d %H:%M}"
     text = " ".join(m.text.split())
     return f"{m.id}  {m.time:%Y-%m-%d %H:%M}  [{m.kind}{extra}]  {text}"
 
