@@ -10,7 +10,8 @@ Hierarchy::
     ├── EmbedderMismatch    the store was built with another embedder
     ├── EmbedderError       the embedder failed, or answered something other than vectors
     ├── StoreError          the store folder or database cannot be used
-    │   └── StoreBusy           another process holds the write lock past the busy timeout
+    │   ├── StoreBusy           another process holds the write lock past the busy timeout
+    │   └── ConnectionLost      the database server dropped the connection during the call
     └── MissingDependency   an optional extra is not installed
 
 ``InvalidInput`` also subclasses ``ValueError`` and ``NotFound`` subclasses ``KeyError``, so
@@ -94,6 +95,18 @@ class StoreError(LtmError):
 class StoreBusy(StoreError):
     """Another process held the store's write lock past the busy timeout; nothing was written
     and the call may be retried."""
+
+
+class ConnectionLost(StoreError):
+    """The database server dropped the connection during the call (a restart,
+    ``pg_terminate_backend``, a network failure) and trying it again on a fresh connection
+    did not help or was not safe. ``maybe_written`` is False when the call's transaction was
+    rolled back (nothing of it was written: retry it) and True when the connection was lost
+    while its write committed (it may have been applied: read it back before retrying)."""
+
+    def __init__(self, message: str, *, maybe_written: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_written = maybe_written
 
 
 class MissingDependency(LtmError, ImportError):

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 import ltm
-from ltm.errors import StoreBusy, StoreError
+from ltm.errors import ConnectionLost, StoreBusy, StoreError
 
 
 def _app_url(url: str) -> tuple[str, str]:
@@ -81,8 +81,10 @@ def test_a_connection_lost_mid_transaction_is_a_store_error(postgres_url: str,
         assert {m.id for m in store.list("alice").memories} == {kept.id, again.id}
 
 
-def test_a_connection_lost_during_a_read_is_a_store_error(postgres_url: str,
-                                                           pg_store_url: str) -> None:
+def test_a_connection_lost_during_a_read(postgres_url: str, pg_store_url: str) -> None:
+    """A read whose connection the server drops runs again on a fresh one (it was StoreError
+    before session 13); inside ``atomic()`` the transaction is lost with the connection:
+    ConnectionLost, a StoreError, not run again."""
     url, app = _app_url(pg_store_url)
     with ltm.open(url, embedder="hash") as store:
         store.add("first memory", user="alice")
@@ -90,10 +92,18 @@ def test_a_connection_lost_during_a_read_is_a_store_error(postgres_url: str,
         dropper = threading.Timer(0.3, _drop_connections, [postgres_url, app])
         dropper.start()
         try:
-            with pytest.raises(StoreError, match="connection"):
-                backend._read("SELECT pg_sleep(5)")  # type: ignore[attr-defined]
+            assert backend._read("SELECT 7 FROM pg_sleep(1)") == [(7,)]  # type: ignore[attr-defined]
         finally:
             dropper.join()
+        dropper = threading.Timer(0.3, _drop_connections, [postgres_url, app])
+        dropper.start()
+        try:
+            with pytest.raises(ConnectionLost, match="connection .* was lost") as got:
+                with backend.atomic():  # type: ignore[attr-defined]
+                    backend._read("SELECT pg_sleep(5)")  # type: ignore[attr-defined]
+        finally:
+            dropper.join()
+        assert isinstance(got.value, StoreError) and not got.value.maybe_written
         assert store.user_stats("alice").memories == 1
 
 

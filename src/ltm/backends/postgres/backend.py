@@ -16,7 +16,7 @@ from ...errors import InvalidInput, NotFound, StoreError
 from ...index.scope import ScopeView
 from ...model import Memory
 from ...timeutil import now_us
-from ..base import NewRow, ids_taken, row_blocks
+from ..base import Filters, NewRow, ids_taken, row_blocks
 from ..common import extra_from
 from ..segment import fts_words
 from .connection import _import_psycopg, _register_vector
@@ -277,3 +277,49 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
                          [at, user, ordered])
 
         self._retry(work)
+
+    # -- reads of several statements on one connection, run again on the next connection
+    # while the server has dropped theirs (Connection._read_again; one-statement reads do
+    # it in _read): the first calls after a restart or pg_terminate_backend answer
+    def scope_view(self, user: str) -> ScopeView | None:
+        read = super().scope_view
+        return self._read_again(lambda: read(user))
+
+    def scope_count(self, user: str) -> int:
+        read = super().scope_count
+        return self._read_again(lambda: read(user))
+
+    def light_rows(self, ids: Sequence[str], flt: Filters, *,
+                   whole_sessions: bool) -> list[tuple[Any, ...]]:
+        read = super().light_rows
+        return self._read_again(lambda: read(ids, flt, whole_sessions=whole_sessions))
+
+    def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
+        read = super().text_search
+        return self._read_again(lambda: read(query, flt, limit))
+
+    def scope_text(self, query: str, view: ScopeView, masks: Sequence[tuple[np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+        read = super().scope_text
+        return self._read_again(lambda: read(query, view, masks))
+
+    def dense_search(self, vector: np.ndarray, flt: Filters,
+                     limit: int) -> list[tuple[str, float]]:
+        read = super().dense_search
+        return self._read_again(lambda: read(vector, flt, limit))
+
+    def scope_indexed(self, user: str) -> bool:
+        read = super().scope_indexed
+        return self._read_again(lambda: read(user))
+
+    def extraction_state(self, user: str, *, lock: bool = False) -> tuple[int, int, int]:
+        read = super().extraction_state
+        return self._read_again(lambda: read(user, lock=lock))
+
+    def extraction_pending(self, user: str | None = None) -> dict[str, int]:
+        read = super().extraction_pending
+        return self._read_again(lambda: read(user))
+
+    def migrations(self) -> list[str]:
+        read = super().migrations
+        return self._read_again(read)

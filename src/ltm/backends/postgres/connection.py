@@ -10,12 +10,12 @@ import struct
 import threading
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
-from ...errors import MissingDependency, StoreBusy, StoreError
+from ...errors import ConnectionLost, MissingDependency, StoreBusy, StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
 from ..common import POSTGRES, where
@@ -161,19 +161,70 @@ class Connection:
                              f"failed: {exc}") from exc
 
     @contextmanager
+    def _dropped(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        """A failure that left ``conn`` closed (the server dropped it while it was used) as
+        ``ConnectionLost``; other errors pass."""
+        psycopg = self._psycopg
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if not conn.closed or _conflict(exc):
+                raise
+            raise ConnectionLost(self._lost_message(exc, committing=False)) from exc
+
+    def _lost_message(self, exc: BaseException, *, committing: bool) -> str:
+        from .dsn import redact  # (dsn imports schema, which imports this module)
+
+        lost = (f"the connection to {redact(self.dsn)} (schema {self.schema}) was lost "
+                f"({_first_line(exc)})")
+        if committing:
+            return (lost + " while a write committed: it may or may not have been applied "
+                    "(read it back before retrying)")
+        return lost + "; nothing of this call was written (its transaction was rolled back): retry"
+
+    @contextmanager
     def _pooled(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool (its failures as ``StoreError``), passing over those the
-        server closed while they sat idle (``closed_while_idle``): the pool replaces them, so
-        the first operations after a server restart do not fail (the pool's own ``check``
-        hook would wait 1, 2, 4 ... seconds between the stale connections it meets)."""
+        """A connection of the pool (its failures as ``StoreError``, a connection the server
+        dropped while it was used as ``ConnectionLost``), passing over those the server closed
+        while they sat idle (``closed_while_idle``): the pool replaces them, so the first
+        operations after a server restart do not fail (the pool's own ``check`` hook would
+        wait 1, 2, 4 ... seconds between the stale connections it meets)."""
         with self._lost():
             for _ in range(self.pool.max_size):
                 with self.pool.connection() as conn:
                     if not closed_while_idle(conn):
-                        yield conn
+                        with self._dropped(conn):
+                            yield conn
                         return
             with self.pool.connection() as conn:  # fresh ones by now
-                yield conn
+                with self._dropped(conn):
+                    yield conn
+
+    @contextmanager
+    def _begun(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in a transaction of its own. A connection the server dropped
+        that the idle poll cannot see (pg_terminate_backend or a restart a moment ago, a
+        proxy or a network that lost it) fails its BEGIN: nothing ran on it, so the next one
+        is taken (each such one the pool drops). A connection lost while the transaction
+        commits is ``ConnectionLost`` with ``maybe_written`` (the server may have committed
+        before the loss)."""
+        for attempt in range(self.pool.max_size + 1):
+            began = committing = False
+            try:
+                with ExitStack() as stack:
+                    conn = stack.enter_context(self._pooled())
+                    stack.enter_context(conn.transaction())  # (sends BEGIN)
+                    began = True
+                    yield conn
+                    committing = True  # (leaving the stack sends COMMIT)
+                return
+            except ConnectionLost as exc:
+                if committing:
+                    raise ConnectionLost(self._lost_message(exc.__cause__ or exc,
+                                                            committing=True),
+                                         maybe_written=True) from exc.__cause__
+                if began or attempt == self.pool.max_size:
+                    raise
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -196,7 +247,7 @@ class Connection:
             return
         self._local.grown = set()
         try:
-            with self._pooled() as conn, conn.transaction():
+            with self._begun() as conn:
                 self._local.conn = conn
                 try:
                     yield conn
@@ -215,32 +266,61 @@ class Connection:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._conn() as conn, conn.transaction():
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:  # (a savepoint in this thread's atomic() block)
+            with conn.transaction():
+                yield conn
+            return
+        with self._begun() as conn:
             yield conn
 
     def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work`` in one transaction; start over on deadlock / serialization failure
-        (only at the outermost level: inside ``atomic()`` the caller's transaction is lost)."""
+        """Run ``work`` in one transaction; start over on deadlock / serialization failure,
+        and once on a fresh connection when the server dropped the one it ran on before it
+        committed (only at the outermost level: inside ``atomic()`` the caller's transaction
+        is lost)."""
         errors = self._psycopg.errors
         if getattr(self._local, "conn", None) is not None:
             with self._tx() as conn:
                 return work(conn)
-        for attempt in range(_RETRIES):
+        conflicts = lost = 0
+        while True:
             try:
                 with self._tx() as conn:
                     return work(conn)
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
-                if attempt == _RETRIES - 1:
+                conflicts += 1
+                if conflicts == _RETRIES:
                     raise StoreBusy(f"a write conflicted with other writers {_RETRIES} times "
                                     f"({str(exc).splitlines()[0]}); retry") from exc
-                _time.sleep(0.005 * 2 ** attempt)
-        raise AssertionError("unreachable")
+                _time.sleep(0.005 * 2 ** (conflicts - 1))
+            except ConnectionLost as exc:
+                lost += 1
+                if exc.maybe_written or lost > self.pool.max_size:
+                    raise
+                # rolled back with the connection: nothing of it was written
+
+    def _read_again(self, read: Callable[[], T]) -> T:
+        """``read()``, which writes nothing, run again on the next connection while the
+        server has dropped the one it ran on (each such one the pool drops); not inside
+        ``atomic()``, whose transaction is lost with it."""
+        if getattr(self._local, "conn", None) is not None:
+            return read()
+        for _ in range(self.pool.max_size):
+            try:
+                return read()
+            except ConnectionLost:
+                pass
+        return read()
 
     def _read(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
               ) -> list[tuple[Any, ...]]:
-        with self._conn() as conn:
-            cur = conn.cursor(binary=binary)
-            return cur.execute(cast(Any, sql), params).fetchall()
+        def read() -> list[tuple[Any, ...]]:
+            with self._conn() as conn:
+                cur = conn.cursor(binary=binary)
+                return cur.execute(cast(Any, sql), params).fetchall()
+
+        return self._read_again(read)
 
     def close(self) -> None:
         self.pool.close()
@@ -278,6 +358,10 @@ class Connection:
     def _scope_size(self, conn: psycopg.Connection[Any], user: str) -> int:
         row = conn.execute(f"SELECT docs FROM {self._st} WHERE user_id = %s", [user]).fetchone()
         return int(row[0]) if row else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _conflict(exc: BaseException) -> bool:
