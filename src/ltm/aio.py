@@ -3,6 +3,8 @@
 It wraps the one synchronous core and runs each call in a worker thread (the store is
 thread-safe), so an event loop is never blocked by SQLite, PostgreSQL or the embedder. There
 is no second copy of any logic: every method is the ``MemoryStore`` method of the same name.
+Cancelling an awaited call does not stop it: it finishes (a write is committed whole, or
+fails whole) in its thread.
 
 >>> mem = await ltm.open_async("./memories")
 >>> await mem.add("I moved to Lisbon in March", user="alice")
@@ -60,6 +62,15 @@ class AsyncMemoryStore:
         if isinstance(getattr(MemoryStore, name, None), property):
             return getattr(self.sync, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # the store's attributes are set on it, with its checks (an embedder of another
+        # dimension is DimensionMismatch; ranker cannot be set): set here, they hid the
+        # store's, and this face reported an embedder the store did not use
+        if isinstance(getattr(MemoryStore, name, None), property):
+            setattr(self.sync, name, value)
+        else:
+            super().__setattr__(name, value)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.sync.close)
