@@ -74,3 +74,24 @@ def test_cli_lines_say_until_when_a_fact_held(tmp_path: Path) -> None:
     got = runner.invoke(main, ["--store", str(store), "get", old.id, "-u", "ana"]).stdout
     assert got.strip().endswith("[fact until 2021-03-01 00:00]  Ana works at Acme")
     assert new.id not in got
+
+
+def test_a_summary_rebuilt_from_sessionless_sources_names_no_session(tmp_path: Path) -> None:
+    # forget() rebuilds a summary from its surviving sources; when they had no session the
+    # rebuilt text began "Session None (...)"
+    with ltm.open(tmp_path / "s", embedder="hash") as mem:
+        a = mem.add("Dana's sister lives in Porto", user="d", time="2026-03-20T12:00:00Z")
+        b = mem.add("Dana runs every morning", user="d", time="2026-04-03T07:00:00Z")
+        c = mem.add("Dana swims on Sundays", user="d", session="health",
+                    time="2026-04-05T07:00:00Z")
+        s = mem.add("Dana has family in Porto and a sporty routine", user="d", kind="summary",
+                    sources=[a.id, b.id, c.id])
+        mem.forget(b.id, user="d")
+        text = mem.get(s.id, user="d").text
+        assert "None" not in text and not text.startswith("Session")
+        assert text.splitlines()[1:] == ["Dana's sister lives in Porto", "Dana swims on Sundays"]
+        # a consolidated session still says which
+        mem.add_conversation([{"content": f"turn {i} about swimming"} for i in range(3)],
+                             user="d", session="pool")
+        folded = mem.consolidate("pool", user="d")
+        assert folded is not None and folded.text.startswith("Session pool (")

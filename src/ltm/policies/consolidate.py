@@ -62,7 +62,11 @@ def extractive_summary(episodes: Sequence[Memory], vectors: np.ndarray, n: int) 
     span = first.strftime("%Y-%m-%d")
     if last.date() != first.date():
         span += " to " + last.strftime("%Y-%m-%d")
-    head = f"Session {episodes[0].session} ({span}, {len(episodes)} turns):"
+    sessions = {m.session for m in episodes}
+    # (a summary rebuilt after a forget may stand for memories of no session, or of several)
+    session = sessions.pop() if len(sessions) == 1 else None
+    head = f"{'Summary' if session is None else f'Session {session}'} ({span}, " \
+        f"{len(episodes)} turns):"
     share = (MAX_TEXT_CHARS - len(head)) // max(len(chosen), 1) - 1
     return head + "\n" + "\n".join(_cut(_line(episodes[i]), share) for i in chosen)
 
