@@ -336,7 +336,11 @@ class LtmVectorStore(VectorStore):
         self.store.engine.check_open()
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise InvalidInput(f"k must be an integer >= 0, got {k!r}", field="k")
-        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)  # (dim,)
+        try:
+            vec = np.asarray(embedding, dtype=np.float32).reshape(-1)  # (dim,)
+        except (TypeError, ValueError) as exc:  # a string, None, a ragged list: raw before
+            raise InvalidInput(f"the embedding must be a list of numbers ({exc})",
+                               field="embedding") from None
         if not np.isfinite(vec).all():
             raise InvalidInput("the embedding must hold finite numbers", field="embedding")
         norm = float(np.linalg.norm(vec))

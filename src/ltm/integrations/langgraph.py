@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -308,6 +309,23 @@ class LtmStore(BaseStore):
                                "surrogates", field="key")
         if op.value is None:
             return _Write(op, user, path, None, "", datetime.now(UTC))
+        # (a list, a string or a number as the value was a raw TypeError or ValueError of
+        # dict(); an index that is no list of fields, a TTL of 1e18 minutes one of timedelta)
+        if not isinstance(op.value, Mapping):
+            raise InvalidInput(f"the value of {op.key!r} must be a dict (a JSON object), got "
+                               f"{type(op.value).__name__}", field="value")
+        if op.index is not None and op.index is not False and not (
+                isinstance(op.index, (list, tuple)) and all(isinstance(f, str)
+                                                            for f in op.index)):
+            raise InvalidInput("index must be False, None or a list of field paths",
+                               field="index")
+        if op.ttl is not None:
+            try:
+                _expiry(op.ttl)
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidInput(f"ttl must be a finite number of minutes (ending before the "
+                                   f"year 10000), got {op.ttl!r}",
+                                   field="ttl") from None
         value = dict(op.value)
         try:
             json.dumps(value, allow_nan=False)
@@ -424,4 +442,6 @@ def _passes(mem: Memory, flt: dict[str, Any] | None) -> bool:
 
 
 def _expiry(ttl_minutes: float) -> datetime:
+    if not math.isfinite(float(ttl_minutes)):
+        raise ValueError(f"not a finite number of minutes: {ttl_minutes!r}")
     return datetime.now(UTC) + timedelta(minutes=float(ttl_minutes))

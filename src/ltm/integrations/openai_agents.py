@@ -49,7 +49,10 @@ def _text(item: Any) -> str:
             text = searchable_text("\n".join(p for p in parts if isinstance(p, str) and p.strip()))
             if text:
                 return text
-    return searchable_text(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    try:
+        return searchable_text(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (bytes, a set, keys of mixed types): the
+        return searchable_text(repr(item))  # metadata check refuses it with InvalidInput
 
 
 #: The roles an episode's speaker keeps when it becomes a message (other speakers: "user").
