@@ -69,3 +69,29 @@ def test_history_times_are_dates_and_a_successor_is_a_link(tmp_path: Path,
             expect(page.locator("#d-id")).to_have_text(newer.id)
             expect(page.locator("#d-text")).to_have_text("Ana works at Initech in Porto")
             assert errors == []
+
+
+def test_search_reads_time_phrases_in_the_browsers_calendar(tmp_path: Path,
+                                                           chromium: Any) -> None:
+    # the page sent no `now`, so "yesterday" was the server's UTC yesterday, while its add
+    # form reads times in the browser's zone: at 12:00 in Tokyo (03:00 UTC) on April 11,
+    # yesterday is April 10 in Tokyo, when the hike in the hills happened (01:00 there)
+    from playwright.sync_api import expect
+
+    with ltm.open(tmp_path / "s", embedder="hash") as store:
+        hills = store.add("I went hiking in the hills", user="ana", time="2026-04-09T16:00:00Z")
+        store.add("I went hiking along the coast", user="ana", time="2026-04-10T16:00:00Z")
+        with LiveServer(create_app(store)) as srv:
+            errors: list[str] = []
+            context = chromium.new_context(timezone_id="Asia/Tokyo")
+            page = context.new_page()
+            page.clock.set_fixed_time("2026-04-11T03:00:00Z")
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(srv.url + "/")
+            expect(page.locator("#status")).to_contain_text("user ana")
+            page.fill("#query", "what did I do yesterday?")
+            page.click("#search-btn")
+            expect(page.locator("#status")).to_contain_text("result(s)")
+            first = page.locator("#results tbody tr").first
+            expect(first).to_have_attribute("data-id", hills.id)
+            assert errors == []

@@ -206,12 +206,21 @@ async function loadTimeline(reset) {
   $("#more").hidden = !page.next_before;
 }
 
+// The browser's clock with its UTC offset ("2026-04-11T12:00:00+09:00"): the search reads time
+// phrases ("yesterday") in the person's own calendar, as the add form reads its time.
+function localNow() {
+  const d = new Date(), off = -d.getTimezoneOffset();
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  const wall = new Date(d.getTime() + off * 60000).toISOString().slice(0, 19);
+  return `${wall}${off < 0 ? "-" : "+"}${pad(off / 60)}:${pad(off % 60)}`;
+}
+
 async function search(ev) {
   ev.preventDefault();
   const query = $("#query").value.trim();
   if (!query || !state.user) return status("pick a user and type a query", true);
   try {
-    const n = await runSearch({ query, k: Number($("#k").value) || 10 });
+    const n = await runSearch({ query, k: Number($("#k").value) || 10, now: localNow() });
     if (n !== null) status(`${n} result(s)`);
   } catch (e) { status(e.message, true); }
 }
