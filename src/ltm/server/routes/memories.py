@@ -21,10 +21,21 @@ def _time_us(value: str | float | None, field: str) -> int | None:
     return None if value is None else M.time_us(value, field)
 
 
+# a time whose UTC offset's "+" a URL's query turned into a space (`?since=...T00:00+01:00`
+# typed as written): a space can stand nowhere else before such digits in an ISO-8601 time
+_PLUS_AS_SPACE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)")
+
+
+def _query_time(value: str | None) -> str | None:
+    found = None if value is None else _PLUS_AS_SPACE.fullmatch(value)
+    return value if found is None else f"{found[1]}+{found[2]}"
+
+
 def _browse(store: MemoryStore, user: str, *, kind: str | None, session: str | None,
             since: str | None, until: str | None, before: str | None,
             limit: int) -> M.MemoriesOut:
     """The page's timeline, newest first: ``MemoryStore.list`` (one indexed query)."""
+    since, until = _query_time(since), _query_time(until)
     _time_us(since, "since"), _time_us(until, "until")  # the API's own range checks
     if before is not None:
         head, _, mid = before.partition(".")
