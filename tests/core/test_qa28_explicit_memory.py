@@ -95,3 +95,25 @@ def test_a_summary_rebuilt_from_sessionless_sources_names_no_session(tmp_path: P
                              user="d", session="pool")
         folded = mem.consolidate("pool", user="d")
         assert folded is not None and folded.text.startswith("Session pool (")
+
+
+def test_cli_history_shows_previous_values_readably(tmp_path: Path) -> None:
+    # ltm history printed an update's previous values as JSON with ASCII escapes and times
+    # as microseconds since 1970: {"text": "Zo\u00eb ...", "time": 1546682400000000}
+    from click.testing import CliRunner
+
+    from ltm.cli import main
+
+    store = tmp_path / "s"
+    with ltm.open(store, embedder="hash") as mem:
+        m = mem.add("Zoë works at 北京大学", user="z", time="2019-01-05T10:00:00Z")
+        mem.update(m.id, user="z", text="Zoë works in Porto", time="2020-02-01T00:00:00Z")
+    out = CliRunner().invoke(main, ["--store", str(store), "history", m.id, "-u", "z"])
+    assert out.exit_code == 0, out.output
+    updated = out.stdout.splitlines()[-1]
+    assert '"text": "Zoë works at 北京大学"' in updated
+    assert '"time": "2019-01-05 10:00:00"' in updated
+    assert '"valid_from": "2019-01-05 10:00:00"' in updated
+    raw = CliRunner().invoke(main, ["--store", str(store), "history", m.id, "-u", "z",
+                                    "--json"])
+    assert raw.exit_code == 0 and "1546682400000000" in raw.stdout  # scripts: as stored

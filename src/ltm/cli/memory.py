@@ -186,8 +186,27 @@ def history(store: str, user: str, memory_id: str, as_json: bool) -> None:
         with errors_to_exit():
             events = mem.history(memory_id, user=user)
         emit(events, as_json, lambda evs: "\n".join(
-            f"{e.at:%Y-%m-%d %H:%M:%S}  {e.event}" + (f"  {json.dumps(e.data)}" if e.data
+            f"{e.at:%Y-%m-%d %H:%M:%S}  {e.event}" + (f"  {_previous(e.data)}" if e.data
                                                      else "") for e in evs))
+
+
+_TIME_FIELDS = frozenset({"time", "recorded_at", "valid_from", "valid_to", "expires_at",
+                          "last_accessed"})
+
+
+def _previous(data: dict[str, Any]) -> str:
+    """An event's previous values for a person: text as written (not ASCII escapes), times
+    (kept as microseconds since 1970) as dates; ``--json`` gives them as stored."""
+    from ..timeutil import from_us
+
+    def value(key: str, v: Any) -> Any:
+        if key in _TIME_FIELDS and isinstance(v, int) and not isinstance(v, bool):
+            try:
+                return f"{from_us(v):%Y-%m-%d %H:%M:%S}"
+            except (OverflowError, ValueError):
+                return v
+        return v
+    return json.dumps({k: value(k, v) for k, v in data.items()}, ensure_ascii=False)
 
 
 @click.command("list")
@@ -328,22 +347,31 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
               help="Output file (default stdout).")
 def export_cmd(store: str, user: str | None, no_embeddings: bool, out: str) -> None:
     """Export memories as JSON Lines."""
+    if not out:  # (an empty name was written whole beside, then a traceback at its rename)
+        fail("--out needs a file name (or - for standard output)", 2, "InvalidInput")
     with opened(store, create=False) as mem:
         try:
             target = click.open_file(out, "w", encoding="utf-8") if out == "-" \
                 else WholeFile(out)
         except OSError as exc:  # a missing folder, no permission: one line, exit 2
             fail(f"cannot write {out}: {exc.strerror or exc}", 2, "InvalidInput")
-        with target as fp, errors_to_exit():
-            try:
-                n = mem.export(fp, user=user, embeddings=not no_embeddings)
-            except BrokenPipeError:
-                raise  # (the reader went: reader_gone)
-            except OSError as exc:  # a full disk: one line, exit 1 (FILE keeps what it held)
-                if out == "-":
-                    drop_stdout()
-                fail(f"cannot write {'standard output' if out == '-' else out}: "
-                     f"{exc.strerror or exc}", 1, "OSError")
+        try:
+            with target as fp, errors_to_exit():
+                try:
+                    n = mem.export(fp, user=user, embeddings=not no_embeddings)
+                except BrokenPipeError:
+                    raise  # (the reader went: reader_gone)
+                except OSError as exc:  # a full disk: one line, exit 1 (FILE keeps what it held)
+                    if out == "-":
+                        drop_stdout()
+                    fail(f"cannot write {'standard output' if out == '-' else out}: "
+                         f"{exc.strerror or exc}", 1, "OSError")
+        except OSError as exc:
+            if out == "-" or isinstance(exc, BrokenPipeError):
+                raise
+            # the written file could not take its name (a folder made there meanwhile, the
+            # folder's permissions changed): FILE keeps what it held
+            fail(f"cannot write {out}: {exc.strerror or exc}", 1, "OSError")
     if out != "-":
         click.echo(f"exported {n} memories to {out}", err=True)
 
