@@ -7,8 +7,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import ltm
+from ltm.cli import main
 from ltm.embed.hashing import HashingEmbedder
 from ltm.errors import DimensionMismatch
 
@@ -34,3 +36,21 @@ def test_async_store_sets_the_stores_attributes(tmp_path: Path) -> None:
             assert amem.note == "mine" and not hasattr(amem.sync, "note")
 
     asyncio.run(run())
+
+
+def test_cli_export_to_an_empty_file_name(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ltm export --out ''`` wrote the whole export beside the working folder, then failed
+    to rename it to '' with a FileNotFoundError traceback (exit 1). Now one line, exit 2, and
+    nothing written."""
+    store = tmp_path / "s"
+    with ltm.open(store, embedder="hash") as mem:
+        mem.add("I moved to Lisbon", user="alice")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    got = CliRunner().invoke(main, ["--store", str(store), "export", "--out", ""])
+    assert got.exit_code == 2, got.output
+    assert got.stderr.strip() == "ltm: --out needs a file name (or - for standard output)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "work"]
+    assert list(work.iterdir()) == []
