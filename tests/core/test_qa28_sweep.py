@@ -54,3 +54,25 @@ def test_cli_export_to_an_empty_file_name(tmp_path: Path,
     assert got.stderr.strip() == "ltm: --out needs a file name (or - for standard output)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "work"]
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--batch-size", "0"), ("--batch-size", "-1"), ("--lr", "nan"), ("--lr", "-1"),
+    ("--lr", "inf"), ("--adam-beta2", "nan"), ("--warmup-steps", "-1"),
+    ("--weight-average", "1"), ("--weight-average", "nan"), ("--max-len", "0"), ("--min-len", "9"), ("--bits", "0"),
+    ("--memory-n", "0"), ("--read-heads", "-1"), ("--eval-every", "0"),
+    ("--eval-lengths", "x,y"), ("--eval-lengths", "-1"), ("--eval-sequences", "-1"),
+    ("--eval-memory-n", "-1"), ("--stop-bits", "nan"),
+])
+def test_cli_train_refuses_numbers_a_run_cannot_take(tmp_path: Path, option: str,
+                                                     value: str) -> None:
+    """``ltm train ntm-copy`` with a batch size of 0 or -1, a NaN or negative learning rate,
+    a max length of 0, eval every 0 updates, eval lengths 'x,y' ... ended in a traceback
+    (torch's RuntimeError, ZeroDivisionError, ValueError, an uncaught InvalidInput): now a
+    usage error naming the option, exit 2, before anything is trained or written."""
+    out = tmp_path / "run"
+    got = CliRunner().invoke(main, ["train", "ntm-copy", "--out", str(out), "--steps", "2",
+                                    "--eval-every", "1", "--max-len", "3", option, value])
+    assert got.exit_code == 2, (got.output, got.exception)
+    assert option in got.output and "Traceback" not in got.output
+    assert not out.exists()

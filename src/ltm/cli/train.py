@@ -54,6 +54,33 @@ def _lengths(text: str) -> list[int]:
     return [int(x) for x in text.replace(" ", "").split(",") if x]
 
 
+# The numbers a training run takes: a count of 0 or below, a negative, NaN or infinite rate
+# and a list of lengths that is not one broke the run with a traceback (torch's RuntimeError,
+# ZeroDivisionError, the config's ValueError; session-13 sweep): now a usage error, exit 2.
+_COUNT = click.IntRange(min=1)
+_SOME = click.IntRange(min=0)
+_RATE = click.FloatRange(min=0.0, min_open=True)
+_SOME_RATE = click.FloatRange(min=0.0)
+_FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
+
+
+def _finite_number(ctx: Any, param: Any, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _check_lengths(ctx: Any, param: Any, value: str) -> str:
+    try:
+        got = _lengths(value)
+    except ValueError:
+        got = []
+    if not got or min(got) < 1:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of whole numbers "
+                                 "of at least 1")
+    return value
+
+
 def _seq_command(preset: str) -> Callable[..., None]:
     d = SEQ_DEFAULTS[preset]
     unit = "items" if preset.endswith("recall") else "length"
@@ -62,59 +89,61 @@ def _seq_command(preset: str) -> Callable[..., None]:
                    "bits_per_sequence per evaluated length to OUT/metrics.json.")
     @click.option("--seed", type=int, default=0, show_default=True,
               help='random seed (weights, data, noise)')
-    @click.option("--steps", type=int, default=d["steps"], show_default=True,
+    @click.option("--steps", type=_SOME, default=d["steps"], show_default=True,
                   help="optimizer updates (sequences = steps x batch size)")
     @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help='run folder: metrics.json, checkpoint, learning-curve PNG')
-    @click.option("--batch-size", type=int, default=d["batch_size"], show_default=True,
+    @click.option("--batch-size", type=_COUNT, default=d["batch_size"], show_default=True,
               help='sequences per update')
-    @click.option("--lr", type=float, default=d["lr"], show_default=True,
+    @click.option("--lr", type=_RATE, default=d["lr"], show_default=True, callback=_finite_number,
               help='learning rate')
     @click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default="adam",
                   show_default=True, help='optimizer')
     @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]),
                   default="constant", show_default=True,
                   help="cosine: decay lr to --lr-min over the run")
-    @click.option("--lr-min", type=float, default=1e-4, show_default=True,
+    @click.option("--lr-min", type=_SOME_RATE, default=1e-4, show_default=True,
+                  callback=_finite_number,
               help='final learning rate of the cosine schedule')
-    @click.option("--adam-beta2", type=float, default=0.999, show_default=True,
+    @click.option("--adam-beta2", type=_FRACTION, default=0.999, callback=_finite_number, show_default=True,
                   help="Adam's second-moment decay")
-    @click.option("--warmup-steps", type=int, default=0, show_default=True,
+    @click.option("--warmup-steps", type=_SOME, default=0, show_default=True,
                   help="linear lr warmup over this many updates (0: none)")
-    @click.option("--weight-average", type=float, default=0.0, show_default=True,
+    @click.option("--weight-average", type=_FRACTION, default=0.0, callback=_finite_number, show_default=True,
                   help="EMA decay of the weights, e.g. 0.99 (0: off); used by --keep-best")
     @click.option("--keep-best/--keep-last", default=False, show_default=True,
                   help="end on the weights (live or averaged) with the lowest cost on "
                        "validation sequences at the max length, among the evaluations")
-    @click.option("--min-len", type=int, default=d["min_len"], show_default=True,
+    @click.option("--min-len", type=_COUNT, default=d["min_len"], show_default=True,
                   help=f"minimum training {unit}")
-    @click.option("--max-len", type=int, default=d["max_len"], show_default=True,
+    @click.option("--max-len", type=_COUNT, default=d["max_len"], show_default=True,
                   help=f"maximum training {unit}")
-    @click.option("--bits", type=int, default=d["bits"], show_default=True,
+    @click.option("--bits", type=_COUNT, default=d["bits"], show_default=True,
               help='bits per input vector')
-    @click.option("--item-len", type=int, default=3, show_default=True,
+    @click.option("--item-len", type=_COUNT, default=3, show_default=True,
                   help="associative recall: vectors per item")
-    @click.option("--memory-n", type=int, default=d["memory_n"], show_default=True,
+    @click.option("--memory-n", type=_COUNT, default=d["memory_n"], show_default=True,
               help='memory slots')
-    @click.option("--memory-w", type=int, default=d["memory_w"], show_default=True,
+    @click.option("--memory-w", type=_COUNT, default=d["memory_w"], show_default=True,
               help='width of a memory slot')
     @click.option("--controller", type=click.Choice(["lstm", "ff"]), default="lstm",
                   show_default=True, help="controller type (NTM only; the DNC uses an LSTM)")
-    @click.option("--controller-size", type=int, default=d["controller_size"],
+    @click.option("--controller-size", type=_COUNT, default=d["controller_size"],
                   show_default=True, help='controller hidden units')
-    @click.option("--read-heads", type=int, default=d["read_heads"], show_default=True,
+    @click.option("--read-heads", type=_COUNT, default=d["read_heads"], show_default=True,
               help='read heads')
     @click.option("--output-scale/--no-output-scale", default=False, show_default=True,
                   help="NTM: learn a scale on the output logits (faster growth of confidence)")
-    @click.option("--eval-every", type=int, default=200, show_default=True,
+    @click.option("--eval-every", type=_COUNT, default=200, show_default=True,
               help='updates between evaluations for the learning curve')
     @click.option("--eval-lengths", default=d["eval_lengths"], show_default=True,
+                  callback=_check_lengths,
                   help=f"comma-separated {unit} values for the final evaluation")
-    @click.option("--eval-sequences", type=int, default=100, show_default=True,
+    @click.option("--eval-sequences", type=_COUNT, default=100, show_default=True,
               help='fresh test sequences per evaluated length')
-    @click.option("--eval-memory-n", type=int, default=0,
+    @click.option("--eval-memory-n", type=_SOME, default=0,
                   help="also evaluate with memory enlarged to this many slots")
-    @click.option("--stop-bits", type=float, default=0.0,
+    @click.option("--stop-bits", type=_SOME_RATE, default=0.0, callback=_finite_number,
                   help="stop once eval bits/sequence at max length drops below this")
     @click.option("--threads", type=int, default=1, show_default=True,
               help='torch CPU threads')
@@ -123,8 +152,12 @@ def _seq_command(preset: str) -> Callable[..., None]:
     def command(out_dir: str, eval_lengths: str, **kw: Any) -> None:
         from ..neural.train import SeqTrainConfig, train_sequence_task
 
-        cfg = SeqTrainConfig(preset=preset, eval_lengths=_lengths(eval_lengths), **kw)
-        metrics = train_sequence_task(cfg, out_dir)
+        if kw["min_len"] > kw["max_len"]:
+            raise click.BadParameter(f"{kw['min_len']} is more than --max-len "
+                                     f"{kw['max_len']}", param_hint="--min-len")
+        with errors_to_exit():
+            cfg = SeqTrainConfig(preset=preset, eval_lengths=_lengths(eval_lengths), **kw)
+            metrics = train_sequence_task(cfg, out_dir)
         click.echo(json.dumps({"bits_per_sequence": metrics["bits_per_sequence"],
                                "sequences_seen": metrics["sequences_seen"],
                                "wall_seconds": metrics["wall_seconds"],
@@ -144,21 +177,21 @@ for _preset in SEQ_DEFAULTS:
                    "$LTM_BABI_DIR, then ../shared/data/babi/en")
 @click.option("--seed", type=int, default=0, show_default=True,
               help='random seed (weights, data, noise)')
-@click.option("--steps", type=int, default=0,
+@click.option("--steps", type=_SOME, default=0,
               help="stop after this many updates (0: the full epoch schedule)")
-@click.option("--epochs", type=int, default=100, show_default=True,
+@click.option("--epochs", type=_COUNT, default=100, show_default=True,
               help="epochs after linear start")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help='run folder: metrics.json, checkpoint, learning-curve PNG')
-@click.option("--batch-size", type=int, default=32, show_default=True,
+@click.option("--batch-size", type=_COUNT, default=32, show_default=True,
               help='questions per update')
-@click.option("--lr", type=float, default=0.01, show_default=True,
+@click.option("--lr", type=_RATE, default=0.01, show_default=True, callback=_finite_number,
               help='learning rate after linear start (halved every 25 epochs)')
-@click.option("--hops", type=int, default=3, show_default=True,
+@click.option("--hops", type=_COUNT, default=3, show_default=True,
               help='memory hops')
-@click.option("--embed-dim", type=int, default=20, show_default=True,
+@click.option("--embed-dim", type=_COUNT, default=20, show_default=True,
               help='embedding size d')
-@click.option("--memory-size", type=int, default=50, show_default=True,
+@click.option("--memory-size", type=_COUNT, default=50, show_default=True,
               help='most recent sentences kept in memory')
 @click.option("--linear-start/--no-linear-start", default=True, show_default=True,
               help='train without softmaxes first (linear start)')
@@ -183,8 +216,9 @@ def memn2n_babi(data_dir: str | None, out_dir: str, **kw: Any) -> None:
             task_file(resolved, kw["task"], split)
     except FileNotFoundError as exc:
         raise click.UsageError(f"{exc} (the bAbI folder: en or en-10k)") from exc
-    cfg = BabiTrainConfig(data_dir=str(resolved), **kw)
-    metrics = train_babi(cfg, out_dir)
+    with errors_to_exit():
+        cfg = BabiTrainConfig(data_dir=str(resolved), **kw)
+        metrics = train_babi(cfg, out_dir)
     click.echo(json.dumps({"task": metrics["task"], "test_error": metrics["test_error"],
                            "val_error": metrics["val_error"], "out": str(Path(out_dir))}))
 
