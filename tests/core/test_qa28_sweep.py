@@ -76,3 +76,17 @@ def test_cli_train_refuses_numbers_a_run_cannot_take(tmp_path: Path, option: str
     assert got.exit_code == 2, (got.output, got.exception)
     assert option in got.output and "Traceback" not in got.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["load", "--servers", "0"], ["load", "--clients", "0"], ["load", "--requests", "-1"],
+    ["load", "--search-ratio", "nan"], ["load", "--workers", "0"],
+    ["soak", "--seconds", "nan"], ["soak", "--users", "0"], ["fuzz", "--max-time", "nan"],
+])
+def test_cli_server_benchmarks_refuse_numbers_they_cannot_run(args: list[str]) -> None:
+    """``ltm bench load --servers 0`` raised ZeroDivisionError in a client thread and never
+    ended; 0 clients, a negative request count, a NaN share or time ran a report of nothing.
+    Now a usage error, exit 2, before any server starts."""
+    got = CliRunner().invoke(main, ["bench", *args])
+    assert got.exit_code == 2, (got.output, got.exception)
+    assert args[1] in got.output
