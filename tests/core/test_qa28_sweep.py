@@ -90,3 +90,19 @@ def test_cli_server_benchmarks_refuse_numbers_they_cannot_run(args: list[str]) -
     got = CliRunner().invoke(main, ["bench", *args])
     assert got.exit_code == 2, (got.output, got.exception)
     assert args[1] in got.output
+
+
+def test_cli_imports_a_conversation_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A conversation file saved by an editor that writes UTF-8 with a byte order mark was
+    refused ('line 1: not JSON: Unexpected UTF-8 BOM'), where an export saved the same way
+    imports: the mark is not part of the first line."""
+    conv = tmp_path / "trip.jsonl"
+    conv.write_bytes(b'\xef\xbb\xbf{"role": "user", "content": "I moved to Lisbon"}\r\n'
+                     b'{"role": "assistant", "content": "Nice!"}\r\n')
+    store = tmp_path / "s"
+    got = CliRunner().invoke(main, ["--store", str(store), "import", "-u", "alice", str(conv),
+                                    "--json"], env={"LTM_EMBEDDER": "hash"})
+    assert got.exit_code == 0, got.output
+    with ltm.open(store, embedder="hash") as mem:
+        assert sorted(m.text for m in mem.list("alice").memories) == ["I moved to Lisbon",
+                                                                      "Nice!"]

@@ -313,6 +313,8 @@ def import_cmd(store: str, file: str, user: str | None, session: str | None,
                     except UnicodeDecodeError as exc:
                         raise InvalidInput(f"{file} line {n}: not UTF-8 text ({exc.reason} at "
                                            f"byte {exc.start})") from None
+                    if n == 1:  # a byte order mark (editors on Windows save UTF-8 with one),
+                        line = line.removeprefix("\ufeff")  # as an export's import takes it
                     if line.strip():
                         try:
                             messages.append(json.loads(line))
