@@ -7,7 +7,7 @@ its chunks' unit vectors, and of its best chunk (~300 characters), for those que
 for unrelated ones: what a vector per chunk would give, and how much the best of many chunks
 lifts an unrelated question.
 
-    nice -n 10 .venv/bin/python benchmarks/long_memories.py [--short N]
+    nice -n 10 .venv/bin/python benchmarks/long_memories.py [--short N] [--chunk-min-chars 1000]
 
 Everything here was written for this project."""
 
@@ -71,11 +71,13 @@ def chunks(text: str, size: int = 300) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", type=int, default=0, help="extra short filler memories")
+    ap.add_argument("--chunk-min-chars", type=int, default=0,
+                    help="the store's chunk_min_chars (passage vectors of long memories; 0: off)")
     args = ap.parse_args()
     rng = random.Random(2)
     doc = note()
     with tempfile.TemporaryDirectory(prefix="ltm-long-") as folder:
-        mem = ltm.open(folder)
+        mem = ltm.open(folder, chunk_min_chars=args.chunk_min_chars)
         long_id = mem.add(doc, user="u", time="2026-11-02T10:00").id
         items = [{"text": t, "user": "u"} for t in SHORT]
         for i in range(args.short):

@@ -60,6 +60,13 @@ class Settings:
     # One scope (user) with at least this many vectors is served by an HNSW index.
     hnsw_min_scope: int = 50_000
     hnsw_ef_search: int = 512
+    # Long memories (ltm.retrieval.chunks): with N > 0, a text of N characters or more (1000
+    # is the value measured) also gets one vector per passage of ~300 characters, stored with
+    # it and erased with it, and its dense score is its best passage's where that stands out
+    # from its whole vector's (a pasted document found by a question about one paragraph).
+    # Off (0) by default: an embedding per passage at write time, ~0.1-0.2 ms per search of
+    # a scope of ~2,000 passages; see benchmarks/sections/long-memories.md.
+    chunk_min_chars: int = 0
     # SQLite busy timeout when several processes write to one store.
     busy_timeout_ms: int = 10_000
     # forget(): "full" compacts the full-text index and checkpoints so erased text leaves
@@ -166,7 +173,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "recency_half_life_days": (1e-9, None), "importance_weight": (0, None),
     "superseded_penalty": (0, None), "candidates": (1, 1_000_000),
     "large_scope_candidates": (1, 1_000_000), "mmr_lambda": (0, 1),
-    "hnsw_min_scope": (1, None), "hnsw_ef_search": (1, 1_000_000),
+    "hnsw_min_scope": (1, None), "hnsw_ef_search": (1, 1_000_000), "chunk_min_chars": (0, None),
     "busy_timeout_ms": (0, 2**31 - 1), "time_weight": (0, None), "decay_weight": (0, None),
     "archived_penalty": (0, None), "llm_timeout_s": (1e-3, None), "llm_retries": (0, 100),
     "extract_batch": (1, None), "extract_token_budget": (0, None),

@@ -21,13 +21,14 @@ import numpy as np
 
 from . import ids as _ids
 from . import validate as check
-from .backends.base import Backend, Filters, NewRow
+from .backends.base import Backend, ChunkReader, Filters, NewRow
 from .backends.common import memory_from_columns
 from .config import Settings
 from .embed import Embedder, check_finite, embedded
 from .errors import InvalidInput, NotFound, StoreError
 from .model import ForgetReceipt, Memory
 from .retention_rules import policies
+from .retrieval.chunks import Chunker
 from .timeutil import from_us, now_us, opt_us, to_us
 
 # Rows per embedding call when a large batch is embedded on the store's worker thread while
@@ -73,6 +74,9 @@ class Engine:
         self._worker_closed = False
         self._worker_pid = 0
         self.pid = os.getpid()  # the process that opened the store: the only one to use it
+        if settings.chunk_min_chars > 0 and isinstance(backend, ChunkReader):
+            # long memories get passage vectors, written with them (ltm.retrieval.chunks)
+            backend.chunker = Chunker(embedder, settings.chunk_min_chars)
 
     @property
     def inherited(self) -> bool:

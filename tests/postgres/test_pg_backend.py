@@ -32,10 +32,10 @@ def test_migrations_recorded_once(pg_store_url: str) -> None:
     with ltm.open(pg_store_url, embedder="hash") as store:
         backend = store.backend
         assert isinstance(backend, PostgresBackend)
-        assert backend.migrations() == ["0001_initial", "0002_embedding_dim", "0003_extraction_state", "0004_user_stats_version", "0005_memories_user_time", "0006_caption_full_text", "0007_memories_sources", "0008_fold_diacritics", "0009_token_lengths", "0010_cjk_words", "0011_split_punctuation", "0012_word_parts", "0013_hyphen_words"]
+        assert backend.migrations() == ["0001_initial", "0002_embedding_dim", "0003_extraction_state", "0004_user_stats_version", "0005_memories_user_time", "0006_caption_full_text", "0007_memories_sources", "0008_fold_diacritics", "0009_token_lengths", "0010_cjk_words", "0011_split_punctuation", "0012_word_parts", "0013_hyphen_words", "0014_chunk_vectors"]
     # several processes opening one new store at once: each migration applied exactly once
     with ltm.open(pg_store_url, embedder="hash") as again:
-        assert again.backend.migrations() == ["0001_initial", "0002_embedding_dim", "0003_extraction_state", "0004_user_stats_version", "0005_memories_user_time", "0006_caption_full_text", "0007_memories_sources", "0008_fold_diacritics", "0009_token_lengths", "0010_cjk_words", "0011_split_punctuation", "0012_word_parts", "0013_hyphen_words"]  # type: ignore[attr-defined]
+        assert again.backend.migrations() == ["0001_initial", "0002_embedding_dim", "0003_extraction_state", "0004_user_stats_version", "0005_memories_user_time", "0006_caption_full_text", "0007_memories_sources", "0008_fold_diacritics", "0009_token_lengths", "0010_cjk_words", "0011_split_punctuation", "0012_word_parts", "0013_hyphen_words", "0014_chunk_vectors"]  # type: ignore[attr-defined]
 
 
 def test_many_threads_share_the_pool(pg_store_url: str) -> None:

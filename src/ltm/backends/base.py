@@ -16,6 +16,7 @@ from ..model import ForgetReceipt, HistoryEvent, Memory
 
 if TYPE_CHECKING:
     from ..index.scope import ScopeView
+    from .chunks import Chunker, ChunkSet
 
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 # keys of one metadata filter (REST takes 16): each is a condition of the query, and SQLite
@@ -219,6 +220,18 @@ class ScopeReader(Protocol):
     def scope_words(self, query: str, view: ScopeView) -> list[tuple[float, np.ndarray]]:
         """For each word of the query as full text searches it, its weight (its IDF as
         ``text_ceiling`` weighs it) and the positions in ``view`` of the rows holding it."""
+
+
+@runtime_checkable
+class ChunkReader(Protocol):
+    """A backend that stores long memories' passage vectors (``ltm.backends.chunks``):
+    ``chunker`` (set by the engine) embeds them at every write of a long text, and they
+    go with the memory."""
+
+    chunker: Chunker | None
+
+    def chunk_set(self, user: str) -> ChunkSet | None:
+        """The user's long memories and their passages (None: none)."""
 
 
 @runtime_checkable

@@ -25,7 +25,8 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ..backends.base import Backend, Filters, Pinning, ScopeReader
+from ..backends.base import Backend, ChunkReader, Filters, Pinning, ScopeReader
+from ..backends.chunks import ChunkSet
 from ..config import Settings
 from ..embed import Embedder, embedded
 from ..model import Hit, Memory
@@ -33,6 +34,7 @@ from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
 from . import rerank
 from .calibrate import dense_background, dense_z, text_ratio
+from .chunks import lifted
 from .ranker import FULL, MATCH, OWN, Ranker, RawPool, Turns, shipped, sigmoid
 from .supersede import lift_current, successors_first, with_successors
 from .timefit import (
@@ -148,6 +150,9 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
     if window is not None and settings.time_weight > 0:
         text_hits, dense_hits = window_candidates(backend, settings, content, qv, flt, window,
                                                    n_cand, text_hits, dense_hits)
+    long = _passages(backend, settings, flt.user, qv) if dense_hits else None
+    if long is not None:
+        dense_hits = _with_passages(dense_hits, long, n_cand)
     first = list(dict.fromkeys([i for i, _ in text_hits] + [i for i, _ in dense_hits]))
     if not first:
         return None
@@ -158,6 +163,12 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
     if not rows:
         return None
     pool = _pool(backend, qv, text_hits, dense_hits, rows, flt.user)
+    if long is not None:  # a long memory's dense score: its whole vector's or its passages'
+        at = {i: j for j, i in enumerate(pool.ids)}
+        for i, score in zip(long[0].ids, long[1].tolist()):
+            j = at.get(i)
+            if j is not None and score > pool.dense[j]:
+                pool.dense[j] = score
     light = {r[0]: r for r in rows}
     keep = [j for j, i in enumerate(pool.ids) if i in light]
     ids = [pool.ids[j] for j in keep]
@@ -191,6 +202,37 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
                        pool.text[keep], pool.dense[keep], session, seq, has_seq, times,
                        importance, superseded, label, None, qv, bool(text_hits),
                        bool(dense_hits), assistant=assistant, words=held)
+
+
+def _passages(backend: Backend, settings: Settings, user: str, qv: np.ndarray | None
+              ) -> tuple[ChunkSet, np.ndarray] | None:
+    """The user's long memories (``ltm.retrieval.chunks``) and the cosine each one's best
+    passage stands for (``lifted``); None where there is none (or the settings take none:
+    ``chunk_min_chars`` 0)."""
+    if qv is None or settings.chunk_min_chars <= 0:
+        return None
+    known = _CHUNKS.get(type(backend))
+    if known is None:
+        known = _CHUNKS[type(backend)] = isinstance(backend, ChunkReader)
+    got = cast(ChunkReader, backend).chunk_set(user) if known else None
+    if got is None:
+        return None
+    return got, lifted(got.best(qv), got.bg, got.bg_sd)
+
+
+_CHUNKS: dict[type, bool] = {}  # backend class -> whether it is a ChunkReader
+
+
+def _with_passages(hits: list[tuple[str, float]], long: tuple[ChunkSet, np.ndarray],
+                   limit: int) -> list[tuple[str, float]]:
+    """The dense retriever's ``hits`` and the long memories whose passages score above the
+    last of them (all, while there are fewer than ``limit``), those without their score (NaN:
+    the pool reads their whole vector's, then takes the better)."""
+    floor = min(s for _, s in hits) if len(hits) >= limit else -math.inf
+    have = {i for i, _ in hits}
+    more = [(i, math.nan) for i, s in zip(long[0].ids, long[1].tolist())
+            if s > floor and i not in have]
+    return hits + more if more else hits
 
 
 def _word_masks(got: Sequence[tuple[float, np.ndarray]], n: int
@@ -518,6 +560,15 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         if got is None:
             return _Path.GENERAL
         dense_all = got
+        long = _passages(backend, settings, flt.user, qv)
+        if long is not None:  # a long memory's dense score: its whole vector's or its passages'
+            # (where the long memories sit in the view: the same while both are)
+            held = view.memo.get("passages")
+            if held is None or held[0] is not long[0]:
+                at = view.positions(long[0].rowids)
+                held = view.memo["passages"] = (long[0], at[at >= 0], at >= 0)
+            _, at, ok = held
+            dense_all[at] = np.fmax(dense_all[at], long[1][ok])
     live = view.live(flt.now)
     has_vec = ~np.isnan(dense_all)
     masks = [(live, n_cand)]

@@ -17,8 +17,10 @@ from ...index.scope import ScopeView
 from ...model import Memory
 from ...timeutil import now_us
 from ..base import Filters, NewRow, ids_taken, row_blocks
+from ..chunks import prepared
 from ..common import extra_from
 from ..segment import fts_words
+from .chunks import Chunks
 from .connection import _import_psycopg, _register_vector
 from .dsn import parse_dsn, redact
 from .erasure import Erasure
@@ -43,7 +45,7 @@ _UPDATABLE = {"text", "agent", "session", "kind", "metadata", "importance", "tim
 
 
 class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, FullText,
-                      VectorSearch, Schema):
+                      VectorSearch, Schema, Chunks):
     """One ltm store in one schema of a PostgreSQL database with pgvector. Thread-safe (a
     connection pool); safe with several processes writing at once."""
 
@@ -63,6 +65,8 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
         # user -> (scope view, user_stats version, docs, lexemes) of that version
         self._views: dict[str, tuple[ScopeView, int, int, int]] = {}
         self._views_lock = threading.Lock()
+        self._chunk_cache = {}
+        self._chunk_lock = threading.Lock()
         self._words = {}
         self.hnsw_ef_search = hnsw_ef_search
         s = ident(self.schema)
@@ -140,6 +144,8 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
             zip((w or r.text for w, r in zip(words, rows)), extras))))
         extra_of = dict(zip((r.id for r in rows), extras))
         words_of = dict(zip((r.id for r in rows), words))
+        # long memories' passage vectors, embedded before the transaction
+        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows])
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             self._lock_users(conn, mine)
@@ -180,6 +186,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
                     copy.set_types(["text", "text", "text", "int8"])
                     for row in rows:
                         copy.write_row((row.user, row.id, "created", row.recorded_at))
+            self._put_chunks(conn, passages)
             cur = conn.execute(
                 # a new row's version starts at the clock in microseconds: a user forgotten
                 # whole (row deleted) and written again never repeats a version a client
@@ -254,6 +261,11 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
                                f"RETURNING {_COLS}, {DOC_LENGTH}",
                                [*values.values(), user, memory_id]).fetchone()
             assert new is not None  # the row is locked
+            if "text" in values or vector is not None:
+                # the passages of the text or vector replaced go; a long text's come afresh
+                self._drop_chunks(conn, user, memory_id)
+                self._put_chunks(conn, prepared(self.chunker, [
+                    (user, memory_id, values["text"] if "text" in values else before["text"])]))
             previous = {k: before[k] for k in changes if k in before}
             if previous.get("sources") is not None:
                 previous["sources"] = list(previous["sources"])

@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import ConnectionLost, MissingDependency, StoreBusy, StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
+from ..chunks import ChunkSet
 from ..common import POSTGRES, where
 
 if TYPE_CHECKING:
@@ -103,6 +104,10 @@ class Connection:
     # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
+    # user -> (the user_stats version it was read under, the user's passage vectors or None)
+    # (chunks.Chunks.chunk_set)
+    _chunk_cache: dict[str, tuple[int, ChunkSet | None]]
+    _chunk_lock: threading.Lock
     # user -> (scope view, query words, (docs, the matching rows' positions, their lexemes'
     # indexes, the query's lexemes)) of the user's last scope_text (fulltext.scope_words)
     _words: dict[str, tuple[ScopeView, tuple[str, ...],

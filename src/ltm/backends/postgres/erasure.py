@@ -97,6 +97,8 @@ class Erasure(Connection):
 
         by_kind = self._retry(work)
         count = sum(len(v) for v in by_kind.values())
+        with self._chunk_lock:  # (what this process holds of the user's passages goes too)
+            self._chunk_cache.pop(user, None)
         if emptied:
             self._drop_scope_index(user)
         if count and compact:
@@ -201,7 +203,7 @@ class Erasure(Connection):
                 # ANALYZE too: the planner statistics sample column values (texts, user
                 # names) and kept erased ones until the next analysis
                 self._vacuum(conn, f"VACUUM ({'FULL, ' if full else ''}ANALYZE) "
-                                   f"{self._m}, {self._h}")
+                                   f"{self._m}, {self._h}, {self._s}.chunk_vectors")
                 if full:
                     return
                 try:

@@ -366,6 +366,19 @@ def base_migrations(s: str) -> list[Migration]:
     ]), ("0013_hyphen_words", [
         # and words joined by hyphens whole ("e-mail": email), as on SQLite (its 0015)
         _backfill_fts_words(s, "strpos(text, '-') > 0"),
+    ]), ("0014_chunk_vectors", [
+        # long memories' passage vectors (``ltm.backends.chunks``), as on SQLite (its 0016):
+        # deleted with their memory whatever deletes it (the foreign key's cascade), and by
+        # the writer when its text or vector changes (``update`` stores them afresh)
+        f"""CREATE TABLE {s}.chunk_vectors (
+            user_id text NOT NULL,
+            id text NOT NULL,
+            bg double precision NOT NULL,
+            bg_sd double precision NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (user_id, id),
+            FOREIGN KEY (user_id, id) REFERENCES {s}.memories (user_id, id)
+                ON DELETE CASCADE ON UPDATE CASCADE)""",
     ])]
 
 

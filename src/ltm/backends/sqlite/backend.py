@@ -24,8 +24,10 @@ from ...errors import StoreBusy, StoreError
 from ...model import Memory
 from ...timeutil import now_us
 from ..base import NewRow, ids_taken, row_blocks
+from ..chunks import prepared
 from ..common import extra_from
 from ..segment import cjk_words, fts_words
+from .chunks import Chunks
 from .erasure import Erasure
 from .extraction import ExtractionState
 from .fulltext import FullText
@@ -147,7 +149,7 @@ def _create_new(path: Path) -> bool:
 
 
 class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullText,
-                    VectorIndexUpkeep):
+                    VectorIndexUpkeep, Chunks):
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, folder: str | Path, *, busy_timeout_ms: int = 10_000,
@@ -187,6 +189,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         self._postings_cache = {}
         self._postings_rows = 0
         self._held_cache = {}
+        self._chunk_cache = {}
         self._snap_pending = set()
         self._appends = {}
         self._appends_txn = []
@@ -378,6 +381,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         self._inserted += len(rows)
         direct = self._depth == 0  # an enclosing transaction may still roll back
         got: list[np.ndarray] = []
+        # long memories' passage vectors, embedded before the transaction holds the lock
+        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows])
         with self._ids_unique(rows), self.atomic() as c:
             users = sorted({r.user for r in rows})
             self._snap_pending.update(users)
@@ -418,6 +423,7 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                     sql.run(_multi_insert("history (memory_id, user, event, at, data)", 5, n),
                             history[start * 5:(start + n) * 5])
                 sql.wait()
+            self._put_chunks(c, passages)
             new_head = self._log_head()
             if last is not None:  # (the rows took consecutive ids: the write lock is held)
                 hi = last.result()
@@ -530,6 +536,10 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                 else None
             c.execute(f"UPDATE memories SET {sets} WHERE id = ? AND user = ?",
                       [*values.values(), memory_id, user])
+            if self.chunker is not None and ("text" in values or vector is not None):
+                # (the trigger dropped the passages of the text or vector replaced)
+                self._put_chunks(c, prepared(self.chunker, [
+                    (user, memory_id, values["text"] if "text" in values else before["text"])]))
             if was is not None:
                 now = c.execute(version, (user,)).fetchone()
                 if now is not None:

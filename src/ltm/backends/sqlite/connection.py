@@ -21,6 +21,7 @@ from ...index.hnsw import HnswScope
 from ...index.scope import ScopeView
 from ...timeutil import now_us
 from ..base import Filters
+from ..chunks import ChunkSet
 from ..common import SQLITE, where
 from . import schema
 from .schema import DB_NAME, _is_busy, _split_sql
@@ -91,6 +92,9 @@ class Connection:
     # (Reads.get_many)
     _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],
                                              tuple[tuple[Any, ...], Any, Any]]]
+    # user -> (the user mark it was read under, the user's passage vectors or None)
+    # (chunks.Chunks.chunk_set)
+    _chunk_cache: dict[str, tuple[tuple[int, int], ChunkSet | None]]
     _snap_pending: set[str]  # users whose scope snapshot is to be written
     # user -> this connection's committed inserts of the user's rows and changes of their
     # scoring columns alone, oldest first: (the user's version before, after, an insert's

@@ -95,7 +95,7 @@ class Erasure(Connection):
 
         caches: tuple[dict[Any, Any], ...] = (
             self._count_cache, self._scope_df_cache, self._scope_cache, self._dense_places,
-            self._scope_avgdl_cache, self._held_cache)
+            self._scope_avgdl_cache, self._held_cache, self._chunk_cache)
         for cache in caches:
             for key in [k for k in cache if mine(k)]:
                 del cache[key]

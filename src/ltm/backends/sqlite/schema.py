@@ -267,6 +267,23 @@ UPDATE memories SET fts_text = ltm_fts_words(text)
     WHERE instr(text, '-') > 0 AND fts_text IS NOT ltm_fts_words(text);
 DELETE FROM scope_snap WHERE user IN (SELECT user FROM memories WHERE fts_text IS NOT NULL);
 """),
+    # Long memories' passage vectors (``ltm.backends.chunks``), one row per long memory,
+    # keyed by its row id. They go with the row in the transaction that deletes it, whatever
+    # deletes it (forget, gc, a forget of the user), and when its text, vector, id or user
+    # changes (the writer stores them afresh: ``Chunks._put_chunks``); freed pages are wiped
+    # as the rows' are (secure_delete, compact). Rows written before have none until their
+    # text or vector is written again (their whole vector serves them, as before).
+    ("0016_chunk_vectors", """
+CREATE TABLE chunk_vectors (n INTEGER PRIMARY KEY, user TEXT NOT NULL, id TEXT NOT NULL,
+                            bg REAL NOT NULL, bg_sd REAL NOT NULL, data BLOB NOT NULL);
+CREATE INDEX chunk_vectors_user ON chunk_vectors(user);
+CREATE TRIGGER chunk_vectors_ad AFTER DELETE ON memories BEGIN
+    DELETE FROM chunk_vectors WHERE n = old.n;
+END;
+CREATE TRIGGER chunk_vectors_au AFTER UPDATE OF id, user, text, embedding ON memories BEGIN
+    DELETE FROM chunk_vectors WHERE n = old.n;
+END;
+"""),
 ]
 
 _COLUMNS = ("n, id, user, agent, session, kind, text, metadata, importance, time, recorded_at, "
