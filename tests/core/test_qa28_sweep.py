@@ -106,3 +106,14 @@ def test_cli_imports_a_conversation_saved_with_a_byte_order_mark(tmp_path: Path)
     with ltm.open(store, embedder="hash") as mem:
         assert sorted(m.text for m in mem.list("alice").memories) == ["I moved to Lisbon",
                                                                       "Nice!"]
+
+
+@pytest.mark.parametrize("user", ["", "*", "  "])
+def test_cli_mcp_user_names_one_user(tmp_path: Path, user: str) -> None:
+    """``ltm mcp --user ''`` (an unset variable: --user "$LTM_USER") and ``--user '*'``
+    served every user's memories, as if --user had been left out, where the option says
+    'act for this user only'. Now ScopeError, exit 2, before the server starts."""
+    got = CliRunner().invoke(main, ["--store", str(tmp_path / "s"), "mcp", "--user", user],
+                             env={"LTM_EMBEDDER": "hash"})
+    assert got.exit_code == 2, (got.output, got.exception)
+    assert "user" in got.stderr and "Traceback" not in got.output

@@ -135,6 +135,13 @@ def mcp(store: str, user: str | None, transport: str, host: str, port: int) -> N
     from ..server.mcp_server import build_mcp
     from ..store import open as open_store
 
+    if user is not None:
+        # one user's name: '' (an unset variable, --user "$LTM_USER") and '*' served every
+        # user, as if --user had been left out
+        from ..validate import user as check_user
+
+        with _errors():
+            user = check_user(user)
     principal = ApiKey("stdio", (user,) if user else (ALL_USERS,), frozenset(RIGHTS))
     with _errors(), contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol
         mem = open_store(store)
