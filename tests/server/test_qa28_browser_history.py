@@ -55,6 +55,11 @@ def test_history_times_are_dates_and_a_successor_is_a_link(tmp_path: Path,
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(srv.url + "/")
             expect(page.locator("#status")).to_contain_text("user ana")
+            # a fact that no longer holds says until when it held, in the timeline too
+            expect(page.locator(f"#timeline li[data-id='{new.id}']")).to_contain_text(
+                "until 2022-01-01 00:00:00")
+            expect(page.locator(f"#timeline li[data-id='{newer.id}']")).not_to_contain_text(
+                "until")
             page.locator(f"#timeline li[data-id='{old.id}']").click()
             expect(page.locator("#d-id")).to_have_text(old.id)
             history = page.locator("#history")

@@ -183,6 +183,7 @@ function memoryLine(m) {
     el("span", { class: "meta" }, fmtTime(m.time)),
     el("span", { class: "tag" }, m.kind),
     ...(m.session ? [el("span", { class: "tag" }, m.session)] : []),
+    ...(m.valid_to ? [el("span", { class: "meta" }, "until " + fmtTime(m.valid_to))] : []),  // no longer holds
     ...(m.metadata?.speaker ? [el("span", { class: "meta" }, m.metadata.speaker + ":")] : []),
     el("span", {}, m.text.length > 240 ? m.text.slice(0, 240) + "…" : m.text),
   ];
