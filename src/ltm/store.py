@@ -337,10 +337,11 @@ class MemoryStore:
         self.engine.note_access([h.memory.id for h in hits], scope)
         return hits
 
-    def _ranked(self, query: str, *, user: str, k: int, agent: str | None,
-                session: str | None, kinds: Sequence[str] | None, since: Any, until: Any,
-                as_of: Any, metadata: Mapping[str, Any] | None, now: Any,
-                min_relevance: float) -> tuple[list[Hit], str]:
+    def _ranked(self, query: str, *, user: str, k: int, min_relevance: float,
+                agent: str | None = None, session: str | None = None,
+                kinds: Sequence[str] | None = None, since: Any = None, until: Any = None,
+                as_of: Any = None, metadata: Mapping[str, Any] | None = None,
+                now: Any = None) -> tuple[list[Hit], str]:
         """``search``'s hits and the user they are of, not yet counted as retrieved."""
         self._check_open()
         check.query(query)
@@ -379,9 +380,7 @@ class MemoryStore:
                             f"{unknown[0]!r} (its filters: {', '.join(sorted(_CONTEXT_FILTERS))})")
         floor = self.settings.context_min_relevance if min_relevance is None else min_relevance
         from .timeparse import utc_offset
-        search = {"agent": None, "session": None, "kinds": None, "since": None, "until": None,
-                  "as_of": None, "metadata": None, "now": None, **filters}
-        hits, scope = self._ranked(query, user=user, k=k, min_relevance=floor, **search)
+        hits, scope = self._ranked(query, user=user, k=k, min_relevance=floor, **filters)
         block, given = pack(hits, budget_tokens, utc_offset(filters.get("now")))
         # only what the block holds was used (decay and capacity read it so), not the
         # candidates that did not fit
