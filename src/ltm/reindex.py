@@ -8,17 +8,21 @@ afresh (``segment.fts_words``) where it differs from what the row holds, a batch
 (one transaction each: safe to interrupt and run again, readers go on), and with
 ``embeddings=True`` embeds every memory again with the store's embedder and replaces the
 vectors that differ (through the backend's update, the path a change of text takes, so the
-vector index follows; each replacement is a ``reembedded`` history event).
+vector index follows; each replacement is a ``reembedded`` history event). A store that takes
+passage vectors of long memories (``chunk_min_chars`` > 0, ``ltm.retrieval.chunks``) also
+gives them, with ``embeddings=True``, to the long memories that have none (written before it
+took them): the count is ``passages``, a key only such a store returns.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from .backends.base import Backend, ChunkReader
 from .engine import Engine, embed_text
 from .model import Memory
 
@@ -63,6 +67,8 @@ def reindex(engine: Engine, *, user: str | None = None, embeddings: bool = False
             counts["reembedded"] += _reembed(engine, block)
             if progress is not None:
                 progress(len(block))
+        if isinstance(engine.backend, ChunkReader) and engine.backend.chunker is not None:
+            counts["passages"] = _passages(engine.backend, user, engine.settings.chunk_min_chars)
     log.info("reindexed %d memories: %d full texts rewritten, %d vectors replaced",
              counts["checked"], counts["rewritten"], counts["reembedded"])
     return counts
@@ -87,3 +93,25 @@ def _reembed(engine: Engine, block: list[tuple[Memory, np.ndarray | None]]) -> i
                         engine.backend.update(m.id, user, {}, v, event="reembedded")
                         replaced += 1
     return replaced
+
+
+def _passages(backend: ChunkReader, user: str | None, min_chars: int) -> int:
+    """Give the long memories without passage vectors theirs, a batch at a time (one
+    transaction each); how many got them."""
+    have: dict[str, set[str]] = {}
+    done = 0
+    block: list[tuple[str, str, str]] = []
+    for m, _ in cast(Backend, backend).iter_export(user, False):
+        if len(m.text) < min_chars:
+            continue
+        if m.user not in have:
+            got = backend.chunk_set(m.user)
+            have[m.user] = set(got.ids) if got is not None else set()
+        if m.id not in have[m.user]:
+            block.append((m.user, m.id, m.text))
+        if len(block) == EMBED_BATCH:
+            done += backend.store_chunks(block)
+            block = []
+    if block:
+        done += backend.store_chunks(block)
+    return done

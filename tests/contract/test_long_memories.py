@@ -160,3 +160,26 @@ def test_gc_and_expiry_take_the_passages(copen: Callable[..., ltm.MemoryStore],
     assert len(_chunk_rows(store)) == 2
     store.gc()
     assert len(_chunk_rows(store)) == 1
+
+
+def test_reindex_gives_older_long_memories_their_passages(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    older = copen()  # written before the store took passages
+    long_id = older.add(note(), user="u").id
+    older.add_many([{"text": t, "user": "u"} for t in SHORT])
+    store = copen(chunk_min_chars=ON)
+    other = copen(chunk_min_chars=ON)  # as another process: it has read the user's before
+    q = "when does production switch to PostgreSQL 16?"
+    before = next(h for h in store.search(q, user="u", k=20) if h.memory.id == long_id)
+    assert other.search(q, user="u", k=20)
+    assert _chunk_rows(store) == []
+    assert store.reindex(embeddings=True)["passages"] == 1
+    assert [i for _, i, _ in _chunk_rows(store)] == [long_id]
+    after = store.search(q, user="u", k=5)
+    assert after[0].memory.id == long_id
+    assert after[0].signals["dense_z"] > before.signals["dense_z"] + 0.5
+    # the other store's caches see them too (the user's version moved)
+    assert other.search(q, user="u", k=1)[0].signals["dense_z"] == \
+        pytest.approx(after[0].signals["dense_z"])
+    assert store.reindex(embeddings=True)["passages"] == 0  # (none missing)
+    assert "passages" not in older.reindex()

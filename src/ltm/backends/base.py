@@ -232,6 +232,11 @@ class ChunkReader(Protocol):
 
     def chunk_set(self, user: str) -> ChunkSet | None:
         """The user's long memories and their passages (None: none)."""
+    def store_chunks(self, items: Sequence[tuple[str, str, str]]) -> int:
+        """Embed (``chunker``) and store the passages of the long ones among ``items``
+        ((user, memory id, its text)) that still exist, over any they have, in one
+        transaction; how many memories got them (a memory written before the store took
+        passages: ``ltm.reindex``)."""
 
 
 @runtime_checkable

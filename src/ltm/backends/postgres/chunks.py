@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..chunks import Chunker, ChunkSet
+from ..chunks import Chunker, ChunkSet, prepared
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -33,8 +33,11 @@ class Chunks(Connection):
         conflict = "ON CONFLICT (user_id, id) DO UPDATE SET bg = excluded.bg, " \
             "bg_sd = excluded.bg_sd, data = excluded.data" if replace else ""
         with conn.cursor() as cur:
+            # (for the memories that exist)
             cur.executemany(f"INSERT INTO {self._s}.chunk_vectors (user_id, id, bg, bg_sd, data) "
-                            f"VALUES (%s, %s, %s, %s, %s) {conflict}", list(got))
+                            f"SELECT m.user_id, m.id, %s, %s, %s FROM {self._m} m "
+                            f"WHERE m.user_id = %s AND m.id = %s {conflict}",
+                            [(g[2], g[3], g[4], g[0], g[1]) for g in got], returning=False)
 
     def _drop_chunks(self, conn: psycopg.Connection[Any], user: str, memory_id: str) -> None:
         conn.execute(f"DELETE FROM {self._s}.chunk_vectors WHERE user_id = %s AND id = %s",
@@ -66,3 +69,28 @@ class Chunks(Connection):
                 self._chunk_cache.clear()
             self._chunk_cache[user] = (version, got)
         return got
+
+    def store_chunks(self, items: Sequence[tuple[str, str, str]]) -> int:
+        """(``ChunkReader.store_chunks``) The users' versions move with them: every
+        process's caches of those users read afresh."""
+        got = prepared(self.chunker, items)
+        if not got:
+            return 0
+        users = sorted({g[0] for g in got})
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            self._lock_users(conn, users)
+            n = 0
+            for g in got:
+                cur = conn.execute(
+                    f"INSERT INTO {self._s}.chunk_vectors (user_id, id, bg, bg_sd, data) "
+                    f"SELECT m.user_id, m.id, %s, %s, %s FROM {self._m} m WHERE m.user_id = %s "
+                    f"AND m.id = %s ON CONFLICT (user_id, id) DO UPDATE SET bg = excluded.bg, "
+                    f"bg_sd = excluded.bg_sd, data = excluded.data",
+                    [g[2], g[3], g[4], g[0], g[1]])
+                n += max(cur.rowcount, 0)
+            conn.execute(f"UPDATE {self._st} SET version = version + 1 "
+                         f"WHERE user_id = ANY(%s::text[])", [users])
+            return n
+
+        return self._retry(work)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ..chunks import Chunker, ChunkSet
+from ..chunks import Chunker, ChunkSet, prepared
 from .connection import Connection
 
 _CACHED_USERS = 256  # users whose passages this connection holds at most
@@ -46,3 +46,23 @@ class Chunks(Connection):
                 self._chunk_cache.clear()
             self._chunk_cache[user] = (mark, got)
             return got
+
+    def store_chunks(self, items: Sequence[tuple[str, str, str]]) -> int:
+        """(``ChunkReader.store_chunks``) The users' versions move with them, as a write of
+        their rows moves them: every process's caches of those users read afresh."""
+        got = prepared(self.chunker, items)
+        if not got:
+            return 0
+        users = sorted({g[0] for g in got})
+        with self.atomic() as c:
+            before = c.total_changes
+            self._put_chunks(c, got)
+            stored = c.total_changes - before
+            for start in range(0, len(users), 900):
+                some = users[start:start + 900]
+                marks = ",".join("?" * len(some))
+                c.execute(f"DELETE FROM user_versions WHERE user IN ({marks})", some)
+                c.executemany("INSERT INTO user_versions (user) SELECT ? WHERE EXISTS "
+                              "(SELECT 1 FROM memories WHERE user = ?)",
+                              [(u, u) for u in some])
+        return stored
