@@ -26,9 +26,10 @@ class _Flaky:
 
     def __init__(self) -> None:
         self.mode = "raise"
+        self.down = False  # every call fails
 
     def embed(self, texts: Sequence[str]) -> object:
-        if any("boom" in t for t in texts):
+        if self.down or any("boom" in t for t in texts):
             n = len(texts)
             return {"raise": lambda: (_ for _ in ()).throw(RuntimeError("model crashed")),
                     "none": lambda: None,
@@ -85,3 +86,29 @@ def test_the_cause_is_kept(copen: Callable[..., ltm.MemoryStore]) -> None:
     with pytest.raises(EmbedderError, match="RuntimeError: model crashed") as got:
         store.add("boom", user="alice")
     assert isinstance(got.value.__cause__, RuntimeError)
+
+
+def test_a_forget_does_not_wait_on_the_embedder(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """Forgetting an episode a summary was made from rebuilds the summary from the rest
+    (derived_on_source_loss 'rederive'), which embedded its new text inside the forget: with
+    the embedder down (a remote one), the forget failed and nothing was erased. Now the
+    summary takes the mean of its sources' vectors (its metadata says so) and the erasure
+    goes through; the rebuilt text no longer holds what was forgotten."""
+    emb = _Flaky()
+    store = copen(embedder=emb)
+    eps = [store.add(f"day {i}: the hotel in Lisbon had a view of the river", user="alice",
+                     session="s1") for i in range(4)]
+    secret = store.add("my passport number is X1234567", user="alice", session="s1")
+    summary = store.consolidate("s1", user="alice")
+    assert summary is not None and secret.id in summary.sources
+    emb.down = True
+    assert store.forget(secret.id, user="alice").count == 1
+    emb.down = False
+    rebuilt = store.get(summary.id, user="alice")
+    assert secret.id not in rebuilt.sources and len(rebuilt.sources) == len(eps)
+    assert "passport" not in rebuilt.text and "X1234567" not in _export(store)
+    assert rebuilt.metadata["ltm_summary"]["vector"] == "sources_mean"
+    with pytest.raises(ltm.NotFound):
+        store.get(secret.id, user="alice")
+    assert store.search("hotel view of the river", user="alice", k=10)
+    assert store.reindex(embeddings=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backends.base import Filters
+from ..errors import EmbedderError
 from ..model import Memory
 from ..retention_rules import ARCHIVED
 from ..timeutil import to_us
@@ -286,8 +287,20 @@ def rederive(engine: Engine, user: str, summary: Memory, survivors: list[str]) -
     else:
         text, info = summary.text, {}
     info["rederived"] = True
+    try:
+        vec: np.ndarray | None = engine.embed([text])[0]
+    except EmbedderError as exc:
+        # rebuilt inside a forget: an erasure must not wait on the embedder (a remote one
+        # that is down). The new text is kept (it no longer quotes what was forgotten), with
+        # the mean of its sources' vectors, which reindex(embeddings=True) replaces
+        log.warning("summary %s rebuilt without the embedder (%s): its vector is the mean "
+                    "of its sources'", summary.id, exc)
+        vec = None
+        if eps:
+            mean = np.mean(np.stack([vecs_by[m.id] for m in eps]), axis=0, dtype=np.float64)
+            vec = np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), np.float32)
+        info["vector"] = "sources_mean"
     meta[SUMMARY_KEY] = {**meta.get(SUMMARY_KEY, {}), **info}
-    vec = engine.embed([text])[0]
     updated = engine.backend.update(summary.id, user, {"text": text, "sources": survivors,
                                                       "metadata": meta}, vec,
                                    event="rederived")
