@@ -145,7 +145,8 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
         extra_of = dict(zip((r.id for r in rows), extras))
         words_of = dict(zip((r.id for r in rows), words))
         # long memories' passage vectors, embedded before the transaction
-        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows])
+        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows]) \
+            if self.chunker is not None else []
 
         def work(conn: psycopg.Connection[Any]) -> list[str]:
             self._lock_users(conn, mine)

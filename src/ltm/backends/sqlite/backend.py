@@ -382,7 +382,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
         direct = self._depth == 0  # an enclosing transaction may still roll back
         got: list[np.ndarray] = []
         # long memories' passage vectors, embedded before the transaction holds the lock
-        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows])
+        passages = prepared(self.chunker, [(r.user, r.id, r.text) for r in rows]) \
+            if self.chunker is not None else []
         with self._ids_unique(rows), self.atomic() as c:
             users = sorted({r.user for r in rows})
             self._snap_pending.update(users)
