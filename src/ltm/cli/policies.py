@@ -86,4 +86,6 @@ def reindex(store: str, user: str | None, embeddings: bool, as_json: bool) -> No
             with tqdm(total=total, unit="mem", disable=not show, file=sys.stderr) as bar:
                 counts = mem.reindex(user=user, embeddings=embeddings, progress=bar.update)
         emit(counts, as_json, lambda c: f"checked {c['checked']} memories: rewrote the full "
-             f"text of {c['rewritten']}, re-embedded {c['reembedded']}")
+             f"text of {c['rewritten']}, re-embedded {c['reembedded']}"
+             + (f", gave passage vectors to {c['passages']} long ones" if "passages" in c
+                else ""))
