@@ -8,7 +8,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -43,10 +43,29 @@ ALL_USERS = "*"
 NOT_A_USER = "'*' is not a user name: it stands for every user in API keys"
 
 
+# names (users, agents, sessions) found valid lately: a batch names the same few again and
+# again (checked by value: a name that passed once passes again, but for '*' as a user)
+_NAMES: dict[str, None] = {}
+_NAMES_MAX = 4096
+
+
+def _known_name(value: object) -> TypeGuard[str]:
+    return type(value) is str and value in _NAMES
+
+
+def _remember_name(value: str) -> None:
+    if type(value) is str:
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        _NAMES[value] = None
+
+
 def user(value: object, field: str = "user", *, stored: bool = False) -> str:
     """``value`` as a user scope, or ScopeError. ``stored=True`` (forget, export, gc: what
     lets a store written by an earlier ltm, which accepted it, erase or move out what it
     holds) also takes '*'."""
+    if _known_name(value) and value != ALL_USERS:
+        return value
     if not isinstance(value, str) or not has_content(value):
         raise ScopeError(f"{field} must be a non-empty string naming the scope, got {value!r}")
     if len(value) > MAX_NAME_CHARS or "\x00" in value or not is_encodable(value):
@@ -54,16 +73,20 @@ def user(value: object, field: str = "user", *, stored: bool = False) -> str:
                          "Unicode, without NUL")
     if value == ALL_USERS and not stored:
         raise ScopeError(NOT_A_USER)
+    _remember_name(value)
     return value
 
 
 def opt_name(value: object, field: str) -> str | None:
     if value is None:
         return None
+    if _known_name(value):
+        return value
     if not isinstance(value, str) or not has_content(value) or len(value) > MAX_NAME_CHARS \
             or "\x00" in value or not is_encodable(value):
         raise InvalidInput(f"{field} must be a non-empty string of at most {MAX_NAME_CHARS} "
                            "characters", field=field)
+    _remember_name(value)
     return value
 
 

@@ -66,17 +66,17 @@ class _ClosedConnection:
 
 
 class _Statements:
-    """The statements of one insert's transaction, in order: with ``threaded``, on a thread of
-    their own, while the caller's thread waits for the next block of vectors and builds its
+    """The statements of one insert's transaction, in order: with ``pool``, on the backend's
+    statement thread, while the caller's thread waits for the next block of vectors and builds its
     bound values (SQLite releases the GIL while it runs a statement, so on two cores the
     Python work of a batch overlaps its writes: benchmarks/sections/scale.md, session 11's
     ingest). Leaving the block waits for every statement begun (the
     ones not begun are cancelled) whether or not it raised, so that the caller's commit or
     rollback never runs beside one."""
 
-    def __init__(self, conn: sqlite3.Connection, *, threaded: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, pool: ThreadPoolExecutor | None) -> None:
         self.conn = conn
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="ltm-write") if threaded else None
+        self.pool = pool  # the backend's statement thread (``_statement_thread``), or None
         self.pending: list[Future[int]] = []
 
     def __enter__(self) -> _Statements:
@@ -86,7 +86,7 @@ class _Statements:
         if self.pool is not None:
             for f in self.pending:
                 f.cancel()
-            self.pool.shutdown(wait=True)
+            wait_all(self.pending)
 
     def run(self, sql: str, params: Sequence[Any]) -> Future[int]:
         """Run (or queue) one statement; its future gives the last inserted rowid."""
@@ -151,6 +151,9 @@ def _create_new(path: Path) -> bool:
 class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullText,
                     VectorIndexUpkeep, Chunks):
     """SQLite + derived vector index. Thread-safe: one connection guarded by a lock."""
+
+    # the statement thread of large inserts and the process that started it
+    _write_pool: tuple[ThreadPoolExecutor | None, int] = (None, 0)
 
     def __init__(self, folder: str | Path, *, busy_timeout_ms: int = 10_000,
                  hnsw_min_scope: int = 50_000, hnsw_ef_search: int = 512,
@@ -364,8 +367,21 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                 # (StoreError) from here on, not sqlite3's ProgrammingError
                 conn, self.conn = self.conn, _ClosedConnection()  # type: ignore[assignment]
                 conn.close()
+                pool, self._write_pool = self._write_pool[0], (None, 0)
+                if pool is not None:
+                    pool.shutdown(wait=True)  # (idle: every insert waited for its statements)
 
     # -- writes ---------------------------------------------------------------------------
+    def _statement_thread(self) -> ThreadPoolExecutor:
+        """The thread a large insert runs its statements on (``_Statements``), started at the
+        first and kept until close: one started a batch cost the writing thread ~0.1 ms, and
+        more under load, where starting it waited for the new thread to be scheduled."""
+        pool, pid = self._write_pool
+        if pool is None or pid != os.getpid():  # (a forked child inherits no thread)
+            pool = ThreadPoolExecutor(1, thread_name_prefix="ltm-write")
+            self._write_pool = (pool, os.getpid())
+        return pool
+
     def next_seq(self, user: str, session: str) -> int:
         row = self.conn.execute("SELECT max(seq) FROM memories WHERE user = ? AND session = ?",
                                 (user, session)).fetchone()
@@ -401,7 +417,8 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                     versions[name][1] = v
             head = self._log_head()
             seqs = self._last_seqs(rows)
-            with _Statements(c, threaded=len(rows) > _THREADED_ROWS) as sql:
+            with _Statements(c, self._statement_thread() if len(rows) > _THREADED_ROWS
+                             else None) as sql:
                 last: Future[int] | None = None
                 for part, block in row_blocks(rows, blocks, self.dim):
                     got.append(block)
@@ -417,12 +434,12 @@ class SqliteBackend(Erasure, ExtractionState, Reads, Reindex, ScopeCache, FullTe
                             "fts_extra, metadata, importance, time, recorded_at, valid_from, "
                             "valid_to, superseded_by, sources, access_count, last_accessed, "
                             "pinned, expires_at, seq, embedding)", 22, len(chunk)), params)
-                history = [v for r in rows
-                           for v in (r.id, r.user, "created", r.recorded_at, None)]
-                for start in range(0, len(rows), _ROWS_PER_INSERT):
-                    n = min(_ROWS_PER_INSERT, len(rows) - start)
-                    sql.run(_multi_insert("history (memory_id, user, event, at, data)", 5, n),
-                            history[start * 5:(start + n) * 5])
+                # their history, from the rows just written (they took the last len(rows) row
+                # ids, in order): no value to bind, nor Python to build them, on either thread
+                sql.run("INSERT INTO history (memory_id, user, event, at, data) "
+                        "SELECT id, user, 'created', recorded_at, NULL FROM memories WHERE n > "
+                        "(SELECT seq FROM sqlite_sequence WHERE name = 'memories') - ? "
+                        "ORDER BY n", (len(rows),))
                 sql.wait()
             self._put_chunks(c, passages)
             new_head = self._log_head()

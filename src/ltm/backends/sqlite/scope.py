@@ -40,6 +40,10 @@ def _read_only(view: ScopeView) -> ScopeView:
 class ScopeCache(Connection):
     """Per-user scope reads and their caches (a part of ``SqliteBackend``)."""
 
+    # rows in the cached views and the views' number when counted: counted again only where
+    # that number changed outside ``scope_view`` (which adds every view), not at each view
+    _scope_held: tuple[int, int] = (0, 0)
+
     def scope_count(self, user: str) -> int:
         """How many memories the user holds (cached until the user's next write)."""
         with self._lock:
@@ -87,13 +91,17 @@ class ScopeCache(Connection):
                         self._persist_snapshots(wait=False)
             if len(view) > self.hnsw_min_scope:
                 return None
-            self._scope_cache.pop(user, None)
-            held = len(view) + sum(len(v) for v, _ in self._scope_cache.values())
+            rows, entries = self._scope_held
+            if entries != len(self._scope_cache):  # (views dropped elsewhere: a forget)
+                rows = sum(len(v) for v, _ in self._scope_cache.values())
+            old = self._scope_cache.pop(user, None)
+            held = len(view) + rows - (len(old[0]) if old is not None else 0)
             while self._scope_cache and (len(self._scope_cache) >= _VIEWS_MAX
                                          or held > _VIEW_ROWS_MAX):
                 # the view built longest ago goes first (a cache hit does not move it)
                 held -= len(self._scope_cache.pop(next(iter(self._scope_cache)))[0])
             self._scope_cache[user] = (_read_only(view), mark)
+            self._scope_held = (held, len(self._scope_cache))
             self._count_cache[("scope", user)] = (len(view), mark)
             return view
 
