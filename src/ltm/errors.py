@@ -55,12 +55,16 @@ class ScopeError(LtmError):
 
 
 class NotFound(LtmError, KeyError):
-    """No memory with this id exists for this user."""
+    """No memory with this id exists for this user, or (``expired`` set: when) it is past its
+    ``expires_at`` and not pinned, which reads treat as gone."""
 
-    def __init__(self, memory_id: str, *, user: str | None = None) -> None:
-        super().__init__(f"no memory {memory_id!r} for user {user!r}")
+    def __init__(self, memory_id: str, *, user: str | None = None,
+                 expired: str | None = None) -> None:
+        super().__init__(f"no memory {memory_id!r} for user {user!r}" + (
+            f": it expired at {expired}" if expired else ""))
         self.memory_id = memory_id
         self.user = user
+        self.expired = expired
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

@@ -255,7 +255,16 @@ class MemoryStore:
 
     # -- reading --------------------------------------------------------------------------
     def get(self, id: str, *, user: str) -> Memory:
+        """One memory of ``user``. One past its ``expires_at`` and not pinned is gone for
+        reads, as for list, search and stats: ``NotFound`` (saying when it expired)."""
         self._check_open()
+        mem = self._stored(id, user)
+        if mem.expired(from_us(now_us())):
+            raise _expired(mem)
+        return mem
+
+    def _stored(self, id: str, user: str) -> Memory:
+        """The stored row, expired or not (until gc erases it)."""
         mem = self.backend.get(check.memory_id(id), check.user(user))
         if mem is None:
             raise NotFound(str(id), user=user)
@@ -276,7 +285,9 @@ class MemoryStore:
         if clear_expiry and expires_at is not None:
             raise InvalidInput("give expires_at or clear_expiry=True, not both",
                                field="clear_expiry")
-        current = self.get(id, user=user)
+        # an expired memory can be revived (a later expiry, none, pinned) until gc erases it;
+        # any other change to it answers NotFound, as get does
+        current = self._stored(id, user)
         changes: dict[str, Any] = {}
         vector = None
         if text is not None or metadata is not None:
@@ -312,6 +323,14 @@ class MemoryStore:
             changes["valid_from"] = changes["time"]
         if not changes:
             raise InvalidInput("update needs at least one field to change")
+        now = from_us(now_us())
+        if current.expired(now):
+            after = dataclasses.replace(current, pinned=changes.get("pinned", current.pinned))
+            if "expires_at" in changes:
+                end = changes["expires_at"]
+                after = dataclasses.replace(after, expires_at=None if end is None else from_us(end))
+            if after.expired(now):
+                raise _expired(current)
         return self.backend.update(id, user, changes, vector)
 
     def _filters(self, user: str, agent: object, session: object, kinds: object, since: object,
@@ -652,6 +671,13 @@ def _typed_damage(method: Callable[..., Any]) -> Callable[..., Any]:
 for _name, _value in list(vars(MemoryStore).items()):
     if callable(_value) and not _name.startswith("_") and _name != "close":
         setattr(MemoryStore, _name, _typed_damage(_value))
+
+
+def _expired(mem: Memory) -> NotFound:
+    """What a read of ``mem``, past its ``expires_at``, answers."""
+    end = mem.expires_at
+    return NotFound(mem.id, user=mem.user,
+                    expired=None if end is None else end.isoformat().replace("+00:00", "Z"))
 
 
 def _parse_cursor(cursor: object) -> tuple[int, str] | None:
