@@ -54,16 +54,18 @@ def test_gc_merge_of_a_successor_keeps_the_old_fact_linked(
         xstore: Callable[..., ltm.MemoryStore]) -> None:
     store = xstore()
     # "Initech" is in the store already; the successor written with supersedes is not
-    # deduplicated on write, so gc finds the pair and folds the newer into the older
+    # deduplicated on write, so gc finds the pair and folds one into the other: the older
+    # one (valid from 2018) into the successor, the one the chain may point at (helper 67,
+    # session 13: it was the other way, a.superseded_by a fact valid from before a's start)
     first = store.add("Ana works at Initech", user="u", kind="fact", valid_from="2018-01-01")
     a = store.add("Ana works at Acme", user="u", kind="fact", valid_from="2019-01-01")
     b = store.add("Ana works at Initech", user="u", kind="fact", valid_from="2021-03-01",
                   supersedes=a.id)
     report = store.gc()
-    assert report.merged == {first.id: [b.id]}
+    assert report.merged == {b.id: [first.id]}
     with pytest.raises(NotFound):
-        store.get(b.id, user="u")
-    assert store.get(a.id, user="u").superseded_by == first.id
+        store.get(first.id, user="u")
+    assert store.get(a.id, user="u").superseded_by == b.id
     ranked = [h.memory.id for h in store.search("where does Ana work, Initech or Acme?",
                                                 user="u")]
-    assert ranked.index(first.id) < ranked.index(a.id)
+    assert ranked.index(b.id) < ranked.index(a.id)

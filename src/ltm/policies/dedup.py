@@ -114,10 +114,15 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                      exclude: set[str], dry_run: bool) -> dict[str, list[str]]:
     """Fold near-duplicate memories of one user and kind into the oldest (pinned ones are
     always kept). Derived memories that cited a merged one cite the survivor instead, and a
-    fact a merged one superseded is superseded by the survivor."""
-    items = [(m, v) for m, v in engine.backend.iter_export(user, with_vectors=True)
-             if m.kind == kind and v is not None and m.id not in exclude
-             and _current(m, now_us())]
+    fact a merged one superseded is superseded by the survivor: one valid from no earlier
+    than that fact (the link ``add(supersedes=...)`` accepts; see ``_survivors``)."""
+    items = []
+    after: dict[str, int] = {}  # a successor -> the latest start of the facts it superseded
+    for m, v in engine.backend.iter_export(user, with_vectors=True):
+        if m.superseded_by is not None:
+            after[m.superseded_by] = max(after.get(m.superseded_by, _start(m)), _start(m))
+        if m.kind == kind and v is not None and m.id not in exclude and _current(m, now_us()):
+            items.append((m, v))
     if len(items) < 2:
         return {}
     if len(items) > MAX_MERGE_SCOPE:
@@ -135,6 +140,7 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
                 groups.setdefault(keepers[j], []).append(i)
                 continue
         keepers.append(i)
+    groups = _survivors(groups, [m for m, _ in items], after)
     out = {items[k][0].id: [items[i][0].id for i in members] for k, members in groups.items()}
     if dry_run or not out:
         return out
@@ -178,6 +184,37 @@ def merge_duplicates(engine: Engine, user: str, kind: str, threshold: float, *,
         # their judgments go too (a judgment's query may quote what it names)
         from ..retrieval.feedback import forget_feedback
         forget_feedback(engine.backend, user, list(rewrite))
+    return out
+
+
+def _start(m: Memory) -> int:
+    """When ``m`` began to hold (``valid_from``, else its time), in microseconds."""
+    return to_us(m.valid_from if m.valid_from is not None else m.time)
+
+
+def _survivors(groups: dict[int, list[int]], mems: list[Memory],
+               after: dict[str, int]) -> dict[int, list[int]]:
+    """``groups`` (keeper -> merged, indexes into ``mems``) with each survivor one that every
+    fact a group member superseded may point at: valid from no earlier than the latest of
+    them. A current duplicate older than a fact chain would otherwise become the successor of
+    a fact that started after it. The keeper stays where it can; else the oldest member that
+    can (the chain's head, say) survives in its place; else (a pinned keeper, which is never
+    merged away) the members whose chains it cannot take are left unmerged."""
+    out: dict[int, list[int]] = {}
+    for k, members in groups.items():
+        group = [k, *members]
+        floor = max((after[mems[i].id] for i in group if mems[i].id in after), default=None)
+        if floor is None or _start(mems[k]) >= floor:
+            out[k] = members
+            continue
+        able = [i for i in members if _start(mems[i]) >= floor]
+        if able and not mems[k].pinned:
+            out[able[0]] = [i for i in group if i != able[0]]
+            continue
+        start = _start(mems[k])
+        kept = [i for i in members if after.get(mems[i].id, start) <= start]
+        if kept:
+            out[k] = kept
     return out
 
 
