@@ -112,3 +112,28 @@ def test_a_forget_does_not_wait_on_the_embedder(copen: Callable[..., ltm.MemoryS
         store.get(secret.id, user="alice")
     assert store.search("hotel view of the river", user="alice", k=10)
     assert store.reindex(embeddings=True)
+
+
+def test_gc_erases_while_the_embedder_is_down(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """gc consolidates old sessions (embedding each summary) between the expiry of one user
+    and that of the next: with the embedder down, the first user's consolidation raised and
+    the users after it kept what had expired. Now the consolidation waits for the next gc
+    (``report.deferred`` says why) and every user's expiry and capacity go through."""
+    emb = _Flaky()
+    spec = ('{"episode": {"consolidate_after_days": 30, "consolidate_min_turns": 3}, '
+            '"fact": {"ttl_days": 1}}')
+    store = copen(embedder=emb, retention=spec)
+    for user in ("ana", "bob"):
+        for i in range(4):
+            store.add(f"{user}'s day {i} in Kyoto", user=user, session="s1",
+                      time=f"2024-01-0{i + 1}")
+        store.add(f"{user} is vegetarian", user=user, kind="fact")
+    emb.down = True
+    report = store.gc(now="2099-01-01")
+    assert sorted(report.deferred) == ["ana", "bob"] and report.consolidated == {}
+    assert "'flaky' failed" in report.deferred["bob"]
+    assert len(report.expired) == 2
+    assert {u: store.user_stats(u).memories for u in ("ana", "bob")} == {"ana": 4, "bob": 4}
+    emb.down = False
+    again = store.gc(now="2099-01-01")
+    assert len(again.consolidated) == 2 and again.deferred == {}

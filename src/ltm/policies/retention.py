@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInput
+from ..errors import EmbedderError, InvalidInput
 from ..retention_rules import (  # the rules, re-exported for callers
     ARCHIVED,
     DEFAULT_POLICIES,
@@ -66,6 +66,8 @@ class GcReport:
     removed: list[str] = field(default_factory=list)  # originals removed after consolidation
     cascaded: list[str] = field(default_factory=list)  # derived memories forgotten with them
     by_user: dict[str, dict[str, int]] = field(default_factory=dict)
+    # user -> why the consolidation of its sessions waits for the next gc (the embedder failed)
+    deferred: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -134,8 +136,14 @@ def gc(engine: Engine, now: Any = None, *, dry_run: bool = False,
             if kind != "episode" or pol.consolidate_after_days is None:
                 continue
             removed = len(report.removed)
-            _consolidate.consolidate_old(engine, u, now_, pol, report, exclude=doomed,
-                                         dry_run=dry_run)
+            try:
+                _consolidate.consolidate_old(engine, u, now_, pol, report, exclude=doomed,
+                                             dry_run=dry_run)
+            except EmbedderError as exc:
+                # the summaries wait for the embedder (a remote one down); the erasures of
+                # this user's capacity and of the users after it do not
+                log.warning("gc: consolidation of user %r deferred: %s", u, exc)
+                report.deferred[u] = str(exc)
             # originals a dry run would remove count no more toward capacity than the real
             # run's removed ones (else it foretells evictions the real run does not make)
             doomed.update(report.removed[removed:])
