@@ -32,6 +32,8 @@ def gc(store: str, user: str | None, now: str | None, dry_run: bool, as_json: bo
                              f"{len(d['merged'])}")
             if d["consolidated"]:
                 lines.append(f"  sessions consolidated: {len(d['consolidated'])}")
+            for name, why in d["deferred"].items():  # (the embedder failed: the next gc)
+                lines.append(f"  consolidation of {name} deferred: {why}")
             return "\n".join(lines)
 
         emit(report.to_dict(), as_json, human)
