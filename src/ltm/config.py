@@ -63,7 +63,8 @@ class Settings:
     # Long memories (ltm.retrieval.chunks): with N > 0, a text of N characters or more (1000
     # is the value measured) also gets one vector per passage of ~300 characters, stored with
     # it and erased with it, and its dense score is its best passage's where that stands out
-    # from its whole vector's (a pasted document found by a question about one paragraph).
+    # from its whole vector's (a pasted document found by a question about one paragraph),
+    # and BM25's length normalisation saturates at 4 average lengths (ltm.backends.chunks).
     # Off (0) by default: an embedding per passage at write time, ~0.1-0.2 ms per search of
     # a scope of ~2,000 passages; see benchmarks/sections/long-memories.md.
     chunk_min_chars: int = 0

@@ -88,6 +88,9 @@ def test_a_paragraph_of_a_long_note_finds_it(copen: Callable[..., ltm.MemoryStor
         got = store.search(q, user="u", k=5, since="2000-01-01")
         assert got[0].memory.id == long_id, q
         assert got[0].signals["dense_z"] == pytest.approx(hits[0].signals["dense_z"]), q
+        # its words count as a passage's would (BM25's length capped at 4 average lengths)
+        assert got[0].signals["text"] == pytest.approx(hits[0].signals["text"]), q
+        assert hits[0].signals["text_rel"] > 1.5 * whole.signals["text_rel"], q
     # a question it does not answer does not find it more than its whole vector does
     for q in ("how do I bake sourdough bread?", "recommend a good sci-fi novel"):
         got = {h.memory.id: h.signals["dense_z"] for h in store.search(q, user="u", k=20)}

@@ -23,6 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Where a store takes passage vectors, BM25's length normalisation saturates at this many
+# times the scope's average length: a long memory's words count as a passage's would, not
+# diluted by the thousands of tokens of its other topics (its dense signal is its best
+# passage's: ``ltm.retrieval.chunks``). Neutral where memories are long on average (a scope
+# of long chat replies: few are 4 times the average).
+LENGTH_CAP = 4.0
+
 # (texts) -> for each text None (not long) or (its passages' unit vectors, bg, bg_sd)
 Chunker = Callable[[Sequence[str]], list[tuple[np.ndarray, float, float] | None]]
 

@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import ConnectionLost, MissingDependency, StoreBusy, StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
-from ..chunks import ChunkSet
+from ..chunks import Chunker, ChunkSet
 from ..common import POSTGRES, where
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ class Connection:
     # user -> (scope view, user_stats version, docs, lexemes) of that version (scope.py)
     _views: dict[str, tuple[ScopeView, int, int, int]]
     _views_lock: threading.Lock
+    chunker: Chunker | None  # (chunks.Chunks: set by the engine, None by default)
     # user -> (the user_stats version it was read under, the user's passage vectors or None)
     # (chunks.Chunks.chunk_set)
     _chunk_cache: dict[str, tuple[int, ChunkSet | None]]

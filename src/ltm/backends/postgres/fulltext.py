@@ -12,6 +12,7 @@ import numpy as np
 
 from ...index.scope import ScopeView
 from ..base import Filters
+from ..chunks import LENGTH_CAP
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .connection import Connection
@@ -55,6 +56,10 @@ class FullText(Connection):
         where, params = self._where(flt)
         cfg = f"'{TEXT_CONFIG}'::regconfig"
         k1, b = BM25_K1, BM25_B
+        # (a length counts as at most LENGTH_CAP average lengths where the store takes passage
+        # vectors of long memories, as on SQLite: ``ltm.backends.chunks.LENGTH_CAP``)
+        dl = f"least(tf.dl, {float(LENGTH_CAP)} * st.avgdl)" if self.chunker is not None \
+            else "tf.dl"
         cand, first = self._text_candidates("m.id", where, params, tsquery,
                                             self._walk_scope_for_text(flt.user))
         sql = f"""
@@ -73,7 +78,7 @@ st AS (
                AS avgdl
     FROM {self._st} s WHERE s.user_id = %s)
 SELECT tf.id, sum({_idf_sql("st.big_n", "df.n")}
-                  * tf.f * {k1 + 1} / (tf.f + {k1} * (1 - {b} + {b} * tf.dl / st.avgdl))) AS s
+                  * tf.f * {k1 + 1} / (tf.f + {k1} * (1 - {b} + {b} * {dl} / st.avgdl))) AS s
 FROM tf JOIN df USING (lexeme) CROSS JOIN st
 GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
         rows = self._read(sql, [*first, " ".join(words), flt.user, limit])
@@ -156,6 +161,8 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
             p, d, w, t = pos[ok], dl[ok], f[ok], lex[ok]
             df = np.bincount(t, minlength=int(t.max()) + 1).astype(np.float64)[t]
             big_n = float(max(docs, len(np.unique(p)), IDF_MIN_DOCS))
+            if self.chunker is not None:  # (as text_search: LENGTH_CAP)
+                d = np.minimum(d, LENGTH_CAP * avgdl)
             term = _idf(big_n, df) * w * (k1 + 1) / (w + k1 * (1 - b + b * d / avgdl))
             score = np.zeros(len(view), dtype=np.float64)
             np.add.at(score, p, term)

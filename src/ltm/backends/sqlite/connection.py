@@ -21,7 +21,7 @@ from ...index.hnsw import HnswScope
 from ...index.scope import ScopeView
 from ...timeutil import now_us
 from ..base import Filters
-from ..chunks import ChunkSet
+from ..chunks import Chunker, ChunkSet
 from ..common import SQLITE, where
 from . import schema
 from .schema import DB_NAME, _is_busy, _split_sql
@@ -92,6 +92,7 @@ class Connection:
     # (Reads.get_many)
     _held_cache: dict[tuple[str, str], tuple[tuple[int, int, int],
                                              tuple[tuple[Any, ...], Any, Any]]]
+    chunker: Chunker | None  # (chunks.Chunks: set by the engine, None by default)
     # user -> (the user mark it was read under, the user's passage vectors or None)
     # (chunks.Chunks.chunk_set)
     _chunk_cache: dict[str, tuple[tuple[int, int], ChunkSet | None]]

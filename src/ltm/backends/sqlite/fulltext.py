@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import StoreError
 from ...index.scope import ScopeView
 from ..base import Filters
+from ..chunks import LENGTH_CAP
 from ..common import BM25_B, BM25_K1, EXTRA_WEIGHT, IDF_MIN_DOCS
 from ..segment import QUERY_WORDS, STOP_WORDS, fts_words
 from .fts_upkeep import FtsUpkeep, _varints
@@ -109,8 +110,8 @@ def _parts(rows: Sequence[tuple[Any, ...]]) -> TermParts:
 
 
 def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
-              avgdl_store: float, avgdl: float, raw: list[np.ndarray] | None = None
-              ) -> TermParts:
+              avgdl_store: float, avgdl: float, raw: list[np.ndarray] | None = None,
+              cap: float = 0.0) -> TermParts:
     """The keys, BM25 term-frequency parts with ``avgdl`` and whether the labels hold the
     term of (key, bm25(), the labels' bm25(), docsize record) rows: bm25()'s part (bm25()
     over ``idf``, made with the store's average length ``avgdl_store``) gives back the
@@ -118,7 +119,7 @@ def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
     avgdl_store), rounded to ``_F_STEP``, whose part is made again with ``avgdl``
     (``_tf_coefficients``). The rows' arithmetic as arrays: the operations of a loop over
     them, in its order (the same bits). ``raw`` receives the rows' weighted counts and
-    lengths (``_tf_parts``)."""
+    lengths (``_tf_parts``; ``cap``: its length cap)."""
     k1, b, step = BM25_K1, BM25_B, _F_STEP
     k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
     n = len(rows)
@@ -130,20 +131,30 @@ def _rescaled(rows: Sequence[tuple[Any, float, float, bytes]], idf: float,
         f = np.maximum(np.round(f / step), 1.0) * step
     if raw is not None:
         raw[:] = [f, length]
-    return ([r[0] for r in rows], _tf_parts(f, length, avgdl),
+    return ([r[0] for r in rows], _tf_parts(f, length, avgdl, cap),
             np.fromiter((r[2] != 0 for r in rows), bool, count=n))
 
 
-def _tf_parts(f: np.ndarray, length: np.ndarray, avgdl: float) -> np.ndarray:
+def _tf_parts(f: np.ndarray, length: np.ndarray, avgdl: float, cap: float = 0.0
+              ) -> np.ndarray:
     """BM25 term-frequency parts of rows holding a term ``f`` times (weighted) in ``length``
     tokens, with the average length ``avgdl``: ``_tf_coefficients``' formula, the same
-    operations in the same order as the loop of ``_term_rows`` (the same bits)."""
+    operations in the same order as the loop of ``_term_rows`` (the same bits). ``cap`` > 0:
+    a length counts as at most ``cap`` times ``avgdl`` (``FullText._length_cap``)."""
     k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
+    if cap > 0:
+        length = np.minimum(length, cap * avgdl)
     return f * k1_1 / (f + tf_k + tf_len * length)
 
 
 class FullText(PostingsCache, FtsUpkeep):
     """Searches over the FTS5 index and its upkeep (a part of ``SqliteBackend``)."""
+
+    @property
+    def _length_cap(self) -> float:
+        """BM25's length cap, in average lengths, where the store takes passage vectors of
+        long memories (``chunks.LENGTH_CAP``); 0 where it does not (FTS5's bm25() exactly)."""
+        return LENGTH_CAP if self.chunker is not None else 0.0
 
     def text_search(self, query: str, flt: Filters, limit: int) -> list[tuple[str, float]]:
         """BM25 over text (weight 1) and speaker/name (weight 0.5) within the user's scope.
@@ -375,7 +386,7 @@ class FullText(PostingsCache, FtsUpkeep):
         idf = _idf(total, self._store_df(term, total, mark))
         if stats is None or avgdl is None:
             return _parts([(k, float(sc) / idf, lab != 0) for k, sc, lab, *_ in got])
-        return _rescaled(got, idf, stats[1], avgdl, raw)
+        return _rescaled(got, idf, stats[1], avgdl, raw, self._length_cap)
 
     def _term_rows(self, match: str, where: str = "", params: Sequence[Any] = (),
                    key: str = "memories_fts.rowid", avgdl: float | None = None, *,
@@ -404,6 +415,7 @@ class FullText(PostingsCache, FtsUpkeep):
             [match, *params]).fetchall()
         # (_tf_coefficients and _row_length inline: one loop over the term's rows)
         k1_1, tf_k, tf_len = _tf_coefficients(avgdl)
+        most = self._length_cap * avgdl if self._length_cap > 0 else math.inf
         out = []
         for k, text, extra, sz in rows:
             if text is None:  # a contentless index (a store before 0005): no highlight()
@@ -413,7 +425,7 @@ class FullText(PostingsCache, FtsUpkeep):
             if labelled:
                 f += EXTRA_WEIGHT * extra.count("\x01")
             length = sum(sz) if max(sz, default=0) < 0x80 else sum(_varints(sz))
-            part = f * k1_1 / (f + tf_k + tf_len * length)
+            part = f * k1_1 / (f + tf_k + tf_len * (length if length <= most else most))
             out.append((k, part, labelled, f, length) if counts else (k, part, labelled))
         return out
 
@@ -726,7 +738,7 @@ class FullText(PostingsCache, FtsUpkeep):
             f = np.concatenate([raw[0], np.fromiter((r[3] for r in rows), np.float64, count=n)])
             length = np.concatenate([raw[1], np.fromiter((r[4] for r in rows), np.float64,
                                                          count=n)])
-            parts = _tf_parts(f, length, avgdl)
+            parts = _tf_parts(f, length, avgdl, self._length_cap)
             at = np.concatenate([tf[2], pos])
             self._keep_postings(user, ("raw", term), f, length)
             self._keep_postings(user, ("tf", term), np.concatenate([tf[0], rowids]), parts,
