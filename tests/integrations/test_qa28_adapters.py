@@ -65,3 +65,24 @@ def test_agents_item_that_is_not_json(tmp_path: Path) -> None:
             assert await session.get_items() == [{"role": "user", "content": "hello"}]
 
     asyncio.run(run())
+
+
+def test_langchain_embedder_of_embeddings_that_fail(tmp_path: Path) -> None:
+    """``LangChainEmbedder(5)`` raised AttributeError, and Embeddings whose dimension probe
+    raised escaped with their own error: now InvalidInput and EmbedderError."""
+    from langchain_core.embeddings import Embeddings
+
+    from ltm.errors import EmbedderError
+    from ltm.integrations.langchain import LangChainEmbedder
+
+    class Down(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            raise ConnectionError("service down")
+
+        def embed_query(self, text: str) -> list[float]:
+            raise ConnectionError("service down")
+
+    with pytest.raises(ltm.InvalidInput, match="LangChain Embeddings"):
+        LangChainEmbedder(5)  # type: ignore[arg-type]
+    with pytest.raises(EmbedderError, match="ConnectionError: service down"):
+        LangChainEmbedder(Down())

@@ -49,7 +49,7 @@ from .. import ids as _ids  # noqa: E402
 from ..aio import AsyncMemoryStore  # noqa: E402
 from ..backends.base import Filters, check_metadata_filter  # noqa: E402
 from ..embed import embedded, normalize_rows  # noqa: E402
-from ..errors import InvalidInput  # noqa: E402
+from ..errors import EmbedderError, InvalidInput  # noqa: E402
 from ..model import Hit, Memory  # noqa: E402
 from ..store import MemoryStore  # noqa: E402
 from ..store import open as open_store  # noqa: E402
@@ -79,8 +79,17 @@ class LangChainEmbedder:
     in_process = False
 
     def __init__(self, embeddings: Embeddings, name: str | None = None) -> None:
+        if not all(callable(getattr(embeddings, m, None))
+                   for m in ("embed_query", "embed_documents")):
+            raise InvalidInput(f"a LangChain Embeddings (with embed_query and embed_documents) "
+                               f"is needed, got {type(embeddings).__name__}", field="embeddings")
         self.embeddings = embeddings
-        self.dim = len(embeddings.embed_query("dimension probe"))
+        try:  # (its own error, or an answer without a length, was raw)
+            self.dim = len(embeddings.embed_query("dimension probe"))
+        except Exception as exc:
+            raise EmbedderError(f"the LangChain embeddings {type(embeddings).__name__} failed "
+                                f"to embed a probe: {type(exc).__name__}: {exc}",
+                                embedder=type(embeddings).__name__) from exc
         # the model is part of the name where the class names one (OpenAIEmbeddings(model=
         # ...), HuggingFaceEmbeddings(model_name=...)): two models of one class and dimension
         # give different vectors, and the store refuses an embedder of another name
