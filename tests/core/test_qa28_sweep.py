@@ -117,3 +117,14 @@ def test_cli_mcp_user_names_one_user(tmp_path: Path, user: str) -> None:
                              env={"LTM_EMBEDDER": "hash"})
     assert got.exit_code == 2, (got.output, got.exception)
     assert "user" in got.stderr and "Traceback" not in got.output
+
+
+@pytest.mark.parametrize("args", [["continual", "--seeds", "-1"], ["continual", "--seeds", "0,-2"],
+                                  ["continual", "--", "-3"]])
+def test_cli_train_refuses_negative_seeds(tmp_path: Path, args: list[str]) -> None:
+    """``ltm train continual --seeds -1`` ended in numpy's ValueError ('expected non-negative
+    integer') with a traceback, after loading its data. Now a usage error, exit 2."""
+    got = CliRunner().invoke(main, ["train", *args[:1], "--out", str(tmp_path / "run"),
+                                    *args[1:]])
+    assert got.exit_code == 2, (got.output, got.exception)
+    assert "at least 0" in got.output or "x>=0" in got.output

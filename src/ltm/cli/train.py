@@ -236,6 +236,9 @@ def _parse_seeds(value: str) -> list[int]:
                                  param_hint="--seeds") from None
     if not seeds:
         raise click.BadParameter("give at least one seed", param_hint="--seeds")
+    if min(seeds) < 0:  # (numpy's seeding raised ValueError: a traceback)
+        raise click.BadParameter(f"seeds are whole numbers of at least 0, got {value!r}",
+                                 param_hint="--seeds")
     return seeds
 
 
@@ -246,7 +249,7 @@ def _parse_seeds(value: str) -> list[int]:
               help="Continual-learning strategy.")
 @click.option("--seeds", default="0,1,2", show_default=True,
               help="Seeds, comma- or space-separated (--seeds 0,1,2 or --seeds 0 1 2).")
-@click.argument("more_seeds", nargs=-1, type=int)
+@click.argument("more_seeds", nargs=-1, type=click.IntRange(min=0))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("benchmarks/results"), show_default=True,
               help="Folder for the JSON result and the accuracy-matrix PNG.")
@@ -337,7 +340,7 @@ def _parse_value(text: str) -> Any:
               help="env steps per run (the episode in progress is finished)")
 @click.option("--seeds", "first_seed", multiple=True,
               help="seeds, space- or comma-separated (--seeds 0 1 2 or --seeds 0,1,2); default 0")
-@click.argument("more_seeds", nargs=-1, type=int)
+@click.argument("more_seeds", nargs=-1, type=click.IntRange(min=0))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder: seed-<s>/metrics.json per seed, summary.json")
 @click.option("--replay", type=click.Choice(["uniform", "prioritized"]), default=None,
