@@ -5,10 +5,11 @@ passage vectors go with it: forget, a change of its text, a forget of the user."
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import ltm
@@ -186,3 +187,44 @@ def test_reindex_gives_older_long_memories_their_passages(
         pytest.approx(after[0].signals["dense_z"])
     assert store.reindex(embeddings=True)["passages"] == 0  # (none missing)
     assert "passages" not in older.reindex()
+
+
+class _Breakable:
+    """One vector a text (its characters' sum picks the axis), until ``down``."""
+
+    name = "breakable"
+    dim = 8
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.down:
+            raise RuntimeError("model crashed")
+        out = np.full((len(texts), 8), 0.1, np.float32)
+        for i, text in enumerate(texts):
+            out[i, sum(map(ord, text)) % 8] = 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_a_forget_does_not_wait_on_the_passages(copen: Callable[..., ltm.MemoryStore]) -> None:
+    """A forget that rebuilds a summary with the embedder down goes through (the summary takes
+    its sources' mean vector: policies.consolidate); its passages, derived data, are then
+    left out, not the erasure."""
+    emb = _Breakable()
+    store = copen(embedder=emb, chunk_min_chars=100)
+    for i in range(4):
+        store.add(f"day {i}: the hotel in Lisbon had a view of the river, and the breakfast "
+                  "on the terrace was long and slow, with fresh bread and fruit", user="alice",
+                  session="s1")
+    secret = store.add("my passport number is X1234567", user="alice", session="s1")
+    summary = store.consolidate("s1", user="alice")
+    assert summary is not None and len(summary.text) >= 100
+    assert summary.id in [i for _, i, _ in _chunk_rows(store)]
+    emb.down = True
+    assert store.forget(secret.id, user="alice").count == 1
+    emb.down = False
+    assert summary.id not in [i for _, i, _ in _chunk_rows(store)]  # (the old text's went)
+    assert "X1234567" not in store.get(summary.id, user="alice").text
+    assert store.reindex(embeddings=True)
+    assert summary.id in [i for _, i, _ in _chunk_rows(store)]

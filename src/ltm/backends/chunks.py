@@ -18,10 +18,15 @@ one user's passages as one matrix, which the pipeline scores a query against.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import EmbedderError, InvalidInput
+
+log = logging.getLogger(__name__)
 
 # Where a store takes passage vectors, BM25's length normalisation saturates at this many
 # times the scope's average length: a long memory's words count as a passage's would, not
@@ -47,7 +52,14 @@ def prepared(chunker: Chunker | None, items: Sequence[tuple[str, str, str]]
     no lock)."""
     if chunker is None or not items:
         return []
-    got = chunker([t for _, _, t in items])
+    try:
+        got = chunker([t for _, _, t in items])
+    except (EmbedderError, InvalidInput) as exc:
+        # derived data: the memories are written without them (their whole vectors serve
+        # them; ``reindex(embeddings=True)`` gives them theirs), as a forget that rebuilds a
+        # summary with the embedder down still erases (policies.consolidate)
+        log.warning("passage vectors of %d long memories not made: %s", len(items), exc)
+        return []
     return [(user, mid, float(g[1]), float(g[2]), pack(g[0]))
             for (user, mid, _), g in zip(items, got) if g is not None]
 
