@@ -247,3 +247,26 @@ def test_a_connection_lost_while_committing_may_have_written(
         assert isinstance(got.value.__cause__, psycopg.OperationalError)
         assert sorted(m.text for m in store.list("alice").memories) == [
             "committed, unacknowledged", "first memory"]  # once, as the server has it
+
+
+def test_a_search_of_long_memories_after_a_silent_drop(proxied: tuple[_Proxy, str]) -> None:
+    """With passage vectors on (chunk_min_chars), a search also reads the user's passages
+    (chunk_set, several statements on one connection): it runs again on the next one too."""
+    proxy, url = proxied
+    with ltm.open(url, embedder="hash", chunk_min_chars=200) as store:
+        long = " ".join(f"On day {i} we walked along the river in Lisbon and ate pastries."
+                        for i in range(12))
+        kept = store.add(long, user="alice")
+        store.add("my cat is called Miso", user="alice")
+        want = [h.memory.id for h in store.search("pastries by the river", user="alice")]
+        assert want[0] == kept.id
+        backend: Any = store.backend
+        passages = backend.chunk_set("alice")
+        assert passages is not None and passages.ids == [kept.id]
+        for _ in range(3):
+            _fill_pool(store)
+            assert proxy.cut() >= 4
+            got = backend.chunk_set("alice")  # the first read after the cut
+            assert got is not None and got.ids == [kept.id]
+            assert [h.memory.id for h in store.search("pastries by the river",
+                                                      user="alice")] == want

@@ -17,7 +17,7 @@ from ...index.scope import ScopeView
 from ...model import Memory
 from ...timeutil import now_us
 from ..base import Filters, NewRow, ids_taken, row_blocks
-from ..chunks import prepared
+from ..chunks import ChunkSet, prepared
 from ..common import extra_from
 from ..segment import fts_words
 from .chunks import Chunks
@@ -336,3 +336,7 @@ class PostgresBackend(Erasure, ExtractionState, Reads, Reindex, ScopeReads, Full
     def migrations(self) -> list[str]:
         read = super().migrations
         return self._read_again(read)
+
+    def chunk_set(self, user: str) -> ChunkSet | None:
+        read = super().chunk_set
+        return self._read_again(lambda: read(user))
