@@ -29,7 +29,7 @@ from .backends.base import NewRow
 from .engine import Engine, embed_text
 from .errors import InvalidInput, ScopeError
 from .model import HistoryEvent, Memory
-from .timeutil import iso, opt_us, to_us
+from .timeutil import iso, now_us, opt_us, to_us
 
 EXPORT_FORMAT = 1
 log = logging.getLogger(__name__)
@@ -186,6 +186,14 @@ def import_jsonl(engine: Engine, fp: Iterable[str] | Iterable[bytes], *,
                     by_user.setdefault(row.user, []).extend(events)
             for name, events in by_user.items():
                 engine.backend.set_history(name, events)
+            # a memory forgotten here before: its tombstone moves after the events just
+            # written, and 'restored' follows (else its history read 'deleted, created')
+            ids_of: dict[str, list[str]] = {}
+            for _, row, _ in fresh:
+                ids_of.setdefault(row.user, []).append(row.id)
+            at = now_us()
+            for name, ids in ids_of.items():
+                engine.backend.restored(name, ids, at)
         histories.clear()
         imported += len(fresh)
         if progress:

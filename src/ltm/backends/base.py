@@ -176,6 +176,10 @@ class Backend(Protocol):
         """Replace the history of ``user``'s memories that ``events`` (memory id, event, at
         in microseconds, previous values or None; in order) names with those events (an
         import restoring an export's history)."""
+    def restored(self, user: str, ids: Sequence[str], at: int) -> None:
+        """Of ``user``'s memories ``ids``, just written again by an import, those forgotten
+        before (a ``deleted`` tombstone): the tombstone moves after the events written since
+        and a ``restored`` event at ``at`` follows, so that their history reads in order."""
     def iter_export(self, user: str | None, with_vectors: bool = True
                     ) -> Iterator[tuple[Memory, np.ndarray | None]]: ...
     def derived_from(self, ids: Sequence[str], user: str) -> list[Memory]:

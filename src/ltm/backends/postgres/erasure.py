@@ -180,6 +180,24 @@ class Erasure(Connection):
 
         self._retry(work)
 
+    def restored(self, user: str, ids: Sequence[str], at: int) -> None:
+        """(``Backend.restored``) Move the deletion tombstones of ``ids`` after the events
+        an import wrote, and record their restoration."""
+        tomb = tombstone_user(user)
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            gone = conn.execute(f"DELETE FROM {self._h} WHERE user_id = %s AND event = "
+                                f"'deleted' AND memory_id = ANY(%s::text[]) "
+                                f"RETURNING memory_id, at", [tomb, list(ids)]).fetchall()
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {self._h} (user_id, memory_id, event, at) "
+                                f"VALUES (%s, %s, %s, %s)",
+                                [(u, mid, event, when) for mid, t in dict(gone).items()
+                                 for u, event, when in ((tomb, "deleted", t),
+                                                        (user, "restored", at))])
+
+        self._retry(work)
+
     def compact(self, full: bool = False) -> None:
         """Make erased content unreachable: VACUUM removes the deleted tuples from the tables
         and B-tree indexes, and the full-text GIN index is rebuilt (REINDEX CONCURRENTLY; GIN

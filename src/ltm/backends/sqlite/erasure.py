@@ -142,6 +142,25 @@ class Erasure(Connection):
                           [(mid, user, event, at, None if data is None else json.dumps(data))
                            for mid, event, at, data in events])
 
+    def restored(self, user: str, ids: Sequence[str], at: int) -> None:
+        """(``Backend.restored``) Move the deletion tombstones of ``ids`` after the events
+        an import wrote, and record their restoration."""
+        tomb = tombstone_user(user)
+        with self.atomic() as c:
+            for start in range(0, len(ids), 900):
+                chunk = list(ids[start:start + 900])
+                where = (f"user = ? AND event = 'deleted' AND memory_id IN "
+                         f"({','.join('?' * len(chunk))})")
+                gone = dict(c.execute(f"SELECT memory_id, at FROM history WHERE {where} "
+                                      f"ORDER BY n", [tomb, *chunk]).fetchall())
+                if not gone:
+                    continue
+                c.execute(f"DELETE FROM history WHERE {where}", [tomb, *chunk])
+                c.executemany("INSERT INTO history (memory_id, user, event, at, data) "
+                              "VALUES (?, ?, ?, ?, NULL)",
+                              [(mid, *e) for mid, when in gone.items()
+                               for e in ((tomb, "deleted", when), (user, "restored", at))])
+
     def _wipe_free_pages(self, c: sqlite3.Connection) -> None:
         """Zero every page on the freelist. Pages freed by ordinary writes (FAST) keep what
         they held, which may include text erased since: they are taken off the freelist by
