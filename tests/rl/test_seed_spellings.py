@@ -46,3 +46,13 @@ def test_continual_seeds_without_the_option_are_refused(tmp_path: Path) -> None:
     res = CliRunner().invoke(continual, ["3", "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert "give the seeds after --seeds" in res.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_threshold_that_is_no_number_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    # --threshold nan was taken, and no return ever reaches NaN: steps_to_threshold never set
+    res = CliRunner().invoke(episodic, ["--env", "CartPole-v1", "--agent", "mfec",
+                                        "--threshold", value, "--out", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert "--threshold" in res.output and "not a finite number" in res.output
+    assert not any(tmp_path.iterdir())

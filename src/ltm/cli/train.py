@@ -345,7 +345,7 @@ def _parse_value(text: str) -> Any:
               help="folder: seed-<s>/metrics.json per seed, summary.json")
 @click.option("--replay", type=click.Choice(["uniform", "prioritized"]), default=None,
               help="DQN's replay buffer (default uniform)")
-@click.option("--threshold", type=float, default=None,
+@click.option("--threshold", type=float, default=None, callback=_finite_number,
               help="solved return for steps_to_threshold (default: the environment's)")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="override an agent setting, e.g. --set k=5 --set 'hidden=[128,128]'")
@@ -415,12 +415,6 @@ def episodic(env_id: str, agent: str, steps: int, first_seed: tuple[str, ...],
 MAX_CONTEXT_WINDOW = 100  # as ltm.retrieval.ranker's (not imported: the CLI loads lazily)
 
 
-def _finite(ctx: Any, param: Any, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
-
-
 @train.command("ranker")
 @click.option("--data", "data", multiple=True, metavar="NAME:PATH",
               help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
@@ -433,7 +427,7 @@ def _finite(ctx: Any, param: Any, value: float | None) -> float | None:
                    "none left, the store goes back to the shipped weights).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Cross-validation folds (grouped by conversation).")
-@click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=_finite,
+@click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=_finite_number,
               help="L2 strength (default: chosen on inner folds of each training split).")
 @click.option("--context-window", type=click.IntRange(0, MAX_CONTEXT_WINDOW), default=2,
               show_default=True, help="Neighbouring turns on each side that lend relevance.")
