@@ -346,14 +346,19 @@ class MemoryStore:
                session: str | None = None, kinds: Sequence[str] | None = None,
                since: Any = None, until: Any = None, as_of: Any = None,
                metadata: Mapping[str, Any] | None = None, now: Any = None,
-               min_relevance: float = 0.0) -> list[Hit]:
+               min_relevance: float = 0.0, count_access: bool = True) -> list[Hit]:
         """The ``k`` memories of ``user`` most relevant to ``query``, best first; none whose
         ``relevance`` (the calibrated probability that it is evidence for the query, in
-        [0, 1]) is below ``min_relevance``."""
+        [0, 1]) is below ``min_relevance``. Each hit counts as retrieved (``access_count``,
+        ``last_accessed``: what decay and capacity read) unless ``count_access=False`` (a
+        look that hands nothing on)."""
+        if not isinstance(count_access, bool):
+            raise InvalidInput("count_access must be true or false", field="count_access")
         hits, scope = self._ranked(query, user=user, k=k, agent=agent, session=session,
                                    kinds=kinds, since=since, until=until, as_of=as_of,
                                    metadata=metadata, now=now, min_relevance=min_relevance)
-        self.engine.note_access([h.memory.id for h in hits], scope)
+        if count_access:
+            self.engine.note_access([h.memory.id for h in hits], scope)
         return hits
 
     def _ranked(self, query: str, *, user: str, k: int, min_relevance: float,
@@ -751,7 +756,8 @@ def open(path: str | os.PathLike[str] | None = None, *, embedder: str | Embedder
         raise
 
 
-# the filters ``context`` passes on to ``search`` (its keyword arguments but those context has)
+# the filters ``context`` passes on to ``search`` (its keyword arguments but those context has,
+# and count_access: context counts what its block holds)
 _CONTEXT_FILTERS = frozenset(
     name for name in inspect.signature(MemoryStore.search).parameters
-    if name not in ("self", "query", "user", "k", "min_relevance"))
+    if name not in ("self", "query", "user", "k", "min_relevance", "count_access"))

@@ -286,7 +286,9 @@ def build_mcp(store: MemoryStore, resolve: Resolver, *, name: str = "ltm",
                                   min_relevance=floor, now=now)
             if block:
                 return block
-            if store.search(query, user=u, k=1, min_relevance=floor, now=now):
+            # (a look, not a retrieval: the agent gets none of it)
+            if store.search(query, user=u, k=1, min_relevance=floor, now=now,
+                            count_access=False):
                 return (f"The relevant memories do not fit in {budget_tokens} tokens; ask "
                         "again with a larger budget_tokens.")
         except LtmError as exc:
