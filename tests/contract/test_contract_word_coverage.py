@@ -1,6 +1,7 @@
 """Word coverage, the same on every backend and on both search paths: the share of the query's
 words (weighted by IDF) that the turns just before and after a turn hold and it does not
-(``win_cov``) and that its whole session holds (``sess_cov``): ``ltm.retrieval.ranker.coverage``,
+(``win_cov``) and that its whole session holds (``sess_cov``), or that a memory outside any
+conversation holds itself (``lone_cov``): ``ltm.retrieval.ranker.coverage``,
 from each backend's ``scope_words`` (the user-scope fast path) and ``text_words`` (the general
 path)."""
 
@@ -114,3 +115,32 @@ def test_the_shipped_weights_read_no_words(copen: Callable[..., ltm.MemoryStore]
     store = _store(copen, weighted=False)
     hits = store.search(QUERY, user="u", k=20)
     assert hits and all(h.signals["win_cov"] == 0.0 == h.signals["sess_cov"] for h in hits)
+
+
+def test_a_lone_memory_covers_the_query_with_its_own_words(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    """A memory added alone (no session) lends and borrows no words: its ``lone_cov`` is the
+    share of the query it holds, on both paths, and a turn's is 0."""
+    store = _store(copen)
+    w = store.ranker.full_w.copy()
+    w[FULL.index("lone_cov")] = 1.0
+    model = Ranker(store.ranker.own_w, store.ranker.own_b, w, store.ranker.full_b,
+                   store.ranker.context_window)
+    store.backend.set_meta(META_KEY, json.dumps(model.to_dict()))
+    store.add("the puppy needs a name", user="u")
+    store.add("a ball for the puppy", user="u")
+    real: Any = store.backend
+    fast = store.search(QUERY, user="u", k=20)
+    store.backend = type(f"General{type(real).__name__}", (General,), {})(real)
+    try:
+        general = store.search(QUERY, user="u", k=20)
+    finally:
+        store.backend = real
+    for hits in (fast, general):
+        lone = {h.memory.text: h.signals for h in hits if h.memory.session is None}
+        assert lone["the puppy needs a name"]["lone_cov"] == pytest.approx(1.0)
+        s2 = _replies(hits)["s2"]["sess_cov"]  # ("name" alone)
+        assert lone["a ball for the puppy"]["lone_cov"] == pytest.approx(1.0 - s2)
+        assert all(v["win_cov"] == 0.0 == v["sess_cov"] for v in lone.values())
+        assert all(h.signals["lone_cov"] == 0.0 for h in hits if h.memory.session is not None)
+        assert hits[0].memory.text == "the puppy needs a name"

@@ -1,6 +1,7 @@
 """Stage-2 word coverage (issue 15, twelfth pass): ``win_cov``, the IDF-weighted share of the
 query's words the turns just before and after a turn hold and the turn does not, and
-``sess_cov``, the share its whole session holds (``ltm.retrieval.ranker.coverage``)."""
+``sess_cov``, the share its whole session holds, and ``lone_cov``, the share a memory outside
+any conversation holds itself (``ltm.retrieval.ranker.coverage``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import pytest
 
 from ltm.retrieval.ranker import FULL, UNFITTED, Ranker, RawPool, coverage, fit, shipped
 
-WIN, SESS = FULL.index("win_cov"), FULL.index("sess_cov")
+WIN, SESS, LONE = FULL.index("win_cov"), FULL.index("sess_cov"), FULL.index("lone_cov")
 
 
 def covering() -> Ranker:
-    """The shipped weights with weight 1 on both coverage columns."""
+    """The shipped weights with weight 1 on the coverage columns."""
     base = shipped()
     w = base.full_w.copy()
-    w[[WIN, SESS]] = 1.0
+    w[[WIN, SESS, LONE]] = 1.0
     return Ranker(base.own_w, base.own_b, w, base.full_b, base.context_window)
 
 
@@ -38,17 +39,18 @@ def test_a_neighbour_holding_the_missing_word_raises_win_cov() -> None:
                  [1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 0],
                  [1, 2, 0, 0, 2, 0, 1, 0, 0, 2, 2], [3.0, 1.0])
     cov = coverage(pool)
-    assert cov[1].tolist() == pytest.approx([0.75, 1.0])  # "puppy" from the turn before
-    assert cov[4].tolist() == pytest.approx([0.0, 0.25])  # "name" alone, its own
-    assert cov[9].tolist() == pytest.approx([0.0, 1.0])  # "puppy" in its session only
-    assert cov[0].tolist() == pytest.approx([0.25, 1.0])  # "name" after its own "puppy"
-    assert cov[2].tolist() == pytest.approx([0.25, 1.0])  # "name" before it
-    assert cov[3].tolist() == pytest.approx([0.25, 0.25])
-    assert cov[10].tolist() == pytest.approx([0.0, 0.25])  # outside any conversation: its own
+    assert cov[1].tolist() == pytest.approx([0.75, 1.0, 0.0])  # "puppy" from the turn before
+    assert cov[4].tolist() == pytest.approx([0.0, 0.25, 0.0])  # "name" alone, its own
+    assert cov[9].tolist() == pytest.approx([0.0, 1.0, 0.0])  # "puppy" in its session only
+    assert cov[0].tolist() == pytest.approx([0.25, 1.0, 0.0])  # "name" after its own "puppy"
+    assert cov[2].tolist() == pytest.approx([0.25, 1.0, 0.0])  # "name" before it
+    assert cov[3].tolist() == pytest.approx([0.25, 0.25, 0.0])
+    # outside any conversation: no neighbour, no session, its own words in a column of their own
+    assert cov[10].tolist() == pytest.approx([0.0, 0.0, 0.25])
     # the ranker's columns are these, and with weight on them the reply after "puppy" ranks
     # above the same reply after another turn
     x = covering().features(pool)
-    assert np.allclose(x[:, [WIN, SESS]], cov)
+    assert np.allclose(x[:, [WIN, SESS, LONE]], cov)
     logit = covering().logit(x)
     assert logit[1] > logit[4] and logit[9] > logit[4]
     assert covering().reads_words
@@ -57,13 +59,13 @@ def test_a_neighbour_holding_the_missing_word_raises_win_cov() -> None:
 def test_the_shipped_weights_leave_coverage_unfitted() -> None:
     # measured, not fitted (ranker.UNFITTED says why): a search reads no words for them, and
     # a fit leaves them at 0 however much they vary
-    assert {"win_cov", "sess_cov"} <= set(UNFITTED)
-    assert shipped().full_w[WIN] == 0.0 == shipped().full_w[SESS]
+    assert {"win_cov", "sess_cov", "lone_cov"} <= set(UNFITTED)
+    assert shipped().full_w[WIN] == 0.0 == shipped().full_w[SESS] == shipped().full_w[LONE]
     assert not shipped().reads_words
     pool = _pool([0, 0, 0, 1, 1, 1], [1, 2, 3, 1, 2, 3], [1, 2, 0, 0, 2, 0], [3.0, 1.0])
     pool.dense = np.array([1.0, 2.0, 0.0, 0.0, 1.9, 0.0])
     model = fit([pool, pool], [np.array([0, 1, 0, 0, 0, 0.0])] * 2)
-    assert model.full_w[WIN] == 0.0 == model.full_w[SESS]
+    assert model.full_w[WIN] == 0.0 == model.full_w[SESS] == model.full_w[LONE]
 
 
 def test_a_turn_is_its_neighbours_only_in_its_session_and_by_turn_number() -> None:
@@ -91,9 +93,9 @@ def test_an_assistant_lends_no_words_to_its_neighbours_window() -> None:
 def test_without_words_coverage_is_zero() -> None:
     pool = _pool([0, 0], [1, 2], [1, 0], [1.0])
     pool.words = None
-    assert coverage(pool).tolist() == [[0.0, 0.0], [0.0, 0.0]]
-    assert coverage(_pool([0, 0], [1, 2], [0, 0], [0.0])).tolist() == [[0.0, 0.0], [0.0, 0.0]]
-    assert coverage(_pool([], [], [], [1.0])).shape == (0, 2)
+    assert coverage(pool).tolist() == [[0.0] * 3] * 2
+    assert coverage(_pool([0, -1], [1, 2], [0, 0], [0.0])).tolist() == [[0.0] * 3] * 2
+    assert coverage(_pool([], [], [], [1.0])).shape == (0, 3)
 
 
 def test_many_words_and_take() -> None:
@@ -112,7 +114,23 @@ def test_many_words_and_take() -> None:
             & ~bits[j]
         sess = bits[session == session[j]].any(axis=0)
         assert cov[j].tolist() == pytest.approx([weight[win].sum() / weight.sum(),
-                                                 weight[sess].sum() / weight.sum()])
+                                                 weight[sess].sum() / weight.sum(), 0.0])
     part = pool.take(np.arange(10))
     assert part.words is not None and part.words.tolist() == pool.words[:10].tolist()
     assert np.allclose(coverage(part), cov[:10])
+
+
+def test_a_lone_memory_holds_only_its_own_words() -> None:
+    """A lone memory (no session, or a session without a turn number) has no neighbours and no
+    session of others: ``lone_cov`` is the share of the query's words it holds, whatever the
+    turns around it hold; a turn's ``lone_cov`` is 0."""
+    pool = _pool([-1, -1, 0, 0, 1], [0, 0, 1, 2, 1], [1, 3, 2, 1, 2], [3.0, 1.0])
+    pool.has_seq[4] = False  # (a session without turn numbers: outside any conversation too)
+    cov = coverage(pool)
+    assert cov[:, 2].tolist() == pytest.approx([0.75, 1.0, 0.0, 0.0, 0.25])
+    assert cov[[0, 1, 4], :2].tolist() == [[0.0, 0.0]] * 3
+    assert cov[2].tolist() == pytest.approx([0.75, 1.0, 0.0])
+    # the same memories with other lone ones beside them, or alone: the same columns
+    assert np.allclose(coverage(pool.take(np.array([0, 4]))), cov[[0, 4]])
+    x = covering().features(pool)
+    assert np.allclose(x[:, LONE], cov[:, 2])

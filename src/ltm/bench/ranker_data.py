@@ -1,7 +1,8 @@
 """The labelled data ``ltm train ranker --data`` fits the relevance model on, and the run
 itself.
 
-Each ``NAME:PATH`` source (``locomo:locomo10.json``, ``beam:DIR``, ``small[:SEEDS]``) is
+Each ``NAME:PATH`` source (``locomo:locomo10.json``, ``beam:DIR``, ``small[:SEEDS]``,
+``small-lone[:SEEDS]``) is
 loaded with the benchmarks' loaders; each conversation is stored as one user in a temporary
 store, and every question's candidate pool is collected with its calibrated signals (the same
 code the search runs) and its evidence labels. ``ltm.retrieval.train`` then reports quality on
@@ -28,8 +29,8 @@ from .labelled import MID, LabelledConversation, LabelledQuestion
 
 
 class UnknownData(ValueError):
-    """A ``NAME:PATH`` data source that is not ``locomo``, ``beam`` or ``small`` (or small's
-    seed 0, the benchmark's own)."""
+    """A ``NAME:PATH`` data source that is not ``locomo``, ``beam``, ``small`` or ``small-lone``
+    (or their seed 0, the benchmark's own)."""
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ def load_data(spec: str) -> list[LabelledConversation]:
     from ..errors import InvalidInput
 
     name, _, path = spec.partition(":")
-    if name not in ("locomo", "beam", "small") and Path(spec).exists():
+    if name not in ("locomo", "beam", "small", "small-lone") and Path(spec).exists():
         bare = Path(spec)
         name = "locomo" if bare.is_file() or (bare / "locomo10.json").is_file() else "beam"
         path = spec
@@ -55,19 +56,20 @@ def load_data(spec: str) -> list[LabelledConversation]:
             return load_beam(path)
     except InvalidInput as exc:  # a file or folder that holds no such data
         raise UnknownData(str(exc)) from None
-    if name == "small":
-        # the project's generated small stores; seed 0 is the benchmark's: never trained on
+    if name in ("small", "small-lone"):
+        # the project's generated small stores (small-lone: their notes lone memories, see
+        # ``make_small``); seed 0 is the benchmark's: never trained on
         from .small import make_small
         got = re.fullmatch(r"([0-9]{1,6})(?:-([0-9]{1,6}))?", path or "1-3")
         if got is None or int(got[2] or got[1]) < int(got[1]):
-            raise UnknownData(f"{spec!r}: small takes a seed or a range of seeds, e.g. "
-                              "small:1-3 or small:2")
+            raise UnknownData(f"{spec!r}: {name} takes a seed or a range of seeds, e.g. "
+                              f"{name}:1-3 or {name}:2")
         seeds = range(int(got[1]), int(got[2] or got[1]) + 1)
         if 0 in seeds:
-            raise UnknownData("small seed 0 is the benchmark's; train on seeds >= 1")
-        return [c for seed in seeds for c in make_small(seed)]
-    raise UnknownData(f"{spec!r}: expected locomo:PATH, beam:DIR or small[:SEEDS] "
-                     "(e.g. small:1-3)")
+            raise UnknownData(f"{name} seed 0 is the benchmark's; train on seeds >= 1")
+        return [c for seed in seeds for c in make_small(seed, lone=name == "small-lone")]
+    raise UnknownData(f"{spec!r}: expected locomo:PATH, beam:DIR, small[:SEEDS] or "
+                     "small-lone[:SEEDS] (e.g. small:1-3)")
 
 
 def collect(convs: Iterable[LabelledConversation], *, embedder: str | None = None,

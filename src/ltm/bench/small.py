@@ -285,7 +285,7 @@ def _fill(template: str, rng: random.Random, **known: str) -> str:
     return template.format(**slots)
 
 
-def _store(rng: random.Random, name: str) -> LabelledConversation:
+def _store(rng: random.Random, name: str, lone: bool = False) -> LabelledConversation:
     style = rng.choice(("notes", "chat"))
     people = rng.sample(_NAMES, rng.choice((1, 1, 2, 2, 3, 4)))
     owner = people[0]
@@ -314,14 +314,18 @@ def _store(rng: random.Random, name: str) -> LabelledConversation:
     when = datetime(2023, 1, 1) + timedelta(days=rng.randint(0, 500))
     items: list[dict[str, Any]] = []
     mid_of_fact: dict[int, str] = {}
+    side = random.Random(f"{name}:lone")  # (its own draws: the rest is what it was)
     for j, (text, meta, fact_index) in enumerate(entries):
         when += timedelta(minutes=rng.randint(1, 600))
         mid = f"{name}:{j}"
         if fact_index is not None:
             mid_of_fact[fact_index] = mid
-        session = f"chat-{j // 10 + 1}" if style == "chat" else "notes"
-        items.append({"text": text, "user": name, "session": session, "time": when,
-                      "metadata": {MID: mid, **meta}})
+        item: dict[str, Any] = {"text": text, "user": name, "time": when,
+                                "metadata": {MID: mid, **meta}}
+        # (lone: the notes, and half a chat's facts, outside any session)
+        if not lone or (style == "chat" and (fact_index is None or side.random() < 0.5)):
+            item["session"] = f"chat-{j // 10 + 1}" if style == "chat" else "notes"
+        items.append(item)
     updated = _updates(name, style, owner, relation, facts, items, mid_of_fact)
     questions: list[LabelledQuestion] = []
     for i, (person, topic, _, _) in enumerate(facts):
@@ -351,7 +355,7 @@ def _store(rng: random.Random, name: str) -> LabelledConversation:
             qid=f"{name}:absent:{u}", text=rng.choice(topic.asks).format(name=person),
             qtype="unrelated_absent", evidence=frozenset(), answerable=False,
             extra={"topic": topic.key, "person": person, "style": style}))
-    return LabelledConversation(name, items, questions, source="small")
+    return LabelledConversation(name, items, questions, source="small-lone" if lone else "small")
 
 
 # topics whose value changes over a life (a move, a new job, a new car); each such fact is
@@ -380,17 +384,31 @@ def _updates(name: str, style: str, owner: str, relation: dict[str, str],
             continue
         text, meta = _statement(topic, person, value, style, owner, relation, rng)
         mid = f"{name}:u{i}"
-        items.append({"text": text, "user": name, "session": items[-1]["session"],
-                      "time": old["time"] + timedelta(days=rng.randint(20, 400),
-                                                      minutes=rng.randint(0, 600)),
-                      "metadata": {MID: mid, **meta}})
+        item = {"text": text, "user": name,
+                "time": old["time"] + timedelta(days=rng.randint(20, 400),
+                                                minutes=rng.randint(0, 600)),
+                "metadata": {MID: mid, **meta}}
+        if "session" in items[-1]:
+            item["session"] = items[-1]["session"]
+        items.append(item)
         out[i] = mid
     return out
 
 
-def make_small(seed: int = 0, stores: int = 40) -> list[LabelledConversation]:
+def make_small(seed: int = 0, stores: int = 40, *, lone: bool = False
+               ) -> list[LabelledConversation]:
     """``stores`` small stores (3-50 memories each) with their questions; the same seed always
-    gives the same stores. Seed 0 is the benchmark; train on other seeds."""
+    gives the same stores. Seed 0 is the benchmark; train on other seeds.
+
+    ``lone``: the notes are lone memories, as an application adds single notes through
+    ``add`` (no session, so no neighbours and no session of others), and so is each of a
+    chat's facts with probability 1/2 (a chat with notes beside it);
+    drawn from a generator of their own (other stores than ``make_small(seed)``'s, named
+    ``small-lone-s{seed}-NN``, source ``small-lone``), for training (``ltm train ranker --data
+    small-lone:1-3``): the benchmark's stores hold no lone memory."""
+    if lone:
+        rng = random.Random(1_000_003 * seed + 17 + 500_009)
+        return [_store(rng, f"small-lone-s{seed}-{i:02d}", lone=True) for i in range(stores)]
     rng = random.Random(1_000_003 * seed + 17)
     return [_store(rng, f"small-s{seed}-{i:02d}") for i in range(stores)]
 

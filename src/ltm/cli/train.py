@@ -418,8 +418,8 @@ MAX_CONTEXT_WINDOW = 100  # as ltm.retrieval.ranker's (not imported: the CLI loa
 @train.command("ranker")
 @click.option("--data", "data", multiple=True, metavar="NAME:PATH",
               help="Labelled data (repeatable): locomo:PATH/locomo10.json, beam:DIR, small:1-3 "
-                   "(generated small stores, seeds 1-3); a bare path is locomo's file or "
-                   "beam's folder.")
+                   "(generated small stores, seeds 1-3), small-lone:1-3 (the same kind, their "
+                   "notes lone memories); a bare path is locomo's file or beam's folder.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the fitted weights (JSON).")
 @click.option("--store", "store", type=click.Path(), default=None,

@@ -111,12 +111,20 @@ def auroc(pos: list[float], neg: list[float]) -> float:
     return float((greater + 0.5 * ties) / (len(a) * len(b)))
 
 
+# a source that is a variant of another (the same generator, its memories stored otherwise):
+# it counts as part of the other (``_weights``)
+VARIANT_OF = {"small-lone": "small"}
+
+
 def _weights(samples: list[Sample]) -> list[float]:
-    """Each source counts as much as the others, whatever its number of questions."""
+    """Each source counts as much as the others, whatever its number of questions; a source's
+    variants (``VARIANT_OF``) are part of it (each question of the two counts the same)."""
     count: dict[str, int] = {}
     for s in samples:
-        count[s.source] = count.get(s.source, 0) + 1
-    return [len(samples) / (len(count) * count[s.source]) for s in samples]
+        src = VARIANT_OF.get(s.source, s.source)
+        count[src] = count.get(src, 0) + 1
+    return [len(samples) / (len(count) * count[VARIANT_OF.get(s.source, s.source)])
+            for s in samples]
 
 
 def _matchable(s: Sample) -> tuple[RawPool, np.ndarray]:
