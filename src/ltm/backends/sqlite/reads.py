@@ -5,6 +5,7 @@ counts."""
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -95,19 +96,59 @@ class Reads(Connection):
                         todo.append(i)
                     else:
                         out[i] = _from_held(got[1])
-            for start in range(0, len(todo), 900):
-                chunk = list(todo[start:start + 900])
-                for r in self.conn.execute(
-                        f"SELECT {_COLUMNS} FROM memories WHERE +user = ? AND id IN "
-                        f"({','.join('?' * len(chunk))})", [user, *chunk]):
-                    if held is None:
-                        out[r[1]] = _row_to_memory(r)
-                    else:
-                        row = _held(r)
-                        held[(user, r[1])] = (mark, row)
-                        out[r[1]] = _from_held(row)
+            for r in self._rows_of(todo, user, None if held is None else (mark[0], mark[2])):
+                if held is None:
+                    out[r[1]] = _row_to_memory(r)
+                else:
+                    row = _held(r)
+                    held[(user, r[1])] = (mark, row)
+                    out[r[1]] = _from_held(row)
         # in id order, as one read by id gives them
         return out if len(todo) == len(ids) else dict(sorted(out.items()))
+
+    def _rows_of(self, ids: Sequence[str], user: str, mark: tuple[int, int] | None
+                 ) -> Iterable[tuple[Any, ...]]:
+        """The user's memory rows among ``ids``, in id order. Where the user's scope view of
+        ``mark`` (the user mark now) holds them all, by their row ids (the table's own key:
+        a cold read walks half the pages it walks through the id index)."""
+        rowids = self._view_rowids(ids, user, mark) if mark is not None else None
+        if rowids is not None:
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE n IN ({','.join('?' * len(rowids))}) "
+                "AND +user = ?", [*rowids, user]).fetchall()
+            if len(rows) == len(ids):
+                rows.sort(key=lambda r: r[1])  # (as the id index gives them)
+                return rows
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start:start + 900])
+            out += self.conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE +user = ? AND id IN "
+                f"({','.join('?' * len(chunk))})", [user, *chunk])
+        return out
+
+    def _view_rowids(self, ids: Sequence[str], user: str, mark: tuple[int, int]
+                     ) -> list[int] | None:
+        """The row ids of ``ids`` from the user's cached scope view of ``mark``, where it
+        holds every one (found by bisection: its ids are in row-id order, and that is id
+        order where the store made them); None otherwise."""
+        hit = self._scope_cache.get(user)
+        if hit is None or hit[1] != mark or not 0 < len(ids) <= 900:
+            return None
+        view = hit[0]
+        in_order = view.memo.get("ids_in_order")
+        if in_order is None:  # (a view never changes: read once)
+            in_order = view.memo["ids_in_order"] = bool(
+                (view.id_rank == np.arange(len(view))).all())
+        if not in_order:
+            return None
+        names, rowids, out = view.ids, view.rowids, []
+        for i in ids:
+            at = bisect_left(names, i)
+            if at == len(names) or names[at] != i:
+                return None
+            out.append(int(rowids[at]))
+        return out
 
     def _held_rows(self, user: str) -> tuple[
             dict[tuple[str, str], tuple[tuple[int, int, int],
@@ -126,15 +167,24 @@ class Reads(Connection):
     def kinds(self, ids: Sequence[str], user: str, key: str) -> dict[str, tuple[str, bool]]:
         path = f'$."{key}"'
         out: dict[str, tuple[str, bool]] = {}
+        # metadata is JSON written by the store; anything else may hold anything
+        cols = ("SELECT id, kind, CASE WHEN metadata IS NULL THEN 0 WHEN json_valid(metadata) "
+                "THEN json_extract(metadata, ?) IS NOT NULL ELSE 1 END FROM memories WHERE ")
         with self._lock:
+            # by row id where the user's current view gives them (as ``get_many``)
+            rowids = None if self._depth else self._view_rowids(ids, user,
+                                                                self._user_mark(user))
+            if rowids is not None:
+                rows = self.conn.execute(
+                    cols + f"n IN ({','.join('?' * len(rowids))}) AND +user = ?",
+                    [path, *rowids, user]).fetchall()
+                if len(rows) == len(ids):
+                    return {mid: (kind, bool(held)) for mid, kind, held in sorted(rows)}
             for start in range(0, len(ids), 900):
                 chunk = list(ids[start:start + 900])
-                # metadata is JSON written by the store; anything else may hold anything
                 for mid, kind, held in self.conn.execute(
-                        "SELECT id, kind, CASE WHEN metadata IS NULL THEN 0 WHEN "
-                        "json_valid(metadata) THEN json_extract(metadata, ?) IS NOT NULL "
-                        "ELSE 1 END FROM memories WHERE +user = ? AND id IN "
-                        f"({','.join('?' * len(chunk))})", [path, user, *chunk]):
+                        cols + f"+user = ? AND id IN ({','.join('?' * len(chunk))})",
+                        [path, user, *chunk]):
                     out[mid] = (kind, bool(held))
         return out
 
@@ -259,6 +309,19 @@ class Reads(Connection):
                 "SELECT event, at, data FROM history WHERE memory_id = ? AND user IN (?, ?) "
                 "ORDER BY n", (memory_id, user, tombstone_user(user))).fetchall()
         return [HistoryEvent(memory_id, e, from_us(at), _previous(d)) for e, at, d in rows]
+
+    def superseded_until(self, ids: Sequence[str], user: str) -> dict[str, int]:
+        """(``Backend.superseded_until``)"""
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start:start + 900])
+            with self._lock:
+                out.update(self.conn.execute(
+                    f"SELECT superseded_by, MAX(COALESCE(valid_to, valid_from, time)) FROM "
+                    f"memories WHERE user = ? AND superseded_by IN "
+                    f"({','.join('?' * len(chunk))}) GROUP BY superseded_by",
+                    [user, *chunk]).fetchall())
+        return out
 
     def histories(self, ids: Sequence[str], user: str) -> dict[str, list[HistoryEvent]]:
         """(``Backend.histories``) The events ``user``'s memories ``ids`` recorded under the
