@@ -55,3 +55,21 @@ def test_gc_merge_keeps_a_pinned_duplicate_the_chain_cannot_point_at(
     assert mem.get(mid.id, user="u").superseded_by == new.id
     assert {mem.get(old.id, user="u").id, mem.get(new.id, user="u").id} == {old.id, new.id}
     _links_hold(mem, "u")
+
+
+def test_a_duplicate_dated_earlier_does_not_move_a_successor_before_its_predecessor(
+        copen: Callable[..., ltm.MemoryStore]) -> None:
+    # write-time reinforcement moves the memory's valid_from to the earlier start a
+    # duplicate gives; a successor's went before the fact it superseded (2018 < 2020)
+    mem = copen(embedder="hash")
+    mid = mem.add("Ana works at Beta", user="u", kind="fact", valid_from="2020-01-01")
+    new = mem.add("Ana works at Acme", user="u", kind="fact", valid_from="2022-01-01",
+                  supersedes=mid.id)
+    again = mem.add("Ana works at Acme", user="u", kind="fact", valid_from="2018-01-01")
+    assert again.id == new.id and again.metadata["ltm_reinforced"] == 1
+    assert _start(mem.get(new.id, user="u")) >= _start(mem.get(mid.id, user="u"))
+    _links_hold(mem, "u")
+    # a memory that superseded nothing still takes the earlier start
+    solo = mem.add("Ana likes tea", user="u", kind="fact", valid_from="2022-01-01")
+    mem.add("Ana likes tea", user="u", kind="fact", valid_from="2019-01-01")
+    assert mem.get(solo.id, user="u").valid_from.year == 2019

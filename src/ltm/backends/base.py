@@ -169,6 +169,9 @@ class Backend(Protocol):
     def forget(self, user: str, *, ids: Sequence[str] | None, session: str | None,
                before: int | None, compact: bool = True) -> ForgetReceipt: ...
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]: ...
+    def superseded_until(self, ids: Sequence[str], user: str) -> dict[str, int]:
+        """For each of ``ids`` that superseded memories of ``user``: the latest time those
+        stopped holding (``valid_to``, else ``valid_from``, else ``time``; microseconds)."""
     def histories(self, ids: Sequence[str], user: str) -> dict[str, list[HistoryEvent]]:
         """The events of ``user``'s memories ``ids`` (those with any), each memory's in
         order, as ``history`` gives them, without the tombstones of forgotten memories."""

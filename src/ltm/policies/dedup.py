@@ -5,7 +5,8 @@ On write (``MemoryStore.add`` / ``add_many``) a new memory whose cosine similari
 memory (not superseded, not expired) reaches the kind's ``dedup_threshold`` is not stored: the
 existing one gets the new sources, the higher importance, the earlier ``valid_from`` (the
 same fact, said to hold since before: it holds since then, and a successor dated after that
-start may supersede it), the later expiry (none if a write had none), one more access and a
+start may supersede it; never before the facts it superseded stopped holding), the later
+expiry (none if a write had none), one more access and a
 ``ltm_reinforced`` count in its metadata, and a ``reinforced`` history event. Duplicates within
 one batch fold into the first. ``gc`` merges duplicates that got in by other paths (import,
 ``add_vectors``, a lowered threshold).
@@ -91,7 +92,12 @@ def reinforce(engine: Engine, mem: Memory, rows: Sequence[NewRow]) -> Memory:
         changes["importance"] = max(imps)
     starts = [r.valid_from for r in rows if r.valid_from is not None]
     if starts and mem.valid_from is not None and min(starts) < to_us(mem.valid_from):
-        changes["valid_from"] = min(starts)
+        # never before the facts it superseded stopped holding: a successor valid from
+        # before its predecessor is a link add(supersedes=...) refuses
+        floor = engine.backend.superseded_until([mem.id], mem.user).get(mem.id)
+        start = min(starts) if floor is None else max(min(starts), floor)
+        if start < to_us(mem.valid_from):
+            changes["valid_from"] = start
     if mem.expires_at is not None and not mem.pinned:
         # the content now lives as long as the longest-lived write of it (None: for good);
         # a write without expiry folded into a memory that expires would vanish with it

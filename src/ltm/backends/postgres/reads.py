@@ -34,6 +34,15 @@ class Reads(Connection):
                           f"id = ANY(%s::text[])", [user, list(ids)])
         return {r[1]: _row_to_memory(r) for r in rows}
 
+    def superseded_until(self, ids: Sequence[str], user: str) -> dict[str, int]:
+        """(``Backend.superseded_until``)"""
+        if not ids:
+            return {}
+        return dict(self._read(
+            f"SELECT superseded_by, MAX(COALESCE(valid_to, valid_from, time)) FROM {self._m} "
+            f"WHERE user_id = %s AND superseded_by = ANY(%s::text[]) GROUP BY superseded_by",
+            [user, list(ids)]))
+
     def history(self, memory_id: str, user: str) -> list[HistoryEvent]:
         rows = self._read(f"SELECT event, at, data FROM {self._h} WHERE user_id = ANY(%s) "
                           f"AND memory_id = %s ORDER BY n", [[user, tombstone_user(user)],
