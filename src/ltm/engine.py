@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +31,6 @@ from .retention_rules import policies
 from .retrieval.chunks import Chunker
 from .timeutil import from_us, now_us, opt_us, to_us
 
-T = TypeVar("T")
-
 # Rows per embedding call when a large batch is embedded on the store's worker thread while
 # the caller's thread validates the following items and writes the rows already embedded.
 EMBED_BLOCK = 125
@@ -47,13 +45,10 @@ class Embedding:
 
     def __init__(self) -> None:
         self.futures: list[Future[np.ndarray]] = []
-        self.taken: Callable[[], None] | None = None  # called once every block was taken
 
     def blocks(self) -> Iterator[np.ndarray]:
         for f in self.futures:
             yield f.result()  # (checked finite on the worker: ``Engine._embed_block``)
-        if self.taken is not None:
-            self.taken()
 
     def matrix(self) -> np.ndarray:
         return np.concatenate(list(self.blocks()))
@@ -181,18 +176,6 @@ class Engine:
             texts = [embed_text(r.text, r.metadata) for r in rows]
             into.futures.append(self._worker.submit(self._embed_block, texts))
 
-    def _later(self, fn: Callable[..., T], *args: Any) -> Future[T] | None:
-        """``fn(*args)`` queued on the worker thread that embedded the batch; None where it
-        cannot take it (the store is closing)."""
-        with self._worker_lock:
-            worker = self._worker
-            if self._worker_closed or worker is None or self._worker_pid != os.getpid():
-                return None
-            try:
-                return worker.submit(fn, *args)
-            except RuntimeError:  # (shut down)
-                return None
-
     def _embed_block(self, texts: list[str]) -> np.ndarray:
         """One block on the worker, checked there: numpy leaves the GIL for the check, and the
         thread that writes the batch would wait to get it back while the worker runs Python."""
@@ -211,7 +194,6 @@ class Engine:
                     self.embed_later(rows[start:start + EMBED_BLOCK], vectors)
             else:
                 vectors = self.embed([embed_text(r.text, r.metadata) for r in rows])
-        built: list[Future[list[Memory]]] = []  # what the call returns, made on the worker
         try:
             check_unique(rows)
             if any(r.sources for r in rows) and not sources_held:
@@ -232,12 +214,7 @@ class Engine:
                     check_finite(vectors)
                     return write_deduplicated(self, rows, vectors, thresholds)
             if isinstance(vectors, Embedding):
-                # each block is written as it arrives: embedding overlaps the INSERTs; once
-                # the backend took the last one (its rows numbered), the idle worker makes
-                # what the call returns while this thread waits for the statements and the
-                # commit (which leave the GIL)
-                vectors.taken = lambda: built.extend(
-                    f for f in (self._later(_memories, rows),) if f is not None)
+                # each block is written as it arrives: embedding overlaps the INSERTs
                 self.backend.insert(rows, vectors.blocks())
             else:
                 check_finite(vectors)
@@ -245,20 +222,9 @@ class Engine:
         except BaseException:
             if isinstance(vectors, Embedding):
                 vectors.cancel()
-            for f in built:
-                f.cancel()
             raise
         # what was written, without reading it back (the backend assigned ``seq``)
-        if built and not built[0].cancel():  # (not begun: made here instead)
-            try:
-                made = built[0].result()
-            except Exception:  # (nothing expected: made again here)
-                made = []
-            if len(made) == len(rows):
-                # a backend that numbered the rows again after the last block (a retried
-                # transaction) may have changed a ``seq``
-                return [m if m.seq == r.seq else memory_of(r) for m, r in zip(made, rows)]
-        return _memories(rows)
+        return [memory_of(r) for r in rows]
 
     def check_sources(self, rows: list[NewRow], *, hold: bool = False) -> None:
         """InvalidInput unless every source of a row is a memory of its user (or a row of the
@@ -365,10 +331,6 @@ def check_unique(rows: Sequence[NewRow]) -> None:
             raise InvalidInput(f"item {n}: id {r.id} is also the id of item {first[r.id]}; "
                                "ids are unique", field="id", item=n)
         first[r.id] = n
-
-
-def _memories(rows: Sequence[NewRow]) -> list[Memory]:
-    return [memory_of(r) for r in rows]
 
 
 def memory_of(row: NewRow) -> Memory:
