@@ -1,5 +1,5 @@
 """Word coverage, the same on every backend and on both search paths: the share of the query's
-words (weighted by IDF) that the turns just before and after a turn hold and it does not
+words (weighted by IDF) that a turn and the turns just before and after it hold together
 (``win_cov``) and that its whole session holds (``sess_cov``), or that a memory outside any
 conversation holds itself (``lone_cov``): ``ltm.retrieval.ranker.coverage``,
 from each backend's ``scope_words`` (the user-scope fast path) and ``text_words`` (the general
@@ -23,8 +23,7 @@ REPLY = "we settled on Biscuit as her name"
 
 def _store(copen: Callable[..., ltm.MemoryStore], *, weighted: bool = True) -> ltm.MemoryStore:
     """The three conversations, searched (``weighted``) with the store's own weights: the
-    shipped ones with weight 1 on both coverage columns (the shipped weights have none, and a
-    search then reads no words)."""
+    shipped ones with weight 1 on both coverage columns."""
     store = copen(embedder="hash")
     if weighted:
         base = shipped()
@@ -61,14 +60,13 @@ def test_a_neighbour_holding_the_missing_word_raises_win_cov(
     got = _replies(hits)
     assert set(got) == {"s1", "s2", "s3"}
     # s1: the turn before says "puppy", the reply "name": together, all of the query
-    assert got["s1"]["win_cov"] > 0.0
+    assert got["s1"]["win_cov"] == pytest.approx(1.0)
     assert got["s1"]["sess_cov"] == pytest.approx(1.0)
     # s2: no neighbour says it: "name" alone, its share of the IDF
-    assert got["s2"]["win_cov"] == 0.0
     assert 0.0 < got["s2"]["sess_cov"] < 1.0
-    assert got["s1"]["win_cov"] == pytest.approx(1.0 - got["s2"]["sess_cov"])
+    assert got["s2"]["win_cov"] == pytest.approx(got["s2"]["sess_cov"])
     # s3: "puppy" three turns before: in the session, not in the window
-    assert got["s3"]["win_cov"] == 0.0
+    assert got["s3"]["win_cov"] == pytest.approx(got["s2"]["sess_cov"])
     assert got["s3"]["sess_cov"] == pytest.approx(1.0)
     # the same text, the same own match: the reply whose conversation holds the query's
     # other word ranks higher
@@ -76,7 +74,7 @@ def test_a_neighbour_holding_the_missing_word_raises_win_cov(
     assert got["s3"]["relevance"] > got["s2"]["relevance"]
     # the turn that says "puppy" gains "name" from the next one
     adopted = next(h for h in hits if h.memory.text.startswith("we adopted"))
-    assert adopted.signals["win_cov"] == pytest.approx(got["s2"]["sess_cov"])
+    assert adopted.signals["win_cov"] == pytest.approx(1.0)
     # a memory outside any conversation is a session of its own (no query word: 0)
     assert all(h.signals["win_cov"] == 0.0 == h.signals["sess_cov"] for h in hits
                if h.memory.text.startswith("an unrelated"))
@@ -111,10 +109,12 @@ def test_no_query_word_gives_no_coverage(copen: Callable[..., ltm.MemoryStore]) 
         assert h.signals["win_cov"] == 0.0 == h.signals["sess_cov"]
 
 
-def test_the_shipped_weights_read_no_words(copen: Callable[..., ltm.MemoryStore]) -> None:
+def test_the_shipped_weights_read_the_words(copen: Callable[..., ltm.MemoryStore]) -> None:
     store = _store(copen, weighted=False)
-    hits = store.search(QUERY, user="u", k=20)
-    assert hits and all(h.signals["win_cov"] == 0.0 == h.signals["sess_cov"] for h in hits)
+    got = _replies(store.search(QUERY, user="u", k=20))
+    assert got["s1"]["win_cov"] == pytest.approx(1.0) == got["s3"]["sess_cov"]
+    assert got["s1"]["relevance"] > got["s2"]["relevance"]
+    assert got["s3"]["relevance"] > got["s2"]["relevance"]
 
 
 def test_a_lone_memory_covers_the_query_with_its_own_words(
