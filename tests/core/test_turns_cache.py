@@ -136,3 +136,73 @@ def test_a_write_between_searches_changes_the_neighbours_searched(tmp_path: Path
         assert third["the lighthouse keeper waved"][nxt] != \
             second["the lighthouse keeper waved"][nxt]
         _same(third, _fresh(folder))
+
+
+def _rows(draw: st.DrawFn, start: int, n: int) -> list[tuple[object, ...]]:
+    """``ScopeView.from_rows`` rows with row ids from ``start``: sessions of a few names (or
+    none), turn numbers set or not."""
+    out = []
+    for i in range(n):
+        s = draw(st.sampled_from([None, "a", "b", "c", "d"]))
+        q = draw(st.integers(-1, 6))
+        out.append((start + i, f"m{start + i:04d}", s, q, q >= 0, 0.0, 0.5, False, 2**62))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_turns_after_appends_are_those_of_a_sort(data: st.DataObject) -> None:
+    """The turns of a view made by ``appended`` (or ``changed``) from one whose turns were
+    derived, kept without a sort where the new turns come last, are ``Turns.of`` the view;
+    and the common case (a turn after the last one, a row with no turn) takes no sort."""
+    from ltm.index.scope import ScopeView
+    from ltm.retrieval.pipeline import _grown_turns
+
+    first = _rows(data.draw, 1, data.draw(st.integers(0, 12)))
+    view = ScopeView.from_rows("u", sorted(first, key=lambda r: (r[2] is not None, r[2] or "")))
+    view.name_sessions(sorted({r[2] for r in first if r[2] is not None}))
+    n = len(first) + 1
+    for _ in range(data.draw(st.integers(1, 4))):
+        if data.draw(st.booleans()):
+            view.memo["turns"] = _grown_turns(view) or Turns.of(view.session, view.seq,
+                                                                view.has_seq)
+        if len(view) and data.draw(st.booleans()):
+            r = int(data.draw(st.integers(0, len(view) - 1)))
+            names = view.session_names or []
+            code = int(view.session[r])
+            grown = view.changed([(int(view.rowids[r]), view.ids[r],
+                                   None if code < 0 else names[code], int(view.seq[r]),
+                                   bool(view.has_seq[r]), 5.0, 0.9, True, 2**62)])
+            assert grown is not None
+            view = grown
+        more = _rows(data.draw, n, data.draw(st.integers(1, 3)))
+        n += len(more)
+        grown = view.appended(more)
+        assert grown is not None
+        view = grown
+        want = Turns.of(view.session, view.seq, view.has_seq)
+        got = _grown_turns(view)
+        if got is not None:
+            np.testing.assert_array_equal(got.idx, want.idx)
+            np.testing.assert_array_equal(got.sess, want.sess)
+            np.testing.assert_array_equal(got.seqs, want.seqs)
+            np.testing.assert_array_equal(got.at(1, -1, 2), want.at(1, -1, 2))
+
+
+def test_a_turn_appended_last_or_a_row_without_one_takes_no_sort() -> None:
+    from ltm.index.scope import ScopeView
+    from ltm.retrieval.pipeline import _grown_turns
+
+    row = (1, "m1", "s1", 0, True, 0.0, 0.5, False, 2**62)
+    view = ScopeView.from_rows("u", [row])
+    view.memo["turns"] = Turns.of(view.session, view.seq, view.has_seq)
+    plain = view.appended([(2, "m2", None, -1, False, 0.0, 0.5, False, 2**62)])
+    assert plain is not None and _grown_turns(plain) is view.memo["turns"]
+    # (nothing derived from ``plain``: the next view extends ``view``'s turns)
+    nxt = plain.appended([(3, "m3", "s1", 1, True, 0.0, 0.5, False, 2**62)])
+    assert nxt is not None
+    got = _grown_turns(nxt)
+    assert got is not None and got.idx.tolist() == [0, 2]
+    # a turn before the last one: sorted again
+    back = nxt.appended([(4, "m4", "s0", 5, True, 0.0, 0.5, False, 2**62)])
+    assert back is not None and _grown_turns(back) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -157,9 +157,11 @@ class Backend(Protocol):
         """How many memories ``user`` holds."""
     def text_ceiling(self, query: str, user: str) -> float:
         """The query's own BM25 ceiling in ``user``'s scope (``ltm.retrieval.calibrate``)."""
-    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+    def label_rows(self, query: str, user: str, *, only: Collection[str] = ()
+                   ) -> list[tuple[str, np.ndarray]]:
         """Each query word that labels some of ``user``'s memories (speaker, name, title,
-        caption), with those memories' row ids."""
+        caption), with those memories' row ids. ``only``: words of the query wanted for
+        their labels alone (a backend may read less for them)."""
     def text_words(self, query: str, user: str, rowids: np.ndarray
                    ) -> list[tuple[float, np.ndarray]]:
         """For each word of the query as full text searches it, its weight (its IDF as

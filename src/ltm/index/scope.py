@@ -44,6 +44,11 @@ class ScopeView:
     # what upper layers derive from the arrays alone (``ltm.retrieval``'s conversation order),
     # kept as long as the view: a view never changes (a write gives a new one)
     memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # where this view was made from another (``appended``, ``changed``): that view's length
+    # and its ``memo`` (its rows are this one's first, with the same session order, turn
+    # numbers and row ids), so what was derived there may be extended rather than redone
+    base: tuple[int, dict[str, Any]] | None = field(default=None, init=False, repr=False,
+                                                      compare=False)
 
     @property
     def session_names(self) -> list[str] | None:
@@ -152,6 +157,11 @@ class ScopeView:
                 and all(isinstance(s, str) for s in names) and names == sorted(names)):
             self._sessions = names
 
+    def _as_base(self) -> tuple[int, dict[str, Any]]:
+        """``base`` of a view made from this one: this one, or while nothing was derived
+        from it yet, its own base (the rows of that are a prefix of this one's too)."""
+        return (len(self), self.memo) if self.memo or self.base is None else self.base
+
     def changed(self, rows: Sequence[tuple[Any, ...]]) -> ScopeView | None:
         """A new view: this one with ``rows`` (``from_rows``' columns, rows of this view whose
         time, importance, supersession or expiry changed) in place of its own. None where a
@@ -174,6 +184,7 @@ class ScopeView:
         for name in ("time", "importance", "superseded", "expires"):
             getattr(view, name)[at] = getattr(new, name)
         view._id_rank, view._sessions = self._id_rank, names
+        view.base = self._as_base()
         return view
 
     def appended(self, rows: Sequence[tuple[Any, ...]]) -> ScopeView | None:
@@ -213,6 +224,7 @@ class ScopeView:
                          joined("time"), joined("importance"), joined("superseded"),
                          joined("expires"))
         view._sessions = names
+        view.base = self._as_base()
         if self._id_rank is not None and m:
             top = self.ids[int(np.argmax(self._id_rank))]
             if min(new.ids) > top:

@@ -29,6 +29,7 @@ from ..backends.base import Backend, ChunkReader, Filters, Pinning, ScopeReader
 from ..backends.chunks import ChunkSet
 from ..config import Settings
 from ..embed import Embedder, embedded
+from ..index.scope import ScopeView
 from ..model import Hit, Memory
 from ..retention_rules import ARCHIVED, US_PER_DAY
 from ..timeparse import TimeWindow
@@ -204,6 +205,31 @@ def pool_for(backend: Backend, embedder: Embedder, settings: Settings, query: st
                        bool(dense_hits), assistant=assistant, words=held)
 
 
+def _grown_turns(view: ScopeView) -> Turns | None:
+    """``Turns.of`` the view without a sort, from the turns of the view it was made from
+    (``ScopeView.base``), where its new turns all sort after the old ones (a conversation
+    appended at its end, or rows without a turn); None where not (the caller sorts)."""
+    if view.base is None:
+        return None
+    n, memo = view.base
+    old = memo.get("turns")
+    if not isinstance(old, Turns):
+        return None
+    tail = np.flatnonzero((view.session[n:] >= 0) & view.has_seq[n:]) + n
+    if not len(tail):
+        # (session codes move up where a new session joins: the same order, other codes)
+        return old if np.array_equal(view.session[old.idx], old.sess) else \
+            Turns(old.idx, view.session, view.seq)
+    if len(tail) > 1:
+        tail = tail[np.lexsort((tail, view.seq[tail], view.session[tail]))]
+    if len(old.idx):
+        last = int(old.idx[-1])
+        s0, sl = int(view.session[tail[0]]), int(view.session[last])
+        if s0 < sl or (s0 == sl and int(view.seq[tail[0]]) < int(view.seq[last])):
+            return None
+    return Turns(np.concatenate([old.idx, tail]), view.session, view.seq)
+
+
 def _passages(backend: Backend, settings: Settings, user: str, qv: np.ndarray | None
               ) -> tuple[ChunkSet, np.ndarray] | None:
     """The user's long memories (``ltm.retrieval.chunks``) and the cosine each one's best
@@ -283,7 +309,8 @@ def _labels(backend: Backend, settings: Settings, query: str, user: str, scope_s
     asked = bool(_ASKS_ASSISTANT.search(query))
     words = query if settings.text_weight > 0 else ""
     # (first: a backend reads at most the first ``segment.QUERY_WORDS`` words of a query)
-    got = backend.label_rows(words if asked else f"{ASSISTANT} {words}", user)
+    got = backend.label_rows(words if asked else f"{ASSISTANT} {words}", user,
+                             only=() if asked else (ASSISTANT,))
     said = [r for w, r in got if w == ASSISTANT and not asked]
     if said:
         got = [(w, r) for w, r in got if w != ASSISTANT]
@@ -628,7 +655,8 @@ def _pool_scope(backend: Backend, reader: ScopeReader, embedder: Embedder, setti
         # changes: a write gives a new one), or that of the pool's rows of it
         turns = view.memo.get("turns")
         if turns is None:
-            turns = view.memo["turns"] = Turns.of(view.session, view.seq, view.has_seq)
+            turns = view.memo["turns"] = _grown_turns(view) or Turns.of(
+                view.session, view.seq, view.has_seq)
         if not whole:
             turns = turns.within(p, m, session, view.seq[p])
     def marked(rows: np.ndarray) -> np.ndarray:

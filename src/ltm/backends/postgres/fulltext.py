@@ -5,7 +5,7 @@ index; BM25 computed by the server (``text_search``) or here over one read of th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -235,7 +235,8 @@ GROUP BY tf.id ORDER BY s DESC, tf.id LIMIT %s"""
                         np.sort(order[i[ranked[i] == got]])))
         return out
 
-    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+    def label_rows(self, query: str, user: str, *, only: Collection[str] = ()
+                   ) -> list[tuple[str, np.ndarray]]:
         """For each word of the query that labels some of the user's memories (their speaker,
         name, title or caption: the tsvector's weight-B part), the word and the row ids
         (``n``) of those memories: the speaker/entity match signal of ``ltm.retrieval``."""

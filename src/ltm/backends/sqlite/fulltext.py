@@ -10,7 +10,7 @@ import logging
 import math
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -248,16 +248,19 @@ class FullText(PostingsCache, FtsUpkeep):
             except sqlite3.DatabaseError as exc:
                 raise self._fts_unreadable(exc) from exc
 
-    def label_rows(self, query: str, user: str) -> list[tuple[str, np.ndarray]]:
+    def label_rows(self, query: str, user: str, *, only: Collection[str] = ()
+                   ) -> list[tuple[str, np.ndarray]]:
         """For each content word of the query that labels some of the user's memories (their
         speaker, name, title or caption: the full-text ``extra`` column), the word and the
         row ids (``n``) of those memories: the speaker/entity match signal of
-        ``ltm.retrieval``."""
+        ``ltm.retrieval``. ``only``: words wanted for their labels alone (the search reads
+        no text of them), read without their postings."""
         terms = query_terms(query)
         if not terms:
             return []
         scope = "u" + user.encode().hex()
         out: list[tuple[str, np.ndarray]] = []
+        bare = set(query_terms(" ".join(only))) if only else set()
         with self._lock:
             try:
                 mark = self._user_mark(user)
@@ -282,8 +285,9 @@ class FullText(PostingsCache, FtsUpkeep):
                     # a scope searched by term (scope_text): one read a word gives its
                     # postings and its labels, the read the search makes next anyway
                     for t in cold:
-                        self._term_postings(view, t, span, mark)
-                    cold = []
+                        if t not in bare:
+                            self._term_postings(view, t, span, mark)
+                    cold = [t for t in cold if t in bare]
                 if len(cold) > 1 and not matching(
                         "extra : (" + " OR ".join(_phrase(t) for t in cold) + ")", " LIMIT 1"):
                     # most words label nothing (labels are names, titles, captions): one
