@@ -149,7 +149,7 @@ def _rows(draw: st.DrawFn, start: int, n: int) -> list[tuple[object, ...]]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_turns_after_appends_are_those_of_a_sort(data: st.DataObject) -> None:
     """The turns of a view made by ``appended`` (or ``changed``) from one whose turns were
@@ -186,6 +186,8 @@ def test_turns_after_appends_are_those_of_a_sort(data: st.DataObject) -> None:
             np.testing.assert_array_equal(got.idx, want.idx)
             np.testing.assert_array_equal(got.sess, want.sess)
             np.testing.assert_array_equal(got.seqs, want.seqs)
+            np.testing.assert_array_equal(got.starts, want.starts)
+            np.testing.assert_array_equal(got.run, want.run)
             np.testing.assert_array_equal(got.at(1, -1, 2), want.at(1, -1, 2))
 
 

@@ -216,10 +216,11 @@ def _grown_turns(view: ScopeView) -> Turns | None:
     if not isinstance(old, Turns):
         return None
     tail = np.flatnonzero((view.session[n:] >= 0) & view.has_seq[n:]) + n
+    # session codes move up by the new sessions named before them (the same order): where
+    # the last turn's code is the same, so are all of the old turns' codes
+    same = not len(old.idx) or int(view.session[old.idx[-1]]) == int(old.sess[-1])
     if not len(tail):
-        # (session codes move up where a new session joins: the same order, other codes)
-        return old if np.array_equal(view.session[old.idx], old.sess) else \
-            Turns(old.idx, view.session, view.seq)
+        return old if same else Turns(old.idx, view.session, view.seq)
     if len(tail) > 1:
         tail = tail[np.lexsort((tail, view.seq[tail], view.session[tail]))]
     if len(old.idx):
@@ -227,7 +228,9 @@ def _grown_turns(view: ScopeView) -> Turns | None:
         s0, sl = int(view.session[tail[0]]), int(view.session[last])
         if s0 < sl or (s0 == sl and int(view.seq[tail[0]]) < int(view.seq[last])):
             return None
-    return Turns(np.concatenate([old.idx, tail]), view.session, view.seq)
+    if not same:
+        return Turns(np.concatenate([old.idx, tail]), view.session, view.seq)
+    return old.extended(tail, view.session, view.seq)
 
 
 def _passages(backend: Backend, settings: Settings, user: str, qv: np.ndarray | None

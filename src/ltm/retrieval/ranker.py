@@ -260,6 +260,23 @@ class Turns:
         at = inv[self.idx]
         return Turns(at[at >= 0], session, seq)
 
+    def extended(self, tail: np.ndarray, session: np.ndarray, seq: np.ndarray) -> Turns:
+        """These turns and those at positions ``tail`` of a pool whose first rows are this
+        one's (``session``, ``seq``: that pool's, with these turns' codes), where ``tail``'s
+        turns come after these in the order (its own ordered): no sort, nothing redone."""
+        k = len(self.idx)
+        s = session[tail]
+        new = Turns.__new__(Turns)
+        new.idx = np.concatenate([self.idx, tail])
+        new.sess = np.concatenate([self.sess, s])
+        new.seqs = np.concatenate([self.seqs, seq[tail]])
+        cut = np.r_[not k or bool(s[0] != self.sess[-1]), s[1:] != s[:-1]] if len(s) else \
+            np.zeros(0, dtype=bool)
+        new.starts = np.concatenate([self.starts, k + np.flatnonzero(cut)])
+        new.run = np.concatenate([self.run, (int(self.run[-1]) if k else -1) + np.cumsum(cut)])
+        new._at = {}
+        return new
+
     def at(self, *offsets: int) -> np.ndarray:
         """For each turn (in ``idx`` order, one row each), the index in ``idx`` of the turn
         ``off`` turns later in its session (earlier if negative) for each of ``offsets`` (one
