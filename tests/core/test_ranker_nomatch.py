@@ -43,8 +43,8 @@ def test_not_fitted_and_older_weights_load() -> None:
     assert old.own_w[COL] == 0.0 and np.array_equal(old.own_w, shipped().own_w)
     # a stored weight for it is read; unknown names, a reordered set, a missing original one:
     # refused
-    d["own"] = {"features": list(OWN), "weights": [*[stored.get(f, 0.0) for f in names], 0.5],
-                "bias": 0.0}
+    d["own"] = {"features": list(OWN), "bias": 0.0,
+                "weights": [0.5 if f == "dense_nomatch" else stored.get(f, 0.0) for f in OWN]}
     assert Ranker.from_dict(d).own_w[COL] == 0.5
     for bad in (names + ["nonsense"], names[::-1], names[1:]):
         d["own"] = {"features": bad, "weights": [0.0] * len(bad), "bias": 0.0}

@@ -167,13 +167,13 @@ def window_gain(query: str, window: TimeWindow | None, ranker: Ranker) -> float:
     "what did I do yesterday?" gave yesterday's two memories relevance 0.006 and 0.004, under
     the context floor. The window is what it asks for: a memory inside it matches it as fully
     as one holding every word of a query would, so it gets the part of the logit that a full
-    word match (``text_top`` 1) gives a memory through its own match and its session's best
-    (2.8 x (0.39 + 0.26) = 1.84 with the shipped weights). A memory outside gets none (its
-    closeness was enough to lift the evening before "this morning" over the context floor),
-    nor a fact that held in the window but began before it."""
+    word match (``text_top`` and ``text_set`` 1) gives a memory through its own match and its
+    session's best (2.8 x (0.39 + 0.26) = 1.84 with the shipped weights). A memory outside
+    gets none (its closeness was enough to lift the evening before "this morning" over the
+    context floor), nor a fact that held in the window but began before it."""
     if not asks_for_window(query, window):
         return 0.0
-    top = ranker.own_w[OWN.index("text_top")]
+    top = ranker.own_w[OWN.index("text_top")] + ranker.own_w[OWN.index("text_set")]
     return ranker.scale * float(top * (ranker.full_w[FULL.index("own")]
                                        + ranker.full_w[FULL.index("session")]))
 
