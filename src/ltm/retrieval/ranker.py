@@ -86,91 +86,11 @@ PRIOR_ONLY = ("assistant",)
 # conversation years ago, or minutes apart) and keeps its prior
 VARIES = 1e-3
 MIN_TIME_FIT = 0.25  # the time-fit weight is kept at least this (the window guarantee)
-# Columns the fit leaves at 0 (kept in the format, so that weights stored before still load).
-# Measured with every source held out in turn (LoCoMo by conversation, BEAM never fitted on,
-# small stores' seed 0): the neighbours' own logits (``previous``, ``next``, ``near``) and the
-# session's log-sum-exp (which grows with a session's size: BEAM's sessions hold 60-70
-# messages, LoCoMo's 10-40) spread a strong hit's match over its neighbours and sessions, and
-# the absolute full-text ratio duplicates ``text_top``. Without them, held out: BEAM R@10
-# 0.508 -> 0.525, small-store P@1 0.503 -> 0.516, LoCoMo 0.781 -> 0.779; the neighbours' text
-# (``previous_text``, ``next_text``) and the session's best stay.
-# ``dense_nomatch`` (issue 15: a new user's paraphrased question, where no memory holds a word
-# of it) is measured, not fitted yet. Fitted by the shipped command (LoCoMo by conversation,
-# small stores' seeds 1-3, l2 1.0: weight 0.81) it lifts such answers over the context floor
-# (benchmarks/new_user.py, one-memory stores: 0.50 -> 0.75 of answerable questions) but the
-# rest of the refit moves too (text_top 2.83 -> 3.05, dense_gap 0.16 -> 0.09): bench small
-# P@1 0.5164 -> 0.5095, BEAM abstention AUROC 0.634 -> 0.629. Fitted alone, the shipped
-# weights held (0.75): answerable at the floor 0.50 -> 0.78, small P@1 0.5164 -> 0.5155,
-# AUROC 0.806 -> 0.813, LoCoMo R@10 0.779 -> 0.7785, BEAM the same, but unrelated questions'
-# best rises over the floor: three-memory stores 1 -> 2 of 60 ("recommend a good sci-fi
-# novel": 0.026 for the wifi password; others at 0.012-0.015), and the guarantee tests of an
-# empty context fail (a query of stop words, which no memory matches by design; unrelated
-# questions of lone facts; judged stores: test_qa15_stop_words, test_relevance_properties,
-# test_qa24_rerank_abstains, test_feedback_no_lift, test_qa15_feedback_one_sided). Where the
-# dense match is all there is, the best of a few unrelated memories reaches z 2-3, and
-# answers start at 0.7. With a level of its own in the calibration (a ``nomatch`` column
-# beside ``window``) answers reach 0.90, but unrelated questions too (0.00 -> 0.12 of them,
-# 0.02 -> 0.27): the small stores' questions without a matching word are answerable 2 times
-# in 3, and the level follows them.
-# ``text_set`` (issue 15: notes in small stores, where fused ranked below dense alone, 0.494
-# against 0.586 on the benchmark's seed 0; see ``own_features``). Fitted by the shipped command
-# (ranker.json's provenance; weights: text_set 2.85, text_top 0, dense 0.69, label 1.72), held
-# out by conversation against the same command without it: small P@1 0.509 -> 0.519, small-lone
-# 0.531 -> 0.558, LoCoMo R@10 0.791 -> 0.787, top-10 ECE 0.048 -> 0.048, 0.060 -> 0.060, 0.014
-# -> 0.0125. Benchmarks (never fitted on): small P@1 seed 0 0.506 -> 0.540 (notes 0.494 ->
-# 0.535, dense alone 0.586), seeds 7 / 8 / 9 0.494 / 0.551 / 0.517 -> 0.497 / 0.556 / 0.540
-# (notes 0.475 / 0.535 / 0.499 -> 0.467 / 0.543 / 0.526), AUROC within 0.002; LoCoMo turn R@10
-# 0.791 -> 0.789, session 0.895 -> 0.893; BEAM R@10 0.609 -> 0.607, abstention AUROC 0.612 ->
-# 0.616. Not shipped: test_qa24_feedback_not_useful fails (after a store's refit from "not
-# useful" judgments a held-out question's best fact must stay over 0.1: "what books does
-# Priya like" 0.1003 -> 0.097, the right fact now second by 0.001). Tried too, not kept: the
-# IDF share of the query's words a memory holds over the best candidate's, in its place
-# (small P@1 held out 0.507, LoCoMo 0.793; benchmarks: small seeds 0 / 7 / 8 / 9 0.526 / 0.489
-# / 0.549 / 0.528, notes 0.513 / 0.458 / 0.534 / 0.503, LoCoMo turn R@10 0.794, BEAM R@10
-# 0.589, under 0.600) or beside it (the fit keeps the share alone: the same numbers).
+# Why each column here is left out of the fit (or was, until it was fitted), with the
+# measurements: docs/ranker-columns.md.
 UNFITTED_OWN = ("text", "text_any", "text_sqrt", "dense_nomatch", "text_set")
-# The word coverage columns (``win_cov``, ``sess_cov``, ``lone_cov``: see ``coverage``) are
-# fitted since the thirteenth pass (the last paragraph). Before that: fitted by the shipped command (LoCoMo by conversation, small stores' seeds 1-3,
-# l2 1.0) they lift LoCoMo (held out R@10 0.777 -> 0.788; its benchmark: turn R@10 0.779 ->
-# 0.789, session R@10 0.890 -> 0.895, multi-hop 0.480 -> 0.494) and hold BEAM (R@10 0.602 ->
-# 0.602) and the small-store benchmark (P@1 0.516 -> 0.519), but the training data holds no
-# memory outside a conversation, so nothing fits the level of a lone fact's relevance: with a
-# lone fact's own words as its session's, an unrelated question's best fact rose over the
-# context floor (0.014 -> 0.018, "who fixed the old clock" against "Priya collects old
-# maps"); with none, every lone fact's relevance fell by about half (0.46 -> 0.28); and the
-# README's answer turn without the query's words fell under the floor (0.019 -> 0.014) as the
-# session's best match lost weight to ``sess_cov``.
-# Lone memories since (``lone_cov``: their own words with a weight of their own; training data
-# ``small-lone:1-3``, small stores whose notes and half of whose chats' facts are lone, part of
-# the small stores' half of the fit). Fitted with the three coverage columns (LoCoMo by
-# conversation, held out; BEAM and seed 0 never fitted on): LoCoMo R@10 0.777 -> 0.792
-# (benchmark: turn 0.779 -> 0.791, session 0.890 -> 0.895 against BM25 alone's 0.8915,
-# multi-hop 0.480 -> 0.490), BEAM 0.602 -> 0.605 (update order 0.432 -> 0.460), small P@1
-# held out 0.534 -> 0.540 (AUROC 0.799 -> 0.808), and the guarantee tests pass at the 0.015
-# floor (the README's answer turn 0.019, an unrelated question's best lone fact 0.0144); but
-# the small-store benchmark's P@1 fell 0.516 -> 0.510 (AUROC 0.806 -> 0.812) and the small
-# stores' held-out top-10 ECE is 0.0501 (target 0.05): not shipped. On seeds 1-6 of both
-# (small P@1 held out 0.502 -> 0.519, ECE 0.049; tests pass) the benchmark reads 0.510 too, as
-# it does for that refit without coverage. A larger share of the fit for the small stores
-# lifts the benchmark (0.45: P@1 0.522) and lone facts too: that unrelated question's best
-# rose over the floor (0.0165). Tried, not kept: a lone memory's own words as its session's
-# (as before, with the lone data: the same numbers, that question 0.0152); an indicator of
-# lone memories in the ranking (lone stores held out P@1 0.540 -> 0.528) or in the
-# calibration (0.48: it reordered chats with notes beside them); its own words squared.
-# Shipped in the thirteenth pass, with ``win_cov`` counting the turn's own words too (see
-# ``coverage``) and seeds 1-6 of both kinds of small store: ``ltm train ranker --data
-# locomo:... --data small:1-6 --data small-lone:1-6 --l2 1.0`` (ranker.json's provenance).
-# Held out by conversation (5 folds), against the same command with the coverage columns
-# left out: LoCoMo R@10 0.781 -> 0.791 (top-10 ECE 0.008 -> 0.014), small P@1 0.502 -> 0.509
-# (ECE 0.041 -> 0.048), small-lone 0.535 -> 0.531 (ECE 0.055 -> 0.060: over 0.05 either way).
-# Benchmarks, never fitted on, against the weights shipped before: LoCoMo turn R@10 0.779 ->
-# 0.791, session 0.890 -> 0.895 (BM25 alone 0.8915), multi-hop 0.480 -> 0.480; BEAM R@10
-# 0.602 -> 0.609, abstention AUROC 0.634 -> 0.612, update order 0.432 -> 0.432; small stores
-# P@1 seed 0 0.516 -> 0.506 and seeds 7 / 8 / 9 (generated, never fitted) 0.491 / 0.546 /
-# 0.526 -> 0.494 / 0.551 / 0.517, AUROC higher on all four. The guarantee tests pass at the
-# 0.015 floor. With the neighbours' share alone (``win_cov`` as measured before), the same
-# data: LoCoMo turn R@10 0.792, small seeds 7-9 P@1 +0.009, but a turn that holds every query word fell
-# below its next turn that holds none where recency favoured the next one.
+# Why each column here is left out of the fit (or was, until it was fitted), with the
+# measurements: docs/ranker-columns.md.
 UNFITTED = ("previous", "next", "near", "session_lse")
 META_KEY = "ranker_weights"
 MAX_CONTEXT_WINDOW = 100  # neighbouring turns on each side a stored model may lend from
