@@ -8,21 +8,16 @@ Only click and the standard library are imported at module level.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import click
 
+from .common import finite_number
+
 # (--servers 0 was a ZeroDivisionError in a thread and a run that never ended; 0 clients or
 # requests, a NaN share or time ran a report of nothing: session-13 sweep)
 _COUNT = click.IntRange(min=1)
-
-
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
 
 
 @click.command()
@@ -31,7 +26,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 @click.option("--requests", "requests_", type=_COUNT, default=20_000, show_default=True,
               help="Requests in all (mixed add/search).")
 @click.option("--search-ratio", type=click.FloatRange(0.0, 1.0), default=0.5,
-              show_default=True, callback=_finite, help="Share of searches.")
+              show_default=True, callback=finite_number, help="Share of searches.")
 @click.option("--servers", type=_COUNT, default=1, show_default=True,
               help="Separate `ltm serve` processes on the same store.")
 @click.option("--workers", type=_COUNT, default=1, show_default=True,
@@ -62,7 +57,7 @@ def load(clients: int, requests_: int, search_ratio: float, servers: int, worker
               help="schemathesis phases.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--max-time", type=click.FloatRange(min=0.0, min_open=True), default=None,
-              callback=_finite, help="Stop after this many seconds.")
+              callback=finite_number, help="Stop after this many seconds.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the summary as JSON (e.g. benchmarks/results/server-fuzz.json).")
 def fuzz(max_examples: int, phases: str, seed: int, max_time: float | None,
@@ -86,7 +81,7 @@ def fuzz(max_examples: int, phases: str, seed: int, max_time: float | None,
 @click.option("--clients", type=_COUNT, default=20, show_default=True,
               help="Concurrent HTTP clients.")
 @click.option("--seconds", type=click.FloatRange(min=0.0), default=300.0, show_default=True,
-              callback=_finite, help="How long the clients run.")
+              callback=finite_number, help="How long the clients run.")
 @click.option("--users", type=_COUNT, default=10, show_default=True,
               help="Users the clients share.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the clients' request mix.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import os
 import re
 import sys
@@ -349,6 +350,13 @@ def progress_default(ctx: Any, param: Any, value: bool | None) -> bool:
     terminal unless asked otherwise."""
     from ..progress import on_terminal
     return on_terminal() if value is None else bool(value)
+
+
+def finite_number(ctx: Any, param: Any, value: float | None) -> float | None:
+    """Click callback for a float option: NaN and infinity are a usage error naming it."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 def parse_json_arg(value: str | None, name: str) -> Any:

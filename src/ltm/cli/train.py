@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,14 @@ from typing import Any
 
 import click
 
-from .common import OPTIONAL_MODULES, errors_to_exit, opened, progress_default, writable
+from .common import (
+    OPTIONAL_MODULES,
+    errors_to_exit,
+    finite_number,
+    opened,
+    progress_default,
+    writable,
+)
 
 # Defaults per preset: the paper-scale settings used for the benchmarks.
 SEQ_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -64,12 +70,6 @@ _SOME_RATE = click.FloatRange(min=0.0)
 _FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
 
 
-def _finite_number(ctx: Any, param: Any, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
-
-
 def _check_lengths(ctx: Any, param: Any, value: str) -> str:
     try:
         got = _lengths(value)
@@ -95,7 +95,7 @@ def _seq_command(preset: str) -> Callable[..., None]:
               help='run folder: metrics.json, checkpoint, learning-curve PNG')
     @click.option("--batch-size", type=_COUNT, default=d["batch_size"], show_default=True,
               help='sequences per update')
-    @click.option("--lr", type=_RATE, default=d["lr"], show_default=True, callback=_finite_number,
+    @click.option("--lr", type=_RATE, default=d["lr"], show_default=True, callback=finite_number,
               help='learning rate')
     @click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default="adam",
                   show_default=True, help='optimizer')
@@ -103,13 +103,13 @@ def _seq_command(preset: str) -> Callable[..., None]:
                   default="constant", show_default=True,
                   help="cosine: decay lr to --lr-min over the run")
     @click.option("--lr-min", type=_SOME_RATE, default=1e-4, show_default=True,
-                  callback=_finite_number,
+                  callback=finite_number,
               help='final learning rate of the cosine schedule')
-    @click.option("--adam-beta2", type=_FRACTION, default=0.999, callback=_finite_number, show_default=True,
+    @click.option("--adam-beta2", type=_FRACTION, default=0.999, callback=finite_number, show_default=True,
                   help="Adam's second-moment decay")
     @click.option("--warmup-steps", type=_SOME, default=0, show_default=True,
                   help="linear lr warmup over this many updates (0: none)")
-    @click.option("--weight-average", type=_FRACTION, default=0.0, callback=_finite_number, show_default=True,
+    @click.option("--weight-average", type=_FRACTION, default=0.0, callback=finite_number, show_default=True,
                   help="EMA decay of the weights, e.g. 0.99 (0: off); used by --keep-best")
     @click.option("--keep-best/--keep-last", default=False, show_default=True,
                   help="end on the weights (live or averaged) with the lowest cost on "
@@ -143,7 +143,7 @@ def _seq_command(preset: str) -> Callable[..., None]:
               help='fresh test sequences per evaluated length')
     @click.option("--eval-memory-n", type=_SOME, default=0,
                   help="also evaluate with memory enlarged to this many slots")
-    @click.option("--stop-bits", type=_SOME_RATE, default=0.0, callback=_finite_number,
+    @click.option("--stop-bits", type=_SOME_RATE, default=0.0, callback=finite_number,
                   help="stop once eval bits/sequence at max length drops below this")
     @click.option("--threads", type=int, default=1, show_default=True,
               help='torch CPU threads')
@@ -185,7 +185,7 @@ for _preset in SEQ_DEFAULTS:
               help='run folder: metrics.json, checkpoint, learning-curve PNG')
 @click.option("--batch-size", type=_COUNT, default=32, show_default=True,
               help='questions per update')
-@click.option("--lr", type=_RATE, default=0.01, show_default=True, callback=_finite_number,
+@click.option("--lr", type=_RATE, default=0.01, show_default=True, callback=finite_number,
               help='learning rate after linear start (halved every 25 epochs)')
 @click.option("--hops", type=_COUNT, default=3, show_default=True,
               help='memory hops')
@@ -345,7 +345,7 @@ def _parse_value(text: str) -> Any:
               help="folder: seed-<s>/metrics.json per seed, summary.json")
 @click.option("--replay", type=click.Choice(["uniform", "prioritized"]), default=None,
               help="DQN's replay buffer (default uniform)")
-@click.option("--threshold", type=float, default=None, callback=_finite_number,
+@click.option("--threshold", type=float, default=None, callback=finite_number,
               help="solved return for steps_to_threshold (default: the environment's)")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="override an agent setting, e.g. --set k=5 --set 'hidden=[128,128]'")
@@ -427,7 +427,7 @@ MAX_CONTEXT_WINDOW = 100  # as ltm.retrieval.ranker's (not imported: the CLI loa
                    "none left, the store goes back to the shipped weights).")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Cross-validation folds (grouped by conversation).")
-@click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=_finite_number,
+@click.option("--l2", type=click.FloatRange(min=0.0), default=None, callback=finite_number,
               help="L2 strength (default: chosen on inner folds of each training split).")
 @click.option("--context-window", type=click.IntRange(0, MAX_CONTEXT_WINDOW), default=2,
               show_default=True, help="Neighbouring turns on each side that lend relevance.")
